@@ -1,0 +1,92 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitFor } from './ports';
+import { ManagedProcess } from './process';
+
+export interface RedisOptions {
+  /** Keep data across stop/kill/start with an append-only file. Default false (memory only). */
+  persistent?: boolean;
+}
+
+/** A private redis-server on a free loopback port. */
+export class RedisServer {
+  private process?: ManagedProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly persistent: boolean,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.process?.running ?? false;
+  }
+
+  get log(): string {
+    return this.process?.log ?? '';
+  }
+
+  static async start(options: RedisOptions = {}): Promise<RedisServer> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-redis-'));
+    const server = new RedisServer(dir, await freePort(), options.persistent ?? false);
+    await server.start();
+    return server;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--daemonize', 'no'];
+    args.push('--appendonly', this.persistent ? 'yes' : 'no');
+    if (this.persistent) args.push('--appendfsync', 'always');
+    this.process = new ManagedProcess('redis-server', args);
+    await waitFor(() => this.command('PING').then((r) => r.startsWith('+PONG')), {
+      timeoutMs: 10_000,
+      message: `redis-server on port ${this.port}`,
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}\n${this.log}`);
+    });
+  }
+
+  /** Graceful stop (SIGTERM; with persistence the AOF is flushed). */
+  async stop(): Promise<void> {
+    await this.process?.stop('SIGTERM');
+  }
+
+  /** Kills at once (SIGKILL), as a crash would. */
+  async kill(): Promise<void> {
+    await this.process?.stop('SIGKILL');
+  }
+
+  async dispose(): Promise<void> {
+    await this.process?.stop('SIGKILL', 1000);
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Sends one inline command and returns the raw first reply line. */
+  command(...words: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port: this.port, host: '127.0.0.1' });
+      let data = '';
+      socket.setTimeout(2000, () => socket.destroy(new Error('redis command timed out')));
+      socket.on('connect', () => socket.write(words.join(' ') + '\r\n'));
+      socket.on('data', (chunk) => {
+        data += chunk.toString('utf8');
+        if (data.includes('\r\n')) {
+          socket.end();
+          resolve(data);
+        }
+      });
+      socket.on('error', reject);
+    });
+  }
+}
+
+export function startRedis(options?: RedisOptions): Promise<RedisServer> {
+  return RedisServer.start(options);
+}

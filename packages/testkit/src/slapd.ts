@@ -1,0 +1,220 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitForPort } from './ports';
+import { ManagedProcess } from './process';
+
+const run = promisify(execFile);
+
+export interface SlapdOptions {
+  /** The database suffix. Default `dc=example,dc=com`. */
+  suffix?: string;
+  /** LDIF loaded with slapadd before the first start, after the suffix entry and the
+   * `ou=people` and `ou=groups` entries the helper always creates. */
+  seedLdif?: string;
+  /** Server-side size limit for every bind, rootdn included (`sizelimit`). Default unlimited. */
+  sizeLimit?: number | 'unlimited';
+  /** Extra lines for the database section of slapd.conf. */
+  extraDatabaseConfig?: string;
+}
+
+/**
+ * A private OpenLDAP server (Debian's slapd) on a free loopback port, with an mdb
+ * database in a temporary folder. Stop it, kill it and start it again at will; the
+ * data stays until {@link SlapdServer.dispose}.
+ */
+export class SlapdServer {
+  readonly rootDn: string;
+  readonly rootPassword = 'secret';
+  readonly peopleDn: string;
+  readonly groupsDn: string;
+  private process?: ManagedProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    readonly suffix: string,
+  ) {
+    this.rootDn = `cn=admin,${suffix}`;
+    this.peopleDn = `ou=people,${suffix}`;
+    this.groupsDn = `ou=groups,${suffix}`;
+  }
+
+  get url(): string {
+    return `ldap://127.0.0.1:${this.port}`;
+  }
+
+  get confPath(): string {
+    return path.join(this.dir, 'slapd.conf');
+  }
+
+  get running(): boolean {
+    return this.process?.running ?? false;
+  }
+
+  /** slapd's own output so far (for failure messages). */
+  get log(): string {
+    return this.process?.log ?? '';
+  }
+
+  static async start(options: SlapdOptions = {}): Promise<SlapdServer> {
+    const suffix = options.suffix ?? 'dc=example,dc=com';
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-slapd-'));
+    const server = new SlapdServer(dir, await freePort(), suffix);
+    await fs.mkdir(path.join(dir, 'data'));
+    const limit = options.sizeLimit ?? 'unlimited';
+    await fs.writeFile(
+      server.confPath,
+      [
+        'include /etc/ldap/schema/core.schema',
+        'include /etc/ldap/schema/cosine.schema',
+        'include /etc/ldap/schema/nis.schema',
+        'include /etc/ldap/schema/inetorgperson.schema',
+        `pidfile ${path.join(dir, 'slapd.pid')}`,
+        `argsfile ${path.join(dir, 'slapd.args')}`,
+        'modulepath /usr/lib/ldap',
+        'moduleload back_mdb',
+        `sizelimit ${limit}`,
+        'database mdb',
+        'maxsize 4294967296',
+        `suffix "${suffix}"`,
+        `rootdn "${server.rootDn}"`,
+        `rootpw ${server.rootPassword}`,
+        `directory ${path.join(dir, 'data')}`,
+        `limits dn.exact="${server.rootDn}" size=${limit}`,
+        'index objectClass eq',
+        'index entryUUID eq',
+        'index modifyTimestamp eq',
+        options.extraDatabaseConfig ?? '',
+        '',
+      ].join('\n'),
+    );
+    const rdn = suffix.split(',')[0] ?? '';
+    const dc = rdn.startsWith('dc=') ? rdn.slice(3) : 'example';
+    const base = [
+      `dn: ${suffix}`,
+      'objectClass: top',
+      'objectClass: dcObject',
+      'objectClass: organization',
+      `o: ${dc}`,
+      `dc: ${dc}`,
+      '',
+      `dn: ${server.peopleDn}`,
+      'objectClass: organizationalUnit',
+      'ou: people',
+      '',
+      `dn: ${server.groupsDn}`,
+      'objectClass: organizationalUnit',
+      'ou: groups',
+      '',
+    ].join('\n');
+    await server.slapadd(base + '\n' + (options.seedLdif ?? ''));
+    await server.start();
+    return server;
+  }
+
+  /** Starts slapd (again) on the same port and data. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.process = new ManagedProcess('slapd', ['-d', '0', '-f', this.confPath, '-h', `ldap://127.0.0.1:${this.port}/`]);
+    try {
+      await waitForPort(this.port, 10_000);
+    } catch (error) {
+      throw new Error(`slapd did not start: ${(error as Error).message}\n${this.process.log}`);
+    }
+  }
+
+  /** Stops slapd gracefully (SIGTERM). */
+  async stop(): Promise<void> {
+    await this.process?.stop('SIGTERM');
+  }
+
+  /** Kills slapd at once (SIGKILL), as a crash would. */
+  async kill(): Promise<void> {
+    await this.process?.stop('SIGKILL');
+  }
+
+  /** Loads LDIF offline with slapadd (fast for large seeds). Stops the server first if it runs, and restarts it after. */
+  async slapadd(ldif: string): Promise<void> {
+    const wasRunning = this.running;
+    if (wasRunning) await this.stop();
+    const file = path.join(this.dir, `seed-${Date.now()}.ldif`);
+    await fs.writeFile(file, ldif);
+    try {
+      await run('slapadd', ['-q', '-f', this.confPath, '-l', file], { maxBuffer: 64 * 1024 * 1024 });
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+    if (wasRunning) await this.start();
+  }
+
+  /** Adds entries over LDAP (ldapadd), as a directory admin would. */
+  async add(ldif: string): Promise<void> {
+    await this.ldapmodify(['-a'], ldif);
+  }
+
+  /** Applies an LDIF change record set (ldapmodify). */
+  async modify(ldif: string): Promise<void> {
+    await this.ldapmodify([], ldif);
+  }
+
+  /** Deletes entries by DN (ldapdelete); with `recursive` whole subtrees. */
+  async delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
+    if (dns.length === 0) return;
+    const file = path.join(this.dir, `delete-${Date.now()}-${Math.random()}.txt`);
+    await fs.writeFile(file, dns.join('\n') + '\n');
+    try {
+      await run('ldapdelete', [...this.bindArgs(), ...(options.recursive ? ['-r'] : []), '-f', file], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+  }
+
+  /** Renames or moves an entry (ldapmodrdn semantics through ldapmodify). */
+  async moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
+    const lines = [`dn: ${dn}`, 'changetype: modrdn', `newrdn: ${newRdn}`, 'deleteoldrdn: 1'];
+    if (newSuperior) lines.push(`newsuperior: ${newSuperior}`);
+    await this.modify(lines.join('\n') + '\n');
+  }
+
+  /** Runs ldapsearch as the rootdn and returns its LDIF output. */
+  async search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
+    const { stdout } = await run(
+      'ldapsearch',
+      [...this.bindArgs(), '-LLL', '-o', 'ldif-wrap=no', '-b', base, filter, ...attributes],
+      {
+        maxBuffer: 512 * 1024 * 1024,
+      },
+    );
+    return stdout;
+  }
+
+  /** Stops the server and removes its folder. Safe to call twice. */
+  async dispose(): Promise<void> {
+    await this.process?.stop('SIGKILL', 1000);
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+
+  private bindArgs(): string[] {
+    return ['-x', '-H', this.url, '-D', this.rootDn, '-w', this.rootPassword];
+  }
+
+  private async ldapmodify(extra: string[], ldif: string): Promise<void> {
+    const file = path.join(this.dir, `change-${Date.now()}-${Math.random()}.ldif`);
+    await fs.writeFile(file, ldif);
+    try {
+      await run('ldapmodify', [...this.bindArgs(), ...extra, '-f', file], { maxBuffer: 16 * 1024 * 1024 });
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+  }
+}
+
+/** Starts a private slapd; see {@link SlapdOptions}. */
+export function startSlapd(options?: SlapdOptions): Promise<SlapdServer> {
+  return SlapdServer.start(options);
+}
