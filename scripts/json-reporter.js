@@ -18,7 +18,10 @@ class JsonReporter {
         numFailedTests: results.numFailedTests,
         numPendingTests: results.numPendingTests,
         numTodoTests: results.numTodoTests,
-        testResults: results.testResults.map((t) => ({ name: t.testFilePath, status: t.numFailingTests > 0 || t.testExecError ? 'failed' : 'passed' })),
+        testResults: results.testResults.map((t) => ({
+          name: t.testFilePath,
+          status: t.numFailingTests > 0 || t.testExecError ? 'failed' : 'passed',
+        })),
       }),
     );
   }

@@ -23,6 +23,7 @@ import {
   type CycleComplete,
   type CycleCommitted,
   type CycleFailed,
+  type DeepPartial,
   type Frame,
   type Heartbeat,
   type StartCycle,
@@ -154,7 +155,7 @@ export class FrameEncoder {
  * Bytes one change adds to an encoded ChangeBatch (field tag, length and body), for
  * packing batches under `maxFrameBytes` without encoding them twice.
  */
-export function encodedChangeSize(change: Partial<Change>): number {
+export function encodedChangeSize(change: DeepPartial<Change>): number {
   const len = syncguard.v1.Change.encode(change as syncguard.v1.Change.$Properties).len;
   return 1 + varintSize(len) + len;
 }

@@ -173,7 +173,7 @@ export type BodyType = keyof BodyMap;
 /** A message body tagged with its type; `switch (body.type)` narrows `value`. */
 export type Body = { [K in BodyType]: { type: K; value: BodyMap[K] } }[BodyType];
 
-type DeepPartial<T> = T extends Uint8Array
+export type DeepPartial<T> = T extends Uint8Array
   ? T
   : T extends (infer U)[]
     ? DeepPartial<U>[]
