@@ -1,0 +1,57 @@
+import type {
+  Actor,
+  Agent,
+  AuditEntry,
+  CloudObject,
+  Configuration,
+  ConfigurationInput,
+  ConfigurationPatch,
+  ConfigurationStatus,
+  Cycle,
+  ObjectTypeName,
+  Page,
+  ProvisioningAction,
+  ProvisioningLogEntry,
+} from './model';
+
+/**
+ * What the admin surface (HTTP API, CLI through it, portal through it) asks of the
+ * engine. Every method validates its input and throws the errors of ./errors.ts
+ * (ValidationError naming the field, NotFoundError, ConflictError for the wrong state).
+ * Methods that change state take the Actor and write the audit log themselves.
+ */
+export interface ControllerService {
+  registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }>;
+  listAgents(): Promise<Agent[]>;
+  getAgent(id: string): Promise<Agent>;
+
+  listConfigurations(): Promise<Configuration[]>;
+  createConfiguration(input: ConfigurationInput, actor: Actor): Promise<Configuration>;
+  getConfiguration(id: string): Promise<Configuration>;
+  updateConfiguration(id: string, patch: ConfigurationPatch, actor: Actor): Promise<Configuration>;
+  deleteConfiguration(id: string, actor: Actor): Promise<void>;
+
+  getStatus(id: string): Promise<ConfigurationStatus>;
+  /** 409 (ConflictError) while quarantined or while a cycle runs; 409 when no agent serving it is connected. */
+  startCycle(id: string, actor: Actor): Promise<{ cycleId: string }>;
+  listCycles(id: string, page: { limit?: number; cursor?: string }): Promise<Page<Cycle>>;
+  listProvisioningLogs(
+    id: string,
+    query: { action?: ProvisioningAction; cycleId?: string; dn?: string; limit?: number; cursor?: string },
+  ): Promise<Page<ProvisioningLogEntry>>;
+
+  /** Applies the quarantined cycle exactly once. ConflictError when not quarantined (or another call won). */
+  allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }>;
+  /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
+  restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
+
+  listObjects(
+    id: string,
+    query: { type?: ObjectTypeName; limit?: number; cursor?: string },
+  ): Promise<{ total: number } & Page<CloudObject>>;
+
+  listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>>;
+
+  /** True when Redis answers. */
+  ping(): Promise<boolean>;
+}

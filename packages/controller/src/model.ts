@@ -1,0 +1,174 @@
+/**
+ * The controller's public JSON shapes: what the HTTP API answers, the CLI prints and the
+ * portal shows. Names follow ../../../../shared/docs/contract.md; change them only with it.
+ * Times are ISO 8601 strings in UTC.
+ */
+
+export type ObjectTypeName = 'user' | 'group';
+
+export interface SourceSettings {
+  /** Search base, an LDAP DN. */
+  baseDn: string;
+  /** Additional LDAP filter; '' for none. */
+  filter: string;
+  /** Object types in scope, at least one. */
+  objectTypes: ObjectTypeName[];
+  /** Extra attributes to synchronise; [] for the agent's default set. */
+  attributes: string[];
+  /** OpenLDAP: attribute whose presence (value not FALSE/0) marks an account disabled; '' for none. */
+  disabledAttribute: string;
+}
+
+export interface AccidentalDeleteSettings {
+  /** Default true. */
+  enabled: boolean;
+  /** Whole number >= 1, default 500. Reached when a cycle's deletes >= threshold. */
+  threshold: number;
+  /** Count accounts disabled at the source as deletes. Default false. */
+  countDisables: boolean;
+}
+
+export type ConfigurationState = 'pending' | 'healthy' | 'quarantined' | 'error';
+
+export interface Configuration {
+  id: string;
+  name: string;
+  agentIds: string[];
+  source: SourceSettings;
+  /** Seconds between scheduled cycles, >= 10. Default 120. */
+  syncIntervalSeconds: number;
+  accidentalDeletes: AccidentalDeleteSettings;
+  /** Where quarantine notifications go; null for nobody. */
+  notificationEmail: string | null;
+  state: ConfigurationState;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Body of POST /configurations; PATCH takes any subset (nested objects merge). */
+export interface ConfigurationInput {
+  name: string;
+  agentIds?: string[];
+  source: Partial<SourceSettings> & { baseDn: string };
+  syncIntervalSeconds?: number;
+  accidentalDeletes?: Partial<AccidentalDeleteSettings>;
+  notificationEmail?: string | null;
+}
+
+export type ConfigurationPatch = Partial<Omit<ConfigurationInput, 'source'>> & { source?: Partial<SourceSettings> };
+
+export type CycleState = 'running' | 'applied' | 'quarantined' | 'failed' | 'discarded';
+export type CycleTrigger = 'schedule' | 'manual' | 'restart' | 'agent-connected';
+
+export interface CycleCounts {
+  create: number;
+  update: number;
+  delete: number;
+}
+
+export interface Cycle {
+  id: string;
+  configurationId: string;
+  state: CycleState;
+  mode: 'delta' | 'full';
+  trigger: CycleTrigger;
+  agentId: string | null;
+  baseCycleId: string | null;
+  startedAt: string;
+  /** Set when the state becomes applied, quarantined, failed or discarded. */
+  completedAt: string | null;
+  counts: CycleCounts;
+  /** Why a cycle failed or was discarded. */
+  error: { code: string; message: string } | null;
+}
+
+export type NotificationStatus = 'none' | 'pending' | 'sent' | 'failed';
+
+export interface Quarantine {
+  reason: 'TooManyDeletes';
+  deleteCount: number;
+  threshold: number;
+  cycleId: string;
+  since: string;
+  /** The quarantine email: 'none' when no notificationEmail is set; 'failed' after the last retry failed. */
+  notification: { status: NotificationStatus; attempts: number; lastError: string | null; sentAt: string | null };
+}
+
+export interface ConfigurationStatus {
+  state: ConfigurationState;
+  quarantine: Quarantine | null;
+  lastCycle: Cycle | null;
+}
+
+export type ProvisioningAction = 'Create' | 'Update' | 'Delete' | 'StagedDelete';
+export type ProvisioningStatus = 'success' | 'failure' | 'skipped' | 'staged';
+
+export interface ProvisioningLogEntry {
+  id: string;
+  cycleId: string;
+  at: string;
+  action: ProvisioningAction;
+  status: ProvisioningStatus;
+  objectType: ObjectTypeName;
+  objectId: string;
+  dn: string;
+  details: string | null;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  status: 'connected' | 'disconnected';
+  lastSeenAt: string | null;
+  version: string | null;
+  hostname: string | null;
+  configurationIds: string[];
+  createdAt: string;
+}
+
+/** An object of the built-in cloud directory. */
+export interface CloudObject {
+  id: string;
+  type: ObjectTypeName;
+  dn: string;
+  attributes: Record<string, string[]>;
+  disabled: boolean;
+  /** Groups: member DNs as the source lists them. */
+  memberDns: string[];
+  /** Groups: member object ids, for members the cloud directory holds. */
+  memberIds: string[];
+  updatedAt: string;
+}
+
+export type Role = 'admin' | 'reader';
+
+/** Who made a call: the API token used (the bootstrap token is `{id: 'bootstrap', name: 'bootstrap-admin'}`). */
+export interface Actor {
+  tokenId: string;
+  name: string;
+  role: Role;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: { tokenId: string; name: string };
+  /** e.g. 'allow-deletes', 'restart', 'configuration.create', 'configuration.update', 'configuration.delete', 'agent.register', 'token.create', 'token.revoke', 'cycle.start' */
+  action: string;
+  target: { type: string; id: string };
+  details: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass as `cursor` for the next page. null on the last page. */
+  nextCursor: string | null;
+}
