@@ -1,0 +1,14 @@
+export { ApiClient, ApiError } from './api-client';
+export {
+  TestSystem,
+  startSystem,
+  CONTROLLER_MAIN,
+  AGENT_MAIN,
+  CTL_MAIN,
+  type SystemOptions,
+  type ConfigurationBody,
+  type StatusView,
+  type CycleView,
+  type CloudObjectView,
+  type LogEntryView,
+} from './system';

@@ -1,0 +1,304 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  ManagedProcess,
+  freePort,
+  startRedis,
+  startSlapd,
+  startSmtp,
+  waitFor,
+  type RedisServer,
+  type SlapdOptions,
+  type SlapdServer,
+  type SmtpSink,
+} from '@syncguard/testkit';
+import { ApiClient } from './api-client';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+export const CONTROLLER_MAIN = path.join(ROOT, 'packages', 'controller', 'dist', 'main.js');
+export const AGENT_MAIN = path.join(ROOT, 'packages', 'agent', 'dist', 'main.js');
+export const CTL_MAIN = path.join(ROOT, 'packages', 'controller', 'dist', 'cli', 'main.js');
+
+export interface SystemOptions {
+  slapd?: SlapdOptions;
+  /** Redis with an append-only file, so that it can be killed and started with its data. */
+  persistentRedis?: boolean;
+  /** Extra environment for the controller process. */
+  controllerEnv?: Record<string, string>;
+  /** Extra environment for agent processes. */
+  agentEnv?: Record<string, string>;
+  /** Pass the children's output through to this process (demo). Default: kept for error messages. */
+  inheritOutput?: boolean;
+}
+
+export interface ConfigurationBody {
+  name: string;
+  agentIds: string[];
+  source: { baseDn: string; filter?: string; objectTypes: ('user' | 'group')[]; disabledAttribute?: string };
+  syncIntervalSeconds?: number;
+  accidentalDeletes?: { enabled?: boolean; threshold?: number; countDisables?: boolean };
+  notificationEmail?: string | null;
+}
+
+/**
+ * The whole product on loopback: a private slapd, redis-server and SMTP server, the real
+ * controller program and real agent programs (built dist/), driven through the HTTP API.
+ */
+export class TestSystem {
+  readonly adminToken = 'e2e-admin-token-0123456789abcdef';
+  readonly api: ApiClient;
+  controller?: ManagedProcess;
+  readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
+
+  private constructor(
+    readonly dir: string,
+    readonly slapd: SlapdServer,
+    readonly redis: RedisServer,
+    readonly smtp: SmtpSink,
+    readonly port: number,
+    private readonly options: SystemOptions,
+  ) {
+    this.api = new ApiClient(this.url, this.adminToken);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get agentUrl(): string {
+    return `ws://127.0.0.1:${this.port}/agent`;
+  }
+
+  static async start(options: SystemOptions = {}): Promise<TestSystem> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-e2e-'));
+    const [slapd, redis, smtp, port] = await Promise.all([
+      startSlapd(options.slapd),
+      startRedis({ persistent: options.persistentRedis ?? false }),
+      startSmtp(),
+      freePort(),
+    ]);
+    const system = new TestSystem(dir, slapd, redis, smtp, port, options);
+    await system.startController();
+    return system;
+  }
+
+  /** Starts the controller program (again) on the same port, Redis and SMTP. */
+  async startController(): Promise<void> {
+    if (this.controller?.running) return;
+    this.controller = new ManagedProcess(process.execPath, [CONTROLLER_MAIN, '--port', String(this.port)], {
+      env: {
+        ...process.env,
+        REDIS_URL: this.redis.url,
+        SYNCGUARD_ADMIN_TOKEN: this.adminToken,
+        SMTP_URL: this.smtp.url,
+        SYNCGUARD_MAIL_FROM: 'syncguard@example.com',
+        SYNCGUARD_PUBLIC_URL: this.url,
+        SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
+        ...this.options.controllerEnv,
+      },
+      stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
+    });
+    await waitFor(
+      async () => {
+        if (!this.controller?.running) throw new Error(`controller exited:\n${this.controller?.log}`);
+        const res = await fetch(`${this.url}/healthz`);
+        return res.status === 200;
+      },
+      { timeoutMs: 20_000, message: 'the controller to answer /healthz' },
+    );
+  }
+
+  /** SIGKILL the controller, as a crash would. */
+  async killController(): Promise<void> {
+    await this.controller?.stop('SIGKILL');
+  }
+
+  async stopController(): Promise<void> {
+    await this.controller?.stop('SIGTERM', 15_000);
+  }
+
+  /** Registers an agent through the API and starts the agent program for it. */
+  async addAgent(name = 'agent-1'): Promise<string> {
+    const { id, token } = await this.api.post<{ id: string; token: string }>('/api/v1/agents', { name });
+    const stateDir = path.join(this.dir, `agent-${id}`);
+    await fs.mkdir(stateDir, { recursive: true });
+    this.agents.set(id, { token, stateDir });
+    await this.startAgent(id);
+    return id;
+  }
+
+  async startAgent(id: string): Promise<void> {
+    const agent = this.agents.get(id);
+    if (!agent) throw new Error(`unknown agent ${id}`);
+    if (agent.process?.running) return;
+    agent.process = new ManagedProcess(process.execPath, [AGENT_MAIN], {
+      env: {
+        ...process.env,
+        SYNCGUARD_CONTROLLER_URL: this.agentUrl,
+        SYNCGUARD_AGENT_ID: id,
+        SYNCGUARD_AGENT_TOKEN: agent.token,
+        LDAP_URL: this.slapd.url,
+        LDAP_BIND_DN: this.slapd.rootDn,
+        LDAP_BIND_PASSWORD: this.slapd.rootPassword,
+        SYNCGUARD_STATE_DIR: agent.stateDir,
+        SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
+        ...this.options.agentEnv,
+      },
+      stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
+    });
+    await waitFor(
+      async () => {
+        if (!agent.process?.running) throw new Error(`agent exited:\n${agent.process?.log}`);
+        const a = await this.api.get<{ status: string }>(`/api/v1/agents/${id}`);
+        return a.status === 'connected';
+      },
+      { timeoutMs: 20_000, message: `agent ${id} to connect` },
+    );
+  }
+
+  async stopAgent(id: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const agent = this.agents.get(id);
+    if (!agent?.process) return null;
+    await agent.process.stop(signal);
+    return agent.process.wait();
+  }
+
+  agentLog(id: string): string {
+    return this.agents.get(id)?.process?.log ?? '';
+  }
+
+  async createConfiguration(body: ConfigurationBody): Promise<{ id: string }> {
+    return this.api.post<{ id: string }>('/api/v1/configurations', body);
+  }
+
+  status(id: string): Promise<StatusView> {
+    return this.api.get<StatusView>(`/api/v1/configurations/${id}/status`);
+  }
+
+  /** Waits until the configuration's last cycle is in `state` (and, if given, is not `notCycleId`). */
+  async waitForCycle(
+    configurationId: string,
+    state: 'applied' | 'quarantined' | 'failed',
+    options: { after?: string | null; timeoutMs?: number } = {},
+  ): Promise<StatusView> {
+    return waitFor(
+      async () => {
+        const s = await this.status(configurationId);
+        const last = s.lastCycle;
+        if (!last || (options.after && last.id === options.after)) return undefined;
+        if (last.state === state) return s;
+        if (last.state !== 'running' && last.state !== state) {
+          throw new Error(`cycle ${last.id} ended ${last.state}, expected ${state}: ${JSON.stringify(last.error)}`);
+        }
+        return undefined;
+      },
+      { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 100, message: `a cycle of ${configurationId} to be ${state}` },
+    );
+  }
+
+  /** Starts a cycle now and waits for it to end in `state`. */
+  async syncNow(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
+    const { cycleId } = await this.api.post<{ cycleId: string }>(`/api/v1/configurations/${configurationId}/cycles`);
+    return waitFor(
+      async () => {
+        const s = await this.status(configurationId);
+        if (s.lastCycle?.id !== cycleId) return undefined;
+        if (s.lastCycle.state === state) return s;
+        if (s.lastCycle.state !== 'running') throw new Error(`cycle ${cycleId} ended ${s.lastCycle.state}, expected ${state}`);
+        return undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
+    );
+  }
+
+  /** Every object of the built-in cloud directory for a configuration (follows cursors). */
+  async objects(configurationId: string, type?: 'user' | 'group'): Promise<CloudObjectView[]> {
+    const items: CloudObjectView[] = [];
+    let cursor: string | null = null;
+    do {
+      const q = new URLSearchParams({ limit: '1000' });
+      if (type) q.set('type', type);
+      if (cursor) q.set('cursor', cursor);
+      const page: { items: CloudObjectView[]; nextCursor?: string | null } = await this.api.get(
+        `/api/v1/configurations/${configurationId}/objects?${q.toString()}`,
+      );
+      items.push(...page.items);
+      cursor = page.nextCursor ?? null;
+    } while (cursor);
+    return items;
+  }
+
+  /** Provisioning log entries (follows cursors). */
+  async logs(configurationId: string, query: { action?: string; cycleId?: string } = {}): Promise<LogEntryView[]> {
+    const items: LogEntryView[] = [];
+    let cursor: string | null = null;
+    do {
+      const q = new URLSearchParams({ limit: '1000', ...query });
+      if (cursor) q.set('cursor', cursor);
+      const page: { items: LogEntryView[]; nextCursor: string | null } = await this.api.get(
+        `/api/v1/configurations/${configurationId}/provisioning-logs?${q.toString()}`,
+      );
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return items;
+  }
+
+  async dispose(): Promise<void> {
+    const stops: Promise<unknown>[] = [...this.agents.values()].map((a) => a.process?.stop('SIGKILL', 1000) ?? Promise.resolve());
+    stops.push(this.controller?.stop('SIGKILL', 1000) ?? Promise.resolve());
+    await Promise.allSettled(stops);
+    await Promise.allSettled([this.slapd.dispose(), this.redis.dispose(), this.smtp.dispose()]);
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface CycleView {
+  id: string;
+  state: string;
+  mode?: string;
+  startedAt: string;
+  completedAt: string | null;
+  counts: { create: number; update: number; delete: number };
+  error?: { code: string; message: string } | null;
+}
+
+export interface StatusView {
+  state: string;
+  quarantine: null | {
+    reason: string;
+    deleteCount: number;
+    threshold: number;
+    cycleId: string;
+    since: string;
+    notification?: { status: string; attempts: number; lastError: string | null };
+  };
+  lastCycle: CycleView | null;
+}
+
+export interface CloudObjectView {
+  id: string;
+  type: 'user' | 'group';
+  dn: string;
+  attributes: Record<string, string[]>;
+  disabled: boolean;
+  memberDns: string[];
+  memberIds: string[];
+}
+
+export interface LogEntryView {
+  id: string;
+  cycleId: string;
+  at: string;
+  action: string;
+  status: string;
+  objectType: string;
+  objectId: string;
+  dn: string;
+  details: string | null;
+}
+
+export function startSystem(options?: SystemOptions): Promise<TestSystem> {
+  return TestSystem.start(options);
+}
