@@ -68,7 +68,7 @@ export class RedisServer {
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Sends one inline command and returns the raw first reply line. */
+  /** Sends one inline command and returns the raw reply (a whole bulk string for `$` replies). */
   command(...words: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port: this.port, host: '127.0.0.1' });
@@ -76,11 +76,13 @@ export class RedisServer {
       socket.setTimeout(2000, () => socket.destroy(new Error('redis command timed out')));
       socket.on('connect', () => socket.write(words.join(' ') + '\r\n'));
       socket.on('data', (chunk) => {
-        data += chunk.toString('utf8');
-        if (data.includes('\r\n')) {
-          socket.end();
-          resolve(data);
-        }
+        data += chunk.toString('latin1');
+        const eol = data.indexOf('\r\n');
+        if (eol < 0) return;
+        const bulk = data.startsWith('$') ? Number(data.slice(1, eol)) : -1;
+        if (bulk >= 0 && Buffer.byteLength(data, 'latin1') < eol + 2 + bulk + 2) return;
+        socket.end();
+        resolve(data);
       });
       socket.on('error', reject);
     });

@@ -19,6 +19,8 @@ export interface ReceivedMail {
  */
 export class SmtpSink {
   readonly messages: ReceivedMail[] = [];
+  /** Called for every message accepted (the demo prints them). */
+  onMessage?: (mail: ReceivedMail) => void;
   private server?: SMTPServer;
 
   private constructor(readonly port: number) {}
@@ -46,7 +48,7 @@ export class SmtpSink {
           const raw = Buffer.concat(chunks).toString('utf8');
           simpleParser(raw)
             .then((parsed) => {
-              this.messages.push({
+              const mail: ReceivedMail = {
                 from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
                 to: session.envelope.rcptTo.map((r) => r.address),
                 subject: parsed.subject ?? '',
@@ -54,7 +56,9 @@ export class SmtpSink {
                 html: typeof parsed.html === 'string' ? parsed.html : '',
                 raw,
                 receivedAt: new Date(),
-              });
+              };
+              this.messages.push(mail);
+              this.onMessage?.(mail);
               callback();
             })
             .catch((error: Error) => callback(error));

@@ -1,0 +1,138 @@
+/**
+ * npm run bench:sync [-- --objects N]
+ *
+ * Initial sync end to end: slapd seeded with N users (default 100,000), the real agent and
+ * controller programs, Redis; times one FULL cycle from "sync now" until the cloud directory
+ * holds every object, then a quiet cycle, and in the same run a raw `ldapsearch` paged dump of
+ * the same entries. Prints one JSON line last.
+ */
+import { spawn } from 'node:child_process';
+import { usersLdif, waitFor } from '@syncguard/testkit';
+import { startSystem, type TestSystem } from '../harness';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(process.argv[i + 1]);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    console.error(`--${name} must be a whole number >= 1`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** Peak resident set size of a process, from /proc (VmHWM), in MB. */
+export function peakRssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string;
+    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function ldapsearchSeconds(system: TestSystem, base: string): Promise<{ seconds: number; entries: number }> {
+  const start = process.hrtime.bigint();
+  const entries = await new Promise<number>((resolve, reject) => {
+    const child = spawn('ldapsearch', [
+      '-x',
+      '-H',
+      system.slapd.url,
+      '-D',
+      system.slapd.rootDn,
+      '-w',
+      system.slapd.rootPassword,
+      '-b',
+      base,
+      '-E',
+      'pr=1000/noprompt',
+      '-LLL',
+      '(objectClass=inetOrgPerson)',
+      'dn',
+    ]);
+    let count = 0;
+    let tail = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      const text = tail + chunk.toString('utf8');
+      const lines = text.split('\n');
+      tail = lines.pop() ?? '';
+      for (const line of lines) if (line.startsWith('dn: ')) count++;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(count) : reject(new Error(`ldapsearch exited ${code}`))));
+  });
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, entries };
+}
+
+async function main(): Promise<void> {
+  const objects = arg('objects', 100_000);
+  const people = 'ou=people,dc=example,dc=com';
+  console.error(`bench:sync: seeding slapd with ${objects} users`);
+  const system = await startSystem({ slapd: { seedLdif: usersLdif(people, objects) } });
+  try {
+    const agentId = await system.addAgent('bench');
+    const { id } = await system.createConfiguration({
+      name: 'bench',
+      agentIds: [agentId],
+      source: { baseDn: people, objectTypes: ['user'] },
+      syncIntervalSeconds: 86_400,
+      accidentalDeletes: { enabled: true, threshold: objects + 1 },
+    });
+    const dump = await ldapsearchSeconds(system, people);
+    if (dump.entries !== objects) throw new Error(`ldapsearch returned ${dump.entries} entries, expected ${objects}`);
+
+    console.error('bench:sync: initial sync');
+    const start = process.hrtime.bigint();
+    const status = await system.syncNow(id);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (status.lastCycle?.counts.create !== objects)
+      throw new Error(`cycle created ${status.lastCycle?.counts.create}, expected ${objects}`);
+    const total = await system.api.get<{ total: number }>(`/api/v1/configurations/${id}/objects?limit=1`);
+    if (total.total !== objects) throw new Error(`cloud directory holds ${total.total}, expected ${objects}`);
+
+    const before = await redisInfo(system);
+    console.error('bench:sync: quiet cycle');
+    const quietStart = process.hrtime.bigint();
+    const quiet = await system.syncNow(id);
+    const quietSeconds = Number(process.hrtime.bigint() - quietStart) / 1e9;
+    const after = await redisInfo(system);
+    const counts = quiet.lastCycle?.counts;
+    if (!counts || counts.create + counts.update + counts.delete !== 0)
+      throw new Error(`quiet cycle had changes: ${JSON.stringify(counts)}`);
+
+    const objectsPerSecond = objects / seconds;
+    const summary = {
+      objects,
+      seconds: round(seconds),
+      objectsPerSecond: Math.round(objectsPerSecond),
+      ldapsearchSeconds: round(dump.seconds),
+      ratioToLdapsearch: round(objectsPerSecond / (objects / dump.seconds)),
+      controllerPeakRssMb: peakRssMb(system.controller?.child.pid),
+      agentPeakRssMb: peakRssMb(system.agents.get(agentId)?.process?.child.pid),
+      redisUsedMemoryMb: round(after.usedMemory / 1048576),
+      quietCycleSeconds: round(quietSeconds),
+      quietCycleRedisKeysAdded: after.keys - before.keys,
+    };
+    console.log(JSON.stringify(summary));
+  } finally {
+    await system.dispose();
+  }
+}
+
+async function redisInfo(system: TestSystem): Promise<{ usedMemory: number; keys: number }> {
+  const info = await waitFor(() => system.redis.command('INFO', 'memory'), { message: 'redis INFO' });
+  const used = /used_memory:(\d+)/.exec(info);
+  const dbsize = await system.redis.command('DBSIZE');
+  return { usedMemory: used ? Number(used[1]) : 0, keys: Number(/:(\d+)/.exec(dbsize)?.[1] ?? 0) };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exit(1);
+});
