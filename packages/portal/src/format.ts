@@ -1,0 +1,110 @@
+import type { ConfigurationState, CycleCounts, CycleState, NotificationStatus, ProvisioningLogEntry } from './api/model';
+
+/** "1 object", "612 objects". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/** A timestamp as `2026-11-24 10:00:05 UTC`, or an em dash when there is none. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** How long ago, coarse: "just now", "5 s ago", "3 min ago", "2 h ago", "4 days ago". */
+export function formatAgo(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return 'never';
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  if (s < 0) return 'just now';
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.floor(h / 24)} days ago`;
+}
+
+export type Tone = 'ok' | 'danger' | 'warn' | 'muted' | 'info';
+
+export const STATE_LABEL: Record<ConfigurationState, string> = {
+  healthy: 'Healthy',
+  quarantined: 'Delete threshold exceeded',
+  error: 'Error',
+  pending: 'Pending (never ran)',
+};
+
+export function stateTone(state: ConfigurationState | CycleState | string): Tone {
+  switch (state) {
+    case 'healthy':
+    case 'applied':
+      return 'ok';
+    case 'quarantined':
+    case 'error':
+    case 'failed':
+      return 'danger';
+    case 'running':
+      return 'info';
+    default:
+      return 'muted';
+  }
+}
+
+export function stateLabel(state: string): string {
+  return (STATE_LABEL as Record<string, string>)[state] ?? capitalize(state);
+}
+
+export function capitalize(s: string): string {
+  return s ? s[0]!.toUpperCase() + s.slice(1) : s;
+}
+
+/** The quarantine reason in words. */
+export function reasonLabel(reason: string): string {
+  return reason === 'TooManyDeletes' ? 'Too many deletes (TooManyDeletes)' : reason;
+}
+
+export function notificationLabel(status: NotificationStatus | undefined, email: string | null): string {
+  switch (status) {
+    case 'sent':
+      return `Sent to ${email ?? 'the notification address'}`;
+    case 'pending':
+      return `Sending to ${email ?? 'the notification address'}`;
+    case 'failed':
+      return 'Failed';
+    case 'none':
+      return 'Not sent: no notification address';
+    default:
+      return 'Unknown';
+  }
+}
+
+export function countsLabel(c: CycleCounts | null | undefined): string {
+  if (!c) return '—';
+  return `+${c.create} ~${c.update} −${c.delete}`;
+}
+
+/** Share of the threshold reached, 0..1 and beyond, for the gauge. */
+export function thresholdRatio(deleteCount: number, threshold: number): number {
+  if (!(threshold > 0)) return 1;
+  return deleteCount / threshold;
+}
+
+/** Case-insensitive substring match on the DN (the client-side search). */
+export function filterByDn<T extends Pick<ProvisioningLogEntry, 'dn'>>(items: T[], query: string): T[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return items;
+  return items.filter((e) => e.dn.toLowerCase().includes(q));
+}
+
+/**
+ * Whether a page answered for a `dn` search was filtered by the server: every entry
+ * matches. An API that ignores the parameter answers entries that do not match, and the
+ * portal then filters the loaded page itself and says so.
+ */
+export function serverFilteredByDn(items: Pick<ProvisioningLogEntry, 'dn'>[], query: string): boolean {
+  return filterByDn(items, query).length === items.length;
+}

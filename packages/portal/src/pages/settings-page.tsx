@@ -1,0 +1,193 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import type { Configuration, ConfigurationPatch, ConfigurationStatus } from '../api/model';
+import { useSession } from '../app-context';
+import { ConfigHeader } from '../components/config-header';
+import { ErrorNotice, Loading, Notice } from '../components/ui';
+import { settingsFieldOf, thresholdValue, type SettingsField } from '../settings-form';
+import { useLoad } from '../use-load';
+
+interface Form {
+  notificationEmail: string;
+  enabled: boolean;
+  threshold: string;
+  countDisables: boolean;
+}
+
+function formOf(c: Configuration): Form {
+  return {
+    notificationEmail: c.notificationEmail ?? '',
+    enabled: c.accidentalDeletes.enabled,
+    threshold: String(c.accidentalDeletes.threshold),
+    countDisables: c.accidentalDeletes.countDisables ?? false,
+  };
+}
+
+/** Notification email, "Prevent accidental deletions" and the threshold, saved with PATCH. */
+export function SettingsPage({ id }: { id: string }) {
+  const { client, canWrite } = useSession();
+  const loaded = useLoad<{ configuration: Configuration; status: ConfigurationStatus }>(
+    async () => {
+      const [configuration, status] = await Promise.all([client.getConfiguration(id), client.getStatus(id)]);
+      return { configuration, status };
+    },
+    [client, id],
+  );
+  const c = loaded.data?.configuration;
+  const [form, setForm] = useState<Form | null>(null);
+  const [errors, setErrors] = useState<Partial<Record<SettingsField, string>>>({});
+  const [saving, setSaving] = useState(false);
+  const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    if (c && !form) setForm(formOf(c));
+  }, [c]);
+
+  const set = (patch: Partial<Form>) => {
+    setForm({ ...form!, ...patch });
+    setSaved(false);
+  };
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!form) return;
+    setSaving(true);
+    setErrors({});
+    setSaved(false);
+    const patch: ConfigurationPatch = {
+      notificationEmail: form.notificationEmail.trim() === '' ? null : form.notificationEmail.trim(),
+      accidentalDeletes: { enabled: form.enabled, threshold: thresholdValue(form.threshold) as number, countDisables: form.countDisables },
+    };
+    try {
+      const updated = await client.updateConfiguration(id, patch);
+      setForm(formOf(updated));
+      setSaved(true);
+      await loaded.reload();
+    } catch (err) {
+      const field = err instanceof ApiError ? settingsFieldOf(err.field) : null;
+      if (err instanceof ApiError && err.status === 400) setErrors({ [field ?? 'form']: field ? err.detail : err.message });
+      else setErrors({ form: (err as Error).message });
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const describedBy = (field: SettingsField, help?: string) =>
+    [errors[field] ? `${field}-error` : '', help ?? ''].filter(Boolean).join(' ') || undefined;
+  const fieldError = (field: SettingsField) =>
+    errors[field] ? (
+      <p id={`${field}-error`} class="field-error" role="alert" data-testid={`error-${field}`}>
+        {errors[field]}
+      </p>
+    ) : null;
+
+  return (
+    <section>
+      <ConfigHeader id={id} configuration={c} state={loaded.data?.status.state} tab="settings" />
+      <ErrorNotice error={loaded.error} />
+      {!form && !loaded.error ? <Loading /> : null}
+      {form ? (
+        <form class="card settings" onSubmit={submit} noValidate data-testid="settings-form">
+          <h2>Settings</h2>
+          {!canWrite ? (
+            <Notice tone="info" testId="read-only">
+              You are signed in with a reader token: settings are shown read-only.
+            </Notice>
+          ) : null}
+          <fieldset disabled={!canWrite || saving}>
+            <div class="field">
+              <label for="notificationEmail">Notification email</label>
+              <input
+                id="notificationEmail"
+                type="email"
+                autocomplete="email"
+                value={form.notificationEmail}
+                onInput={(e) => set({ notificationEmail: (e.target as HTMLInputElement).value })}
+                aria-invalid={errors.notificationEmail ? 'true' : undefined}
+                aria-describedby={describedBy('notificationEmail', 'notificationEmail-help')}
+                data-testid="notification-email-input"
+              />
+              <p id="notificationEmail-help" class="help">
+                Receives one email when a cycle is quarantined. Leave empty for nobody.
+              </p>
+              {fieldError('notificationEmail')}
+            </div>
+            <div class="field field-check">
+              <input
+                id="enabled"
+                type="checkbox"
+                checked={form.enabled}
+                onChange={(e) => set({ enabled: (e.target as HTMLInputElement).checked })}
+                aria-describedby={describedBy('enabled', 'enabled-help')}
+                data-testid="prevent-checkbox"
+              />
+              <label for="enabled">Prevent accidental deletions</label>
+              <p id="enabled-help" class="help">
+                Stop a cycle whose deletes reach the threshold, and wait for an admin to allow them.
+              </p>
+              {fieldError('enabled')}
+            </div>
+            <div class="field">
+              <label for="threshold">Accidental deletion threshold</label>
+              <input
+                id="threshold"
+                type="number"
+                inputMode="numeric"
+                min={1}
+                step={1}
+                value={form.threshold}
+                onInput={(e) => set({ threshold: (e.target as HTMLInputElement).value })}
+                aria-invalid={errors.threshold ? 'true' : undefined}
+                aria-describedby={describedBy('threshold', 'threshold-help')}
+                data-testid="threshold-input"
+              />
+              <p id="threshold-help" class="help">
+                A cycle is quarantined when its deletes are greater than or equal to this number.
+              </p>
+              {fieldError('threshold')}
+            </div>
+            <div class="field field-check">
+              <input
+                id="countDisables"
+                type="checkbox"
+                checked={form.countDisables}
+                onChange={(e) => set({ countDisables: (e.target as HTMLInputElement).checked })}
+                aria-describedby="countDisables-help"
+              />
+              <label for="countDisables">Count accounts disabled at the source as deletes</label>
+              <p id="countDisables-help" class="help">
+                Off by default.
+              </p>
+              {fieldError('countDisables')}
+            </div>
+          </fieldset>
+          {fieldError('form')}
+          {saved ? (
+            <Notice tone="ok" testId="saved">
+              Settings saved.
+            </Notice>
+          ) : null}
+          {canWrite ? (
+            <div class="form-actions">
+              <button type="submit" class="btn btn-primary" disabled={saving} data-testid="save-settings">
+                {saving ? 'Saving…' : 'Save'}
+              </button>
+              <button
+                type="button"
+                class="btn"
+                disabled={saving}
+                onClick={() => {
+                  if (c) setForm(formOf(c));
+                  setErrors({});
+                  setSaved(false);
+                }}
+              >
+                Reset
+              </button>
+            </div>
+          ) : null}
+        </form>
+      ) : null}
+    </section>
+  );
+}
