@@ -52,6 +52,13 @@ export interface ControllerService {
 
   listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>>;
 
+  /**
+   * Writes one audit entry for an action that no other method records: API token create
+   * and revoke (the admin surface owns tokens). Optional until the engine implements it;
+   * the API falls back to src/auth/audit-fallback.ts meanwhile.
+   */
+  recordAudit?(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+
   /** True when Redis answers. */
   ping(): Promise<boolean>;
 }

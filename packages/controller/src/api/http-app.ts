@@ -1,8 +1,22 @@
+import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { authHook } from '../auth/auth-hook';
+import { Authenticator } from '../auth/authenticator';
+import { ApiTokenStore } from '../auth/token-store';
 import type { ControllerService } from '../controller-service';
 import type { ControllerMetrics } from '../metrics';
+import { agentRoutes } from './agent-routes';
+import type { ApiContext } from './api-context';
+import { auditRoutes } from './audit-routes';
+import { configurationRoutes } from './configuration-routes';
+import { API_ERROR_CODES, sendError, toApiError } from './errors';
+import { DEFAULT_PORTAL_DIR, registerPortal } from './portal';
+import { registerQueuesDashboard } from './queues-dashboard';
+import { sharedSchemas } from './schemas';
+import { refreshScrapeGauges } from './scrape';
+import { tokenRoutes } from './token-routes';
 
 /** What the HTTP layer needs from the rest of the controller. */
 export interface HttpAppDeps {
@@ -16,21 +30,110 @@ export interface HttpAppDeps {
   logger: Logger;
   /** BullMQ queues to show in the /admin/queues dashboard. */
   queues?: readonly import('bullmq').Queue[];
+  /**
+   * The web portal's build folder, served at `/` when it holds an index.html. Default
+   * packages/portal/dist (resolved from this file); `false` serves no portal.
+   */
+  portalDir?: string | false;
+  /** Version shown in the OpenAPI document. Default the controller package's. */
+  version?: string;
+}
+
+export const API_PREFIX = '/api/v1';
+export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+
+function packageVersion(): string {
+  try {
+    return (require('../../package.json') as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
 }
 
 /**
- * Builds the Fastify app: /healthz, /metrics and the /api/v1 routes. Does not listen;
- * server.ts attaches it to the HTTP server that also carries the agent WebSocket.
+ * Builds the Fastify app: /healthz, /metrics, the /api/v1 routes and their OpenAPI
+ * document, the /admin/queues dashboard and the portal. Does not listen; server.ts
+ * attaches it to the HTTP server that also carries the agent WebSocket.
  */
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger });
-  app.get('/healthz', async (_req, reply) => {
-    const redis = await deps.service.ping().catch(() => false);
-    return reply.code(redis ? 200 : 503).send({ status: redis ? 'ok' : 'unavailable', redis });
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Unknown fields are refused (400 naming them), not silently dropped: a typo in a
+    // PATCH must not look like success.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
-  app.get('/metrics', async (_req, reply) => {
+  const tokens = new ApiTokenStore(deps.redis, deps.keyPrefix);
+  const auth = new Authenticator(deps.adminToken, tokens);
+  app.decorateRequest('actor', null);
+
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'syncguard controller API',
+        version: deps.version ?? packageVersion(),
+        description:
+          'Admin API of syncguard. Every /api/v1 call takes `Authorization: Bearer <token>`: the bootstrap ' +
+          'SYNCGUARD_ADMIN_TOKEN or a token from POST /api/v1/tokens. Readers may only GET (token listing excluded); ' +
+          'admins may do everything. Errors are {"error": {"code", "message"}}.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearerAuth: [] }],
+      tags: [
+        { name: 'agents' },
+        { name: 'configurations' },
+        { name: 'audit' },
+        { name: 'tokens' },
+        { name: 'operations', description: 'No token needed' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  });
+
+  let portalFallback: Awaited<ReturnType<typeof registerPortal>> = null;
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toApiError(error, request);
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    if (portalFallback?.(request, reply)) return reply;
+    return sendError(reply, 404, API_ERROR_CODES.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`);
+  });
+
+  const operations = { tags: ['operations'], security: [] };
+  app.get(
+    '/healthz',
+    { schema: { ...operations, summary: 'Liveness: 200 when Redis answers, else 503' } },
+    async (_req, reply) => {
+      const redis = await deps.service.ping().catch(() => false);
+      return reply.code(redis ? 200 : 503).send({ status: redis ? 'ok' : 'unavailable', redis });
+    },
+  );
+  app.get('/metrics', { schema: { ...operations, summary: 'Prometheus metrics (text format)' } }, async (request, reply) => {
+    await refreshScrapeGauges(deps, request.log);
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+
+  const ctx: ApiContext = { service: deps.service, tokens, redis: deps.redis, keyPrefix: deps.keyPrefix };
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', authHook(auth));
+      api.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
+      await agentRoutes(api, ctx);
+      await configurationRoutes(api, ctx);
+      await auditRoutes(api, ctx);
+      await tokenRoutes(api, ctx);
+    },
+    { prefix: API_PREFIX },
+  );
+
+  if (deps.queues && deps.queues.length > 0) await registerQueuesDashboard(app, deps.queues, auth);
+  if (deps.portalDir !== false) portalFallback = await registerPortal(app, deps.portalDir ?? DEFAULT_PORTAL_DIR);
+
   await app.ready();
   return app;
 }

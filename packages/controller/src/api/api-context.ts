@@ -1,0 +1,11 @@
+import type { Redis } from 'ioredis';
+import type { ApiTokenStore } from '../auth/token-store';
+import type { ControllerService } from '../controller-service';
+
+/** What the /api/v1 route plugins share. */
+export interface ApiContext {
+  service: ControllerService;
+  tokens: ApiTokenStore;
+  redis: Redis;
+  keyPrefix: string;
+}

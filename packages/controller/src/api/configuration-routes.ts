@@ -1,0 +1,228 @@
+import type { FastifyInstance } from 'fastify';
+import { actorOf } from '../auth/auth-hook';
+import type { ConfigurationInput, ConfigurationPatch, ObjectTypeName, ProvisioningAction } from '../model';
+import type { ApiContext } from './api-context';
+import { paginate, withCursor } from './paginate';
+import { PROVISIONING_ACTIONS, errorResponses, idParams, pageOf, pageQueryProperties } from './schemas';
+
+const tags = ['configurations'];
+type Id = { Params: { id: string } };
+type PageQuery = { limit?: number; cursor?: string };
+
+export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { service } = ctx;
+
+  app.get<{ Querystring: PageQuery }>(
+    '/configurations',
+    {
+      schema: {
+        tags,
+        summary: 'List configurations, each with its state',
+        querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties },
+        response: { 200: pageOf('Configuration', 'Configurations, by id'), ...errorResponses(400) },
+      },
+    },
+    async (request) => paginate(await service.listConfigurations(), (c) => c.id, request.query),
+  );
+
+  app.post<{ Body: ConfigurationInput }>(
+    '/configurations',
+    {
+      schema: {
+        tags,
+        summary: 'Create a configuration',
+        description: 'accidentalDeletes defaults to {enabled: true, threshold: 500, countDisables: false}. Admin.',
+        body: { $ref: 'ConfigurationInput#' },
+        response: { 201: { $ref: 'Configuration#' }, ...errorResponses(400, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.createConfiguration(request.body, actorOf(request))),
+  );
+
+  app.get<Id>(
+    '/configurations/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Read one configuration',
+        params: idParams,
+        response: { 200: { $ref: 'Configuration#' }, ...errorResponses(404) },
+      },
+    },
+    async (request) => service.getConfiguration(request.params.id),
+  );
+
+  app.patch<Id & { Body: ConfigurationPatch }>(
+    '/configurations/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change a configuration',
+        description: 'Any subset of the fields; nested objects (source, accidentalDeletes) merge. Admin.',
+        params: idParams,
+        body: { $ref: 'ConfigurationPatch#' },
+        response: { 200: { $ref: 'Configuration#' }, ...errorResponses(400, 403, 404, 409) },
+      },
+    },
+    async (request) => service.updateConfiguration(request.params.id, request.body, actorOf(request)),
+  );
+
+  app.delete<Id>(
+    '/configurations/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Remove a configuration',
+        description: 'Admin.',
+        params: idParams,
+        response: { 204: { type: 'null', description: 'Removed' }, ...errorResponses(403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await service.deleteConfiguration(request.params.id, actorOf(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<Id>(
+    '/configurations/:id/status',
+    {
+      schema: {
+        tags,
+        summary: 'State, quarantine and last cycle',
+        description: 'quarantine is null unless the state is quarantined; lastCycle is the most recently started cycle.',
+        params: idParams,
+        response: { 200: { $ref: 'ConfigurationStatus#' }, ...errorResponses(404) },
+      },
+    },
+    async (request) => service.getStatus(request.params.id),
+  );
+
+  app.post<Id>(
+    '/configurations/:id/cycles',
+    {
+      schema: {
+        tags,
+        summary: 'Start a cycle now',
+        description: 'Admin. 409 while quarantined, while a cycle runs, or when no agent serving it is connected.',
+        params: idParams,
+        response: {
+          202: { type: 'object', required: ['cycleId'], properties: { cycleId: { type: 'string' } } },
+          ...errorResponses(403, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await service.startCycle(request.params.id, actorOf(request))),
+  );
+
+  app.get<Id & { Querystring: PageQuery }>(
+    '/configurations/:id/cycles',
+    {
+      schema: {
+        tags,
+        summary: 'Cycle history, newest first',
+        params: idParams,
+        querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties },
+        response: { 200: pageOf('Cycle', 'Cycles, newest first'), ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => withCursor(await service.listCycles(request.params.id, request.query)),
+  );
+
+  app.get<Id & { Querystring: PageQuery & { action?: ProvisioningAction; cycleId?: string; dn?: string } }>(
+    '/configurations/:id/provisioning-logs',
+    {
+      schema: {
+        tags,
+        summary: 'Provisioning log, newest first',
+        params: idParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            action: { type: 'string', enum: PROVISIONING_ACTIONS, description: 'Only entries of this action' },
+            cycleId: { type: 'string', minLength: 1, description: 'Only entries of this cycle' },
+            dn: { type: 'string', minLength: 1, description: 'Only entries whose DN contains this text (case-insensitive)' },
+            ...pageQueryProperties,
+          },
+        },
+        response: { 200: pageOf('ProvisioningLogEntry', 'Log entries'), ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => withCursor(await service.listProvisioningLogs(request.params.id, request.query)),
+  );
+
+  app.post<Id>(
+    '/configurations/:id/allow-deletes',
+    {
+      schema: {
+        tags,
+        summary: 'Release a quarantine: apply its staged deletes',
+        description: 'Applies the quarantined cycle exactly once and resumes the schedule. Admin. 409 when not quarantined.',
+        params: idParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['cycleId', 'deleted'],
+            properties: { cycleId: { type: 'string' }, deleted: { type: 'integer', minimum: 0 } },
+          },
+          ...errorResponses(403, 404, 409),
+        },
+      },
+    },
+    async (request) => service.allowDeletes(request.params.id, actorOf(request)),
+  );
+
+  app.post<Id>(
+    '/configurations/:id/restart',
+    {
+      schema: {
+        tags,
+        summary: 'Discard the quarantined cycle and run a new one',
+        description: 'Nothing of the quarantined cycle is applied. Admin. 409 when not quarantined.',
+        params: idParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['discardedCycleId', 'cycleId'],
+            properties: {
+              discardedCycleId: { type: 'string' },
+              cycleId: { type: ['string', 'null'], description: 'The new cycle; null when no agent is connected to run it yet' },
+            },
+          },
+          ...errorResponses(403, 404, 409),
+        },
+      },
+    },
+    async (request) => service.restart(request.params.id, actorOf(request)),
+  );
+
+  app.get<Id & { Querystring: PageQuery & { type?: ObjectTypeName } }>(
+    '/configurations/:id/objects',
+    {
+      schema: {
+        tags,
+        summary: 'What the built-in cloud directory holds for this configuration',
+        params: idParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { type: { type: 'string', enum: ['user', 'group'] }, ...pageQueryProperties },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['total', 'items'],
+            properties: {
+              total: { type: 'integer', minimum: 0, description: 'Objects matching type, over all pages' },
+              items: { type: 'array', items: { $ref: 'CloudObject#' } },
+              nextCursor: { type: ['string', 'null'] },
+            },
+          },
+          ...errorResponses(400, 404),
+        },
+      },
+    },
+    async (request) => withCursor(await service.listObjects(request.params.id, request.query)),
+  );
+}

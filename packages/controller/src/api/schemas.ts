@@ -1,0 +1,289 @@
+/**
+ * JSON schemas of the HTTP API: Fastify validates requests and serialises responses with
+ * them, and @fastify/swagger turns the same objects into /api/v1/openapi.json. Shapes
+ * follow ../model.ts. Shared shapes are added with app.addSchema and referenced as
+ * `{ $ref: 'Name#' }`; they become `components.schemas.Name` in the OpenAPI document.
+ */
+
+const str = { type: 'string' } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const time = { type: 'string', format: 'date-time' } as const;
+const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
+const objectType = { type: 'string', enum: ['user', 'group'] } as const;
+const count = { type: 'integer', minimum: 0 } as const;
+
+export const ErrorSchema = {
+  $id: 'Error',
+  type: 'object',
+  description: 'Every error answer.',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'Stable code, listed in docs/errors.md (e.g. SG_ERR_INVALID_INPUT).' },
+        message: { type: 'string' },
+        field: { type: 'string', description: 'For 400: the invalid field as a dot path (e.g. accidentalDeletes.threshold).' },
+      },
+    },
+  },
+} as const;
+
+const sourceProperties = {
+  baseDn: { type: 'string', minLength: 1, maxLength: 2048, description: 'Search base, an LDAP DN.' },
+  filter: { type: 'string', maxLength: 4096, description: "Additional LDAP filter; '' for none." },
+  objectTypes: { type: 'array', items: objectType, minItems: 1, uniqueItems: true, description: 'Object types in scope.' },
+  attributes: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    description: "Extra attributes; [] for the agent's default set.",
+  },
+  disabledAttribute: { type: 'string', description: "OpenLDAP: attribute marking an account disabled; '' for none." },
+} as const;
+
+const accidentalDeleteProperties = {
+  enabled: { type: 'boolean', description: 'Default true.' },
+  threshold: { type: 'integer', minimum: 1, description: "Default 500. Reached when a cycle's deletes >= threshold." },
+  countDisables: { type: 'boolean', description: 'Count accounts disabled at the source as deletes. Default false.' },
+} as const;
+
+const configurationInputProperties = {
+  name: { type: 'string', minLength: 1, maxLength: 200 },
+  agentIds: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+  syncIntervalSeconds: { type: 'integer', minimum: 10, description: 'Seconds between scheduled cycles, >= 10. Default 120.' },
+  notificationEmail: {
+    type: ['string', 'null'],
+    format: 'email',
+    description: 'Where quarantine notifications go; null for nobody.',
+  },
+} as const;
+
+export const ConfigurationInputSchema = {
+  $id: 'ConfigurationInput',
+  type: 'object',
+  description: 'Body of POST /configurations.',
+  additionalProperties: false,
+  required: ['name', 'source'],
+  properties: {
+    ...configurationInputProperties,
+    source: { type: 'object', additionalProperties: false, required: ['baseDn'], properties: sourceProperties },
+    accidentalDeletes: { type: 'object', additionalProperties: false, properties: accidentalDeleteProperties },
+  },
+} as const;
+
+export const ConfigurationPatchSchema = {
+  $id: 'ConfigurationPatch',
+  type: 'object',
+  description: 'Body of PATCH /configurations/{id}: any subset; nested objects merge.',
+  additionalProperties: false,
+  properties: {
+    ...configurationInputProperties,
+    source: { type: 'object', additionalProperties: false, properties: sourceProperties },
+    accidentalDeletes: { type: 'object', additionalProperties: false, properties: accidentalDeleteProperties },
+  },
+} as const;
+
+export const ConfigurationSchema = {
+  $id: 'Configuration',
+  type: 'object',
+  required: ['id', 'name', 'state'],
+  properties: {
+    id: str,
+    name: str,
+    agentIds: { type: 'array', items: str },
+    source: { type: 'object', properties: sourceProperties },
+    syncIntervalSeconds: { type: 'integer' },
+    accidentalDeletes: { type: 'object', properties: accidentalDeleteProperties },
+    notificationEmail: nullableStr,
+    state: { type: 'string', enum: ['pending', 'healthy', 'quarantined', 'error'] },
+    createdAt: time,
+    updatedAt: time,
+  },
+} as const;
+
+export const CycleSchema = {
+  $id: 'Cycle',
+  type: 'object',
+  required: ['id', 'state'],
+  properties: {
+    id: str,
+    configurationId: str,
+    state: { type: 'string', enum: ['running', 'applied', 'quarantined', 'failed', 'discarded'] },
+    mode: { type: 'string', enum: ['delta', 'full'] },
+    trigger: { type: 'string', enum: ['schedule', 'manual', 'restart', 'agent-connected'] },
+    agentId: nullableStr,
+    baseCycleId: nullableStr,
+    startedAt: time,
+    completedAt: nullableTime,
+    counts: { type: 'object', properties: { create: count, update: count, delete: count } },
+    error: { type: ['object', 'null'], properties: { code: str, message: str } },
+  },
+} as const;
+
+export const QuarantineSchema = {
+  $id: 'Quarantine',
+  type: 'object',
+  required: ['reason', 'deleteCount', 'threshold', 'cycleId'],
+  properties: {
+    reason: { type: 'string', enum: ['TooManyDeletes'] },
+    deleteCount: count,
+    threshold: { type: 'integer' },
+    cycleId: str,
+    since: time,
+    notification: {
+      type: 'object',
+      properties: {
+        status: { type: 'string', enum: ['none', 'pending', 'sent', 'failed'] },
+        attempts: count,
+        lastError: nullableStr,
+        sentAt: nullableTime,
+      },
+    },
+  },
+} as const;
+
+export const ConfigurationStatusSchema = {
+  $id: 'ConfigurationStatus',
+  type: 'object',
+  required: ['state', 'quarantine', 'lastCycle'],
+  properties: {
+    state: { type: 'string', enum: ['pending', 'healthy', 'quarantined', 'error'] },
+    quarantine: { anyOf: [{ type: 'null' }, { $ref: 'Quarantine#' }] },
+    lastCycle: { anyOf: [{ type: 'null' }, { $ref: 'Cycle#' }] },
+  },
+} as const;
+
+export const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'] as const;
+
+export const ProvisioningLogEntrySchema = {
+  $id: 'ProvisioningLogEntry',
+  type: 'object',
+  required: ['id', 'cycleId', 'action', 'status'],
+  properties: {
+    id: str,
+    cycleId: str,
+    at: time,
+    action: { type: 'string', enum: PROVISIONING_ACTIONS },
+    status: { type: 'string', enum: ['success', 'failure', 'skipped', 'staged'] },
+    objectType: objectType,
+    objectId: str,
+    dn: str,
+    details: nullableStr,
+  },
+} as const;
+
+export const AgentSchema = {
+  $id: 'Agent',
+  type: 'object',
+  required: ['id', 'name', 'status'],
+  properties: {
+    id: str,
+    name: str,
+    status: { type: 'string', enum: ['connected', 'disconnected'] },
+    lastSeenAt: nullableTime,
+    version: nullableStr,
+    hostname: nullableStr,
+    configurationIds: { type: 'array', items: str },
+    createdAt: time,
+  },
+} as const;
+
+export const CloudObjectSchema = {
+  $id: 'CloudObject',
+  type: 'object',
+  required: ['id', 'type', 'dn'],
+  properties: {
+    id: str,
+    type: objectType,
+    dn: str,
+    attributes: { type: 'object', additionalProperties: { type: 'array', items: str } },
+    disabled: { type: 'boolean' },
+    memberDns: { type: 'array', items: str },
+    memberIds: { type: 'array', items: str },
+    updatedAt: time,
+  },
+} as const;
+
+export const AuditEntrySchema = {
+  $id: 'AuditEntry',
+  type: 'object',
+  required: ['id', 'at', 'actor', 'action'],
+  properties: {
+    id: str,
+    at: time,
+    actor: { type: 'object', properties: { tokenId: str, name: str } },
+    action: { type: 'string', description: "e.g. 'allow-deletes', 'restart', 'configuration.update', 'token.create'" },
+    target: { type: 'object', properties: { type: str, id: str } },
+    details: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const ApiTokenSchema = {
+  $id: 'ApiToken',
+  type: 'object',
+  required: ['id', 'name', 'role'],
+  properties: {
+    id: str,
+    name: str,
+    role: { type: 'string', enum: ['admin', 'reader'] },
+    createdAt: time,
+    lastUsedAt: nullableTime,
+  },
+} as const;
+
+/** Every shared schema, in an order where each $ref points back. */
+export const sharedSchemas = [
+  ErrorSchema,
+  ConfigurationInputSchema,
+  ConfigurationPatchSchema,
+  ConfigurationSchema,
+  CycleSchema,
+  QuarantineSchema,
+  ConfigurationStatusSchema,
+  ProvisioningLogEntrySchema,
+  AgentSchema,
+  CloudObjectSchema,
+  AuditEntrySchema,
+  ApiTokenSchema,
+] as const;
+
+export const MAX_PAGE_SIZE = 1000;
+
+/** `limit` and `cursor` of every list. */
+export const pageQueryProperties = {
+  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, description: `Page size, 1 to ${MAX_PAGE_SIZE}; default 50.` },
+  cursor: { type: 'string', minLength: 1, description: 'The nextCursor of the previous page.' },
+} as const;
+
+export function pageOf(ref: string, description: string) {
+  return {
+    type: 'object',
+    description,
+    required: ['items', 'nextCursor'],
+    properties: {
+      items: { type: 'array', items: { $ref: `${ref}#` } },
+      nextCursor: { type: ['string', 'null'], description: 'Pass as cursor for the next page; null on the last page.' },
+    },
+  } as const;
+}
+
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+/** The error answers a route may give, for the OpenAPI document. */
+export function errorResponses(...statuses: number[]): Record<number, { $ref: string; description: string }> {
+  const descriptions: Record<number, string> = {
+    400: 'Invalid input; error.field names the field',
+    401: 'No or bad token',
+    403: 'The token role may not do this',
+    404: 'Unknown id',
+    409: 'Wrong state',
+  };
+  const out: Record<number, { $ref: string; description: string }> = {};
+  for (const status of [401, ...statuses]) out[status] = { $ref: 'Error#', description: descriptions[status] ?? 'Error' };
+  return out;
+}
