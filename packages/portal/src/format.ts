@@ -35,7 +35,7 @@ export const STATE_LABEL: Record<ConfigurationState, string> = {
   healthy: 'Healthy',
   quarantined: 'Delete threshold exceeded',
   error: 'Error',
-  pending: 'Pending (never ran)',
+  pending: 'Pending',
 };
 
 export function stateTone(state: ConfigurationState | CycleState | string): Tone {
@@ -54,8 +54,14 @@ export function stateTone(state: ConfigurationState | CycleState | string): Tone
   }
 }
 
+/** A configuration state in words; quarantined reads "Delete threshold exceeded". */
 export function stateLabel(state: string): string {
   return (STATE_LABEL as Record<string, string>)[state] ?? capitalize(state);
+}
+
+/** A cycle state in words ("Quarantined", "Applied", ...). */
+export function cycleStateLabel(state: string): string {
+  return capitalize(state);
 }
 
 export function capitalize(s: string): string {

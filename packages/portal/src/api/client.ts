@@ -14,31 +14,38 @@ import type {
 /**
  * An answer of the API that is not 2xx, or a call that did not reach it. `status` is 0
  * when the network failed; `field` is the dot path a 400 message names
- * (`accidentalDeletes.threshold: must be >= 1` -> `accidentalDeletes.threshold`).
+ * (`accidentalDeletes.threshold: must be >= 1` -> `accidentalDeletes.threshold`), and
+ * `detail` the message without it (`must be >= 1`), for display next to that field.
  */
 export class ApiError extends Error {
   override name = 'ApiError';
+  readonly detail: string;
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly field: string | null = null,
+    detail?: string,
   ) {
     super(message);
-  }
-
-  /** The message without its leading `field: ` (for display next to the field). */
-  get detail(): string {
-    return this.field && this.message.startsWith(`${this.field}: `) ? this.message.slice(this.field.length + 2) : this.message;
+    this.detail = detail ?? message;
   }
 }
 
-const FIELD_PREFIX = /^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\[\d+\])*):\s/;
+const FIELD_PREFIX = /^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*):\s+(.+)$/s;
+// Fastify's schema validation: "body/accidentalDeletes/threshold must be >= 1".
+const SCHEMA_PATH = /^body\/([\w/]+)\s+(.+)$/s;
 
-/** Reads the field a validation message names, or null when it names none. */
-export function fieldOfMessage(message: string): string | null {
+/**
+ * Reads the field a validation message names: the API's `field: message` form, or a
+ * Fastify schema message (`body/a/b must ...`). Null when it names none.
+ */
+export function parseFieldMessage(message: string): { field: string; detail: string } | null {
   const m = FIELD_PREFIX.exec(message);
-  return m ? m[1]! : null;
+  if (m) return { field: m[1]!, detail: m[2]! };
+  const s = SCHEMA_PATH.exec(message);
+  if (s) return { field: s[1]!.split('/').filter(Boolean).join('.'), detail: s[2]! };
+  return null;
 }
 
 /** Builds an ApiError from a non-2xx answer whose body may or may not be the API's error JSON. */
@@ -51,7 +58,8 @@ export function apiErrorFrom(status: number, body: unknown, statusText = ''): Ap
     const fastify = body as { message?: unknown } | null;
     message = typeof fastify?.message === 'string' && fastify.message ? fastify.message : defaultMessage(status, statusText);
   }
-  return new ApiError(status, code, message, status === 400 ? fieldOfMessage(message) : null);
+  const named = status === 400 ? parseFieldMessage(message) : null;
+  return new ApiError(status, code, message, named?.field ?? null, named?.detail);
 }
 
 function defaultMessage(status: number, statusText: string): string {
@@ -168,9 +176,10 @@ export class ApiClient {
     return this.request('GET', `/configurations/${encodeURIComponent(id)}/status`);
   }
   listCycles(id: string, limit = 10): Promise<Cycle[]> {
-    return this.request<Cycle[] | Page<Cycle>>('GET', withQuery(`/configurations/${encodeURIComponent(id)}/cycles`, { limit })).then(
-      listOf,
-    );
+    return this.request<Cycle[] | Page<Cycle>>(
+      'GET',
+      withQuery(`/configurations/${encodeURIComponent(id)}/cycles`, { limit }),
+    ).then(listOf);
   }
   startCycle(id: string): Promise<{ cycleId: string }> {
     return this.request('POST', `/configurations/${encodeURIComponent(id)}/cycles`, {});

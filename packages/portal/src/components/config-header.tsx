@@ -27,8 +27,7 @@ export function ConfigHeader({
   return (
     <div class="config-head">
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="#/configurations">Configurations</a> <span aria-hidden="true">/</span>{' '}
-        <span>{configuration?.name ?? id}</span>
+        <a href="#/configurations">Configurations</a> <span aria-hidden="true">/</span> <span>{configuration?.name ?? id}</span>
       </nav>
       <div class="page-head">
         <h1 data-testid="configuration-name">{configuration?.name ?? '…'}</h1>

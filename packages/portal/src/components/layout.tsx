@@ -29,7 +29,11 @@ export function Layout({ route, onSignOut, children }: { route: Route; onSignOut
           <ShieldLogo /> syncguard
         </a>
         <nav aria-label="Main">
-          <a href="#/configurations" aria-current={section === 'configurations' ? 'page' : undefined} data-testid="nav-configurations">
+          <a
+            href="#/configurations"
+            aria-current={section === 'configurations' ? 'page' : undefined}
+            data-testid="nav-configurations"
+          >
             Configurations
           </a>
           <a href="#/agents" aria-current={section === 'agents' ? 'page' : undefined} data-testid="nav-agents">

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { stateLabel, stateTone, type Tone } from '../format';
+import { cycleStateLabel, stateLabel, stateTone, type Tone } from '../format';
 
 /** A warning triangle; decorative (the text next to it says what it means). */
 export function WarningIcon() {
@@ -29,13 +29,13 @@ export function Badge({ tone, children, testId }: { tone: Tone; children: Compon
   );
 }
 
-/** A configuration's or cycle's state as a coloured badge (quarantined with an icon). */
-export function StateBadge({ state, testId }: { state: string; testId?: string }) {
+/** A configuration's (or, with `cycle`, a cycle's) state as a coloured badge; bad states get an icon. */
+export function StateBadge({ state, cycle = false, testId }: { state: string; cycle?: boolean; testId?: string }) {
   const tone = stateTone(state);
   return (
     <Badge tone={tone} testId={testId}>
       {tone === 'danger' ? <WarningIcon /> : tone === 'ok' ? <CheckIcon /> : null}
-      {stateLabel(state)}
+      {cycle ? cycleStateLabel(state) : stateLabel(state)}
     </Badge>
   );
 }
@@ -135,7 +135,13 @@ export function ConfirmDialog({
         </p>
       ) : null}
       <div class="dialog-actions">
-        <button type="button" class={danger ? 'btn btn-danger' : 'btn btn-primary'} disabled={busy} onClick={onConfirm} data-testid="confirm-yes">
+        <button
+          type="button"
+          class={danger ? 'btn btn-danger' : 'btn btn-primary'}
+          disabled={busy}
+          onClick={onConfirm}
+          data-testid="confirm-yes"
+        >
           {busy ? 'Working…' : confirmLabel}
         </button>
         <button type="button" class="btn" ref={noRef} disabled={busy} onClick={onCancel} data-testid="confirm-no">

@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import type { Agent, Configuration } from '../api/model';
 import { useSession } from '../app-context';
 import { Badge, ErrorNotice, Loading } from '../components/ui';
@@ -34,12 +35,10 @@ export function AgentsPage({ selectedId }: { selectedId?: string }) {
       <span class="muted">none</span>
     ) : (
       a.configurationIds.map((cid, i) => (
-        <>
+        <Fragment key={cid}>
           {i > 0 ? ', ' : null}
-          <a key={cid} href={href({ page: 'configuration', id: cid })}>
-            {data?.configurations.get(cid)?.name ?? cid}
-          </a>
-        </>
+          <a href={href({ page: 'configuration', id: cid })}>{data?.configurations.get(cid)?.name ?? cid}</a>
+        </Fragment>
       ))
     );
   return (
@@ -96,7 +95,12 @@ export function AgentsPage({ selectedId }: { selectedId?: string }) {
             </thead>
             <tbody>
               {data.agents.map((a) => (
-                <tr key={a.id} data-testid="agent-row" data-status={a.status} class={a.id === selectedId ? 'selected' : undefined}>
+                <tr
+                  key={a.id}
+                  data-testid="agent-row"
+                  data-status={a.status}
+                  class={a.id === selectedId ? 'selected' : undefined}
+                >
                   <td>
                     <a href={href({ page: 'agents', id: a.id })} class="strong">
                       {a.name}

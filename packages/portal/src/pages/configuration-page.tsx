@@ -1,17 +1,10 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { AllowDeletesResult, Configuration, ConfigurationStatus, Cycle } from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { ConfirmDialog, ErrorNotice, KebabMenu, Loading, Notice, StateBadge, type MenuItem } from '../components/ui';
-import {
-  formatAgo,
-  formatTime,
-  notificationLabel,
-  plural,
-  reasonLabel,
-  stateLabel,
-  thresholdRatio,
-} from '../format';
+import { formatAgo, formatTime, notificationLabel, plural, reasonLabel, cycleStateLabel, thresholdRatio } from '../format';
 import { href } from '../routes';
 import { useLoad } from '../use-load';
 
@@ -97,20 +90,29 @@ export function ConfigurationPage({ id }: { id: string }) {
     }
   };
 
-  const agentHref =
-    c && c.agentIds.length === 1 ? href({ page: 'agents', id: c.agentIds[0]! }) : href({ page: 'agents' });
+  const agentHref = c && c.agentIds.length === 1 ? href({ page: 'agents', id: c.agentIds[0]! }) : href({ page: 'agents' });
   const menu: MenuItem[] = [
     { label: 'View provisioning log', href: href({ page: 'logs', id }), testId: 'menu-logs' },
     { label: 'View agent', href: agentHref, testId: 'menu-agent' },
   ];
   if (canWrite) {
     menu.push(
-      { label: 'Allow deletes', onSelect: () => openDialog('allow'), disabled: !quarantined, danger: true, testId: 'menu-allow-deletes' },
+      {
+        label: 'Allow deletes',
+        onSelect: () => openDialog('allow'),
+        disabled: !quarantined,
+        danger: true,
+        testId: 'menu-allow-deletes',
+      },
       { label: 'Restart', onSelect: () => openDialog('restart'), disabled: !quarantined, testId: 'menu-restart' },
       { label: 'Sync now', onSelect: () => void syncNow(), disabled: quarantined, testId: 'menu-sync-now' },
     );
   }
-  menu.push({ label: canWrite ? 'Edit settings' : 'View settings', href: href({ page: 'settings', id }), testId: 'menu-settings' });
+  menu.push({
+    label: canWrite ? 'Edit settings' : 'View settings',
+    href: href({ page: 'settings', id }),
+    testId: 'menu-settings',
+  });
 
   function openDialog(which: 'allow' | 'restart') {
     setDialogError(null);
@@ -229,7 +231,7 @@ export function ConfigurationPage({ id }: { id: string }) {
                 <dd>
                   {status.lastCycle ? (
                     <>
-                      {stateLabel(status.lastCycle.state)}, started {formatAgo(status.lastCycle.startedAt)}
+                      {cycleStateLabel(status.lastCycle.state)}, started {formatAgo(status.lastCycle.startedAt)}
                     </>
                   ) : (
                     <span class="muted">never ran</span>
@@ -252,12 +254,12 @@ export function ConfigurationPage({ id }: { id: string }) {
                 <dd>
                   {c.agentIds.length === 0 ? <span class="muted">none</span> : null}
                   {c.agentIds.map((a, i) => (
-                    <>
+                    <Fragment key={a}>
                       {i > 0 ? ', ' : null}
-                      <a href={href({ page: 'agents', id: a })} class="mono" key={a}>
+                      <a href={href({ page: 'agents', id: a })} class="mono">
                         {a}
                       </a>
-                    </>
+                    </Fragment>
                   ))}
                 </dd>
               </dl>
@@ -355,7 +357,7 @@ function CyclesTable({ id, cycles }: { id: string; cycles: Cycle[] }) {
                 <tr key={cy.id} data-testid="cycle-row" data-state={cy.state}>
                   <td title={cy.id}>{formatTime(cy.startedAt)}</td>
                   <td>
-                    <StateBadge state={cy.state} />
+                    <StateBadge state={cy.state} cycle />
                     {cy.error ? <div class="small text-danger">{cy.error.message}</div> : null}
                   </td>
                   <td>
@@ -368,7 +370,12 @@ function CyclesTable({ id, cycles }: { id: string; cycles: Cycle[] }) {
                   <td>{formatTime(cy.completedAt)}</td>
                   <td>
                     <a
-                      href={href({ page: 'logs', id, cycleId: cy.id, action: cy.state === 'quarantined' ? 'StagedDelete' : undefined })}
+                      href={href({
+                        page: 'logs',
+                        id,
+                        cycleId: cy.id,
+                        action: cy.state === 'quarantined' ? 'StagedDelete' : undefined,
+                      })}
                       aria-label={`Provisioning log of the cycle started ${formatTime(cy.startedAt)}`}
                     >
                       Log

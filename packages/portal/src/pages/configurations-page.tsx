@@ -1,7 +1,7 @@
 import type { Configuration, ConfigurationStatus } from '../api/model';
 import { useSession } from '../app-context';
 import { ErrorNotice, Loading, StateBadge, WarningIcon } from '../components/ui';
-import { countsLabel, formatAgo, formatTime, plural } from '../format';
+import { countsLabel, cycleStateLabel, formatAgo, formatTime, plural } from '../format';
 import { href } from '../routes';
 import { useLoad } from '../use-load';
 
@@ -43,7 +43,8 @@ export function ConfigurationsPage() {
       {!data && !error ? <Loading /> : null}
       {data && data.length === 0 ? (
         <p class="empty">
-          No configuration yet. Create one with <code>syncguardctl configs create</code> or <code>POST /api/v1/configurations</code>.
+          No configuration yet. Create one with <code>syncguardctl configs create</code> or{' '}
+          <code>POST /api/v1/configurations</code>.
         </p>
       ) : null}
       {data && data.length > 0 ? (
@@ -94,7 +95,8 @@ export function ConfigurationsPage() {
                         <>
                           <span title={formatTime(last.startedAt)}>{formatAgo(last.startedAt)}</span>
                           <div class="muted small">
-                            {last.state} · <span title="creates, updates, deletes">{countsLabel(last.counts)}</span>
+                            {cycleStateLabel(last.state)} ·{' '}
+                            <span title="creates, updates, deletes">{countsLabel(last.counts)}</span>
                           </div>
                         </>
                       ) : (

@@ -4,25 +4,13 @@ import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { Badge, ErrorNotice, Loading, Notice } from '../components/ui';
 import { countsLabel, filterByDn, formatTime, serverFilteredByDn } from '../format';
+import { actionOptions, fromParam } from '../log-filters';
 import { href, type Route } from '../routes';
 import { useLoad } from '../use-load';
 
 const PAGE_SIZE = 50;
-const ACTIONS: ProvisioningAction[] = ['Create', 'Update', 'Delete', 'StagedDelete'];
 
 type LogsRoute = Extract<Route, { page: 'logs' }>;
-
-/** The action filter's options: StagedDelete comes first while the configuration is quarantined. */
-export function actionOptions(quarantined: boolean): { value: string; label: string }[] {
-  const all = { value: '', label: 'All actions' };
-  const each = ACTIONS.map((a) => ({ value: a, label: a }));
-  if (!quarantined) return [all, ...each];
-  return [{ value: 'StagedDelete', label: 'StagedDelete' }, all, ...each.filter((o) => o.value !== 'StagedDelete')];
-}
-
-function fromParam(v: string): string {
-  return v === 'all' ? '' : v;
-}
 
 interface Context {
   configuration: Configuration;
@@ -34,17 +22,14 @@ interface Context {
 export function LogsPage({ route }: { route: LogsRoute }) {
   const { id } = route;
   const { client } = useSession();
-  const ctx = useLoad<Context>(
-    async () => {
-      const [configuration, status, cycles] = await Promise.all([
-        client.getConfiguration(id),
-        client.getStatus(id),
-        client.listCycles(id, 20).catch(() => [] as Cycle[]),
-      ]);
-      return { configuration, status, cycles };
-    },
-    [client, id],
-  );
+  const ctx = useLoad<Context>(async () => {
+    const [configuration, status, cycles] = await Promise.all([
+      client.getConfiguration(id),
+      client.getStatus(id),
+      client.listCycles(id, 20).catch(() => [] as Cycle[]),
+    ]);
+    return { configuration, status, cycles };
+  }, [client, id]);
   const status = ctx.data?.status;
   const quarantine = status?.quarantine ?? null;
   // Until the URL names a filter, a quarantined configuration opens on its staged deletes.
@@ -61,7 +46,9 @@ export function LogsPage({ route }: { route: LogsRoute }) {
 
   const page = useLoad<Page<ProvisioningLogEntry> | null>(
     () =>
-      ready ? client.listLogs(id, { action: action as ProvisioningAction | '', cycleId, dn, limit: PAGE_SIZE, cursor }) : Promise.resolve(null),
+      ready
+        ? client.listLogs(id, { action: action as ProvisioningAction | '', cycleId, dn, limit: PAGE_SIZE, cursor })
+        : Promise.resolve(null),
     [client, id, action, cycleId, dn, cursor, ready],
   );
 
@@ -100,7 +87,12 @@ export function LogsPage({ route }: { route: LogsRoute }) {
       >
         <div class="field">
           <label for="f-action">Action</label>
-          <select id="f-action" value={action} onChange={(e) => go({ action: (e.target as HTMLSelectElement).value })} data-testid="filter-action">
+          <select
+            id="f-action"
+            value={action}
+            onChange={(e) => go({ action: (e.target as HTMLSelectElement).value })}
+            data-testid="filter-action"
+          >
             {actionOptions(!!quarantine).map((o) => (
               <option key={o.value} value={o.value}>
                 {o.label}
@@ -110,7 +102,12 @@ export function LogsPage({ route }: { route: LogsRoute }) {
         </div>
         <div class="field">
           <label for="f-cycle">Cycle</label>
-          <select id="f-cycle" value={cycleId} onChange={(e) => go({ cycleId: (e.target as HTMLSelectElement).value })} data-testid="filter-cycle">
+          <select
+            id="f-cycle"
+            value={cycleId}
+            onChange={(e) => go({ cycleId: (e.target as HTMLSelectElement).value })}
+            data-testid="filter-cycle"
+          >
             <option value="">All cycles</option>
             {cycleId && !ctx.data?.cycles.some((c) => c.id === cycleId) ? <option value={cycleId}>{cycleId}</option> : null}
             {ctx.data?.cycles.map((c) => (
@@ -169,7 +166,9 @@ export function LogsPage({ route }: { route: LogsRoute }) {
                   <tr key={e.id} data-testid="log-row" data-action={e.action}>
                     <td class="nowrap">{formatTime(e.at)}</td>
                     <td>
-                      <Badge tone={e.action === 'StagedDelete' ? 'warn' : e.action === 'Delete' ? 'danger' : 'info'}>{e.action}</Badge>
+                      <Badge tone={e.action === 'StagedDelete' ? 'warn' : e.action === 'Delete' ? 'danger' : 'info'}>
+                        {e.action}
+                      </Badge>
                     </td>
                     <td>
                       <Badge tone={e.status === 'success' ? 'ok' : e.status === 'failure' ? 'danger' : 'muted'}>{e.status}</Badge>
@@ -187,7 +186,13 @@ export function LogsPage({ route }: { route: LogsRoute }) {
         )
       ) : null}
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="btn" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))} data-testid="prev-page">
+        <button
+          type="button"
+          class="btn"
+          disabled={cursors.length <= 1}
+          onClick={() => setCursors(cursors.slice(0, -1))}
+          data-testid="prev-page"
+        >
           Previous
         </button>
         <span class="muted" data-testid="page-number">

@@ -26,13 +26,10 @@ function formOf(c: Configuration): Form {
 /** Notification email, "Prevent accidental deletions" and the threshold, saved with PATCH. */
 export function SettingsPage({ id }: { id: string }) {
   const { client, canWrite } = useSession();
-  const loaded = useLoad<{ configuration: Configuration; status: ConfigurationStatus }>(
-    async () => {
-      const [configuration, status] = await Promise.all([client.getConfiguration(id), client.getStatus(id)]);
-      return { configuration, status };
-    },
-    [client, id],
-  );
+  const loaded = useLoad<{ configuration: Configuration; status: ConfigurationStatus }>(async () => {
+    const [configuration, status] = await Promise.all([client.getConfiguration(id), client.getStatus(id)]);
+    return { configuration, status };
+  }, [client, id]);
   const c = loaded.data?.configuration;
   const [form, setForm] = useState<Form | null>(null);
   const [errors, setErrors] = useState<Partial<Record<SettingsField, string>>>({});
@@ -56,7 +53,11 @@ export function SettingsPage({ id }: { id: string }) {
     setSaved(false);
     const patch: ConfigurationPatch = {
       notificationEmail: form.notificationEmail.trim() === '' ? null : form.notificationEmail.trim(),
-      accidentalDeletes: { enabled: form.enabled, threshold: thresholdValue(form.threshold) as number, countDisables: form.countDisables },
+      accidentalDeletes: {
+        enabled: form.enabled,
+        threshold: thresholdValue(form.threshold) as number,
+        countDisables: form.countDisables,
+      },
     };
     try {
       const updated = await client.updateConfiguration(id, patch);

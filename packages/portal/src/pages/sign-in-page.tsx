@@ -19,7 +19,9 @@ export function SignInPage({ onSignIn, message }: { onSignIn: (token: string) =>
       await onSignIn(t);
     } catch (err) {
       setError(
-        err instanceof ApiError && err.status === 401 ? 'This token is not valid: it is unknown or revoked.' : (err as Error).message,
+        err instanceof ApiError && err.status === 401
+          ? 'This token is not valid: it is unknown or revoked.'
+          : (err as Error).message,
       );
     } finally {
       setBusy(false);

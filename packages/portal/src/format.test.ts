@@ -1,0 +1,61 @@
+import {
+  countsLabel,
+  cycleStateLabel,
+  filterByDn,
+  formatAgo,
+  formatTime,
+  notificationLabel,
+  plural,
+  serverFilteredByDn,
+  stateLabel,
+  stateTone,
+  thresholdRatio,
+} from './format';
+
+describe('format', () => {
+  it('formats times in UTC and durations coarsely', () => {
+    expect(formatTime('2026-11-24T10:00:05.123Z')).toBe('2026-11-24 10:00:05 UTC');
+    expect(formatTime(null)).toBe('—');
+    expect(formatTime('not a time')).toBe('not a time');
+    const now = Date.parse('2026-11-24T10:00:00Z');
+    expect(formatAgo('2026-11-24T09:59:58Z', now)).toBe('just now');
+    expect(formatAgo('2026-11-24T09:59:30Z', now)).toBe('30 s ago');
+    expect(formatAgo('2026-11-24T09:57:00Z', now)).toBe('3 min ago');
+    expect(formatAgo('2026-11-24T07:00:00Z', now)).toBe('3 h ago');
+    expect(formatAgo('2026-11-20T10:00:00Z', now)).toBe('4 days ago');
+    expect(formatAgo(null, now)).toBe('never');
+  });
+
+  it('says "Delete threshold exceeded" for a quarantined configuration, "Quarantined" for a cycle', () => {
+    expect(stateLabel('quarantined')).toBe('Delete threshold exceeded');
+    expect(stateLabel('healthy')).toBe('Healthy');
+    expect(cycleStateLabel('quarantined')).toBe('Quarantined');
+    expect(stateTone('quarantined')).toBe('danger');
+    expect(stateTone('healthy')).toBe('ok');
+    expect(stateTone('pending')).toBe('muted');
+  });
+
+  it('counts in words', () => {
+    expect(plural(1, 'object')).toBe('1 object');
+    expect(plural(1612, 'object')).toBe('1,612 objects');
+    expect(countsLabel({ create: 1, update: 2, delete: 612 })).toBe('+1 ~2 −612');
+    expect(countsLabel(null)).toBe('—');
+    expect(thresholdRatio(612, 500)).toBeCloseTo(1.224);
+    expect(thresholdRatio(5, 0)).toBe(1);
+  });
+
+  it('describes the notification', () => {
+    expect(notificationLabel('sent', 'ops@example.com')).toBe('Sent to ops@example.com');
+    expect(notificationLabel('none', null)).toMatch(/no notification address/);
+    expect(notificationLabel('failed', 'ops@example.com')).toBe('Failed');
+  });
+
+  it('searches DNs case-insensitively and tells whether the server did', () => {
+    const items = [{ dn: 'uid=Alice,ou=Sales,dc=x' }, { dn: 'uid=bob,ou=it,dc=x' }];
+    expect(filterByDn(items, 'sales')).toEqual([items[0]]);
+    expect(filterByDn(items, '  ')).toEqual(items);
+    expect(serverFilteredByDn(items, 'sales')).toBe(false);
+    expect(serverFilteredByDn([items[0]!], 'sales')).toBe(true);
+    expect(serverFilteredByDn([], 'sales')).toBe(true);
+  });
+});
