@@ -1,0 +1,200 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SettingError } from './errors';
+
+/** A duration: milliseconds as a number, or a string such as `"500ms"`, `"30s"`, `"5m"`, `"1h"`. */
+export type Duration = number | string;
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Everything the agent needs. `main.ts` builds this from flags, environment and config file. */
+export interface AgentOptions {
+  /** `ws://` or `wss://` URL of the controller's agent endpoint (SYNCGUARD_CONTROLLER_URL). Required. */
+  controllerUrl: string;
+  /** The agent's bearer token (SYNCGUARD_AGENT_TOKEN). Required. */
+  agentToken: string;
+  /** The agent's id as registered with the controller (SYNCGUARD_AGENT_ID). Required. */
+  agentId: string;
+  /** Folder for the local cache and outbox (SYNCGUARD_STATE_DIR). Created if missing. Required. */
+  stateDir: string;
+  /** PEM CA file to verify a `wss://` controller (SYNCGUARD_CA_FILE). Default: the system CAs. */
+  controllerCaFile?: string;
+  /** PEM client certificate for mutual TLS to the controller (SYNCGUARD_CLIENT_CERT_FILE). Needs `clientKeyFile`. */
+  clientCertFile?: string;
+  /** PEM private key of `clientCertFile` (SYNCGUARD_CLIENT_KEY_FILE). */
+  clientKeyFile?: string;
+  ldap: {
+    /** `ldap://` or `ldaps://` URL of the directory (LDAP_URL). Required. */
+    url: string;
+    /** DN to bind as (LDAP_BIND_DN). Required. */
+    bindDn: string;
+    /** Password of `bindDn` (LDAP_BIND_PASSWORD). Required. */
+    bindPassword: string;
+    /** PEM CA file to verify the directory's certificate (LDAP_CA_FILE). Default: the system CAs. */
+    caFile?: string;
+    /** Upgrade an `ldap://` connection with StartTLS before binding (LDAP_STARTTLS). Default false. */
+    startTls?: boolean;
+    /** Entries per search result page (LDAP_PAGE_SIZE). Default 1000. */
+    pageSize?: number;
+    /** Longest wait for one LDAP operation or page. Default `"120s"`. */
+    operationTimeout?: Duration;
+    /** Longest wait for the TCP/TLS connection to the directory. Default `"10s"`. */
+    connectTimeout?: Duration;
+    /**
+     * DELTA cycles read in full only entries modified since the start of the last committed
+     * read minus this margin (OpenLDAP `modifyTimestamp`, which the directory's clock sets).
+     * It covers clock skew between agent and directory. Default `"10m"`.
+     */
+    deltaSkew?: Duration;
+  };
+  /** pino level (SYNCGUARD_LOG_LEVEL). Default `info`. */
+  logLevel?: LogLevel;
+  /** First reconnect delay; each attempt doubles it, with full jitter. Default `"500ms"`. */
+  reconnectInitialDelay?: Duration;
+  /** Longest reconnect delay. Default `"30s"`. */
+  reconnectMaxDelay?: Duration;
+  /** Longest wait for ControllerWelcome after AgentHello. Default `"15s"`. */
+  helloTimeout?: Duration;
+  /** Reported in AgentHello. Default `os.hostname()`. */
+  hostname?: string;
+}
+
+/** The result of {@link compileAgentOptions}: defaults applied, durations in ms, files read. Frozen. */
+export interface CompiledAgentOptions {
+  readonly controllerUrl: string;
+  readonly agentToken: string;
+  readonly agentId: string;
+  readonly stateDir: string;
+  readonly controllerTls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  readonly ldap: {
+    readonly url: string;
+    readonly bindDn: string;
+    readonly bindPassword: string;
+    readonly ca?: Buffer;
+    readonly startTls: boolean;
+    readonly pageSize: number;
+    readonly operationTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+    readonly deltaSkewMs: number;
+  };
+  readonly logLevel: LogLevel;
+  readonly reconnectInitialDelayMs: number;
+  readonly reconnectMaxDelayMs: number;
+  readonly helloTimeoutMs: number;
+  readonly hostname: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Applies defaults, converts durations to milliseconds, reads the certificate files and
+ * rejects bad values with a {@link SettingError} naming the option (dot path).
+ */
+export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions {
+  const controllerUrl = requiredString(options.controllerUrl, 'controllerUrl');
+  let parsed: URL;
+  try {
+    parsed = new URL(controllerUrl);
+  } catch {
+    throw new SettingError('controllerUrl', `not a URL: ${controllerUrl}`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new SettingError('controllerUrl', `must start with ws:// or wss://, got ${parsed.protocol}//`);
+  }
+  const ldapOptions = options.ldap ?? ({} as AgentOptions['ldap']);
+  const ldapUrl = requiredString(ldapOptions.url, 'ldap.url');
+  if (!/^ldaps?:\/\/[^/]+/i.test(ldapUrl))
+    throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${ldapUrl}`);
+  const startTls = ldapOptions.startTls ?? false;
+  if (typeof startTls !== 'boolean') throw new SettingError('ldap.startTls', 'must be true or false');
+  if (startTls && ldapUrl.toLowerCase().startsWith('ldaps:')) {
+    throw new SettingError('ldap.startTls', 'StartTLS applies to ldap:// URLs; ldaps:// is already TLS');
+  }
+  const pageSize = ldapOptions.pageSize ?? 1000;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
+    throw new SettingError('ldap.pageSize', `must be a whole number from 1 to 100000, got ${String(pageSize)}`);
+  }
+  if ((options.clientCertFile === undefined) !== (options.clientKeyFile === undefined)) {
+    throw new SettingError(
+      options.clientCertFile === undefined ? 'clientCertFile' : 'clientKeyFile',
+      'a client certificate and its key must be set together',
+    );
+  }
+  const logLevel = options.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new SettingError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const stateDir = path.resolve(requiredString(options.stateDir, 'stateDir'));
+  try {
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.accessSync(stateDir, fs.constants.W_OK);
+  } catch (error) {
+    throw new SettingError('stateDir', `cannot create or write ${stateDir}: ${(error as Error).message}`);
+  }
+  const reconnectInitialDelayMs = duration(options.reconnectInitialDelay ?? '500ms', 'reconnectInitialDelay', 1);
+  const reconnectMaxDelayMs = duration(options.reconnectMaxDelay ?? '30s', 'reconnectMaxDelay', 1);
+  if (reconnectMaxDelayMs < reconnectInitialDelayMs) {
+    throw new SettingError('reconnectMaxDelay', 'must not be shorter than reconnectInitialDelay');
+  }
+  const compiled: CompiledAgentOptions = {
+    controllerUrl,
+    agentToken: requiredString(options.agentToken, 'agentToken'),
+    agentId: requiredString(options.agentId, 'agentId'),
+    stateDir,
+    controllerTls: Object.freeze({
+      ca: readFile(options.controllerCaFile, 'controllerCaFile'),
+      cert: readFile(options.clientCertFile, 'clientCertFile'),
+      key: readFile(options.clientKeyFile, 'clientKeyFile'),
+    }),
+    ldap: Object.freeze({
+      url: ldapUrl,
+      bindDn: requiredString(ldapOptions.bindDn, 'ldap.bindDn'),
+      bindPassword: requiredString(ldapOptions.bindPassword, 'ldap.bindPassword'),
+      ca: readFile(ldapOptions.caFile, 'ldap.caFile'),
+      startTls,
+      pageSize,
+      operationTimeoutMs: duration(ldapOptions.operationTimeout ?? '120s', 'ldap.operationTimeout', 1),
+      connectTimeoutMs: duration(ldapOptions.connectTimeout ?? '10s', 'ldap.connectTimeout', 1),
+      deltaSkewMs: duration(ldapOptions.deltaSkew ?? '10m', 'ldap.deltaSkew', 0),
+    }),
+    logLevel,
+    reconnectInitialDelayMs,
+    reconnectMaxDelayMs,
+    helloTimeoutMs: duration(options.helloTimeout ?? '15s', 'helloTimeout', 1),
+    hostname: options.hostname ?? os.hostname(),
+  };
+  return Object.freeze(compiled);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a {@link Duration} to milliseconds; `name` is used in the error. */
+export function parseDuration(value: Duration, name: string, min = 0): number {
+  return duration(value, name, min);
+}
+
+function duration(value: Duration, name: string, min: number): number {
+  let ms: number;
+  if (typeof value === 'number') ms = value;
+  else {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(value));
+    if (!match) throw new SettingError(name, `not a duration: ${String(value)} (use e.g. 500ms, 30s, 5m)`);
+    ms = Number(match[1]) * UNITS[match[2] ?? 'ms']!;
+  }
+  if (!Number.isFinite(ms) || ms < min) throw new SettingError(name, `must be at least ${min} ms, got ${String(value)}`);
+  return Math.round(ms);
+}
+
+function requiredString(value: unknown, name: string): string {
+  if (value === undefined || value === null || value === '') throw new SettingError(name, 'is required');
+  if (typeof value !== 'string') throw new SettingError(name, 'must be a string');
+  return value;
+}
+
+function readFile(file: string | undefined, name: string): Buffer | undefined {
+  if (file === undefined || file === '') return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new SettingError(name, `cannot read ${file}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,427 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import {
+  CycleErrorCode,
+  CycleMode,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type AgentHello,
+  type Body,
+  type CycleAborted,
+  type CycleCommitted,
+  type CycleFailed,
+  type Scope,
+  type StartCycle,
+} from '@syncguard/protocol';
+import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options';
+import { AgentError, toAgentError } from './errors';
+import { StateStore, type CycleRecord } from './cache/state-store';
+import { CycleRunner, type CyclePlan } from './cycle/cycle-runner';
+import { scopeKey } from './cycle/scope';
+import { ControllerConnection } from './transport/controller-connection';
+import { Outbox } from './transport/outbox';
+
+export type AgentState = 'starting' | 'running' | 'draining' | 'stopped';
+
+export interface AgentCreateOptions {
+  /** Where logs go. Default: pino JSON on stdout at `logLevel`. */
+  logger?: Logger;
+}
+
+interface ActiveCycle {
+  cycleId: string;
+  configurationId: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** Why the agent stopped on its own: the controller refused it for good. */
+export interface AgentExit {
+  code: number;
+  error?: AgentError;
+}
+
+export const AGENT_VERSION = readVersion();
+
+/**
+ * The syncguard agent: one controller session, one local cache, and a cycle runner per
+ * StartCycle. Cache rules (see protocol.proto): the cache advances only on
+ * CycleCommitted; CycleAborted or no verdict leave it as it was.
+ */
+export class Agent {
+  private state: AgentState = 'starting';
+  private readonly active = new Map<string, ActiveCycle>();
+  /** Cycles found running in the store at start; resumed after the first welcome. */
+  private toResume: CycleRecord[] = [];
+  /** Control frames (CycleFailed) that could not go out while disconnected. */
+  private owed: CycleFailed[] = [];
+  private readonly store: StateStore;
+  private readonly connection: ControllerConnection;
+  private readonly outbox: Outbox;
+  private exitResolve!: (exit: AgentExit) => void;
+  /** Resolves when the agent stops by itself (refused by the controller) or is closed. */
+  readonly exited: Promise<AgentExit>;
+
+  private constructor(
+    readonly options: CompiledAgentOptions,
+    readonly log: Logger,
+  ) {
+    this.exited = new Promise((resolve) => (this.exitResolve = resolve));
+    this.store = StateStore.open(options.stateDir);
+    this.connection = new ControllerConnection(
+      {
+        url: options.controllerUrl,
+        token: options.agentToken,
+        tls: options.controllerTls,
+        reconnectInitialDelayMs: options.reconnectInitialDelayMs,
+        reconnectMaxDelayMs: options.reconnectMaxDelayMs,
+        helloTimeoutMs: options.helloTimeoutMs,
+      },
+      {
+        hello: () => this.hello(),
+        welcomed: () => this.onWelcomed(),
+        message: (body) => this.onMessage(body),
+        disconnected: () => this.outbox.disconnected(),
+        refused: (error) => void this.onRefused(error),
+      },
+      log,
+    );
+    this.outbox = new Outbox(this.store, this.connection, log, (cycleId) => this.onDrained(cycleId));
+  }
+
+  /** Compiles the options, opens the cache and starts connecting to the controller. */
+  static async create(options: AgentOptions | CompiledAgentOptions, createOptions: AgentCreateOptions = {}): Promise<Agent> {
+    const compiled =
+      Object.isFrozen(options) && 'controllerTls' in options
+        ? (options as CompiledAgentOptions)
+        : compileAgentOptions(options as AgentOptions);
+    const log = createOptions.logger ?? pino({ level: compiled.logLevel, base: { agentId: compiled.agentId } });
+    const agent = new Agent(compiled, log);
+    agent.restore();
+    agent.state = 'running';
+    agent.connection.start();
+    log.info(
+      { version: AGENT_VERSION, controllerUrl: compiled.controllerUrl, ldapUrl: compiled.ldap.url, stateDir: compiled.stateDir },
+      'agent started',
+    );
+    return agent;
+  }
+
+  get currentState(): AgentState {
+    return this.state;
+  }
+
+  /** The cursors the agent would send in AgentHello now (for status and tests). */
+  cursors(): AgentHello['cursors'] {
+    return this.store.cursors();
+  }
+
+  /** Number of objects in the committed cache of a configuration. */
+  cachedObjectCount(configurationId: string): number {
+    return this.store.objectCount(configurationId);
+  }
+
+  /**
+   * Stops: the running cycles stop reading (their batches stay in the outbox and the cycle
+   * is resumed after a restart), the connection closes with GOING_AWAY, the cache closes.
+   * Idempotent; every step runs even when one fails.
+   */
+  async close(): Promise<void> {
+    await this.shutdown({ code: 0 });
+  }
+
+  private async shutdown(exit: AgentExit): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'draining') return this.exited.then(() => undefined);
+    this.state = 'draining';
+    const errors: unknown[] = [];
+    for (const cycle of this.active.values()) {
+      cycle.abort.abort(new AgentError('AGENT_ERR_SHUTDOWN', 'the agent is shutting down'));
+    }
+    try {
+      await Promise.all([...this.active.values()].map((c) => c.done));
+    } catch (error) {
+      errors.push(error);
+    }
+    try {
+      await this.connection.close();
+    } catch (error) {
+      errors.push(error);
+    }
+    try {
+      this.store.close();
+    } catch (error) {
+      errors.push(error);
+    }
+    this.state = 'stopped';
+    for (const error of errors) this.log.error({ err: toAgentError(error).message }, 'error while stopping');
+    this.log.info('agent stopped');
+    this.exitResolve(exit);
+  }
+
+  private restore(): void {
+    for (const cycle of this.store.cycles()) {
+      if (cycle.state === 'pending') continue;
+      this.outbox.open(cycle.cycleId, cycle.lastSequence, cycle.ackedSequence, cycle.completeJson, cycle.completeSent === 1);
+      if (!cycle.completeJson) this.toResume.push(cycle);
+      this.log.info(
+        {
+          cycleId: cycle.cycleId,
+          configurationId: cycle.configurationId,
+          lastSequence: cycle.lastSequence,
+          ackedSequence: cycle.ackedSequence,
+        },
+        'found an unfinished cycle',
+      );
+    }
+  }
+
+  private hello(): AgentHello {
+    return {
+      agentId: this.options.agentId,
+      softwareVersion: AGENT_VERSION,
+      protocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS],
+      hostname: this.options.hostname,
+      cursors: this.store.cursors(),
+    };
+  }
+
+  private onWelcomed(): void {
+    this.outbox.resend();
+    const owed = this.owed;
+    this.owed = [];
+    for (const failed of owed) this.sendFailed(failed);
+    const resume = this.toResume;
+    this.toResume = [];
+    for (const record of resume) {
+      if (this.active.has(record.configurationId) || !this.store.cycle(record.cycleId)) continue;
+      const start: StartCycle = {
+        configurationId: record.configurationId,
+        cycleId: record.cycleId,
+        mode: record.mode,
+        scope: JSON.parse(record.scopeJson) as Scope,
+        baseCycleId: record.baseCycleId,
+      };
+      const config = this.store.configuration(record.configurationId);
+      this.run({
+        start,
+        mode: record.mode,
+        rebase: record.rebase === 1,
+        sinceWatermark: config.watermark,
+        resume: true,
+        lastSequence: record.lastSequence,
+      });
+    }
+  }
+
+  private onMessage(body: Body): void {
+    try {
+      switch (body.type) {
+        case 'startCycle':
+          this.onStartCycle(body.value);
+          break;
+        case 'batchAck':
+          this.outbox.ack(body.value.cycleId, body.value.ackedThroughSequence);
+          break;
+        case 'cycleCommitted':
+          this.onCommitted(body.value);
+          break;
+        case 'cycleAborted':
+          void this.onAborted(body.value);
+          break;
+        default:
+          this.log.warn({ type: body.type }, 'unexpected message from the controller ignored');
+      }
+    } catch (error) {
+      this.log.error(
+        { err: toAgentError(error).message, code: toAgentError(error).code, type: body.type },
+        'failed to handle a controller message',
+      );
+    }
+  }
+
+  private onStartCycle(start: StartCycle): void {
+    const log = this.log.child({ configurationId: start.configurationId, cycleId: start.cycleId });
+    if (this.state !== 'running') {
+      this.sendFailed(failure(start, new AgentError('AGENT_ERR_SHUTDOWN', 'the agent is shutting down')));
+      return;
+    }
+    const current = this.active.get(start.configurationId);
+    if (current) {
+      if (current.cycleId === start.cycleId) return; // a repeated StartCycle for the cycle being read
+      this.sendFailed(
+        failure(start, new AgentError('AGENT_ERR_BUSY', `cycle ${current.cycleId} is still running for this configuration`)),
+      );
+      return;
+    }
+    if (this.store.cycle(start.cycleId)) {
+      log.info('StartCycle for a cycle already read; its stream is resent, not read again');
+      return;
+    }
+    // Settle older cycles of this configuration: a completed one whose id is the new base was committed.
+    for (const old of this.store.cycles()) {
+      if (old.configurationId !== start.configurationId) continue;
+      if (old.completeJson && old.cycleId === start.baseCycleId) {
+        this.store.commit(old.cycleId);
+        log.info({ committedCycleId: old.cycleId }, 'pending cycle is the new base: applied it to the cache');
+      } else {
+        this.store.drop(old.cycleId);
+        log.info({ droppedCycleId: old.cycleId }, 'dropped an older cycle without verdict');
+      }
+      this.outbox.forget(old.cycleId);
+    }
+    const config = this.store.configuration(start.configurationId);
+    const key = scopeKey(start.scope);
+    const rebase = config.committedCycleId !== start.baseCycleId;
+    let mode = start.mode;
+    if (mode === CycleMode.CYCLE_MODE_DELTA) {
+      const why = rebase
+        ? `cache holds cycle ${config.committedCycleId || '(none)'}, not base ${start.baseCycleId || '(none)'}`
+        : config.scopeKey !== key
+          ? 'the scope changed'
+          : config.watermark === ''
+            ? 'no watermark'
+            : '';
+      if (why) {
+        mode = CycleMode.CYCLE_MODE_FULL;
+        log.info({ reason: why }, 'running FULL instead of DELTA');
+      }
+    }
+    this.store.createCycle({
+      cycleId: start.cycleId,
+      configurationId: start.configurationId,
+      mode,
+      rebase: rebase ? 1 : 0,
+      scopeJson: JSON.stringify(start.scope),
+      scopeKey: key,
+      baseCycleId: start.baseCycleId,
+      watermark: '',
+    });
+    this.outbox.open(start.cycleId);
+    this.run({ start, mode, rebase, sinceWatermark: config.watermark, resume: false, lastSequence: 0 });
+  }
+
+  private run(plan: CyclePlan): void {
+    const { start } = plan;
+    const log = this.log.child({ configurationId: start.configurationId, cycleId: start.cycleId });
+    const abort = new AbortController();
+    const runner = new CycleRunner(plan, {
+      store: this.store,
+      outbox: this.outbox,
+      ldap: this.options.ldap,
+      deltaSkewMs: this.options.ldap.deltaSkewMs,
+      limits: () => this.connection.limits,
+      log,
+      signal: abort.signal,
+    });
+    log.info(
+      { mode: CycleMode[plan.mode], rebase: plan.rebase, resume: plan.resume, requestedMode: CycleMode[start.mode] },
+      'cycle started',
+    );
+    const done = runner.run().then(
+      (complete) => {
+        log.info(
+          { lastSequence: complete.lastSequence, totals: complete.totals, source: complete.source },
+          'cycle read complete',
+        );
+        this.outbox.complete(start.cycleId, complete);
+      },
+      (error: unknown) => {
+        const agentError = toAgentError(error);
+        if (agentError.code === 'AGENT_ERR_CYCLE_ABORTED') {
+          log.info('cycle stopped (aborted by the controller)');
+          return;
+        }
+        if (agentError.code === 'AGENT_ERR_SHUTDOWN') {
+          log.info('cycle interrupted by shutdown; it resumes after the restart');
+          return;
+        }
+        log.warn({ code: agentError.code, ldapResultCode: agentError.ldapResultCode, err: agentError.message }, 'cycle failed');
+        try {
+          this.store.drop(start.cycleId);
+        } catch (dropError) {
+          log.error({ err: toAgentError(dropError).message }, 'could not drop the failed cycle');
+        }
+        this.outbox.forget(start.cycleId);
+        this.sendFailed(failure(start, agentError));
+      },
+    );
+    const entry: ActiveCycle = {
+      cycleId: start.cycleId,
+      configurationId: start.configurationId,
+      abort,
+      done: done.finally(() => {
+        if (this.active.get(start.configurationId) === entry) this.active.delete(start.configurationId);
+      }),
+    };
+    this.active.set(start.configurationId, entry);
+  }
+
+  private onCommitted(message: CycleCommitted): void {
+    const log = this.log.child({ configurationId: message.configurationId, cycleId: message.cycleId });
+    const record = this.store.cycle(message.cycleId);
+    if (!record) {
+      log.debug('CycleCommitted for a cycle already applied or unknown; nothing to do');
+      return;
+    }
+    if (!record.completeJson) {
+      log.warn('CycleCommitted for a cycle still being read; ignored');
+      return;
+    }
+    this.store.commit(message.cycleId);
+    this.outbox.forget(message.cycleId);
+    log.info('cycle committed: cache advanced');
+  }
+
+  private async onAborted(message: CycleAborted): Promise<void> {
+    const log = this.log.child({ configurationId: message.configurationId, cycleId: message.cycleId });
+    const active = this.active.get(message.configurationId);
+    if (active && active.cycleId === message.cycleId) {
+      active.abort.abort(new AgentError('AGENT_ERR_CYCLE_ABORTED', `aborted by the controller: ${message.message}`));
+      await active.done;
+    }
+    this.toResume = this.toResume.filter((r) => r.cycleId !== message.cycleId);
+    if (this.state === 'stopped') return;
+    this.store.drop(message.cycleId);
+    this.outbox.forget(message.cycleId);
+    log.info({ reason: message.reason, message: message.message }, 'cycle aborted: cache unchanged');
+  }
+
+  private onDrained(cycleId: string): void {
+    const record = this.store.cycle(cycleId);
+    if (record && record.state !== 'pending') {
+      this.store.setState(cycleId, 'pending');
+      this.log.debug({ cycleId }, 'cycle fully acknowledged; waiting for its verdict');
+    }
+  }
+
+  private sendFailed(failed: CycleFailed): void {
+    if (!this.connection.send({ type: 'cycleFailed', value: failed })) this.owed.push(failed);
+  }
+
+  private async onRefused(error: AgentError): Promise<void> {
+    this.log.fatal(
+      { code: error.code, err: error.message },
+      'the controller refused this agent; stopping (restart it once the cause is fixed)',
+    );
+    await this.shutdown({ code: 2, error });
+  }
+}
+
+function failure(start: StartCycle, error: AgentError): CycleFailed {
+  return {
+    configurationId: start.configurationId,
+    cycleId: start.cycleId,
+    code: error.cycleErrorCode ?? CycleErrorCode.CYCLE_ERROR_INTERNAL,
+    message: error.message.slice(0, 2000),
+    ldapResultCode: error.ldapResultCode,
+  };
+}
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

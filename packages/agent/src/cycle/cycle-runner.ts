@@ -1,0 +1,336 @@
+import type { Logger } from 'pino';
+import type { Entry } from 'ldapts';
+import {
+  ChangeKind,
+  CycleMode,
+  batchOverheadBytes,
+  encodedChangeSize,
+  type Change,
+  type CycleComplete,
+  type StartCycle,
+} from '@syncguard/protocol';
+import { AgentError } from '../errors';
+import { KIND_SCANNED, type ObjectRow, type StateStore } from '../cache/state-store';
+import { guidToString, idAttribute, mapEntry, type DirectoryFlavor, type SourceObject } from '../ldap/entry-mapper';
+import { LdapSource, type LdapSourceOptions } from '../ldap/ldap-source';
+import type { Outbox } from '../transport/outbox';
+import { scopeFilter, validateScope } from './scope';
+
+export interface CyclePlan {
+  start: StartCycle;
+  /** The mode to run (FULL when DELTA cannot be honoured). */
+  mode: CycleMode;
+  /** Compare against an empty cache: the cache's committed cycle is not the controller's base. */
+  rebase: boolean;
+  /** DELTA: the committed read's watermark. */
+  sinceWatermark: string;
+  /** The read resumes a cycle interrupted by a restart: skip objects already sent unchanged. */
+  resume: boolean;
+  /** Sequence of the last batch already in the outbox (resume), else 0. */
+  lastSequence: number;
+}
+
+export interface CycleDeps {
+  store: StateStore;
+  outbox: Outbox;
+  ldap: LdapSourceOptions;
+  deltaSkewMs: number;
+  /** Current limits (from the latest ControllerWelcome). */
+  limits: () => { maxFrameBytes: number; maxBatchChanges: number };
+  log: Logger;
+  signal: AbortSignal;
+}
+
+const DELETE_CHUNK = 1000;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Reads one cycle's scope and streams its changes into the outbox. Deletes are computed
+ * only after a complete read (SQLite anti-join of the cache against the ids the cycle
+ * saw), so a read that fails part-way never yields a delete. Memory holds one LDAP page
+ * and one batch at a time. Throws AgentError; the caller turns it into CycleFailed.
+ */
+export class CycleRunner {
+  private sequence: number;
+  private batch: Change[] = [];
+  private batchRows: ObjectRow[] = [];
+  private batchBytes = 0;
+  private entriesRead = 0;
+  private source?: LdapSource;
+  private readonly configurationId: string;
+  private readonly cycleId: string;
+
+  constructor(
+    private readonly plan: CyclePlan,
+    private readonly deps: CycleDeps,
+  ) {
+    this.sequence = plan.lastSequence;
+    this.configurationId = plan.start.configurationId;
+    this.cycleId = plan.start.cycleId;
+  }
+
+  /** Runs the read; resolves with the CycleComplete to send. */
+  async run(): Promise<CycleComplete> {
+    const { start } = this.plan;
+    validateScope(start.scope);
+    const startedAt = Date.now();
+    const onAbort = () => void this.source?.close();
+    this.deps.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.source = await LdapSource.connect(this.deps.ldap);
+      this.checkAborted();
+      const source = this.source;
+      const flavor = source.flavor;
+      if (!this.plan.resume) {
+        // Taken before the read: whatever changes from here on is read by the next DELTA.
+        this.deps.store.setWatermark(this.cycleId, await watermark(flavor, source, this.deps.deltaSkewMs));
+      }
+      const filter = scopeFilter(start.scope, flavor);
+      const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
+      if (this.plan.mode === CycleMode.CYCLE_MODE_FULL) {
+        await this.readFull(source, filter, attributes, flavor);
+      } else {
+        await this.readDelta(source, filter, attributes, flavor);
+      }
+      await this.flush();
+      if (!this.plan.rebase) await this.emitDeletes();
+      await this.flush();
+      const readDurationMs = Date.now() - startedAt;
+      const counts = this.deps.store.kindCounts(this.cycleId);
+      const full = this.plan.mode === CycleMode.CYCLE_MODE_FULL;
+      return {
+        configurationId: this.configurationId,
+        cycleId: this.cycleId,
+        lastSequence: this.sequence,
+        totals: {
+          adds: counts.get(ChangeKind.CHANGE_KIND_ADD) ?? 0,
+          modifies: counts.get(ChangeKind.CHANGE_KIND_MODIFY) ?? 0,
+          deletes: counts.get(ChangeKind.CHANGE_KIND_DELETE) ?? 0,
+          presents: full ? (counts.get(ChangeKind.CHANGE_KIND_PRESENT) ?? 0) : 0,
+        },
+        source: { entriesRead: this.entriesRead, pages: source.pages, readDurationMs, serverUrl: source.serverUrl },
+        mode: this.plan.mode,
+      };
+    } finally {
+      this.deps.signal.removeEventListener('abort', onAbort);
+      await this.source?.close();
+    }
+  }
+
+  private async readFull(source: LdapSource, filter: string, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
+    const scope = this.plan.start.scope;
+    const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
+    for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes })) {
+      this.checkAborted();
+      for (const entry of page) {
+        this.entriesRead += 1;
+        const object = mapEntry(entry, mapOptions);
+        if (!object) continue;
+        await this.consider(object, true);
+      }
+    }
+  }
+
+  private async readDelta(source: LdapSource, filter: string, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
+    const scope = this.plan.start.scope;
+    const store = this.deps.store;
+    const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
+    const since =
+      flavor === 'ad' ? `(uSNChanged>=${this.plan.sinceWatermark})` : `(modifyTimestamp>=${this.plan.sinceWatermark})`;
+    // 1. Entries changed since the committed read, in full.
+    for await (const page of source.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
+      this.checkAborted();
+      for (const entry of page) {
+        this.entriesRead += 1;
+        const object = mapEntry(entry, mapOptions);
+        if (object) await this.consider(object, false);
+      }
+    }
+    await this.flush();
+    // 2. Every id in scope (ids and DNs only): what is missing is deleted, a DN that differs was moved.
+    const idAttr = idAttribute(flavor);
+    for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes: [idAttr] })) {
+      this.checkAborted();
+      const rows: { id: string; dn: string }[] = [];
+      for (const entry of page) {
+        this.entriesRead += 1;
+        const id = entryId(entry, flavor);
+        if (id) rows.push({ id, dn: entry.dn });
+      }
+      store.recordScanned(this.cycleId, rows);
+    }
+    // 3. Moved or renamed without a change of their own (e.g. a parent OU renamed), or unknown: read them in full.
+    let after = '';
+    for (;;) {
+      const stale = store.staleScanned(this.configurationId, this.cycleId, after, DELETE_CHUNK);
+      if (stale.length === 0) break;
+      for (const row of stale) {
+        this.checkAborted();
+        const entry = await source.readEntry(row.dn, filter, attributes);
+        const object = entry ? mapEntry(entry, mapOptions) : undefined;
+        if (object) await this.consider(object, false);
+      }
+      after = stale[stale.length - 1]!.id;
+      await this.flush();
+    }
+  }
+
+  /** Classifies one object read from the directory against the cache and queues its change. */
+  private async consider(object: SourceObject, full: boolean): Promise<void> {
+    const store = this.deps.store;
+    if (this.plan.resume) {
+      const done = store.cycleObject(this.cycleId, object.id);
+      if (done && done.kind !== KIND_SCANNED && done.hash !== null && done.hash.equals(object.hash)) return;
+    }
+    const cached = this.plan.rebase ? undefined : store.object(this.configurationId, object.id);
+    let kind: ChangeKind;
+    if (!cached) kind = ChangeKind.CHANGE_KIND_ADD;
+    else if (cached.hash.equals(object.hash) && cached.dn === object.dn) kind = ChangeKind.CHANGE_KIND_PRESENT;
+    else kind = ChangeKind.CHANGE_KIND_MODIFY;
+    const row: ObjectRow = { id: object.id, kind, type: object.type, dn: object.dn, hash: object.hash };
+    // DELTA: an unchanged object is not sent; the id scan marks it as still in scope.
+    if (kind === ChangeKind.CHANGE_KIND_PRESENT && !full) return;
+    const change: Change =
+      kind === ChangeKind.CHANGE_KIND_PRESENT
+        ? {
+            kind,
+            objectType: object.type,
+            objectId: object.id,
+            dn: object.dn,
+            attributes: [],
+            contentHash: object.hash,
+            disabled: object.disabled,
+            memberDns: [],
+          }
+        : {
+            kind,
+            objectType: object.type,
+            objectId: object.id,
+            dn: object.dn,
+            attributes: object.attributes,
+            contentHash: object.hash,
+            disabled: object.disabled,
+            memberDns: object.memberDns,
+          };
+    await this.add(change, row);
+  }
+
+  private async emitDeletes(): Promise<void> {
+    const store = this.deps.store;
+    let after = '';
+    for (;;) {
+      this.checkAborted();
+      const missing = store.missing(this.configurationId, this.cycleId, after, DELETE_CHUNK);
+      if (missing.length === 0) return;
+      for (const m of missing) {
+        const change: Change = {
+          kind: ChangeKind.CHANGE_KIND_DELETE,
+          objectType: m.type,
+          objectId: m.id,
+          dn: m.dn,
+          attributes: [],
+          contentHash: EMPTY,
+          disabled: false,
+          memberDns: [],
+        };
+        await this.add(change, { id: m.id, kind: ChangeKind.CHANGE_KIND_DELETE, type: m.type, dn: m.dn, hash: null });
+      }
+      after = missing[missing.length - 1]!.id;
+      // The rows just written make the next anti-join page skip these ids anyway; flush keeps them durable.
+      await this.flush();
+    }
+  }
+
+  private async add(change: Change, row: ObjectRow): Promise<void> {
+    const limits = this.deps.limits();
+    const budget = limits.maxFrameBytes - batchOverheadBytes({ configurationId: this.configurationId, cycleId: this.cycleId });
+    let size = estimateChangeSize(change);
+    if (this.batchBytes + size > budget) {
+      size = encodedChangeSize(change);
+      if (size > budget) {
+        throw new AgentError(
+          'AGENT_ERR_OBJECT_TOO_LARGE',
+          `object ${change.objectId} (${change.dn}) needs ${size} bytes, more than the controller's frame limit of ${limits.maxFrameBytes} bytes`,
+        );
+      }
+      if (this.batchBytes + size > budget) await this.flush();
+    }
+    this.batch.push(change);
+    this.batchRows.push(row);
+    this.batchBytes += size;
+    if (this.batch.length >= limits.maxBatchChanges) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    await this.deps.outbox.waitForRoom(this.deps.signal);
+    this.checkAborted();
+    this.sequence += 1;
+    const changes = this.batch;
+    const rows = this.batchRows;
+    this.batch = [];
+    this.batchRows = [];
+    this.batchBytes = 0;
+    this.deps.outbox.push(
+      { configurationId: this.configurationId, cycleId: this.cycleId, sequence: this.sequence, changes },
+      rows,
+    );
+  }
+
+  private checkAborted(): void {
+    const signal = this.deps.signal;
+    if (!signal.aborted) return;
+    const reason: unknown = signal.reason;
+    throw reason instanceof AgentError ? reason : new AgentError('AGENT_ERR_CYCLE_ABORTED', 'the cycle was stopped');
+  }
+}
+
+/** Attributes to request: the scope's list (plus what the agent always needs), or every user attribute. */
+function readAttributes(requested: string[], disabledAttribute: string, flavor: DirectoryFlavor): string[] {
+  const always = [idAttribute(flavor), 'objectClass', 'member', 'uniqueMember'];
+  if (flavor === 'ad') always.push('userAccountControl');
+  if (disabledAttribute) always.push(disabledAttribute);
+  if (requested.length === 0) return ['*', ...always.slice(0, 1), ...(disabledAttribute ? [disabledAttribute] : [])];
+  return [...new Set([...requested, ...always])];
+}
+
+function entryId(entry: Entry, flavor: DirectoryFlavor): string | undefined {
+  for (const key in entry) {
+    const lower = key.toLowerCase();
+    if (flavor === 'openldap' && lower === 'entryuuid') {
+      const v = entry[key];
+      const s = Array.isArray(v) ? v[0] : v;
+      return s === undefined ? undefined : String(s);
+    }
+    if (flavor === 'ad' && lower === 'objectguid') {
+      const v = entry[key];
+      const b = Array.isArray(v) ? v[0] : v;
+      return Buffer.isBuffer(b) && b.length === 16 ? guidToString(b) : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** An upper bound of a change's encoded size, cheap to compute (UTF-16 length x 3 >= UTF-8 bytes). */
+function estimateChangeSize(change: Change): number {
+  let n = 64 + 3 * (change.objectId.length + change.dn.length) + change.contentHash.length;
+  for (const a of change.attributes) {
+    n += 12 + 3 * a.name.length;
+    for (const v of a.values) n += 6 + 3 * v.length;
+  }
+  for (const m of change.memberDns) n += 6 + 3 * m.length;
+  return n;
+}
+
+/** The watermark the next DELTA reads from, taken before this read starts. */
+async function watermark(flavor: DirectoryFlavor, source: LdapSource, skewMs: number): Promise<string> {
+  if (flavor === 'ad') return source.highestCommittedUsn();
+  return generalizedTime(Date.now() - skewMs);
+}
+
+/** LDAP GeneralizedTime (UTC, seconds) for a Unix time in ms. */
+export function generalizedTime(ms: number): string {
+  const d = new Date(Math.max(0, ms));
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+}

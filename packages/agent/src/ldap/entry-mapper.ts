@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import { ObjectType, type Attribute } from '@syncguard/protocol';
+import type { Entry } from 'ldapts';
+
+/** Which kind of directory an entry came from; decides ids, types and the disabled flag. */
+export type DirectoryFlavor = 'openldap' | 'ad';
+
+/** One directory object as the agent understands it. */
+export interface SourceObject {
+  id: string;
+  type: ObjectType;
+  dn: string;
+  disabled: boolean;
+  /** Sorted by name (case-insensitive); values sorted. Excludes the id, members and volatile attributes. */
+  attributes: Attribute[];
+  /** Member DNs of a group, sorted; empty for users. */
+  memberDns: string[];
+  /** SHA-256 of the canonical content, 32 bytes. */
+  hash: Buffer;
+}
+
+export interface MapOptions {
+  flavor: DirectoryFlavor;
+  objectTypes: readonly ObjectType[];
+  /** OpenLDAP: attribute whose presence with a value other than FALSE/0 marks the entry disabled. */
+  disabledAttribute: string;
+}
+
+/** The attribute holding an object's stable id. */
+export function idAttribute(flavor: DirectoryFlavor): string {
+  return flavor === 'ad' ? 'objectGUID' : 'entryUUID';
+}
+
+/** LDAP filter selecting entries of one object type. */
+export function typeFilter(flavor: DirectoryFlavor, type: ObjectType): string {
+  if (flavor === 'ad') {
+    return type === ObjectType.OBJECT_TYPE_USER ? '(&(objectCategory=person)(objectClass=user))' : '(objectClass=group)';
+  }
+  return type === ObjectType.OBJECT_TYPE_USER
+    ? '(objectClass=inetOrgPerson)'
+    : '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))';
+}
+
+/** Attributes never carried in a change nor hashed: ids, bookkeeping that changes on its own, secrets. */
+const EXCLUDED = new Set(
+  [
+    'entryUUID',
+    'objectGUID',
+    'entryCSN',
+    'entryDN',
+    'modifyTimestamp',
+    'createTimestamp',
+    'modifiersName',
+    'creatorsName',
+    'structuralObjectClass',
+    'subschemaSubentry',
+    'hasSubordinates',
+    'userPassword',
+    'unicodePwd',
+    'dBCSPwd',
+    'ntPwdHistory',
+    'lmPwdHistory',
+    'supplementalCredentials',
+    'uSNChanged',
+    'uSNCreated',
+    'whenChanged',
+    'whenCreated',
+    'lastLogon',
+    'lastLogoff',
+    'lastLogonTimestamp',
+    'logonCount',
+    'badPwdCount',
+    'badPasswordTime',
+    'pwdLastSet',
+    'lockoutTime',
+    'dSCorePropagationData',
+    'replPropertyMetaData',
+    'msDS-RevealedDSAs',
+    'instanceType',
+    'objectCategory',
+  ].map((name) => name.toLowerCase()),
+);
+const MEMBER_ATTRIBUTES = new Set(['member', 'uniquemember']);
+
+/** Attributes returned as raw bytes (and carried as base64 with `binary: true`). */
+export const BINARY_ATTRIBUTES = [
+  'objectGUID',
+  'objectSid',
+  'jpegPhoto',
+  'thumbnailPhoto',
+  'photo',
+  'audio',
+  'userCertificate',
+  'userCertificate;binary',
+  'cACertificate',
+  'mS-DS-ConsistencyGuid',
+  'msExchMailboxGuid',
+  'sIDHistory',
+  'userSMIMECertificate',
+  'userPKCS12',
+  'logonHours',
+];
+const BINARY = new Set(BINARY_ATTRIBUTES.map((n) => n.toLowerCase()));
+
+/** AD userAccountControl ACCOUNTDISABLE. */
+const UAC_ACCOUNTDISABLE = 0x2;
+
+/**
+ * Maps an ldapts entry to a {@link SourceObject}, or `undefined` when the entry is none of
+ * the scope's object types or has no id (then it is simply not in scope).
+ */
+export function mapEntry(entry: Entry, options: MapOptions): SourceObject | undefined {
+  let id: string | undefined;
+  let objectClasses: string[] = [];
+  let members: string[] = [];
+  let disabled = false;
+  const attributes: Attribute[] = [];
+  const disabledName = options.disabledAttribute.toLowerCase();
+  for (const key in entry) {
+    if (key === 'dn') continue;
+    const raw = entry[key]!;
+    const lower = key.toLowerCase();
+    if (lower === 'entryuuid' && options.flavor === 'openldap') {
+      id = firstString(raw);
+      continue;
+    }
+    if (lower === 'objectguid' && options.flavor === 'ad') {
+      const bytes = Array.isArray(raw) ? raw[0] : raw;
+      if (Buffer.isBuffer(bytes) && bytes.length === 16) id = guidToString(bytes);
+      continue;
+    }
+    if (MEMBER_ATTRIBUTES.has(lower)) {
+      members = members.concat(toStrings(raw));
+      continue;
+    }
+    if (lower === 'objectclass') objectClasses = toStrings(raw);
+    if (lower === 'useraccountcontrol' && options.flavor === 'ad') {
+      disabled = (Number(firstString(raw)) & UAC_ACCOUNTDISABLE) !== 0;
+    }
+    if (disabledName !== '' && lower === disabledName && options.flavor === 'openldap') {
+      disabled = toStrings(raw).some((v) => {
+        const t = v.trim().toUpperCase();
+        return t !== 'FALSE' && t !== '0';
+      });
+    }
+    if (EXCLUDED.has(lower)) continue;
+    const binary = BINARY.has(lower) || lower.endsWith(';binary');
+    const values = binary ? toBase64(raw) : toStrings(raw);
+    values.sort();
+    attributes.push({ name: key, values, binary });
+  }
+  if (id === undefined || id === '') return undefined;
+  const type = classify(objectClasses, options);
+  if (type === undefined) return undefined;
+  attributes.sort((a, b) => {
+    const x = a.name.toLowerCase();
+    const y = b.name.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  members.sort();
+  const object: SourceObject = { id, type, dn: entry.dn, disabled, attributes, memberDns: members, hash: EMPTY };
+  object.hash = contentHash(object);
+  return object;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * SHA-256 of an object's canonical content: DN, type, disabled flag, attributes sorted by
+ * name with sorted values, and sorted members. JSON makes the encoding unambiguous.
+ */
+export function contentHash(object: Pick<SourceObject, 'dn' | 'type' | 'disabled' | 'attributes' | 'memberDns'>): Buffer {
+  const canonical = JSON.stringify([
+    object.dn,
+    object.type,
+    object.disabled,
+    object.attributes.map((a) => [a.name.toLowerCase(), a.binary, a.values]),
+    object.memberDns,
+  ]);
+  return createHash('sha256').update(canonical).digest();
+}
+
+function classify(objectClasses: string[], options: MapOptions): ObjectType | undefined {
+  let user = false;
+  let group = false;
+  for (const oc of objectClasses) {
+    const c = oc.toLowerCase();
+    if (options.flavor === 'ad') {
+      if (c === 'group') group = true;
+      else if (c === 'user' && !objectClasses.some((o) => o.toLowerCase() === 'computer')) user = true;
+    } else if (c === 'inetorgperson') user = true;
+    else if (c === 'groupofnames' || c === 'groupofuniquenames') group = true;
+  }
+  if (group && options.objectTypes.includes(ObjectType.OBJECT_TYPE_GROUP)) return ObjectType.OBJECT_TYPE_GROUP;
+  if (user && options.objectTypes.includes(ObjectType.OBJECT_TYPE_USER)) return ObjectType.OBJECT_TYPE_USER;
+  return undefined;
+}
+
+/** Active Directory's canonical GUID string: the first three groups are little-endian. */
+export function guidToString(bytes: Buffer): string {
+  const hex = (from: number, to: number, reverse: boolean) => {
+    const part = bytes.subarray(from, to);
+    return Buffer.from(reverse ? Buffer.from(part).reverse() : part).toString('hex');
+  };
+  return [hex(0, 4, true), hex(4, 6, true), hex(6, 8, true), hex(8, 10, false), hex(10, 16, false)].join('-');
+}
+
+function firstString(raw: Entry[string]): string {
+  const v = Array.isArray(raw) ? raw[0] : raw;
+  if (v === undefined) return '';
+  return Buffer.isBuffer(v) ? v.toString('utf8') : v;
+}
+
+function toStrings(raw: Entry[string]): string[] {
+  if (Array.isArray(raw)) return (raw as (string | Buffer)[]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  return [Buffer.isBuffer(raw) ? raw.toString('utf8') : raw];
+}
+
+function toBase64(raw: Entry[string]): string[] {
+  const list = Array.isArray(raw) ? (raw as (string | Buffer)[]) : [raw];
+  return list.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')).toString('base64'));
+}

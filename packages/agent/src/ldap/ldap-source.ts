@@ -1,0 +1,172 @@
+import { Client, FilterParser, type Entry } from 'ldapts';
+import { AgentError, fromLdapError } from '../errors';
+import { BINARY_ATTRIBUTES, type DirectoryFlavor } from './entry-mapper';
+
+export interface LdapSourceOptions {
+  url: string;
+  bindDn: string;
+  bindPassword: string;
+  ca?: Buffer;
+  startTls: boolean;
+  pageSize: number;
+  operationTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export interface SearchSpec {
+  base: string;
+  filter: string;
+  attributes: string[];
+}
+
+/** Active Directory's LDAP_CAP_ACTIVE_DIRECTORY_OID in the root DSE's supportedCapabilities. */
+const AD_CAPABILITY = '1.2.840.113556.1.4.800';
+
+/**
+ * One bound LDAP connection (ldapts). Reads stream page by page; every failure leaves as
+ * an AgentError mapped by {@link fromLdapError}. Not shared between cycles.
+ */
+export class LdapSource {
+  private closed = false;
+  /** Search result pages received so far. */
+  pages = 0;
+
+  private constructor(
+    private readonly client: Client,
+    readonly flavor: DirectoryFlavor,
+    private readonly options: LdapSourceOptions,
+  ) {}
+
+  /** Connects, optionally upgrades with StartTLS, binds, and detects the directory flavor. */
+  static async connect(options: LdapSourceOptions): Promise<LdapSource> {
+    const tlsOptions = options.ca ? { ca: [options.ca] } : {};
+    const client = new Client({
+      url: options.url,
+      timeout: options.operationTimeoutMs,
+      connectTimeout: options.connectTimeoutMs,
+      tlsOptions,
+      strictDN: false,
+    });
+    try {
+      if (options.startTls) {
+        try {
+          await client.startTLS(tlsOptions);
+        } catch (error) {
+          throw fromLdapError(error, 'connect');
+        }
+      }
+      try {
+        await client.bind(options.bindDn, options.bindPassword);
+      } catch (error) {
+        throw fromLdapError(error, 'bind');
+      }
+      let flavor: DirectoryFlavor = 'openldap';
+      try {
+        const { searchEntries } = await client.search('', {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: ['supportedCapabilities'],
+        });
+        const caps = searchEntries[0]?.['supportedCapabilities'];
+        const list = Array.isArray(caps) ? caps.map(String) : caps === undefined ? [] : [String(caps)];
+        if (list.includes(AD_CAPABILITY)) flavor = 'ad';
+      } catch {
+        // A root DSE the bind DN may not read: assume OpenLDAP-style schema.
+      }
+      return new LdapSource(client, flavor, options);
+    } catch (error) {
+      await client.unbind().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  get serverUrl(): string {
+    return this.options.url.replace(/\/\/[^@/]*@/, '//');
+  }
+
+  /**
+   * Streams a subtree search page by page. The next page is requested while the caller
+   * works on the current one. Throws AgentError on any failure, including a search that
+   * ends early; a generator that returns normally has read everything.
+   */
+  async *pagesOf(spec: SearchSpec): AsyncGenerator<Entry[]> {
+    validateFilter(spec.filter);
+    const iterator = this.client
+      .searchPaginated(spec.base, {
+        scope: 'sub',
+        filter: spec.filter,
+        attributes: spec.attributes,
+        explicitBufferAttributes: BINARY_ATTRIBUTES,
+        paged: { pageSize: this.options.pageSize },
+      })
+      [Symbol.asyncIterator]();
+    let next = iterator.next();
+    next.catch(() => undefined);
+    try {
+      for (;;) {
+        let result: IteratorResult<{ searchEntries: Entry[] }>;
+        try {
+          result = await next;
+        } catch (error) {
+          throw fromLdapError(error, 'search');
+        }
+        if (result.done) return;
+        this.pages += 1;
+        next = iterator.next();
+        next.catch(() => undefined);
+        yield result.value.searchEntries;
+      }
+    } finally {
+      if (this.closed) next.catch(() => undefined);
+    }
+  }
+
+  /** Reads one entry by DN (base search), or undefined when it does not exist or does not match. */
+  async readEntry(dn: string, filter: string, attributes: string[]): Promise<Entry | undefined> {
+    try {
+      const { searchEntries } = await this.client.search(dn, {
+        scope: 'base',
+        filter,
+        attributes,
+        explicitBufferAttributes: BINARY_ATTRIBUTES,
+      });
+      return searchEntries[0];
+    } catch (error) {
+      const mapped = fromLdapError(error, 'search');
+      if (mapped.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT') return undefined;
+      throw mapped;
+    }
+  }
+
+  /** AD: the server's highestCommittedUSN from the root DSE (the DELTA watermark). */
+  async highestCommittedUsn(): Promise<string> {
+    try {
+      const { searchEntries } = await this.client.search('', {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['highestCommittedUSN'],
+      });
+      const value = searchEntries[0]?.['highestCommittedUSN'];
+      return String(Array.isArray(value) ? value[0] : (value ?? ''));
+    } catch (error) {
+      throw fromLdapError(error, 'search');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.unbind().catch(() => undefined);
+  }
+}
+
+/** Rejects a filter ldapts cannot parse, as an invalid scope. */
+export function validateFilter(filter: string): void {
+  try {
+    FilterParser.parseString(filter);
+  } catch (error) {
+    throw new AgentError('AGENT_ERR_INVALID_SCOPE', `invalid LDAP filter ${filter}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import YAML from 'yaml';
+import type { AgentOptions } from './agent-options';
+import { SettingError } from './errors';
+
+/** One program setting: its environment name (also its key in the config file), its flag and option path. */
+interface SettingSpec {
+  env: string;
+  flag: string;
+  option: string;
+  description: string;
+  kind?: 'string' | 'boolean' | 'integer';
+}
+
+/**
+ * Every setting of `syncguard-agent`. Flags override the environment, which overrides the
+ * `--config` file (YAML or JSON, keys as the environment names).
+ */
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    env: 'SYNCGUARD_CONTROLLER_URL',
+    flag: 'controller-url',
+    option: 'controllerUrl',
+    description: 'controller agent endpoint, ws:// or wss://',
+  },
+  { env: 'SYNCGUARD_AGENT_TOKEN', flag: 'agent-token', option: 'agentToken', description: 'the agent bearer token' },
+  {
+    env: 'SYNCGUARD_AGENT_ID',
+    flag: 'agent-id',
+    option: 'agentId',
+    description: 'the agent id as registered with the controller',
+  },
+  { env: 'SYNCGUARD_STATE_DIR', flag: 'state-dir', option: 'stateDir', description: 'folder for the local cache and outbox' },
+  { env: 'SYNCGUARD_CA_FILE', flag: 'ca-file', option: 'controllerCaFile', description: 'PEM CA file for a wss:// controller' },
+  {
+    env: 'SYNCGUARD_CLIENT_CERT_FILE',
+    flag: 'client-cert-file',
+    option: 'clientCertFile',
+    description: 'PEM client certificate (mutual TLS)',
+  },
+  {
+    env: 'SYNCGUARD_CLIENT_KEY_FILE',
+    flag: 'client-key-file',
+    option: 'clientKeyFile',
+    description: 'PEM client key (mutual TLS)',
+  },
+  {
+    env: 'SYNCGUARD_LOG_LEVEL',
+    flag: 'log-level',
+    option: 'logLevel',
+    description: 'fatal|error|warn|info|debug|trace|silent (default info)',
+  },
+  { env: 'LDAP_URL', flag: 'ldap-url', option: 'ldap.url', description: 'directory URL, ldap:// or ldaps://' },
+  { env: 'LDAP_BIND_DN', flag: 'ldap-bind-dn', option: 'ldap.bindDn', description: 'DN to bind as' },
+  { env: 'LDAP_BIND_PASSWORD', flag: 'ldap-bind-password', option: 'ldap.bindPassword', description: 'password of the bind DN' },
+  { env: 'LDAP_CA_FILE', flag: 'ldap-ca-file', option: 'ldap.caFile', description: 'PEM CA file for ldaps:// or StartTLS' },
+  {
+    env: 'LDAP_STARTTLS',
+    flag: 'ldap-starttls',
+    option: 'ldap.startTls',
+    description: 'true to upgrade ldap:// with StartTLS',
+    kind: 'boolean',
+  },
+  {
+    env: 'LDAP_PAGE_SIZE',
+    flag: 'ldap-page-size',
+    option: 'ldap.pageSize',
+    description: 'entries per search page (default 1000)',
+    kind: 'integer',
+  },
+  {
+    env: 'LDAP_TIMEOUT',
+    flag: 'ldap-timeout',
+    option: 'ldap.operationTimeout',
+    description: 'longest wait for one LDAP operation (default 120s)',
+  },
+  {
+    env: 'LDAP_DELTA_SKEW',
+    flag: 'ldap-delta-skew',
+    option: 'ldap.deltaSkew',
+    description: 'DELTA look-back margin for clock skew (default 10m)',
+  },
+];
+
+/** Parses argv (without node and script), env and the config file into AgentOptions. Throws SettingError naming the setting. */
+export function resolveSettings(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentOptions {
+  const program = new Command('syncguard-agent')
+    .description('syncguard agent: reads your LDAP directory and streams its changes to the syncguard controller')
+    .option('--config <file>', 'YAML or JSON file with the settings below (keys as the environment names)')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  for (const s of SETTINGS) program.addOption(new Option(`--${s.flag} <value>`, `${s.description} [${s.env}]`));
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') throw error;
+    throw new SettingError('arguments', (e.message ?? String(error)).replace(/^error: /, ''));
+  }
+  const flags = program.opts<Record<string, string | undefined>>();
+  const file = flags['config'] ? readConfigFile(flags['config']) : {};
+  const options: Record<string, unknown> = { ldap: {} };
+  for (const s of SETTINGS) {
+    const flagKey = s.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const raw = flags[flagKey] ?? env[s.env] ?? file[s.env];
+    if (raw === undefined || raw === '') continue;
+    const value = convert(raw, s);
+    const [head, tail] = s.option.split('.') as [string, string | undefined];
+    if (tail) (options[head] as Record<string, unknown>)[tail] = value;
+    else options[head] = value;
+  }
+  return options as unknown as AgentOptions;
+}
+
+/** The environment name and flag of an option path, for messages. */
+export function settingName(option: string): string {
+  const s = SETTINGS.find((x) => x.option === option);
+  return s ? `${s.env} (--${s.flag})` : option;
+}
+
+/** The text for `--help`. */
+export function helpText(): string {
+  return [
+    'Usage: syncguard-agent [--config FILE] [--<setting> VALUE ...]',
+    '',
+    'Settings (flag, environment / config file key):',
+    ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.description}`),
+  ].join('\n');
+}
+
+function convert(raw: unknown, s: SettingSpec): unknown {
+  if (s.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    const v = String(raw).trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    throw new SettingError(s.env, `must be true or false, got ${String(raw)}`);
+  }
+  if (s.kind === 'integer') {
+    const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+    if (!Number.isInteger(n)) throw new SettingError(s.env, `must be a whole number, got ${String(raw)}`);
+    return n;
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw new SettingError(s.env, 'must be a string');
+  return String(raw);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SettingError('--config', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
+  } catch (error) {
+    throw new SettingError(
+      '--config',
+      `${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new SettingError('--config', `${file} must hold a mapping of settings`);
+  const known = new Set(SETTINGS.map((s) => s.env));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new SettingError('--config', `${file}: unknown setting ${key} (known: ${[...known].join(', ')})`);
+  }
+  return parsed as Record<string, unknown>;
+}
