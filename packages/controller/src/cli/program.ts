@@ -1,0 +1,556 @@
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { Command, CommanderError, Option } from 'commander';
+import type {
+  Agent,
+  ApiToken,
+  AuditEntry,
+  CloudObject,
+  Configuration,
+  ConfigurationStatus,
+  Cycle,
+  ProvisioningLogEntry,
+} from '../model';
+import { ApiClient, CliError, withQuery } from './api-client';
+import { formatFields, formatTable } from './table';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** Where the CLI reads and writes; process.* in main.ts, fakes in tests. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+interface GlobalOptions {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+type Page<T> = { items: T[]; nextCursor: string | null };
+
+const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'];
+
+/** Runs syncguardctl with `argv` (as process.argv: node, script, args...); resolves the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliError) {
+      io.stderr(`syncguardctl: ${error.message}\n`);
+      return 1;
+    }
+    io.stderr(`syncguardctl: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('syncguardctl');
+  program
+    .description('Admin CLI of syncguard, over the controller HTTP API.')
+    .addOption(new Option('--url <url>', `controller URL (env SYNCGUARD_URL, default ${DEFAULT_URL})`))
+    .addOption(new Option('--token <token>', 'API token (env SYNCGUARD_TOKEN)'))
+    .option('--json', 'print JSON for scripts instead of tables')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const ctx = (cmd: Command) => {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
+    const url = opts.url ?? io.env.SYNCGUARD_URL ?? DEFAULT_URL;
+    const token = opts.token ?? io.env.SYNCGUARD_TOKEN;
+    if (!token) throw new CliError('no API token: set SYNCGUARD_TOKEN or pass --token');
+    const api = new ApiClient(url, token);
+    const json = opts.json === true;
+    const out = (human: () => string, data: unknown) => io.stdout(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
+    /** Messages that are not the result: stderr under --json, so that stdout stays JSON. */
+    const note = (text: string) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`));
+    return { api, json, out, note };
+  };
+  const sub = (parent: Command, name: string, description: string) =>
+    parent
+      .command(name)
+      .description(description)
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .showHelpAfterError();
+
+  // agents
+  const agents = sub(program, 'agents', 'agents: list, register, show');
+  sub(agents, 'list', 'list agents with their connection status').action(async (_o, cmd: Command) => {
+    const { api, out } = ctx(cmd);
+    const items = await api.all<Agent>('/api/v1/agents');
+    out(() => agentTable(items), items);
+  });
+  sub(agents, 'register', 'register an agent; prints its id and token (shown once)')
+    .argument('<name>', 'agent name')
+    .action(async (name: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const created = await api.post<{ id: string; token: string }>('/api/v1/agents', { name });
+      out(
+        () =>
+          `${formatFields([
+            ['id', created.id],
+            ['token', created.token],
+          ])}\nThe token is shown only now: give it to the agent as SYNCGUARD_AGENT_TOKEN.`,
+        created,
+      );
+    });
+  sub(agents, 'show', 'show one agent')
+    .argument('<agent>', 'agent id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const agent = await resolveAgent(api, ref);
+      out(() => agentFields(agent), agent);
+    });
+
+  // configs
+  const configs = sub(program, 'configs', 'configurations: list, create, show, update, delete');
+  sub(configs, 'list', 'list configurations with their state').action(async (_o, cmd: Command) => {
+    const { api, out } = ctx(cmd);
+    const items = await api.all<Configuration>('/api/v1/configurations');
+    out(() => configTable(items), items);
+  });
+  const withConfigFlags = (cmd: Command) =>
+    cmd
+      .option('--file <file>', 'JSON file with the configuration (the API body); flags override its fields')
+      .option('--name <name>', 'configuration name')
+      .option('--base-dn <dn>', 'LDAP search base')
+      .option('--filter <filter>', "extra LDAP filter ('' for none)")
+      .option('--object-types <types>', 'object types in scope, comma-separated: user,group')
+      .option('--agent <agent...>', 'agent id or name serving it (repeatable)')
+      .option('--threshold <n>', 'accidental delete threshold: quarantine when deletes >= n')
+      .addOption(new Option('--prevention <state>', 'accidental delete prevention').choices(['on', 'off']))
+      .option('--notification-email <address>', "where quarantine notifications go ('' for nobody)")
+      .option('--interval <seconds>', 'seconds between scheduled cycles (>= 10)');
+  withConfigFlags(sub(configs, 'create', 'create a configuration from --file and/or flags')).action(
+    async (opts: ConfigFlags, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const body = await configBody(api, opts);
+      const created = await api.post<Configuration>('/api/v1/configurations', body);
+      out(() => `created configuration ${created.id}\n${configFields(created)}`, created);
+    },
+  );
+  sub(configs, 'show', 'show one configuration')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      out(() => configFields(config), config);
+    });
+  withConfigFlags(sub(configs, 'update', 'change a configuration: only the fields given (--file holds a partial body)'))
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, opts: ConfigFlags, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const patch = await configBody(api, opts);
+      if (Object.keys(patch).length === 0) throw new CliError('nothing to change: pass --file or at least one field flag');
+      const updated = await api.patch<Configuration>(`/api/v1/configurations/${encodeURIComponent(config.id)}`, patch);
+      out(() => `updated configuration ${updated.id}\n${configFields(updated)}`, updated);
+    });
+  sub(configs, 'delete', 'remove a configuration')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      await api.delete(`/api/v1/configurations/${encodeURIComponent(config.id)}`);
+      out(() => `deleted configuration ${config.name} (${config.id})`, { id: config.id, deleted: true });
+    });
+
+  // tokens
+  const tokens = sub(program, 'tokens', 'API tokens: list, create, revoke (admin)');
+  sub(tokens, 'list', 'list API tokens (never their secret)').action(async (_o, cmd: Command) => {
+    const { api, out } = ctx(cmd);
+    const items = await api.all<ApiToken>('/api/v1/tokens');
+    out(
+      () =>
+        formatTable(items, [
+          { header: 'ID', value: (t) => t.id },
+          { header: 'NAME', value: (t) => t.name },
+          { header: 'ROLE', value: (t) => t.role },
+          { header: 'CREATED', value: (t) => t.createdAt },
+          { header: 'LAST USED', value: (t) => t.lastUsedAt },
+        ]),
+      items,
+    );
+  });
+  sub(tokens, 'create', 'create an API token; prints it once')
+    .argument('<name>', 'token name (shown in the audit log)')
+    .addOption(
+      new Option('--role <role>', 'admin (everything) or reader (GETs only)').choices(['admin', 'reader']).default('reader'),
+    )
+    .action(async (name: string, opts: { role: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const created = await api.post<ApiToken & { token: string }>('/api/v1/tokens', { name, role: opts.role });
+      out(
+        () =>
+          `${formatFields([
+            ['id', created.id],
+            ['name', created.name],
+            ['role', created.role],
+            ['token', created.token],
+          ])}\nThe token is shown only now; use it as SYNCGUARD_TOKEN.`,
+        created,
+      );
+    });
+  sub(tokens, 'revoke', 'revoke an API token')
+    .argument('<id>', 'token id')
+    .action(async (id: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      await api.delete(`/api/v1/tokens/${encodeURIComponent(id)}`);
+      out(() => `revoked token ${id}`, { id, revoked: true });
+    });
+
+  // per-configuration commands
+  sub(program, 'status', "a configuration's state, quarantine and last cycle")
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const status = await api.get<ConfigurationStatus>(`/api/v1/configurations/${encodeURIComponent(config.id)}/status`);
+      out(() => statusText(config, status), status);
+    });
+
+  sub(program, 'sync', 'start a cycle now')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const started = await api.post<{ cycleId: string }>(`/api/v1/configurations/${encodeURIComponent(config.id)}/cycles`);
+      out(() => `started cycle ${started.cycleId} of ${config.name}`, started);
+    });
+
+  sub(program, 'logs', 'provisioning log, newest first')
+    .argument('<config>', 'configuration id or name')
+    .addOption(new Option('--action <action>', 'only this action').choices(PROVISIONING_ACTIONS))
+    .option('--cycle <id>', 'only this cycle')
+    .option('--dn <text>', 'only entries whose DN contains this text')
+    .option('--limit <n>', 'at most n entries', '100')
+    .option('--all', 'every entry (follows pages)')
+    .action(
+      async (ref: string, opts: { action?: string; cycle?: string; dn?: string; limit: string; all?: boolean }, cmd: Command) => {
+        const { api, out, note } = ctx(cmd);
+        const config = await resolveConfig(api, ref);
+        const path = `/api/v1/configurations/${encodeURIComponent(config.id)}/provisioning-logs`;
+        const query = { action: opts.action, cycleId: opts.cycle, dn: opts.dn };
+        let items: ProvisioningLogEntry[];
+        let more = false;
+        if (opts.all) items = await api.all<ProvisioningLogEntry>(path, query);
+        else {
+          const page = await api.get<Page<ProvisioningLogEntry>>(withQuery(path, { ...query, limit: opts.limit }));
+          items = page.items;
+          more = page.nextCursor !== null;
+        }
+        out(
+          () =>
+            formatTable(items, [
+              { header: 'AT', value: (e) => e.at },
+              { header: 'ACTION', value: (e) => e.action },
+              { header: 'STATUS', value: (e) => e.status },
+              { header: 'TYPE', value: (e) => e.objectType },
+              { header: 'DN', value: (e) => e.dn },
+              { header: 'CYCLE', value: (e) => e.cycleId },
+              { header: 'DETAILS', value: (e) => e.details },
+            ]),
+          items,
+        );
+        if (more) note(`(more entries: use --all or a larger --limit)`);
+      },
+    );
+
+  sub(program, 'allow-deletes', 'release a quarantine: apply its staged deletes (asks first unless --yes)')
+    .argument('<config>', 'configuration id or name')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (ref: string, opts: { yes?: boolean }, cmd: Command) => {
+      const { api, out, note } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
+      const status = await api.get<ConfigurationStatus>(`${base}/status`);
+      const q = status.quarantine;
+      if (status.state !== 'quarantined' || !q)
+        throw new CliError(
+          `configuration ${config.name} is not quarantined (state: ${status.state}); there are no staged deletes to allow`,
+        );
+      note(
+        `Configuration ${config.name} (${config.id}) is quarantined since ${q.since}: ` +
+          `${q.deleteCount} staged deletes (threshold ${q.threshold}) in cycle ${q.cycleId}.\n` +
+          `Review them with: syncguardctl logs ${config.name} --action StagedDelete --cycle ${q.cycleId}`,
+      );
+      if (!opts.yes) {
+        if (!io.stdin.isTTY)
+          throw new CliError(
+            `refusing to apply ${q.deleteCount} deletes without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
+          );
+        const answer = await ask(io, `Apply ${q.deleteCount} deletes to ${config.name}? This cannot be undone. [y/N] `);
+        if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
+      }
+      const result = await api.post<{ cycleId: string; deleted: number }>(`${base}/allow-deletes`);
+      out(
+        () => `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`,
+        result,
+      );
+    });
+
+  sub(program, 'restart', 'discard the quarantined cycle without applying it and run a new cycle')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const result = await api.post<{ discardedCycleId: string; cycleId: string | null }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/restart`,
+      );
+      out(
+        () =>
+          `discarded cycle ${result.discardedCycleId}; ` +
+          (result.cycleId ? `started cycle ${result.cycleId}` : 'a new cycle starts when an agent connects'),
+        result,
+      );
+    });
+
+  sub(program, 'objects', 'what the built-in cloud directory holds for a configuration')
+    .argument('<config>', 'configuration id or name')
+    .addOption(new Option('--type <type>', 'only users or groups').choices(['user', 'group']))
+    .option('--limit <n>', 'at most n objects', '100')
+    .option('--all', 'every object (follows pages)')
+    .action(async (ref: string, opts: { type?: string; limit: string; all?: boolean }, cmd: Command) => {
+      const { api, out, note } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const path = `/api/v1/configurations/${encodeURIComponent(config.id)}/objects`;
+      const first = await api.get<Page<CloudObject> & { total: number }>(
+        withQuery(path, { type: opts.type, limit: opts.all ? 1000 : opts.limit }),
+      );
+      const items = [...first.items];
+      let cursor = first.nextCursor ?? null;
+      while (opts.all && cursor) {
+        const page: Page<CloudObject> = await api.get(withQuery(path, { type: opts.type, limit: 1000, cursor }));
+        items.push(...page.items);
+        cursor = page.nextCursor ?? null;
+      }
+      out(
+        () =>
+          formatTable(items, [
+            { header: 'ID', value: (o) => o.id },
+            { header: 'TYPE', value: (o) => o.type },
+            { header: 'DN', value: (o) => o.dn },
+            { header: 'DISABLED', value: (o) => (o.disabled ? 'yes' : 'no') },
+            { header: 'MEMBERS', value: (o) => (o.type === 'group' ? o.memberDns.length : '') },
+          ]) + `\n${items.length} of ${first.total} objects`,
+        { total: first.total, items },
+      );
+      if (cursor && !opts.all) note('(more objects: use --all or a larger --limit)');
+    });
+
+  sub(program, 'audit', 'who did what, when (newest first)')
+    .option('--limit <n>', 'at most n entries', '100')
+    .action(async (opts: { limit: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const page = await api.get<Page<AuditEntry>>(withQuery('/api/v1/audit', { limit: opts.limit }));
+      out(
+        () =>
+          formatTable(page.items, [
+            { header: 'AT', value: (e) => e.at },
+            { header: 'WHO', value: (e) => e.actor.name },
+            { header: 'ACTION', value: (e) => e.action },
+            { header: 'TARGET', value: (e) => `${e.target.type}/${e.target.id}` },
+            { header: 'DETAILS', value: (e) => (Object.keys(e.details ?? {}).length ? e.details : '') },
+          ]),
+        page.items,
+      );
+    });
+
+  return program;
+}
+
+interface ConfigFlags {
+  file?: string;
+  name?: string;
+  baseDn?: string;
+  filter?: string;
+  objectTypes?: string;
+  agent?: string[];
+  threshold?: string;
+  prevention?: 'on' | 'off';
+  notificationEmail?: string;
+  interval?: string;
+}
+
+/** A number when the text is one; else the text itself, so that the API names the field in its 400. */
+function numberOrText(text: string): number | string {
+  return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+}
+
+async function configBody(api: ApiClient, opts: ConfigFlags): Promise<Record<string, unknown>> {
+  let body: Record<string, unknown> = {};
+  if (opts.file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.file, 'utf8');
+    } catch (error) {
+      throw new CliError(`--file ${opts.file}: ${(error as Error).message}`);
+    }
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new CliError(`--file ${opts.file}: not JSON: ${(error as Error).message}`);
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new CliError(`--file ${opts.file}: must hold a JSON object`);
+  }
+  const source = { ...((body.source as Record<string, unknown> | undefined) ?? {}) };
+  const deletes = { ...((body.accidentalDeletes as Record<string, unknown> | undefined) ?? {}) };
+  if (opts.name !== undefined) body.name = opts.name;
+  if (opts.baseDn !== undefined) source.baseDn = opts.baseDn;
+  if (opts.filter !== undefined) source.filter = opts.filter;
+  if (opts.objectTypes !== undefined)
+    source.objectTypes = opts.objectTypes
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+  if (opts.threshold !== undefined) deletes.threshold = numberOrText(opts.threshold);
+  if (opts.prevention !== undefined) deletes.enabled = opts.prevention === 'on';
+  if (opts.interval !== undefined) body.syncIntervalSeconds = numberOrText(opts.interval);
+  if (opts.notificationEmail !== undefined)
+    body.notificationEmail = opts.notificationEmail === '' ? null : opts.notificationEmail;
+  if (opts.agent !== undefined)
+    body.agentIds = await Promise.all(opts.agent.map(async (ref) => (await resolveAgent(api, ref)).id));
+  if (Object.keys(source).length > 0) body.source = source;
+  if (Object.keys(deletes).length > 0) body.accidentalDeletes = deletes;
+  return body;
+}
+
+/** A configuration by id, or else by exact name. */
+export async function resolveConfig(api: ApiClient, ref: string): Promise<Configuration> {
+  return resolve(api, ref, 'configuration', '/api/v1/configurations');
+}
+
+export async function resolveAgent(api: ApiClient, ref: string): Promise<Agent> {
+  return resolve(api, ref, 'agent', '/api/v1/agents');
+}
+
+async function resolve<T extends { id: string; name: string }>(
+  api: ApiClient,
+  ref: string,
+  kind: string,
+  base: string,
+): Promise<T> {
+  try {
+    return await api.get<T>(`${base}/${encodeURIComponent(ref)}`);
+  } catch (error) {
+    if (!(error instanceof CliError && error.status === 404)) throw error;
+  }
+  const matches = (await api.all<T>(base)).filter((item) => item.name === ref);
+  if (matches.length === 1) return matches[0] as T;
+  if (matches.length > 1) throw new CliError(`${matches.length} ${kind}s are named "${ref}": use the id`);
+  throw new CliError(`no ${kind} with id or name "${ref}"`);
+}
+
+function ask(io: CliIo, question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: io.stdin, output: process.stderr, terminal: true });
+    let answered = false;
+    rl.question(question, (answer) => {
+      answered = true;
+      rl.close();
+      resolve(answer);
+    });
+    rl.on('close', () => {
+      if (!answered) resolve('');
+    });
+  });
+}
+
+function agentTable(items: Agent[]): string {
+  return formatTable(items, [
+    { header: 'ID', value: (a) => a.id },
+    { header: 'NAME', value: (a) => a.name },
+    { header: 'STATUS', value: (a) => a.status },
+    { header: 'LAST SEEN', value: (a) => a.lastSeenAt },
+    { header: 'VERSION', value: (a) => a.version },
+    { header: 'HOSTNAME', value: (a) => a.hostname },
+    { header: 'CONFIGURATIONS', value: (a) => a.configurationIds },
+  ]);
+}
+
+function agentFields(a: Agent): string {
+  return formatFields([
+    ['id', a.id],
+    ['name', a.name],
+    ['status', a.status],
+    ['last seen', a.lastSeenAt],
+    ['version', a.version],
+    ['hostname', a.hostname],
+    ['configurations', a.configurationIds],
+    ['created', a.createdAt],
+  ]);
+}
+
+function configTable(items: Configuration[]): string {
+  return formatTable(items, [
+    { header: 'ID', value: (c) => c.id },
+    { header: 'NAME', value: (c) => c.name },
+    { header: 'STATE', value: (c) => c.state },
+    { header: 'BASE DN', value: (c) => c.source?.baseDn },
+    { header: 'THRESHOLD', value: (c) => (c.accidentalDeletes?.enabled === false ? 'off' : c.accidentalDeletes?.threshold) },
+    { header: 'INTERVAL', value: (c) => `${c.syncIntervalSeconds}s` },
+    { header: 'AGENTS', value: (c) => c.agentIds },
+  ]);
+}
+
+function configFields(c: Configuration): string {
+  return formatFields([
+    ['id', c.id],
+    ['name', c.name],
+    ['state', c.state],
+    ['agents', c.agentIds],
+    ['base DN', c.source?.baseDn],
+    ['filter', c.source?.filter],
+    ['object types', c.source?.objectTypes],
+    ['interval', `${c.syncIntervalSeconds}s`],
+    [
+      'delete prevention',
+      c.accidentalDeletes?.enabled === false
+        ? 'off'
+        : `on, threshold ${c.accidentalDeletes?.threshold} (quarantine when deletes >= threshold)`,
+    ],
+    ['notification email', c.notificationEmail],
+    ['updated', c.updatedAt],
+  ]);
+}
+
+function cycleLine(c: Cycle | null): string {
+  if (!c) return 'none yet';
+  const counts = c.counts ? ` (create ${c.counts.create}, update ${c.counts.update}, delete ${c.counts.delete})` : '';
+  return `${c.id} ${c.state}${counts}, started ${c.startedAt}${c.completedAt ? `, completed ${c.completedAt}` : ''}${c.error ? `, error ${c.error.code}: ${c.error.message}` : ''}`;
+}
+
+function statusText(config: Configuration, s: ConfigurationStatus): string {
+  const fields: [string, unknown][] = [
+    ['configuration', `${config.name} (${config.id})`],
+    ['state', s.state],
+  ];
+  if (s.quarantine) {
+    const q = s.quarantine;
+    fields.push(
+      ['quarantine', `${q.reason}: ${q.deleteCount} staged deletes >= threshold ${q.threshold}`],
+      ['quarantined cycle', q.cycleId],
+      ['since', q.since],
+    );
+    if (q.notification)
+      fields.push([
+        'notification',
+        `${q.notification.status}${q.notification.lastError ? ` (${q.notification.lastError})` : ''}`,
+      ]);
+  }
+  fields.push(['last cycle', cycleLine(s.lastCycle)]);
+  let text = formatFields(fields);
+  if (s.quarantine)
+    text += `\n\nNext: review with "syncguardctl logs ${config.name} --action StagedDelete", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
+  return text;
+}
