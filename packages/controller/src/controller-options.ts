@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import { DEFAULT_LIMITS } from '@syncguard/protocol';
+import { ConfigError } from './errors';
+
+/**
+ * Settings of one controller process. `main.ts` reads them from flags, the environment
+ * and a config file; tests pass them to `createServer()` directly. Durations are in
+ * milliseconds unless the name says otherwise.
+ */
+export interface ControllerOptions {
+  /** TCP port for HTTP and the agent WebSocket. Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Interface to listen on. Default `0.0.0.0`. */
+  host?: string;
+  /** Redis URL (`redis://` or `rediss://`). Default `redis://127.0.0.1:6379`. */
+  redisUrl?: string;
+  /** Prefix of every Redis key this controller writes (BullMQ's too). Default `syncguard`. */
+  redisKeyPrefix?: string;
+  /** The bootstrap admin API token (SYNCGUARD_ADMIN_TOKEN). Required, at least 16 characters. */
+  adminToken: string;
+  /** SMTP server for quarantine notifications, e.g. `smtp://127.0.0.1:2525`. Unset: no email is sent (the status says so). */
+  smtpUrl?: string;
+  /** Sender address of notifications. Default `syncguard@localhost`. */
+  mailFrom?: string;
+  /** How admins reach this controller; used in emails. Default `http://127.0.0.1:<port>`. */
+  publicUrl?: string;
+  /** TLS certificate (PEM file). Set together with `tlsKeyFile` to serve HTTPS/WSS. */
+  tlsCertFile?: string;
+  /** TLS private key (PEM file). */
+  tlsKeyFile?: string;
+  /** Heartbeat interval announced to agents. Default 15000. A peer silent for 3 intervals is terminated. */
+  heartbeatIntervalMs?: number;
+  /** Time an agent has to send AgentHello after the upgrade. Default 10000. */
+  helloTimeoutMs?: number;
+  /** Largest agent frame in bytes. Default 4 MiB. */
+  maxFrameBytes?: number;
+  /** Most changes per ChangeBatch. Default 1000. */
+  maxBatchChanges?: number;
+  /** Most unacknowledged batches in flight per agent. Default 16. */
+  maxInFlightBatches?: number;
+  /** Objects applied to the target per atomic step. Default 500. */
+  applyChunkSize?: number;
+  /** BullMQ lock duration of cycle jobs; a crashed worker's job is taken over after about this long. Default 30000. */
+  jobLockMs?: number;
+  /** How often BullMQ looks for stalled jobs. Default 30000. */
+  stalledIntervalMs?: number;
+  /** Email send attempts before the notification is marked failed. Default 10. */
+  mailAttempts?: number;
+  /** First retry delay of a failed email (exponential backoff). Default 5000. */
+  mailBackoffMs?: number;
+  /** A running cycle with no frame from its agent for this long is failed. Default 600000. */
+  cycleTimeoutMs?: number;
+  /** Parallel cycle jobs per process (different configurations). Default 4. */
+  cycleConcurrency?: number;
+  /** Start BullMQ workers in this process. Default true. */
+  workers?: boolean;
+  /** Start the per-configuration job schedulers. Default true. */
+  schedule?: boolean;
+  /** pino log level. Default `info`. */
+  logLevel?: string;
+}
+
+export interface CompiledControllerOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  readonly redisKeyPrefix: string;
+  readonly adminToken: string;
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  readonly publicUrl: string | null;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+  readonly heartbeatIntervalMs: number;
+  readonly helloTimeoutMs: number;
+  readonly maxFrameBytes: number;
+  readonly maxBatchChanges: number;
+  readonly maxInFlightBatches: number;
+  readonly applyChunkSize: number;
+  readonly jobLockMs: number;
+  readonly stalledIntervalMs: number;
+  readonly mailAttempts: number;
+  readonly mailBackoffMs: number;
+  readonly cycleTimeoutMs: number;
+  readonly cycleConcurrency: number;
+  readonly workers: boolean;
+  readonly schedule: boolean;
+  readonly logLevel: string;
+}
+
+function int(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function text(name: string, value: unknown, fallback: string | null): string | null {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value !== 'string') throw new ConfigError(name, `must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function url(name: string, value: string | null, protocols: string[]): string | null {
+  if (value === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `is not a URL: ${JSON.stringify(value)}`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function flag(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function readPem(name: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (cause) {
+    throw new ConfigError(name, `cannot read ${file}: ${(cause as Error).message}`);
+  }
+}
+
+/** Applies defaults, checks every setting (errors name it) and returns a frozen object. */
+export function compileControllerOptions(options: ControllerOptions): CompiledControllerOptions {
+  const adminToken = text('adminToken', options.adminToken, null);
+  if (adminToken === null) throw new ConfigError('adminToken', 'is required (SYNCGUARD_ADMIN_TOKEN)');
+  if (adminToken.length < 16) throw new ConfigError('adminToken', 'must be at least 16 characters');
+  const prefix = text('redisKeyPrefix', options.redisKeyPrefix, 'syncguard')!;
+  if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) {
+    throw new ConfigError('redisKeyPrefix', 'may only hold letters, digits and _ . : -');
+  }
+  const certFile = text('tlsCertFile', options.tlsCertFile, null);
+  const keyFile = text('tlsKeyFile', options.tlsKeyFile, null);
+  if ((certFile === null) !== (keyFile === null)) {
+    throw new ConfigError(certFile === null ? 'tlsCertFile' : 'tlsKeyFile', 'set both tlsCertFile and tlsKeyFile, or neither');
+  }
+  const mailFrom = text('mailFrom', options.mailFrom, 'syncguard@localhost')!;
+  if (!/^[^\s@]+@[^\s@]+$/.test(mailFrom) && !/<[^\s@]+@[^\s@]+>/.test(mailFrom)) {
+    throw new ConfigError('mailFrom', `is not an email address: ${JSON.stringify(mailFrom)}`);
+  }
+  const compiled: CompiledControllerOptions = {
+    port: int('port', options.port, 8080, 0, 65535),
+    host: text('host', options.host, '0.0.0.0')!,
+    redisUrl: url('redisUrl', text('redisUrl', options.redisUrl, 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'])!,
+    redisKeyPrefix: prefix,
+    adminToken,
+    smtpUrl: url('smtpUrl', text('smtpUrl', options.smtpUrl, null), ['smtp:', 'smtps:']),
+    mailFrom,
+    publicUrl: url('publicUrl', text('publicUrl', options.publicUrl, null), ['http:', 'https:']),
+    tls: certFile && keyFile ? { cert: readPem('tlsCertFile', certFile), key: readPem('tlsKeyFile', keyFile) } : null,
+    heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULT_LIMITS.heartbeatIntervalMs, 100),
+    helloTimeoutMs: int('helloTimeoutMs', options.helloTimeoutMs, 10_000, 100),
+    maxFrameBytes: int('maxFrameBytes', options.maxFrameBytes, DEFAULT_LIMITS.maxFrameBytes, 1024, 64 * 1024 * 1024),
+    maxBatchChanges: int('maxBatchChanges', options.maxBatchChanges, DEFAULT_LIMITS.maxBatchChanges, 1, 100_000),
+    maxInFlightBatches: int('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
+    applyChunkSize: int('applyChunkSize', options.applyChunkSize, 500, 1, 100_000),
+    jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
+    stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),
+    mailAttempts: int('mailAttempts', options.mailAttempts, 10, 1, 1000),
+    mailBackoffMs: int('mailBackoffMs', options.mailBackoffMs, 5000, 1),
+    cycleTimeoutMs: int('cycleTimeoutMs', options.cycleTimeoutMs, 600_000, 1000),
+    cycleConcurrency: int('cycleConcurrency', options.cycleConcurrency, 4, 1, 256),
+    workers: flag('workers', options.workers, true),
+    schedule: flag('schedule', options.schedule, true),
+    logLevel: text('logLevel', options.logLevel, 'info')!,
+  };
+  return Object.freeze(compiled);
+}

@@ -1,0 +1,728 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  AbortReason,
+  CycleErrorCode,
+  CycleMode,
+  ErrorCode,
+  ObjectType,
+  type AgentHello,
+  type Assignment,
+  type ChangeBatch,
+  type CycleComplete,
+  type CycleFailed,
+} from '@syncguard/protocol';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log';
+import type { CompiledControllerOptions } from '../controller-options';
+import type { ControllerService } from '../controller-service';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { hashAgentToken, type AgentGateway } from '../gateway/agent-gateway';
+import type { AgentSession, SessionError, SessionHandler } from '../gateway/agent-session';
+import type { ControllerMetrics } from '../metrics';
+import type {
+  Actor,
+  Agent,
+  AuditEntry,
+  CloudObject,
+  Configuration,
+  ConfigurationPatch,
+  ConfigurationState,
+  ConfigurationStatus,
+  Cycle,
+  CycleCounts,
+  CycleState,
+  CycleTrigger,
+  ObjectTypeName,
+  Page,
+  ProvisioningAction,
+  ProvisioningLogEntry,
+  Quarantine,
+} from '../model';
+import type { PipelineQueues } from '../pipeline/queues';
+import type { ProvisioningLog } from '../pipeline/provisioning-log';
+import type { Keys } from '../store/keys';
+import type { Scripts } from '../store/scripts';
+import type { Target } from '../targets/target';
+import {
+  applyConfigurationPatch,
+  validateConfigurationInput,
+  type StoredConfiguration,
+} from './configuration-validation';
+
+export interface EngineDeps {
+  redis: Redis;
+  keys: Keys;
+  scripts: Scripts;
+  options: CompiledControllerOptions;
+  logger: Logger;
+  metrics: ControllerMetrics;
+  target: Target;
+  audit: AuditLog;
+  plog: ProvisioningLog;
+  controllerId: string;
+}
+
+const ENDED_PHASES = ['applied', 'failed', 'discarded'];
+const PRIVATE_ACTOR = { tokenId: 'controller', name: 'controller' };
+
+function phaseToState(phase: string | undefined): CycleState {
+  switch (phase) {
+    case 'applied':
+    case 'failed':
+    case 'discarded':
+    case 'quarantined':
+      return phase;
+    default:
+      return 'running';
+  }
+}
+
+function limitOf(limit: number | undefined, fallback: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit', 'must be a whole number from 1 to 1000');
+  return limit;
+}
+
+function cycleErrorName(code: CycleErrorCode): string {
+  return (CycleErrorCode as unknown as Record<number, string>)[code] ?? `CYCLE_ERROR_${code}`;
+}
+
+/**
+ * The engine behind the admin surface and the agent gateway: implements
+ * ControllerService on Redis, starts cycles, stages batches and moves cycles through
+ * their phases (see CycleProcessor for evaluation and apply).
+ */
+export class Engine implements ControllerService, SessionHandler {
+  private gateway!: AgentGateway;
+  private queues!: PipelineQueues;
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.redis = deps.redis;
+    this.keys = deps.keys;
+  }
+
+  attach(gateway: AgentGateway, queues: PipelineQueues): void {
+    this.gateway = gateway;
+    this.queues = queues;
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  async registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }> {
+    if (typeof input?.name !== 'string' || input.name.trim() === '') throw new ValidationError('name', 'must be a non-empty string');
+    const id = randomUUID();
+    const token = `sga_${randomBytes(32).toString('base64url')}`;
+    const now = new Date();
+    const tx = this.redis.multi();
+    tx.hset(this.keys.agent(id), { id, name: input.name.trim(), tokenHash: hashAgentToken(token), createdAt: now.toISOString() });
+    tx.zadd(this.keys.agents, now.getTime(), id);
+    tx.set(this.keys.agentToken(hashAgentToken(token)), id);
+    await this.deps.audit.record(
+      { actor: { tokenId: actor.tokenId, name: actor.name }, action: 'agent.register', target: { type: 'agent', id }, details: { name: input.name.trim() } },
+      tx,
+    );
+    await tx.exec();
+    return { id, token };
+  }
+
+  async listAgents(): Promise<Agent[]> {
+    const ids = await this.redis.zrange(this.keys.agents, 0, -1);
+    const configs = await this.storedConfigurations();
+    return Promise.all(ids.map((id) => this.agentView(id, configs))).then((a) => a.filter((x): x is Agent => x !== null));
+  }
+
+  async getAgent(id: string): Promise<Agent> {
+    const agent = await this.agentView(id, await this.storedConfigurations());
+    if (!agent) throw new NotFoundError('agent', id);
+    return agent;
+  }
+
+  private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
+    const [h, connected] = await Promise.all([this.redis.hgetall(this.keys.agent(id)), this.redis.exists(this.keys.agentSession(id))]);
+    if (!h.id) return null;
+    return {
+      id,
+      name: h.name ?? '',
+      status: connected ? 'connected' : 'disconnected',
+      lastSeenAt: h.lastSeenAt ?? null,
+      version: h.version ?? null,
+      hostname: h.hostname ?? null,
+      configurationIds: configs.filter((c) => c.agentIds.includes(id)).map((c) => c.id),
+      createdAt: h.createdAt ?? '',
+    };
+  }
+
+  private async isConnected(agentId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.agentSession(agentId))) === 1;
+  }
+
+  /** The agent that gets StartCycle for a configuration: the current one if connected, else the first connected one. */
+  private async activeAgent(cfg: StoredConfiguration): Promise<string | null> {
+    const current = await this.redis.get(this.keys.active(cfg.id));
+    if (current && cfg.agentIds.includes(current) && (await this.isConnected(current))) return current;
+    for (const agentId of cfg.agentIds) {
+      if (!(await this.isConnected(agentId))) continue;
+      if (await this.deps.scripts.setIfFree(this.keys.active(cfg.id), agentId, current ?? '')) return agentId;
+      const now = await this.redis.get(this.keys.active(cfg.id));
+      if (now && (await this.isConnected(now))) return now;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- configurations
+
+  private async storedConfigurations(): Promise<StoredConfiguration[]> {
+    const ids = await this.redis.zrange(this.keys.configs, 0, -1);
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(...ids.map((id) => this.keys.config(id)));
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as StoredConfiguration);
+  }
+
+  async loadConfiguration(id: string): Promise<StoredConfiguration | null> {
+    const raw = await this.redis.get(this.keys.config(id));
+    return raw ? (JSON.parse(raw) as StoredConfiguration) : null;
+  }
+
+  private async stored(id: string): Promise<StoredConfiguration> {
+    const cfg = await this.loadConfiguration(id);
+    if (!cfg) throw new NotFoundError('configuration', id);
+    return cfg;
+  }
+
+  private async withState(cfg: StoredConfiguration): Promise<Configuration> {
+    const state = ((await this.redis.hget(this.keys.state(cfg.id), 'state')) ?? 'pending') as ConfigurationState;
+    return { ...cfg, state };
+  }
+
+  async listConfigurations(): Promise<Configuration[]> {
+    return Promise.all((await this.storedConfigurations()).map((c) => this.withState(c)));
+  }
+
+  private async checkAgents(agentIds: string[]): Promise<void> {
+    for (const id of agentIds) {
+      if (!(await this.redis.exists(this.keys.agent(id)))) throw new ValidationError('agentIds', `unknown agent ${id}`);
+    }
+  }
+
+  async createConfiguration(input: unknown, actor: Actor): Promise<Configuration> {
+    const cfg = validateConfigurationInput(input, randomUUID(), new Date().toISOString());
+    await this.checkAgents(cfg.agentIds);
+    const tx = this.redis.multi();
+    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    tx.zadd(this.keys.configs, Date.parse(cfg.createdAt), cfg.id);
+    tx.hset(this.keys.state(cfg.id), 'state', 'pending');
+    await this.deps.audit.record(
+      { actor: { tokenId: actor.tokenId, name: actor.name }, action: 'configuration.create', target: { type: 'configuration', id: cfg.id }, details: { name: cfg.name } },
+      tx,
+    );
+    await tx.exec();
+    await this.queues.schedule(cfg);
+    return { ...cfg, state: 'pending' };
+  }
+
+  async getConfiguration(id: string): Promise<Configuration> {
+    return this.withState(await this.stored(id));
+  }
+
+  async updateConfiguration(id: string, patch: ConfigurationPatch, actor: Actor): Promise<Configuration> {
+    const current = await this.stored(id);
+    const next = applyConfigurationPatch(current, patch, new Date().toISOString());
+    await this.checkAgents(next.agentIds);
+    const tx = this.redis.multi();
+    tx.set(this.keys.config(id), JSON.stringify(next));
+    await this.deps.audit.record(
+      {
+        actor: { tokenId: actor.tokenId, name: actor.name },
+        action: 'configuration.update',
+        target: { type: 'configuration', id },
+        details: { changed: Object.keys(patch ?? {}) },
+      },
+      tx,
+    );
+    await tx.exec();
+    if (next.syncIntervalSeconds !== current.syncIntervalSeconds) await this.queues.schedule(next);
+    return this.withState(next);
+  }
+
+  async deleteConfiguration(id: string, actor: Actor): Promise<void> {
+    const cfg = await this.stored(id);
+    const st = await this.redis.hgetall(this.keys.state(id));
+    await this.queues.unschedule(id);
+    if (st.currentCycleId) {
+      const c = await this.redis.hmget(this.keys.cycle(st.currentCycleId), 'agentId', 'phase');
+      if (c[0] && c[1] && !ENDED_PHASES.includes(c[1])) {
+        await this.gateway.send(c[0], {
+          type: 'cycleAborted',
+          value: { configurationId: id, cycleId: st.currentCycleId, reason: AbortReason.ABORT_REASON_ABANDONED, message: 'configuration deleted' },
+        });
+      }
+    }
+    const cycleIds = await this.redis.zrange(this.keys.cycles(id), 0, -1);
+    for (let i = 0; i < cycleIds.length; i += 500) {
+      const part = cycleIds.slice(i, i + 500);
+      await this.redis.del(...part.flatMap((c) => [this.keys.cycle(c), this.keys.batches(c), this.keys.plan(c)]));
+    }
+    await this.deps.target.removeAll(id);
+    const tx = this.redis.multi();
+    tx.del(this.keys.config(id), this.keys.state(id), this.keys.active(id), this.keys.cycles(id), this.keys.index(id), this.keys.plog(id));
+    tx.zrem(this.keys.configs, id);
+    await this.deps.audit.record(
+      { actor: { tokenId: actor.tokenId, name: actor.name }, action: 'configuration.delete', target: { type: 'configuration', id }, details: { name: cfg.name } },
+      tx,
+    );
+    await tx.exec();
+  }
+
+  // ---------------------------------------------------------------- status, cycles, logs
+
+  async readCycle(cycleId: string): Promise<Cycle | null> {
+    const h = await this.redis.hgetall(this.keys.cycle(cycleId));
+    if (!h.configurationId) return null;
+    return {
+      id: cycleId,
+      configurationId: h.configurationId,
+      state: phaseToState(h.phase),
+      mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
+      trigger: (h.trigger ?? 'manual') as CycleTrigger,
+      agentId: h.agentId || null,
+      baseCycleId: h.baseCycleId || null,
+      startedAt: h.startedAt ?? '',
+      completedAt: h.completedAt ?? null,
+      counts: h.counts ? (JSON.parse(h.counts) as CycleCounts) : { create: 0, update: 0, delete: 0 },
+      error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+    };
+  }
+
+  async getStatus(id: string): Promise<ConfigurationStatus> {
+    await this.stored(id);
+    const st = await this.redis.hgetall(this.keys.state(id));
+    const state = (st.state ?? 'pending') as ConfigurationState;
+    let quarantine: Quarantine | null = null;
+    if (state === 'quarantined' && st.quarantine) {
+      const notification = st.notification
+        ? (JSON.parse(st.notification) as Quarantine['notification'])
+        : { status: 'none' as const, attempts: 0, lastError: null, sentAt: null };
+      quarantine = { ...(JSON.parse(st.quarantine) as Omit<Quarantine, 'notification'>), notification };
+    }
+    const lastCycle = st.lastCycleId ? await this.readCycle(st.lastCycleId) : null;
+    return { state, quarantine, lastCycle };
+  }
+
+  async startCycle(id: string, actor: Actor): Promise<{ cycleId: string }> {
+    const cycleId = await this.startCycleFor(id, 'manual');
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'cycle.start',
+      target: { type: 'configuration', id },
+      details: { cycleId },
+    });
+    return { cycleId };
+  }
+
+  /**
+   * Starts a cycle: picks the active agent, decides DELTA or FULL and sends StartCycle.
+   * ConflictError while quarantined (SG_ERR_QUARANTINED), while a cycle runs
+   * (SG_ERR_CYCLE_RUNNING) or when no agent serving the configuration is connected (SG_ERR_NO_AGENT).
+   */
+  async startCycleFor(id: string, trigger: CycleTrigger): Promise<string> {
+    const cfg = await this.stored(id);
+    const st = await this.redis.hgetall(this.keys.state(id));
+    if (st.state === 'quarantined') throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined: allow the deletes or restart it`);
+    const agentId = await this.activeAgent(cfg);
+    if (st.currentCycleId) await this.settleCurrent(cfg, st.currentCycleId, agentId);
+    if (!agentId) throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${id} is connected`);
+    const base = st.committedCycleId ?? '';
+    const cursor = await this.redis.hget(this.keys.agentCursors(agentId), id);
+    const scope = JSON.stringify(cfg.source);
+    const full = base === '' || cursor !== base || st.committedScope !== scope;
+    const cycleId = randomUUID();
+    const now = Date.now();
+    const result = await this.deps.scripts.startCycle(this.keys.state(id), this.keys.cycle(cycleId), this.keys.cycles(id), cycleId, now, {
+      phase: 'streaming',
+      configurationId: id,
+      agentId,
+      mode: full ? 'full' : 'delta',
+      trigger,
+      baseCycleId: base,
+      scope,
+      startedAt: new Date(now).toISOString(),
+      acked: '0',
+      lastFrameAt: String(now),
+    });
+    if (result === 0) throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined`);
+    if (result === -1) throw new ConflictError('SG_ERR_CYCLE_RUNNING', `a cycle of configuration ${id} is running`);
+    await this.gateway.send(agentId, {
+      type: 'startCycle',
+      value: {
+        configurationId: id,
+        cycleId,
+        mode: full ? CycleMode.CYCLE_MODE_FULL : CycleMode.CYCLE_MODE_DELTA,
+        baseCycleId: base,
+        scope: {
+          baseDn: cfg.source.baseDn,
+          filter: cfg.source.filter,
+          objectTypes: cfg.source.objectTypes.map((t) => (t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER)),
+          attributes: cfg.source.attributes,
+          disabledAttribute: cfg.source.disabledAttribute,
+        },
+      },
+    });
+    this.deps.logger.info({ configurationId: id, cycleId, agentId, mode: full ? 'full' : 'delta', trigger }, 'cycle started');
+    return cycleId;
+  }
+
+  /**
+   * Clears a current cycle that can no longer finish: ended already, its agent gone and
+   * another active, or silent past cycleTimeoutMs. Otherwise throws SG_ERR_CYCLE_RUNNING.
+   */
+  private async settleCurrent(cfg: StoredConfiguration, cycleId: string, activeAgentId: string | null): Promise<void> {
+    const [phase, agentId, lastFrameAt] = await this.redis.hmget(this.keys.cycle(cycleId), 'phase', 'agentId', 'lastFrameAt');
+    if (!phase || ENDED_PHASES.includes(phase)) {
+      await this.redis.eval(
+        "if redis.call('HGET', KEYS[1], 'currentCycleId') == ARGV[1] then redis.call('HDEL', KEYS[1], 'currentCycleId') end return 1",
+        1,
+        this.keys.state(cfg.id),
+        cycleId,
+      );
+      return;
+    }
+    if (phase === 'streaming') {
+      const silent = Date.now() - Number(lastFrameAt ?? 0) > this.deps.options.cycleTimeoutMs;
+      const orphaned = agentId !== activeAgentId && !(agentId && (await this.isConnected(agentId)));
+      if (silent || orphaned) {
+        await this.failCycle(cfg.id, cycleId, { code: 'ABANDONED', message: silent ? 'the agent sent nothing for too long' : 'the agent left; another took over' });
+        if (agentId) {
+          await this.gateway.send(agentId, {
+            type: 'cycleAborted',
+            value: { configurationId: cfg.id, cycleId, reason: AbortReason.ABORT_REASON_ABANDONED, message: 'cycle abandoned' },
+          });
+        }
+        return;
+      }
+    }
+    throw new ConflictError('SG_ERR_CYCLE_RUNNING', `cycle ${cycleId} of configuration ${cfg.id} is still running`);
+  }
+
+  /** streaming -> failed: nothing applied, staged batches removed, configuration state `error`. */
+  private async failCycle(configurationId: string, cycleId: string, error: { code: string; message: string }): Promise<boolean> {
+    const moved = await this.deps.scripts.transition(this.keys.cycle(cycleId), this.keys.state(configurationId), ['streaming', 'complete'], {
+      cycle: { phase: 'failed', completedAt: new Date().toISOString(), error: JSON.stringify(error) },
+      state: { state: 'error' },
+      stateDel: ['currentCycleId'],
+      requireCurrent: true,
+      cycleId,
+    });
+    if (moved) {
+      this.deps.metrics.cycles.inc({ outcome: 'failed' });
+      this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
+    }
+    await this.redis.del(this.keys.batches(cycleId), this.keys.plan(cycleId));
+    return moved;
+  }
+
+  async listCycles(id: string, page: { limit?: number; cursor?: string }): Promise<Page<Cycle>> {
+    await this.stored(id);
+    const limit = limitOf(page.limit, 50);
+    const offset = page.cursor ? Number(page.cursor) : 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ValidationError('cursor', 'is not a cursor of this list');
+    const ids = await this.redis.zrevrange(this.keys.cycles(id), offset, offset + limit);
+    const items = (await Promise.all(ids.slice(0, limit).map((c) => this.readCycle(c)))).filter((c): c is Cycle => c !== null);
+    return { items, nextCursor: ids.length > limit ? String(offset + limit) : null };
+  }
+
+  async listProvisioningLogs(
+    id: string,
+    query: { action?: ProvisioningAction; cycleId?: string; dn?: string; limit?: number; cursor?: string },
+  ): Promise<Page<ProvisioningLogEntry>> {
+    await this.stored(id);
+    if (query.action !== undefined && !['Create', 'Update', 'Delete', 'StagedDelete'].includes(query.action)) {
+      throw new ValidationError('action', 'must be one of Create, Update, Delete, StagedDelete');
+    }
+    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor)) throw new ValidationError('cursor', 'is not a cursor of this list');
+    return this.deps.plog.list(id, { ...query, limit: limitOf(query.limit, 50) });
+  }
+
+  // ---------------------------------------------------------------- quarantine decisions
+
+  private async quarantineOf(id: string): Promise<Omit<Quarantine, 'notification'>> {
+    const st = await this.redis.hgetall(this.keys.state(id));
+    if (st.state !== 'quarantined' || !st.quarantine) {
+      throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined`);
+    }
+    return JSON.parse(st.quarantine) as Omit<Quarantine, 'notification'>;
+  }
+
+  async allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }> {
+    await this.stored(id);
+    const q = await this.quarantineOf(id);
+    const now = new Date().toISOString();
+    // The one atomic step that decides which call releases the cycle.
+    const won = await this.deps.scripts.transition(this.keys.cycle(q.cycleId), this.keys.state(id), ['quarantined'], {
+      cycle: { phase: 'applying', released: '1', releasedBy: actor.name, releasedAt: now },
+      requireCurrent: true,
+      cycleId: q.cycleId,
+    });
+    if (!won) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'allow-deletes',
+      target: { type: 'configuration', id },
+      details: { cycleId: q.cycleId, deleteCount: q.deleteCount, threshold: q.threshold },
+    });
+    this.deps.logger.warn({ configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name }, 'deletes allowed');
+    await this.queues.enqueueCycle(q.cycleId, 'release');
+    await this.waitForPhase(q.cycleId, ['applied', 'failed', 'discarded'], 120_000);
+    return { cycleId: q.cycleId, deleted: q.deleteCount };
+  }
+
+  private async waitForPhase(cycleId: string, phases: string[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const phase = await this.redis.hget(this.keys.cycle(cycleId), 'phase');
+      if (!phase || phases.includes(phase)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {
+    await this.stored(id);
+    const q = await this.quarantineOf(id);
+    const st = await this.redis.hgetall(this.keys.state(id));
+    const won = await this.deps.scripts.transition(this.keys.cycle(q.cycleId), this.keys.state(id), ['quarantined'], {
+      cycle: {
+        phase: 'discarded',
+        completedAt: new Date().toISOString(),
+        error: JSON.stringify({ code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` }),
+      },
+      state: { state: st.committedCycleId ? 'healthy' : 'pending' },
+      stateDel: ['currentCycleId', 'quarantine', 'notification'],
+      requireCurrent: true,
+      cycleId: q.cycleId,
+    });
+    if (!won) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
+    this.deps.metrics.cycles.inc({ outcome: 'discarded' });
+    await this.redis.del(this.keys.batches(q.cycleId), this.keys.plan(q.cycleId));
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'restart',
+      target: { type: 'configuration', id },
+      details: { discardedCycleId: q.cycleId, deleteCount: q.deleteCount },
+    });
+    const agentId = await this.redis.hget(this.keys.cycle(q.cycleId), 'agentId');
+    if (agentId) {
+      await this.gateway.send(agentId, {
+        type: 'cycleAborted',
+        value: { configurationId: id, cycleId: q.cycleId, reason: AbortReason.ABORT_REASON_DISCARDED, message: `discarded by ${actor.name}` },
+      });
+    }
+    let cycleId: string | null = null;
+    try {
+      cycleId = await this.startCycleFor(id, 'restart');
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      this.deps.logger.warn({ configurationId: id, err: error }, 'no cycle started after restart');
+    }
+    return { discardedCycleId: q.cycleId, cycleId };
+  }
+
+  // ---------------------------------------------------------------- objects, audit
+
+  async listObjects(
+    id: string,
+    query: { type?: ObjectTypeName; limit?: number; cursor?: string },
+  ): Promise<{ total: number } & Page<CloudObject>> {
+    await this.stored(id);
+    if (query.type !== undefined && query.type !== 'user' && query.type !== 'group') throw new ValidationError('type', 'must be user or group');
+    return this.deps.target.listObjects(id, { type: query.type, limit: limitOf(query.limit, 100), cursor: query.cursor });
+  }
+
+  async listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>> {
+    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor)) throw new ValidationError('cursor', 'is not a cursor of this list');
+    return this.deps.audit.list({ limit: limitOf(query.limit, 50), cursor: query.cursor });
+  }
+
+  async recordAudit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+    await this.deps.audit.record(entry);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- scheduler and pipeline hooks
+
+  /** A scheduler tick: start a cycle unless one runs or the configuration is quarantined. */
+  async tick(configurationId: string): Promise<void> {
+    try {
+      await this.startCycleFor(configurationId, 'schedule');
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        await this.queues.unschedule(configurationId);
+        return;
+      }
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+
+  async sendCommitted(agentId: string, configurationId: string, cycleId: string): Promise<void> {
+    if (!agentId) return;
+    await this.redis.hset(this.keys.agentCursors(agentId), configurationId, cycleId);
+    await this.gateway.send(agentId, { type: 'cycleCommitted', value: { configurationId, cycleId } });
+  }
+
+  // ---------------------------------------------------------------- agent sessions (SessionHandler)
+
+  private async refreshSession(session: AgentSession): Promise<void> {
+    const ttl = this.deps.options.heartbeatIntervalMs * 3 + 1000;
+    await this.redis.set(this.keys.agentSession(session.agentId), `${this.deps.controllerId}/${session.sessionId}`, 'PX', ttl);
+  }
+
+  async hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]> {
+    this.gateway.register(session);
+    await this.refreshSession(session);
+    const tx = this.redis.multi();
+    tx.hset(this.keys.agent(session.agentId), {
+      lastSeenAt: new Date().toISOString(),
+      version: hello.softwareVersion,
+      hostname: hello.hostname,
+    });
+    tx.del(this.keys.agentCursors(session.agentId));
+    const cursors = hello.cursors.filter((c) => c.committedCycleId !== '');
+    if (cursors.length > 0) {
+      tx.hset(this.keys.agentCursors(session.agentId), Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])));
+    }
+    await tx.exec();
+    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
+    const out: Assignment[] = [];
+    for (const cfg of configs) out.push({ configurationId: cfg.id, active: (await this.activeAgent(cfg)) === session.agentId });
+    return out;
+  }
+
+  async afterWelcome(session: AgentSession, hello: AgentHello): Promise<void> {
+    for (const cursor of hello.cursors) {
+      if (cursor.pendingCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.pendingCycleId, true);
+      if (cursor.runningCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.runningCycleId, false);
+    }
+    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
+    for (const cfg of configs) {
+      if ((await this.redis.get(this.keys.active(cfg.id))) !== session.agentId) continue;
+      await this.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
+        if (!(error instanceof ConflictError)) this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start a cycle');
+      });
+    }
+  }
+
+  /** Answers an agent's pending or running cycle after a reconnect. */
+  private async sendVerdict(agentId: string, configurationId: string, cycleId: string, completed: boolean): Promise<void> {
+    const [phase, cfgId, lastSequence] = await this.redis.hmget(this.keys.cycle(cycleId), 'phase', 'configurationId', 'lastSequence');
+    const abort = (reason: AbortReason, message: string) =>
+      this.gateway.send(agentId, { type: 'cycleAborted', value: { configurationId, cycleId, reason, message } });
+    if (!phase || cfgId !== configurationId) return abort(AbortReason.ABORT_REASON_ABANDONED, 'unknown cycle');
+    switch (phase) {
+      case 'applied':
+        return this.sendCommitted(agentId, configurationId, cycleId);
+      case 'failed':
+        return abort(AbortReason.ABORT_REASON_ABANDONED, 'cycle failed');
+      case 'discarded':
+        return abort(AbortReason.ABORT_REASON_DISCARDED, 'cycle discarded');
+      case 'streaming':
+        if (completed && !lastSequence) {
+          // The agent completed a cycle whose CycleComplete never reached us: it cannot be evaluated.
+          await this.failCycle(configurationId, cycleId, { code: 'ABANDONED', message: 'completion lost in a reconnect' });
+          return abort(AbortReason.ABORT_REASON_ABANDONED, 'completion lost; a new cycle follows');
+        }
+        return;
+      default:
+        // complete, applying, quarantined: the verdict comes later.
+        return;
+    }
+  }
+
+  async batch(session: AgentSession, batch: ChangeBatch, frame: Buffer): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
+    const cycleKey = this.keys.cycle(batch.cycleId);
+    const cfgId = await this.redis.hget(cycleKey, 'configurationId');
+    if (cfgId !== batch.configurationId) {
+      return { ackedThrough: null, error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId } };
+    }
+    const { result, acked } = await this.deps.scripts.persistBatch(cycleKey, this.keys.batches(batch.cycleId), batch.sequence, frame);
+    if (result === -1) {
+      return {
+        ackedThrough: acked,
+        error: { code: ErrorCode.ERROR_CODE_SEQUENCE_GAP, message: `expected batch ${acked + 1}, got ${batch.sequence}`, cycleId: batch.cycleId },
+      };
+    }
+    if (result === -2) {
+      return { ackedThrough: null, error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `cycle ${batch.cycleId} no longer runs`, cycleId: batch.cycleId } };
+    }
+    if (result === 1 && (await this.deps.scripts.completeCycle(cycleKey, null)) === 1) {
+      await this.queues.enqueueCycle(batch.cycleId, 'complete');
+    }
+    return { ackedThrough: acked, error: null };
+  }
+
+  async complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null> {
+    const cycleKey = this.keys.cycle(message.cycleId);
+    const cfgId = await this.redis.hget(cycleKey, 'configurationId');
+    if (cfgId !== message.configurationId) {
+      return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
+    }
+    const r = await this.deps.scripts.completeCycle(cycleKey, message.lastSequence, JSON.stringify(message.totals), String(message.mode));
+    if (r === 1) await this.queues.enqueueCycle(message.cycleId, 'complete');
+    if (r === -1) {
+      const phase = await this.redis.hget(cycleKey, 'phase');
+      if (phase === 'failed' || phase === 'discarded') {
+        return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `cycle ${message.cycleId} no longer runs`, cycleId: message.cycleId };
+      }
+    }
+    return null;
+  }
+
+  async failed(session: AgentSession, message: CycleFailed): Promise<void> {
+    const cfgId = await this.redis.hget(this.keys.cycle(message.cycleId), 'configurationId');
+    if (cfgId !== message.configurationId) return;
+    await this.failCycle(cfgId, message.cycleId, { code: cycleErrorName(message.code), message: message.message });
+    if (message.code === CycleErrorCode.CYCLE_ERROR_CACHE_MISMATCH) {
+      // The agent's cache is not at our committed cycle: the next cycle runs FULL, now.
+      await this.redis.hdel(this.keys.agentCursors(session.agentId), cfgId);
+      await this.startCycleFor(cfgId, 'agent-connected').catch((error: unknown) => {
+        if (!(error instanceof ConflictError)) throw error;
+      });
+    }
+  }
+
+  async alive(session: AgentSession): Promise<void> {
+    if (!this.gateway.isCurrent(session)) return;
+    await this.refreshSession(session);
+    await this.redis.hset(this.keys.agent(session.agentId), 'lastSeenAt', new Date().toISOString());
+  }
+
+  async closed(session: AgentSession): Promise<void> {
+    const mine = await this.deps.scripts.deleteIfEqual(
+      this.keys.agentSession(session.agentId),
+      `${this.deps.controllerId}/${session.sessionId}`,
+    );
+    if (!mine) return; // superseded by a newer connection
+    await this.redis.hset(this.keys.agent(session.agentId), 'lastSeenAt', new Date().toISOString());
+    this.deps.logger.info({ agentId: session.agentId }, 'agent disconnected');
+    // Fail over: configurations this agent was active for get another connected agent.
+    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
+    for (const cfg of configs) {
+      if (!(await this.deps.scripts.deleteIfEqual(this.keys.active(cfg.id), session.agentId))) continue;
+      const next = await this.activeAgent(cfg);
+      if (!next) continue;
+      this.deps.logger.info({ configurationId: cfg.id, agentId: next }, 'agent takes over');
+      await this.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
+        if (!(error instanceof ConflictError)) this.deps.logger.warn({ err: error }, 'no cycle after failover');
+      });
+    }
+  }
+}
+
+export { PRIVATE_ACTOR };

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCode, type BodyInput } from '@syncguard/protocol';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { CompiledControllerOptions } from '../controller-options';
+import type { ControllerMetrics } from '../metrics';
+import type { Keys } from '../store/keys';
+import { AgentSession, type SessionHandler } from './agent-session';
+
+/** SHA-256 (hex) of an agent token: what Redis stores instead of the token. */
+export function hashAgentToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+interface AgentCommand {
+  agentId: string;
+  body: BodyInput;
+}
+
+/**
+ * Accepts agents at `/agent` on the controller's HTTP server. The upgrade is refused
+ * with HTTP 401 unless `Authorization: Bearer <token>` names a registered agent. Holds
+ * this process's sessions; messages for an agent connected to another replica are
+ * published on the Redis channel `P:agent-commands`, which every replica reads.
+ */
+export class AgentGateway {
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Map<string, AgentSession>();
+  private closing = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly keys: Keys,
+    private readonly options: CompiledControllerOptions,
+    private readonly logger: Logger,
+    private readonly metrics: ControllerMetrics,
+    private readonly handler: SessionHandler,
+  ) {
+    // ws enforces a hard cap above ours so that a frame just over our limit still gets an
+    // Error frame with FRAME_TOO_LARGE before the close.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes * 2 + 1024 });
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== keys.commands) return;
+      try {
+        const command = JSON.parse(message) as AgentCommand;
+        this.sessions.get(command.agentId)?.send(command.body);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'bad agent command on the pub/sub channel');
+      }
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.subscriber.subscribe(this.keys.commands);
+  }
+
+  /** The HTTP server's `upgrade` listener. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/agent' || this.closing) {
+      reject(socket, this.closing ? 503 : 404, this.closing ? 'Service Unavailable' : 'Not Found');
+      return;
+    }
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) {
+      reject(socket, 401, 'Unauthorized');
+      return;
+    }
+    this.redis
+      .get(this.keys.agentToken(hashAgentToken(match[1]!)))
+      .then((agentId) => {
+        if (!agentId) {
+          reject(socket, 401, 'Unauthorized');
+          return;
+        }
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          const session = new AgentSession(ws, agentId, this.handler, this.options, this.logger, this.metrics);
+          void session.done.then(() => {
+            if (this.sessions.get(agentId) === session) {
+              this.sessions.delete(agentId);
+              this.metrics.connectedAgents.set(this.sessions.size);
+            }
+          });
+        });
+      })
+      .catch((error: unknown) => {
+        this.logger.error({ err: error }, 'agent upgrade failed');
+        reject(socket, 503, 'Service Unavailable');
+      });
+  }
+
+  /** Called by the engine once a session said hello: it becomes the agent's session here. */
+  register(session: AgentSession): void {
+    const previous = this.sessions.get(session.agentId);
+    this.sessions.set(session.agentId, session);
+    this.metrics.connectedAgents.set(this.sessions.size);
+    if (previous && previous !== session) previous.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
+  }
+
+  /** True when this session is (still) the agent's current one in this process. */
+  isCurrent(session: AgentSession): boolean {
+    return this.sessions.get(session.agentId) === session;
+  }
+
+  /** Sends to the agent here, or through Redis to the replica that holds it. */
+  async send(agentId: string, body: BodyInput): Promise<void> {
+    const local = this.sessions.get(agentId);
+    if (local?.ready) {
+      local.send(body);
+      return;
+    }
+    await this.redis.publish(this.keys.commands, JSON.stringify({ agentId, body } satisfies AgentCommand));
+  }
+
+  /** Closes every session with GOING_AWAY and waits for their cleanup. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const sessions = [...this.sessions.values()];
+    for (const s of sessions) s.close(CloseCode.GOING_AWAY, 'controller shutting down');
+    await Promise.race([Promise.all(sessions.map((s) => s.done)), new Promise((r) => setTimeout(r, 3000).unref())]);
+    for (const client of this.wss.clients) client.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.subscriber.unsubscribe().catch(() => undefined);
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}

@@ -1,0 +1,45 @@
+import type { Configuration, ObjectTypeName } from '../model';
+
+export interface QuarantineEmailInput {
+  configuration: Pick<Configuration, 'id' | 'name'>;
+  cycleId: string;
+  deleteCount: number;
+  threshold: number;
+  since: string;
+  /** The first staged deletes (at most 20 are shown). */
+  staged: { dn: string; objectType: ObjectTypeName }[];
+  /** Base URL of the controller's API, e.g. `https://sync.example.com`. */
+  publicUrl: string;
+}
+
+/** Subject and plain-text body of the one email sent per quarantine. */
+export function quarantineEmail(input: QuarantineEmailInput): { subject: string; text: string } {
+  const { configuration: cfg, publicUrl } = input;
+  const base = publicUrl.replace(/\/+$/, '');
+  const shown = input.staged.slice(0, 20);
+  const lines = [
+    `Synchronization of the configuration "${cfg.name}" (${cfg.id}) is quarantined: Delete threshold exceeded.`,
+    '',
+    `Delete count: ${input.deleteCount}`,
+    `Threshold: ${input.threshold}`,
+    `Cycle: ${input.cycleId}`,
+    `Since: ${input.since}`,
+    '',
+    'Nothing of this cycle was applied, and no further cycle runs until you decide.',
+    '',
+    `First ${shown.length} of ${input.deleteCount} staged deletes (DN and type):`,
+    ...shown.map((s) => `  ${s.dn}  (${s.objectType})`),
+    '',
+    'To apply the deletes:',
+    `  syncguardctl allow-deletes ${cfg.id}`,
+    `  POST ${base}/api/v1/configurations/${cfg.id}/allow-deletes`,
+    '',
+    'To discard this cycle without deleting anything and run a new one (after you fixed the source):',
+    `  syncguardctl restart ${cfg.id}`,
+    `  POST ${base}/api/v1/configurations/${cfg.id}/restart`,
+    '',
+    `The staged deletes are in the provisioning log: syncguardctl logs ${cfg.id} --action StagedDelete`,
+    '',
+  ];
+  return { subject: `syncguard: Delete threshold exceeded for configuration "${cfg.name}"`, text: lines.join('\n') };
+}

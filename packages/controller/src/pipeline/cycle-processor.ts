@@ -1,0 +1,381 @@
+import { ChangeKind, CycleMode, ObjectType, decodeFrame, type Change, type ChangeBatch } from '@syncguard/protocol';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ControllerMetrics } from '../metrics';
+import type { CycleCounts, ObjectTypeName, Quarantine } from '../model';
+import type { Keys } from '../store/keys';
+import { Scripts } from '../store/scripts';
+import type { Target, TargetOperation } from '../targets/target';
+import type { StoredConfiguration } from '../engine/configuration-validation';
+import type { ProvisioningLog } from './provisioning-log';
+
+/** Hooks the processor calls into the rest of the engine. */
+export interface CycleProcessorHooks {
+  /** Tells an agent the cycle's verdict (CycleCommitted). */
+  committed(agentId: string, configurationId: string, cycleId: string): Promise<void>;
+  /** The cycle was quarantined (or found quarantined): make sure its email is on its way. */
+  quarantined(configurationId: string, cycleId: string): Promise<void>;
+  /** A cycle released by allow-deletes was applied: resume the schedule. */
+  released(configurationId: string): Promise<void>;
+  loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
+}
+
+type CycleFields = Record<string, string>;
+
+interface DeleteOp {
+  objectId: string;
+  objectType: ObjectTypeName;
+  dn: string;
+}
+
+/** Largest stored batch frame we decode (stored frames were checked at receipt). */
+const STORED_FRAME_LIMIT = 1024 * 1024 * 1024;
+
+export function typeName(t: ObjectType): ObjectTypeName {
+  return t === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user';
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function attributesOf(change: Change): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const a of change.attributes) out[a.name] = a.binary ? a.values.map((v) => `base64:${v}`) : [...a.values];
+  return out;
+}
+
+/**
+ * Evaluates and applies one cycle; the body of the `cycles` BullMQ job.
+ *
+ * Phases of a cycle (field `phase` of its hash): `streaming` (batches arriving) ->
+ * `complete` (every batch held; job queued) -> `quarantined` or `applying` -> `applied`;
+ * or `failed` / `discarded`. Each step is a guarded transition, so running the job
+ * again after a crash continues where the last run stopped:
+ *
+ * 1. evaluate: reads every batch and the synced index, writes the plan (a list of
+ *    operations), counts deletes and either quarantines or moves to `applying`, all in
+ *    one MULTI;
+ * 2. apply: takes the plan in chunks; each chunk's target writes, index updates,
+ *    provisioning-log entries and the progress marker `applied` commit in one MULTI
+ *    under WATCH, so a chunk is applied exactly once;
+ * 3. finalize: `applied`, the configuration's committed cycle advances, staged data
+ *    is removed and the agent is told CycleCommitted (idempotent).
+ */
+export class CycleProcessor {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly target: Target,
+    private readonly plog: ProvisioningLog,
+    private readonly metrics: ControllerMetrics,
+    private readonly logger: Logger,
+    private readonly chunkSize: number,
+    private readonly hooks: CycleProcessorHooks,
+  ) {}
+
+  async process(cycleId: string): Promise<void> {
+    let releasedNow = false;
+    for (let step = 0; step < 5; step++) {
+      const c = await this.redis.hgetall(this.keys.cycle(cycleId));
+      switch (c.phase) {
+        case 'complete':
+          await this.evaluate(cycleId, c);
+          break;
+        case 'applying':
+          await this.apply(cycleId, c);
+          releasedNow = (await this.finalize(cycleId, c)) && c.released === '1';
+          break;
+        case 'applied':
+          await this.cleanup(cycleId);
+          await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
+          if (releasedNow) {
+            // After CycleCommitted, so that the agent's cache has advanced when the next cycle asks for a delta.
+            await this.hooks.released(c.configurationId ?? '').catch((error: unknown) => {
+              this.logger.warn({ err: error, configurationId: c.configurationId }, 'no cycle started after allow-deletes');
+            });
+          }
+          return;
+        case 'quarantined':
+          await this.hooks.quarantined(c.configurationId ?? '', cycleId);
+          return;
+        case 'failed':
+        case 'discarded':
+          await this.cleanup(cycleId);
+          return;
+        default:
+          // streaming (not ours to process yet) or gone (configuration deleted).
+          return;
+      }
+    }
+  }
+
+  /** Reads every batch of the cycle, in sequence order. */
+  private async readBatches(cycleId: string): Promise<ChangeBatch[]> {
+    const raw = await this.redis.hgetallBuffer(this.keys.batches(cycleId));
+    return Object.entries(raw)
+      .map(([seq, frame]) => ({ seq: Number(seq), frame }))
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ frame }) => {
+        const decoded = decodeFrame(frame, { maxFrameBytes: STORED_FRAME_LIMIT });
+        if (decoded.body.type !== 'changeBatch') throw new Error('stored frame is not a ChangeBatch');
+        return decoded.body.value;
+      });
+  }
+
+  private async evaluate(cycleId: string, c: CycleFields): Promise<void> {
+    const cfgId = c.configurationId ?? '';
+    const cfg = await this.hooks.loadConfiguration(cfgId);
+    if (!cfg) return;
+    const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
+    const countDisables = cfg.accidentalDeletes.countDisables;
+
+    // The last change per object wins (a batch may be resent; an object listed twice keeps its latest view).
+    const latest = new Map<string, { seq: number; idx: number; change: Change }>();
+    for (const batch of await this.readBatches(cycleId)) {
+      batch.changes.forEach((change, idx) => latest.set(change.objectId, { seq: batch.sequence, idx, change }));
+    }
+
+    const index = new Map<string, string>();
+    if (full) {
+      let cursor = '0';
+      do {
+        const [next, kv] = await this.redis.hscan(this.keys.index(cfgId), cursor, 'COUNT', 2000);
+        cursor = next;
+        for (let i = 0; i + 1 < kv.length; i += 2) index.set(kv[i]!, kv[i + 1]!);
+      } while (cursor !== '0');
+    } else {
+      const ids = [...latest.keys()];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const part = ids.slice(i, i + 1000);
+        const values = await this.redis.hmget(this.keys.index(cfgId), ...part);
+        part.forEach((id, j) => {
+          const v = values[j];
+          if (v != null) index.set(id, v);
+        });
+      }
+    }
+
+    const userOps: string[] = [];
+    const groupOps: string[] = [];
+    const deletes: DeleteOp[] = [];
+    const counts: CycleCounts = { create: 0, update: 0, delete: 0 };
+    for (const [oid, ref] of latest) {
+      const { change } = ref;
+      const known = index.get(oid);
+      const inScope = change.kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && change.disabled);
+      if (!inScope) {
+        if (known !== undefined) deletes.push({ objectId: oid, objectType: typeName(change.objectType), dn: change.dn });
+        continue;
+      }
+      const ops = change.objectType === ObjectType.OBJECT_TYPE_GROUP ? groupOps : userOps;
+      if (known === undefined) {
+        ops.push(`c\t${ref.seq}\t${ref.idx}`);
+        counts.create += 1;
+      } else if (known !== hex(change.contentHash)) {
+        ops.push(`u\t${ref.seq}\t${ref.idx}`);
+        counts.update += 1;
+      }
+    }
+    if (full) {
+      // FULL mode: whatever the target holds and the scan did not report is gone from scope.
+      const missing = [...index.keys()].filter((id) => !latest.has(id));
+      for (let i = 0; i < missing.length; i += 1000) {
+        const part = missing.slice(i, i + 1000);
+        const described = await this.target.describe(cfgId, part);
+        part.forEach((id, j) => {
+          const d = described[j];
+          deletes.push({ objectId: id, objectType: d?.type ?? 'user', dn: d?.dn ?? '' });
+        });
+      }
+    }
+    counts.delete = deletes.length;
+    const plan = [...userOps, ...groupOps, ...deletes.map((d) => `d\t${d.objectId}\t${d.objectType}\t${d.dn}`)];
+
+    const guard = cfg.accidentalDeletes;
+    const quarantine = guard.enabled && deletes.length >= guard.threshold && c.released !== '1';
+    const now = new Date().toISOString();
+    const tx = this.redis.multi();
+    tx.del(this.keys.plan(cycleId));
+    for (let i = 0; i < plan.length; i += 1000) tx.rpush(this.keys.plan(cycleId), ...plan.slice(i, i + 1000));
+    const cycleFields = {
+      planSize: plan.length,
+      applied: 0,
+      deleteCount: deletes.length,
+      counts: JSON.stringify(counts),
+      evaluatedMode: full ? 'full' : 'delta',
+    };
+    if (quarantine) {
+      for (const d of deletes) {
+        this.plog.add(
+          tx,
+          cfgId,
+          {
+            cycleId,
+            action: 'StagedDelete',
+            status: 'staged',
+            objectType: d.objectType,
+            objectId: d.objectId,
+            dn: d.dn,
+            details: `held back: ${deletes.length} deletes >= threshold ${guard.threshold}`,
+          },
+          now,
+        );
+      }
+      const q: Omit<Quarantine, 'notification'> = {
+        reason: 'TooManyDeletes',
+        deleteCount: deletes.length,
+        threshold: guard.threshold,
+        cycleId,
+        since: now,
+      };
+      const notification: Quarantine['notification'] = {
+        status: cfg.notificationEmail ? 'pending' : 'none',
+        attempts: 0,
+        lastError: null,
+        sentAt: null,
+      };
+      tx.eval(
+        ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
+          cycle: { ...cycleFields, phase: 'quarantined', completedAt: now },
+          state: { state: 'quarantined', quarantine: JSON.stringify(q), notification: JSON.stringify(notification) },
+        }),
+      );
+    } else {
+      tx.eval(
+        ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
+          cycle: { ...cycleFields, phase: 'applying' },
+        }),
+      );
+    }
+    const results = await tx.exec();
+    const moved = results?.[results.length - 1]?.[1] === 1;
+    if (moved && quarantine) {
+      this.metrics.cycles.inc({ outcome: 'quarantined' });
+      this.metrics.stagedDeletes.inc(deletes.length);
+      this.logger.warn(
+        { configurationId: cfgId, cycleId, deleteCount: deletes.length, threshold: guard.threshold },
+        'cycle quarantined: delete threshold exceeded',
+      );
+    } else if (moved) {
+      this.logger.info({ configurationId: cfgId, cycleId, counts }, 'cycle evaluated');
+    }
+  }
+
+  private async apply(cycleId: string, c: CycleFields): Promise<void> {
+    const cfgId = c.configurationId ?? '';
+    const cycleKey = this.keys.cycle(cycleId);
+    const planKey = this.keys.plan(cycleId);
+    // WATCH needs a connection of its own: other jobs share the main one.
+    const conn = this.redis.duplicate();
+    const frames = new Map<number, ChangeBatch>();
+    try {
+      for (;;) {
+        await conn.watch(cycleKey);
+        const [phase, appliedRaw, sizeRaw] = await conn.hmget(cycleKey, 'phase', 'applied', 'planSize');
+        const applied = Number(appliedRaw ?? 0);
+        const size = Number(sizeRaw ?? 0);
+        if (phase !== 'applying' || applied >= size) {
+          await conn.unwatch();
+          return;
+        }
+        const entries = await conn.lrange(planKey, applied, applied + this.chunkSize - 1);
+        const ops = await this.operations(cycleId, entries, frames);
+        const tx = conn.multi();
+        const results = await this.target.apply(cfgId, ops, tx);
+        const now = new Date().toISOString();
+        ops.forEach((op, i) => {
+          const result = results[i] ?? { ok: false, details: 'no result from the target' };
+          if (result.ok) {
+            if (op.kind === 'delete') tx.hdel(this.keys.index(cfgId), op.objectId);
+            else tx.hset(this.keys.index(cfgId), op.objectId, (op as TargetOperation & { hash: string }).hash);
+          }
+          this.plog.add(
+            tx,
+            cfgId,
+            {
+              cycleId,
+              action: op.kind === 'create' ? 'Create' : op.kind === 'update' ? 'Update' : 'Delete',
+              status: result.ok ? 'success' : 'failure',
+              objectType: op.objectType,
+              objectId: op.objectId,
+              dn: op.dn,
+              details: result.details,
+            },
+            now,
+          );
+        });
+        tx.hset(cycleKey, 'applied', applied + ops.length);
+        const done = await tx.exec();
+        if (done === null) continue; // someone else moved the cycle on: read again
+        ops.forEach((op, i) =>
+          this.metrics.changesApplied.inc({ kind: op.kind, status: results[i]?.ok ? 'success' : 'failure' }),
+        );
+      }
+    } finally {
+      conn.disconnect();
+    }
+  }
+
+  /** Turns plan entries into target operations, decoding the batches they point into. */
+  private async operations(
+    cycleId: string,
+    entries: string[],
+    frames: Map<number, ChangeBatch>,
+  ): Promise<(TargetOperation & { hash?: string })[]> {
+    const needed = new Set<number>();
+    for (const e of entries) {
+      const parts = e.split('\t');
+      if (parts[0] !== 'd') needed.add(Number(parts[1]));
+    }
+    const missing = [...needed].filter((s) => !frames.has(s));
+    if (missing.length > 0) {
+      if (frames.size > 64) frames.clear();
+      const raw = await this.redis.hmgetBuffer(this.keys.batches(cycleId), ...missing.map(String));
+      missing.forEach((seq, i) => {
+        const buf = raw[i];
+        if (!buf) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+        const decoded = decodeFrame(buf, { maxFrameBytes: STORED_FRAME_LIMIT });
+        if (decoded.body.type !== 'changeBatch') throw new Error('stored frame is not a ChangeBatch');
+        frames.set(seq, decoded.body.value);
+      });
+    }
+    return entries.map((e) => {
+      const parts = e.split('\t');
+      if (parts[0] === 'd') {
+        return { kind: 'delete', objectId: parts[1]!, objectType: parts[2] as ObjectTypeName, dn: parts.slice(3).join('\t') };
+      }
+      const change = frames.get(Number(parts[1]))?.changes[Number(parts[2])];
+      if (!change) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
+      const present = change.kind === ChangeKind.CHANGE_KIND_PRESENT;
+      return {
+        kind: parts[0] === 'c' ? 'create' : 'update',
+        objectId: change.objectId,
+        objectType: typeName(change.objectType),
+        dn: change.dn,
+        attributes: present ? null : attributesOf(change),
+        disabled: change.disabled,
+        memberDns: [...change.memberDns],
+        hash: hex(change.contentHash),
+      };
+    });
+  }
+
+  private async finalize(cycleId: string, c: CycleFields): Promise<boolean> {
+    const cfgId = c.configurationId ?? '';
+    const now = new Date().toISOString();
+    const moved = await new Scripts(this.redis).transition(this.keys.cycle(cycleId), this.keys.state(cfgId), ['applying'], {
+      cycle: { phase: 'applied', completedAt: now },
+      state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
+      stateDel: ['currentCycleId', 'quarantine', 'notification'],
+    });
+    if (!moved) return false;
+    this.metrics.cycles.inc({ outcome: 'applied' });
+    this.logger.info({ configurationId: cfgId, cycleId, released: c.released === '1' }, 'cycle applied');
+    return true;
+  }
+
+  async cleanup(cycleId: string): Promise<void> {
+    await this.redis.del(this.keys.batches(cycleId), this.keys.plan(cycleId));
+  }
+}

@@ -1,0 +1,48 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
+import type { Keys } from '../store/keys';
+
+export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
+
+/**
+ * The provisioning log of one configuration: a Redis stream (newest read first), one
+ * entry per object and action. The stream id is the entry id and the cursor.
+ */
+export class ProvisioningLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  add(tx: ChainableCommander, configurationId: string, entry: NewLogEntry, at: string): void {
+    tx.xadd(this.keys.plog(configurationId), '*', 'd', JSON.stringify({ ...entry, at }));
+  }
+
+  async list(
+    configurationId: string,
+    query: { action?: ProvisioningAction; cycleId?: string; dn?: string; limit?: number; cursor?: string },
+  ): Promise<Page<ProvisioningLogEntry>> {
+    const limit = query.limit ?? 50;
+    const key = this.keys.plog(configurationId);
+    const dn = query.dn?.toLowerCase();
+    const items: ProvisioningLogEntry[] = [];
+    let end = query.cursor ? `(${query.cursor}` : '+';
+    const chunk = Math.max(limit * 2, 500);
+    for (;;) {
+      const rows = await this.redis.xrevrange(key, end, '-', 'COUNT', chunk);
+      for (const [id, fields] of rows) {
+        const entry = { id, ...(JSON.parse(fields[1] ?? '{}') as Omit<ProvisioningLogEntry, 'id'>) };
+        if (query.action && entry.action !== query.action) continue;
+        if (query.cycleId && entry.cycleId !== query.cycleId) continue;
+        if (dn && entry.dn.toLowerCase() !== dn) continue;
+        items.push(entry);
+        if (items.length > limit) {
+          return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
+        }
+      }
+      if (rows.length < chunk) break;
+      end = `(${rows[rows.length - 1]![0]}`;
+    }
+    return { items, nextCursor: null };
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { buildHttpApp } from './api/http-app';
+import { AuditLog } from './audit/audit-log';
+import { compileControllerOptions, type CompiledControllerOptions, type ControllerOptions } from './controller-options';
+import { ControllerError } from './errors';
+import { Engine } from './engine/engine';
+import { AgentGateway } from './gateway/agent-gateway';
+import { Mailer } from './mail/mailer';
+import { QuarantineNotifier } from './mail/notifier';
+import { ControllerMetrics } from './metrics';
+import { CycleProcessor } from './pipeline/cycle-processor';
+import { ProvisioningLog } from './pipeline/provisioning-log';
+import { PipelineQueues } from './pipeline/queues';
+import { Keys } from './store/keys';
+import { Scripts } from './store/scripts';
+import { CloudDirectoryTarget } from './targets/cloud-directory';
+
+type State = 'created' | 'running' | 'draining' | 'stopped';
+
+/** One controller: HTTP API and agent WebSocket on one port, BullMQ workers, Redis. */
+export interface ControllerServer {
+  /** The engine the HTTP API calls (ControllerService). */
+  readonly service: Engine;
+  readonly httpServer: http.Server | https.Server;
+  readonly app: FastifyInstance;
+  readonly options: CompiledControllerOptions;
+  readonly redis: Redis;
+  readonly metrics: ControllerMetrics;
+  readonly logger: Logger;
+  /** Base URL once listening, e.g. `http://127.0.0.1:41234` (agents connect at `<url>/agent`, ws:// or wss://). */
+  readonly url: string;
+  readonly port: number;
+  listen(): Promise<{ port: number; url: string }>;
+  /** Graceful: stops taking agents and jobs, lets running jobs finish, closes sessions with GOING_AWAY. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface CreateServerExtras {
+  /** Log here instead of a new pino logger on stdout. */
+  logger?: Logger;
+}
+
+/** Builds a controller from its options. Connects to Redis but does not listen until `listen()`. */
+export async function createServer(options: ControllerOptions, extras: CreateServerExtras = {}): Promise<ControllerServer> {
+  const opts = compileControllerOptions(options);
+  const logger = extras.logger ?? pino({ level: opts.logLevel, base: { component: 'syncguard-controller' } });
+  const controllerId = randomUUID();
+  const keys = new Keys(opts.redisKeyPrefix);
+  const metrics = new ControllerMetrics();
+  const onRedisError = (error: Error) => logger.warn({ err: error }, 'redis connection error');
+  const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
+  const bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  for (const r of [redis, bullConnection, subscriber]) r.on('error', onRedisError);
+  try {
+    await Promise.all([redis.connect(), bullConnection.connect(), subscriber.connect()]);
+  } catch (cause) {
+    redis.disconnect();
+    bullConnection.disconnect();
+    subscriber.disconnect();
+    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${opts.redisUrl}: ${(cause as Error).message}`, { cause });
+  }
+
+  const scripts = new Scripts(redis);
+  const target = new CloudDirectoryTarget(redis, keys);
+  const audit = new AuditLog(redis, keys);
+  const plog = new ProvisioningLog(redis, keys);
+  const engine = new Engine({ redis, keys, scripts, options: opts, logger, metrics, target, audit, plog, controllerId });
+  const gateway = new AgentGateway(redis, subscriber, keys, opts, logger.child({ component: 'gateway' }), metrics, engine);
+  const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
+  engine.attach(gateway, queues);
+  const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
+  if (!mailer.configured) logger.warn('SMTP_URL is not set: quarantine notifications cannot be sent');
+
+  let state: State = 'created';
+  let port = opts.port;
+  const scheme = opts.tls ? 'https' : 'http';
+  const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
+
+  const processor = new CycleProcessor(redis, keys, target, plog, metrics, logger.child({ component: 'pipeline' }), opts.applyChunkSize, {
+    committed: (agentId, cfgId, cycleId) => engine.sendCommitted(agentId, cfgId, cycleId),
+    quarantined: (cfgId, cycleId) => queues.enqueueMail(cfgId, cycleId),
+    released: async (cfgId) => {
+      await engine.startCycleFor(cfgId, 'schedule');
+    },
+    loadConfiguration: (id) => engine.loadConfiguration(id),
+  });
+  const notifier = new QuarantineNotifier(redis, keys, mailer, plog, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
+    engine.loadConfiguration(id),
+  );
+
+  const app = await buildHttpApp({
+    service: engine,
+    metrics,
+    redis,
+    keyPrefix: opts.redisKeyPrefix,
+    adminToken: opts.adminToken,
+    logger,
+    queues: queues.all,
+  });
+  const handler: http.RequestListener = (req, res) => app.routing(req, res);
+  const httpServer = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+  httpServer.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+
+  let closing: Promise<void> | null = null;
+  const server: ControllerServer = {
+    service: engine,
+    httpServer,
+    app,
+    options: opts,
+    redis,
+    metrics,
+    logger,
+    get url() {
+      return `${scheme}://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    async listen() {
+      if (state !== 'created') throw new ControllerError('SG_ERR_STATE', `cannot listen: the server is ${state}`);
+      await gateway.start();
+      if (opts.workers) {
+        queues.startWorkers({
+          cycle: (cycleId) => processor.process(cycleId),
+          tick: (cfgId) => engine.tick(cfgId),
+          mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
+          cycleGaveUp: async (cycleId) => {
+            logger.error({ cycleId }, 'cycle could not be processed; it stays in Redis for a retry');
+          },
+        });
+        // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
+        if (opts.schedule) for (const cfg of await engine.listConfigurations()) await queues.schedule(cfg);
+      }
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(opts.port, opts.host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      port = (httpServer.address() as AddressInfo).port;
+      state = 'running';
+      logger.info({ port, tls: opts.tls !== null, controllerId }, 'controller listening');
+      return { port, url: server.url };
+    },
+    close() {
+      closing ??= (async () => {
+        state = 'draining';
+        const step = async (name: string, fn: () => Promise<unknown>) => {
+          try {
+            await fn();
+          } catch (error) {
+            logger.warn({ err: error, step: name }, 'close step failed');
+          }
+        };
+        await step('gateway', () => gateway.close());
+        await step('http', async () => {
+          if (!httpServer.listening) return;
+          const done = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+          httpServer.closeIdleConnections();
+          setTimeout(() => httpServer.closeAllConnections(), 2000).unref();
+          await done;
+        });
+        await step('queues', () => queues.close());
+        await step('app', () => app.close());
+        mailer.close();
+        for (const r of [subscriber, bullConnection, redis]) await step('redis', () => r.quit());
+        state = 'stopped';
+        logger.info('controller stopped');
+      })();
+      return closing;
+    },
+  };
+  return server;
+}

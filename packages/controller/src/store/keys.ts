@@ -1,0 +1,98 @@
+/**
+ * The controller's Redis key layout. Every key starts with the configured prefix
+ * (default `syncguard`), so several controllers (or tests) can share one Redis.
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `P:agents` | zset | agent ids by creation time |
+ * | `P:agent:{id}` | hash | name, tokenHash, createdAt, lastSeenAt, version, hostname |
+ * | `P:agent-token:{sha256}` | string | agent id of a token hash |
+ * | `P:agent:{id}:session` | string (TTL) | `{controllerId, sessionId}` while connected |
+ * | `P:agent:{id}:cursors` | hash | configuration id -> the agent's committed cycle id |
+ * | `P:configs` | zset | configuration ids by creation time |
+ * | `P:config:{id}` | string | the configuration's settings (JSON) |
+ * | `P:config:{id}:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification |
+ * | `P:config:{id}:active` | string | the active agent's id |
+ * | `P:config:{id}:cycles` | zset | cycle ids by start time |
+ * | `P:config:{id}:index` | hash | synced index: object id -> content hash (hex) |
+ * | `P:config:{id}:plog` | stream | provisioning log entries (field `d`, JSON) |
+ * | `P:cycle:{id}` | hash | json (public Cycle), phase, configurationId, agentId, acked, lastSequence, scope, applied, planSize, ... |
+ * | `P:cycle:{id}:batches` | hash | sequence -> the ChangeBatch frame as received |
+ * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order |
+ * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object (JSON) |
+ * | `P:dir:{cfg}:all`, `P:dir:{cfg}:t:{type}` | zset (lex) | object ids |
+ * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
+ * | `P:audit` | stream | audit entries (field `d`, JSON) |
+ * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
+ * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail` |
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  get agents(): string {
+    return `${this.prefix}:agents`;
+  }
+  agent(id: string): string {
+    return `${this.prefix}:agent:${id}`;
+  }
+  agentToken(hash: string): string {
+    return `${this.prefix}:agent-token:${hash}`;
+  }
+  agentSession(id: string): string {
+    return `${this.prefix}:agent:${id}:session`;
+  }
+  agentCursors(id: string): string {
+    return `${this.prefix}:agent:${id}:cursors`;
+  }
+  get configs(): string {
+    return `${this.prefix}:configs`;
+  }
+  config(id: string): string {
+    return `${this.prefix}:config:${id}`;
+  }
+  state(id: string): string {
+    return `${this.prefix}:config:${id}:state`;
+  }
+  active(id: string): string {
+    return `${this.prefix}:config:${id}:active`;
+  }
+  cycles(id: string): string {
+    return `${this.prefix}:config:${id}:cycles`;
+  }
+  index(id: string): string {
+    return `${this.prefix}:config:${id}:index`;
+  }
+  plog(id: string): string {
+    return `${this.prefix}:config:${id}:plog`;
+  }
+  cycle(id: string): string {
+    return `${this.prefix}:cycle:${id}`;
+  }
+  batches(cycleId: string): string {
+    return `${this.prefix}:cycle:${cycleId}:batches`;
+  }
+  plan(cycleId: string): string {
+    return `${this.prefix}:cycle:${cycleId}:plan`;
+  }
+  dirObject(cfg: string, oid: string): string {
+    return `${this.prefix}:dir:${cfg}:o:${oid}`;
+  }
+  dirAll(cfg: string): string {
+    return `${this.prefix}:dir:${cfg}:all`;
+  }
+  dirType(cfg: string, type: string): string {
+    return `${this.prefix}:dir:${cfg}:t:${type}`;
+  }
+  dirDn(cfg: string): string {
+    return `${this.prefix}:dir:${cfg}:dn`;
+  }
+  get audit(): string {
+    return `${this.prefix}:audit`;
+  }
+  get commands(): string {
+    return `${this.prefix}:agent-commands`;
+  }
+  get bullPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+}

@@ -1,0 +1,182 @@
+import type { Redis } from 'ioredis';
+
+/*
+ * Lua scripts: the state transitions that must be atomic. Each runs as one Redis
+ * command, so two controllers (or two API calls) racing for the same transition see
+ * exactly one winner.
+ */
+
+/**
+ * Persists one ChangeBatch. KEYS: cycle hash, batches hash. ARGV: sequence, frame.
+ * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming.
+ */
+const PERSIST_BATCH = `
+local phase = redis.call('HGET', KEYS[1], 'phase')
+local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
+local seq = tonumber(ARGV[1])
+if seq <= acked then return {0, acked} end
+if phase ~= 'streaming' then return {-2, acked} end
+if seq > acked + 1 then return {-1, acked} end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
+return {1, seq}
+`;
+
+/**
+ * Records CycleComplete and moves a streaming cycle to `complete` once every batch is
+ * held. KEYS: cycle hash. ARGV: lastSequence (or '' to only re-check), totals JSON, mode.
+ * Returns 1 when the cycle became complete now, 0 otherwise, -1 when not streaming.
+ */
+const COMPLETE_CYCLE = `
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if phase ~= 'streaming' then return -1 end
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[1], 'lastSequence', ARGV[1], 'totals', ARGV[2], 'agentMode', ARGV[3])
+end
+local last = redis.call('HGET', KEYS[1], 'lastSequence')
+if not last then return 0 end
+local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
+if acked >= tonumber(last) then
+  redis.call('HSET', KEYS[1], 'phase', 'complete')
+  return 1
+end
+return 0
+`;
+
+/**
+ * Generic guarded transition. KEYS: cycle hash, state hash. ARGV[1]: allowed current
+ * phases (comma-separated); ARGV[2]: JSON {cycle:{f:v}, state:{f:v}, stateDel:[f],
+ * requireCurrent:bool, cycleId}. Writes only when the cycle's phase is allowed (and,
+ * with requireCurrent, the configuration's currentCycleId is this cycle). Returns 1 or 0.
+ */
+const TRANSITION = `
+local phase = redis.call('HGET', KEYS[1], 'phase')
+local ok = false
+for p in string.gmatch(ARGV[1], '[^,]+') do
+  if p == phase then ok = true end
+end
+if not ok then return 0 end
+local spec = cjson.decode(ARGV[2])
+if spec.requireCurrent and redis.call('HGET', KEYS[2], 'currentCycleId') ~= spec.cycleId then return 0 end
+for k, v in pairs(spec.cycle) do redis.call('HSET', KEYS[1], k, v) end
+for k, v in pairs(spec.state) do redis.call('HSET', KEYS[2], k, v) end
+for _, k in ipairs(spec.stateDel) do redis.call('HDEL', KEYS[2], k) end
+return 1
+`;
+
+/**
+ * Starts a cycle when the configuration has none current and is not quarantined.
+ * KEYS: state hash, cycle hash, cycles zset. ARGV: cycleId, startedAtMs, then field/value
+ * pairs of the cycle hash. Returns 1, or 0 (quarantined) / -1 (a cycle is current).
+ */
+const START_CYCLE = `
+if redis.call('HGET', KEYS[1], 'state') == 'quarantined' then return 0 end
+local current = redis.call('HGET', KEYS[1], 'currentCycleId')
+if current and current ~= '' then return -1 end
+redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+`;
+
+/** Deletes KEYS[1] when its value is ARGV[1]. */
+const DELETE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Sets KEYS[1] to ARGV[1] with PX ARGV[3] when it is unset or equal to ARGV[2]. Returns 1 when set. */
+const SET_IF_FREE = `
+local v = redis.call('GET', KEYS[1])
+if (not v) or v == ARGV[2] or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`;
+
+export interface TransitionSpec {
+  cycle?: Record<string, string | number>;
+  state?: Record<string, string | number>;
+  stateDel?: string[];
+  requireCurrent?: boolean;
+  cycleId?: string;
+}
+
+export class Scripts {
+  constructor(private readonly redis: Redis) {}
+
+  async persistBatch(
+    cycleKey: string,
+    batchesKey: string,
+    sequence: number,
+    frame: Buffer,
+  ): Promise<{ result: number; acked: number }> {
+    const [result, acked] = (await this.redis.eval(
+      PERSIST_BATCH,
+      2,
+      cycleKey,
+      batchesKey,
+      String(sequence),
+      frame,
+      String(Date.now()),
+    )) as [number, number];
+    return { result, acked };
+  }
+
+  async completeCycle(cycleKey: string, lastSequence: number | null, totals = '', mode = ''): Promise<number> {
+    return (await this.redis.eval(
+      COMPLETE_CYCLE,
+      1,
+      cycleKey,
+      lastSequence === null ? '' : String(lastSequence),
+      totals,
+      mode,
+    )) as number;
+  }
+
+  async transition(cycleKey: string, stateKey: string, from: string[], spec: TransitionSpec): Promise<boolean> {
+    const args = Scripts.transitionArgs(cycleKey, stateKey, from, spec);
+    return ((await this.redis.eval(...args)) as number) === 1;
+  }
+
+  /** Arguments of EVAL for {@link transition}, to queue it inside a MULTI. */
+  static transitionArgs(
+    cycleKey: string,
+    stateKey: string,
+    from: string[],
+    spec: TransitionSpec,
+  ): [string, number, string, string, string, string] {
+    const payload = JSON.stringify({
+      cycle: spec.cycle ?? {},
+      state: spec.state ?? {},
+      stateDel: spec.stateDel ?? [],
+      requireCurrent: spec.requireCurrent ?? false,
+      cycleId: spec.cycleId ?? '',
+    });
+    // cjson decodes an empty JSON array or object as an empty table, which pairs/ipairs accept.
+    return [TRANSITION, 2, cycleKey, stateKey, from.join(','), payload];
+  }
+
+  async startCycle(
+    stateKey: string,
+    cycleKey: string,
+    cyclesKey: string,
+    cycleId: string,
+    startedAtMs: number,
+    fields: Record<string, string>,
+  ): Promise<number> {
+    const args: string[] = [cycleId, String(startedAtMs)];
+    for (const [k, v] of Object.entries(fields)) args.push(k, v);
+    return (await this.redis.eval(START_CYCLE, 3, stateKey, cycleKey, cyclesKey, ...args)) as number;
+  }
+
+  async deleteIfEqual(key: string, value: string): Promise<boolean> {
+    return ((await this.redis.eval(DELETE_IF_EQUAL, 1, key, value)) as number) === 1;
+  }
+
+  /** Claims `key` for `value` when free or held by `staleValue`. */
+  async setIfFree(key: string, value: string, staleValue: string): Promise<boolean> {
+    return ((await this.redis.eval(SET_IF_FREE, 1, key, value, staleValue)) as number) === 1;
+  }
+}

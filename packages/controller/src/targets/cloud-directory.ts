@@ -1,0 +1,120 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { CloudObject, ObjectTypeName } from '../model';
+import type { Keys } from '../store/keys';
+import type { Target, TargetOperation, TargetResult } from './target';
+
+type StoredObject = Omit<CloudObject, 'memberIds'>;
+
+/**
+ * The built-in cloud directory: users and groups per configuration in Redis. Member
+ * ids are resolved from member DNs when read, so a group stays right when its members
+ * arrive after it or are renamed.
+ */
+export class CloudDirectoryTarget implements Target {
+  readonly kind = 'cloud-directory';
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async apply(cfg: string, operations: readonly TargetOperation[], tx: ChainableCommander): Promise<TargetResult[]> {
+    const existing = await this.read(
+      cfg,
+      operations.map((op) => op.objectId),
+    );
+    const now = new Date().toISOString();
+    const results: TargetResult[] = [];
+    operations.forEach((op, i) => {
+      const old = existing[i] ?? null;
+      const objKey = this.keys.dirObject(cfg, op.objectId);
+      if (op.kind === 'delete') {
+        tx.del(objKey);
+        tx.zrem(this.keys.dirAll(cfg), op.objectId);
+        tx.zrem(this.keys.dirType(cfg, old?.type ?? op.objectType), op.objectId);
+        tx.hdel(this.keys.dirDn(cfg), (old?.dn ?? op.dn).toLowerCase());
+        results.push({ ok: true, details: old ? null : 'not in the directory' });
+        return;
+      }
+      const next: StoredObject = {
+        id: op.objectId,
+        type: op.objectType,
+        dn: op.dn,
+        attributes: op.attributes ?? old?.attributes ?? {},
+        disabled: op.disabled,
+        memberDns: op.attributes === null && old ? old.memberDns : op.memberDns,
+        updatedAt: now,
+      };
+      tx.set(objKey, JSON.stringify(next));
+      tx.zadd(this.keys.dirAll(cfg), 0, op.objectId);
+      if (old && old.type !== next.type) tx.zrem(this.keys.dirType(cfg, old.type), op.objectId);
+      tx.zadd(this.keys.dirType(cfg, next.type), 0, op.objectId);
+      if (old && old.dn.toLowerCase() !== next.dn.toLowerCase()) tx.hdel(this.keys.dirDn(cfg), old.dn.toLowerCase());
+      tx.hset(this.keys.dirDn(cfg), next.dn.toLowerCase(), op.objectId);
+      results.push({ ok: true, details: op.attributes === null ? 'attributes not sent by the source (FULL scan)' : null });
+    });
+    return results;
+  }
+
+  async describe(cfg: string, ids: readonly string[]): Promise<({ type: ObjectTypeName; dn: string } | null)[]> {
+    const objects = await this.read(cfg, ids);
+    return objects.map((o) => (o ? { type: o.type, dn: o.dn } : null));
+  }
+
+  async listObjects(
+    cfg: string,
+    query: { type?: ObjectTypeName; limit: number; cursor?: string },
+  ): Promise<{ total: number; items: CloudObject[]; nextCursor: string | null }> {
+    const setKey = query.type ? this.keys.dirType(cfg, query.type) : this.keys.dirAll(cfg);
+    const start = query.cursor ? `(${query.cursor}` : '-';
+    const [total, ids] = await Promise.all([
+      this.redis.zcard(setKey),
+      this.redis.zrangebylex(setKey, start, '+', 'LIMIT', 0, query.limit + 1),
+    ]);
+    const more = ids.length > query.limit;
+    const pageIds = ids.slice(0, query.limit);
+    const objects = (await this.read(cfg, pageIds)).filter((o): o is StoredObject => o !== null);
+    const dns = [...new Set(objects.flatMap((o) => o.memberDns.map((d) => d.toLowerCase())))];
+    const resolved = new Map<string, string>();
+    for (let i = 0; i < dns.length; i += 1000) {
+      const part = dns.slice(i, i + 1000);
+      const values = await this.redis.hmget(this.keys.dirDn(cfg), ...part);
+      part.forEach((dn, j) => {
+        const v = values[j];
+        if (v) resolved.set(dn, v);
+      });
+    }
+    const items: CloudObject[] = objects.map((o) => ({
+      ...o,
+      memberIds: o.memberDns.map((d) => resolved.get(d.toLowerCase())).filter((v): v is string => v !== undefined),
+    }));
+    return { total, items, nextCursor: more ? (pageIds[pageIds.length - 1] ?? null) : null };
+  }
+
+  async removeAll(cfg: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.redis.zscan(this.keys.dirAll(cfg), cursor, 'COUNT', 1000);
+      cursor = next;
+      const objectIds = ids.filter((_, i) => i % 2 === 0);
+      if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
+    } while (cursor !== '0');
+    await this.redis.del(
+      this.keys.dirAll(cfg),
+      this.keys.dirType(cfg, 'user'),
+      this.keys.dirType(cfg, 'group'),
+      this.keys.dirDn(cfg),
+    );
+  }
+
+  private async read(cfg: string, ids: readonly string[]): Promise<(StoredObject | null)[]> {
+    const out: (StoredObject | null)[] = [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const part = ids.slice(i, i + 1000);
+      if (part.length === 0) continue;
+      const values = await this.redis.mget(...part.map((id) => this.keys.dirObject(cfg, id)));
+      for (const v of values) out.push(v ? (JSON.parse(v) as StoredObject) : null);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,45 @@
+import type { ChainableCommander } from 'ioredis';
+import type { CloudObject, ObjectTypeName, Page } from '../model';
+
+/** One object operation of an evaluated cycle. */
+export type TargetOperation =
+  | {
+      kind: 'create' | 'update';
+      objectId: string;
+      objectType: ObjectTypeName;
+      dn: string;
+      /** null when the source sent no attributes (a FULL-mode PRESENT): keep what the target has. */
+      attributes: Record<string, string[]> | null;
+      disabled: boolean;
+      memberDns: string[];
+    }
+  | { kind: 'delete'; objectId: string; objectType: ObjectTypeName; dn: string };
+
+export interface TargetResult {
+  ok: boolean;
+  /** Why an operation failed, or a note for the provisioning log. */
+  details: string | null;
+}
+
+/**
+ * Where cycles are applied. The pipeline calls `apply` with chunks of operations in
+ * plan order and records each result in the provisioning log in the same Redis
+ * transaction as its progress marker. A target that lives in the controller's Redis (the
+ * built-in cloud directory) queues its writes on `tx` so that they commit atomically
+ * with that marker: a chunk is applied exactly once even when the controller dies
+ * mid-apply. A remote target (SCIM) ignores `tx`, performs its calls before the
+ * transaction and must make them idempotent (upsert by object id, delete of a missing
+ * object succeeds), because a crash can repeat the last chunk.
+ */
+export interface Target {
+  readonly kind: string;
+  apply(configurationId: string, operations: readonly TargetOperation[], tx: ChainableCommander): Promise<TargetResult[]>;
+  /** The type and DN the target holds for each id (null for unknown ids). */
+  describe(configurationId: string, objectIds: readonly string[]): Promise<({ type: ObjectTypeName; dn: string } | null)[]>;
+  listObjects(
+    configurationId: string,
+    query: { type?: ObjectTypeName; limit: number; cursor?: string },
+  ): Promise<{ total: number } & Page<CloudObject>>;
+  /** Removes everything held for the configuration (configuration deleted). */
+  removeAll(configurationId: string): Promise<void>;
+}
