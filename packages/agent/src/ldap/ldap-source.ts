@@ -91,15 +91,14 @@ export class LdapSource {
    */
   async *pagesOf(spec: SearchSpec): AsyncGenerator<Entry[]> {
     validateFilter(spec.filter);
-    const iterator = this.client
-      .searchPaginated(spec.base, {
-        scope: 'sub',
-        filter: spec.filter,
-        attributes: spec.attributes,
-        explicitBufferAttributes: BINARY_ATTRIBUTES,
-        paged: { pageSize: this.options.pageSize },
-      })
-      [Symbol.asyncIterator]();
+    const search = this.client.searchPaginated(spec.base, {
+      scope: 'sub',
+      filter: spec.filter,
+      attributes: spec.attributes,
+      explicitBufferAttributes: BINARY_ATTRIBUTES,
+      paged: { pageSize: this.options.pageSize },
+    });
+    const iterator = search[Symbol.asyncIterator]();
     let next = iterator.next();
     next.catch(() => undefined);
     try {
