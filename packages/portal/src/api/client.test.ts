@@ -54,6 +54,17 @@ describe('apiErrorFrom', () => {
     expect(e.detail).toBe('must be >= 1');
   });
 
+  it("prefers the API's error.field", () => {
+    const e = apiErrorFrom(400, {
+      error: { code: 'SG_ERR_INVALID_INPUT', message: 'accidentalDeletes.threshold: must be integer', field: 'accidentalDeletes.threshold' },
+    });
+    expect(e.field).toBe('accidentalDeletes.threshold');
+    expect(e.detail).toBe('must be integer');
+    const body = apiErrorFrom(400, { error: { code: 'SG_ERR_INVALID_INPUT', message: 'body: not JSON', field: 'body' } });
+    expect(body.field).toBe('body');
+    expect(body.detail).toBe('not JSON');
+  });
+
   it('names no field outside a 400', () => {
     const e = apiErrorFrom(409, { error: { code: 'SG_ERR_NOT_QUARANTINED', message: 'state: not quarantined' } });
     expect(e.field).toBeNull();
@@ -94,11 +105,19 @@ describe('withQuery and listOf', () => {
 
 describe('ApiClient', () => {
   it('sends the bearer token to the same-origin /api/v1 and parses JSON', async () => {
-    const f = fakeFetch({ 'GET /api/v1/configurations': { status: 200, body: [{ id: 'c1' }] } });
+    const f = fakeFetch({ 'GET /api/v1/configurations?limit=100': { status: 200, body: [{ id: 'c1' }] } });
     const client = new ApiClient({ token: 'tok', fetch: f.fetch });
     await expect(client.listConfigurations()).resolves.toEqual([{ id: 'c1' }]);
-    expect(f.calls[0]!.url).toBe('/api/v1/configurations');
+    expect(f.calls[0]!.url).toBe('/api/v1/configurations?limit=100');
     expect((f.calls[0]!.init!.headers as Record<string, string>).Authorization).toBe('Bearer tok');
+  });
+
+  it('follows nextCursor through every page of a list', async () => {
+    const f = fakeFetch({
+      'GET /api/v1/agents?limit=100': { status: 200, body: { items: [{ id: 'a1' }], nextCursor: 'n1' } },
+      'GET /api/v1/agents?limit=100&cursor=n1': { status: 200, body: { items: [{ id: 'a2' }], nextCursor: null } },
+    });
+    await expect(new ApiClient({ token: 't', fetch: f.fetch }).listAgents()).resolves.toEqual([{ id: 'a1' }, { id: 'a2' }]);
   });
 
   it('sends JSON bodies with PATCH and POST', async () => {
@@ -118,7 +137,7 @@ describe('ApiClient', () => {
 
   it('throws ApiError with the API message and calls onUnauthorized on 401', async () => {
     const f = fakeFetch({
-      'GET /api/v1/agents': { status: 401, body: { error: { code: 'SG_ERR_UNAUTHORIZED', message: 'unknown token' } } },
+      'GET /api/v1/agents?limit=100': { status: 401, body: { error: { code: 'SG_ERR_UNAUTHORIZED', message: 'unknown token' } } },
     });
     const onUnauthorized = jest.fn();
     const client = new ApiClient({ token: 'bad', fetch: f.fetch, onUnauthorized });
@@ -131,7 +150,7 @@ describe('ApiClient', () => {
   });
 
   it('copes with a body that is not JSON', async () => {
-    const f = fakeFetch({ 'GET /api/v1/agents': { status: 500, raw: '<html>oops</html>' } });
+    const f = fakeFetch({ 'GET /api/v1/agents?limit=100': { status: 500, raw: '<html>oops</html>' } });
     await expect(new ApiClient({ token: 't', fetch: f.fetch }).listAgents()).rejects.toMatchObject({
       status: 500,
       code: 'HTTP_500',

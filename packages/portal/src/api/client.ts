@@ -50,7 +50,7 @@ export function parseFieldMessage(message: string): { field: string; detail: str
 
 /** Builds an ApiError from a non-2xx answer whose body may or may not be the API's error JSON. */
 export function apiErrorFrom(status: number, body: unknown, statusText = ''): ApiError {
-  const err = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  const err = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
   const code = typeof err?.code === 'string' ? err.code : `HTTP_${status}`;
   let message = typeof err?.message === 'string' && err.message ? err.message : '';
   if (!message) {
@@ -58,7 +58,13 @@ export function apiErrorFrom(status: number, body: unknown, statusText = ''): Ap
     const fastify = body as { message?: unknown } | null;
     message = typeof fastify?.message === 'string' && fastify.message ? fastify.message : defaultMessage(status, statusText);
   }
-  const named = status === 400 ? parseFieldMessage(message) : null;
+  if (status !== 400) return new ApiError(status, code, message);
+  // The API names the field in `error.field` and again at the start of the message.
+  const named = parseFieldMessage(message);
+  if (typeof err?.field === 'string' && err.field) {
+    const detail = message.startsWith(`${err.field}: `) ? message.slice(err.field.length + 2) : message;
+    return new ApiError(status, code, message, err.field, detail);
+  }
   return new ApiError(status, code, message, named?.field ?? null, named?.detail);
 }
 
@@ -163,8 +169,21 @@ export class ApiClient {
     }
   }
 
+  /** Every item of a paginated list (configurations, agents: a handful), following nextCursor. */
+  async listAll<T>(path: string, maxPages = 20): Promise<T[]> {
+    const all: T[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < maxPages; i++) {
+      const body: T[] | Page<T> = await this.request('GET', withQuery(path, { limit: 100, cursor }));
+      all.push(...listOf(body));
+      cursor = Array.isArray(body) ? null : (body?.nextCursor ?? null);
+      if (!cursor) break;
+    }
+    return all;
+  }
+
   listConfigurations(): Promise<Configuration[]> {
-    return this.request<Configuration[] | Page<Configuration>>('GET', '/configurations').then(listOf);
+    return this.listAll<Configuration>('/configurations');
   }
   getConfiguration(id: string): Promise<Configuration> {
     return this.request('GET', `/configurations/${encodeURIComponent(id)}`);
@@ -203,7 +222,7 @@ export class ApiClient {
     return this.request('POST', `/configurations/${encodeURIComponent(id)}/restart`, {});
   }
   listAgents(): Promise<Agent[]> {
-    return this.request<Agent[] | Page<Agent>>('GET', '/agents').then(listOf);
+    return this.listAll<Agent>('/agents');
   }
   getAgent(id: string): Promise<Agent> {
     return this.request('GET', `/agents/${encodeURIComponent(id)}`);

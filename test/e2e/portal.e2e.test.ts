@@ -1,0 +1,253 @@
+/**
+ * Issue 8 end to end: the web portal in a real browser (Debian's chromium through
+ * playwright-core) against the whole product on loopback: the controller program serving
+ * the portal's build at `/`, a real agent, slapd, Redis and SMTP. An admin sees the
+ * quarantine a mass delete at the source causes, reviews the staged deletes, allows them
+ * through the dialog and watches the state turn healthy; a reader sees the same pages
+ * without the buttons. Screenshots of the main pages go to test/artifacts/portal/.
+ */
+import { userDns, usersLdif, waitFor } from '@syncguard/testkit';
+import type { Browser, Locator } from 'playwright-core';
+import { ApiError, startSystem, type StatusView, type TestSystem } from '../harness';
+import { ensurePortalBuilt, launchBrowser, openTab, screenshot, signIn, type PortalTab } from './helpers/browser';
+
+const OU = 'ou=portal,dc=example,dc=com';
+const USERS = 60;
+const DELETED = 40;
+const THRESHOLD = 10;
+
+describe('web portal', () => {
+  let system: TestSystem;
+  let browser: Browser;
+  let admin: PortalTab;
+  let configId: string;
+  let agentId: string;
+  let quarantined: StatusView;
+
+  beforeAll(async () => {
+    ensurePortalBuilt();
+    system = await startSystem();
+    agentId = await system.addAgent('dc1');
+    await system.slapd.add(`dn: ${OU}\nobjectClass: organizationalUnit\nou: portal\n\n` + usersLdif(OU, USERS, { prefix: 'p-' }));
+    ({ id: configId } = await system.createConfiguration({
+      name: 'portal.example.com',
+      agentIds: [agentId],
+      source: { baseDn: OU, objectTypes: ['user'] },
+      // The schedule is what brings the state back to healthy after the deletes are allowed.
+      syncIntervalSeconds: 10,
+      accidentalDeletes: { enabled: true, threshold: THRESHOLD },
+      notificationEmail: 'portal-ops@example.com',
+    }));
+    await system.api.post(`/api/v1/configurations/${configId}/cycles`).catch((e: unknown) => {
+      if (!(e instanceof ApiError && e.status === 409)) throw e; // a scheduled cycle got there first
+    });
+    await waitFor(async () => (await system.status(configId)).state === 'healthy', {
+      timeoutMs: 60_000,
+      message: 'the first cycle to be applied',
+    });
+    expect(await system.objects(configId)).toHaveLength(USERS);
+    browser = await launchBrowser();
+  }, 180_000);
+
+  afterAll(async () => {
+    await admin?.context.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await system?.dispose();
+  });
+
+  it('signs in with an API token and lists the configurations', async () => {
+    admin = await openTab(browser, system.url);
+    const { page } = admin;
+    await page.getByTestId('token-input').waitFor();
+    await screenshot(page, '01-sign-in');
+
+    // A wrong token is refused on the form.
+    await page.getByTestId('token-input').fill('not-a-token');
+    await page.getByTestId('sign-in').click();
+    await expectText(page.getByTestId('sign-in-error'), /not valid/);
+
+    await signIn(page, system.adminToken);
+    await expectText(page.getByTestId('role'), /Admin/);
+    const row = page.locator(`[data-testid=configuration-row][data-config-id="${configId}"]`);
+    await expectText(row, /portal\.example\.com/);
+    await expectText(row.getByTestId('configuration-state'), /Healthy/);
+    // The token is kept for the browser session only.
+    expect(await page.evaluate('sessionStorage.getItem("syncguard.token")')).toBe(system.adminToken);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+  });
+
+  it('shows "Delete threshold exceeded" after a mass delete at the source', async () => {
+    const { page } = admin;
+    await system.slapd.delete(userDns(OU, DELETED, { prefix: 'p-' }));
+    // The schedule runs the next cycle; the configurations page refreshes itself.
+    quarantined = await waitFor(
+      async () => {
+        const s = await system.status(configId);
+        return s.state === 'quarantined' ? s : undefined;
+      },
+      { timeoutMs: 60_000, message: 'the configuration to be quarantined' },
+    );
+    const q = quarantined.quarantine!;
+    expect(q.deleteCount).toBeGreaterThanOrEqual(THRESHOLD);
+    const row = page.locator(`[data-testid=configuration-row][data-config-id="${configId}"]`);
+    const link = row.getByTestId('threshold-exceeded');
+    await link.waitFor({ timeout: 20_000 });
+    expect(await link.textContent()).toContain('Delete threshold exceeded');
+    await screenshot(page, '02-configurations-quarantined');
+
+    // The link opens the sync status info.
+    await link.click();
+    await page.getByTestId('status-info').waitFor();
+    await expectText(page.getByTestId('delete-count'), new RegExp(`${q.deleteCount} staged, threshold ${THRESHOLD}`));
+    await expectText(page.getByTestId('reason'), /TooManyDeletes/);
+    await expectText(page.getByTestId('notification-email'), /portal-ops@example\.com/);
+    expect(await page.getByTestId('cycle-row').first().getAttribute('data-state')).toBe('quarantined');
+    await screenshot(page, '03-sync-status-info');
+  });
+
+  it('lists the staged deletes in the provisioning log, filtered and searchable by DN', async () => {
+    const { page } = admin;
+    const q = quarantined.quarantine!;
+    await page.getByTestId('more-actions').click();
+    for (const item of ['menu-logs', 'menu-agent', 'menu-allow-deletes', 'menu-restart']) {
+      expect(await page.getByTestId(item).isVisible()).toBe(true);
+    }
+    await page.getByTestId('menu-logs').click();
+    await page.getByTestId('log-row').first().waitFor();
+    // Quarantined: the log opens on the StagedDelete entries of the quarantined cycle.
+    expect(await page.getByTestId('filter-action').inputValue()).toBe('StagedDelete');
+    expect(await page.getByTestId('filter-cycle').inputValue()).toBe(q.cycleId);
+    const rows = page.getByTestId('log-row');
+    expect(await rows.count()).toBe(Math.min(q.deleteCount, 50));
+    expect(await page.locator('[data-testid=log-row]:not([data-action=StagedDelete])').count()).toBe(0);
+    await screenshot(page, '04-provisioning-log-staged-deletes');
+
+    // Search by DN (the API's `dn` parameter).
+    const dn = userDns(OU, DELETED, { prefix: 'p-' })[7]!;
+    await page.getByTestId('filter-dn').fill('uid=p-7,');
+    await page.getByTestId('search').click();
+    await waitFor(async () => (await rows.count()) === 1 && (await rows.first().textContent())?.includes(dn), {
+      timeoutMs: 10_000,
+      message: 'the DN search to show one entry',
+    });
+    expect(await page.getByTestId('client-side-search').count()).toBe(0);
+  });
+
+  it('shows the agents with their status, host and configurations', async () => {
+    const { page } = admin;
+    await page.getByTestId('nav-agents').click();
+    const row = page.getByTestId('agent-row').filter({ hasText: 'dc1' });
+    await row.waitFor();
+    expect(await row.getAttribute('data-status')).toBe('connected');
+    await expectText(row, /portal\.example\.com/);
+    await screenshot(page, '05-agents');
+  });
+
+  it('a reader sees the quarantine but cannot allow, restart or edit settings', async () => {
+    const { token } = await system.api.post<{ token: string }>('/api/v1/tokens', { name: 'portal-reader', role: 'reader' });
+    const reader = await openTab(browser, system.url);
+    try {
+      const { page } = reader;
+      await signIn(page, token);
+      await expectText(page.getByTestId('role'), /Reader/);
+      await page.locator(`[data-config-id="${configId}"]`).getByTestId('threshold-exceeded').click();
+      await page.getByTestId('status-info').waitFor();
+      await page.getByTestId('quarantine-banner').waitFor();
+      expect(await page.getByTestId('allow-deletes').count()).toBe(0);
+      expect(await page.getByTestId('restart').count()).toBe(0);
+      await page.getByTestId('more-actions').click();
+      expect(await page.getByTestId('menu-logs').isVisible()).toBe(true);
+      expect(await page.getByTestId('menu-allow-deletes').count()).toBe(0);
+      expect(await page.getByTestId('menu-restart').count()).toBe(0);
+      await screenshot(page, '06-reader-sync-status-info');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('tab-settings').click();
+      await page.getByTestId('read-only').waitFor();
+      expect(await page.getByTestId('save-settings').count()).toBe(0);
+      expect(await page.getByTestId('threshold-input').isDisabled()).toBe(true);
+      // And the API agrees.
+      const res = await fetch(`${system.url}/api/v1/configurations/${configId}/allow-deletes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(res.status).toBe(403);
+      expect((await system.status(configId)).state).toBe('quarantined');
+    } finally {
+      await reader.context.close();
+    }
+  });
+
+  it('allows the deletes through the Yes/No dialog and returns to healthy by itself', async () => {
+    const { page } = admin;
+    const q = quarantined.quarantine!;
+    await page.getByTestId('nav-configurations').click();
+    await page.locator(`[data-config-id="${configId}"]`).getByTestId('threshold-exceeded').click();
+    await page.getByTestId('status-info').waitFor();
+
+    // No closes the dialog and changes nothing.
+    await page.getByTestId('allow-deletes').click();
+    const dialog = page.getByTestId('allow-dialog');
+    await expectText(
+      dialog.getByTestId('allow-dialog-count'),
+      new RegExp(`${q.deleteCount} objects will be deleted from the cloud directory`),
+    );
+    await screenshot(page, '07-allow-deletes-dialog');
+    await dialog.getByTestId('confirm-no').click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await system.status(configId)).state).toBe('quarantined');
+    expect(await system.objects(configId)).toHaveLength(USERS);
+
+    // Yes applies them.
+    await page.getByTestId('allow-deletes').click();
+    await page.getByTestId('allow-dialog').getByTestId('confirm-yes').click();
+    const accepted = page.getByTestId('deletes-accepted');
+    await expectText(accepted, new RegExp(`${q.deleteCount} objects were deleted from the cloud directory`));
+    await screenshot(page, '08-deletes-accepted');
+    expect(await system.objects(configId)).toHaveLength(USERS - q.deleteCount);
+
+    // The page polls until the next scheduled cycle brings the state back to healthy.
+    await page.getByTestId('healthy-again').waitFor({ timeout: 60_000 });
+    await expectText(page.getByTestId('state'), /Healthy/);
+    expect((await system.status(configId)).state).toBe('healthy');
+    await screenshot(page, '09-healthy-again');
+  });
+
+  it('edits the settings and shows the API validation message next to the field', async () => {
+    const { page } = admin;
+    await page.getByTestId('tab-settings').click();
+    const threshold = page.getByTestId('threshold-input');
+    await threshold.fill('0');
+    await page.getByTestId('save-settings').click();
+    await expectText(page.getByTestId('error-threshold'), /1/);
+    expect(await threshold.getAttribute('aria-invalid')).toBe('true');
+    await screenshot(page, '10-settings-validation');
+
+    await threshold.fill('25');
+    await page.getByTestId('notification-email-input').fill('security@example.com');
+    await page.getByTestId('save-settings').click();
+    await page.getByTestId('saved').waitFor();
+    const c = await system.api.get<{ accidentalDeletes: { threshold: number; enabled: boolean }; notificationEmail: string }>(
+      `/api/v1/configurations/${configId}`,
+    );
+    expect(c.accidentalDeletes).toMatchObject({ enabled: true, threshold: 25 });
+    expect(c.notificationEmail).toBe('security@example.com');
+    expect(admin.errors).toEqual([]);
+  });
+});
+
+/** Waits until the locator's text matches (the pages refresh themselves). */
+async function expectText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  let last: string | null = null;
+  try {
+    await waitFor(
+      async () => {
+        last = await locator.first().textContent({ timeout: 1000 });
+        return last !== null && pattern.test(last);
+      },
+      { timeoutMs, intervalMs: 200, message: `text matching ${pattern}` },
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; last seen: ${JSON.stringify(last)}`);
+  }
+}
