@@ -12,7 +12,7 @@ import {
 import { AgentError } from '../errors';
 import { KIND_SCANNED, type ObjectRow, type StateStore } from '../cache/state-store';
 import { guidToString, idAttribute, mapEntry, type DirectoryFlavor, type SourceObject } from '../ldap/entry-mapper';
-import { LdapSource, type LdapSourceOptions } from '../ldap/ldap-source';
+import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap-source';
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
 
@@ -73,6 +73,8 @@ export class CycleRunner {
   async run(): Promise<CycleComplete> {
     const { start } = this.plan;
     validateScope(start.scope);
+    const own = start.scope.filter.trim();
+    if (own) validateFilter(own.startsWith('(') ? own : `(${own})`);
     const startedAt = Date.now();
     const onAbort = () => void this.source?.close();
     this.deps.signal.addEventListener('abort', onAbort, { once: true });
