@@ -1,0 +1,152 @@
+import { CloseCode, ErrorCode, encodeFrame } from '@syncguard/protocol';
+import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
+import type { ControllerServer } from '../server';
+import { FakeAgent } from '../testing/fake-agent';
+import { agentUrl, registerAgent, startTestController, TEST_ADMIN } from '../testing/harness';
+
+jest.setTimeout(60_000);
+
+let redis: RedisServer;
+let server: ControllerServer;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  server = await startTestController(redis.url, { maxFrameBytes: 64 * 1024 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await redis?.dispose();
+});
+
+describe('agent gateway', () => {
+  it('refuses the upgrade without a token or with a bad token (HTTP 401)', async () => {
+    const { id } = await registerAgent(server);
+    await expect(FakeAgent.open({ url: agentUrl(server), agentId: id })).rejects.toMatchObject({ status: 401 });
+    await expect(FakeAgent.open({ url: agentUrl(server), agentId: id, token: 'sga_wrong' })).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('welcomes an agent with a valid token and records it as connected', async () => {
+    const { id, token } = await registerAgent(server, 'welcome');
+    const cfg = await server.service.createConfiguration(
+      { name: 'gw', agentIds: [id], source: { baseDn: 'dc=example,dc=com' } },
+      TEST_ADMIN,
+    );
+    const agent = await FakeAgent.open({ url: agentUrl(server), agentId: id, token, hostname: 'host-1', autoRespond: false });
+    const welcome = await agent.hello();
+    expect(welcome.protocolVersion).toBe(1);
+    expect(welcome.maxFrameBytes).toBe(64 * 1024);
+    expect(welcome.assignments).toEqual([{ configurationId: cfg.id, active: true }]);
+    const seen = await server.service.getAgent(id);
+    expect(seen).toMatchObject({ status: 'connected', hostname: 'host-1', version: '0.0.0-fake', configurationIds: [cfg.id] });
+    expect(seen.lastSeenAt).not.toBeNull();
+    // The controller starts a cycle for the newly connected active agent.
+    await agent.waitFor('startCycle', (s) => s.configurationId === cfg.id);
+    await agent.close();
+    await waitFor(async () => (await server.service.getAgent(id)).status === 'disconnected', { message: 'agent disconnected' });
+    await server.service.deleteConfiguration(cfg.id, TEST_ADMIN);
+  });
+
+  it('closes the connection when the hello names another agent (AUTH_FAILED)', async () => {
+    const { token } = await registerAgent(server);
+    const { id: other } = await registerAgent(server);
+    const agent = await FakeAgent.open({ url: agentUrl(server), agentId: other, token });
+    agent.send({ type: 'agentHello', value: { agentId: other, protocolVersions: [1] } });
+    expect(await agent.waitClosed()).toBe(CloseCode.AUTH_FAILED);
+    expect(agent.received.find((b) => b.type === 'error')?.value).toMatchObject({ code: ErrorCode.ERROR_CODE_AUTH_FAILED, fatal: true });
+  });
+
+  it('refuses a hello without a common protocol version', async () => {
+    const { id, token } = await registerAgent(server);
+    const agent = await FakeAgent.open({ url: agentUrl(server), agentId: id, token });
+    agent.send({ type: 'agentHello', value: { agentId: id, protocolVersions: [99] } });
+    expect(await agent.waitClosed()).toBe(CloseCode.UNSUPPORTED_VERSION);
+  });
+
+  it('closes only the offending connection on garbage, oversized and text frames', async () => {
+    const bystanderReg = await registerAgent(server, 'bystander');
+    const bystander = await FakeAgent.connect({ url: agentUrl(server), agentId: bystanderReg.id, token: bystanderReg.token });
+
+    const cases: { name: string; send: (a: FakeAgent) => void; close: number; wire: ErrorCode }[] = [
+      {
+        name: 'garbage',
+        send: (a) => a.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])),
+        close: CloseCode.PROTOCOL_ERROR,
+        wire: ErrorCode.ERROR_CODE_MALFORMED_FRAME,
+      },
+      {
+        name: 'oversized',
+        send: (a) => a.sendRaw(Buffer.alloc(64 * 1024 + 1, 1)),
+        close: CloseCode.MESSAGE_TOO_BIG,
+        wire: ErrorCode.ERROR_CODE_FRAME_TOO_LARGE,
+      },
+      { name: 'text', send: (a) => a.sendRaw('hello', false), close: CloseCode.UNSUPPORTED_DATA, wire: ErrorCode.ERROR_CODE_MALFORMED_FRAME },
+      {
+        name: 'batch before hello',
+        send: (a) =>
+          a.sendRaw(
+            Buffer.from(
+              encodeFrame({ type: 'heartbeat', value: { sentAtUnixMs: 1 } }),
+            ),
+          ),
+        close: CloseCode.PROTOCOL_ERROR,
+        wire: ErrorCode.ERROR_CODE_UNEXPECTED_MESSAGE,
+      },
+    ];
+    for (const c of cases) {
+      const reg = await registerAgent(server, c.name);
+      const agent = await FakeAgent.open({ url: agentUrl(server), agentId: reg.id, token: reg.token });
+      if (c.name !== 'batch before hello') await agent.hello();
+      c.send(agent);
+      expect({ name: c.name, code: await agent.waitClosed() }).toEqual({ name: c.name, code: c.close });
+      const error = agent.received.find((b) => b.type === 'error');
+      expect({ name: c.name, error: error?.value }).toMatchObject({ name: c.name, error: { code: c.wire, fatal: true } });
+    }
+    // The bystander is still served: a heartbeat round trip and its status.
+    const before = bystander.count('heartbeat');
+    bystander.send({ type: 'heartbeat', value: { sentAtUnixMs: Date.now() } });
+    await waitFor(() => bystander.count('heartbeat') > before, { message: 'heartbeat from the controller' });
+    expect(bystander.ws.readyState).toBe(bystander.ws.OPEN);
+    expect((await server.service.getAgent(bystanderReg.id)).status).toBe('connected');
+    const rejected = await server.metrics.framesRejected.get();
+    expect(rejected.values.map((v) => v.labels.code).sort()).toEqual(
+      expect.arrayContaining(['PROTO_ERR_FRAME_TOO_LARGE', 'PROTO_ERR_MALFORMED_FRAME', 'PROTO_ERR_NOT_BINARY']),
+    );
+    await bystander.close();
+  });
+
+  it('terminates an agent that stays silent (heartbeat timeout)', async () => {
+    const { id, token } = await registerAgent(server, 'silent');
+    const agent = await FakeAgent.connect({ url: agentUrl(server), agentId: id, token });
+    // Stop answering pings: ws answers them automatically, so pause the socket instead.
+    (agent.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await waitFor(async () => (await server.service.getAgent(id)).status === 'disconnected', {
+      timeoutMs: 20_000,
+      message: 'silent agent dropped',
+    });
+    agent.ws.terminate();
+  });
+
+  it('a second agent of a configuration takes over when the active one disconnects', async () => {
+    const a = await registerAgent(server, 'a');
+    const b = await registerAgent(server, 'b');
+    const cfg = await server.service.createConfiguration(
+      { name: 'ha', agentIds: [a.id, b.id], source: { baseDn: 'dc=example,dc=com' } },
+      TEST_ADMIN,
+    );
+    const agentA = await FakeAgent.open({ url: agentUrl(server), agentId: a.id, token: a.token, autoRespond: false });
+    const welcomeA = await agentA.hello();
+    expect(welcomeA.assignments).toEqual([{ configurationId: cfg.id, active: true }]);
+    await agentA.waitFor('startCycle');
+    const agentB = await FakeAgent.open({ url: agentUrl(server), agentId: b.id, token: b.token });
+    const welcomeB = await agentB.hello();
+    expect(welcomeB.assignments).toEqual([{ configurationId: cfg.id, active: false }]);
+    await agentA.close();
+    // B becomes active: A's unfinished cycle is abandoned and B gets a new one, which it completes.
+    await agentB.waitFor('startCycle', (s) => s.configurationId === cfg.id);
+    await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'healthy', { message: 'healthy after failover' });
+    const cycles = await server.service.listCycles(cfg.id, {});
+    expect(cycles.items.map((c) => c.state)).toEqual(['applied', 'failed']);
+    await agentB.close();
+  });
+});
