@@ -60,7 +60,21 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'print JSON for scripts instead of tables')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText(
+      'after',
+      `
+Settings: SYNCGUARD_URL (default ${DEFAULT_URL}) and SYNCGUARD_TOKEN, or --url and --token.
+CONFIG and AGENT arguments take an id or a name. Exit codes: 0 done, 1 the call failed
+(the API's message is printed), 2 bad usage.
+
+Examples:
+  syncguardctl configs create --name corp --base-dn ou=people,dc=example,dc=com --agent dc1 --threshold 500
+  syncguardctl status corp
+  syncguardctl logs corp --action StagedDelete
+  syncguardctl allow-deletes corp          (asks; --yes to skip the question)
+  syncguardctl --json configs list`,
+    );
 
   const ctx = (cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
