@@ -54,10 +54,9 @@ export interface ControllerService {
 
   /**
    * Writes one audit entry for an action that no other method records: API token create
-   * and revoke (the admin surface owns tokens). Optional until the engine implements it;
-   * the API falls back to src/auth/audit-fallback.ts meanwhile.
+   * and revoke (the admin surface owns tokens, src/auth).
    */
-  recordAudit?(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  recordAudit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
 
   /** True when Redis answers. */
   ping(): Promise<boolean>;

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf } from '../auth/auth-hook';
-import { recordAudit } from '../auth/audit-fallback';
 import type { Role } from '../model';
 import type { ApiContext } from './api-context';
 import { paginate } from './paginate';
@@ -45,7 +44,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     async (request, reply) => {
       const actor = actorOf(request);
       const created = await ctx.tokens.create(request.body);
-      await recordAudit(ctx, {
+      await ctx.service.recordAudit({
         actor: { tokenId: actor.tokenId, name: actor.name },
         action: 'token.create',
         target: { type: 'token', id: created.id },
@@ -87,7 +86,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     async (request, reply) => {
       const actor = actorOf(request);
       const revoked = await ctx.tokens.revoke(request.params.id);
-      await recordAudit(ctx, {
+      await ctx.service.recordAudit({
         actor: { tokenId: actor.tokenId, name: actor.name },
         action: 'token.revoke',
         target: { type: 'token', id: revoked.id },
