@@ -173,6 +173,10 @@ describe('tokens', () => {
     expect(stored.hash).toMatch(/^[0-9a-f]{64}$/);
 
     expect((await call('GET', '/api/v1/configurations', created.token)).statusCode).toBe(200);
+    expect((await call('GET', '/api/v1/tokens')).json().items[0].lastUsedAt).toEqual(expect.any(String));
+    // The right id with a wrong secret: found by id, refused by the hash comparison.
+    const forged = `sgt_${created.id}_${'A'.repeat(secretPart.length)}`;
+    expect((await call('GET', '/api/v1/configurations', forged)).statusCode).toBe(401);
     expect((await call('DELETE', `/api/v1/tokens/${created.id}`)).statusCode).toBe(204);
     expect((await call('GET', '/api/v1/configurations', created.token)).statusCode).toBe(401);
     expect((await call('DELETE', `/api/v1/tokens/${created.id}`)).statusCode).toBe(404);
