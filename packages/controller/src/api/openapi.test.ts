@@ -127,6 +127,40 @@ describe('/api/v1/openapi.json', () => {
     }
   });
 
+  test('keeps to OpenAPI 3.0: no JSON-schema-only keywords, every response and operation described', () => {
+    // A full meta-schema check needs @apidevtools/swagger-parser (not a dependency); these
+    // are the rules a document generated from JSON schemas breaks in practice.
+    const offences: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) return node.forEach((child, i) => walk(child, `${at}/${i}`));
+      if (!node || typeof node !== 'object') return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === '$id' || key === '$schema' || key === 'const') offences.push(`${at}/${key}`);
+        if (key === 'type' && typeof value !== 'string' && !at.endsWith('/properties')) offences.push(`${at}/type`);
+        walk(value, `${at}/${key}`);
+      }
+    };
+    walk(doc, '#');
+    expect(offences).toEqual([]);
+    for (const [p, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops)) {
+        const described = op as Operation & { summary?: string; tags?: string[] };
+        expect({ route: `${method} ${p}`, summary: typeof described.summary, tags: described.tags?.length }).toEqual({
+          route: `${method} ${p}`,
+          summary: 'string',
+          tags: 1,
+        });
+        for (const [status, response] of Object.entries(op.responses))
+          expect({
+            route: `${method} ${p} ${status}`,
+            description: typeof (response as { description?: unknown }).description,
+          }).toEqual({
+            route: `${method} ${p} ${status}`,
+            description: 'string',
+          });
+      }
+  });
+
   test('documents the validation the server applies (threshold >= 1, log actions)', () => {
     const input = doc.components.schemas.ConfigurationInput as {
       properties: { accidentalDeletes: { properties: { threshold: { minimum: number } } } };
