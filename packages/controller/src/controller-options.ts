@@ -40,6 +40,8 @@ export interface ControllerOptions {
   maxInFlightBatches?: number;
   /** Objects applied to the target per atomic step. Default 500. */
   applyChunkSize?: number;
+  /** Pause between apply chunks, for crash tests that must kill a controller mid-apply. Default 0. */
+  applyStepDelayMs?: number;
   /** BullMQ lock duration of cycle jobs; a crashed worker's job is taken over after about this long. Default 30000. */
   jobLockMs?: number;
   /** How often BullMQ looks for stalled jobs. Default 30000. */
@@ -76,6 +78,7 @@ export interface CompiledControllerOptions {
   readonly maxBatchChanges: number;
   readonly maxInFlightBatches: number;
   readonly applyChunkSize: number;
+  readonly applyStepDelayMs: number;
   readonly jobLockMs: number;
   readonly stalledIntervalMs: number;
   readonly mailAttempts: number;
@@ -166,6 +169,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     maxBatchChanges: int('maxBatchChanges', options.maxBatchChanges, DEFAULT_LIMITS.maxBatchChanges, 1, 100_000),
     maxInFlightBatches: int('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
     applyChunkSize: int('applyChunkSize', options.applyChunkSize, 500, 1, 100_000),
+    applyStepDelayMs: int('applyStepDelayMs', options.applyStepDelayMs, 0, 0, 60_000),
     jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),
     mailAttempts: int('mailAttempts', options.mailAttempts, 10, 1, 1000),

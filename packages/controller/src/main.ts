@@ -34,6 +34,7 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'maxBatchChanges',
   'maxInFlightBatches',
   'applyChunkSize',
+  'applyStepDelayMs',
   'jobLockMs',
   'stalledIntervalMs',
   'mailAttempts',

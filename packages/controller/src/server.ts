@@ -90,7 +90,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       await engine.startCycleFor(cfgId, 'schedule');
     },
     loadConfiguration: (id) => engine.loadConfiguration(id),
-  });
+  }, opts.applyStepDelayMs);
   const notifier = new QuarantineNotifier(redis, keys, mailer, plog, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
     engine.loadConfiguration(id),
   );

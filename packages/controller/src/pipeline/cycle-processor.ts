@@ -72,6 +72,7 @@ export class CycleProcessor {
     private readonly logger: Logger,
     private readonly chunkSize: number,
     private readonly hooks: CycleProcessorHooks,
+    private readonly stepDelayMs = 0,
   ) {}
 
   async process(cycleId: string): Promise<void> {
@@ -308,6 +309,7 @@ export class CycleProcessor {
         tx.hset(cycleKey, 'applied', applied + ops.length);
         const done = await tx.exec();
         if (done === null) continue; // someone else moved the cycle on: read again
+        if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
         ops.forEach((op, i) =>
           this.metrics.changesApplied.inc({ kind: op.kind, status: results[i]?.ok ? 'success' : 'failure' }),
         );
