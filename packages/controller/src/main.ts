@@ -57,7 +57,8 @@ function readConfigFile(file: string): Partial<ControllerOptions> {
     throw new ConfigError('config', `${file} is not YAML or JSON: ${(cause as Error).message}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('config', `${file} must hold a mapping of settings`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError('config', `${file} must hold a mapping of settings`);
   return parsed as Partial<ControllerOptions>;
 }
 

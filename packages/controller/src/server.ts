@@ -64,7 +64,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     redis.disconnect();
     bullConnection.disconnect();
     subscriber.disconnect();
-    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${opts.redisUrl}: ${(cause as Error).message}`, { cause });
+    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${opts.redisUrl}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 
   const scripts = new Scripts(redis);
@@ -83,16 +85,33 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const scheme = opts.tls ? 'https' : 'http';
   const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
 
-  const processor = new CycleProcessor(redis, keys, target, plog, metrics, logger.child({ component: 'pipeline' }), opts.applyChunkSize, {
-    committed: (agentId, cfgId, cycleId) => engine.sendCommitted(agentId, cfgId, cycleId),
-    quarantined: (cfgId, cycleId) => queues.enqueueMail(cfgId, cycleId),
-    released: async (cfgId) => {
-      await engine.startCycleFor(cfgId, 'schedule');
+  const processor = new CycleProcessor(
+    redis,
+    keys,
+    target,
+    plog,
+    metrics,
+    logger.child({ component: 'pipeline' }),
+    opts.applyChunkSize,
+    {
+      committed: (agentId, cfgId, cycleId) => engine.sendCommitted(agentId, cfgId, cycleId),
+      quarantined: (cfgId, cycleId) => queues.enqueueMail(cfgId, cycleId),
+      released: async (cfgId) => {
+        await engine.startCycleFor(cfgId, 'schedule');
+      },
+      loadConfiguration: (id) => engine.loadConfiguration(id),
     },
-    loadConfiguration: (id) => engine.loadConfiguration(id),
-  }, opts.applyStepDelayMs);
-  const notifier = new QuarantineNotifier(redis, keys, mailer, plog, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
-    engine.loadConfiguration(id),
+    opts.applyStepDelayMs,
+  );
+  const notifier = new QuarantineNotifier(
+    redis,
+    keys,
+    mailer,
+    plog,
+    metrics,
+    logger.child({ component: 'mail' }),
+    publicUrl,
+    (id) => engine.loadConfiguration(id),
   );
 
   const app = await buildHttpApp({
@@ -105,7 +124,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     queues: queues.all,
   });
   const handler: http.RequestListener = (req, res) => app.routing(req, res);
-  const httpServer = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+  const httpServer = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+    : http.createServer(handler);
   httpServer.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
 
   let closing: Promise<void> | null = null;

@@ -27,7 +27,9 @@ export class AuditLog {
     const limit = query.limit ?? 50;
     const end = query.cursor ? `(${query.cursor}` : '+';
     const rows = await this.redis.xrevrange(this.keys.audit, end, '-', 'COUNT', limit + 1);
-    const items = rows.slice(0, limit).map(([id, fields]) => ({ id, ...(JSON.parse(fields[1] ?? '{}') as Omit<AuditEntry, 'id'>) }));
+    const items = rows
+      .slice(0, limit)
+      .map(([id, fields]) => ({ id, ...(JSON.parse(fields[1] ?? '{}') as Omit<AuditEntry, 'id'>) }));
     return { items, nextCursor: rows.length > limit ? (items[items.length - 1]?.id ?? null) : null };
   }
 }

@@ -93,7 +93,8 @@ function source(v: unknown, base: SourceSettings | null): SourceSettings {
     const types = strings('source.objectTypes', v.objectTypes);
     if (types.length === 0) throw new ValidationError('source.objectTypes', 'must name at least one of user, group');
     for (const t of types) {
-      if (!OBJECT_TYPES.includes(t as ObjectTypeName)) throw new ValidationError('source.objectTypes', `unknown type ${JSON.stringify(t)}`);
+      if (!OBJECT_TYPES.includes(t as ObjectTypeName))
+        throw new ValidationError('source.objectTypes', `unknown type ${JSON.stringify(t)}`);
     }
     out.objectTypes = types as ObjectTypeName[];
   }
@@ -119,11 +120,7 @@ function accidentalDeletes(v: unknown, base: AccidentalDeleteSettings): Accident
 const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail'];
 
 /** Checks a POST body and fills defaults. Throws ValidationError naming the field. */
-export function validateConfigurationInput(
-  input: unknown,
-  id: string,
-  now: string,
-): StoredConfiguration {
+export function validateConfigurationInput(input: unknown, id: string, now: string): StoredConfiguration {
   if (!isObject(input)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(input)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const body = input as unknown as ConfigurationInput;
@@ -162,8 +159,11 @@ export function applyConfigurationPatch(current: StoredConfiguration, patch: unk
         ? current.syncIntervalSeconds
         : wholeNumber('syncIntervalSeconds', p.syncIntervalSeconds, 10),
     accidentalDeletes:
-      p.accidentalDeletes === undefined ? current.accidentalDeletes : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
-    notificationEmail: p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail),
+      p.accidentalDeletes === undefined
+        ? current.accidentalDeletes
+        : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
+    notificationEmail:
+      p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail),
     updatedAt: now,
   };
 }

@@ -44,11 +44,7 @@ import type { ProvisioningLog } from '../pipeline/provisioning-log';
 import type { Keys } from '../store/keys';
 import type { Scripts } from '../store/scripts';
 import type { Target } from '../targets/target';
-import {
-  applyConfigurationPatch,
-  validateConfigurationInput,
-  type StoredConfiguration,
-} from './configuration-validation';
+import { applyConfigurationPatch, validateConfigurationInput, type StoredConfiguration } from './configuration-validation';
 
 export interface EngineDeps {
   redis: Redis;
@@ -80,7 +76,8 @@ function phaseToState(phase: string | undefined): CycleState {
 
 function limitOf(limit: number | undefined, fallback: number): number {
   if (limit === undefined) return fallback;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit', 'must be a whole number from 1 to 1000');
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+    throw new ValidationError('limit', 'must be a whole number from 1 to 1000');
   return limit;
 }
 
@@ -112,7 +109,8 @@ export class Engine implements ControllerService, SessionHandler {
   // ---------------------------------------------------------------- agents
 
   async registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }> {
-    if (typeof input?.name !== 'string' || input.name.trim() === '') throw new ValidationError('name', 'must be a non-empty string');
+    if (typeof input?.name !== 'string' || input.name.trim() === '')
+      throw new ValidationError('name', 'must be a non-empty string');
     const id = randomUUID();
     const token = `sga_${randomBytes(32).toString('base64url')}`;
     const now = new Date();
@@ -121,7 +119,12 @@ export class Engine implements ControllerService, SessionHandler {
     tx.zadd(this.keys.agents, now.getTime(), id);
     tx.set(this.keys.agentToken(hashAgentToken(token)), id);
     await this.deps.audit.record(
-      { actor: { tokenId: actor.tokenId, name: actor.name }, action: 'agent.register', target: { type: 'agent', id }, details: { name: input.name.trim() } },
+      {
+        actor: { tokenId: actor.tokenId, name: actor.name },
+        action: 'agent.register',
+        target: { type: 'agent', id },
+        details: { name: input.name.trim() },
+      },
       tx,
     );
     await tx.exec();
@@ -141,7 +144,10 @@ export class Engine implements ControllerService, SessionHandler {
   }
 
   private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
-    const [h, connected] = await Promise.all([this.redis.hgetall(this.keys.agent(id)), this.redis.exists(this.keys.agentSession(id))]);
+    const [h, connected] = await Promise.all([
+      this.redis.hgetall(this.keys.agent(id)),
+      this.redis.exists(this.keys.agentSession(id)),
+    ]);
     if (!h.id) return null;
     return {
       id,
@@ -215,7 +221,12 @@ export class Engine implements ControllerService, SessionHandler {
     tx.zadd(this.keys.configs, Date.parse(cfg.createdAt), cfg.id);
     tx.hset(this.keys.state(cfg.id), 'state', 'pending');
     await this.deps.audit.record(
-      { actor: { tokenId: actor.tokenId, name: actor.name }, action: 'configuration.create', target: { type: 'configuration', id: cfg.id }, details: { name: cfg.name } },
+      {
+        actor: { tokenId: actor.tokenId, name: actor.name },
+        action: 'configuration.create',
+        target: { type: 'configuration', id: cfg.id },
+        details: { name: cfg.name },
+      },
       tx,
     );
     await tx.exec();
@@ -256,7 +267,12 @@ export class Engine implements ControllerService, SessionHandler {
       if (c[0] && c[1] && !ENDED_PHASES.includes(c[1])) {
         await this.gateway.send(c[0], {
           type: 'cycleAborted',
-          value: { configurationId: id, cycleId: st.currentCycleId, reason: AbortReason.ABORT_REASON_ABANDONED, message: 'configuration deleted' },
+          value: {
+            configurationId: id,
+            cycleId: st.currentCycleId,
+            reason: AbortReason.ABORT_REASON_ABANDONED,
+            message: 'configuration deleted',
+          },
         });
       }
     }
@@ -267,10 +283,22 @@ export class Engine implements ControllerService, SessionHandler {
     }
     await this.deps.target.removeAll(id);
     const tx = this.redis.multi();
-    tx.del(this.keys.config(id), this.keys.state(id), this.keys.active(id), this.keys.cycles(id), this.keys.index(id), this.keys.plog(id));
+    tx.del(
+      this.keys.config(id),
+      this.keys.state(id),
+      this.keys.active(id),
+      this.keys.cycles(id),
+      this.keys.index(id),
+      this.keys.plog(id),
+    );
     tx.zrem(this.keys.configs, id);
     await this.deps.audit.record(
-      { actor: { tokenId: actor.tokenId, name: actor.name }, action: 'configuration.delete', target: { type: 'configuration', id }, details: { name: cfg.name } },
+      {
+        actor: { tokenId: actor.tokenId, name: actor.name },
+        action: 'configuration.delete',
+        target: { type: 'configuration', id },
+        details: { name: cfg.name },
+      },
       tx,
     );
     await tx.exec();
@@ -330,7 +358,8 @@ export class Engine implements ControllerService, SessionHandler {
   async startCycleFor(id: string, trigger: CycleTrigger): Promise<string> {
     const cfg = await this.stored(id);
     const st = await this.redis.hgetall(this.keys.state(id));
-    if (st.state === 'quarantined') throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined: allow the deletes or restart it`);
+    if (st.state === 'quarantined')
+      throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined: allow the deletes or restart it`);
     const agentId = await this.activeAgent(cfg);
     if (st.currentCycleId) await this.settleCurrent(cfg, st.currentCycleId, agentId);
     if (!agentId) throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${id} is connected`);
@@ -340,18 +369,25 @@ export class Engine implements ControllerService, SessionHandler {
     const full = base === '' || cursor !== base || st.committedScope !== scope;
     const cycleId = randomUUID();
     const now = Date.now();
-    const result = await this.deps.scripts.startCycle(this.keys.state(id), this.keys.cycle(cycleId), this.keys.cycles(id), cycleId, now, {
-      phase: 'streaming',
-      configurationId: id,
-      agentId,
-      mode: full ? 'full' : 'delta',
-      trigger,
-      baseCycleId: base,
-      scope,
-      startedAt: new Date(now).toISOString(),
-      acked: '0',
-      lastFrameAt: String(now),
-    });
+    const result = await this.deps.scripts.startCycle(
+      this.keys.state(id),
+      this.keys.cycle(cycleId),
+      this.keys.cycles(id),
+      cycleId,
+      now,
+      {
+        phase: 'streaming',
+        configurationId: id,
+        agentId,
+        mode: full ? 'full' : 'delta',
+        trigger,
+        baseCycleId: base,
+        scope,
+        startedAt: new Date(now).toISOString(),
+        acked: '0',
+        lastFrameAt: String(now),
+      },
+    );
     if (result === 0) throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined`);
     if (result === -1) throw new ConflictError('SG_ERR_CYCLE_RUNNING', `a cycle of configuration ${id} is running`);
     await this.gateway.send(agentId, {
@@ -364,7 +400,9 @@ export class Engine implements ControllerService, SessionHandler {
         scope: {
           baseDn: cfg.source.baseDn,
           filter: cfg.source.filter,
-          objectTypes: cfg.source.objectTypes.map((t) => (t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER)),
+          objectTypes: cfg.source.objectTypes.map((t) =>
+            t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER,
+          ),
           attributes: cfg.source.attributes,
           disabledAttribute: cfg.source.disabledAttribute,
         },
@@ -393,7 +431,10 @@ export class Engine implements ControllerService, SessionHandler {
       const silent = Date.now() - Number(lastFrameAt ?? 0) > this.deps.options.cycleTimeoutMs;
       const orphaned = agentId !== activeAgentId && !(agentId && (await this.isConnected(agentId)));
       if (silent || orphaned) {
-        await this.failCycle(cfg.id, cycleId, { code: 'ABANDONED', message: silent ? 'the agent sent nothing for too long' : 'the agent left; another took over' });
+        await this.failCycle(cfg.id, cycleId, {
+          code: 'ABANDONED',
+          message: silent ? 'the agent sent nothing for too long' : 'the agent left; another took over',
+        });
         if (agentId) {
           await this.gateway.send(agentId, {
             type: 'cycleAborted',
@@ -408,13 +449,18 @@ export class Engine implements ControllerService, SessionHandler {
 
   /** streaming -> failed: nothing applied, staged batches removed, configuration state `error`. */
   private async failCycle(configurationId: string, cycleId: string, error: { code: string; message: string }): Promise<boolean> {
-    const moved = await this.deps.scripts.transition(this.keys.cycle(cycleId), this.keys.state(configurationId), ['streaming', 'complete'], {
-      cycle: { phase: 'failed', completedAt: new Date().toISOString(), error: JSON.stringify(error) },
-      state: { state: 'error' },
-      stateDel: ['currentCycleId'],
-      requireCurrent: true,
-      cycleId,
-    });
+    const moved = await this.deps.scripts.transition(
+      this.keys.cycle(cycleId),
+      this.keys.state(configurationId),
+      ['streaming', 'complete'],
+      {
+        cycle: { phase: 'failed', completedAt: new Date().toISOString(), error: JSON.stringify(error) },
+        state: { state: 'error' },
+        stateDel: ['currentCycleId'],
+        requireCurrent: true,
+        cycleId,
+      },
+    );
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
@@ -441,7 +487,8 @@ export class Engine implements ControllerService, SessionHandler {
     if (query.action !== undefined && !['Create', 'Update', 'Delete', 'StagedDelete'].includes(query.action)) {
       throw new ValidationError('action', 'must be one of Create, Update, Delete, StagedDelete');
     }
-    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor)) throw new ValidationError('cursor', 'is not a cursor of this list');
+    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor))
+      throw new ValidationError('cursor', 'is not a cursor of this list');
     return this.deps.plog.list(id, { ...query, limit: limitOf(query.limit, 50) });
   }
 
@@ -465,14 +512,18 @@ export class Engine implements ControllerService, SessionHandler {
       requireCurrent: true,
       cycleId: q.cycleId,
     });
-    if (!won) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
+    if (!won)
+      throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'allow-deletes',
       target: { type: 'configuration', id },
       details: { cycleId: q.cycleId, deleteCount: q.deleteCount, threshold: q.threshold },
     });
-    this.deps.logger.warn({ configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name }, 'deletes allowed');
+    this.deps.logger.warn(
+      { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
+      'deletes allowed',
+    );
     await this.queues.enqueueCycle(q.cycleId, 'release');
     await this.waitForPhase(q.cycleId, ['applied', 'failed', 'discarded'], 120_000);
     return { cycleId: q.cycleId, deleted: q.deleteCount };
@@ -502,7 +553,8 @@ export class Engine implements ControllerService, SessionHandler {
       requireCurrent: true,
       cycleId: q.cycleId,
     });
-    if (!won) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
+    if (!won)
+      throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     this.deps.metrics.cycles.inc({ outcome: 'discarded' });
     await this.redis.del(this.keys.batches(q.cycleId), this.keys.plan(q.cycleId));
     await this.deps.audit.record({
@@ -515,7 +567,12 @@ export class Engine implements ControllerService, SessionHandler {
     if (agentId) {
       await this.gateway.send(agentId, {
         type: 'cycleAborted',
-        value: { configurationId: id, cycleId: q.cycleId, reason: AbortReason.ABORT_REASON_DISCARDED, message: `discarded by ${actor.name}` },
+        value: {
+          configurationId: id,
+          cycleId: q.cycleId,
+          reason: AbortReason.ABORT_REASON_DISCARDED,
+          message: `discarded by ${actor.name}`,
+        },
       });
     }
     let cycleId: string | null = null;
@@ -535,12 +592,14 @@ export class Engine implements ControllerService, SessionHandler {
     query: { type?: ObjectTypeName; limit?: number; cursor?: string },
   ): Promise<{ total: number } & Page<CloudObject>> {
     await this.stored(id);
-    if (query.type !== undefined && query.type !== 'user' && query.type !== 'group') throw new ValidationError('type', 'must be user or group');
+    if (query.type !== undefined && query.type !== 'user' && query.type !== 'group')
+      throw new ValidationError('type', 'must be user or group');
     return this.deps.target.listObjects(id, { type: query.type, limit: limitOf(query.limit, 100), cursor: query.cursor });
   }
 
   async listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>> {
-    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor)) throw new ValidationError('cursor', 'is not a cursor of this list');
+    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor))
+      throw new ValidationError('cursor', 'is not a cursor of this list');
     return this.deps.audit.list({ limit: limitOf(query.limit, 50), cursor: query.cursor });
   }
 
@@ -596,7 +655,10 @@ export class Engine implements ControllerService, SessionHandler {
     tx.del(this.keys.agentCursors(session.agentId));
     const cursors = hello.cursors.filter((c) => c.committedCycleId !== '');
     if (cursors.length > 0) {
-      tx.hset(this.keys.agentCursors(session.agentId), Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])));
+      tx.hset(
+        this.keys.agentCursors(session.agentId),
+        Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])),
+      );
     }
     await tx.exec();
     const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
@@ -614,14 +676,20 @@ export class Engine implements ControllerService, SessionHandler {
     for (const cfg of configs) {
       if ((await this.redis.get(this.keys.active(cfg.id))) !== session.agentId) continue;
       await this.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
-        if (!(error instanceof ConflictError)) this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start a cycle');
+        if (!(error instanceof ConflictError))
+          this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start a cycle');
       });
     }
   }
 
   /** Answers an agent's pending or running cycle after a reconnect. */
   private async sendVerdict(agentId: string, configurationId: string, cycleId: string, completed: boolean): Promise<void> {
-    const [phase, cfgId, lastSequence] = await this.redis.hmget(this.keys.cycle(cycleId), 'phase', 'configurationId', 'lastSequence');
+    const [phase, cfgId, lastSequence] = await this.redis.hmget(
+      this.keys.cycle(cycleId),
+      'phase',
+      'configurationId',
+      'lastSequence',
+    );
     const abort = (reason: AbortReason, message: string) =>
       this.gateway.send(agentId, { type: 'cycleAborted', value: { configurationId, cycleId, reason, message } });
     if (!phase || cfgId !== configurationId) return abort(AbortReason.ABORT_REASON_ABANDONED, 'unknown cycle');
@@ -645,21 +713,44 @@ export class Engine implements ControllerService, SessionHandler {
     }
   }
 
-  async batch(session: AgentSession, batch: ChangeBatch, frame: Buffer): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
+  async batch(
+    session: AgentSession,
+    batch: ChangeBatch,
+    frame: Buffer,
+  ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
     const cfgId = await this.redis.hget(cycleKey, 'configurationId');
     if (cfgId !== batch.configurationId) {
-      return { ackedThrough: null, error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId } };
+      return {
+        ackedThrough: null,
+        error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId },
+      };
     }
-    const { result, acked } = await this.deps.scripts.persistBatch(cycleKey, this.keys.batches(batch.cycleId), batch.sequence, frame);
+    const { result, acked } = await this.deps.scripts.persistBatch(
+      cycleKey,
+      this.keys.batches(batch.cycleId),
+      batch.sequence,
+      frame,
+    );
     if (result === -1) {
       return {
         ackedThrough: acked,
-        error: { code: ErrorCode.ERROR_CODE_SEQUENCE_GAP, message: `expected batch ${acked + 1}, got ${batch.sequence}`, cycleId: batch.cycleId },
+        error: {
+          code: ErrorCode.ERROR_CODE_SEQUENCE_GAP,
+          message: `expected batch ${acked + 1}, got ${batch.sequence}`,
+          cycleId: batch.cycleId,
+        },
       };
     }
     if (result === -2) {
-      return { ackedThrough: null, error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `cycle ${batch.cycleId} no longer runs`, cycleId: batch.cycleId } };
+      return {
+        ackedThrough: null,
+        error: {
+          code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE,
+          message: `cycle ${batch.cycleId} no longer runs`,
+          cycleId: batch.cycleId,
+        },
+      };
     }
     if (result === 1 && (await this.deps.scripts.completeCycle(cycleKey, null)) === 1) {
       await this.queues.enqueueCycle(batch.cycleId, 'complete');
@@ -673,12 +764,21 @@ export class Engine implements ControllerService, SessionHandler {
     if (cfgId !== message.configurationId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
-    const r = await this.deps.scripts.completeCycle(cycleKey, message.lastSequence, JSON.stringify(message.totals), String(message.mode));
+    const r = await this.deps.scripts.completeCycle(
+      cycleKey,
+      message.lastSequence,
+      JSON.stringify(message.totals),
+      String(message.mode),
+    );
     if (r === 1) await this.queues.enqueueCycle(message.cycleId, 'complete');
     if (r === -1) {
       const phase = await this.redis.hget(cycleKey, 'phase');
       if (phase === 'failed' || phase === 'discarded') {
-        return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `cycle ${message.cycleId} no longer runs`, cycleId: message.cycleId };
+        return {
+          code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE,
+          message: `cycle ${message.cycleId} no longer runs`,
+          cycleId: message.cycleId,
+        };
       }
     }
     return null;

@@ -33,7 +33,11 @@ export interface SessionHandler {
   hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]>;
   /** The welcome is out: settle the agent's cursors, start cycles. */
   afterWelcome(session: AgentSession, hello: AgentHello): Promise<void>;
-  batch(session: AgentSession, batch: ChangeBatch, frame: Buffer): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
+  batch(
+    session: AgentSession,
+    batch: ChangeBatch,
+    frame: Buffer,
+  ): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
   complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null>;
   failed(session: AgentSession, message: CycleFailed): Promise<void>;
   /** The agent is alive (heartbeat or pong); refresh its session key and lastSeenAt. */
@@ -150,12 +154,21 @@ export class AgentSession {
     const body = frame.body;
     if (this.state === 'hello') {
       if (body.type !== 'agentHello') {
-        return this.fatal(ErrorCode.ERROR_CODE_UNEXPECTED_MESSAGE, `expected agentHello first, got ${body.type}`, CloseCode.PROTOCOL_ERROR);
+        return this.fatal(
+          ErrorCode.ERROR_CODE_UNEXPECTED_MESSAGE,
+          `expected agentHello first, got ${body.type}`,
+          CloseCode.PROTOCOL_ERROR,
+        );
       }
       return this.onHello(body.value);
     }
     if (frame.protocolVersion !== this.encoder.protocolVersion) {
-      return this.refuse(new ProtocolError('PROTO_ERR_UNSUPPORTED_VERSION', `frame in version ${frame.protocolVersion}, negotiated ${this.encoder.protocolVersion}`));
+      return this.refuse(
+        new ProtocolError(
+          'PROTO_ERR_UNSUPPORTED_VERSION',
+          `frame in version ${frame.protocolVersion}, negotiated ${this.encoder.protocolVersion}`,
+        ),
+      );
     }
     switch (body.type) {
       case 'heartbeat':
@@ -175,7 +188,11 @@ export class AgentSession {
         if (ackedThrough !== null && ackedThrough > 0) {
           this.send({
             type: 'batchAck',
-            value: { configurationId: body.value.configurationId, cycleId: body.value.cycleId, ackedThroughSequence: ackedThrough },
+            value: {
+              configurationId: body.value.configurationId,
+              cycleId: body.value.cycleId,
+              ackedThroughSequence: ackedThrough,
+            },
           });
         }
         return;
@@ -192,7 +209,11 @@ export class AgentSession {
         this.logger.warn({ agentId: this.agentId, error: body.value }, 'agent reported an error');
         return;
       default:
-        return this.fatal(ErrorCode.ERROR_CODE_UNEXPECTED_MESSAGE, `${body.type} is not sent by agents`, CloseCode.PROTOCOL_ERROR);
+        return this.fatal(
+          ErrorCode.ERROR_CODE_UNEXPECTED_MESSAGE,
+          `${body.type} is not sent by agents`,
+          CloseCode.PROTOCOL_ERROR,
+        );
     }
   }
 

@@ -23,7 +23,9 @@ describe('agent gateway', () => {
   it('refuses the upgrade without a token or with a bad token (HTTP 401)', async () => {
     const { id } = await registerAgent(server);
     await expect(FakeAgent.open({ url: agentUrl(server), agentId: id })).rejects.toMatchObject({ status: 401 });
-    await expect(FakeAgent.open({ url: agentUrl(server), agentId: id, token: 'sga_wrong' })).rejects.toMatchObject({ status: 401 });
+    await expect(FakeAgent.open({ url: agentUrl(server), agentId: id, token: 'sga_wrong' })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it('welcomes an agent with a valid token and records it as connected', async () => {
@@ -53,7 +55,10 @@ describe('agent gateway', () => {
     const agent = await FakeAgent.open({ url: agentUrl(server), agentId: other, token });
     agent.send({ type: 'agentHello', value: { agentId: other, protocolVersions: [1] } });
     expect(await agent.waitClosed()).toBe(CloseCode.AUTH_FAILED);
-    expect(agent.received.find((b) => b.type === 'error')?.value).toMatchObject({ code: ErrorCode.ERROR_CODE_AUTH_FAILED, fatal: true });
+    expect(agent.received.find((b) => b.type === 'error')?.value).toMatchObject({
+      code: ErrorCode.ERROR_CODE_AUTH_FAILED,
+      fatal: true,
+    });
   });
 
   it('refuses a hello without a common protocol version', async () => {
@@ -80,15 +85,15 @@ describe('agent gateway', () => {
         close: CloseCode.MESSAGE_TOO_BIG,
         wire: ErrorCode.ERROR_CODE_FRAME_TOO_LARGE,
       },
-      { name: 'text', send: (a) => a.sendRaw('hello', false), close: CloseCode.UNSUPPORTED_DATA, wire: ErrorCode.ERROR_CODE_MALFORMED_FRAME },
+      {
+        name: 'text',
+        send: (a) => a.sendRaw('hello', false),
+        close: CloseCode.UNSUPPORTED_DATA,
+        wire: ErrorCode.ERROR_CODE_MALFORMED_FRAME,
+      },
       {
         name: 'batch before hello',
-        send: (a) =>
-          a.sendRaw(
-            Buffer.from(
-              encodeFrame({ type: 'heartbeat', value: { sentAtUnixMs: 1 } }),
-            ),
-          ),
+        send: (a) => a.sendRaw(Buffer.from(encodeFrame({ type: 'heartbeat', value: { sentAtUnixMs: 1 } }))),
         close: CloseCode.PROTOCOL_ERROR,
         wire: ErrorCode.ERROR_CODE_UNEXPECTED_MESSAGE,
       },
@@ -144,7 +149,9 @@ describe('agent gateway', () => {
     await agentA.close();
     // B becomes active: A's unfinished cycle is abandoned and B gets a new one, which it completes.
     await agentB.waitFor('startCycle', (s) => s.configurationId === cfg.id);
-    await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'healthy', { message: 'healthy after failover' });
+    await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'healthy', {
+      message: 'healthy after failover',
+    });
     const cycles = await server.service.listCycles(cfg.id, {});
     expect(cycles.items.map((c) => c.state)).toEqual(['applied', 'failed']);
     await agentB.close();

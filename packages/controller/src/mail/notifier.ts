@@ -29,7 +29,11 @@ export class QuarantineNotifier {
 
   /** Throws when the send failed and should be retried. */
   async process(configurationId: string, cycleId: string, attempt: number, maxAttempts: number): Promise<void> {
-    const [quarantineRaw, notificationRaw] = await this.redis.hmget(this.keys.state(configurationId), 'quarantine', 'notification');
+    const [quarantineRaw, notificationRaw] = await this.redis.hmget(
+      this.keys.state(configurationId),
+      'quarantine',
+      'notification',
+    );
     if (!quarantineRaw) return;
     const q = JSON.parse(quarantineRaw) as Omit<Quarantine, 'notification'>;
     if (q.cycleId !== cycleId) return; // released or restarted meanwhile
@@ -72,7 +76,12 @@ export class QuarantineNotifier {
     }
     this.metrics.emails.inc({ result: 'sent' });
     this.logger.info({ configurationId, cycleId, to: cfg.notificationEmail }, 'quarantine email sent');
-    await this.update(configurationId, cycleId, { status: 'sent', attempts: attempt, lastError: null, sentAt: new Date().toISOString() });
+    await this.update(configurationId, cycleId, {
+      status: 'sent',
+      attempts: attempt,
+      lastError: null,
+      sentAt: new Date().toISOString(),
+    });
   }
 
   /** Writes the notification state while the quarantine of `cycleId` is still the current one. */

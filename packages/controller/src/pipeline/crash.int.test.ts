@@ -28,9 +28,13 @@ let child: ManagedProcess | undefined;
 const prefix = `crash-${randomUUID().slice(0, 8)}`;
 
 function startChild(): ManagedProcess {
-  const proc = new ManagedProcess(process.execPath, [path.join(PKG, 'dist/main.js'), '--config', path.join(dir, 'controller.json')], {
-    env: { ...process.env, SYNCGUARD_LOG_LEVEL: 'warn' },
-  });
+  const proc = new ManagedProcess(
+    process.execPath,
+    [path.join(PKG, 'dist/main.js'), '--config', path.join(dir, 'controller.json')],
+    {
+      env: { ...process.env, SYNCGUARD_LOG_LEVEL: 'warn' },
+    },
+  );
   return proc;
 }
 
@@ -105,7 +109,10 @@ it('finishes an apply and a stream interrupted by SIGKILL, each object applied e
   const first = await agent.waitFor('startCycle');
 
   // 1. Kill mid-apply: 200 creates in chunks of 10, 40 ms apart.
-  await waitFor(async () => Number((await cycleField(first.cycleId, 'applied')) ?? 0) >= 50, { message: 'apply under way', intervalMs: 10 });
+  await waitFor(async () => Number((await cycleField(first.cycleId, 'applied')) ?? 0) >= 50, {
+    message: 'apply under way',
+    intervalMs: 10,
+  });
   await child!.stop('SIGKILL');
   const appliedAtKill = Number(await cycleField(first.cycleId, 'applied'));
   expect(await cycleField(first.cycleId, 'phase')).toBe('applying');
@@ -114,7 +121,10 @@ it('finishes an apply and a stream interrupted by SIGKILL, each object applied e
   await startController();
   await agent.waitClosed();
   await agent.reconnect([{ configurationId: cfg, pendingCycleId: first.cycleId }]);
-  await waitFor(async () => (await cycleField(first.cycleId, 'phase')) === 'applied', { timeoutMs: 30_000, message: 'apply finished after restart' });
+  await waitFor(async () => (await cycleField(first.cycleId, 'phase')) === 'applied', {
+    timeoutMs: 30_000,
+    message: 'apply finished after restart',
+  });
   await agent.waitFor('cycleCommitted', (c) => c.cycleId === first.cycleId);
   expect((await api.service.listObjects(cfg, { limit: 1 })).total).toBe(200);
   let creates = await createsPerObject(cfg);
@@ -147,7 +157,10 @@ it('finishes an apply and a stream interrupted by SIGKILL, each object applied e
   batch(2); // not acknowledged from the agent's point of view: resent
   batch(3);
   agent.send({ type: 'cycleComplete', value: { configurationId: cfg, cycleId, lastSequence: 3, mode: start.mode } });
-  await waitFor(async () => (await cycleField(cycleId, 'phase')) === 'applied', { timeoutMs: 30_000, message: 'second cycle applied' });
+  await waitFor(async () => (await cycleField(cycleId, 'phase')) === 'applied', {
+    timeoutMs: 30_000,
+    message: 'second cycle applied',
+  });
   expect((await api.service.listObjects(cfg, { limit: 1 })).total).toBe(230);
   creates = await createsPerObject(cfg);
   expect(creates.size).toBe(230);

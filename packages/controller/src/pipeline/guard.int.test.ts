@@ -16,7 +16,12 @@ let server: ControllerServer;
 beforeAll(async () => {
   redis = await startRedis();
   smtp = await startSmtp();
-  server = await startTestController(redis.url, { smtpUrl: smtp.url, mailBackoffMs: 200, mailAttempts: 20, publicUrl: 'https://sync.example.com' });
+  server = await startTestController(redis.url, {
+    smtpUrl: smtp.url,
+    mailBackoffMs: 200,
+    mailAttempts: 20,
+    publicUrl: 'https://sync.example.com',
+  });
 });
 
 afterAll(async () => {
@@ -47,7 +52,9 @@ async function synced(users: number, input: Partial<ConfigurationInput> = {}, ba
   for (const u of fakeUsers(PEOPLE, users, `u${counter}x`)) agent.directory.set(u.id, u);
   await agent.hello();
   const first = await agent.waitFor('startCycle');
-  await waitFor(async () => (await server.service.getStatus(configurationId)).lastCycle?.state === 'applied', { message: 'initial sync' });
+  await waitFor(async () => (await server.service.getStatus(configurationId)).lastCycle?.state === 'applied', {
+    message: 'initial sync',
+  });
   await agent.waitFor('cycleCommitted', (c) => c.cycleId === first.cycleId);
   return { agent, agentId, token, cfg: configurationId, email };
 }
@@ -121,7 +128,9 @@ describe('accidental delete prevention', () => {
     expect(mail!.text).toContain(`POST https://sync.example.com/api/v1/configurations/${s.cfg}/allow-deletes`);
     expect(mail!.text).toContain(`POST https://sync.example.com/api/v1/configurations/${s.cfg}/restart`);
     for (const e of staged.items) expect(mail!.text).toContain(`${e.dn}  (user)`);
-    await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.notification.status === 'sent', { message: 'notification sent' });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.notification.status === 'sent', {
+      message: 'notification sent',
+    });
 
     // The agent reconnects while quarantined: still one quarantine, no second email, no verdict.
     await s.agent.reconnect([{ configurationId: s.cfg, pendingCycleId: cycleId }]);
@@ -142,10 +151,13 @@ describe('accidental delete prevention', () => {
       details: { cycleId, deleteCount: THRESHOLD },
     });
     // The next cycle starts by itself and brings in what changed while quarantined.
-    await waitFor(async () => {
-      const st = await server.service.getStatus(s.cfg);
-      return st.state === 'healthy' && st.lastCycle?.id !== cycleId && st.lastCycle?.state === 'applied';
-    }, { message: 'healthy after the next cycle' });
+    await waitFor(
+      async () => {
+        const st = await server.service.getStatus(s.cfg);
+        return st.state === 'healthy' && st.lastCycle?.id !== cycleId && st.lastCycle?.state === 'applied';
+      },
+      { message: 'healthy after the next cycle' },
+    );
     const ids = (await server.service.listObjects(s.cfg, { limit: 1000 })).items.map((o) => o.id);
     expect(ids).toContain('while-quarantined');
     expect(ids).toContain('added');
@@ -169,7 +181,11 @@ describe('accidental delete prevention', () => {
     const s = await synced(0, { source: { baseDn: PEOPLE, filter: '(objectClass=inetOrgPerson)', objectTypes: ['user'] } });
     for (let i = 0; i < 15; i++) {
       const [u] = fakeUsers(PEOPLE, 1, `f${i}`);
-      s.agent.directory.set(`f-${i}`, { ...u!, id: `f-${i}`, attributes: { ...u!.attributes, departmentNumber: [i < 12 ? 'sales' : 'it'] } });
+      s.agent.directory.set(`f-${i}`, {
+        ...u!,
+        id: `f-${i}`,
+        attributes: { ...u!.attributes, departmentNumber: [i < 12 ? 'sales' : 'it'] },
+      });
     }
     await runCycle(s);
     expect(await total(s.cfg)).toBe(15);
@@ -184,7 +200,9 @@ describe('accidental delete prevention', () => {
     await server.service.updateConfiguration(s.cfg, { source: { filter: '(objectClass=inetOrgPerson)' } }, TEST_ADMIN);
     const restarted = await server.service.restart(s.cfg, TEST_ADMIN);
     expect(restarted.discardedCycleId).toBe(cycleId);
-    await waitFor(async () => (await server.service.getStatus(s.cfg)).lastCycle?.state === 'applied', { message: 'cycle after restart' });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).lastCycle?.state === 'applied', {
+      message: 'cycle after restart',
+    });
     expect(await total(s.cfg)).toBe(15);
     await s.agent.close();
   });
@@ -209,9 +227,14 @@ describe('accidental delete prevention', () => {
     expect(result.cycleId).not.toBeNull();
     const aborted = await s.agent.waitFor('cycleAborted', (a) => a.cycleId === cycleId);
     expect(aborted.reason).toBe(AbortReason.ABORT_REASON_DISCARDED);
-    await waitFor(async () => (await server.service.getStatus(s.cfg)).lastCycle?.id === result.cycleId && (await server.service.getStatus(s.cfg)).lastCycle?.state === 'applied', {
-      message: 'new cycle applied',
-    });
+    await waitFor(
+      async () =>
+        (await server.service.getStatus(s.cfg)).lastCycle?.id === result.cycleId &&
+        (await server.service.getStatus(s.cfg)).lastCycle?.state === 'applied',
+      {
+        message: 'new cycle applied',
+      },
+    );
     const status = await server.service.getStatus(s.cfg);
     expect(status.state).toBe('healthy');
     expect(status.lastCycle?.counts.delete).toBe(0);
@@ -219,7 +242,9 @@ describe('accidental delete prevention', () => {
     const history = await server.service.listCycles(s.cfg, {});
     expect(history.items.find((c) => c.id === cycleId)?.state).toBe('discarded');
     expect((await server.service.listProvisioningLogs(s.cfg, { action: 'Delete' })).items).toHaveLength(0);
-    expect((await server.service.listAudit({ limit: 100 })).items.some((e) => e.action === 'restart' && e.target.id === s.cfg)).toBe(true);
+    expect(
+      (await server.service.listAudit({ limit: 100 })).items.some((e) => e.action === 'restart' && e.target.id === s.cfg),
+    ).toBe(true);
     await expect(server.service.restart(s.cfg, TEST_ADMIN)).rejects.toMatchObject({ status: 409 });
     await s.agent.close();
   });
@@ -230,7 +255,9 @@ describe('accidental delete prevention', () => {
     const first = await runCycle(s);
     await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
     const { cycleId: second } = await server.service.restart(s.cfg, TEST_ADMIN);
-    await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.cycleId === second, { message: 'quarantined again' });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.cycleId === second, {
+      message: 'quarantined again',
+    });
     expect(second).not.toBe(first);
     await smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
     await new Promise((r) => setTimeout(r, 300));
@@ -243,7 +270,10 @@ describe('accidental delete prevention', () => {
     const s = await synced(14);
     removeUsers(s, 12);
     await runCycle(s);
-    const results = await Promise.allSettled([server.service.allowDeletes(s.cfg, TEST_ADMIN), server.service.allowDeletes(s.cfg, TEST_ADMIN)]);
+    const results = await Promise.allSettled([
+      server.service.allowDeletes(s.cfg, TEST_ADMIN),
+      server.service.allowDeletes(s.cfg, TEST_ADMIN),
+    ]);
     const ok = results.filter((r) => r.status === 'fulfilled');
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(ok).toHaveLength(1);
@@ -254,7 +284,10 @@ describe('accidental delete prevention', () => {
     const deletes = await server.service.listProvisioningLogs(s.cfg, { action: 'Delete', limit: 100 });
     expect(deletes.items).toHaveLength(12);
     expect(new Set(deletes.items.map((e) => e.objectId)).size).toBe(12);
-    await expect(server.service.allowDeletes(s.cfg, TEST_ADMIN)).rejects.toMatchObject({ status: 409, code: 'SG_ERR_NOT_QUARANTINED' });
+    await expect(server.service.allowDeletes(s.cfg, TEST_ADMIN)).rejects.toMatchObject({
+      status: 409,
+      code: 'SG_ERR_NOT_QUARANTINED',
+    });
     await s.agent.close();
   });
 
@@ -286,7 +319,9 @@ describe('accidental delete prevention', () => {
       await smtp.start();
     }
     await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email), timeoutMs: 30_000 });
-    await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.notification.status === 'sent', { message: 'sent' });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.notification.status === 'sent', {
+      message: 'sent',
+    });
     await new Promise((r) => setTimeout(r, 500));
     expect(mailsTo(s.email)).toHaveLength(1);
     await s.agent.close();
@@ -299,7 +334,12 @@ describe('accidental delete prevention', () => {
     await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
     const prefix = server.options.redisKeyPrefix;
     await server.close();
-    server = await startTestController(redis.url, { redisKeyPrefix: prefix, smtpUrl: smtp.url, mailBackoffMs: 200, mailAttempts: 20 });
+    server = await startTestController(redis.url, {
+      redisKeyPrefix: prefix,
+      smtpUrl: smtp.url,
+      mailBackoffMs: 200,
+      mailAttempts: 20,
+    });
     const status = await server.service.getStatus(s.cfg);
     expect(status.state).toBe('quarantined');
     expect(status.quarantine?.cycleId).toBe(cycleId);
@@ -307,8 +347,13 @@ describe('accidental delete prevention', () => {
     for (const [id, o] of s.agent.directory) agent.directory.set(id, o);
     for (const [c, v] of s.agent.cache) agent.cache.set(c, v);
     for (const [c, v] of s.agent.committed) agent.committed.set(c, v);
-    await agent.hello([{ configurationId: s.cfg, committedCycleId: s.agent.committed.get(s.cfg)!, pendingCycleId: cycleId, runningCycleId: '' }]);
-    (agent as unknown as { views: Map<string, unknown> }).views.set(cycleId, (s.agent as unknown as { views: Map<string, unknown> }).views.get(cycleId));
+    await agent.hello([
+      { configurationId: s.cfg, committedCycleId: s.agent.committed.get(s.cfg)!, pendingCycleId: cycleId, runningCycleId: '' },
+    ]);
+    (agent as unknown as { views: Map<string, unknown> }).views.set(
+      cycleId,
+      (s.agent as unknown as { views: Map<string, unknown> }).views.get(cycleId),
+    );
     const result = await server.service.allowDeletes(s.cfg, TEST_ADMIN);
     expect(result).toEqual({ cycleId, deleted: THRESHOLD });
     await agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);

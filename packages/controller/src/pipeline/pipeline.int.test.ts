@@ -22,10 +22,9 @@ afterAll(async () => {
 });
 
 async function cycleDone(cfgId: string, cycleId: string, state = 'applied'): Promise<void> {
-  await waitFor(
-    async () => (await server.service.listCycles(cfgId, {})).items.find((c) => c.id === cycleId)?.state === state,
-    { message: `cycle ${cycleId} ${state}` },
-  );
+  await waitFor(async () => (await server.service.listCycles(cfgId, {})).items.find((c) => c.id === cycleId)?.state === state, {
+    message: `cycle ${cycleId} ${state}`,
+  });
 }
 
 async function objectIds(cfgId: string): Promise<string[]> {
@@ -109,7 +108,10 @@ describe('sync pipeline', () => {
       attributes: [{ name: 'uid', values: [users[i]!.id] }],
     });
     const batch = (sequence: number, i: number) =>
-      agent.send({ type: 'changeBatch', value: { configurationId: cfg, cycleId: start.cycleId, sequence, changes: [change(i)] } });
+      agent.send({
+        type: 'changeBatch',
+        value: { configurationId: cfg, cycleId: start.cycleId, sequence, changes: [change(i)] },
+      });
     batch(1, 0);
     await agent.waitFor('batchAck', (a) => a.ackedThroughSequence === 1);
     batch(1, 0); // resent after an imagined reconnect
@@ -146,11 +148,22 @@ describe('sync pipeline', () => {
           configurationId: cfg,
           cycleId: start.cycleId,
           sequence,
-          changes: [{ kind: ChangeKind.CHANGE_KIND_ADD, objectType: ObjectType.OBJECT_TYPE_USER, objectId: u[i]!.id, dn: u[i]!.dn, contentHash: Buffer.alloc(32, 9) }],
+          changes: [
+            {
+              kind: ChangeKind.CHANGE_KIND_ADD,
+              objectType: ObjectType.OBJECT_TYPE_USER,
+              objectId: u[i]!.id,
+              dn: u[i]!.dn,
+              contentHash: Buffer.alloc(32, 9),
+            },
+          ],
         },
       });
     send(1, 0);
-    agent.send({ type: 'cycleComplete', value: { configurationId: cfg, cycleId: start.cycleId, lastSequence: 2, mode: CycleMode.CYCLE_MODE_FULL } });
+    agent.send({
+      type: 'cycleComplete',
+      value: { configurationId: cfg, cycleId: start.cycleId, lastSequence: 2, mode: CycleMode.CYCLE_MODE_FULL },
+    });
     await agent.waitFor('batchAck', (a) => a.ackedThroughSequence === 1);
     expect((await server.service.getStatus(cfg)).lastCycle?.state).toBe('running');
     send(2, 1);
@@ -160,7 +173,12 @@ describe('sync pipeline', () => {
   });
 
   it('runs FULL when the agent lost its cache, and deletes what the scan did not report', async () => {
-    const { agent, agentId, token, configurationId: cfg } = await setupConfiguration(server, {
+    const {
+      agent,
+      agentId,
+      token,
+      configurationId: cfg,
+    } = await setupConfiguration(server, {
       accidentalDeletes: { enabled: true, threshold: 100 },
     });
     for (const u of fakeUsers(PEOPLE, 10, 'full')) agent.directory.set(u.id, u);
@@ -213,13 +231,26 @@ describe('sync pipeline', () => {
         configurationId: cfg,
         cycleId: start.cycleId,
         sequence: 1,
-        changes: [{ kind: ChangeKind.CHANGE_KIND_ADD, objectType: ObjectType.OBJECT_TYPE_USER, objectId: u.id, dn: u.dn, contentHash: Buffer.alloc(32, 1) }],
+        changes: [
+          {
+            kind: ChangeKind.CHANGE_KIND_ADD,
+            objectType: ObjectType.OBJECT_TYPE_USER,
+            objectId: u.id,
+            dn: u.dn,
+            contentHash: Buffer.alloc(32, 1),
+          },
+        ],
       },
     });
     await agent.waitFor('batchAck');
     agent.send({
       type: 'cycleFailed',
-      value: { configurationId: cfg, cycleId: start.cycleId, code: CycleErrorCode.CYCLE_ERROR_LDAP_SIZE_LIMIT, message: 'size limit' },
+      value: {
+        configurationId: cfg,
+        cycleId: start.cycleId,
+        code: CycleErrorCode.CYCLE_ERROR_LDAP_SIZE_LIMIT,
+        message: 'size limit',
+      },
     });
     await cycleDone(cfg, start.cycleId, 'failed');
     const status = await server.service.getStatus(cfg);
@@ -237,7 +268,10 @@ describe('sync pipeline', () => {
     await b.agent.hello();
     const startA = await a.agent.waitFor('startCycle');
     const startB = await b.agent.waitFor('startCycle');
-    await expect(server.service.startCycle(a.configurationId, TEST_ADMIN)).rejects.toMatchObject({ status: 409, code: 'SG_ERR_CYCLE_RUNNING' });
+    await expect(server.service.startCycle(a.configurationId, TEST_ADMIN)).rejects.toMatchObject({
+      status: 409,
+      code: 'SG_ERR_CYCLE_RUNNING',
+    });
     // B finishes first although A started first: configurations do not wait for each other.
     a.agent.autoRespond = true;
     b.agent.autoRespond = true;
@@ -302,7 +336,9 @@ describe('sync pipeline', () => {
     });
     const patched = await server.service.updateConfiguration(cfg.id, { accidentalDeletes: { threshold: 7 } }, TEST_ADMIN);
     expect(patched.accidentalDeletes).toEqual({ enabled: true, threshold: 7, countDisables: false });
-    await expect(server.service.updateConfiguration(cfg.id, { accidentalDeletes: { threshold: -1 } }, TEST_ADMIN)).rejects.toMatchObject({
+    await expect(
+      server.service.updateConfiguration(cfg.id, { accidentalDeletes: { threshold: -1 } }, TEST_ADMIN),
+    ).rejects.toMatchObject({
       field: 'accidentalDeletes.threshold',
     });
     await expect(server.service.startCycle(cfg.id, TEST_ADMIN)).rejects.toBeInstanceOf(ConflictError);
@@ -310,6 +346,14 @@ describe('sync pipeline', () => {
     await expect(server.service.getConfiguration(cfg.id)).rejects.toMatchObject({ status: 404 });
     const audit = await server.service.listAudit({ limit: 100 });
     const actions = audit.items.map((e) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(['configuration.create', 'configuration.update', 'configuration.delete', 'agent.register', 'cycle.start']));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'configuration.create',
+        'configuration.update',
+        'configuration.delete',
+        'agent.register',
+        'cycle.start',
+      ]),
+    );
   });
 });

@@ -56,15 +56,15 @@ export class PipelineQueues {
       stalledInterval: this.options.stalledIntervalMs,
       maxStalledCount: 10,
     };
-    const cycles = new Worker(
-      'cycles',
-      async (job: Job<{ cycleId: string }>) => processors.cycle(job.data.cycleId),
-      { ...common, concurrency: this.options.cycleConcurrency },
-    );
+    const cycles = new Worker('cycles', async (job: Job<{ cycleId: string }>) => processors.cycle(job.data.cycleId), {
+      ...common,
+      concurrency: this.options.cycleConcurrency,
+    });
     cycles.on('failed', (job, error) => {
       if (!job) return;
       this.logger.error({ err: error, cycleId: job.data.cycleId, attempt: job.attemptsMade }, 'cycle job failed');
-      if (job.attemptsMade >= (job.opts.attempts ?? 1)) void processors.cycleGaveUp(job.data.cycleId, error).catch(() => undefined);
+      if (job.attemptsMade >= (job.opts.attempts ?? 1))
+        void processors.cycleGaveUp(job.data.cycleId, error).catch(() => undefined);
     });
     const schedule = new Worker(
       'schedule',
@@ -128,9 +128,7 @@ export class PipelineQueues {
 
   /** Stops the workers (running jobs finish, or are handed back after lockDuration) and closes the queues. */
   async close(force = false): Promise<void> {
-    const results = await Promise.allSettled([
-      ...this.workers.map((w) => w.close(force)),
-    ]);
+    const results = await Promise.allSettled([...this.workers.map((w) => w.close(force))]);
     await Promise.allSettled(this.all.map((q) => q.close()));
     for (const r of results) if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'worker close failed');
   }

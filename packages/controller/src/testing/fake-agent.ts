@@ -317,7 +317,14 @@ export class FakeAgent {
       if (!old) changes.push({ ...full, kind: ChangeKind.CHANGE_KIND_ADD });
       else if (old.hash !== hex || old.dn !== o.dn) changes.push({ ...full, kind: ChangeKind.CHANGE_KIND_MODIFY });
       else if (mode === CycleMode.CYCLE_MODE_FULL) {
-        changes.push({ kind: ChangeKind.CHANGE_KIND_PRESENT, objectType, objectId: o.id, dn: o.dn, contentHash: hash, disabled: o.disabled ?? false });
+        changes.push({
+          kind: ChangeKind.CHANGE_KIND_PRESENT,
+          objectType,
+          objectId: o.id,
+          dn: o.dn,
+          contentHash: hash,
+          disabled: o.disabled ?? false,
+        });
       }
     }
     for (const [id, old] of cache) {
@@ -342,7 +349,12 @@ export class FakeAgent {
       while (seq - (this.acked.get(start.cycleId) ?? 0) > 16) await new Promise((r) => setTimeout(r, 10));
       this.send({
         type: 'changeBatch',
-        value: { configurationId: start.configurationId, cycleId: start.cycleId, sequence: seq, changes: changes.slice(i, i + this.batchSize) },
+        value: {
+          configurationId: start.configurationId,
+          cycleId: start.cycleId,
+          sequence: seq,
+          changes: changes.slice(i, i + this.batchSize),
+        },
       });
     }
     this.send({
