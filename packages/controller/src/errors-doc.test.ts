@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+const doc = fs.readFileSync(path.resolve(root, '../../docs/errors.md'), 'utf8');
+
+/** The engine's source (not the API engineer's folders): every SG_ERR_* it can raise. */
+const ENGINE_SOURCES = [
+  'errors.ts',
+  'server.ts',
+  'controller-options.ts',
+  'main.ts',
+  'engine',
+  'gateway',
+  'pipeline',
+  'mail',
+  'store',
+  'targets',
+  'audit',
+];
+
+function sources(entry: string): string[] {
+  const full = path.join(root, 'src', entry);
+  if (!fs.existsSync(full)) return [];
+  if (fs.statSync(full).isFile()) return [full];
+  return fs
+    .readdirSync(full)
+    .flatMap((name) => sources(path.join(entry, name)))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+}
+
+describe('docs/errors.md, section Controller', () => {
+  it('lists exactly the codes the engine raises, each with its status', () => {
+    const start = doc.indexOf('## Controller (`@syncguard/controller`)');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const next = doc.indexOf('\n## ', start + 1);
+    const section = doc.slice(start, next < 0 ? undefined : next);
+    const rows = section.split('\n').filter((line) => /^\| `SG_ERR_[A-Z_]+` \|/.test(line));
+    const listed = rows.map((row) => /`(SG_ERR_[A-Z_]+)`/.exec(row)![1]!).sort();
+    const raised = new Set<string>();
+    for (const file of ENGINE_SOURCES.flatMap(sources)) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/'(SG_ERR_[A-Z_]+)'/g)) raised.add(m[1]!);
+    }
+    expect(listed).toEqual([...raised].sort());
+    for (const row of rows) expect(row).toMatch(/^\| `SG_ERR_[A-Z_]+` \| [45]\d\d \|/);
+  });
+});
