@@ -49,6 +49,8 @@ export interface FakeAgentOptions {
   autoRespond?: boolean;
   hostname?: string;
   protocolVersions?: number[];
+  /** Extra ws client options (e.g. `{ rejectUnauthorized: false }` for a self-signed TLS certificate). */
+  wsOptions?: WebSocket.ClientOptions;
 }
 
 function hashOf(o: FakeObject): Buffer {
@@ -146,7 +148,7 @@ export class FakeAgent {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {};
       if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
-      const ws = new WebSocket(this.options.url, { headers });
+      const ws = new WebSocket(this.options.url, { ...this.options.wsOptions, headers });
       this.ws = ws;
       ws.binaryType = 'nodebuffer';
       ws.on('unexpected-response', (_req, res) => {

@@ -1,0 +1,81 @@
+import { compileControllerOptions } from './controller-options';
+import { ConfigError } from './errors';
+import { resolveOptions } from './main';
+
+const TOKEN = 'a-long-enough-admin-token';
+
+describe('compileControllerOptions', () => {
+  it('applies the defaults and freezes the result', () => {
+    const o = compileControllerOptions({ adminToken: TOKEN });
+    expect(o).toMatchObject({
+      port: 8080,
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisKeyPrefix: 'syncguard',
+      smtpUrl: null,
+      mailFrom: 'syncguard@localhost',
+      tls: null,
+      heartbeatIntervalMs: 15_000,
+      maxFrameBytes: 4 * 1024 * 1024,
+    });
+    expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it.each([
+    [{}, 'adminToken'],
+    [{ adminToken: 'short' }, 'adminToken'],
+    [{ adminToken: TOKEN, port: 70000 }, 'port'],
+    [{ adminToken: TOKEN, port: 'eighty' }, 'port'],
+    [{ adminToken: TOKEN, redisUrl: 'http://x' }, 'redisUrl'],
+    [{ adminToken: TOKEN, smtpUrl: 'not a url' }, 'smtpUrl'],
+    [{ adminToken: TOKEN, mailFrom: 'nobody' }, 'mailFrom'],
+    [{ adminToken: TOKEN, tlsCertFile: '/nonexistent.pem' }, 'tlsKeyFile'],
+    [{ adminToken: TOKEN, tlsCertFile: '/nonexistent.pem', tlsKeyFile: '/nonexistent.key' }, 'tlsCertFile'],
+    [{ adminToken: TOKEN, redisKeyPrefix: 'a b' }, 'redisKeyPrefix'],
+    [{ adminToken: TOKEN, heartbeatIntervalMs: 0 }, 'heartbeatIntervalMs'],
+  ])('refuses %j naming %s', (input, setting) => {
+    let error: unknown;
+    try {
+      compileControllerOptions(input as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ setting, code: 'SG_ERR_CONFIG' });
+    expect((error as Error).message.startsWith(`${setting}:`)).toBe(true);
+  });
+});
+
+describe('resolveOptions', () => {
+  it('takes flags over the environment over the config file', () => {
+    const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+    const os = jest.requireActual<typeof import('node:os')>('node:os');
+    const path = jest.requireActual<typeof import('node:path')>('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-opts-'));
+    const file = path.join(dir, 'c.yaml');
+    fs.writeFileSync(
+      file,
+      'port: 1111\nredisUrl: redis://file:1\nmailFrom: file@example.com\nadminToken: from-the-file-0123456\n',
+    );
+    try {
+      const o = resolveOptions(['node', 'main', '--config', file, '--port', '3333'], {
+        SYNCGUARD_PORT: '2222',
+        REDIS_URL: 'redis://env:2',
+        SMTP_URL: 'smtp://127.0.0.1:2525',
+      });
+      expect(o).toMatchObject({
+        port: 3333,
+        redisUrl: 'redis://env:2',
+        mailFrom: 'file@example.com',
+        adminToken: 'from-the-file-0123456',
+        smtpUrl: 'smtp://127.0.0.1:2525',
+      });
+      expect(compileControllerOptions(o).port).toBe(3333);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the config file setting when the file is missing', () => {
+    expect(() => resolveOptions(['node', 'main', '--config', '/nonexistent/c.yaml'], {})).toThrow(/^config: cannot read/);
+  });
+});

@@ -1,0 +1,112 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { CloseCode } from '@syncguard/protocol';
+import { freePort, ManagedProcess, startRedis, waitFor, waitForPort, type RedisServer } from '@syncguard/testkit';
+import { FakeAgent } from './testing/fake-agent';
+import { registerAgent, startTestController, TEST_ADMIN_TOKEN } from './testing/harness';
+
+jest.setTimeout(90_000);
+
+const PKG = path.resolve(__dirname, '..');
+const MAIN = path.join(PKG, 'dist/main.js');
+let redis: RedisServer;
+let dir: string;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', PKG], { stdio: 'inherit' });
+  redis = await startRedis();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-main-'));
+});
+
+afterAll(async () => {
+  await redis?.dispose();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('syncguard-controller', () => {
+  it('stops at start with a message that names a missing or bad setting', () => {
+    const env = { PATH: process.env.PATH ?? '' };
+    const missing = spawnSync(process.execPath, [MAIN], { env, encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('adminToken');
+    expect(missing.stderr).toContain('SYNCGUARD_ADMIN_TOKEN');
+    const badPort = spawnSync(process.execPath, [MAIN, '--port', 'x'], {
+      env: { ...env, SYNCGUARD_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+      encoding: 'utf8',
+    });
+    expect(badPort.status).toBe(2);
+    expect(badPort.stderr).toContain('port:');
+  });
+
+  it('serves HTTP and agents on one port, logs JSON, and shuts down gracefully on SIGTERM', async () => {
+    const port = await freePort();
+    const proc = new ManagedProcess(process.execPath, [MAIN], {
+      env: {
+        ...process.env,
+        SYNCGUARD_PORT: String(port),
+        REDIS_URL: redis.url,
+        SYNCGUARD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+        SYNCGUARD_REDIS_PREFIX: 'main-test',
+      },
+    });
+    try {
+      await waitForPort(port, 20_000);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      const registered = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'main-test' }),
+      });
+      expect(registered.status).toBeLessThan(300);
+      const { id, token } = (await registered.json()) as { id: string; token: string };
+      const agent = await FakeAgent.connect({ url: `ws://127.0.0.1:${port}/agent`, agentId: id, token });
+      proc.child.kill('SIGTERM');
+      expect(await agent.waitClosed()).toBe(CloseCode.GOING_AWAY);
+      expect(await proc.wait()).toBe(0);
+      const firstLine = proc.log.split('\n').find((l) => l.startsWith('{'));
+      expect(JSON.parse(firstLine!)).toHaveProperty('level');
+    } finally {
+      await proc.stop('SIGKILL');
+    }
+  });
+
+  it('serves HTTPS and WSS with a certificate and key file', async () => {
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const server = await startTestController(redis.url, { tlsCertFile: cert, tlsKeyFile: key });
+    try {
+      expect(server.url.startsWith('https://')).toBe(true);
+      const status = await new Promise<number>((resolve, reject) => {
+        https
+          .get(`${server.url}/healthz`, { rejectUnauthorized: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
+      });
+      expect(status).toBe(200);
+      const { id, token } = await registerAgent(server);
+      const agent = await FakeAgent.connect({
+        url: `${server.url.replace('https', 'wss')}/agent`,
+        agentId: id,
+        token,
+        wsOptions: { rejectUnauthorized: false },
+      });
+      await waitFor(async () => (await server.service.getAgent(id)).status === 'connected', { message: 'connected over wss' });
+      await agent.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
