@@ -1,13 +1,15 @@
 /**
  * The HTTP API over the engine's real ControllerService (createServer in ../server.ts)
  * and a real redis-server: the happy path of every route that needs no connected agent,
- * plus the errors the engine decides (404, 409). Quarantine happy paths (allow-deletes,
+ * plus the errors the engine decides (404, 409), and syncguardctl against it over HTTP. Quarantine happy paths (allow-deletes,
  * restart) need an agent and are covered by api.int.test.ts (test double) and the e2e
  * tests in test/e2e.
  */
+import { PassThrough } from 'node:stream';
 import { startRedis, type RedisServer } from '@syncguard/testkit';
 import type { InjectOptions } from 'fastify';
 import pino from 'pino';
+import { runCli } from '../cli/program';
 import { createServer, type ControllerServer } from '../server';
 
 jest.mock('cookie', () => ({ stringifySetCookie: () => '' })); // see api.int.test.ts
@@ -125,4 +127,45 @@ test('a bad threshold answers 400 naming the field', async () => {
   });
   expect(res.statusCode).toBe(400);
   expect(res.json().error.message).toContain('accidentalDeletes.threshold');
+});
+
+test('syncguardctl against the real controller listening on a port', async () => {
+  const { url } = await server.listen();
+  const run = async (...args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['node', 'syncguardctl', '--url', url, '--token', ADMIN, ...args], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      stdin: Object.assign(new PassThrough(), { isTTY: false }),
+      env: {},
+    });
+    return { code, stdout, stderr };
+  };
+  expect((await run('agents', 'register', 'dc2')).code).toBe(0);
+  const created = await run(
+    '--json',
+    'configs',
+    'create',
+    '--name',
+    'cli.example.com',
+    '--base-dn',
+    'dc=example,dc=com',
+    '--agent',
+    'dc2',
+  );
+  expect(created.code).toBe(0);
+  expect(JSON.parse(created.stdout)).toMatchObject({
+    name: 'cli.example.com',
+    state: 'pending',
+    accidentalDeletes: { threshold: 500 },
+  });
+  const list = await run('configs', 'list');
+  expect(list.stdout).toMatch(/cli\.example\.com\s+pending\s+dc=example,dc=com\s+500\s+120s/);
+  expect((await run('status', 'cli.example.com')).stdout).toMatch(/state:\s+pending/);
+  const sync = await run('sync', 'cli.example.com');
+  expect(sync).toMatchObject({ code: 1, stderr: expect.stringMatching(/\(HTTP 409, SG_ERR_[A-Z_]+\)/) });
+  const allow = await run('allow-deletes', 'cli.example.com', '--yes');
+  expect(allow).toMatchObject({ code: 1, stderr: expect.stringContaining('is not quarantined (state: pending)') });
+  expect((await run('audit')).stdout).toMatch(/bootstrap-admin\s+configuration\.create/);
 });
