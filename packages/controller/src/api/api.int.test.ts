@@ -277,6 +277,13 @@ describe('configurations', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('SG_ERR_INVALID_INPUT');
+    res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/configurations',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'SG_ERR_INVALID_INPUT', field: 'body' });
   });
 
   test('cursor pagination of the list', async () => {
@@ -317,7 +324,11 @@ describe('configurations', () => {
     const blocked = await call('POST', `/api/v1/configurations/${id}/cycles`);
     expect(blocked.statusCode).toBe(409);
 
-    const allowed = await call('POST', `/api/v1/configurations/${id}/allow-deletes`);
+    const allowed = await app.inject({
+      method: 'POST',
+      url: `/api/v1/configurations/${id}/allow-deletes`,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, // and no body, as curl sends it
+    });
     expect(allowed.statusCode).toBe(200);
     expect(allowed.json()).toEqual({ cycleId: quarantinedCycle, deleted: 612 });
     expect((await call('POST', `/api/v1/configurations/${id}/allow-deletes`)).statusCode).toBe(409);

@@ -63,6 +63,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     // PATCH must not look like success.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+  // `curl -XPOST -H 'content-type: application/json' .../allow-deletes` sends no body: an
+  // empty JSON body is no body, not a 400 (routes with a body schema still require one).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
   const tokens = new ApiTokenStore(deps.redis, deps.keyPrefix);
   const auth = new Authenticator(deps.adminToken, tokens);
   app.decorateRequest('actor', null);
