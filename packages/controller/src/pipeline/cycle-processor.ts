@@ -2,12 +2,12 @@ import { ChangeKind, CycleMode, ObjectType, decodeFrame, type Change, type Chang
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import type { CycleCounts, ObjectTypeName, Quarantine } from '../model';
+import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
 import type { Keys } from '../store/keys';
 import { Scripts } from '../store/scripts';
 import type { Target, TargetOperation } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
-import type { ProvisioningLog } from './provisioning-log';
+import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -21,6 +21,17 @@ export interface CycleProcessorHooks {
 }
 
 type CycleFields = Record<string, string>;
+
+/** What evaluation keeps of one change. */
+interface ChangeSummary {
+  seq: number;
+  idx: number;
+  kind: ChangeKind;
+  objectType: ObjectType;
+  dn: string;
+  hash: string;
+  disabled: boolean;
+}
 
 interface DeleteOp {
   objectId: string;
@@ -111,17 +122,36 @@ export class CycleProcessor {
     }
   }
 
-  /** Reads every batch of the cycle, in sequence order. */
-  private async readBatches(cycleId: string): Promise<ChangeBatch[]> {
-    const raw = await this.redis.hgetallBuffer(this.keys.batches(cycleId));
-    return Object.entries(raw)
-      .map(([seq, frame]) => ({ seq: Number(seq), frame }))
-      .sort((a, b) => a.seq - b.seq)
-      .map(({ frame }) => {
+  /**
+   * Reads the cycle's batches in sequence order, a few at a time, keeping only what
+   * evaluation needs of each change (not its attributes), so that memory stays small.
+   */
+  private async readSummaries(cycleId: string, cycleFields: CycleFields): Promise<Map<string, ChangeSummary>> {
+    const latest = new Map<string, ChangeSummary>();
+    const last = Number(cycleFields.acked ?? 0);
+    for (let from = 1; from <= last; from += 8) {
+      const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => String(from + i));
+      const frames = await this.redis.hmgetBuffer(this.keys.batches(cycleId), ...seqs);
+      frames.forEach((frame, i) => {
+        if (!frame) throw new Error(`batch ${seqs[i]} of cycle ${cycleId} is missing`);
         const decoded = decodeFrame(frame, { maxFrameBytes: STORED_FRAME_LIMIT });
         if (decoded.body.type !== 'changeBatch') throw new Error('stored frame is not a ChangeBatch');
-        return decoded.body.value;
+        const seq = decoded.body.value.sequence;
+        // The last change per object wins: an object listed twice keeps its latest view.
+        decoded.body.value.changes.forEach((change, idx) =>
+          latest.set(change.objectId, {
+            seq,
+            idx,
+            kind: change.kind,
+            objectType: change.objectType,
+            dn: change.dn,
+            hash: change.kind === ChangeKind.CHANGE_KIND_DELETE ? '' : hex(change.contentHash),
+            disabled: change.disabled,
+          }),
+        );
       });
+    }
+    return latest;
   }
 
   private async evaluate(cycleId: string, c: CycleFields): Promise<void> {
@@ -131,11 +161,7 @@ export class CycleProcessor {
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
 
-    // The last change per object wins (a batch may be resent; an object listed twice keeps its latest view).
-    const latest = new Map<string, { seq: number; idx: number; change: Change }>();
-    for (const batch of await this.readBatches(cycleId)) {
-      batch.changes.forEach((change, idx) => latest.set(change.objectId, { seq: batch.sequence, idx, change }));
-    }
+    const latest = await this.readSummaries(cycleId, c);
 
     const index = new Map<string, string>();
     if (full) {
@@ -161,8 +187,8 @@ export class CycleProcessor {
     const groupOps: string[] = [];
     const deletes: DeleteOp[] = [];
     const counts: CycleCounts = { create: 0, update: 0, delete: 0 };
-    for (const [oid, ref] of latest) {
-      const { change } = ref;
+    for (const [oid, change] of latest) {
+      const ref = change;
       const known = index.get(oid);
       const inScope = change.kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && change.disabled);
       if (!inScope) {
@@ -173,7 +199,7 @@ export class CycleProcessor {
       if (known === undefined) {
         ops.push(`c\t${ref.seq}\t${ref.idx}`);
         counts.create += 1;
-      } else if (known !== hex(change.contentHash)) {
+      } else if (known !== change.hash) {
         ops.push(`u\t${ref.seq}\t${ref.idx}`);
         counts.update += 1;
       }
@@ -207,22 +233,20 @@ export class CycleProcessor {
       evaluatedMode: full ? 'full' : 'delta',
     };
     if (quarantine) {
-      for (const d of deletes) {
-        this.plog.add(
-          tx,
-          cfgId,
-          {
-            cycleId,
-            action: 'StagedDelete',
-            status: 'staged',
-            objectType: d.objectType,
-            objectId: d.objectId,
-            dn: d.dn,
-            details: `held back: ${deletes.length} deletes >= threshold ${guard.threshold}`,
-          },
-          now,
-        );
-      }
+      this.plog.addMany(
+        tx,
+        cfgId,
+        deletes.map((d) => ({
+          cycleId,
+          action: 'StagedDelete' as const,
+          status: 'staged' as const,
+          objectType: d.objectType,
+          objectId: d.objectId,
+          dn: d.dn,
+          details: `held back: ${deletes.length} deletes >= threshold ${guard.threshold}`,
+        })),
+        now,
+      );
       const q: Omit<Quarantine, 'notification'> = {
         reason: 'TooManyDeletes',
         deleteCount: deletes.length,
@@ -285,27 +309,28 @@ export class CycleProcessor {
         const tx = conn.multi();
         const results = await this.target.apply(cfgId, ops, tx);
         const now = new Date().toISOString();
+        const indexSet: Record<string, string> = {};
+        const indexDel: string[] = [];
+        const logEntries: NewLogEntry[] = [];
         ops.forEach((op, i) => {
           const result = results[i] ?? { ok: false, details: 'no result from the target' };
           if (result.ok) {
-            if (op.kind === 'delete') tx.hdel(this.keys.index(cfgId), op.objectId);
-            else tx.hset(this.keys.index(cfgId), op.objectId, (op as TargetOperation & { hash: string }).hash);
+            if (op.kind === 'delete') indexDel.push(op.objectId);
+            else indexSet[op.objectId] = op.hash ?? '';
           }
-          this.plog.add(
-            tx,
-            cfgId,
-            {
-              cycleId,
-              action: op.kind === 'create' ? 'Create' : op.kind === 'update' ? 'Update' : 'Delete',
-              status: result.ok ? 'success' : 'failure',
-              objectType: op.objectType,
-              objectId: op.objectId,
-              dn: op.dn,
-              details: result.details,
-            },
-            now,
-          );
+          logEntries.push({
+            cycleId,
+            action: (op.kind === 'create' ? 'Create' : op.kind === 'update' ? 'Update' : 'Delete') as ProvisioningAction,
+            status: result.ok ? 'success' : 'failure',
+            objectType: op.objectType,
+            objectId: op.objectId,
+            dn: op.dn,
+            details: result.details,
+          });
         });
+        this.plog.addMany(tx, cfgId, logEntries, now);
+        if (indexDel.length > 0) tx.hdel(this.keys.index(cfgId), ...indexDel);
+        if (Object.keys(indexSet).length > 0) tx.hset(this.keys.index(cfgId), indexSet);
         tx.hset(cycleKey, 'applied', applied + ops.length);
         const done = await tx.exec();
         if (done === null) continue; // someone else moved the cycle on: read again

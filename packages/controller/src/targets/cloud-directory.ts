@@ -25,14 +25,24 @@ export class CloudDirectoryTarget implements Target {
     );
     const now = new Date().toISOString();
     const results: TargetResult[] = [];
+    // Writes are grouped into a few multi-key commands per chunk: far fewer round trips
+    // through the client than one command per object and field.
+    const sets: string[] = [];
+    const dels: string[] = [];
+    const allAdd: (string | number)[] = [];
+    const allRem: string[] = [];
+    const typeAdd: Record<ObjectTypeName, (string | number)[]> = { user: [], group: [] };
+    const typeRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
+    const dnSet: Record<string, string> = {};
+    const dnDel: string[] = [];
     operations.forEach((op, i) => {
       const old = existing[i] ?? null;
       const objKey = this.keys.dirObject(cfg, op.objectId);
       if (op.kind === 'delete') {
-        tx.del(objKey);
-        tx.zrem(this.keys.dirAll(cfg), op.objectId);
-        tx.zrem(this.keys.dirType(cfg, old?.type ?? op.objectType), op.objectId);
-        tx.hdel(this.keys.dirDn(cfg), (old?.dn ?? op.dn).toLowerCase());
+        dels.push(objKey);
+        allRem.push(op.objectId);
+        typeRem[old?.type ?? op.objectType].push(op.objectId);
+        dnDel.push((old?.dn ?? op.dn).toLowerCase());
         results.push({ ok: true, details: old ? null : 'not in the directory' });
         return;
       }
@@ -45,14 +55,25 @@ export class CloudDirectoryTarget implements Target {
         memberDns: op.attributes === null && old ? old.memberDns : op.memberDns,
         updatedAt: now,
       };
-      tx.set(objKey, JSON.stringify(next));
-      tx.zadd(this.keys.dirAll(cfg), 0, op.objectId);
-      if (old && old.type !== next.type) tx.zrem(this.keys.dirType(cfg, old.type), op.objectId);
-      tx.zadd(this.keys.dirType(cfg, next.type), 0, op.objectId);
-      if (old && old.dn.toLowerCase() !== next.dn.toLowerCase()) tx.hdel(this.keys.dirDn(cfg), old.dn.toLowerCase());
-      tx.hset(this.keys.dirDn(cfg), next.dn.toLowerCase(), op.objectId);
+      sets.push(objKey, JSON.stringify(next));
+      allAdd.push(0, op.objectId);
+      if (old && old.type !== next.type) typeRem[old.type].push(op.objectId);
+      typeAdd[next.type].push(0, op.objectId);
+      const dn = next.dn.toLowerCase();
+      if (old && old.dn.toLowerCase() !== dn) dnDel.push(old.dn.toLowerCase());
+      dnSet[dn] = op.objectId;
       results.push({ ok: true, details: op.attributes === null ? 'attributes not sent by the source (FULL scan)' : null });
     });
+    // Removals first, so that a DN or type that moved within the chunk ends up set.
+    if (dels.length > 0) tx.del(...dels);
+    if (allRem.length > 0) tx.zrem(this.keys.dirAll(cfg), ...allRem);
+    for (const t of ['user', 'group'] as const) if (typeRem[t].length > 0) tx.zrem(this.keys.dirType(cfg, t), ...typeRem[t]);
+    const dnDelOnly = dnDel.filter((d) => !(d in dnSet));
+    if (dnDelOnly.length > 0) tx.hdel(this.keys.dirDn(cfg), ...dnDelOnly);
+    if (sets.length > 0) tx.mset(...sets);
+    if (allAdd.length > 0) tx.zadd(this.keys.dirAll(cfg), ...allAdd);
+    for (const t of ['user', 'group'] as const) if (typeAdd[t].length > 0) tx.zadd(this.keys.dirType(cfg, t), ...typeAdd[t]);
+    if (Object.keys(dnSet).length > 0) tx.hset(this.keys.dirDn(cfg), dnSet);
     return results;
   }
 
