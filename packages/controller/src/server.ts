@@ -152,9 +152,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           cycle: (cycleId) => processor.process(cycleId),
           tick: (cfgId) => engine.tick(cfgId),
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
-          cycleGaveUp: async (cycleId) => {
-            logger.error({ cycleId }, 'cycle could not be processed; it stays in Redis for a retry');
-          },
+          cycleGaveUp: (cycleId, error) => engine.giveUpCycle(cycleId, error),
         });
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of await engine.listConfigurations()) await queues.schedule(cfg);

@@ -448,19 +448,19 @@ export class Engine implements ControllerService, SessionHandler {
   }
 
   /** streaming -> failed: nothing applied, staged batches removed, configuration state `error`. */
-  private async failCycle(configurationId: string, cycleId: string, error: { code: string; message: string }): Promise<boolean> {
-    const moved = await this.deps.scripts.transition(
-      this.keys.cycle(cycleId),
-      this.keys.state(configurationId),
-      ['streaming', 'complete'],
-      {
-        cycle: { phase: 'failed', completedAt: new Date().toISOString(), error: JSON.stringify(error) },
-        state: { state: 'error' },
-        stateDel: ['currentCycleId'],
-        requireCurrent: true,
-        cycleId,
-      },
-    );
+  private async failCycle(
+    configurationId: string,
+    cycleId: string,
+    error: { code: string; message: string },
+    from: string[] = ['streaming', 'complete'],
+  ): Promise<boolean> {
+    const moved = await this.deps.scripts.transition(this.keys.cycle(cycleId), this.keys.state(configurationId), from, {
+      cycle: { phase: 'failed', completedAt: new Date().toISOString(), error: JSON.stringify(error) },
+      state: { state: 'error' },
+      stateDel: ['currentCycleId'],
+      requireCurrent: true,
+      cycleId,
+    });
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
@@ -627,6 +627,31 @@ export class Engine implements ControllerService, SessionHandler {
         return;
       }
       if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+
+  /**
+   * The cycle's job failed for good (every attempt used): the cycle fails and the agent
+   * is told CycleAborted. Whatever part of an apply was done is in the synced index
+   * (written atomically with the target), so the next cycle converges from there.
+   */
+  async giveUpCycle(cycleId: string, cause: Error): Promise<void> {
+    const [cfgId, agentId] = await this.redis.hmget(this.keys.cycle(cycleId), 'configurationId', 'agentId');
+    if (!cfgId) return;
+    const failed = await this.failCycle(cfgId, cycleId, { code: 'CONTROLLER_ERROR', message: cause.message }, [
+      'complete',
+      'applying',
+    ]);
+    if (failed && agentId) {
+      await this.gateway.send(agentId, {
+        type: 'cycleAborted',
+        value: {
+          configurationId: cfgId,
+          cycleId,
+          reason: AbortReason.ABORT_REASON_CONTROLLER_ERROR,
+          message: 'the controller could not process the cycle',
+        },
+      });
     }
   }
 

@@ -2,6 +2,7 @@ import { CloseCode, ErrorCode, encodeFrame } from '@syncguard/protocol';
 import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
 import type { ControllerServer } from '../server';
 import { FakeAgent } from '../testing/fake-agent';
+import { Queue } from 'bullmq';
 import { agentUrl, registerAgent, startTestController, TEST_ADMIN } from '../testing/harness';
 
 jest.setTimeout(60_000);
@@ -155,5 +156,62 @@ describe('agent gateway', () => {
     const cycles = await server.service.listCycles(cfg.id, {});
     expect(cycles.items.map((c) => c.state)).toEqual(['applied', 'failed']);
     await agentB.close();
+  });
+
+  it('closes a connection that sends no hello in time (HELLO_TIMEOUT)', async () => {
+    const quick = await startTestController(redis.url, { helloTimeoutMs: 300 });
+    try {
+      const { id, token } = await registerAgent(quick);
+      const agent = await FakeAgent.open({ url: agentUrl(quick), agentId: id, token });
+      expect(await agent.waitClosed()).toBe(CloseCode.HELLO_TIMEOUT);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('delivers commands to an agent connected to another replica (Redis pub/sub)', async () => {
+    const replica = await startTestController(redis.url, { redisKeyPrefix: server.options.redisKeyPrefix });
+    try {
+      const { id, token } = await registerAgent(server, 'remote');
+      const cfg = await server.service.createConfiguration(
+        { name: 'remote', agentIds: [id], source: { baseDn: 'dc=example,dc=com' } },
+        TEST_ADMIN,
+      );
+      // The agent is connected to `replica`; the API call is served by `server`.
+      const agent = await FakeAgent.connect({ url: agentUrl(replica), agentId: id, token });
+      await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'healthy', { message: 'first cycle' });
+      const before = agent.count('startCycle');
+      const { cycleId } = await server.service.startCycle(cfg.id, TEST_ADMIN);
+      await agent.waitFor('startCycle', (s) => s.cycleId === cycleId);
+      expect(agent.count('startCycle')).toBe(before + 1);
+      await waitFor(async () => (await server.service.getStatus(cfg.id)).lastCycle?.state === 'applied', {
+        message: 'cycle applied',
+      });
+      await agent.close();
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('keeps one job scheduler per configuration at its interval', async () => {
+    const scheduled = await startTestController(redis.url, { schedule: true });
+    const queue = new Queue('schedule', {
+      connection: { host: '127.0.0.1', port: redis.port },
+      prefix: `${scheduled.options.redisKeyPrefix}:bull`,
+    });
+    try {
+      const cfg = await scheduled.service.createConfiguration(
+        { name: 'sched', source: { baseDn: 'dc=example,dc=com' }, syncIntervalSeconds: 30 },
+        TEST_ADMIN,
+      );
+      expect((await queue.getJobScheduler(`cfg-${cfg.id}`))?.every).toBe(30_000);
+      await scheduled.service.updateConfiguration(cfg.id, { syncIntervalSeconds: 45 }, TEST_ADMIN);
+      expect((await queue.getJobScheduler(`cfg-${cfg.id}`))?.every).toBe(45_000);
+      await scheduled.service.deleteConfiguration(cfg.id, TEST_ADMIN);
+      expect(await queue.getJobScheduler(`cfg-${cfg.id}`)).toBeUndefined();
+    } finally {
+      await queue.close();
+      await scheduled.close();
+    }
   });
 });

@@ -158,6 +158,20 @@ export class CycleProcessor {
     const cfgId = c.configurationId ?? '';
     const cfg = await this.hooks.loadConfiguration(cfgId);
     if (!cfg) return;
+    // The plan is written under WATCH: should two runs of this job overlap (a stalled
+    // worker that was not dead after all), only the first replaces the plan.
+    const conn = this.redis.duplicate();
+    try {
+      await conn.watch(this.keys.cycle(cycleId));
+      if ((await conn.hget(this.keys.cycle(cycleId), 'phase')) !== 'complete') return;
+      await this.evaluateWatched(cycleId, c, cfg, conn);
+    } finally {
+      conn.disconnect();
+    }
+  }
+
+  private async evaluateWatched(cycleId: string, c: CycleFields, cfg: StoredConfiguration, conn: Redis): Promise<void> {
+    const cfgId = cfg.id;
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
 
@@ -222,7 +236,7 @@ export class CycleProcessor {
     const guard = cfg.accidentalDeletes;
     const quarantine = guard.enabled && deletes.length >= guard.threshold && c.released !== '1';
     const now = new Date().toISOString();
-    const tx = this.redis.multi();
+    const tx = conn.multi();
     tx.del(this.keys.plan(cycleId));
     for (let i = 0; i < plan.length; i += 1000) tx.rpush(this.keys.plan(cycleId), ...plan.slice(i, i + 1000));
     const cycleFields = {
@@ -274,7 +288,7 @@ export class CycleProcessor {
       );
     }
     const results = await tx.exec();
-    const moved = results?.[results.length - 1]?.[1] === 1;
+    const moved = results !== null && results[results.length - 1]?.[1] === 1;
     if (moved && quarantine) {
       this.metrics.cycles.inc({ outcome: 'quarantined' });
       this.metrics.stagedDeletes.inc(deletes.length);
