@@ -122,11 +122,11 @@ describe('web portal', () => {
     expect(await page.locator('[data-testid=log-row]:not([data-action=StagedDelete])').count()).toBe(0);
     await screenshot(page, '04-provisioning-log-staged-deletes');
 
-    // Search by DN (the API's `dn` parameter).
+    // Search by DN (the API's `dn` parameter, case-insensitive).
     const dn = userDns(OU, DELETED, { prefix: 'p-' })[7]!;
-    await page.getByTestId('filter-dn').fill('uid=p-7,');
+    await page.getByTestId('filter-dn').fill(dn.toUpperCase());
     await page.getByTestId('search').click();
-    await waitFor(async () => (await rows.count()) === 1 && (await rows.first().textContent())?.includes(dn), {
+    await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getByTestId('log-dn').textContent()) === dn, {
       timeoutMs: 10_000,
       message: 'the DN search to show one entry',
     });
@@ -213,17 +213,50 @@ describe('web portal', () => {
     await screenshot(page, '09-healthy-again');
   });
 
+  it('restarts a quarantined configuration through its own confirmation, without applying the deletes', async () => {
+    const { page } = admin;
+    // An admin's mistake: a filter that leaves every remaining user out of scope.
+    await system.api.patch(`/api/v1/configurations/${configId}`, { source: { filter: '(employeeNumber=1*)' } });
+    const q = await waitFor(
+      async () => {
+        const s = await system.status(configId);
+        return s.state === 'quarantined' ? s.quarantine : undefined;
+      },
+      { timeoutMs: 60_000, message: 'the filter change to be quarantined' },
+    );
+    expect(q.deleteCount).toBe(USERS - DELETED);
+    await page.getByTestId('restart').waitFor({ timeout: 20_000 });
+    await expectText(page.getByTestId('state'), /Delete threshold exceeded/);
+
+    // The mistake is fixed at the source side, then the quarantined cycle is discarded.
+    await system.api.patch(`/api/v1/configurations/${configId}`, { source: { filter: '' } });
+    await page.getByTestId('restart').click();
+    const dialog = page.getByTestId('restart-dialog');
+    await expectText(dialog, new RegExp(`${q.deleteCount} staged deletes are not applied`));
+    await screenshot(page, '10-restart-dialog');
+    await dialog.getByTestId('confirm-yes').click();
+    await page.getByTestId('restarted').waitFor();
+    await page.getByTestId('healthy-again').waitFor({ timeout: 60_000 });
+    await expectText(page.getByTestId('state'), /Healthy/);
+    expect(await system.objects(configId)).toHaveLength(USERS - DELETED);
+  });
+
   it('edits the settings and shows the API validation message next to the field', async () => {
     const { page } = admin;
     await page.getByTestId('tab-settings').click();
     const threshold = page.getByTestId('threshold-input');
     await threshold.fill('0');
     await page.getByTestId('save-settings').click();
-    await expectText(page.getByTestId('error-threshold'), /1/);
+    await expectText(page.getByTestId('error-threshold'), /must be >= 1/);
     expect(await threshold.getAttribute('aria-invalid')).toBe('true');
-    await screenshot(page, '10-settings-validation');
+    await screenshot(page, '11-settings-validation');
 
     await threshold.fill('25');
+    await page.getByTestId('notification-email-input').fill('not an address');
+    await page.getByTestId('save-settings').click();
+    await page.getByTestId('error-notificationEmail').waitFor();
+    expect(await page.getByTestId('error-threshold').count()).toBe(0);
+
     await page.getByTestId('notification-email-input').fill('security@example.com');
     await page.getByTestId('save-settings').click();
     await page.getByTestId('saved').waitFor();

@@ -56,7 +56,11 @@ describe('apiErrorFrom', () => {
 
   it("prefers the API's error.field", () => {
     const e = apiErrorFrom(400, {
-      error: { code: 'SG_ERR_INVALID_INPUT', message: 'accidentalDeletes.threshold: must be integer', field: 'accidentalDeletes.threshold' },
+      error: {
+        code: 'SG_ERR_INVALID_INPUT',
+        message: 'accidentalDeletes.threshold: must be integer',
+        field: 'accidentalDeletes.threshold',
+      },
     });
     expect(e.field).toBe('accidentalDeletes.threshold');
     expect(e.detail).toBe('must be integer');

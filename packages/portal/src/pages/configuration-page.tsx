@@ -1,6 +1,6 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { AllowDeletesResult, Configuration, ConfigurationStatus, Cycle } from '../api/model';
+import type { Agent, AllowDeletesResult, Configuration, ConfigurationStatus, Cycle } from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { ConfirmDialog, ErrorNotice, KebabMenu, Loading, Notice, StateBadge, type MenuItem } from '../components/ui';
@@ -16,6 +16,8 @@ interface Info {
   configuration: Configuration;
   status: ConfigurationStatus;
   cycles: Cycle[];
+  /** Agent names by id (empty when the agents could not be read). */
+  agentNames: Map<string, string>;
 }
 
 type Outcome =
@@ -35,12 +37,13 @@ export function ConfigurationPage({ id }: { id: string }) {
 
   const { data, error, reload } = useLoad<Info>(
     async () => {
-      const [configuration, status, cycles] = await Promise.all([
+      const [configuration, status, cycles, agents] = await Promise.all([
         client.getConfiguration(id),
         client.getStatus(id),
         client.listCycles(id, 10).catch(() => [] as Cycle[]),
+        client.listAgents().catch(() => [] as Agent[]),
       ]);
-      return { configuration, status, cycles };
+      return { configuration, status, cycles, agentNames: new Map(agents.map((a) => [a.id, a.name])) };
     },
     [client, id],
     awaiting ? FAST_POLL_MS : SLOW_POLL_MS,
@@ -256,8 +259,8 @@ export function ConfigurationPage({ id }: { id: string }) {
                   {c.agentIds.map((a, i) => (
                     <Fragment key={a}>
                       {i > 0 ? ', ' : null}
-                      <a href={href({ page: 'agents', id: a })} class="mono">
-                        {a}
+                      <a href={href({ page: 'agents', id: a })} title={a} data-testid="agent-link">
+                        {data.agentNames.get(a) ?? a}
                       </a>
                     </Fragment>
                   ))}

@@ -122,7 +122,7 @@ export function LogsPage({ route }: { route: LogsRoute }) {
           <input
             id="f-dn"
             type="search"
-            placeholder="e.g. uid=jdoe or ou=sales"
+            placeholder="uid=jdoe,ou=people,dc=example,dc=com"
             value={dnInput}
             onInput={(e) => setDnInput((e.target as HTMLInputElement).value)}
             data-testid="filter-dn"
