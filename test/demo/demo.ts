@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       accidentalDeletes: { enabled: true, threshold: THRESHOLD },
       notificationEmail: 'ops@example.com',
     });
-    const first = await system.syncNow(config.id);
+    const first = await system.firstCycle(config.id);
     const objects = await system.api.get<{ total: number }>(`/api/v1/configurations/${config.id}/objects?limit=1`);
 
     console.log(`

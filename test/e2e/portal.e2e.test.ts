@@ -131,6 +131,23 @@ describe('web portal', () => {
       message: 'the DN search to show one entry',
     });
     expect(await page.getByTestId('client-side-search').count()).toBe(0);
+
+    // Every action of every cycle: more than a page (60 creates and the staged deletes), paged by cursor.
+    await page.getByTestId('filter-dn').fill('');
+    await page.getByTestId('search').click();
+    await page.getByTestId('filter-action').selectOption('');
+    await page.getByTestId('filter-cycle').selectOption('');
+    await waitFor(async () => (await rows.count()) === 50, { timeoutMs: 10_000, message: 'a full first page' });
+    const firstOfPage1 = await rows.first().getByTestId('log-dn').textContent();
+    await page.getByTestId('next-page').click();
+    await expectText(page.getByTestId('page-number'), /Page 2/);
+    await waitFor(async () => (await rows.first().getByTestId('log-dn').textContent()) !== firstOfPage1, {
+      timeoutMs: 10_000,
+      message: 'the second page',
+    });
+    expect(await page.locator('[data-testid=log-row][data-action=Create]').count()).toBeGreaterThan(0);
+    await page.getByTestId('prev-page').click();
+    await expectText(page.getByTestId('page-number'), /Page 1/);
   });
 
   it('shows the agents with their status, host and configurations', async () => {

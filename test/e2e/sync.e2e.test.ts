@@ -33,7 +33,7 @@ describe('sync end to end', () => {
   afterAll(() => system?.dispose());
 
   it('the first cycle brings 1,000 users and 20 groups into the cloud directory', async () => {
-    const status = await system.syncNow(configId);
+    const status = await system.firstCycle(configId);
     expect(status.state).toBe('healthy');
     expect(status.lastCycle?.counts).toEqual({ create: 1020, update: 0, delete: 0 });
 

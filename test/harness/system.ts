@@ -13,12 +13,13 @@ import {
   type SlapdServer,
   type SmtpSink,
 } from '@syncguard/testkit';
-import { ApiClient } from './api-client';
+import { ApiClient, ApiError } from './api-client';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-export const CONTROLLER_MAIN = path.join(ROOT, 'packages', 'controller', 'dist', 'main.js');
-export const AGENT_MAIN = path.join(ROOT, 'packages', 'agent', 'dist', 'main.js');
-export const CTL_MAIN = path.join(ROOT, 'packages', 'controller', 'dist', 'cli', 'main.js');
+// Resolved through the workspace links, so this works from test/harness and test/dist/harness alike.
+const packageDir = (name: string) => path.dirname(require.resolve(`@syncguard/${name}/package.json`));
+export const CONTROLLER_MAIN = path.join(packageDir('controller'), 'dist', 'main.js');
+export const AGENT_MAIN = path.join(packageDir('agent'), 'dist', 'main.js');
+export const CTL_MAIN = path.join(packageDir('controller'), 'dist', 'cli', 'main.js');
 
 export interface SystemOptions {
   slapd?: SlapdOptions;
@@ -26,6 +27,8 @@ export interface SystemOptions {
   persistentRedis?: boolean;
   /** Extra environment for the controller process. */
   controllerEnv?: Record<string, string>;
+  /** Settings written to a JSON file passed as `--config` (e.g. maxBatchChanges, mailBackoffMs). */
+  controllerConfig?: Record<string, unknown>;
   /** Extra environment for agent processes. */
   agentEnv?: Record<string, string>;
   /** Pass the children's output through to this process (demo). Default: kept for error messages. */
@@ -86,7 +89,13 @@ export class TestSystem {
   /** Starts the controller program (again) on the same port, Redis and SMTP. */
   async startController(): Promise<void> {
     if (this.controller?.running) return;
-    this.controller = new ManagedProcess(process.execPath, [CONTROLLER_MAIN, '--port', String(this.port)], {
+    const args = [CONTROLLER_MAIN, '--port', String(this.port)];
+    if (this.options.controllerConfig) {
+      const file = path.join(this.dir, 'controller.json');
+      await fs.writeFile(file, JSON.stringify(this.options.controllerConfig));
+      args.push('--config', file);
+    }
+    this.controller = new ManagedProcess(process.execPath, args, {
       env: {
         ...process.env,
         REDIS_URL: this.redis.url,
@@ -197,18 +206,63 @@ export class TestSystem {
     );
   }
 
-  /** Starts a cycle now and waits for it to end in `state`. */
+  /**
+   * Starts a cycle now and waits for it to end in `state`. A cycle already running (the
+   * scheduler's, or the first one the controller starts by itself) is waited for first.
+   */
   async syncNow(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
-    const { cycleId } = await this.api.post<{ cycleId: string }>(`/api/v1/configurations/${configurationId}/cycles`);
+    let cycleId: string | undefined;
+    for (let attempt = 0; cycleId === undefined; attempt++) {
+      try {
+        ({ cycleId } = await this.api.post<{ cycleId: string }>(`/api/v1/configurations/${configurationId}/cycles`));
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.code !== 'SG_ERR_CYCLE_RUNNING' || attempt > 100) throw error;
+        await this.waitForIdle(configurationId);
+      }
+    }
+    return this.waitForCycleId(configurationId, cycleId, state);
+  }
+
+  /**
+   * The first cycle of a new configuration: the one the controller starts by itself when
+   * it has an agent, or one started now if none appears within a few seconds.
+   */
+  async firstCycle(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
+    const started = await waitFor(async () => (await this.status(configurationId)).lastCycle, {
+      timeoutMs: 5000,
+      message: 'a first cycle',
+    }).catch(() => null);
+    if (!started) return this.syncNow(configurationId, state);
+    return this.waitForCycleId(configurationId, started.id, state);
+  }
+
+  /** Waits until no cycle of the configuration is running. */
+  async waitForIdle(configurationId: string): Promise<void> {
+    await waitFor(async () => (await this.status(configurationId)).lastCycle?.state !== 'running', {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: `the running cycle of ${configurationId} to end`,
+    });
+  }
+
+  private waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
     return waitFor(
       async () => {
         const s = await this.status(configurationId);
-        if (s.lastCycle?.id !== cycleId) return undefined;
+        if (s.lastCycle?.id !== cycleId) {
+          const cycles = await this.api.get<{ items: CycleView[] }>(`/api/v1/configurations/${configurationId}/cycles?limit=50`);
+          const mine = cycles.items.find((c) => c.id === cycleId);
+          if (mine && mine.state !== 'running' && mine.state !== state)
+            throw new Error(`cycle ${cycleId} ended ${mine.state}, expected ${state}`);
+          return undefined;
+        }
         if (s.lastCycle.state === state) return s;
-        if (s.lastCycle.state !== 'running') throw new Error(`cycle ${cycleId} ended ${s.lastCycle.state}, expected ${state}`);
+        if (s.lastCycle.state !== 'running') {
+          throw new Error(`cycle ${cycleId} ended ${s.lastCycle.state}, expected ${state}: ${JSON.stringify(s.lastCycle.error)}`);
+        }
         return undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
+      { timeoutMs: 90_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
     );
   }
 
@@ -246,6 +300,10 @@ export class TestSystem {
   }
 
   async dispose(): Promise<void> {
+    if (process.env.SYNCGUARD_E2E_DUMP_LOGS) {
+      console.log(`controller log:\n${this.controller?.log ?? ''}`);
+      for (const [id, a] of this.agents) console.log(`agent ${id} log:\n${a.process?.log ?? ''}`);
+    }
     const stops: Promise<unknown>[] = [...this.agents.values()].map((a) => a.process?.stop('SIGKILL', 1000) ?? Promise.resolve());
     stops.push(this.controller?.stop('SIGKILL', 1000) ?? Promise.resolve());
     await Promise.allSettled(stops);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
-/** A child process whose output is kept (last 64 KiB) for error messages. */
+/** A child process whose output is kept (last 4 MiB) for error messages. */
 export class ManagedProcess {
   readonly child: ChildProcess;
   private output = '';
@@ -9,7 +9,7 @@ export class ManagedProcess {
   constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-65536);
+      this.output = (this.output + chunk.toString('utf8')).slice(-4 * 1024 * 1024);
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
