@@ -54,7 +54,10 @@ export function ConfigurationPage({ id }: { id: string }) {
   }, [id]);
 
   useEffect(() => {
-    if (awaiting && data?.status.state === 'healthy') setOutcome({ ...outcome!, healthy: true } as Outcome);
+    const state = data?.status.state;
+    if (awaiting && state === 'healthy') setOutcome({ ...outcome!, healthy: true } as Outcome);
+    // A later quarantine makes the last outcome old news.
+    else if (!awaiting && outcome && outcome.kind !== 'synced' && state === 'quarantined') setOutcome(null);
   }, [awaiting, data?.status.state]);
 
   const status = data?.status;
