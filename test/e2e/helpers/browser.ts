@@ -23,9 +23,28 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-/** Builds packages/portal (vite) unless its dist/index.html exists; the controller serves that folder at `/`. */
+/** The newest modification time under `dir` (files only), 0 when it does not exist. */
+function newestMtime(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
+  const stat = fs.statSync(dir);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir)) newest = Math.max(newest, newestMtime(path.join(dir, entry)));
+  return newest;
+}
+
+/**
+ * Builds packages/portal (vite, about a second) when its dist/index.html is missing or
+ * older than its sources: the controller serves that folder at `/`, and the e2e package
+ * does not depend on the portal's build task.
+ */
 export function ensurePortalBuilt(): void {
-  if (fs.existsSync(path.join(PORTAL_DIST, 'index.html'))) return;
+  const portal = path.dirname(PORTAL_DIST);
+  const built = newestMtime(path.join(PORTAL_DIST, 'index.html'));
+  const sources = Math.max(
+    ...['src', 'index.html', 'vite.config.ts', 'package.json'].map((f) => newestMtime(path.join(portal, f))),
+  );
+  if (built > 0 && built >= sources) return;
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['run', 'build', '-w', '@syncguard/portal'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building the portal failed:\n${r.stdout}\n${r.stderr}`);
