@@ -198,6 +198,14 @@ export function ConfigurationPage({ id }: { id: string }) {
                 <dd>
                   <StateBadge state={status.state} testId="status-state" />
                 </dd>
+                {status.state === 'error' && status.lastCycle?.error ? (
+                  <>
+                    <dt>Error</dt>
+                    <dd class="text-danger" data-testid="error-reason">
+                      {status.lastCycle.error.message} <span class="muted small">({status.lastCycle.error.code})</span>
+                    </dd>
+                  </>
+                ) : null}
                 {q ? (
                   <>
                     <dt>Reason</dt>
