@@ -40,6 +40,7 @@ import type {
   Quarantine,
 } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
+import { encodeStoredBatch } from '../pipeline/stored-batch';
 import type { ProvisioningLog } from '../pipeline/provisioning-log';
 import type { Keys } from '../store/keys';
 import type { Scripts } from '../store/scripts';
@@ -738,11 +739,7 @@ export class Engine implements ControllerService, SessionHandler {
     }
   }
 
-  async batch(
-    session: AgentSession,
-    batch: ChangeBatch,
-    frame: Buffer,
-  ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
+  async batch(session: AgentSession, batch: ChangeBatch): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
     const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
     if (cfgId !== batch.configurationId || owner !== session.agentId) {
@@ -755,7 +752,7 @@ export class Engine implements ControllerService, SessionHandler {
       cycleKey,
       this.keys.batches(batch.cycleId),
       batch.sequence,
-      frame,
+      encodeStoredBatch(batch.changes),
     );
     if (result === -1) {
       return {

@@ -33,11 +33,7 @@ export interface SessionHandler {
   hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]>;
   /** The welcome is out: settle the agent's cursors, start cycles. */
   afterWelcome(session: AgentSession, hello: AgentHello): Promise<void>;
-  batch(
-    session: AgentSession,
-    batch: ChangeBatch,
-    frame: Buffer,
-  ): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
+  batch(session: AgentSession, batch: ChangeBatch): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
   complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null>;
   failed(session: AgentSession, message: CycleFailed): Promise<void>;
   /** The agent is alive (heartbeat or pong); refresh its session key and lastSeenAt. */
@@ -182,8 +178,7 @@ export class AgentSession {
             CloseCode.POLICY_VIOLATION,
           );
         }
-        const raw = Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]);
-        const { ackedThrough, error } = await this.handler.batch(this, body.value, raw);
+        const { ackedThrough, error } = await this.handler.batch(this, body.value);
         if (error) this.sendError(error, false);
         if (ackedThrough !== null && ackedThrough > 0) {
           this.send({

@@ -1,4 +1,4 @@
-import { ChangeKind, CycleMode, ObjectType, decodeFrame, type Change, type ChangeBatch } from '@syncguard/protocol';
+import { ChangeKind, CycleMode, ObjectType } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
@@ -8,6 +8,7 @@ import { Scripts } from '../store/scripts';
 import type { Target, TargetOperation } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
+import { decodeStoredBatch, type StoredChange } from './stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -39,20 +40,13 @@ interface DeleteOp {
   dn: string;
 }
 
-/** Largest stored batch frame we decode (stored frames were checked at receipt). */
-const STORED_FRAME_LIMIT = 1024 * 1024 * 1024;
-
 export function typeName(t: ObjectType): ObjectTypeName {
   return t === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user';
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function attributesOf(change: Change): Record<string, string[]> {
+function attributesOf(attributes: StoredChange[6]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const a of change.attributes) out[a.name] = a.binary ? a.values.map((v) => `base64:${v}`) : [...a.values];
+  for (const [name, values, binary] of attributes) out[name] = binary ? values.map((v) => `base64:${v}`) : values;
   return out;
 }
 
@@ -130,24 +124,14 @@ export class CycleProcessor {
     const latest = new Map<string, ChangeSummary>();
     const last = Number(cycleFields.acked ?? 0);
     for (let from = 1; from <= last; from += 8) {
-      const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => String(from + i));
-      const frames = await this.redis.hmgetBuffer(this.keys.batches(cycleId), ...seqs);
-      frames.forEach((frame, i) => {
-        if (!frame) throw new Error(`batch ${seqs[i]} of cycle ${cycleId} is missing`);
-        const decoded = decodeFrame(frame, { maxFrameBytes: STORED_FRAME_LIMIT });
-        if (decoded.body.type !== 'changeBatch') throw new Error('stored frame is not a ChangeBatch');
-        const seq = decoded.body.value.sequence;
+      const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => from + i);
+      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(String));
+      stored.forEach((text, i) => {
+        const seq = seqs[i]!;
+        if (text === null) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
         // The last change per object wins: an object listed twice keeps its latest view.
-        decoded.body.value.changes.forEach((change, idx) =>
-          latest.set(change.objectId, {
-            seq,
-            idx,
-            kind: change.kind,
-            objectType: change.objectType,
-            dn: change.dn,
-            hash: change.kind === ChangeKind.CHANGE_KIND_DELETE ? '' : hex(change.contentHash),
-            disabled: change.disabled,
-          }),
+        decodeStoredBatch(text).forEach(([kind, objectType, objectId, dn, hash, disabled], idx) =>
+          latest.set(objectId, { seq, idx, kind, objectType, dn, hash, disabled: disabled === 1 }),
         );
       });
     }
@@ -307,7 +291,7 @@ export class CycleProcessor {
     const planKey = this.keys.plan(cycleId);
     // WATCH needs a connection of its own: other jobs share the main one.
     const conn = this.redis.duplicate();
-    const frames = new Map<number, ChangeBatch>();
+    const batches = new Map<number, StoredChange[]>();
     try {
       for (;;) {
         await conn.watch(cycleKey);
@@ -319,7 +303,7 @@ export class CycleProcessor {
           return;
         }
         const entries = await conn.lrange(planKey, applied, applied + this.chunkSize - 1);
-        const ops = await this.operations(cycleId, entries, frames);
+        const ops = await this.operations(cycleId, entries, batches);
         const tx = conn.multi();
         const results = await this.target.apply(cfgId, ops, tx);
         const now = new Date().toISOString();
@@ -362,23 +346,21 @@ export class CycleProcessor {
   private async operations(
     cycleId: string,
     entries: string[],
-    frames: Map<number, ChangeBatch>,
+    batches: Map<number, StoredChange[]>,
   ): Promise<(TargetOperation & { hash?: string })[]> {
     const needed = new Set<number>();
     for (const e of entries) {
       const parts = e.split('\t');
       if (parts[0] !== 'd') needed.add(Number(parts[1]));
     }
-    const missing = [...needed].filter((s) => !frames.has(s));
+    const missing = [...needed].filter((s) => !batches.has(s));
     if (missing.length > 0) {
-      if (frames.size > 64) frames.clear();
-      const raw = await this.redis.hmgetBuffer(this.keys.batches(cycleId), ...missing.map(String));
+      if (batches.size > 16) batches.clear();
+      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...missing.map(String));
       missing.forEach((seq, i) => {
-        const buf = raw[i];
-        if (!buf) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
-        const decoded = decodeFrame(buf, { maxFrameBytes: STORED_FRAME_LIMIT });
-        if (decoded.body.type !== 'changeBatch') throw new Error('stored frame is not a ChangeBatch');
-        frames.set(seq, decoded.body.value);
+        const text = stored[i];
+        if (!text) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+        batches.set(seq, decodeStoredBatch(text));
       });
     }
     return entries.map((e) => {
@@ -386,18 +368,18 @@ export class CycleProcessor {
       if (parts[0] === 'd') {
         return { kind: 'delete', objectId: parts[1]!, objectType: parts[2] as ObjectTypeName, dn: parts.slice(3).join('\t') };
       }
-      const change = frames.get(Number(parts[1]))?.changes[Number(parts[2])];
+      const change = batches.get(Number(parts[1]))?.[Number(parts[2])];
       if (!change) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
-      const present = change.kind === ChangeKind.CHANGE_KIND_PRESENT;
+      const [kind, objectType, objectId, dn, hash, disabled, attributes, memberDns] = change;
       return {
         kind: parts[0] === 'c' ? 'create' : 'update',
-        objectId: change.objectId,
-        objectType: typeName(change.objectType),
-        dn: change.dn,
-        attributes: present ? null : attributesOf(change),
-        disabled: change.disabled,
-        memberDns: [...change.memberDns],
-        hash: hex(change.contentHash),
+        objectId,
+        objectType: typeName(objectType),
+        dn,
+        attributes: kind === ChangeKind.CHANGE_KIND_PRESENT ? null : attributesOf(attributes),
+        disabled: disabled === 1,
+        memberDns,
+        hash,
       };
     });
   }

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
  */
 
 /**
- * Persists one ChangeBatch. KEYS: cycle hash, batches hash. ARGV: sequence, frame.
+ * Persists one ChangeBatch. KEYS: cycle hash, batches hash. ARGV: sequence, stored changes, now (ms).
  * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming.
  */
 const PERSIST_BATCH = `
@@ -110,7 +110,7 @@ export class Scripts {
     cycleKey: string,
     batchesKey: string,
     sequence: number,
-    frame: Buffer,
+    stored: string,
   ): Promise<{ result: number; acked: number }> {
     const [result, acked] = (await this.redis.eval(
       PERSIST_BATCH,
@@ -118,7 +118,7 @@ export class Scripts {
       cycleKey,
       batchesKey,
       String(sequence),
-      frame,
+      stored,
       String(Date.now()),
     )) as [number, number];
     return { result, acked };
