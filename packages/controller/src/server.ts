@@ -103,15 +103,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     },
     opts.applyStepDelayMs,
   );
-  const notifier = new QuarantineNotifier(
-    redis,
-    keys,
-    mailer,
-    plog,
-    metrics,
-    logger.child({ component: 'mail' }),
-    publicUrl,
-    (id) => engine.loadConfiguration(id),
+  const notifier = new QuarantineNotifier(redis, keys, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
+    engine.loadConfiguration(id),
   );
 
   const app = await buildHttpApp({

@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import type { ObjectTypeName, ProvisioningLogEntry, Quarantine } from '../model';
+import type { ObjectTypeName, Quarantine } from '../model';
 import type { StoredConfiguration } from '../engine/configuration-validation';
-import type { ProvisioningLog } from '../pipeline/provisioning-log';
 import type { Keys } from '../store/keys';
 import type { Mailer } from './mailer';
 import { quarantineEmail } from './quarantine-email';
@@ -20,7 +19,6 @@ export class QuarantineNotifier {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly mailer: Mailer,
-    private readonly plog: ProvisioningLog,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
     private readonly publicUrl: () => string,
@@ -44,17 +42,15 @@ export class QuarantineNotifier {
       await this.update(configurationId, cycleId, { status: 'none', attempts: 0, lastError: null, sentAt: null });
       return;
     }
-    const staged = await this.plog.list(configurationId, { action: 'StagedDelete', cycleId, limit: 20 });
+    const preview = await this.redis.hget(this.keys.cycle(cycleId), 'stagedPreview');
+    const staged = preview ? (JSON.parse(preview) as { dn: string; objectType: ObjectTypeName }[]) : [];
     const message = quarantineEmail({
       configuration: cfg,
       cycleId,
       deleteCount: q.deleteCount,
       threshold: q.threshold,
       since: q.since,
-      staged: staged.items
-        .slice()
-        .reverse()
-        .map((e: ProvisioningLogEntry) => ({ dn: e.dn, objectType: e.objectType as ObjectTypeName })),
+      staged,
       publicUrl: this.publicUrl(),
     });
     try {

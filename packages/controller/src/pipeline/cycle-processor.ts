@@ -260,7 +260,12 @@ export class CycleProcessor {
       };
       tx.eval(
         ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-          cycle: { ...cycleFields, phase: 'quarantined', completedAt: now },
+          cycle: {
+            ...cycleFields,
+            phase: 'quarantined',
+            completedAt: now,
+            stagedPreview: JSON.stringify(deletes.slice(0, 20).map((d) => ({ dn: d.dn, objectType: d.objectType }))),
+          },
           state: { state: 'quarantined', quarantine: JSON.stringify(q), notification: JSON.stringify(notification) },
         }),
       );

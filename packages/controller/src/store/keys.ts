@@ -16,8 +16,8 @@
  * | `P:config:{id}:cycles` | zset | cycle ids by start time |
  * | `P:config:{id}:index` | hash | synced index: object id -> content hash (hex) |
  * | `P:config:{id}:plog` | stream | provisioning log entries (field `d`, JSON) |
- * | `P:cycle:{id}` | hash | json (public Cycle), phase, configurationId, agentId, acked, lastSequence, scope, applied, planSize, ... |
- * | `P:cycle:{id}:batches` | hash | sequence -> the ChangeBatch frame as received |
+ * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
+ * | `P:cycle:{id}:batches` | hash | sequence -> the batch's changes, compact JSON (pipeline/stored-batch.ts) |
  * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order |
  * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object (JSON) |
  * | `P:dir:{cfg}:all`, `P:dir:{cfg}:t:{type}` | zset (lex) | object ids |
