@@ -35,11 +35,18 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     agent.log.info({ signal }, 'stopping');
     void agent.close();
   };
+  // When started with an IPC channel (the benchmark), answer resource usage queries.
+  const onMessage = (message: unknown) => {
+    if ((message as { type?: string })?.type === 'resourceUsage') process.send?.({ maxRssKb: process.resourceUsage().maxRSS });
+  };
+  if (process.send) process.on('message', onMessage);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const exit = await agent.exited;
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);
+  process.off('message', onMessage);
+  process.disconnect?.();
   return exit.code;
 }
 

@@ -3,13 +3,20 @@ import Database from 'better-sqlite3';
 import type { CacheCursor, ObjectType } from '@syncguard/protocol';
 import { AgentError } from '../errors';
 
-/** Internal kind of a cycle_objects row seen only by a DELTA id scan (never sent). */
-export const KIND_SCANNED = 100;
-
 export interface CachedObject {
+  /** Row number in the cache; dense enough to index a bitset of objects seen by a cycle. */
+  rowid: number;
   type: ObjectType;
   dn: string;
   hash: Buffer;
+}
+
+/** Per-kind counts of what a cycle emitted. */
+export interface CycleCounts {
+  adds: number;
+  modifies: number;
+  deletes: number;
+  presents: number;
 }
 
 export interface ConfigurationState {
@@ -45,8 +52,13 @@ export interface CycleRecord {
   completeJson: string;
   /** 1 once CycleComplete went out on a welcomed connection. */
   completeSent: number;
+  adds: number;
+  modifies: number;
+  deletes: number;
+  presents: number;
 }
 
+/** What a batch did to one object (ADD, MODIFY or DELETE); kept until the cycle's verdict. */
 export interface ObjectRow {
   id: string;
   kind: number;
@@ -55,12 +67,15 @@ export interface ObjectRow {
   hash: Buffer | null;
 }
 
+type PackedRow = [id: string, kind: number, type: number, dn: string, hash: string | null];
+
 /**
  * The agent's durable state in SQLite (WAL): per configuration the committed cache
- * (object id -> type, DN, content hash), the cycles in progress with every object they
- * saw, and the outbox of encoded ChangeBatch frames not yet acknowledged. Every
- * multi-row change runs in one transaction, so a crash leaves either the old or the new
- * state. Only this class touches the database.
+ * (object id -> type, DN, content hash), the cycles in progress with the ADD, MODIFY and
+ * DELETE rows of every batch they wrote (packed one row set per batch, applied to the
+ * cache on CycleCommitted), and the outbox of encoded ChangeBatch frames not yet
+ * acknowledged. Every multi-row change runs in one transaction, so a crash leaves either
+ * the old or the new state. Only this class touches the database.
  */
 export class StateStore {
   private readonly db: Database.Database;
@@ -100,8 +115,22 @@ export class StateStore {
          ON CONFLICT(configuration_id) DO UPDATE SET committed_cycle_id = excluded.committed_cycle_id, scope_key = excluded.scope_key, watermark = excluded.watermark`,
       ),
       ensureConfig: db.prepare(`INSERT OR IGNORE INTO configurations(configuration_id) VALUES (?)`),
-      getObject: db.prepare<[string, string], { type: number; dn: string; hash: Buffer }>(
-        'SELECT object_type AS type, dn, hash FROM objects WHERE configuration_id = ? AND object_id = ?',
+      lookup: db
+        .prepare<[string, string], [number, string, number, string, Buffer]>(
+          `SELECT o.rowid, o.object_id, o.object_type, o.dn, o.hash FROM json_each(?) j
+           JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
+        )
+        .raw(),
+      lookupDn: db
+        .prepare<[string, string], [number, string, string]>(
+          `SELECT o.rowid, o.object_id, o.dn FROM json_each(?) j
+           JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
+        )
+        .raw(),
+      maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM objects'),
+      cachedPage: db.prepare<[string, number, number], { rowid: number; id: string; type: number; dn: string }>(
+        `SELECT rowid, object_id AS id, object_type AS type, dn FROM objects
+         WHERE configuration_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
       ),
       countObjects: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM objects WHERE configuration_id = ?'),
       insertCycle: db.prepare(
@@ -115,46 +144,20 @@ export class StateStore {
       setComplete: db.prepare('UPDATE cycles SET complete_json = ? WHERE cycle_id = ?'),
       setCompleteSent: db.prepare('UPDATE cycles SET complete_sent = 1 WHERE cycle_id = ?'),
       setAcked: db.prepare('UPDATE cycles SET acked_sequence = max(acked_sequence, ?) WHERE cycle_id = ?'),
-      setLastSequence: db.prepare('UPDATE cycles SET last_sequence = ? WHERE cycle_id = ?'),
+      addBatch: db.prepare(
+        `UPDATE cycles SET last_sequence = @sequence, adds = adds + @adds, modifies = modifies + @modifies,
+           deletes = deletes + @deletes, presents = presents + @presents WHERE cycle_id = @cycleId`,
+      ),
       deleteCycle: db.prepare('DELETE FROM cycles WHERE cycle_id = ?'),
-      deleteCycleObjects: db.prepare('DELETE FROM cycle_objects WHERE cycle_id = ?'),
-      upsertCycleObject: db.prepare(
-        'INSERT OR REPLACE INTO cycle_objects(cycle_id, object_id, kind, object_type, dn, hash) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      insertScanned: db.prepare(
-        `INSERT OR IGNORE INTO cycle_objects(cycle_id, object_id, kind, object_type, dn, hash) VALUES (?, ?, ${KIND_SCANNED}, 0, ?, NULL)`,
-      ),
-      getCycleObject: db.prepare<[string, string], { kind: number; hash: Buffer | null }>(
-        'SELECT kind, hash FROM cycle_objects WHERE cycle_id = ? AND object_id = ?',
-      ),
-      kindCounts: db.prepare<[string], { kind: number; n: number }>(
-        'SELECT kind, count(*) AS n FROM cycle_objects WHERE cycle_id = ? GROUP BY kind',
-      ),
-      missing: db.prepare<[string, string, string, number], { id: string; type: number; dn: string }>(
-        `SELECT o.object_id AS id, o.object_type AS type, o.dn FROM objects o
-         WHERE o.configuration_id = ? AND o.object_id > ?
-           AND NOT EXISTS (SELECT 1 FROM cycle_objects c WHERE c.cycle_id = ? AND c.object_id = o.object_id)
-         ORDER BY o.object_id LIMIT ?`,
-      ),
-      staleScanned: db.prepare<[string, string, string, number], { id: string; dn: string }>(
-        `SELECT c.object_id AS id, c.dn FROM cycle_objects c
-         LEFT JOIN objects o ON o.configuration_id = ? AND o.object_id = c.object_id
-         WHERE c.cycle_id = ? AND c.kind = ${KIND_SCANNED} AND c.object_id > ? AND (o.dn IS NULL OR o.dn <> c.dn)
-         ORDER BY c.object_id LIMIT ?`,
-      ),
-      commitUpserts: db.prepare(
-        `INSERT INTO objects(configuration_id, object_id, object_type, dn, hash)
-         SELECT ?, object_id, object_type, dn, hash FROM cycle_objects WHERE cycle_id = ? AND kind IN (1, 2)
+      putRows: db.prepare('INSERT OR REPLACE INTO cycle_rows(cycle_id, sequence, rows) VALUES (?, ?, ?)'),
+      cycleRows: db.prepare<[string], { rows: string }>('SELECT rows FROM cycle_rows WHERE cycle_id = ? ORDER BY sequence'),
+      deleteCycleRows: db.prepare('DELETE FROM cycle_rows WHERE cycle_id = ?'),
+      upsertObject: db.prepare(
+        `INSERT INTO objects(configuration_id, object_id, object_type, dn, hash) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(configuration_id, object_id) DO UPDATE SET object_type = excluded.object_type, dn = excluded.dn, hash = excluded.hash`,
       ),
-      commitDeletes: db.prepare(
-        `DELETE FROM objects WHERE configuration_id = ? AND object_id IN (SELECT object_id FROM cycle_objects WHERE cycle_id = ? AND kind = 3)`,
-      ),
+      deleteObject: db.prepare('DELETE FROM objects WHERE configuration_id = ? AND object_id = ?'),
       clearObjects: db.prepare('DELETE FROM objects WHERE configuration_id = ?'),
-      rebaseInsert: db.prepare(
-        `INSERT OR REPLACE INTO objects(configuration_id, object_id, object_type, dn, hash)
-         SELECT ?, object_id, object_type, dn, hash FROM cycle_objects WHERE cycle_id = ? AND kind IN (1, 2, 4)`,
-      ),
       putBatch: db.prepare('INSERT OR REPLACE INTO outbox(cycle_id, sequence, frame) VALUES (?, ?, ?)'),
       ackBatches: db.prepare('DELETE FROM outbox WHERE cycle_id = ? AND sequence <= ?'),
       unacked: db.prepare<[string, number], { sequence: number; frame: Buffer }>(
@@ -206,9 +209,49 @@ export class StateStore {
     });
   }
 
-  object(configurationId: string, objectId: string): CachedObject | undefined {
-    const row = this.stmts.getObject.get(configurationId, objectId);
-    return row as CachedObject | undefined;
+  /** Looks up many ids of a configuration's cache in one query. */
+  lookup(configurationId: string, ids: readonly string[]): Map<string, CachedObject> {
+    const out = new Map<string, CachedObject>();
+    if (ids.length === 0) return out;
+    return this.guard('read', () => {
+      for (const [rowid, id, type, dn, hash] of this.stmts.lookup.all(JSON.stringify(ids), configurationId)) {
+        out.set(id, { rowid, type: type as ObjectType, dn, hash });
+      }
+      return out;
+    });
+  }
+
+  /** Like {@link lookup} without the hash (DELTA id scans). */
+  lookupDns(configurationId: string, ids: readonly string[]): Map<string, { rowid: number; dn: string }> {
+    const out = new Map<string, { rowid: number; dn: string }>();
+    if (ids.length === 0) return out;
+    return this.guard('read', () => {
+      for (const [rowid, id, dn] of this.stmts.lookupDn.all(JSON.stringify(ids), configurationId)) out.set(id, { rowid, dn });
+      return out;
+    });
+  }
+
+  /** Highest cache row number (sizes the bitset of objects a cycle saw). */
+  maxRowid(): number {
+    return this.guard('read', () => this.stmts.maxRowid.get()?.n ?? 0);
+  }
+
+  /** A page of a configuration's cache in row order after `afterRowid`. */
+  cachedPage(
+    configurationId: string,
+    afterRowid: number,
+    limit: number,
+  ): { rowid: number; id: string; type: ObjectType; dn: string }[] {
+    return this.guard(
+      'read',
+      () =>
+        this.stmts.cachedPage.all(configurationId, afterRowid, limit) as {
+          rowid: number;
+          id: string;
+          type: ObjectType;
+          dn: string;
+        }[],
+    );
   }
 
   objectCount(configurationId: string): number {
@@ -237,63 +280,28 @@ export class StateStore {
     });
   }
 
-  /** Records what the cycle saw, in one transaction. */
-  recordObjects(cycleId: string, rows: readonly ObjectRow[]): void {
-    if (rows.length === 0) return;
-    this.guard('write', () => {
-      this.db.transaction(() => {
-        for (const r of rows) this.stmts.upsertCycleObject.run(cycleId, r.id, r.kind, r.type, r.dn, r.hash);
-      })();
-    });
-  }
-
-  /** DELTA id scan: marks ids as present in scope (kept when a full row already exists). */
-  recordScanned(cycleId: string, rows: readonly { id: string; dn: string }[]): void {
-    if (rows.length === 0) return;
-    this.guard('write', () => {
-      this.db.transaction(() => {
-        for (const r of rows) this.stmts.insertScanned.run(cycleId, r.id, r.dn);
-      })();
-    });
-  }
-
-  /** What this cycle already recorded for an object (to resume after a restart). */
-  cycleObject(cycleId: string, objectId: string): { kind: number; hash: Buffer | null } | undefined {
-    return this.stmts.getCycleObject.get(cycleId, objectId);
-  }
-
-  /** Cached objects the cycle did not see, in id order after `afterId` (keyset paging). */
-  missing(
-    configurationId: string,
-    cycleId: string,
-    afterId: string,
-    limit: number,
-  ): { id: string; type: ObjectType; dn: string }[] {
-    return this.guard(
-      'read',
-      () => this.stmts.missing.all(configurationId, afterId, cycleId, limit) as { id: string; type: ObjectType; dn: string }[],
-    );
-  }
-
-  /** Rows per kind the cycle recorded (its totals, also across a resumed read). */
-  kindCounts(cycleId: string): Map<number, number> {
-    return this.guard('read', () => new Map(this.stmts.kindCounts.all(cycleId).map((r) => [r.kind, r.n])));
-  }
-
-  /** DELTA: ids the scan saw whose DN differs from the cache or that the cache lacks. */
-  staleScanned(configurationId: string, cycleId: string, afterId: string, limit: number): { id: string; dn: string }[] {
-    return this.guard('read', () => this.stmts.staleScanned.all(configurationId, cycleId, afterId, limit));
-  }
-
-  /** Writes a batch to the outbox together with the rows of the objects it carries, atomically. */
-  putBatch(cycleId: string, sequence: number, frame: Uint8Array, rows: readonly ObjectRow[] = []): void {
+  /**
+   * Writes a batch to the outbox together with the rows of the objects it adds, modifies
+   * or deletes and its counts, atomically: after a crash the cycle's rows match its batches.
+   */
+  putBatch(cycleId: string, sequence: number, frame: Uint8Array, rows: readonly ObjectRow[], counts: CycleCounts): void {
+    const packed: PackedRow[] = rows.map((r) => [r.id, r.kind, r.type, r.dn, r.hash ? r.hash.toString('base64') : null]);
     this.guard('write', () => {
       this.db.transaction(() => {
         this.stmts.putBatch.run(cycleId, sequence, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
-        this.stmts.setLastSequence.run(sequence, cycleId);
-        for (const r of rows) this.stmts.upsertCycleObject.run(cycleId, r.id, r.kind, r.type, r.dn, r.hash);
+        if (packed.length > 0) this.stmts.putRows.run(cycleId, sequence, JSON.stringify(packed));
+        this.stmts.addBatch.run({ cycleId, sequence, ...counts });
       })();
     });
+  }
+
+  /** Every row a cycle wrote so far (to resume it after a restart), in batch order. */
+  *cycleRows(cycleId: string): Generator<ObjectRow> {
+    for (const { rows } of this.guard('read', () => this.stmts.cycleRows.all(cycleId))) {
+      for (const [id, kind, type, dn, hash] of JSON.parse(rows) as PackedRow[]) {
+        yield { id, kind, type: type as ObjectType, dn, hash: hash === null ? null : Buffer.from(hash, 'base64') };
+      }
+    }
   }
 
   ack(cycleId: string, through: number): void {
@@ -336,12 +344,10 @@ export class StateStore {
         const cycle = this.stmts.getCycle.get(cycleId);
         if (!cycle) return false;
         const config = cycle.configurationId;
-        if (cycle.rebase) {
-          this.stmts.clearObjects.run(config);
-          this.stmts.rebaseInsert.run(config, cycleId);
-        } else {
-          this.stmts.commitUpserts.run(config, cycleId);
-          this.stmts.commitDeletes.run(config, cycleId);
+        if (cycle.rebase) this.stmts.clearObjects.run(config);
+        for (const row of this.cycleRows(cycleId)) {
+          if (row.kind === 3) this.stmts.deleteObject.run(config, row.id);
+          else this.stmts.upsertObject.run(config, row.id, row.type, row.dn, row.hash);
         }
         this.stmts.upsertConfig.run(config, cycleId, cycle.scopeKey, cycle.watermark);
         this.dropRows(cycleId);
@@ -356,7 +362,7 @@ export class StateStore {
   }
 
   private dropRows(cycleId: string): void {
-    this.stmts.deleteCycleObjects.run(cycleId);
+    this.stmts.deleteCycleRows.run(cycleId);
     this.stmts.dropOutbox.run(cycleId);
     this.stmts.deleteCycle.run(cycleId);
   }
@@ -370,7 +376,7 @@ export class StateStore {
 
 const CYCLE_COLUMNS = `cycle_id AS cycleId, configuration_id AS configurationId, state, mode, rebase, scope_json AS scopeJson,
   scope_key AS scopeKey, base_cycle_id AS baseCycleId, watermark, last_sequence AS lastSequence, acked_sequence AS ackedSequence,
-  complete_json AS completeJson, complete_sent AS completeSent`;
+  complete_json AS completeJson, complete_sent AS completeSent, adds, modifies, deletes, presents`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS configurations (
@@ -380,13 +386,15 @@ CREATE TABLE IF NOT EXISTS configurations (
   watermark TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS objects (
+  rowid INTEGER PRIMARY KEY,
   configuration_id TEXT NOT NULL,
   object_id TEXT NOT NULL,
   object_type INTEGER NOT NULL,
   dn TEXT NOT NULL,
   hash BLOB NOT NULL,
-  PRIMARY KEY (configuration_id, object_id)
-) WITHOUT ROWID;
+  UNIQUE (configuration_id, object_id)
+);
+CREATE INDEX IF NOT EXISTS objects_by_configuration ON objects(configuration_id);
 CREATE TABLE IF NOT EXISTS cycles (
   cycle_id TEXT PRIMARY KEY,
   configuration_id TEXT NOT NULL,
@@ -400,16 +408,17 @@ CREATE TABLE IF NOT EXISTS cycles (
   last_sequence INTEGER NOT NULL DEFAULT 0,
   acked_sequence INTEGER NOT NULL DEFAULT 0,
   complete_json TEXT NOT NULL DEFAULT '',
-  complete_sent INTEGER NOT NULL DEFAULT 0
+  complete_sent INTEGER NOT NULL DEFAULT 0,
+  adds INTEGER NOT NULL DEFAULT 0,
+  modifies INTEGER NOT NULL DEFAULT 0,
+  deletes INTEGER NOT NULL DEFAULT 0,
+  presents INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS cycle_objects (
+CREATE TABLE IF NOT EXISTS cycle_rows (
   cycle_id TEXT NOT NULL,
-  object_id TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  object_type INTEGER NOT NULL,
-  dn TEXT NOT NULL,
-  hash BLOB,
-  PRIMARY KEY (cycle_id, object_id)
+  sequence INTEGER NOT NULL,
+  rows TEXT NOT NULL,
+  PRIMARY KEY (cycle_id, sequence)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
   cycle_id TEXT NOT NULL,
@@ -417,4 +426,5 @@ CREATE TABLE IF NOT EXISTS outbox (
   frame BLOB NOT NULL,
   PRIMARY KEY (cycle_id, sequence)
 ) WITHOUT ROWID;
+PRAGMA user_version = 1;
 `;

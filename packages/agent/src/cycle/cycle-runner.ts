@@ -10,7 +10,7 @@ import {
   type StartCycle,
 } from '@syncguard/protocol';
 import { AgentError } from '../errors';
-import { KIND_SCANNED, type ObjectRow, type StateStore } from '../cache/state-store';
+import type { CachedObject, CycleCounts, ObjectRow, StateStore } from '../cache/state-store';
 import { guidToString, idAttribute, mapEntry, type DirectoryFlavor, type SourceObject } from '../ldap/entry-mapper';
 import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap-source';
 import type { Outbox } from '../transport/outbox';
@@ -55,7 +55,14 @@ export class CycleRunner {
   private batch: Change[] = [];
   private batchRows: ObjectRow[] = [];
   private batchBytes = 0;
+  private batchCounts: CycleCounts = { adds: 0, modifies: 0, deletes: 0, presents: 0 };
   private entriesRead = 0;
+  /** One bit per cache row: set when the read saw that object in scope. */
+  private seen = new Uint8Array(0);
+  /** Resume only: what the interrupted run already sent (id -> kind and hash). */
+  private sent?: Map<string, { kind: number; hash: string | null }>;
+  /** DELTA: ids already classified by the read of changed entries (not to be read again). */
+  private readonly handled = new Set<string>();
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -89,6 +96,13 @@ export class CycleRunner {
       }
       const filter = scopeFilter(start.scope, flavor);
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
+      this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
+      if (this.plan.resume) {
+        this.sent = new Map();
+        for (const row of this.deps.store.cycleRows(this.cycleId)) {
+          this.sent.set(row.id, { kind: row.kind, hash: row.hash ? row.hash.toString('base64') : null });
+        }
+      }
       if (this.plan.mode === CycleMode.CYCLE_MODE_FULL) {
         await this.readFull(source, filter, attributes, flavor);
       } else {
@@ -98,18 +112,13 @@ export class CycleRunner {
       if (!this.plan.rebase) await this.emitDeletes();
       await this.flush();
       const readDurationMs = Date.now() - startedAt;
-      const counts = this.deps.store.kindCounts(this.cycleId);
+      const counts = this.deps.store.cycle(this.cycleId)!;
       const full = this.plan.mode === CycleMode.CYCLE_MODE_FULL;
       return {
         configurationId: this.configurationId,
         cycleId: this.cycleId,
         lastSequence: this.sequence,
-        totals: {
-          adds: counts.get(ChangeKind.CHANGE_KIND_ADD) ?? 0,
-          modifies: counts.get(ChangeKind.CHANGE_KIND_MODIFY) ?? 0,
-          deletes: counts.get(ChangeKind.CHANGE_KIND_DELETE) ?? 0,
-          presents: full ? (counts.get(ChangeKind.CHANGE_KIND_PRESENT) ?? 0) : 0,
-        },
+        totals: { adds: counts.adds, modifies: counts.modifies, deletes: counts.deletes, presents: full ? counts.presents : 0 },
         source: { entriesRead: this.entriesRead, pages: source.pages, readDurationMs, serverUrl: source.serverUrl },
         mode: this.plan.mode,
       };
@@ -124,12 +133,7 @@ export class CycleRunner {
     const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
     for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes })) {
       this.checkAborted();
-      for (const entry of page) {
-        this.entriesRead += 1;
-        const object = mapEntry(entry, mapOptions);
-        if (!object) continue;
-        await this.consider(object, true);
-      }
+      await this.considerPage(page, mapOptions, true);
     }
   }
 
@@ -142,89 +146,126 @@ export class CycleRunner {
     // 1. Entries changed since the committed read, in full.
     for await (const page of source.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
       this.checkAborted();
-      for (const entry of page) {
-        this.entriesRead += 1;
-        const object = mapEntry(entry, mapOptions);
-        if (object) await this.consider(object, false);
-      }
+      await this.considerPage(page, mapOptions, false);
     }
-    await this.flush();
-    // 2. Every id in scope (ids and DNs only): what is missing is deleted, a DN that differs was moved.
+    // 2. Every id in scope (ids and DNs only): marks what is still in scope; a DN that differs
+    //    from the cache (moved or renamed without a change of its own, e.g. a parent OU renamed)
+    //    or an id the cache lacks is read again in full.
+    const reread: string[] = [];
     const idAttr = idAttribute(flavor);
     for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes: [idAttr] })) {
       this.checkAborted();
-      const rows: { id: string; dn: string }[] = [];
+      const ids: string[] = [];
+      const dns: string[] = [];
       for (const entry of page) {
         this.entriesRead += 1;
         const id = entryId(entry, flavor);
-        if (id) rows.push({ id, dn: entry.dn });
+        if (id) {
+          ids.push(id);
+          dns.push(entry.dn);
+        }
       }
-      store.recordScanned(this.cycleId, rows);
+      const cached = store.lookupDns(this.configurationId, ids);
+      for (let i = 0; i < ids.length; i++) {
+        const hit = cached.get(ids[i]!);
+        if (hit) this.markSeen(hit.rowid);
+        if ((!hit || hit.dn !== dns[i]) && !this.handled.has(ids[i]!)) reread.push(dns[i]!);
+      }
     }
-    // 3. Moved or renamed without a change of their own (e.g. a parent OU renamed), or unknown: read them in full.
-    let after = '';
-    for (;;) {
-      const stale = store.staleScanned(this.configurationId, this.cycleId, after, DELETE_CHUNK);
-      if (stale.length === 0) break;
-      for (const row of stale) {
-        this.checkAborted();
-        const entry = await source.readEntry(row.dn, filter, attributes);
-        const object = entry ? mapEntry(entry, mapOptions) : undefined;
-        if (object) await this.consider(object, false);
-      }
-      after = stale[stale.length - 1]!.id;
-      await this.flush();
+    for (const dn of reread) {
+      this.checkAborted();
+      const entry = await source.readEntry(dn, filter, attributes);
+      if (entry) await this.considerPage([entry], mapOptions, false, true);
     }
   }
 
-  /** Classifies one object read from the directory against the cache and queues its change. */
-  private async consider(object: SourceObject, full: boolean): Promise<void> {
-    const store = this.deps.store;
-    if (this.plan.resume) {
-      const done = store.cycleObject(this.cycleId, object.id);
-      if (done && done.kind !== KIND_SCANNED && done.hash !== null && done.hash.equals(object.hash)) return;
+  /** Classifies a page of entries against the cache (one lookup for the page) and queues their changes. */
+  private async considerPage(
+    page: Entry[],
+    mapOptions: Parameters<typeof mapEntry>[1],
+    full: boolean,
+    reread = false,
+  ): Promise<void> {
+    const objects: SourceObject[] = [];
+    for (const entry of page) {
+      if (!reread) this.entriesRead += 1;
+      const object = mapEntry(entry, mapOptions);
+      if (object) objects.push(object);
     }
-    const cached = this.plan.rebase ? undefined : store.object(this.configurationId, object.id);
-    let kind: ChangeKind;
-    if (!cached) kind = ChangeKind.CHANGE_KIND_ADD;
-    else if (cached.hash.equals(object.hash) && cached.dn === object.dn) kind = ChangeKind.CHANGE_KIND_PRESENT;
-    else kind = ChangeKind.CHANGE_KIND_MODIFY;
-    const row: ObjectRow = { id: object.id, kind, type: object.type, dn: object.dn, hash: object.hash };
-    // DELTA: an unchanged object is not sent; the id scan marks it as still in scope.
-    if (kind === ChangeKind.CHANGE_KIND_PRESENT && !full) return;
-    const change: Change =
-      kind === ChangeKind.CHANGE_KIND_PRESENT
-        ? {
-            kind,
-            objectType: object.type,
-            objectId: object.id,
-            dn: object.dn,
-            attributes: [],
-            contentHash: object.hash,
-            disabled: object.disabled,
-            memberDns: [],
-          }
-        : {
-            kind,
-            objectType: object.type,
-            objectId: object.id,
-            dn: object.dn,
-            attributes: object.attributes,
-            contentHash: object.hash,
-            disabled: object.disabled,
-            memberDns: object.memberDns,
-          };
-    await this.add(change, row);
+    const cache: Map<string, CachedObject> = this.plan.rebase
+      ? new Map()
+      : this.deps.store.lookup(
+          this.configurationId,
+          objects.map((o) => o.id),
+        );
+    for (const object of objects) {
+      const cached = cache.get(object.id);
+      if (cached) this.markSeen(cached.rowid);
+      if (!full) this.handled.add(object.id);
+      let kind: ChangeKind;
+      if (!cached) kind = ChangeKind.CHANGE_KIND_ADD;
+      else if (cached.hash.equals(object.hash) && cached.dn === object.dn) kind = ChangeKind.CHANGE_KIND_PRESENT;
+      else kind = ChangeKind.CHANGE_KIND_MODIFY;
+      // DELTA: an unchanged object is not sent.
+      if (kind === ChangeKind.CHANGE_KIND_PRESENT && !full) continue;
+      if (this.sent) {
+        // Resuming: skip what the interrupted run already sent with this content.
+        const done = this.sent.get(object.id);
+        if (done && done.kind !== ChangeKind.CHANGE_KIND_DELETE && done.hash === object.hash.toString('base64')) continue;
+      }
+      const change: Change =
+        kind === ChangeKind.CHANGE_KIND_PRESENT
+          ? {
+              kind,
+              objectType: object.type,
+              objectId: object.id,
+              dn: object.dn,
+              attributes: [],
+              contentHash: object.hash,
+              disabled: object.disabled,
+              memberDns: [],
+            }
+          : {
+              kind,
+              objectType: object.type,
+              objectId: object.id,
+              dn: object.dn,
+              attributes: object.attributes,
+              contentHash: object.hash,
+              disabled: object.disabled,
+              memberDns: object.memberDns,
+            };
+      await this.add(
+        change,
+        kind === ChangeKind.CHANGE_KIND_PRESENT
+          ? undefined
+          : { id: object.id, kind, type: object.type, dn: object.dn, hash: object.hash },
+      );
+    }
   }
 
+  private markSeen(rowid: number): void {
+    const i = rowid >> 3;
+    if (i < this.seen.length) this.seen[i]! |= 1 << (rowid & 7);
+  }
+
+  private wasSeen(rowid: number): boolean {
+    const i = rowid >> 3;
+    return i < this.seen.length && (this.seen[i]! & (1 << (rowid & 7))) !== 0;
+  }
+
+  /** After a complete read: every cached object the read did not see left the scope. */
   private async emitDeletes(): Promise<void> {
     const store = this.deps.store;
-    let after = '';
+    let after = 0;
     for (;;) {
       this.checkAborted();
-      const missing = store.missing(this.configurationId, this.cycleId, after, DELETE_CHUNK);
-      if (missing.length === 0) return;
-      for (const m of missing) {
+      const page = store.cachedPage(this.configurationId, after, DELETE_CHUNK);
+      if (page.length === 0) return;
+      after = page[page.length - 1]!.rowid;
+      for (const m of page) {
+        if (this.wasSeen(m.rowid)) continue;
+        if (this.sent?.get(m.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
         const change: Change = {
           kind: ChangeKind.CHANGE_KIND_DELETE,
           objectType: m.type,
@@ -237,13 +278,10 @@ export class CycleRunner {
         };
         await this.add(change, { id: m.id, kind: ChangeKind.CHANGE_KIND_DELETE, type: m.type, dn: m.dn, hash: null });
       }
-      after = missing[missing.length - 1]!.id;
-      // The rows just written make the next anti-join page skip these ids anyway; flush keeps them durable.
-      await this.flush();
     }
   }
 
-  private async add(change: Change, row: ObjectRow): Promise<void> {
+  private async add(change: Change, row: ObjectRow | undefined): Promise<void> {
     const limits = this.deps.limits();
     const budget = limits.maxFrameBytes - batchOverheadBytes({ configurationId: this.configurationId, cycleId: this.cycleId });
     let size = estimateChangeSize(change);
@@ -258,8 +296,13 @@ export class CycleRunner {
       if (this.batchBytes + size > budget) await this.flush();
     }
     this.batch.push(change);
-    this.batchRows.push(row);
+    if (row) this.batchRows.push(row);
     this.batchBytes += size;
+    const counts = this.batchCounts;
+    if (change.kind === ChangeKind.CHANGE_KIND_ADD) counts.adds += 1;
+    else if (change.kind === ChangeKind.CHANGE_KIND_MODIFY) counts.modifies += 1;
+    else if (change.kind === ChangeKind.CHANGE_KIND_DELETE) counts.deletes += 1;
+    else counts.presents += 1;
     if (this.batch.length >= limits.maxBatchChanges) await this.flush();
   }
 
@@ -270,12 +313,15 @@ export class CycleRunner {
     this.sequence += 1;
     const changes = this.batch;
     const rows = this.batchRows;
+    const counts = this.batchCounts;
     this.batch = [];
     this.batchRows = [];
     this.batchBytes = 0;
+    this.batchCounts = { adds: 0, modifies: 0, deletes: 0, presents: 0 };
     this.deps.outbox.push(
       { configurationId: this.configurationId, cycleId: this.cycleId, sequence: this.sequence, changes },
       rows,
+      counts,
     );
   }
 

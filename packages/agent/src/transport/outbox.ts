@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { decodeFrame, encodeFrame, type ChangeBatch, type CycleComplete } from '@syncguard/protocol';
-import type { ObjectRow, StateStore } from '../cache/state-store';
+import type { CycleCounts, ObjectRow, StateStore } from '../cache/state-store';
 import type { ControllerConnection } from './controller-connection';
 
 interface Stream {
@@ -78,7 +78,7 @@ export class Outbox {
   }
 
   /** Writes a batch (and the cycle rows of its objects) to the outbox and sends it when the connection allows. */
-  push(batch: ChangeBatch, rows: readonly ObjectRow[] = []): void {
+  push(batch: ChangeBatch, rows: readonly ObjectRow[], counts: CycleCounts): void {
     const stream = this.streams.get(batch.cycleId);
     if (!stream) throw new Error(`outbox: unknown cycle ${batch.cycleId}`);
     const limits = this.connection.limits;
@@ -89,7 +89,7 @@ export class Outbox {
           { type: 'changeBatch', value: batch },
           { protocolVersion: limits.protocolVersion, maxFrameBytes: limits.maxFrameBytes },
         );
-    this.store.putBatch(batch.cycleId, batch.sequence, bytes, rows);
+    this.store.putBatch(batch.cycleId, batch.sequence, bytes, rows, counts);
     stream.last = batch.sequence;
     if (direct && this.connection.sendBytes(bytes)) stream.sent = batch.sequence;
     else this.pump();

@@ -1,0 +1,141 @@
+/*
+ * npm run bench:agent [-- --objects N]
+ *
+ * Seeds a private slapd with N inetOrgPerson users (slapadd), runs one FULL cycle of the
+ * agent (in a child process, so that its peak RSS is its own) into an in-process sink (a
+ * MiniController that decodes every frame and acknowledges it), times a raw paged
+ * `ldapsearch` dump of the same entries, then modifies 1% of the users and runs a DELTA
+ * cycle. Prints one JSON line last.
+ */
+import { execFile, fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CycleMode, ObjectType } from '@syncguard/protocol';
+import { startSlapd, usersLdif, waitFor } from '@syncguard/testkit';
+import { MiniController } from '../testing/mini-controller';
+
+const run = promisify(execFile);
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number >= 1`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const objects = arg('objects', 100_000);
+  const people = 'ou=people,dc=example,dc=com';
+  const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+  log(`seeding slapd with ${objects} users`);
+  const chunks: string[] = [];
+  for (let start = 0; start < objects; start += 10_000)
+    chunks.push(usersLdif(people, Math.min(10_000, objects - start), { start }));
+  const slapd = await startSlapd({ seedLdif: chunks.join('') });
+  const controller = await MiniController.start({ keepChanges: false });
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-bench-'));
+  const child = fork(path.join(__dirname, '..', 'main.js'), [], {
+    env: {
+      ...process.env,
+      SYNCGUARD_CONTROLLER_URL: controller.url,
+      SYNCGUARD_AGENT_TOKEN: controller.token,
+      SYNCGUARD_AGENT_ID: 'bench-agent',
+      SYNCGUARD_STATE_DIR: stateDir,
+      SYNCGUARD_LOG_LEVEL: 'warn',
+      LDAP_URL: slapd.url,
+      LDAP_BIND_DN: slapd.rootDn,
+      LDAP_BIND_PASSWORD: slapd.rootPassword,
+      LDAP_PAGE_SIZE: '1000',
+      LDAP_DELTA_SKEW: '0s',
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // e.g. BENCH_AGENT_EXEC_ARGV="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agent.
+    execArgv: process.env['BENCH_AGENT_EXEC_ARGV']?.split(' ').filter(Boolean) ?? [],
+  });
+  try {
+    await waitFor(() => controller.connected, { timeoutMs: 30_000, message: 'agent connected' });
+    const scope = { baseDn: people, objectTypes: [ObjectType.OBJECT_TYPE_USER] };
+
+    log('FULL cycle');
+    const t0 = process.hrtime.bigint();
+    const full = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_FULL);
+    const complete = await waitFor(() => controller.complete(full) ?? controller.failed(full), {
+      timeoutMs: 600_000,
+      intervalMs: 5,
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (!controller.complete(full)) throw new Error(`FULL cycle failed: ${JSON.stringify(complete)}`);
+    if (controller.changeCount(full) !== objects)
+      throw new Error(`sink received ${controller.changeCount(full)} changes, expected ${objects}`);
+    controller.commit('bench', full);
+
+    log('ldapsearch paged dump');
+    const t1 = process.hrtime.bigint();
+    const { stdout } = await run(
+      'sh',
+      [
+        '-c',
+        `ldapsearch -x -LLL -H ${slapd.url} -D '${slapd.rootDn}' -w ${slapd.rootPassword} -E pr=1000/noprompt -b '${people}' '(objectClass=inetOrgPerson)' '*' entryUUID | grep -c '^dn:'`,
+      ],
+      { maxBuffer: 1024 * 1024 },
+    );
+    const ldapsearchSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+    if (Number(stdout.trim()) !== objects) throw new Error(`ldapsearch returned ${stdout.trim()} entries`);
+
+    const changed = Math.max(1, Math.floor(objects / 100));
+    log(`modifying ${changed} users (1%)`);
+    await new Promise((r) => setTimeout(r, 1100)); // modifyTimestamp has one-second resolution
+    const step = Math.floor(objects / changed);
+    const mods: string[] = [];
+    for (let i = 0; i < changed; i++)
+      mods.push(`dn: uid=user${i * step},${people}\nchangetype: modify\nreplace: title\ntitle: Bench ${i}\n`);
+    await slapd.modify(mods.join('\n'));
+
+    log('DELTA cycle');
+    const t2 = process.hrtime.bigint();
+    const delta = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, full);
+    await waitFor(() => controller.complete(delta) ?? controller.failed(delta), { timeoutMs: 600_000, intervalMs: 5 });
+    const deltaSeconds = Number(process.hrtime.bigint() - t2) / 1e9;
+    const deltaComplete = controller.complete(delta);
+    if (!deltaComplete) throw new Error(`DELTA cycle failed: ${JSON.stringify(controller.failed(delta))}`);
+    if (deltaComplete.mode !== CycleMode.CYCLE_MODE_DELTA || deltaComplete.totals.modifies !== changed) {
+      throw new Error(`DELTA cycle: unexpected ${JSON.stringify(deltaComplete)}`);
+    }
+
+    const peakRssMb = await new Promise<number>((resolve) => {
+      child.once('exit', () => undefined);
+      child.once('message', (m: { maxRssKb?: number }) => resolve((m.maxRssKb ?? 0) / 1024));
+      child.send({ type: 'resourceUsage' });
+    });
+    const objectsPerSecond = objects / seconds;
+    const result = {
+      objects,
+      seconds: round(seconds),
+      objectsPerSecond: Math.round(objectsPerSecond),
+      ldapsearchSeconds: round(ldapsearchSeconds),
+      ratioToLdapsearch: round(objectsPerSecond / (objects / ldapsearchSeconds)),
+      peakRssMb: round(peakRssMb, 1),
+      deltaSeconds: round(deltaSeconds),
+    };
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    await controller.close();
+    await slapd.dispose();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
