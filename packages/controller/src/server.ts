@@ -147,6 +147,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
           cycleGaveUp: (cycleId, error) => engine.giveUpCycle(cycleId, error),
         });
+        await engine.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of await engine.listConfigurations()) await queues.schedule(cfg);
       }

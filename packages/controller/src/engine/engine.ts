@@ -428,6 +428,11 @@ export class Engine implements ControllerService, SessionHandler {
       );
       return;
     }
+    if (phase === 'complete' || phase === 'applying') {
+      // Waiting for its job; should the job have been lost (a crash between the state
+      // change and the enqueue), queue it again. Running it twice is harmless.
+      await this.queues.enqueueCycle(cycleId, 'recover');
+    }
     if (phase === 'streaming') {
       const silent = Date.now() - Number(lastFrameAt ?? 0) > this.deps.options.cycleTimeoutMs;
       const orphaned = agentId !== activeAgentId && !(agentId && (await this.isConnected(agentId)));
@@ -617,6 +622,19 @@ export class Engine implements ControllerService, SessionHandler {
   }
 
   // ---------------------------------------------------------------- scheduler and pipeline hooks
+
+  /**
+   * At start: re-queues cycles that wait for processing (complete, or applying after
+   * allow-deletes) in case their job was lost with a crashed controller.
+   */
+  async recover(): Promise<void> {
+    for (const cfg of await this.storedConfigurations()) {
+      const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
+      if (!current) continue;
+      const phase = await this.redis.hget(this.keys.cycle(current), 'phase');
+      if (phase === 'complete' || phase === 'applying') await this.queues.enqueueCycle(current, 'recover');
+    }
+  }
 
   /** A scheduler tick: start a cycle unless one runs or the configuration is quarantined. */
   async tick(configurationId: string): Promise<void> {

@@ -362,4 +362,26 @@ describe('accidental delete prevention', () => {
     expect(mailsTo(s.email)).toHaveLength(1);
     await agent.close();
   });
+
+  it('a release whose job was lost (crash right after the atomic transition) is finished by the next controller', async () => {
+    const s = await synced(12);
+    removeUsers(s, THRESHOLD);
+    const cycleId = await runCycle(s);
+    await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
+    const prefix = server.options.redisKeyPrefix;
+    // What allowDeletes' first step writes, without the job that would follow it.
+    await server.redis.hset(`${prefix}:cycle:${cycleId}`, 'phase', 'applying', 'released', '1');
+    await server.close();
+    server = await startTestController(redis.url, {
+      redisKeyPrefix: prefix,
+      smtpUrl: smtp.url,
+      mailBackoffMs: 200,
+      mailAttempts: 20,
+    });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'released cycle applied' });
+    expect(await total(s.cfg)).toBe(2);
+    const deletes = await server.service.listProvisioningLogs(s.cfg, { action: 'Delete', limit: 100 });
+    expect(deletes.items).toHaveLength(THRESHOLD);
+    await s.agent.close().catch(() => undefined);
+  });
 });

@@ -83,13 +83,15 @@ export class PipelineQueues {
     }
   }
 
-  /** Queues the processing of a cycle (idempotent per cycle and reason). */
-  async enqueueCycle(cycleId: string, reason: 'complete' | 'release'): Promise<void> {
+  /** Queues the processing of a cycle (idempotent per cycle and reason; `recover` re-queues one that lost its job). */
+  async enqueueCycle(cycleId: string, reason: 'complete' | 'release' | 'recover'): Promise<void> {
+    // Recovery may repeat, at most once a minute per cycle; the processor is safe to run twice.
+    const jobId = reason === 'recover' ? `recover-${cycleId}-${Math.floor(Date.now() / 60_000)}` : `${reason}-${cycleId}`;
     await this.cycles.add(
       'cycle',
       { cycleId },
       {
-        jobId: `${reason}-${cycleId}`,
+        jobId,
         attempts: CYCLE_ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
         removeOnComplete: { age: 24 * 3600 },
