@@ -297,6 +297,13 @@ export class CycleProcessor {
     // WATCH needs a connection of its own: other jobs share the main one.
     const conn = this.redis.duplicate();
     const batches = new Map<number, StoredChange[]>();
+    type Prepared = { offset: number; ops: (TargetOperation & { hash?: string })[] };
+    const prepare = async (offset: number): Promise<Prepared> => {
+      const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
+      return { offset, ops: await this.operations(cycleId, entries, batches) };
+    };
+    // The next chunk is read and decoded while the current one commits.
+    const pending: { next: Promise<Prepared> | null } = { next: null };
     try {
       for (;;) {
         await conn.watch(cycleKey);
@@ -305,10 +312,14 @@ export class CycleProcessor {
         const size = Number(sizeRaw ?? 0);
         if (phase !== 'applying' || applied >= size) {
           await conn.unwatch();
+          await pending.next?.catch(() => undefined);
           return;
         }
-        const entries = await conn.lrange(planKey, applied, applied + this.chunkSize - 1);
-        const ops = await this.operations(cycleId, entries, batches);
+        let prepared: Prepared | null = pending.next ? await pending.next : null;
+        if (prepared?.offset !== applied) prepared = await prepare(applied);
+        const ops = prepared.ops;
+        pending.next = applied + ops.length < size ? prepare(applied + ops.length) : null;
+        pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
         const tx = conn.multi();
         const results = await this.target.apply(cfgId, ops, tx);
         const now = new Date().toISOString();

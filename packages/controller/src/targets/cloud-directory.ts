@@ -19,10 +19,12 @@ export class CloudDirectoryTarget implements Target {
   ) {}
 
   async apply(cfg: string, operations: readonly TargetOperation[], tx: ChainableCommander): Promise<TargetResult[]> {
-    const existing = await this.read(
-      cfg,
-      operations.map((op) => op.objectId),
-    );
+    // A create is for an object the synced index does not hold, and the index changes
+    // in the same transaction as this directory: there is nothing to read for it.
+    const toRead = operations.filter((op) => op.kind !== 'create').map((op) => op.objectId);
+    const read = await this.read(cfg, toRead);
+    const byId = new Map<string, StoredObject | null>(toRead.map((id, i) => [id, read[i] ?? null]));
+    const existing = operations.map((op) => byId.get(op.objectId) ?? null);
     const now = new Date().toISOString();
     const results: TargetResult[] = [];
     // Writes are grouped into a few multi-key commands per chunk: far fewer round trips
