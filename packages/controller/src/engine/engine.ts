@@ -717,6 +717,19 @@ export class Engine implements ControllerService, SessionHandler {
       if (cursor.runningCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.runningCycleId, false);
     }
     const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
+    // The hello is the truth of what the agent is doing. A cycle we believe it streams but it
+    // does not mention never reached it (its StartCycle went out while the agent only looked
+    // connected, e.g. right after a controller crash): fail it now instead of waiting for
+    // cycleTimeoutMs, so that a new cycle can start.
+    const known = new Set(hello.cursors.flatMap((c) => [c.pendingCycleId, c.runningCycleId]).filter((id) => id !== ''));
+    for (const cfg of configs) {
+      const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
+      if (!current || known.has(current)) continue;
+      const [phase, owner] = await this.redis.hmget(this.keys.cycle(current), 'phase', 'agentId');
+      if (phase === 'streaming' && owner === session.agentId) {
+        await this.failCycle(cfg.id, current, { code: 'ABANDONED', message: 'the agent reconnected without this cycle' });
+      }
+    }
     for (const cfg of configs) {
       if ((await this.redis.get(this.keys.active(cfg.id))) !== session.agentId) continue;
       await this.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
