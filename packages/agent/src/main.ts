@@ -39,13 +39,19 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   const onMessage = (message: unknown) => {
     if ((message as { type?: string })?.type === 'resourceUsage') process.send?.({ maxRssKb: process.resourceUsage().maxRSS });
   };
-  if (process.send) process.on('message', onMessage);
+  // Started by a parent (the benchmark): stop when it goes away instead of lingering.
+  const onDisconnect = () => stop('SIGTERM');
+  if (process.send) {
+    process.on('message', onMessage);
+    process.once('disconnect', onDisconnect);
+  }
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const exit = await agent.exited;
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);
   process.off('message', onMessage);
+  process.off('disconnect', onDisconnect);
   process.disconnect?.();
   return exit.code;
 }

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       SYNCGUARD_AGENT_TOKEN: controller.token,
       SYNCGUARD_AGENT_ID: 'bench-agent',
       SYNCGUARD_STATE_DIR: stateDir,
-      SYNCGUARD_LOG_LEVEL: 'warn',
+      SYNCGUARD_LOG_LEVEL: process.env['BENCH_AGENT_LOG_LEVEL'] ?? 'warn',
       LDAP_URL: slapd.url,
       LDAP_BIND_DN: slapd.rootDn,
       LDAP_BIND_PASSWORD: slapd.rootPassword,
@@ -59,6 +59,9 @@ async function main(): Promise<void> {
     await waitFor(() => controller.connected, { timeoutMs: 30_000, message: 'agent connected' });
     const scope = { baseDn: people, objectTypes: [ObjectType.OBJECT_TYPE_USER] };
 
+    // The seed's modifyTimestamps must be older than the FULL's DELTA watermark (one-second
+    // resolution), as in any directory not written to in the second before a cycle.
+    await new Promise((r) => setTimeout(r, 2000));
     log('FULL cycle');
     const t0 = process.hrtime.bigint();
     const full = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_FULL);

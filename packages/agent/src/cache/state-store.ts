@@ -118,13 +118,13 @@ export class StateStore {
       lookup: db
         .prepare<[string, string], [number, string, number, string, Buffer]>(
           `SELECT o.rowid, o.object_id, o.object_type, o.dn, o.hash FROM json_each(?) j
-           JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
+           CROSS JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
         )
         .raw(),
       lookupDn: db
         .prepare<[string, string], [number, string, string]>(
           `SELECT o.rowid, o.object_id, o.dn FROM json_each(?) j
-           JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
+           CROSS JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
         )
         .raw(),
       maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM objects'),
@@ -209,7 +209,11 @@ export class StateStore {
     });
   }
 
-  /** Looks up many ids of a configuration's cache in one query. */
+  /**
+   * Looks up many ids of a configuration's cache in one query. CROSS JOIN pins the join
+   * order (json_each outside, the unique index inside); left to itself the planner may
+   * scan the cache once per id.
+   */
   lookup(configurationId: string, ids: readonly string[]): Map<string, CachedObject> {
     const out = new Map<string, CachedObject>();
     if (ids.length === 0) return out;

@@ -143,6 +143,7 @@ export class CycleRunner {
     const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
     const since =
       flavor === 'ad' ? `(uSNChanged>=${this.plan.sinceWatermark})` : `(modifyTimestamp>=${this.plan.sinceWatermark})`;
+    this.deps.log.debug({ since }, 'DELTA: reading entries changed since the committed read');
     // 1. Entries changed since the committed read, in full.
     for await (const page of source.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
       this.checkAborted();
