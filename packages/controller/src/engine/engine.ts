@@ -96,6 +96,8 @@ export class Engine implements ControllerService, SessionHandler {
   private queues!: PipelineQueues;
   private readonly redis: Redis;
   private readonly keys: Keys;
+  /** When each session's AgentHello arrived (ms), to tell cycles sent before it from cycles sent on it. */
+  private readonly helloAt = new WeakMap<AgentSession, number>();
 
   constructor(private readonly deps: EngineDeps) {
     this.redis = deps.redis;
@@ -688,6 +690,7 @@ export class Engine implements ControllerService, SessionHandler {
   }
 
   async hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]> {
+    this.helloAt.set(session, Date.now());
     this.gateway.register(session);
     await this.refreshSession(session);
     const tx = this.redis.multi();
@@ -717,16 +720,18 @@ export class Engine implements ControllerService, SessionHandler {
       if (cursor.runningCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.runningCycleId, false);
     }
     const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
-    // The hello is the truth of what the agent is doing. A cycle we believe it streams but it
-    // does not mention never reached it (its StartCycle went out while the agent only looked
-    // connected, e.g. right after a controller crash): fail it now instead of waiting for
-    // cycleTimeoutMs, so that a new cycle can start.
+    // The hello is the truth of what the agent is doing. A cycle started for it before this
+    // hello that it does not mention never reached it (its StartCycle went out while the
+    // agent only looked connected, e.g. right after a controller crash): fail it now instead
+    // of waiting for cycleTimeoutMs, so that a new cycle can start. Cycles started after the
+    // hello (a failover racing with this welcome) were sent on this connection: keep them.
     const known = new Set(hello.cursors.flatMap((c) => [c.pendingCycleId, c.runningCycleId]).filter((id) => id !== ''));
+    const helloAt = this.helloAt.get(session) ?? 0;
     for (const cfg of configs) {
       const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
       if (!current || known.has(current)) continue;
-      const [phase, owner] = await this.redis.hmget(this.keys.cycle(current), 'phase', 'agentId');
-      if (phase === 'streaming' && owner === session.agentId) {
+      const [phase, owner, startedAt] = await this.redis.hmget(this.keys.cycle(current), 'phase', 'agentId', 'startedAt');
+      if (phase === 'streaming' && owner === session.agentId && Date.parse(startedAt ?? '') < helloAt) {
         await this.failCycle(cfg.id, current, { code: 'ABANDONED', message: 'the agent reconnected without this cycle' });
       }
     }
