@@ -44,7 +44,7 @@ export class ProvisioningLog {
         const entry = { id, ...(JSON.parse(fields[1] ?? '{}') as Omit<ProvisioningLogEntry, 'id'>) };
         if (query.action && entry.action !== query.action) continue;
         if (query.cycleId && entry.cycleId !== query.cycleId) continue;
-        if (dn && entry.dn.toLowerCase() !== dn) continue;
+        if (dn && !entry.dn.toLowerCase().includes(dn)) continue;
         items.push(entry);
         if (items.length > limit) {
           return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
