@@ -194,48 +194,51 @@ function describe(error: unknown): string {
 // fully populated plain object.
 
 type Raw = Record<string, unknown> | null | undefined;
+/** Where a value sits, for error messages; a thunk so that valid input never pays for the string. */
+type Path = string | (() => string);
+const at = (path: Path): string => (typeof path === 'string' ? path : path());
 
-function invalid(path: string, what: string): never {
-  throw new ProtocolError('PROTO_ERR_INVALID_MESSAGE', `${path}: ${what}`);
+function invalid(path: Path, what: string): never {
+  throw new ProtocolError('PROTO_ERR_INVALID_MESSAGE', `${at(path)}: ${what}`);
 }
 
-function str(raw: Raw, key: string, path: string, required = false): string {
+function str(raw: Raw, key: string, path: Path, required = false): string {
   const v = raw?.[key] ?? '';
-  if (typeof v !== 'string') invalid(`${path}.${key}`, 'must be a string');
-  if (required && v.length === 0) invalid(`${path}.${key}`, 'must not be empty');
+  if (typeof v !== 'string') invalid(`${at(path)}.${key}`, 'must be a string');
+  if (required && v.length === 0) invalid(`${at(path)}.${key}`, 'must not be empty');
   return v;
 }
 
-function num(raw: Raw, key: string, path: string, min = 0): number {
+function num(raw: Raw, key: string, path: Path, min = 0): number {
   const n = toNumber(raw?.[key] ?? 0);
-  if (!Number.isSafeInteger(n) || n < min) invalid(`${path}.${key}`, `must be a whole number >= ${min}`);
+  if (!Number.isSafeInteger(n) || n < min) invalid(`${at(path)}.${key}`, `must be a whole number >= ${min}`);
   return n;
 }
 
-function bool(raw: Raw, key: string, path: string): boolean {
+function bool(raw: Raw, key: string, path: Path): boolean {
   const v = raw?.[key] ?? false;
-  if (typeof v !== 'boolean') invalid(`${path}.${key}`, 'must be a boolean');
+  if (typeof v !== 'boolean') invalid(`${at(path)}.${key}`, 'must be a boolean');
   return v;
 }
 
-function list<T>(raw: Raw, key: string, path: string, item: (v: unknown, path: string) => T, nonEmpty = false): T[] {
+function list<T>(raw: Raw, key: string, path: Path, item: (v: unknown, path: Path) => T, nonEmpty = false): T[] {
   const v = raw?.[key] ?? [];
-  if (!Array.isArray(v)) invalid(`${path}.${key}`, 'must be a list');
-  if (nonEmpty && v.length === 0) invalid(`${path}.${key}`, 'must not be empty');
+  if (!Array.isArray(v)) invalid(`${at(path)}.${key}`, 'must be a list');
+  if (nonEmpty && v.length === 0) invalid(`${at(path)}.${key}`, 'must not be empty');
   const out = new Array<T>(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = item(v[i], `${path}.${key}[${i}]`);
+  for (let i = 0; i < v.length; i++) out[i] = item(v[i], () => `${at(path)}.${key}[${i}]`);
   return out;
 }
 
-function obj(v: unknown, path: string): Raw {
+function obj(v: unknown, path: Path): Raw {
   if (v == null) return undefined;
   if (typeof v !== 'object') invalid(path, 'must be a message');
   return v as Raw;
 }
 
-function oneOf<E extends number>(raw: Raw, key: string, path: string, allowed: readonly E[]): E {
+function oneOf<E extends number>(raw: Raw, key: string, path: Path, allowed: readonly E[]): E {
   const v = raw?.[key] ?? 0;
-  if (!allowed.includes(v as E)) invalid(`${path}.${key}`, `must be one of ${allowed.join(', ')}, got ${String(v)}`);
+  if (!allowed.includes(v as E)) invalid(`${at(path)}.${key}`, `must be one of ${allowed.join(', ')}, got ${String(v)}`);
   return v as E;
 }
 
@@ -252,11 +255,11 @@ function toNumber(v: unknown): number {
   return NaN;
 }
 
-const itemString = (v: unknown, path: string): string => {
+const itemString = (v: unknown, path: Path): string => {
   if (typeof v !== 'string') invalid(path, 'must be a string');
   return v;
 };
-const itemUint = (v: unknown, path: string): number => {
+const itemUint = (v: unknown, path: Path): number => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) invalid(path, 'must be a whole number >= 0');
   return v;
 };
@@ -274,7 +277,7 @@ const CYCLE_ERRORS = enumValues(CycleErrorCode).filter((c) => c !== 0) as CycleE
 const ABORT_REASONS = [1, 2, 3] as const;
 const WIRE_ERRORS = enumValues(ErrorCode).filter((c) => c !== 0) as ErrorCode[];
 
-function cursor(v: unknown, path: string): CacheCursor {
+function cursor(v: unknown, path: Path): CacheCursor {
   const r = obj(v, path);
   return {
     configurationId: str(r, 'configurationId', path, true),
@@ -284,19 +287,19 @@ function cursor(v: unknown, path: string): CacheCursor {
   };
 }
 
-function attribute(v: unknown, path: string): Attribute {
+function attribute(v: unknown, path: Path): Attribute {
   const r = obj(v, path);
   return { name: str(r, 'name', path, true), values: list(r, 'values', path, itemString), binary: bool(r, 'binary', path) };
 }
 
-function change(v: unknown, path: string): Change {
+function change(v: unknown, path: Path): Change {
   const r = obj(v, path);
   const kind = oneOf(r, 'kind', path, KINDS);
   const hash = r?.['contentHash'] ?? EMPTY_BYTES;
-  if (!(hash instanceof Uint8Array)) invalid(`${path}.contentHash`, 'must be bytes');
+  if (!(hash instanceof Uint8Array)) invalid(`${at(path)}.contentHash`, 'must be bytes');
   const isDelete = kind === ChangeKind.CHANGE_KIND_DELETE;
   if (!isDelete && hash.length !== CONTENT_HASH_BYTES) {
-    invalid(`${path}.contentHash`, `must be ${CONTENT_HASH_BYTES} bytes, got ${hash.length}`);
+    invalid(`${at(path)}.contentHash`, `must be ${CONTENT_HASH_BYTES} bytes, got ${hash.length}`);
   }
   return {
     kind,
@@ -310,7 +313,7 @@ function change(v: unknown, path: string): Change {
   };
 }
 
-const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: string) => BodyMap[K] } = {
+const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
   agentHello: (r, p): AgentHello => ({
     agentId: str(r, 'agentId', p, true),
     softwareVersion: str(r, 'softwareVersion', p),
@@ -332,9 +335,9 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: string) => BodyMap[K] } =
   }),
   heartbeat: (r, p): Heartbeat => ({ sentAtUnixMs: num(r, 'sentAtUnixMs', p) }),
   startCycle: (r, p): StartCycle => {
-    const scope = obj(r?.['scope'], `${p}.scope`);
-    if (scope === undefined) invalid(`${p}.scope`, 'is required');
-    const sp = `${p}.scope`;
+    const scope = obj(r?.['scope'], `${at(p)}.scope`);
+    if (scope === undefined) invalid(`${at(p)}.scope`, 'is required');
+    const sp = `${at(p)}.scope`;
     return {
       configurationId: str(r, 'configurationId', p, true),
       cycleId: str(r, 'cycleId', p, true),
@@ -361,10 +364,10 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: string) => BodyMap[K] } =
     ackedThroughSequence: num(r, 'ackedThroughSequence', p, 1),
   }),
   cycleComplete: (r, p): CycleComplete => {
-    const t = obj(r?.['totals'], `${p}.totals`);
-    const s = obj(r?.['source'], `${p}.source`);
-    const tp = `${p}.totals`;
-    const sp = `${p}.source`;
+    const t = obj(r?.['totals'], `${at(p)}.totals`);
+    const s = obj(r?.['source'], `${at(p)}.source`);
+    const tp = `${at(p)}.totals`;
+    const sp = `${at(p)}.source`;
     return {
       configurationId: str(r, 'configurationId', p, true),
       cycleId: str(r, 'cycleId', p, true),
