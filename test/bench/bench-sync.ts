@@ -50,7 +50,6 @@ async function ldapsearchSeconds(system: TestSystem, base: string): Promise<{ se
       'pr=1000/noprompt',
       '-LLL',
       '(objectClass=inetOrgPerson)',
-      'dn',
     ]);
     let count = 0;
     let tail = '';
