@@ -35,7 +35,7 @@ export interface AgentOptions {
     caFile?: string;
     /** Upgrade an `ldap://` connection with StartTLS before binding (LDAP_STARTTLS). Default false. */
     startTls?: boolean;
-    /** Entries per search result page (LDAP_PAGE_SIZE). Default 1000. */
+    /** Entries per search result page (LDAP_PAGE_SIZE). Default 300 (measured fastest here: less memory held per page). */
     pageSize?: number;
     /** Longest wait for one LDAP operation or page. Default `"120s"`. */
     operationTimeout?: Duration;
@@ -111,7 +111,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   if (startTls && ldapUrl.toLowerCase().startsWith('ldaps:')) {
     throw new SettingError('ldap.startTls', 'StartTLS applies to ldap:// URLs; ldaps:// is already TLS');
   }
-  const pageSize = ldapOptions.pageSize ?? 1000;
+  const pageSize = ldapOptions.pageSize ?? 300;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
     throw new SettingError('ldap.pageSize', `must be a whole number from 1 to 100000, got ${String(pageSize)}`);
   }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { ChangeKind, CycleErrorCode, CycleMode, ObjectType, type Change } from '@syncguard/protocol';
+import { ChangeKind, CycleMode, ObjectType, type Change } from '@syncguard/protocol';
 import { startSlapd, usersLdif, groupLdif, userDns, userLdif, waitFor, type SlapdServer } from '@syncguard/testkit';
 import { Agent } from './agent';
 import type { AgentOptions } from './agent-options';

@@ -66,7 +66,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'LDAP_PAGE_SIZE',
     flag: 'ldap-page-size',
     option: 'ldap.pageSize',
-    description: 'entries per search page (default 1000)',
+    description: 'entries per search page (default 300)',
     kind: 'integer',
   },
   {

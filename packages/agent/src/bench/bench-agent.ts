@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       LDAP_URL: slapd.url,
       LDAP_BIND_DN: slapd.rootDn,
       LDAP_BIND_PASSWORD: slapd.rootPassword,
-      LDAP_PAGE_SIZE: '1000',
+      ...(process.env['BENCH_PAGE_SIZE'] ? { LDAP_PAGE_SIZE: process.env['BENCH_PAGE_SIZE'] } : {}),
       LDAP_DELTA_SKEW: '0s',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

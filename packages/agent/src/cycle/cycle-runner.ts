@@ -59,6 +59,7 @@ export class CycleRunner {
   private entriesRead = 0;
   /** One bit per cache row: set when the read saw that object in scope. */
   private seen = new Uint8Array(0);
+  private seenCount = 0;
   /** Resume only: what the interrupted run already sent (id -> kind and hash). */
   private sent?: Map<string, { kind: number; hash: string | null }>;
   /** DELTA: ids already classified by the read of changed entries (not to be read again). */
@@ -154,7 +155,9 @@ export class CycleRunner {
     //    or an id the cache lacks is read again in full.
     const reread: string[] = [];
     const idAttr = idAttribute(flavor);
-    for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes: [idAttr] })) {
+    // Id-only entries are small: larger pages mean fewer round trips at no memory cost.
+    const pageSize = Math.max(this.deps.ldap.pageSize, 1000);
+    for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes: [idAttr], pageSize })) {
       this.checkAborted();
       const ids: string[] = [];
       const dns: string[] = [];
@@ -247,7 +250,11 @@ export class CycleRunner {
 
   private markSeen(rowid: number): void {
     const i = rowid >> 3;
-    if (i < this.seen.length) this.seen[i]! |= 1 << (rowid & 7);
+    const bit = 1 << (rowid & 7);
+    if (i < this.seen.length && (this.seen[i]! & bit) === 0) {
+      this.seen[i]! |= bit;
+      this.seenCount += 1;
+    }
   }
 
   private wasSeen(rowid: number): boolean {
@@ -258,6 +265,8 @@ export class CycleRunner {
   /** After a complete read: every cached object the read did not see left the scope. */
   private async emitDeletes(): Promise<void> {
     const store = this.deps.store;
+    // Every cached object was seen: nothing left the scope, no need to walk the cache.
+    if (this.seenCount === store.objectCount(this.configurationId)) return;
     let after = 0;
     for (;;) {
       this.checkAborted();

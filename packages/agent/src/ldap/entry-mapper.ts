@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { ObjectType, type Attribute } from '@syncguard/protocol';
 import type { Entry } from 'ldapts';
 
@@ -102,6 +102,23 @@ export const BINARY_ATTRIBUTES = [
 ];
 const BINARY = new Set(BINARY_ATTRIBUTES.map((n) => n.toLowerCase()));
 
+// crypto.hash (one-shot, no Hash object) exists from Node 20.12; fall back to createHash before.
+const oneShot = (crypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
+const sha256: (data: string) => Buffer = oneShot
+  ? (data) => oneShot('sha256', data, 'buffer')
+  : (data) => crypto.createHash('sha256').update(data).digest();
+
+/** Lower-case attribute names, memoised: entries repeat the same few names. */
+const lowerNames = new Map<string, string>();
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerNames.size < 10_000) lowerNames.set(name, lower);
+  }
+  return lower;
+}
+
 /** AD userAccountControl ACCOUNTDISABLE. */
 const UAC_ACCOUNTDISABLE = 0x2;
 
@@ -115,11 +132,12 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
   let members: string[] = [];
   let disabled = false;
   const attributes: Attribute[] = [];
+  const lowers: string[] = [];
   const disabledName = options.disabledAttribute.toLowerCase();
   for (const key in entry) {
     if (key === 'dn') continue;
     const raw = entry[key]!;
-    const lower = key.toLowerCase();
+    const lower = lowerName(key);
     if (lower === 'entryuuid' && options.flavor === 'openldap') {
       id = firstString(raw);
       continue;
@@ -146,38 +164,41 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
     if (EXCLUDED.has(lower)) continue;
     const binary = BINARY.has(lower) || lower.endsWith(';binary');
     const values = binary ? toBase64(raw) : toStrings(raw);
-    values.sort();
+    if (values.length > 1) values.sort();
     attributes.push({ name: key, values, binary });
+    lowers.push(lower);
   }
   if (id === undefined || id === '') return undefined;
   const type = classify(objectClasses, options);
   if (type === undefined) return undefined;
-  attributes.sort((a, b) => {
-    const x = a.name.toLowerCase();
-    const y = b.name.toLowerCase();
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-  members.sort();
-  const object: SourceObject = { id, type, dn: entry.dn, disabled, attributes, memberDns: members, hash: EMPTY };
-  object.hash = contentHash(object);
-  return object;
+  const order = lowers.map((_, i) => i).sort((a, b) => (lowers[a]! < lowers[b]! ? -1 : lowers[a]! > lowers[b]! ? 1 : 0));
+  const sorted = order.map((i) => attributes[i]!);
+  const sortedLowers = order.map((i) => lowers[i]!);
+  if (members.length > 1) members.sort();
+  const hash = sha256(canonicalJson(entry.dn, type, disabled, sorted, sortedLowers, members));
+  return { id, type, dn: entry.dn, disabled, attributes: sorted, memberDns: members, hash };
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /**
  * SHA-256 of an object's canonical content: DN, type, disabled flag, attributes sorted by
  * name with sorted values, and sorted members. JSON makes the encoding unambiguous.
  */
 export function contentHash(object: Pick<SourceObject, 'dn' | 'type' | 'disabled' | 'attributes' | 'memberDns'>): Buffer {
-  const canonical = JSON.stringify([
-    object.dn,
-    object.type,
-    object.disabled,
-    object.attributes.map((a) => [a.name.toLowerCase(), a.binary, a.values]),
-    object.memberDns,
-  ]);
-  return createHash('sha256').update(canonical).digest();
+  const lowers = object.attributes.map((a) => a.name.toLowerCase());
+  return sha256(canonicalJson(object.dn, object.type, object.disabled, object.attributes, lowers, object.memberDns));
+}
+
+function canonicalJson(
+  dn: string,
+  type: ObjectType,
+  disabled: boolean,
+  attributes: Attribute[],
+  lowers: string[],
+  members: string[],
+): string {
+  const parts = new Array<unknown>(attributes.length);
+  for (let i = 0; i < attributes.length; i++) parts[i] = [lowers[i], attributes[i]!.binary, attributes[i]!.values];
+  return JSON.stringify([dn, type, disabled, parts, members]);
 }
 
 function classify(objectClasses: string[], options: MapOptions): ObjectType | undefined {

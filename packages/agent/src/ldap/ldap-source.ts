@@ -17,6 +17,8 @@ export interface SearchSpec {
   base: string;
   filter: string;
   attributes: string[];
+  /** Entries per page; default the source's page size. */
+  pageSize?: number;
 }
 
 /** Active Directory's LDAP_CAP_ACTIVE_DIRECTORY_OID in the root DSE's supportedCapabilities. */
@@ -96,7 +98,7 @@ export class LdapSource {
       filter: spec.filter,
       attributes: spec.attributes,
       explicitBufferAttributes: BINARY_ATTRIBUTES,
-      paged: { pageSize: this.options.pageSize },
+      paged: { pageSize: spec.pageSize ?? this.options.pageSize },
     });
     const iterator = search[Symbol.asyncIterator]();
     let next = iterator.next();
