@@ -159,7 +159,7 @@ export class ControllerConnection {
     this.lastHeard = Date.now();
     ws.send(this.encoder.encode({ type: 'agentHello', value: this.handlers.hello() }), { binary: true });
     this.helloTimer = setTimeout(() => {
-      this.log.warn({ timeoutMs: this.options.helloTimeoutMs }, 'no ControllerWelcome in time');
+      this.log.warn({ code: 'AGENT_ERR_PROTOCOL', timeoutMs: this.options.helloTimeoutMs }, 'no ControllerWelcome in time');
       ws.terminate();
     }, this.options.helloTimeoutMs);
   }
@@ -172,7 +172,10 @@ export class ControllerConnection {
       versions: SUPPORTED_PROTOCOL_VERSIONS,
     });
     if (!decoded.ok) {
-      this.log.warn({ code: decoded.error.code, err: decoded.error.message }, 'bad frame from the controller');
+      this.log.warn(
+        { code: 'AGENT_ERR_PROTOCOL', protocolCode: decoded.error.code, err: decoded.error.message },
+        'bad frame from the controller',
+      );
       this.send({ type: 'error', value: { code: decoded.error.wireCode, message: decoded.error.message, fatal: true } });
       ws.close(decoded.error.closeCode, decoded.error.code);
       return;
