@@ -123,6 +123,10 @@ export class CycleRunner {
         source: { entriesRead: this.entriesRead, pages: source.pages, readDurationMs, serverUrl: source.serverUrl },
         mode: this.plan.mode,
       };
+    } catch (error) {
+      // Stopped from outside (abort, shutdown): report why, not the socket error it caused.
+      if (this.deps.signal.aborted) this.checkAborted();
+      throw error;
     } finally {
       this.deps.signal.removeEventListener('abort', onAbort);
       await this.source?.close();

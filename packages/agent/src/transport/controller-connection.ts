@@ -136,6 +136,9 @@ export class ControllerConnection {
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => this.onOpen(ws));
     ws.on('message', (data, isBinary) => this.onMessage(ws, data, isBinary));
+    // The controller's WebSocket pings (ws answers them) count as signs of life too.
+    ws.on('ping', () => (this.lastHeard = Date.now()));
+    ws.on('pong', () => (this.lastHeard = Date.now()));
     ws.on('error', (error) => this.log.warn({ err: error.message }, 'controller connection error'));
     ws.on('unexpected-response', (_req, res) => {
       this.log.warn({ status: res.statusCode }, 'controller refused the WebSocket upgrade');
