@@ -152,7 +152,8 @@ export class StateStore {
       ),
       deleteCycle: db.prepare('DELETE FROM cycles WHERE cycle_id = ?'),
       putRows: db.prepare('INSERT OR REPLACE INTO cycle_rows(cycle_id, sequence, rows) VALUES (?, ?, ?)'),
-      cycleRows: db.prepare<[string], { rows: string }>('SELECT rows FROM cycle_rows WHERE cycle_id = ? ORDER BY sequence'),
+      rowSequences: db.prepare<[string], number>('SELECT sequence FROM cycle_rows WHERE cycle_id = ? ORDER BY sequence').pluck(),
+      cycleRows: db.prepare<[string, number], string>('SELECT rows FROM cycle_rows WHERE cycle_id = ? AND sequence = ?').pluck(),
       deleteCycleRows: db.prepare('DELETE FROM cycle_rows WHERE cycle_id = ?'),
       upsertObject: db.prepare(
         `INSERT INTO objects(configuration_id, object_id, object_type, dn, hash) VALUES (?, ?, ?, ?, ?)
@@ -303,7 +304,10 @@ export class StateStore {
 
   /** Every row a cycle wrote so far (to resume it after a restart), in batch order. */
   *cycleRows(cycleId: string): Generator<ObjectRow> {
-    for (const { rows } of this.guard('read', () => this.stmts.cycleRows.all(cycleId))) {
+    // One batch's rows at a time: a cycle of a million objects is never in memory at once.
+    for (const sequence of this.guard('read', () => this.stmts.rowSequences.all(cycleId))) {
+      const rows = this.guard('read', () => this.stmts.cycleRows.get(cycleId, sequence));
+      if (rows === undefined) continue;
       for (const [id, kind, type, dn, hash] of JSON.parse(rows) as PackedRow[]) {
         yield { id, kind, type: type as ObjectType, dn, hash: hash === null ? null : Buffer.from(hash, 'base64') };
       }

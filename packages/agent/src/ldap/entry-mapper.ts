@@ -165,18 +165,23 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
     const binary = BINARY.has(lower) || lower.endsWith(';binary');
     const values = binary ? toBase64(raw) : toStrings(raw);
     if (values.length > 1) values.sort();
-    attributes.push({ name: key, values, binary });
-    lowers.push(lower);
+    // Insertion keeps attributes sorted by lower-case name as they come (entries hold a few dozen at most).
+    let at = lowers.length;
+    while (at > 0 && lowers[at - 1]! > lower) at -= 1;
+    if (at === lowers.length) {
+      attributes.push({ name: key, values, binary });
+      lowers.push(lower);
+    } else {
+      attributes.splice(at, 0, { name: key, values, binary });
+      lowers.splice(at, 0, lower);
+    }
   }
   if (id === undefined || id === '') return undefined;
   const type = classify(objectClasses, options);
   if (type === undefined) return undefined;
-  const order = lowers.map((_, i) => i).sort((a, b) => (lowers[a]! < lowers[b]! ? -1 : lowers[a]! > lowers[b]! ? 1 : 0));
-  const sorted = order.map((i) => attributes[i]!);
-  const sortedLowers = order.map((i) => lowers[i]!);
   if (members.length > 1) members.sort();
-  const hash = sha256(canonicalJson(entry.dn, type, disabled, sorted, sortedLowers, members));
-  return { id, type, dn: entry.dn, disabled, attributes: sorted, memberDns: members, hash };
+  const hash = sha256(canonicalJson(entry.dn, type, disabled, attributes, lowers, members));
+  return { id, type, dn: entry.dn, disabled, attributes, memberDns: members, hash };
 }
 
 /**
@@ -232,8 +237,16 @@ function firstString(raw: Entry[string]): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : v;
 }
 
+/** The values as strings. An array of strings from ldapts is the entry's own: it is used (and later sorted) in place. */
 function toStrings(raw: Entry[string]): string[] {
-  if (Array.isArray(raw)) return (raw as (string | Buffer)[]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  if (Array.isArray(raw)) {
+    const list = raw as (string | Buffer)[];
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i]!;
+      if (typeof v !== 'string') list[i] = v.toString('utf8');
+    }
+    return list as string[];
+  }
   return [Buffer.isBuffer(raw) ? raw.toString('utf8') : raw];
 }
 
