@@ -392,6 +392,8 @@ export class Agent {
       this.store.setState(cycleId, 'pending');
       this.log.debug({ cycleId }, 'cycle fully acknowledged; waiting for its verdict');
     }
+    // Pending: reported in the hello's cursor, never streamed again.
+    this.outbox.forget(cycleId);
   }
 
   private sendFailed(failed: CycleFailed): void {

@@ -127,7 +127,7 @@ export function fromLdapError(error: unknown, during: 'connect' | 'bind' | 'sear
   if (/filter/i.test(message) && error instanceof Error && error.constructor.name.includes('Filter')) {
     return new AgentError('AGENT_ERR_INVALID_SCOPE', `invalid LDAP filter: ${message}`, { cause: error });
   }
-  if (/timeout|timed out/i.test(message)) {
+  if (/timeout|timed out/i.test(message) && during === 'search') {
     return new AgentError('AGENT_ERR_LDAP_TIME_LIMIT', `LDAP ${during} timed out: ${message}`, { cause: error });
   }
   return new AgentError('AGENT_ERR_LDAP_UNAVAILABLE', `LDAP ${during} failed: ${message}`, { cause: error });

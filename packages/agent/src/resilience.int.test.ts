@@ -180,3 +180,35 @@ it('stops with exit code 2 and does not reconnect when the controller refuses th
   expect(exit.error?.code).toBe('AGENT_ERR_CONNECTION_REFUSED');
   expect(controller.hellos).toHaveLength(0);
 });
+
+it('fails the cycle with LDAP_SIZE_LIMIT (result code 4) when a server size limit cuts the read short', async () => {
+  // The rootdn has no limits in OpenLDAP: read as an ordinary account.
+  const reader = [
+    'dn: cn=reader,dc=example,dc=com',
+    'objectClass: organizationalRole',
+    'objectClass: simpleSecurityObject',
+    'cn: reader',
+    'userPassword: reader-secret',
+    '',
+    '',
+  ].join('\n');
+  const limited = await startSlapd({ seedLdif: usersLdif(people, 40) + reader, sizeLimit: 25 });
+  cleanups.push(() => limited.dispose());
+  const controller = await controllerWith({ maxBatchChanges: 10, maxInFlightBatches: 4 });
+  const agent = await Agent.create(
+    {
+      controllerUrl: controller.url,
+      agentToken: controller.token,
+      agentId: 'agent-limited',
+      stateDir: tmpDir(),
+      ldap: { url: limited.url, bindDn: 'cn=reader,dc=example,dc=com', bindPassword: 'reader-secret', pageSize: 30 },
+    },
+    { logger: silent },
+  );
+  cleanups.push(() => agent.close());
+  await waitFor(() => controller.connected);
+  const cycleId = controller.startCycle('cfg', scope, FULL);
+  const failed = await waitFor(() => controller.failed(cycleId) ?? controller.complete(cycleId));
+  expect(controller.complete(cycleId)).toBeUndefined();
+  expect(failed).toMatchObject({ code: CycleErrorCode.CYCLE_ERROR_LDAP_SIZE_LIMIT, ldapResultCode: 4 });
+});
