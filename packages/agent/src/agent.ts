@@ -320,7 +320,7 @@ export class Agent {
     const done = runner.run().then(
       (complete) => {
         log.info(
-          { lastSequence: complete.lastSequence, totals: complete.totals, source: complete.source },
+          { lastSequence: complete.lastSequence, totals: complete.totals, source: complete.source, memory: memory() },
           'cycle read complete',
         );
         this.outbox.complete(start.cycleId, complete);
@@ -369,7 +369,7 @@ export class Agent {
     }
     this.store.commit(message.cycleId);
     this.outbox.forget(message.cycleId);
-    log.info('cycle committed: cache advanced');
+    log.info({ memory: memory() }, 'cycle committed: cache advanced');
   }
 
   private async onAborted(message: CycleAborted): Promise<void> {
@@ -417,6 +417,13 @@ function failure(start: StartCycle, error: AgentError): CycleFailed {
     message: error.message.slice(0, 2000),
     ldapResultCode: error.ldapResultCode,
   };
+}
+
+/** Process memory in MB, for the logs. */
+function memory(): { rssMb: number; heapUsedMb: number; maxRssMb: number } {
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
 }
 
 function readVersion(): string {

@@ -233,8 +233,14 @@ export class ControllerConnection {
       },
       'connected to the controller',
     );
+    let lastTick = Date.now();
     this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > welcome.heartbeatIntervalMs * HEARTBEAT_MISSES_ALLOWED) {
+      const now = Date.now();
+      // A late tick means this process was busy (e.g. committing a large cycle) and could not
+      // read its socket: the peer's silence is then ours, so judge again from now.
+      if (now - lastTick > welcome.heartbeatIntervalMs * 2) this.lastHeard = now;
+      lastTick = now;
+      if (now - this.lastHeard > welcome.heartbeatIntervalMs * HEARTBEAT_MISSES_ALLOWED) {
         this.log.warn('controller silent for too long');
         this.ws?.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
         this.ws?.terminate();
