@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   CloseCode,
@@ -24,6 +26,8 @@ export interface MiniControllerOptions {
   keepChanges?: boolean;
   /** Acknowledge batches as they arrive. Default true. */
   autoAck?: boolean;
+  /** Serve wss:// with this certificate; with `ca`, require a client certificate signed by it. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 interface CycleLog {
@@ -45,6 +49,8 @@ interface CycleLog {
 export class MiniController {
   readonly hellos: AgentHello[] = [];
   readonly errors: string[] = [];
+  /** Subject CN of each client certificate presented (wss with a CA). */
+  readonly clientCertificates: string[] = [];
   private readonly cycles = new Map<string, CycleLog>();
   private socket?: WebSocket;
   private encoder = new FrameEncoder();
@@ -61,18 +67,28 @@ export class MiniController {
     autoAck: boolean,
   ) {
     this.autoAck = autoAck;
-    server.on('connection', (ws, req) => this.onConnection(ws, req.headers.authorization));
+    server.on('connection', (ws, req) => {
+      const socket = req.socket as TLSSocket;
+      const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+      if (peer?.subject?.CN) this.clientCertificates.push(String(peer.subject.CN));
+      this.onConnection(ws, req.headers.authorization);
+    });
   }
 
   static async start(options: MiniControllerOptions = {}): Promise<MiniController> {
-    const server = new WebSocketServer({
-      host: '127.0.0.1',
-      port: 0,
-      path: '/agent',
-      perMessageDeflate: false,
-      maxPayload: 64 * 1024 * 1024,
-    });
-    await once(server, 'listening');
+    let server: WebSocketServer;
+    let httpsServer: https.Server | undefined;
+    const wsOptions = { path: '/agent', perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 };
+    if (options.tls) {
+      const { cert, key, ca } = options.tls;
+      httpsServer = https.createServer({ cert, key, ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}) });
+      server = new WebSocketServer({ server: httpsServer, ...wsOptions });
+      httpsServer.listen(0, '127.0.0.1');
+      await once(httpsServer, 'listening');
+    } else {
+      server = new WebSocketServer({ host: '127.0.0.1', port: 0, ...wsOptions });
+      await once(server, 'listening');
+    }
     const welcome: ControllerWelcome = {
       protocolVersion: 1,
       sessionId: 'mini',
@@ -83,19 +99,23 @@ export class MiniController {
       assignments: [],
       ...options.welcome,
     };
-    return new MiniController(
+    const controller = new MiniController(
       server,
       options.token ?? 'test-token',
       welcome,
       options.keepChanges ?? true,
       options.autoAck ?? true,
     );
+    controller.httpsServer = httpsServer;
+    return controller;
   }
 
+  private httpsServer?: https.Server;
+
   get url(): string {
-    const address = this.server.address();
+    const address = this.httpsServer ? this.httpsServer.address() : this.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    return `ws://127.0.0.1:${port}/agent`;
+    return `${this.httpsServer ? 'wss' : 'ws'}://127.0.0.1:${port}/agent`;
   }
 
   /** True while an agent is connected and welcomed. */
@@ -183,6 +203,8 @@ export class MiniController {
   async close(): Promise<void> {
     for (const client of this.server.clients) client.terminate();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const httpsServer = this.httpsServer;
+    if (httpsServer) await new Promise<void>((resolve) => httpsServer.close(() => resolve()));
   }
 
   private send(body: Parameters<FrameEncoder['encode']>[0]): void {
