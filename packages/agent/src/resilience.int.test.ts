@@ -212,3 +212,30 @@ it('fails the cycle with LDAP_SIZE_LIMIT (result code 4) when a server size limi
   expect(controller.complete(cycleId)).toBeUndefined();
   expect(failed).toMatchObject({ code: CycleErrorCode.CYCLE_ERROR_LDAP_SIZE_LIMIT, ldapResultCode: 4 });
 });
+
+it('reports a completed cycle without verdict as pending after a restart, and drops it when the next StartCycle is based elsewhere', async () => {
+  const controller = await controllerWith({ maxBatchChanges: 100, maxInFlightBatches: 4 });
+  const stateDir = tmpDir();
+  const first = await agentFor(controller, stateDir);
+  await waitFor(() => controller.connected);
+  const committed = controller.startCycle('cfg', scope, FULL);
+  await end(controller, committed);
+  controller.commit('cfg', committed);
+  await waitFor(() => first.cursors()[0]?.committedCycleId === committed);
+  const unanswered = controller.startCycle('cfg', scope, FULL, committed);
+  await end(controller, unanswered);
+  await waitFor(() => first.cursors()[0]?.pendingCycleId === unanswered, { message: 'pending cursor' });
+  await first.close();
+
+  const second = await agentFor(controller, stateDir);
+  await waitFor(() => controller.hellos.length === 2);
+  expect(controller.hellos[1]!.cursors).toEqual([
+    { configurationId: 'cfg', committedCycleId: committed, pendingCycleId: unanswered, runningCycleId: '' },
+  ]);
+  // The controller never applied it: the next cycle is based on the committed one, and sees no change.
+  const next = controller.startCycle('cfg', scope, CycleMode.CYCLE_MODE_DELTA, committed);
+  await end(controller, next);
+  expect(controller.complete(next)).toMatchObject({ mode: CycleMode.CYCLE_MODE_DELTA, lastSequence: 0 });
+  // The unanswered cycle is gone; the new one now waits for its verdict.
+  expect(second.cursors()[0]).toMatchObject({ committedCycleId: committed, pendingCycleId: next });
+});
