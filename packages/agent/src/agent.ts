@@ -217,7 +217,13 @@ export class Agent {
     try {
       switch (body.type) {
         case 'startCycle':
-          this.onStartCycle(body.value);
+          try {
+            this.onStartCycle(body.value);
+          } catch (error) {
+            // e.g. the cache cannot be written: the controller must hear that this cycle will not run.
+            this.sendFailed(failure(body.value, toAgentError(error)));
+            throw error;
+          }
           break;
         case 'batchAck':
           this.outbox.ack(body.value.cycleId, body.value.ackedThroughSequence);
