@@ -82,11 +82,19 @@ export class Agent {
         welcomed: () => this.onWelcomed(),
         message: (body) => this.onMessage(body),
         disconnected: () => this.outbox.disconnected(),
-        refused: (error) => void this.onRefused(error),
+        refused: (error) => {
+          this.onRefused(error).catch((e: unknown) => this.log.error({ err: toAgentError(e).message }, 'failed to stop'));
+        },
       },
       log,
     );
-    this.outbox = new Outbox(this.store, this.connection, log, (cycleId) => this.onDrained(cycleId));
+    this.outbox = new Outbox(
+      this.store,
+      this.connection,
+      log,
+      (cycleId) => this.onDrained(cycleId),
+      (cycleId, error) => this.onUnsendable(cycleId, error),
+    );
   }
 
   /** Compiles the options, opens the cache and starts connecting to the controller. */
@@ -232,7 +240,9 @@ export class Agent {
           this.onCommitted(body.value);
           break;
         case 'cycleAborted':
-          void this.onAborted(body.value);
+          this.onAborted(body.value).catch((error: unknown) =>
+            this.log.error({ err: toAgentError(error).message, cycleId: body.value.cycleId }, 'failed to abort the cycle'),
+          );
           break;
         default:
           this.log.warn({ type: body.type }, 'unexpected message from the controller ignored');
@@ -351,11 +361,12 @@ export class Agent {
         this.sendFailed(failure(start, agentError));
       },
     );
+    const settled = done.catch((error: unknown) => log.error({ err: toAgentError(error).message }, 'failed to settle the cycle'));
     const entry: ActiveCycle = {
       cycleId: start.cycleId,
       configurationId: start.configurationId,
       abort,
-      done: done.finally(() => {
+      done: settled.finally(() => {
         if (this.active.get(start.configurationId) === entry) this.active.delete(start.configurationId);
       }),
     };
@@ -400,6 +411,29 @@ export class Agent {
     }
     // Pending: reported in the hello's cursor, never streamed again.
     this.outbox.forget(cycleId);
+  }
+
+  /** A batch of the outbox can no longer be sent: the cycle cannot complete, so it fails. */
+  private onUnsendable(cycleId: string, error: unknown): void {
+    const record = this.store.cycle(cycleId);
+    const active = record ? this.active.get(record.configurationId) : undefined;
+    if (active?.cycleId === cycleId) active.abort.abort(new AgentError('AGENT_ERR_CYCLE_ABORTED', 'unsendable batch'));
+    this.store.drop(cycleId);
+    this.outbox.forget(cycleId);
+    if (record) {
+      const start = { configurationId: record.configurationId, cycleId } as StartCycle;
+      const cause = toAgentError(error);
+      this.sendFailed(
+        failure(
+          start,
+          new AgentError(
+            'AGENT_ERR_OBJECT_TOO_LARGE',
+            `a stored batch no longer fits the controller's limits: ${cause.message}`,
+            { cause },
+          ),
+        ),
+      );
+    }
   }
 
   private sendFailed(failed: CycleFailed): void {

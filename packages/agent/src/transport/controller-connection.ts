@@ -202,7 +202,14 @@ export class ControllerConnection {
       );
       return;
     }
-    this.handlers.message(body);
+    try {
+      this.handlers.message(body);
+    } catch (error) {
+      this.log.error(
+        { code: 'AGENT_ERR_INTERNAL', type: body.type, err: (error as Error).message },
+        'failed to handle a controller message',
+      );
+    }
   }
 
   private onWelcome(welcome: ControllerWelcome): void {
@@ -249,7 +256,11 @@ export class ControllerConnection {
       this.send({ type: 'heartbeat', value: { sentAtUnixMs: Date.now() } });
     }, welcome.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
-    this.handlers.welcomed(welcome);
+    try {
+      this.handlers.welcomed(welcome);
+    } catch (error) {
+      this.log.error({ code: 'AGENT_ERR_INTERNAL', err: (error as Error).message }, 'failed to resume after the welcome');
+    }
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {

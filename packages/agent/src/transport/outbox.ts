@@ -33,6 +33,8 @@ export class Outbox {
     private readonly log: Logger,
     /** Called when a stream is fully sent and acknowledged after CycleComplete went out. */
     private readonly onDrained: (cycleId: string) => void,
+    /** Called when a stored batch cannot be sent any more (e.g. the new welcome's maxFrameBytes is smaller). */
+    private readonly onUnsendable: (cycleId: string, error: unknown) => void = () => undefined,
   ) {}
 
   /** Starts tracking a cycle's stream (a new cycle, or one found in the store at start). */
@@ -150,8 +152,18 @@ export class Outbox {
         if (room <= 0) return;
         const rows = this.store.unacked(s.cycleId, s.sent).slice(0, room);
         for (const row of rows) {
-          const frame = decodeFrame(row.frame, { maxFrameBytes: Number.MAX_SAFE_INTEGER });
-          if (!this.connection.sendBytes(this.connection.encode(frame.body))) return;
+          let bytes: Uint8Array;
+          try {
+            bytes = this.connection.encode(decodeFrame(row.frame, { maxFrameBytes: Number.MAX_SAFE_INTEGER }).body);
+          } catch (error) {
+            this.log.error(
+              { cycleId: s.cycleId, sequence: row.sequence, err: (error as Error).message },
+              'a stored batch cannot be sent',
+            );
+            this.onUnsendable(s.cycleId, error);
+            return;
+          }
+          if (!this.connection.sendBytes(bytes)) return;
           s.sent = row.sequence;
         }
         if (s.sent < s.last) return;
