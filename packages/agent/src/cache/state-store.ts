@@ -302,6 +302,51 @@ export class StateStore {
     });
   }
 
+  private resumeStmts?: {
+    clear: Database.Statement<[string]>;
+    insert: Database.Statement<[string, string, number, Buffer | null]>;
+    lookup: Database.Statement<[string, string], [string, number, Buffer | null]>;
+  };
+
+  /**
+   * Resuming a cycle after a restart: indexes what it already sent (from its batch rows)
+   * in a temporary table, so that the read can skip those objects without holding them
+   * in memory.
+   */
+  prepareResume(cycleId: string): void {
+    this.guard('write', () => {
+      this.db.exec(
+        'CREATE TEMP TABLE IF NOT EXISTS resume_sent (cycle_id TEXT NOT NULL, object_id TEXT NOT NULL, kind INTEGER NOT NULL, hash BLOB, PRIMARY KEY (cycle_id, object_id)) WITHOUT ROWID',
+      );
+      this.resumeStmts ??= {
+        clear: this.db.prepare('DELETE FROM temp.resume_sent WHERE cycle_id = ?'),
+        insert: this.db.prepare('INSERT OR REPLACE INTO temp.resume_sent(cycle_id, object_id, kind, hash) VALUES (?, ?, ?, ?)'),
+        lookup: this.db
+          .prepare<[string, string], [string, number, Buffer | null]>(
+            `SELECT r.object_id, r.kind, r.hash FROM json_each(?) j
+             CROSS JOIN temp.resume_sent r ON r.cycle_id = ? AND r.object_id = CAST(j.value AS TEXT)`,
+          )
+          .raw(),
+      };
+      const stmts = this.resumeStmts;
+      this.db.transaction(() => {
+        stmts.clear.run(cycleId);
+        for (const row of this.cycleRows(cycleId)) stmts.insert.run(cycleId, row.id, row.kind, row.hash);
+      })();
+    });
+  }
+
+  /** What the interrupted run of a cycle sent for these ids (see {@link prepareResume}). */
+  resumeLookup(cycleId: string, ids: readonly string[]): Map<string, { kind: number; hash: Buffer | null }> {
+    const out = new Map<string, { kind: number; hash: Buffer | null }>();
+    if (ids.length === 0 || !this.resumeStmts) return out;
+    const stmts = this.resumeStmts;
+    return this.guard('read', () => {
+      for (const [id, kind, hash] of stmts.lookup.all(JSON.stringify(ids), cycleId)) out.set(id, { kind, hash });
+      return out;
+    });
+  }
+
   /** Every row a cycle wrote so far (to resume it after a restart), in batch order. */
   *cycleRows(cycleId: string): Generator<ObjectRow> {
     // One batch's rows at a time: a cycle of a million objects is never in memory at once.
@@ -372,6 +417,7 @@ export class StateStore {
   }
 
   private dropRows(cycleId: string): void {
+    this.resumeStmts?.clear.run(cycleId);
     this.stmts.deleteCycleRows.run(cycleId);
     this.stmts.dropOutbox.run(cycleId);
     this.stmts.deleteCycle.run(cycleId);

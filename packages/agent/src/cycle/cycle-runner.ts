@@ -61,7 +61,7 @@ export class CycleRunner {
   private seen = new Uint8Array(0);
   private seenCount = 0;
   /** Resume only: what the interrupted run already sent (id -> kind and hash). */
-  private sent?: Map<string, { kind: number; hash: string | null }>;
+  private resuming = false;
   /** DELTA: ids already classified by the read of changed entries (not to be read again). */
   private readonly handled = new Set<string>();
   private source?: LdapSource;
@@ -99,10 +99,8 @@ export class CycleRunner {
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
       if (this.plan.resume) {
-        this.sent = new Map();
-        for (const row of this.deps.store.cycleRows(this.cycleId)) {
-          this.sent.set(row.id, { kind: row.kind, hash: row.hash ? row.hash.toString('base64') : null });
-        }
+        this.deps.store.prepareResume(this.cycleId);
+        this.resuming = true;
       }
       if (this.plan.mode === CycleMode.CYCLE_MODE_FULL) {
         await this.readFull(source, filter, attributes, flavor);
@@ -206,6 +204,12 @@ export class CycleRunner {
           this.configurationId,
           objects.map((o) => o.id),
         );
+    const sent = this.resuming
+      ? this.deps.store.resumeLookup(
+          this.cycleId,
+          objects.map((o) => o.id),
+        )
+      : undefined;
     for (const object of objects) {
       const cached = cache.get(object.id);
       if (cached) this.markSeen(cached.rowid);
@@ -216,11 +220,9 @@ export class CycleRunner {
       else kind = ChangeKind.CHANGE_KIND_MODIFY;
       // DELTA: an unchanged object is not sent.
       if (kind === ChangeKind.CHANGE_KIND_PRESENT && !full) continue;
-      if (this.sent) {
-        // Resuming: skip what the interrupted run already sent with this content.
-        const done = this.sent.get(object.id);
-        if (done && done.kind !== ChangeKind.CHANGE_KIND_DELETE && done.hash === object.hash.toString('base64')) continue;
-      }
+      // Resuming: skip what the interrupted run already sent with this content.
+      const done = sent?.get(object.id);
+      if (done && done.kind !== ChangeKind.CHANGE_KIND_DELETE && done.hash !== null && done.hash.equals(object.hash)) continue;
       const change: Change =
         kind === ChangeKind.CHANGE_KIND_PRESENT
           ? {
@@ -277,9 +279,15 @@ export class CycleRunner {
       const page = store.cachedPage(this.configurationId, after, DELETE_CHUNK);
       if (page.length === 0) return;
       after = page[page.length - 1]!.rowid;
+      const sent = this.resuming
+        ? store.resumeLookup(
+            this.cycleId,
+            page.filter((m) => !this.wasSeen(m.rowid)).map((m) => m.id),
+          )
+        : undefined;
       for (const m of page) {
         if (this.wasSeen(m.rowid)) continue;
-        if (this.sent?.get(m.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
+        if (sent?.get(m.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
         const change: Change = {
           kind: ChangeKind.CHANGE_KIND_DELETE,
           objectType: m.type,
