@@ -234,6 +234,14 @@ export class Engine implements ControllerService, SessionHandler {
     );
     await tx.exec();
     await this.queues.schedule(cfg);
+    if (this.deps.options.schedule) {
+      // The first cycle starts now when an agent is connected, instead of waiting for the
+      // scheduler's first job to be picked up; that job then finds the cycle running.
+      await this.startCycleFor(cfg.id, 'schedule').catch((error: unknown) => {
+        if (!(error instanceof ConflictError))
+          this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start the first cycle');
+      });
+    }
     return { ...cfg, state: 'pending' };
   }
 
