@@ -8,7 +8,7 @@ import { Scripts } from '../store/scripts';
 import type { Target, TargetOperation } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
-import { decodeStoredBatch, type StoredChange } from './stored-batch';
+import { decodeStoredChange, decodeSummaries, storedLines, summaryField } from './stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -42,12 +42,6 @@ interface DeleteOp {
 
 export function typeName(t: ObjectType): ObjectTypeName {
   return t === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user';
-}
-
-function attributesOf(attributes: StoredChange[6]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [name, values, binary] of attributes) out[name] = binary ? values.map((v) => `base64:${v}`) : values;
-  return out;
 }
 
 /**
@@ -125,12 +119,12 @@ export class CycleProcessor {
     const last = Number(cycleFields.acked ?? 0);
     for (let from = 1; from <= last; from += 8) {
       const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => from + i);
-      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(String));
+      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(summaryField));
       stored.forEach((text, i) => {
         const seq = seqs[i]!;
         if (text === null) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
         // The last change per object wins: an object listed twice keeps its latest view.
-        decodeStoredBatch(text).forEach(([kind, objectType, objectId, dn, hash, disabled], idx) =>
+        decodeSummaries(text).forEach(([kind, objectType, objectId, dn, hash, disabled], idx) =>
           latest.set(objectId, { seq, idx, kind, objectType, dn, hash, disabled: disabled === 1 }),
         );
       });
@@ -296,7 +290,7 @@ export class CycleProcessor {
     const planKey = this.keys.plan(cycleId);
     // WATCH needs a connection of its own: other jobs share the main one.
     const conn = this.redis.duplicate();
-    const batches = new Map<number, StoredChange[]>();
+    const batches = new Map<number, string[]>();
     type Prepared = { offset: number; ops: (TargetOperation & { hash?: string })[] };
     const prepare = async (offset: number): Promise<Prepared> => {
       const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
@@ -362,7 +356,7 @@ export class CycleProcessor {
   private async operations(
     cycleId: string,
     entries: string[],
-    batches: Map<number, StoredChange[]>,
+    batches: Map<number, string[]>,
   ): Promise<(TargetOperation & { hash?: string })[]> {
     const needed = new Set<number>();
     for (const e of entries) {
@@ -376,7 +370,7 @@ export class CycleProcessor {
       missing.forEach((seq, i) => {
         const text = stored[i];
         if (!text) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
-        batches.set(seq, decodeStoredBatch(text));
+        batches.set(seq, storedLines(text));
       });
     }
     return entries.map((e) => {
@@ -384,17 +378,30 @@ export class CycleProcessor {
       if (parts[0] === 'd') {
         return { kind: 'delete', objectId: parts[1]!, objectType: parts[2] as ObjectTypeName, dn: parts.slice(3).join('\t') };
       }
-      const change = batches.get(Number(parts[1]))?.[Number(parts[2])];
-      if (!change) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
-      const [kind, objectType, objectId, dn, hash, disabled, attributes, memberDns] = change;
+      const line = batches.get(Number(parts[1]))?.[Number(parts[2])];
+      if (line === undefined) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
+      const { header, attributesJson, memberDnsJson } = decodeStoredChange(line);
+      const [kind, objectType, objectId, dn, hash, disabled] = header;
+      // A FULL-mode PRESENT carries no attributes: the target keeps what it has.
+      const present = kind === ChangeKind.CHANGE_KIND_PRESENT;
+      // Parsed only should a target read them; the cloud directory copies the JSON.
+      let attributes: Record<string, string[]> | null | undefined = present ? null : undefined;
+      let memberDns: string[] | undefined;
       return {
         kind: parts[0] === 'c' ? 'create' : 'update',
         objectId,
         objectType: typeName(objectType),
         dn,
-        attributes: kind === ChangeKind.CHANGE_KIND_PRESENT ? null : attributesOf(attributes),
+        get attributes(): Record<string, string[]> | null {
+          if (attributes === undefined) attributes = JSON.parse(attributesJson) as Record<string, string[]>;
+          return attributes;
+        },
         disabled: disabled === 1,
-        memberDns,
+        get memberDns(): string[] {
+          memberDns ??= JSON.parse(memberDnsJson) as string[];
+          return memberDns;
+        },
+        json: present ? undefined : { attributes: attributesJson, memberDns: memberDnsJson },
         hash,
       };
     });

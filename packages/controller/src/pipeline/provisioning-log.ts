@@ -7,6 +7,15 @@ const ADD_MANY = "for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'd', ARGV
 export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
 
 /**
+ * The stored JSON of an entry: the text JSON.stringify({...entry, at}) gives for a
+ * NewLogEntry with its fields in their usual order, built without an intermediate object.
+ */
+function renderEntry(e: NewLogEntry, atJson: string): string {
+  if (e.details === undefined) return JSON.stringify({ ...e, at: JSON.parse(atJson) as string });
+  return `{"cycleId":${JSON.stringify(e.cycleId)},"action":${JSON.stringify(e.action)},"status":${JSON.stringify(e.status)},"objectType":${JSON.stringify(e.objectType)},"objectId":${JSON.stringify(e.objectId)},"dn":${JSON.stringify(e.dn)},"details":${JSON.stringify(e.details)},"at":${atJson}}`;
+}
+
+/**
  * The provisioning log of one configuration: a Redis stream (newest read first), one
  * entry per object and action. The stream id is the entry id and the cursor.
  */
@@ -22,8 +31,11 @@ export class ProvisioningLog {
 
   /** Queues many entries as one command (a Lua loop of XADD), in order. */
   addMany(tx: ChainableCommander, configurationId: string, entries: readonly NewLogEntry[], at: string): void {
+    const atJson = JSON.stringify(at);
     for (let i = 0; i < entries.length; i += 5000) {
-      const part = entries.slice(i, i + 5000).map((e) => JSON.stringify({ ...e, at }));
+      const end = Math.min(entries.length, i + 5000);
+      const part: string[] = new Array<string>(end - i);
+      for (let j = i; j < end; j++) part[j - i] = renderEntry(entries[j]!, atJson);
       tx.eval(ADD_MANY, 1, this.keys.plog(configurationId), ...part);
     }
   }

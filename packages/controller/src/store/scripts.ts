@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { summaryField } from '../pipeline/stored-batch';
 
 /*
  * Lua scripts: the state transitions that must be atomic. Each runs as one Redis
@@ -7,7 +8,8 @@ import type { Redis } from 'ioredis';
  */
 
 /**
- * Persists one ChangeBatch. KEYS: cycle hash, batches hash. ARGV: sequence, stored changes, now (ms).
+ * Persists one ChangeBatch. KEYS: cycle hash, batches hash. ARGV: sequence, stored changes, now (ms),
+ * summaries field, stored summaries (pipeline/stored-batch.ts).
  * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming.
  */
 const PERSIST_BATCH = `
@@ -17,7 +19,7 @@ local seq = tonumber(ARGV[1])
 if seq <= acked then return {0, acked} end
 if phase ~= 'streaming' then return {-2, acked} end
 if seq > acked + 1 then return {-1, acked} end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
 return {1, seq}
 `;
@@ -110,7 +112,7 @@ export class Scripts {
     cycleKey: string,
     batchesKey: string,
     sequence: number,
-    stored: string,
+    stored: { changes: string; summaries: string },
   ): Promise<{ result: number; acked: number }> {
     const [result, acked] = (await this.redis.eval(
       PERSIST_BATCH,
@@ -118,8 +120,10 @@ export class Scripts {
       cycleKey,
       batchesKey,
       String(sequence),
-      stored,
+      stored.changes,
       String(Date.now()),
+      summaryField(sequence),
+      stored.summaries,
     )) as [number, number];
     return { result, acked };
   }

@@ -26,6 +26,7 @@ export class CloudDirectoryTarget implements Target {
     const byId = new Map<string, StoredObject | null>(toRead.map((id, i) => [id, read[i] ?? null]));
     const existing = operations.map((op) => byId.get(op.objectId) ?? null);
     const now = new Date().toISOString();
+    const nowJson = JSON.stringify(now);
     const results: TargetResult[] = [];
     // Writes are grouped into a few multi-key commands per chunk: far fewer round trips
     // through the client than one command per object and field.
@@ -48,23 +49,32 @@ export class CloudDirectoryTarget implements Target {
         results.push({ ok: true, details: old ? null : 'not in the directory' });
         return;
       }
-      const next: StoredObject = {
-        id: op.objectId,
-        type: op.objectType,
-        dn: op.dn,
-        attributes: op.attributes ?? old?.attributes ?? {},
-        disabled: op.disabled,
-        memberDns: op.attributes === null && old ? old.memberDns : op.memberDns,
-        updatedAt: now,
-      };
-      sets.push(objKey, JSON.stringify(next));
+      let text: string;
+      if (op.json) {
+        // The attributes and members as the pipeline holds them, already JSON: the same
+        // text as JSON.stringify of the object below, without parsing them first.
+        text = `{"id":${JSON.stringify(op.objectId)},"type":${JSON.stringify(op.objectType)},"dn":${JSON.stringify(op.dn)},"attributes":${op.json.attributes},"disabled":${op.disabled ? 'true' : 'false'},"memberDns":${op.json.memberDns},"updatedAt":${nowJson}}`;
+      } else {
+        const next: StoredObject = {
+          id: op.objectId,
+          type: op.objectType,
+          dn: op.dn,
+          attributes: op.attributes ?? old?.attributes ?? {},
+          disabled: op.disabled,
+          memberDns: op.attributes === null && old ? old.memberDns : op.memberDns,
+          updatedAt: now,
+        };
+        text = JSON.stringify(next);
+      }
+      sets.push(objKey, text);
       allAdd.push(0, op.objectId);
-      if (old && old.type !== next.type) typeRem[old.type].push(op.objectId);
-      typeAdd[next.type].push(0, op.objectId);
-      const dn = next.dn.toLowerCase();
+      if (old && old.type !== op.objectType) typeRem[old.type].push(op.objectId);
+      typeAdd[op.objectType].push(0, op.objectId);
+      const dn = op.dn.toLowerCase();
       if (old && old.dn.toLowerCase() !== dn) dnDel.push(old.dn.toLowerCase());
       dnSet[dn] = op.objectId;
-      results.push({ ok: true, details: op.attributes === null ? 'attributes not sent by the source (FULL scan)' : null });
+      const sent = op.json !== undefined || op.attributes !== null;
+      results.push({ ok: true, details: sent ? null : 'attributes not sent by the source (FULL scan)' });
     });
     // Removals first, so that a DN or type that moved within the chunk ends up set.
     if (dels.length > 0) tx.del(...dels);

@@ -12,6 +12,12 @@ export type TargetOperation =
       attributes: Record<string, string[]> | null;
       disabled: boolean;
       memberDns: string[];
+      /**
+       * `attributes` and `memberDns` as JSON text, when the pipeline holds them so (never
+       * with null attributes). A target that stores JSON copies them instead of reading
+       * `attributes`, which the pipeline then never has to parse.
+       */
+      json?: { attributes: string; memberDns: string };
     }
   | { kind: 'delete'; objectId: string; objectType: ObjectTypeName; dn: string };
 
