@@ -1,11 +1,11 @@
 import { ChangeKind, CycleMode, ObjectType } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
 import type { Keys } from '../store/keys';
 import { Scripts } from '../store/scripts';
-import type { Target, TargetOperation } from '../targets/target';
+import type { Target, TargetOperation, TargetResult } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
 import { decodeStoredChange, decodeSummaries, storedLines, summaryField } from './stored-batch';
@@ -32,6 +32,35 @@ interface ChangeSummary {
   dn: string;
   hash: string;
   disabled: boolean;
+}
+
+/** One apply chunk: its operations and, once rendered, the target's results (and the recorded writes). */
+interface PreparedChunk {
+  offset: number;
+  ops: (TargetOperation & { hash?: string })[];
+  calls: RecordedCall[];
+  results: TargetResult[];
+}
+
+type RecordedCall = [name: string, args: unknown[]];
+
+/** A stand-in for a MULTI that records the commands queued on it, to be replayed on the real one. */
+function recorder(calls: RecordedCall[]): ChainableCommander {
+  const proxy: ChainableCommander = new Proxy({} as ChainableCommander, {
+    get: (_target, name) => {
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      return (...args: unknown[]) => {
+        calls.push([name, args]);
+        return proxy;
+      };
+    },
+  });
+  return proxy;
+}
+
+function replay(calls: readonly RecordedCall[], tx: ChainableCommander): void {
+  const commands = tx as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const [name, args] of calls) commands[name]!(...args);
 }
 
 interface DeleteOp {
@@ -291,13 +320,24 @@ export class CycleProcessor {
     // WATCH needs a connection of its own: other jobs share the main one.
     const conn = this.redis.duplicate();
     const batches = new Map<number, string[]>();
-    type Prepared = { offset: number; ops: (TargetOperation & { hash?: string })[] };
-    const prepare = async (offset: number): Promise<Prepared> => {
+    // A target that only queues its writes on the transaction (the cloud directory) is
+    // run ahead: the next chunk's writes are worked out while the current chunk commits,
+    // recorded, and queued on that chunk's MULTI when its turn comes. Plan entries name
+    // distinct objects, so what a chunk reads is not what the chunk before writes.
+    const ahead = this.target.deferredWrites === true;
+    const prepare = async (offset: number): Promise<PreparedChunk> => {
       const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
-      return { offset, ops: await this.operations(cycleId, entries, batches) };
+      const chunk: PreparedChunk = {
+        offset,
+        ops: await this.operations(cycleId, entries, batches),
+        calls: [],
+        results: [],
+      };
+      if (ahead) await this.render(cycleId, cfgId, chunk, recorder(chunk.calls));
+      return chunk;
     };
-    // The next chunk is read and decoded while the current one commits.
-    const pending: { next: Promise<Prepared> | null } = { next: null };
+    // The next chunk is read, decoded (and rendered) while the current one commits.
+    const pending: { next: Promise<PreparedChunk> | null } = { next: null };
     try {
       for (;;) {
         await conn.watch(cycleKey);
@@ -309,47 +349,60 @@ export class CycleProcessor {
           await pending.next?.catch(() => undefined);
           return;
         }
-        let prepared: Prepared | null = pending.next ? await pending.next : null;
+        let prepared: PreparedChunk | null = pending.next ? await pending.next : null;
         if (prepared?.offset !== applied) prepared = await prepare(applied);
-        const ops = prepared.ops;
-        pending.next = applied + ops.length < size ? prepare(applied + ops.length) : null;
+        const chunk = prepared;
+        pending.next = applied + chunk.ops.length < size ? prepare(applied + chunk.ops.length) : null;
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
         const tx = conn.multi();
-        const results = await this.target.apply(cfgId, ops, tx);
-        const now = new Date().toISOString();
-        const indexSet: Record<string, string> = {};
-        const indexDel: string[] = [];
-        const logEntries: NewLogEntry[] = [];
-        ops.forEach((op, i) => {
-          const result = results[i] ?? { ok: false, details: 'no result from the target' };
-          if (result.ok) {
-            if (op.kind === 'delete') indexDel.push(op.objectId);
-            else indexSet[op.objectId] = op.hash ?? '';
-          }
-          logEntries.push({
-            cycleId,
-            action: (op.kind === 'create' ? 'Create' : op.kind === 'update' ? 'Update' : 'Delete') as ProvisioningAction,
-            status: result.ok ? 'success' : 'failure',
-            objectType: op.objectType,
-            objectId: op.objectId,
-            dn: op.dn,
-            details: result.details,
-          });
-        });
-        this.plog.addMany(tx, cfgId, logEntries, now);
-        if (indexDel.length > 0) tx.hdel(this.keys.index(cfgId), ...indexDel);
-        if (Object.keys(indexSet).length > 0) tx.hset(this.keys.index(cfgId), indexSet);
-        tx.hset(cycleKey, 'applied', applied + ops.length);
+        if (ahead) replay(chunk.calls, tx);
+        else await this.render(cycleId, cfgId, chunk, tx);
+        tx.hset(cycleKey, 'applied', applied + chunk.ops.length);
         const done = await tx.exec();
-        if (done === null) continue; // someone else moved the cycle on: read again
+        if (done === null) {
+          // Someone else moved the cycle on: read again, and work out what was run ahead afresh.
+          await pending.next?.catch(() => undefined);
+          pending.next = null;
+          continue;
+        }
         if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
-        ops.forEach((op, i) =>
-          this.metrics.changesApplied.inc({ kind: op.kind, status: results[i]?.ok ? 'success' : 'failure' }),
+        chunk.ops.forEach((op, i) =>
+          this.metrics.changesApplied.inc({ kind: op.kind, status: chunk.results[i]?.ok ? 'success' : 'failure' }),
         );
       }
     } finally {
       conn.disconnect();
     }
+  }
+
+  /** Queues a chunk's target writes, index updates and provisioning-log entries on `tx`. */
+  private async render(cycleId: string, cfgId: string, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
+    const ops = chunk.ops;
+    const results = await this.target.apply(cfgId, ops, tx);
+    chunk.results = results;
+    const now = new Date().toISOString();
+    const indexSet: string[] = [];
+    const indexDel: string[] = [];
+    const logEntries: NewLogEntry[] = new Array<NewLogEntry>(ops.length);
+    ops.forEach((op, i) => {
+      const result = results[i] ?? { ok: false, details: 'no result from the target' };
+      if (result.ok) {
+        if (op.kind === 'delete') indexDel.push(op.objectId);
+        else indexSet.push(op.objectId, op.hash ?? '');
+      }
+      logEntries[i] = {
+        cycleId,
+        action: (op.kind === 'create' ? 'Create' : op.kind === 'update' ? 'Update' : 'Delete') as ProvisioningAction,
+        status: result.ok ? 'success' : 'failure',
+        objectType: op.objectType,
+        objectId: op.objectId,
+        dn: op.dn,
+        details: result.details,
+      };
+    });
+    this.plog.addMany(tx, cfgId, logEntries, now);
+    if (indexDel.length > 0) tx.hdel(this.keys.index(cfgId), ...indexDel);
+    if (indexSet.length > 0) tx.hset(this.keys.index(cfgId), ...indexSet);
   }
 
   /** Turns plan entries into target operations, decoding the batches they point into. */

@@ -12,6 +12,7 @@ type StoredObject = Omit<CloudObject, 'memberIds'>;
  */
 export class CloudDirectoryTarget implements Target {
   readonly kind = 'cloud-directory';
+  readonly deferredWrites = true;
 
   constructor(
     private readonly redis: Redis,

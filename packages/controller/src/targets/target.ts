@@ -39,6 +39,12 @@ export interface TargetResult {
  */
 export interface Target {
   readonly kind: string;
+  /**
+   * True when `apply` only reads and queues its writes on `tx` (nothing happens outside
+   * the transaction): the pipeline may then run it for the next chunk while the current
+   * chunk commits. Remote targets leave it unset.
+   */
+  readonly deferredWrites?: boolean;
   apply(configurationId: string, operations: readonly TargetOperation[], tx: ChainableCommander): Promise<TargetResult[]>;
   /** The type and DN the target holds for each id (null for unknown ids). */
   describe(configurationId: string, objectIds: readonly string[]): Promise<({ type: ObjectTypeName; dn: string } | null)[]>;
