@@ -44,13 +44,19 @@ export function LogsPage({ route }: { route: LogsRoute }) {
   const cursor = cursors[cursors.length - 1] ?? null;
   useEffect(() => setCursors([null]), [id, action, cycleId, dn]);
 
-  const page = useLoad<Page<ProvisioningLogEntry> | null>(
+  const query = JSON.stringify([id, action, cycleId, dn, cursor]);
+  const loaded = useLoad<{ query: string; page: Page<ProvisioningLogEntry> } | null>(
     () =>
       ready
-        ? client.listLogs(id, { action: action as ProvisioningAction | '', cycleId, dn, limit: PAGE_SIZE, cursor })
+        ? client
+            .listLogs(id, { action: action as ProvisioningAction | '', cycleId, dn, limit: PAGE_SIZE, cursor })
+            .then((result) => ({ query, page: result }))
         : Promise.resolve(null),
     [client, id, action, cycleId, dn, cursor, ready],
   );
+  // Only results of the current query count: for one render after a filter changes, the
+  // previous query's results are still held and would look like an unfiltered answer.
+  const page = { ...loaded, data: loaded.data?.query === query ? loaded.data.page : undefined };
 
   const items = page.data?.items ?? [];
   const clientSide = dn !== '' && page.data != null && !serverFilteredByDn(items, dn);
