@@ -340,8 +340,11 @@ export class CycleProcessor {
     const pending: { next: Promise<PreparedChunk> | null } = { next: null };
     try {
       for (;;) {
-        await conn.watch(cycleKey);
-        const [phase, appliedRaw, sizeRaw] = await conn.hmget(cycleKey, 'phase', 'applied', 'planSize');
+        // Sent together: the connection runs WATCH before the read, one round trip for both.
+        const [, [phase, appliedRaw, sizeRaw]] = await Promise.all([
+          conn.watch(cycleKey),
+          conn.hmget(cycleKey, 'phase', 'applied', 'planSize'),
+        ]);
         const applied = Number(appliedRaw ?? 0);
         const size = Number(sizeRaw ?? 0);
         if (phase !== 'applying' || applied >= size) {
@@ -366,9 +369,15 @@ export class CycleProcessor {
           continue;
         }
         if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
-        chunk.ops.forEach((op, i) =>
-          this.metrics.changesApplied.inc({ kind: op.kind, status: chunk.results[i]?.ok ? 'success' : 'failure' }),
-        );
+        const counted = new Map<string, number>();
+        chunk.ops.forEach((op, i) => {
+          const key = `${op.kind}/${chunk.results[i]?.ok ? 'success' : 'failure'}`;
+          counted.set(key, (counted.get(key) ?? 0) + 1);
+        });
+        for (const [key, n] of counted) {
+          const [kind, status] = key.split('/');
+          this.metrics.changesApplied.inc({ kind, status }, n);
+        }
       }
     } finally {
       conn.disconnect();
@@ -416,9 +425,10 @@ export class CycleProcessor {
       const parts = e.split('\t');
       if (parts[0] !== 'd') needed.add(Number(parts[1]));
     }
+    // Only the batches this chunk points into are kept (plan order follows batch order).
+    for (const seq of batches.keys()) if (!needed.has(seq)) batches.delete(seq);
     const missing = [...needed].filter((s) => !batches.has(s));
     if (missing.length > 0) {
-      if (batches.size > 16) batches.clear();
       const stored = await this.redis.hmget(this.keys.batches(cycleId), ...missing.map(String));
       missing.forEach((seq, i) => {
         const text = stored[i];
