@@ -20,7 +20,8 @@
  * | `P:cycle:{id}:batches` | hash | sequence -> the batch's changes, compact JSON (pipeline/stored-batch.ts) |
  * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order |
  * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object (JSON) |
- * | `P:dir:{cfg}:all`, `P:dir:{cfg}:t:{type}` | zset (lex) | object ids |
+ * | `P:dir:{cfg}:t:{type}` | zset (lex) | object ids of the type (each object in one) |
+ * | `P:dir:{cfg}:all` | zset (lex) | no longer written: all object ids, as directories synced before kept them |
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
  * | `P:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |

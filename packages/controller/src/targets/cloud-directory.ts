@@ -33,8 +33,6 @@ export class CloudDirectoryTarget implements Target {
     // through the client than one command per object and field.
     const sets: string[] = [];
     const dels: string[] = [];
-    const allAdd: (string | number)[] = [];
-    const allRem: string[] = [];
     const typeAdd: Record<ObjectTypeName, (string | number)[]> = { user: [], group: [] };
     const typeRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
     const dnSet: Record<string, string> = {};
@@ -44,7 +42,6 @@ export class CloudDirectoryTarget implements Target {
       const objKey = this.keys.dirObject(cfg, op.objectId);
       if (op.kind === 'delete') {
         dels.push(objKey);
-        allRem.push(op.objectId);
         typeRem[old?.type ?? op.objectType].push(op.objectId);
         dnDel.push((old?.dn ?? op.dn).toLowerCase());
         results.push({ ok: true, details: old ? null : 'not in the directory' });
@@ -68,7 +65,6 @@ export class CloudDirectoryTarget implements Target {
         text = JSON.stringify(next);
       }
       sets.push(objKey, text);
-      allAdd.push(0, op.objectId);
       if (old && old.type !== op.objectType) typeRem[old.type].push(op.objectId);
       typeAdd[op.objectType].push(0, op.objectId);
       const dn = op.dn.toLowerCase();
@@ -79,12 +75,10 @@ export class CloudDirectoryTarget implements Target {
     });
     // Removals first, so that a DN or type that moved within the chunk ends up set.
     if (dels.length > 0) tx.del(...dels);
-    if (allRem.length > 0) tx.zrem(this.keys.dirAll(cfg), ...allRem);
     for (const t of ['user', 'group'] as const) if (typeRem[t].length > 0) tx.zrem(this.keys.dirType(cfg, t), ...typeRem[t]);
     const dnDelOnly = dnDel.filter((d) => !(d in dnSet));
     if (dnDelOnly.length > 0) tx.hdel(this.keys.dirDn(cfg), ...dnDelOnly);
     if (sets.length > 0) tx.mset(...sets);
-    if (allAdd.length > 0) tx.zadd(this.keys.dirAll(cfg), ...allAdd);
     for (const t of ['user', 'group'] as const) if (typeAdd[t].length > 0) tx.zadd(this.keys.dirType(cfg, t), ...typeAdd[t]);
     if (Object.keys(dnSet).length > 0) tx.hset(this.keys.dirDn(cfg), dnSet);
     return results;
@@ -99,12 +93,17 @@ export class CloudDirectoryTarget implements Target {
     cfg: string,
     query: { type?: ObjectTypeName; limit: number; cursor?: string },
   ): Promise<{ total: number; items: CloudObject[]; nextCursor: string | null }> {
-    const setKey = query.type ? this.keys.dirType(cfg, query.type) : this.keys.dirAll(cfg);
+    // Each object is in the set of its type; a listing of all types merges the two sets.
+    const setKeys = (query.type ? [query.type] : (['user', 'group'] as const)).map((t) => this.keys.dirType(cfg, t));
     const start = query.cursor ? `(${query.cursor}` : '-';
-    const [total, ids] = await Promise.all([
-      this.redis.zcard(setKey),
-      this.redis.zrangebylex(setKey, start, '+', 'LIMIT', 0, query.limit + 1),
+    const [totals, lists] = await Promise.all([
+      Promise.all(setKeys.map((k) => this.redis.zcard(k))),
+      Promise.all(setKeys.map((k) => this.redis.zrangebylex(k, start, '+', 'LIMIT', 0, query.limit + 1))),
     ]);
+    const total = totals.reduce((a, b) => a + b, 0);
+    // In the sets' own (byte) order.
+    const ids = lists.length === 1 ? lists[0]! : lists.flat().sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    if (ids.length > query.limit + 1) ids.length = query.limit + 1;
     const more = ids.length > query.limit;
     const pageIds = ids.slice(0, query.limit);
     const objects = (await this.read(cfg, pageIds)).filter((o): o is StoredObject => o !== null);
@@ -126,13 +125,16 @@ export class CloudDirectoryTarget implements Target {
   }
 
   async removeAll(cfg: string): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.redis.zscan(this.keys.dirAll(cfg), cursor, 'COUNT', 1000);
-      cursor = next;
-      const objectIds = ids.filter((_, i) => i % 2 === 0);
-      if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
-    } while (cursor !== '0');
+    // The `all` set is no longer written; a directory synced before may still have one.
+    for (const setKey of [this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group'), this.keys.dirAll(cfg)]) {
+      let cursor = '0';
+      do {
+        const [next, ids] = await this.redis.zscan(setKey, cursor, 'COUNT', 1000);
+        cursor = next;
+        const objectIds = ids.filter((_, i) => i % 2 === 0);
+        if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
+      } while (cursor !== '0');
+    }
     await this.redis.del(
       this.keys.dirAll(cfg),
       this.keys.dirType(cfg, 'user'),
