@@ -18,6 +18,7 @@ import { AgentError, toAgentError } from './errors';
 import { StateStore, type CycleRecord } from './cache/state-store';
 import { CycleRunner, type CyclePlan } from './cycle/cycle-runner';
 import { scopeKey } from './cycle/scope';
+import { peakRssKb } from './memory';
 import { ControllerConnection } from './transport/controller-connection';
 import { Outbox } from './transport/outbox';
 
@@ -463,7 +464,7 @@ function failure(start: StartCycle, error: AgentError): CycleFailed {
 function memory(): { rssMb: number; heapUsedMb: number; maxRssMb: number } {
   const m = process.memoryUsage();
   const mb = (n: number) => Math.round(n / 1048576);
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), maxRssMb: Math.round(peakRssKb() / 1024) };
 }
 
 function readVersion(): string {

@@ -6,6 +6,7 @@
  * (AUTH_FAILED, AGENT_REVOKED, UNSUPPORTED_VERSION): a supervisor may restart it later.
  */
 import { Agent } from './agent';
+import { peakRssKb } from './memory';
 import { compileAgentOptions } from './agent-options';
 import { SettingError, isAgentError } from './errors';
 import { helpText, resolveSettings, settingName } from './settings';
@@ -37,7 +38,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   };
   // When started with an IPC channel (the benchmark), answer resource usage queries.
   const onMessage = (message: unknown) => {
-    if ((message as { type?: string })?.type === 'resourceUsage') process.send?.({ maxRssKb: process.resourceUsage().maxRSS });
+    if ((message as { type?: string })?.type === 'resourceUsage') process.send?.({ peakRssKb: peakRssKb() });
   };
   // Started by a parent (the benchmark): stop when it goes away instead of lingering.
   const onDisconnect = () => stop('SIGTERM');

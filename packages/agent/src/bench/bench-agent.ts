@@ -110,7 +110,7 @@ async function main(): Promise<void> {
 
     const peakRssMb = await new Promise<number>((resolve) => {
       child.once('exit', () => undefined);
-      child.once('message', (m: { maxRssKb?: number }) => resolve((m.maxRssKb ?? 0) / 1024));
+      child.once('message', (m: { peakRssKb?: number }) => resolve((m.peakRssKb ?? 0) / 1024));
       child.send({ type: 'resourceUsage' });
     });
     const objectsPerSecond = objects / seconds;
