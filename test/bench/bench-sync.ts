@@ -1,12 +1,16 @@
 /**
- * npm run bench:sync [-- --objects N]
+ * npm run bench:sync [-- --objects N] [--profile DIR]
  *
  * Initial sync end to end: slapd seeded with N users (default 100,000), the real agent and
  * controller programs, Redis; times one FULL cycle from "sync now" until the cloud directory
  * holds every object, then a quiet cycle, and in the same run a raw `ldapsearch` paged dump of
  * the same entries. Prints one JSON line last.
+ *
+ * `--profile DIR` runs the controller and the agent with `--cpu-prof` and stops them with
+ * SIGTERM at the end, so that each writes a `.cpuprofile` into DIR (open it in Chrome DevTools).
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { usersLdif, waitFor } from '@syncguard/testkit';
 import { startSystem, type TestSystem } from '../harness';
 
@@ -28,6 +32,19 @@ export function peakRssMb(pid: number | undefined): number | null {
     const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string;
     const m = /VmHWM:\s+(\d+) kB/.exec(status);
     return m ? Math.round(Number(m[1]) / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null when unknown. */
+export function cpuSeconds(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string;
+    // Fields after the command name (which may hold spaces) start at state; utime and stime are 14th and 15th overall.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
   }
@@ -69,7 +86,14 @@ async function main(): Promise<void> {
   const objects = arg('objects', 100_000);
   const people = 'ou=people,dc=example,dc=com';
   console.error(`bench:sync: seeding slapd with ${objects} users`);
-  const system = await startSystem({ slapd: { seedLdif: usersLdif(people, objects) } });
+  const profileAt = process.argv.indexOf('--profile');
+  const profileDir = profileAt >= 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
+  const profileEnv = profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined;
+  const system = await startSystem({
+    slapd: { seedLdif: usersLdif(people, objects) },
+    controllerEnv: profileEnv,
+    agentEnv: profileEnv,
+  });
   try {
     const agentId = await system.addAgent('bench');
     const dump = await ldapsearchSeconds(system, people);
@@ -77,6 +101,13 @@ async function main(): Promise<void> {
 
     // The controller starts the first (FULL) cycle as soon as the configuration exists.
     console.error('bench:sync: initial sync');
+    const pids = (): Record<string, number | undefined> => ({
+      controller: system.controller?.child.pid,
+      agent: system.agents.get(agentId)?.process?.child.pid,
+      slapd: system.slapd.pid,
+      redis: system.redis.pid,
+    });
+    const cpuBefore = Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, cpuSeconds(pid)]));
     const start = process.hrtime.bigint();
     const { id } = await system.createConfiguration({
       name: 'bench',
@@ -87,6 +118,14 @@ async function main(): Promise<void> {
     });
     const status = await system.firstCycle(id);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    // Where the initial sync's CPU went (2 cores here: more than 2 x seconds is impossible).
+    const cpu = Object.fromEntries(
+      Object.entries(pids()).map(([k, pid]) => {
+        const now = cpuSeconds(pid);
+        const then = cpuBefore[k];
+        return [k, now === null || then === null || then === undefined ? null : round(now - then)];
+      }),
+    );
     if (status.lastCycle?.counts.create !== objects)
       throw new Error(`cycle created ${status.lastCycle?.counts.create}, expected ${objects}`);
     const total = await system.api.get<{ total: number }>(`/api/v1/configurations/${id}/objects?limit=1`);
@@ -114,7 +153,14 @@ async function main(): Promise<void> {
       redisUsedMemoryMb: round(after.usedMemory / 1048576),
       quietCycleSeconds: round(quietSeconds),
       quietCycleRedisKeysAdded: after.keys - before.keys,
+      initialSyncCpuSeconds: cpu,
     };
+    if (profileDir) {
+      // A profile is written on a clean exit only.
+      await Promise.all([...system.agents.values()].map((a) => a.process?.stop('SIGTERM', 10_000)));
+      await system.controller?.stop('SIGTERM', 10_000);
+      console.error(`bench:sync: CPU profiles in ${profileDir}`);
+    }
     console.log(JSON.stringify(summary));
   } finally {
     await system.dispose();

@@ -24,6 +24,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The server's process id while it runs (benchmarks read its CPU time and memory). */
+  get pid(): number | undefined {
+    return this.process?.child.pid;
+  }
+
   get running(): boolean {
     return this.process?.running ?? false;
   }

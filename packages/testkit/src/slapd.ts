@@ -50,6 +50,11 @@ export class SlapdServer {
     return path.join(this.dir, 'slapd.conf');
   }
 
+  /** The server's process id while it runs (benchmarks read its CPU time and memory). */
+  get pid(): number | undefined {
+    return this.process?.child.pid;
+  }
+
   get running(): boolean {
     return this.process?.running ?? false;
   }
