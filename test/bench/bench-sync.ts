@@ -88,11 +88,9 @@ async function main(): Promise<void> {
   console.error(`bench:sync: seeding slapd with ${objects} users`);
   const profileAt = process.argv.indexOf('--profile');
   const profileDir = profileAt >= 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
-  const profileEnv = profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined;
   const system = await startSystem({
     slapd: { seedLdif: usersLdif(people, objects) },
-    controllerEnv: profileEnv,
-    agentEnv: profileEnv,
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
   });
   try {
     const agentId = await system.addAgent('bench');

@@ -31,6 +31,8 @@ export interface SystemOptions {
   controllerConfig?: Record<string, unknown>;
   /** Extra environment for agent processes. */
   agentEnv?: Record<string, string>;
+  /** Options for node itself before the program, for the controller and agents (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
   /** Pass the children's output through to this process (demo). Default: kept for error messages. */
   inheritOutput?: boolean;
 }
@@ -89,7 +91,7 @@ export class TestSystem {
   /** Starts the controller program (again) on the same port, Redis and SMTP. */
   async startController(): Promise<void> {
     if (this.controller?.running) return;
-    const args = [CONTROLLER_MAIN, '--port', String(this.port)];
+    const args = [...(this.options.nodeArgs ?? []), CONTROLLER_MAIN, '--port', String(this.port)];
     if (this.options.controllerConfig) {
       const file = path.join(this.dir, 'controller.json');
       await fs.writeFile(file, JSON.stringify(this.options.controllerConfig));
@@ -141,7 +143,7 @@ export class TestSystem {
     const agent = this.agents.get(id);
     if (!agent) throw new Error(`unknown agent ${id}`);
     if (agent.process?.running) return;
-    agent.process = new ManagedProcess(process.execPath, [AGENT_MAIN], {
+    agent.process = new ManagedProcess(process.execPath, [...(this.options.nodeArgs ?? []), AGENT_MAIN], {
       env: {
         ...process.env,
         SYNCGUARD_CONTROLLER_URL: this.agentUrl,
