@@ -290,7 +290,7 @@ export class Engine implements ControllerService, SessionHandler {
     const cycleIds = await this.redis.zrange(this.keys.cycles(id), 0, -1);
     for (let i = 0; i < cycleIds.length; i += 500) {
       const part = cycleIds.slice(i, i + 500);
-      await this.redis.del(...part.flatMap((c) => [this.keys.cycle(c), this.keys.batches(c), this.keys.plan(c)]));
+      await this.redis.del(...part.flatMap((c) => [this.keys.cycle(c), ...this.keys.staged(c)]));
     }
     await this.deps.target.removeAll(id);
     const tx = this.redis.multi();
@@ -481,7 +481,7 @@ export class Engine implements ControllerService, SessionHandler {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
     }
-    await this.redis.del(this.keys.batches(cycleId), this.keys.plan(cycleId));
+    await this.redis.del(...this.keys.staged(cycleId));
     return moved;
   }
 
@@ -572,7 +572,7 @@ export class Engine implements ControllerService, SessionHandler {
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     this.deps.metrics.cycles.inc({ outcome: 'discarded' });
-    await this.redis.del(this.keys.batches(q.cycleId), this.keys.plan(q.cycleId));
+    await this.redis.del(...this.keys.staged(q.cycleId));
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'restart',
@@ -795,6 +795,7 @@ export class Engine implements ControllerService, SessionHandler {
     const { result, acked } = await this.deps.scripts.persistBatch(
       cycleKey,
       this.keys.batches(batch.cycleId),
+      this.keys.seen(batch.cycleId),
       batch.sequence,
       encodeStoredBatch(batch.changes),
     );

@@ -1,14 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { ChangeKind, CycleMode, ObjectType } from '@syncguard/protocol';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
 import type { Keys } from '../store/keys';
-import { Scripts } from '../store/scripts';
+import { ASSEMBLE_PLAN, Scripts, STAGE_DELETES } from '../store/scripts';
 import type { Target, TargetOperation, TargetResult } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
-import { decodeStoredChange, decodeSummaries, storedLines, summaryField } from './stored-batch';
+import { type ChangeSummary, decodeStoredChange, decodeSummaries, storedLines, summaryField } from './stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -23,15 +24,18 @@ export interface CycleProcessorHooks {
 
 type CycleFields = Record<string, string>;
 
-/** What evaluation keeps of one change. */
-interface ChangeSummary {
+/** A change's summary and where it is: batch `seq`, position `idx`. */
+interface ChangeRef {
   seq: number;
   idx: number;
-  kind: ChangeKind;
-  objectType: ObjectType;
-  dn: string;
-  hash: string;
-  disabled: boolean;
+  summary: ChangeSummary;
+}
+
+/** How long the parts of a plan outlive an evaluation that died while writing them. */
+const PART_TTL_MS = 24 * 3600 * 1000;
+
+function throwOnError(results: [Error | null, unknown][] | null): void {
+  for (const [error] of results ?? []) if (error) throw error;
 }
 
 /** One apply chunk: its operations and, once rendered, the target's results (and the recorded writes). */
@@ -61,12 +65,6 @@ function recorder(calls: RecordedCall[]): ChainableCommander {
 function replay(calls: readonly RecordedCall[], tx: ChainableCommander): void {
   const commands = tx as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const [name, args] of calls) commands[name]!(...args);
-}
-
-interface DeleteOp {
-  objectId: string;
-  objectType: ObjectTypeName;
-  dn: string;
 }
 
 export function typeName(t: ObjectType): ObjectTypeName {
@@ -140,25 +138,41 @@ export class CycleProcessor {
   }
 
   /**
-   * Reads the cycle's batches in sequence order, a few at a time, keeping only what
-   * evaluation needs of each change (not its attributes), so that memory stays small.
+   * The summaries of the cycle's batches in sequence order, a few batches at a time, so
+   * that memory stays small whatever the size of the cycle.
    */
-  private async readSummaries(cycleId: string, cycleFields: CycleFields): Promise<Map<string, ChangeSummary>> {
-    const latest = new Map<string, ChangeSummary>();
+  private async *summaryGroups(cycleId: string, cycleFields: CycleFields): AsyncGenerator<ChangeRef[]> {
     const last = Number(cycleFields.acked ?? 0);
     for (let from = 1; from <= last; from += 8) {
       const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => from + i);
       const stored = await this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(summaryField));
+      const refs: ChangeRef[] = [];
       stored.forEach((text, i) => {
         const seq = seqs[i]!;
         if (text === null) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
-        // The last change per object wins: an object listed twice keeps its latest view.
-        decodeSummaries(text).forEach(([kind, objectType, objectId, dn, hash, disabled], idx) =>
-          latest.set(objectId, { seq, idx, kind, objectType, dn, hash, disabled: disabled === 1 }),
-        );
+        decodeSummaries(text).forEach((summary, idx) => refs.push({ seq, idx, summary }));
       });
+      yield refs;
     }
-    return latest;
+  }
+
+  /**
+   * Builds the seen hash of a cycle whose batches were staged without it (by an earlier
+   * version of the controller): object id -> `seq:idx` of its last change.
+   */
+  private async rebuildSeen(cycleId: string, c: CycleFields): Promise<void> {
+    const seen = this.keys.seen(cycleId);
+    await this.redis.del(seen);
+    let changes = 0;
+    for await (const refs of this.summaryGroups(cycleId, c)) {
+      if (refs.length === 0) continue;
+      changes += refs.length;
+      await this.redis.hset(seen, ...refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]));
+    }
+    const distinct = await this.redis.hlen(seen);
+    await this.redis.hset(this.keys.cycle(cycleId), 'seenTracked', '1', 'duplicates', String(changes - distinct));
+    c.seenTracked = '1';
+    c.duplicates = String(changes - distinct);
   }
 
   private async evaluate(cycleId: string, c: CycleFields): Promise<void> {
@@ -171,145 +185,163 @@ export class CycleProcessor {
     try {
       await conn.watch(this.keys.cycle(cycleId));
       if ((await conn.hget(this.keys.cycle(cycleId), 'phase')) !== 'complete') return;
+      if (Number(c.acked ?? 0) > 0 && c.seenTracked !== '1') await this.rebuildSeen(cycleId, c);
       await this.evaluateWatched(cycleId, c, cfg, conn);
     } finally {
       conn.disconnect();
     }
   }
 
+  /**
+   * Works out the plan of a complete cycle in one pass over its batches, holding a few
+   * batches at a time (never every object: a million-object cycle takes no more memory
+   * than a small one). Plan entries go to parts in Redis as they are found (users,
+   * groups, deletes, each in batch order); one MULTI under WATCH then puts the plan
+   * together, writes the StagedDelete entries of a quarantine, and moves the cycle on.
+   */
   private async evaluateWatched(cycleId: string, c: CycleFields, cfg: StoredConfiguration, conn: Redis): Promise<void> {
     const cfgId = cfg.id;
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
-
-    const latest = await this.readSummaries(cycleId, c);
-
-    const index = new Map<string, string>();
-    if (full) {
-      let cursor = '0';
-      do {
-        const [next, kv] = await this.redis.hscan(this.keys.index(cfgId), cursor, 'COUNT', 2000);
-        cursor = next;
-        for (let i = 0; i + 1 < kv.length; i += 2) index.set(kv[i]!, kv[i + 1]!);
-      } while (cursor !== '0');
-    } else {
-      const ids = [...latest.keys()];
-      for (let i = 0; i < ids.length; i += 1000) {
-        const part = ids.slice(i, i + 1000);
-        const values = await this.redis.hmget(this.keys.index(cfgId), ...part);
-        part.forEach((id, j) => {
-          const v = values[j];
-          if (v != null) index.set(id, v);
-        });
-      }
-    }
-
-    const userOps: string[] = [];
-    const groupOps: string[] = [];
-    const deletes: DeleteOp[] = [];
+    const indexKey = this.keys.index(cfgId);
+    const seenKey = this.keys.seen(cycleId);
+    // Parts of this run's plan, named after the run, so that an overlapping run writes its own.
+    const run = randomUUID();
+    const part = { u: '', g: '', d: '', ds: '' };
+    for (const p of ['u', 'g', 'd', 'ds'] as const) part[p] = this.keys.planPart(cycleId, run, p);
+    const lengths = { u: 0, g: 0, d: 0 };
     const counts: CycleCounts = { create: 0, update: 0, delete: 0 };
-    for (const [oid, change] of latest) {
-      const ref = change;
-      const known = index.get(oid);
-      const inScope = change.kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && change.disabled);
-      if (!inScope) {
-        if (known !== undefined) deletes.push({ objectId: oid, objectType: typeName(change.objectType), dn: change.dn });
-        continue;
+    // Appends entries to the parts; a TTL takes the parts away should this run die.
+    const write = async (entries: { u: string[]; g: string[]; d: string[] }, deleteIds: string[] = []): Promise<void> => {
+      const pipe = this.redis.pipeline();
+      for (const p of ['u', 'g', 'd'] as const) {
+        if (entries[p].length === 0) continue;
+        pipe.rpush(part[p], ...entries[p]).pexpire(part[p], PART_TTL_MS);
+        lengths[p] += entries[p].length;
       }
-      const ops = change.objectType === ObjectType.OBJECT_TYPE_GROUP ? groupOps : userOps;
-      if (known === undefined) {
-        ops.push(`c\t${ref.seq}\t${ref.idx}`);
-        counts.create += 1;
-      } else if (known !== change.hash) {
-        ops.push(`u\t${ref.seq}\t${ref.idx}`);
-        counts.update += 1;
-      }
-    }
-    if (full) {
-      // FULL mode: whatever the target holds and the scan did not report is gone from scope.
-      const missing = [...index.keys()].filter((id) => !latest.has(id));
-      for (let i = 0; i < missing.length; i += 1000) {
-        const part = missing.slice(i, i + 1000);
-        const described = await this.target.describe(cfgId, part);
-        part.forEach((id, j) => {
-          const d = described[j];
-          deletes.push({ objectId: id, objectType: d?.type ?? 'user', dn: d?.dn ?? '' });
-        });
-      }
-    }
-    counts.delete = deletes.length;
-    const plan = [...userOps, ...groupOps, ...deletes.map((d) => `d\t${d.objectId}\t${d.objectType}\t${d.dn}`)];
-
-    const guard = cfg.accidentalDeletes;
-    const quarantine = guard.enabled && deletes.length >= guard.threshold && c.released !== '1';
-    const now = new Date().toISOString();
-    const tx = conn.multi();
-    tx.del(this.keys.plan(cycleId));
-    for (let i = 0; i < plan.length; i += 1000) tx.rpush(this.keys.plan(cycleId), ...plan.slice(i, i + 1000));
-    const cycleFields = {
-      planSize: plan.length,
-      applied: 0,
-      deleteCount: deletes.length,
-      counts: JSON.stringify(counts),
-      evaluatedMode: full ? 'full' : 'delta',
+      if (deleteIds.length > 0) pipe.sadd(part.ds, ...deleteIds).pexpire(part.ds, PART_TTL_MS);
+      if (pipe.length > 0) throwOnError(await pipe.exec());
     };
-    if (quarantine) {
-      this.plog.addMany(
-        tx,
-        cfgId,
-        deletes.map((d) => ({
+    try {
+      const indexed = await this.redis.hlen(indexKey);
+      const superseded = Number(c.duplicates ?? 0) > 0;
+      for await (const refs of this.summaryGroups(cycleId, c)) {
+        if (refs.length === 0) continue;
+        const ids = refs.map((r) => r.summary[2]);
+        // Only what is needed: an empty index (an initial sync) has nothing to compare with.
+        const [latest, known] = await Promise.all([
+          superseded ? this.redis.hmget(seenKey, ...ids) : null,
+          indexed > 0 ? this.redis.hmget(indexKey, ...ids) : null,
+        ]);
+        const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
+        refs.forEach(({ seq, idx, summary }, i) => {
+          // The last change per object wins: an object listed twice keeps its latest view.
+          if (latest && latest[i] !== `${seq}:${idx}`) return;
+          const [kind, objectType, objectId, dn, hash, disabled] = summary;
+          const was = known?.[i] ?? null;
+          const inScope = kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && disabled === 1);
+          if (!inScope) {
+            if (was !== null) entries.d.push(`d\t${objectId}\t${typeName(objectType)}\t${dn}`);
+            return;
+          }
+          const ops = objectType === ObjectType.OBJECT_TYPE_GROUP ? entries.g : entries.u;
+          if (was === null) {
+            ops.push(`c\t${seq}\t${idx}`);
+            counts.create += 1;
+          } else if (was !== hash) {
+            ops.push(`u\t${seq}\t${idx}`);
+            counts.update += 1;
+          }
+        });
+        await write(entries);
+      }
+      if (full && indexed > 0) {
+        // FULL mode: whatever the target holds and the scan did not report is gone from scope.
+        let cursor = '0';
+        do {
+          const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
+          cursor = next;
+          const ids = kv.filter((_, i) => i % 2 === 0);
+          if (ids.length === 0) continue;
+          const seen = await this.redis.hmget(seenKey, ...ids);
+          let missing = ids.filter((_, i) => seen[i] === null);
+          if (missing.length === 0) continue;
+          // HSCAN may return an id twice (while the hash is rehashed): each delete counts once.
+          const listed = await this.redis.smismember(part.ds, ...missing);
+          missing = missing.filter((_, i) => listed[i] === 0);
+          if (missing.length === 0) continue;
+          const described = await this.target.describe(cfgId, missing);
+          const d = missing.map((id, j) => `d\t${id}\t${described[j]?.type ?? 'user'}\t${described[j]?.dn ?? ''}`);
+          await write({ u: [], g: [], d }, missing);
+        } while (cursor !== '0');
+      }
+      counts.delete = lengths.d;
+      const deleteCount = lengths.d;
+      const planSize = lengths.u + lengths.g + lengths.d;
+
+      const guard = cfg.accidentalDeletes;
+      const quarantine = guard.enabled && deleteCount >= guard.threshold && c.released !== '1';
+      const now = new Date().toISOString();
+      const cycleFields = {
+        planSize,
+        applied: 0,
+        deleteCount,
+        counts: JSON.stringify(counts),
+        evaluatedMode: full ? 'full' : 'delta',
+      };
+      const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
+      const tx = conn.multi();
+      if (quarantine) {
+        const details = `held back: ${deleteCount} deletes >= threshold ${guard.threshold}`;
+        tx.eval(STAGE_DELETES, 2, part.d, this.keys.plog(cfgId), cycleId, details, now);
+      }
+      tx.eval(ASSEMBLE_PLAN, 5, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds);
+      if (quarantine) {
+        const q: Omit<Quarantine, 'notification'> = {
+          reason: 'TooManyDeletes',
+          deleteCount,
+          threshold: guard.threshold,
           cycleId,
-          action: 'StagedDelete' as const,
-          status: 'staged' as const,
-          objectType: d.objectType,
-          objectId: d.objectId,
-          dn: d.dn,
-          details: `held back: ${deletes.length} deletes >= threshold ${guard.threshold}`,
-        })),
-        now,
-      );
-      const q: Omit<Quarantine, 'notification'> = {
-        reason: 'TooManyDeletes',
-        deleteCount: deletes.length,
-        threshold: guard.threshold,
-        cycleId,
-        since: now,
-      };
-      const notification: Quarantine['notification'] = {
-        status: cfg.notificationEmail ? 'pending' : 'none',
-        attempts: 0,
-        lastError: null,
-        sentAt: null,
-      };
-      tx.eval(
-        ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-          cycle: {
-            ...cycleFields,
-            phase: 'quarantined',
-            completedAt: now,
-            stagedPreview: JSON.stringify(deletes.slice(0, 20).map((d) => ({ dn: d.dn, objectType: d.objectType }))),
-          },
-          state: { state: 'quarantined', quarantine: JSON.stringify(q), notification: JSON.stringify(notification) },
-        }),
-      );
-    } else {
-      tx.eval(
-        ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-          cycle: { ...cycleFields, phase: 'applying' },
-        }),
-      );
-    }
-    const results = await tx.exec();
-    const moved = results !== null && results[results.length - 1]?.[1] === 1;
-    if (moved && quarantine) {
-      this.metrics.cycles.inc({ outcome: 'quarantined' });
-      this.metrics.stagedDeletes.inc(deletes.length);
-      this.logger.warn(
-        { configurationId: cfgId, cycleId, deleteCount: deletes.length, threshold: guard.threshold },
-        'cycle quarantined: delete threshold exceeded',
-      );
-    } else if (moved) {
-      this.logger.info({ configurationId: cfgId, cycleId, counts }, 'cycle evaluated');
+          since: now,
+        };
+        const notification: Quarantine['notification'] = {
+          status: cfg.notificationEmail ? 'pending' : 'none',
+          attempts: 0,
+          lastError: null,
+          sentAt: null,
+        };
+        const stagedPreview = preview.map((e) => {
+          const [, , objectType, ...dn] = e.split('\t');
+          return { dn: dn.join('\t'), objectType };
+        });
+        tx.eval(
+          ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
+            cycle: { ...cycleFields, phase: 'quarantined', completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
+            state: { state: 'quarantined', quarantine: JSON.stringify(q), notification: JSON.stringify(notification) },
+          }),
+        );
+      } else {
+        tx.eval(
+          ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
+            cycle: { ...cycleFields, phase: 'applying' },
+          }),
+        );
+      }
+      const results = await tx.exec();
+      const moved = results !== null && results[results.length - 1]?.[1] === 1;
+      if (moved && quarantine) {
+        this.metrics.cycles.inc({ outcome: 'quarantined' });
+        this.metrics.stagedDeletes.inc(deleteCount);
+        this.logger.warn(
+          { configurationId: cfgId, cycleId, deleteCount, threshold: guard.threshold },
+          'cycle quarantined: delete threshold exceeded',
+        );
+      } else if (moved) {
+        this.logger.info({ configurationId: cfgId, cycleId, counts }, 'cycle evaluated');
+      }
+    } finally {
+      // Gone already when the MULTI ran; left over when it did not (or this run failed).
+      await this.redis.del(part.u, part.g, part.d, part.ds);
     }
   }
 
@@ -485,6 +517,6 @@ export class CycleProcessor {
   }
 
   async cleanup(cycleId: string): Promise<void> {
-    await this.redis.del(this.keys.batches(cycleId), this.keys.plan(cycleId));
+    await this.redis.del(...this.keys.staged(cycleId));
   }
 }

@@ -18,7 +18,9 @@
  * | `P:config:{id}:plog` | stream | provisioning log entries (field `d`, JSON) |
  * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
  * | `P:cycle:{id}:batches` | hash | sequence -> the batch's changes, compact JSON (pipeline/stored-batch.ts) |
+ * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
  * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order |
+ * | `P:cycle:{id}:plan:{run}:{part}` | list/set (TTL) | parts of a plan while an evaluation writes it (renamed into the plan) |
  * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object (JSON) |
  * | `P:dir:{cfg}:t:{type}` | zset (lex) | object ids of the type (each object in one) |
  * | `P:dir:{cfg}:all` | zset (lex) | no longer written: all object ids, as directories synced before kept them |
@@ -74,6 +76,17 @@ export class Keys {
   }
   plan(cycleId: string): string {
     return `${this.prefix}:cycle:${cycleId}:plan`;
+  }
+  seen(cycleId: string): string {
+    return `${this.prefix}:cycle:${cycleId}:seen`;
+  }
+  /** A part of a plan being written by evaluation run `run` (u: users, g: groups, d: deletes, ds: delete ids). */
+  planPart(cycleId: string, run: string, part: 'u' | 'g' | 'd' | 'ds'): string {
+    return `${this.prefix}:cycle:${cycleId}:plan:${run}:${part}`;
+  }
+  /** Everything staged for a cycle that goes once the cycle is applied or discarded. */
+  staged(cycleId: string): string[] {
+    return [this.batches(cycleId), this.seen(cycleId), this.plan(cycleId)];
   }
   dirObject(cfg: string, oid: string): string {
     return `${this.prefix}:dir:${cfg}:o:${oid}`;

@@ -8,8 +8,12 @@ import { summaryField } from '../pipeline/stored-batch';
  */
 
 /**
- * Persists one ChangeBatch. KEYS: cycle hash, batches hash. ARGV: sequence, stored changes, now (ms),
- * summaries field, stored summaries (pipeline/stored-batch.ts).
+ * Persists one ChangeBatch. KEYS: cycle hash, batches hash, seen hash. ARGV: sequence,
+ * stored changes, now (ms), summaries field, stored summaries (pipeline/stored-batch.ts).
+ * Records in the seen hash, for each object of the batch, `seq:idx` of this change (the
+ * last change of an object in a cycle wins), and counts in the cycle's `duplicates` the
+ * changes that named an object already seen, so that evaluation knows whether it must
+ * look for superseded changes at all.
  * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming.
  */
 const PERSIST_BATCH = `
@@ -20,6 +24,23 @@ if seq <= acked then return {0, acked} end
 if phase ~= 'streaming' then return {-2, acked} end
 if seq > acked + 1 then return {-1, acked} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], ARGV[4], ARGV[5])
+local summaries = cjson.decode(ARGV[5])
+local n = #summaries
+local added = 0
+local i = 1
+while i <= n do
+  local last = math.min(n, i + 999)
+  local args = {}
+  for j = i, last do
+    args[#args + 1] = summaries[j][3]
+    args[#args + 1] = ARGV[1] .. ':' .. (j - 1)
+  end
+  added = added + redis.call('HSET', KEYS[3], unpack(args))
+  i = last + 1
+end
+if added < n then redis.call('HINCRBY', KEYS[1], 'duplicates', n - added) end
+-- Marks a cycle whose every batch is in the seen hash (one staged by an older version is not).
+if acked == 0 then redis.call('HSET', KEYS[1], 'seenTracked', '1') end
 redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
 return {1, seq}
 `;
@@ -97,6 +118,50 @@ end
 return 0
 `;
 
+/**
+ * Puts an evaluated plan together from the parts evaluation wrote (users, then groups,
+ * then deletes), replacing any earlier plan. KEYS: plan, users part, groups part,
+ * deletes part, delete-ids set. Returns the plan's length.
+ */
+export const ASSEMBLE_PLAN = `
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RENAME', KEYS[2], KEYS[1])
+  redis.call('PERSIST', KEYS[1])
+end
+for k = 3, 4 do
+  local n = redis.call('LLEN', KEYS[k])
+  for i = 0, n - 1, 1000 do
+    redis.call('RPUSH', KEYS[1], unpack(redis.call('LRANGE', KEYS[k], i, i + 999)))
+  end
+end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return redis.call('LLEN', KEYS[1])
+`;
+
+/**
+ * Writes a StagedDelete provisioning-log entry for every delete plan entry
+ * (`d<TAB>id<TAB>type<TAB>dn`) of a list, in order, without the list passing through the
+ * controller. KEYS: the deletes list, the provisioning log stream. ARGV: cycle id,
+ * details, time (ISO). Returns the number of entries written.
+ */
+export const STAGE_DELETES = `
+local n = redis.call('LLEN', KEYS[1])
+for i = 0, n - 1, 1000 do
+  for _, e in ipairs(redis.call('LRANGE', KEYS[1], i, i + 999)) do
+    local a = string.find(e, '\t', 3, true)
+    local b = string.find(e, '\t', a + 1, true)
+    local entry = {
+      cycleId = ARGV[1], action = 'StagedDelete', status = 'staged',
+      objectType = string.sub(e, a + 1, b - 1), objectId = string.sub(e, 3, a - 1),
+      dn = string.sub(e, b + 1), details = ARGV[2], at = ARGV[3],
+    }
+    redis.call('XADD', KEYS[2], '*', 'd', cjson.encode(entry))
+  end
+end
+return n
+`;
+
 export interface TransitionSpec {
   cycle?: Record<string, string | number>;
   state?: Record<string, string | number>;
@@ -111,14 +176,16 @@ export class Scripts {
   async persistBatch(
     cycleKey: string,
     batchesKey: string,
+    seenKey: string,
     sequence: number,
     stored: { changes: string; summaries: string },
   ): Promise<{ result: number; acked: number }> {
     const [result, acked] = (await this.redis.eval(
       PERSIST_BATCH,
-      2,
+      3,
       cycleKey,
       batchesKey,
+      seenKey,
       String(sequence),
       stored.changes,
       String(Date.now()),

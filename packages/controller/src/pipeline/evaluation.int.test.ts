@@ -1,0 +1,207 @@
+import { ChangeKind, ObjectType, type Change } from '@syncguard/protocol';
+import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
+import type { ControllerServer } from '../server';
+import { FakeAgent, fakeUsers } from '../testing/fake-agent';
+import { setupConfiguration, startTestController } from '../testing/harness';
+
+/*
+ * Evaluation holds a few batches at a time: what it must still get right is the last
+ * change per object across and within batches, FULL-mode deletes over an index of many
+ * HSCAN pages, and cycles staged without the seen hash (by an earlier version).
+ */
+
+jest.setTimeout(90_000);
+
+const PEOPLE = 'ou=people,dc=example,dc=com';
+let redis: RedisServer;
+let server: ControllerServer;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  server = await startTestController(redis.url);
+});
+
+afterAll(async () => {
+  await server?.close();
+  await redis?.dispose();
+});
+
+type DeepPartialChange = Parameters<FakeAgent['send']>[0] extends infer B
+  ? B extends { type: 'changeBatch'; value: { changes?: infer C } }
+    ? C extends (infer E)[]
+      ? E
+      : never
+    : never
+  : never;
+
+async function cycleState(cfgId: string, cycleId: string, state = 'applied'): Promise<void> {
+  await waitFor(async () => (await server.service.listCycles(cfgId, {})).items.find((c) => c.id === cycleId)?.state === state, {
+    message: `cycle ${cycleId} ${state}`,
+  });
+}
+
+function user(id: string, kind: ChangeKind, hashByte: number, mail = `${id}@example.com`): DeepPartialChange {
+  return {
+    kind,
+    objectType: ObjectType.OBJECT_TYPE_USER,
+    objectId: id,
+    dn: `uid=${id},${PEOPLE}`,
+    contentHash: kind === ChangeKind.CHANGE_KIND_DELETE ? Buffer.alloc(0) : Buffer.alloc(32, hashByte),
+    attributes: kind === ChangeKind.CHANGE_KIND_DELETE ? [] : [{ name: 'mail', values: [mail], binary: false }],
+  } as Partial<Change> as DeepPartialChange;
+}
+
+/** Sends batches (waiting for each ack), then CycleComplete. */
+async function stream(
+  agent: FakeAgent,
+  cfg: string,
+  cycleId: string,
+  batches: DeepPartialChange[][],
+  beforeComplete?: () => Promise<void>,
+) {
+  for (const [i, changes] of batches.entries()) {
+    agent.send({ type: 'changeBatch', value: { configurationId: cfg, cycleId, sequence: i + 1, changes } });
+    await agent.waitFor('batchAck', (a) => a.cycleId === cycleId && Number(a.ackedThroughSequence) === i + 1);
+  }
+  await beforeComplete?.();
+  agent.send({
+    type: 'cycleComplete',
+    value: {
+      configurationId: cfg,
+      cycleId,
+      lastSequence: batches.length,
+      totals: { adds: 0, modifies: 0, deletes: 0, presents: 0 },
+      source: { entriesRead: 1, pages: 1, readDurationMs: 1, serverUrl: 'fake://' },
+    },
+  });
+}
+
+describe('evaluation', () => {
+  it('keeps the last change of an object listed twice, across batches and within one', async () => {
+    const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
+    await agent.hello();
+    const start = await agent.waitFor('startCycle');
+    await stream(agent, cfg, start.cycleId, [
+      [user('x', ChangeKind.CHANGE_KIND_ADD, 1, 'old@example.com'), user('y', ChangeKind.CHANGE_KIND_ADD, 2)],
+      [
+        user('x', ChangeKind.CHANGE_KIND_MODIFY, 3, 'new@example.com'),
+        user('y', ChangeKind.CHANGE_KIND_DELETE, 0),
+        user('z', ChangeKind.CHANGE_KIND_ADD, 4, 'z1@example.com'),
+        user('z', ChangeKind.CHANGE_KIND_MODIFY, 5, 'z2@example.com'),
+      ],
+    ]);
+    await cycleState(cfg, start.cycleId);
+    const cycle = (await server.service.listCycles(cfg, {})).items[0]!;
+    // y came and went within the cycle: never in the target, so not a delete.
+    expect(cycle.counts).toEqual({ create: 2, update: 0, delete: 0 });
+    const objects = (await server.service.listObjects(cfg, { limit: 10 })).items;
+    expect(objects.map((o) => [o.id, o.attributes.mail])).toEqual([
+      ['x', ['new@example.com']],
+      ['z', ['z2@example.com']],
+    ]);
+    const index = await server.redis.hgetall(`${server.options.redisKeyPrefix}:config:${cfg}:index`);
+    expect(index).toEqual({ x: Buffer.alloc(32, 3).toString('hex'), z: Buffer.alloc(32, 5).toString('hex') });
+    expect(await server.redis.exists(`${server.options.redisKeyPrefix}:cycle:${start.cycleId}:seen`)).toBe(0);
+    await agent.close();
+  });
+
+  it('counts each FULL-mode delete once over an index of many pages, and leaves no plan parts behind', async () => {
+    const {
+      agent,
+      agentId,
+      token,
+      configurationId: cfg,
+    } = await setupConfiguration(server, { accidentalDeletes: { enabled: true, threshold: 5000 } }, { batchSize: 400 });
+    for (const u of fakeUsers(PEOPLE, 2500, 'many')) agent.directory.set(u.id, u);
+    await agent.hello();
+    const first = await agent.waitFor('startCycle');
+    await cycleState(cfg, first.cycleId);
+    await agent.waitFor('cycleCommitted');
+    await agent.close();
+
+    // A new agent with an empty cache: FULL mode, and 1,200 users gone from the source.
+    const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, batchSize: 400 });
+    for (const u of fakeUsers(PEOPLE, 2500, 'many').slice(1200)) fresh.directory.set(u.id, u);
+    await fresh.hello();
+    const second = await fresh.waitFor('startCycle');
+    await cycleState(cfg, second.cycleId);
+    const cycle = (await server.service.listCycles(cfg, {})).items[0]!;
+    expect(cycle).toMatchObject({ mode: 'full', counts: { create: 0, update: 0, delete: 1200 } });
+    expect((await server.service.listObjects(cfg, { limit: 1 })).total).toBe(1300);
+    const prefix = server.options.redisKeyPrefix;
+    expect(await server.redis.keys(`${prefix}:cycle:${second.cycleId}:*`)).toEqual([]);
+    await fresh.close();
+  });
+
+  it('quarantines a FULL cycle over many pages with one StagedDelete per object', async () => {
+    const {
+      agent,
+      agentId,
+      token,
+      configurationId: cfg,
+    } = await setupConfiguration(server, { accidentalDeletes: { enabled: true, threshold: 1500 } }, { batchSize: 400 });
+    for (const u of fakeUsers(PEOPLE, 2200, 'staged')) agent.directory.set(u.id, u);
+    await agent.hello();
+    const first = await agent.waitFor('startCycle');
+    await cycleState(cfg, first.cycleId);
+    await agent.waitFor('cycleCommitted');
+    await agent.close();
+
+    const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, batchSize: 400 });
+    for (const u of fakeUsers(PEOPLE, 2200, 'staged').slice(2000)) fresh.directory.set(u.id, u);
+    await fresh.hello();
+    const second = await fresh.waitFor('startCycle');
+    await cycleState(cfg, second.cycleId, 'quarantined');
+    const status = await server.service.getStatus(cfg);
+    expect(status.quarantine).toMatchObject({ deleteCount: 2000, threshold: 1500, cycleId: second.cycleId });
+    const staged: { objectId: string; dn: string; objectType: string; details: string | null }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await server.service.listProvisioningLogs(cfg, { action: 'StagedDelete', limit: 500, cursor });
+      staged.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(staged).toHaveLength(2000);
+    expect(new Set(staged.map((e) => e.objectId)).size).toBe(2000);
+    const one = staged.find((e) => e.objectId === 'staged-7')!;
+    expect(one).toMatchObject({
+      dn: `uid=staged7,${PEOPLE}`,
+      objectType: 'user',
+      details: 'held back: 2000 deletes >= threshold 1500',
+    });
+    expect((await server.service.listObjects(cfg, { limit: 1 })).total).toBe(2200);
+    await fresh.close();
+  });
+
+  it('evaluates a cycle staged without the seen hash (by an earlier version) by rebuilding it', async () => {
+    const {
+      agent,
+      agentId,
+      token,
+      configurationId: cfg,
+    } = await setupConfiguration(server, { accidentalDeletes: { enabled: true, threshold: 5 } });
+    for (const u of fakeUsers(PEOPLE, 30, 'old')) agent.directory.set(u.id, u);
+    await agent.hello();
+    const first = await agent.waitFor('startCycle');
+    await cycleState(cfg, first.cycleId);
+    await agent.waitFor('cycleCommitted');
+    await agent.close();
+
+    // FULL cycle, every object still there: without the seen hash each would look deleted.
+    const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, autoRespond: false });
+    for (const u of fakeUsers(PEOPLE, 30, 'old')) fresh.directory.set(u.id, u);
+    await fresh.hello();
+    const start = await fresh.waitFor('startCycle');
+    const { changes } = fresh.changesFor(start);
+    const prefix = server.options.redisKeyPrefix;
+    await stream(fresh, cfg, start.cycleId, [changes.slice(0, 20), changes.slice(20)] as DeepPartialChange[][], async () => {
+      await server.redis.del(`${prefix}:cycle:${start.cycleId}:seen`);
+      await server.redis.hdel(`${prefix}:cycle:${start.cycleId}`, 'seenTracked', 'duplicates');
+    });
+    await cycleState(cfg, start.cycleId);
+    const cycle = (await server.service.listCycles(cfg, {})).items[0]!;
+    expect(cycle.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect((await server.service.listObjects(cfg, { limit: 1 })).total).toBe(30);
+    await fresh.close();
+  });
+});
