@@ -5,7 +5,8 @@
  * agent (in a child process, so that its peak RSS is its own) into an in-process sink (a
  * MiniController that decodes every frame and acknowledges it), times a raw paged
  * `ldapsearch` dump of the same entries, then modifies 1% of the users and runs a DELTA
- * cycle. Prints one JSON line last.
+ * cycle. Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
+ * (`--cpu-prof`) into DIR when it exits.
  */
 import { execFile, fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +19,23 @@ import { MiniController } from '../testing/mini-controller';
 
 const run = promisify(execFile);
 
+/** CPU time (user + system) a process used so far, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat(5) (utime, stime) are at 11 and 12 after the command name, in ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -27,6 +45,7 @@ function arg(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const objects = arg('objects', 100_000);
+  const profileDir = stringArg('profile');
   const people = 'ou=people,dc=example,dc=com';
   const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -53,7 +72,10 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // e.g. BENCH_AGENT_EXEC_ARGV="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agent.
-    execArgv: process.env['BENCH_AGENT_EXEC_ARGV']?.split(' ').filter(Boolean) ?? [],
+    execArgv: [
+      ...(process.env['BENCH_AGENT_EXEC_ARGV']?.split(' ').filter(Boolean) ?? []),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []),
+    ],
   });
   try {
     await waitFor(() => controller.connected, { timeoutMs: 30_000, message: 'agent connected' });
@@ -63,6 +85,7 @@ async function main(): Promise<void> {
     // resolution), as in any directory not written to in the second before a cycle.
     await new Promise((r) => setTimeout(r, 2000));
     log('FULL cycle');
+    const c0 = cpuMs(child.pid);
     const t0 = process.hrtime.bigint();
     const full = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_FULL);
     const complete = await waitFor(() => controller.complete(full) ?? controller.failed(full), {
@@ -70,10 +93,12 @@ async function main(): Promise<void> {
       intervalMs: 5,
     });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const fullCpuMs = cpuMs(child.pid) - c0;
     if (!controller.complete(full)) throw new Error(`FULL cycle failed: ${JSON.stringify(complete)}`);
     if (controller.changeCount(full) !== objects)
       throw new Error(`sink received ${controller.changeCount(full)} changes, expected ${objects}`);
     controller.commit('bench', full);
+    const c1 = cpuMs(child.pid);
 
     log('ldapsearch paged dump');
     const t1 = process.hrtime.bigint();
@@ -97,11 +122,15 @@ async function main(): Promise<void> {
       mods.push(`dn: uid=user${i * step},${people}\nchangetype: modify\nreplace: title\ntitle: Bench ${i}\n`);
     await slapd.modify(mods.join('\n'));
 
+    // Idle apart from applying the FULL cycle to its cache on CycleCommitted.
+    const commitCpuMs = cpuMs(child.pid) - c1;
     log('DELTA cycle');
+    const c2 = cpuMs(child.pid);
     const t2 = process.hrtime.bigint();
     const delta = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, full);
     await waitFor(() => controller.complete(delta) ?? controller.failed(delta), { timeoutMs: 600_000, intervalMs: 5 });
     const deltaSeconds = Number(process.hrtime.bigint() - t2) / 1e9;
+    const deltaCpuMs = cpuMs(child.pid) - c2;
     const deltaComplete = controller.complete(delta);
     if (!deltaComplete) throw new Error(`DELTA cycle failed: ${JSON.stringify(controller.failed(delta))}`);
     if (deltaComplete.mode !== CycleMode.CYCLE_MODE_DELTA || deltaComplete.totals.modifies !== changed) {
@@ -122,6 +151,9 @@ async function main(): Promise<void> {
       ratioToLdapsearch: round(objectsPerSecond / (objects / ldapsearchSeconds)),
       peakRssMb: round(peakRssMb, 1),
       deltaSeconds: round(deltaSeconds),
+      fullCpuSeconds: round(fullCpuMs / 1000, 2),
+      commitCpuSeconds: round(commitCpuMs / 1000, 2),
+      deltaCpuSeconds: round(deltaCpuMs / 1000, 2),
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
