@@ -108,3 +108,78 @@ describe('mapEntry', () => {
     expect(guidToString(Buffer.from('c6ad5b4a1f0e4d4ba3a1b2c3d4e5f607', 'hex'))).toBe('4a5badc6-0e1f-4b4d-a3a1-b2c3d4e5f607');
   });
 });
+
+describe('content hash values', () => {
+  // The controller compares these with hashes it stored from earlier cycles: any change to the
+  // canonical form or the hash turns every object into a MODIFY. Computed by the agent's
+  // first canonical form (JSON.stringify of [dn, type, disabled, [[name, binary, values]...], members]).
+  const user = { flavor: 'openldap' as const, objectTypes: [ObjectType.OBJECT_TYPE_USER, ObjectType.OBJECT_TYPE_GROUP] };
+  const cases: [string, Parameters<typeof mapEntry>[0], Parameters<typeof mapEntry>[1], string][] = [
+    [
+      'an OpenLDAP user as ldapts returns it for [*, entryUUID]',
+      {
+        dn: 'uid=ann,ou=people,dc=example,dc=com',
+        objectClass: 'inetOrgPerson',
+        uid: 'ann',
+        cn: 'Ann Example',
+        sn: 'Example',
+        mail: ['b@example.com', 'a@example.com'],
+        title: 'Engineer 3',
+        entryUUID: '3f1c2d9e-0000-4000-8000-000000000001',
+        '*': [],
+      },
+      { ...user, disabledAttribute: '' },
+      '68cc4e051d864bbadd2c27d4ae729bce181a0b95a8628e123235c3709997a2d7',
+    ],
+    [
+      'escapes, non-ASCII, a lone surrogate, mixed-case names, a binary value and a disabled flag',
+      {
+        dn: 'cn=Zoë "Z" \\\\ Smith,ou=people,dc=example,dc=com',
+        objectClass: ['top', 'inetOrgPerson'],
+        entryUUID: '3f1c2d9e-0000-4000-8000-000000000002',
+        description: ['line1\nline2\ttab\u0001', 'emoji \ud83d\ude00', 'lone \ud800 surrogate', '\u2028sep'],
+        Title: 'CEO',
+        cn: 'Zoë',
+        pwdAccountLockedTime: '000001010000Z',
+        userPassword: 'x',
+        'userCertificate;binary': Buffer.from([0, 255, 1]),
+      },
+      { ...user, disabledAttribute: 'pwdAccountLockedTime' },
+      '2b6c0c69ac8d2ba0a4096e630b1477ce98adc058d687d04bd3d99ae11759753b',
+    ],
+    [
+      'an OpenLDAP group with members',
+      {
+        dn: 'cn=staff,ou=groups,dc=example,dc=com',
+        objectClass: ['top', 'groupOfNames'],
+        entryUUID: '3f1c2d9e-0000-4000-8000-000000000003',
+        cn: 'staff',
+        member: ['uid=zed,dc=example,dc=com', 'uid=ann,dc=example,dc=com'],
+        uniqueMember: 'uid=bob,dc=example,dc=com',
+      },
+      { ...user, disabledAttribute: '' },
+      '3252a3f54c9f963ea456164d0091af62a232dcda0d75431c93ea0cb885b47a35',
+    ],
+    [
+      'an Active Directory user with binary values',
+      {
+        dn: 'CN=Ann,OU=Staff,DC=corp,DC=example',
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+        objectGUID: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
+        objectSid: Buffer.from([1, 2, 3]),
+        userAccountControl: '514',
+        sAMAccountName: 'ann',
+        lastLogon: '1',
+        thumbnailPhoto: [Buffer.from('zz'), Buffer.from('aa')],
+      },
+      { ...user, flavor: 'ad', disabledAttribute: '' },
+      '7adee3df47d2947325a815a25ca884b2d215357bfa30526098ae188bd334da9f',
+    ],
+  ];
+
+  it.each(cases)('stay the same for %s', (_label, entry, options, hex) => {
+    const object = mapEntry(entry, options)!;
+    expect(object.hash.toString('hex')).toBe(hex);
+    expect(contentHash(object).toString('hex')).toBe(hex);
+  });
+});

@@ -108,15 +108,31 @@ const sha256: (data: string) => Buffer = oneShot
   ? (data) => oneShot('sha256', data, 'buffer')
   : (data) => crypto.createHash('sha256').update(data).digest();
 
-/** Lower-case attribute names, memoised: entries repeat the same few names. */
-const lowerNames = new Map<string, string>();
-function lowerName(name: string): string {
-  let lower = lowerNames.get(name);
-  if (lower === undefined) {
-    lower = name.toLowerCase();
-    if (lowerNames.size < 10_000) lowerNames.set(name, lower);
+/** What the mapper needs to know about one attribute name; memoised, entries repeat the same few names. */
+interface NameInfo {
+  lower: string;
+  excluded: boolean;
+  member: boolean;
+  binary: boolean;
+  /** Start of the attribute's element in the canonical JSON: `["<lower>",<binary>,[`. */
+  prefix: string;
+}
+const nameInfos = new Map<string, NameInfo>();
+function nameInfo(name: string): NameInfo {
+  let info = nameInfos.get(name);
+  if (info === undefined) {
+    const lower = name.toLowerCase();
+    const binary = BINARY.has(lower) || lower.endsWith(';binary');
+    info = {
+      lower,
+      excluded: EXCLUDED.has(lower),
+      member: MEMBER_ATTRIBUTES.has(lower),
+      binary,
+      prefix: `[${JSON.stringify(lower)},${binary},[`,
+    };
+    if (nameInfos.size < 10_000) nameInfos.set(name, info);
   }
-  return lower;
+  return info;
 }
 
 /** AD userAccountControl ACCOUNTDISABLE. */
@@ -132,12 +148,13 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
   let members: string[] = [];
   let disabled = false;
   const attributes: Attribute[] = [];
-  const lowers: string[] = [];
+  const infos: NameInfo[] = [];
   const disabledName = options.disabledAttribute.toLowerCase();
   for (const key in entry) {
     if (key === 'dn') continue;
     const raw = entry[key]!;
-    const lower = lowerName(key);
+    const info = nameInfo(key);
+    const lower = info.lower;
     if (lower === 'entryuuid' && options.flavor === 'openldap') {
       id = firstString(raw);
       continue;
@@ -147,7 +164,7 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
       if (Buffer.isBuffer(bytes) && bytes.length === 16) id = guidToString(bytes);
       continue;
     }
-    if (MEMBER_ATTRIBUTES.has(lower)) {
+    if (info.member) {
       members = members.concat(toStrings(raw));
       continue;
     }
@@ -161,26 +178,26 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
         return t !== 'FALSE' && t !== '0';
       });
     }
-    if (EXCLUDED.has(lower)) continue;
-    const binary = BINARY.has(lower) || lower.endsWith(';binary');
+    if (info.excluded) continue;
+    const binary = info.binary;
     const values = binary ? toBase64(raw) : toStrings(raw);
     if (values.length > 1) values.sort();
     // Insertion keeps attributes sorted by lower-case name as they come (entries hold a few dozen at most).
-    let at = lowers.length;
-    while (at > 0 && lowers[at - 1]! > lower) at -= 1;
-    if (at === lowers.length) {
+    let at = infos.length;
+    while (at > 0 && infos[at - 1]!.lower > lower) at -= 1;
+    if (at === infos.length) {
       attributes.push({ name: key, values, binary });
-      lowers.push(lower);
+      infos.push(info);
     } else {
       attributes.splice(at, 0, { name: key, values, binary });
-      lowers.splice(at, 0, lower);
+      infos.splice(at, 0, info);
     }
   }
   if (id === undefined || id === '') return undefined;
   const type = classify(objectClasses, options);
   if (type === undefined) return undefined;
   if (members.length > 1) members.sort();
-  const hash = sha256(canonicalJson(entry.dn, type, disabled, attributes, lowers, members));
+  const hash = sha256(canonicalJson(entry.dn, type, disabled, attributes, infos, members));
   return { id, type, dn: entry.dn, disabled, attributes, memberDns: members, hash };
 }
 
@@ -189,21 +206,45 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
  * name with sorted values, and sorted members. JSON makes the encoding unambiguous.
  */
 export function contentHash(object: Pick<SourceObject, 'dn' | 'type' | 'disabled' | 'attributes' | 'memberDns'>): Buffer {
-  const lowers = object.attributes.map((a) => a.name.toLowerCase());
-  return sha256(canonicalJson(object.dn, object.type, object.disabled, object.attributes, lowers, object.memberDns));
+  const infos = object.attributes.map((a) => {
+    // As JSON.stringify writes the pair (an undefined flag becomes null), without its closing bracket.
+    return { prefix: `${JSON.stringify([a.name.toLowerCase(), a.binary]).slice(0, -1)},[` };
+  });
+  return sha256(canonicalJson(object.dn, object.type, object.disabled, object.attributes, infos, object.memberDns));
 }
 
+/**
+ * `JSON.stringify([dn, type, disabled, [[lowerName, binary, values], ...], members])`, byte
+ * for byte (the hashes the controller stored depend on it), built by concatenation: the
+ * attribute prefixes are memoised and strings that need no escaping are quoted as they are.
+ */
 function canonicalJson(
   dn: string,
   type: ObjectType,
   disabled: boolean,
-  attributes: Attribute[],
-  lowers: string[],
-  members: string[],
+  attributes: readonly Attribute[],
+  infos: readonly Pick<NameInfo, 'prefix'>[],
+  members: readonly string[],
 ): string {
-  const parts = new Array<unknown>(attributes.length);
-  for (let i = 0; i < attributes.length; i++) parts[i] = [lowers[i], attributes[i]!.binary, attributes[i]!.values];
-  return JSON.stringify([dn, type, disabled, parts, members]);
+  let json = `[${quote(dn)},${type},${disabled},[`;
+  for (let i = 0; i < attributes.length; i++) {
+    if (i > 0) json += ',';
+    json += infos[i]!.prefix;
+    const values = attributes[i]!.values;
+    for (let j = 0; j < values.length; j++) json += j > 0 ? `,${quote(values[j]!)}` : quote(values[j]!);
+    json += ']]';
+  }
+  json += '],[';
+  for (let j = 0; j < members.length; j++) json += j > 0 ? `,${quote(members[j]!)}` : quote(members[j]!);
+  return json + ']]';
+}
+
+/** Characters JSON.stringify escapes: quote, backslash, controls, and (lone) surrogates. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quote(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
 function classify(objectClasses: string[], options: MapOptions): ObjectType | undefined {
