@@ -1,3 +1,4 @@
+import { isLogCursor } from '../pipeline/provisioning-log';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   AbortReason,
@@ -503,7 +504,7 @@ export class Engine implements ControllerService, SessionHandler {
     if (query.action !== undefined && !['Create', 'Update', 'Delete', 'StagedDelete'].includes(query.action)) {
       throw new ValidationError('action', 'must be one of Create, Update, Delete, StagedDelete');
     }
-    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor))
+    if (query.cursor !== undefined && !isLogCursor(query.cursor))
       throw new ValidationError('cursor', 'is not a cursor of this list');
     return this.deps.plog.list(id, { ...query, limit: limitOf(query.limit, 50) });
   }

@@ -216,7 +216,7 @@ describe('sync pipeline', () => {
     await cycleDone(cfg, cycleId);
     const added = (await server.redis.keys(`${prefix}:*`)).filter((k) => !keysBefore.has(k) && !k.startsWith(`${prefix}:bull:`));
     expect(added).toEqual([`${prefix}:cycle:${cycleId}`]);
-    expect(await server.redis.xlen(`${prefix}:config:${cfg}:plog`)).toBe(50);
+    expect((await server.service.listProvisioningLogs(cfg, { limit: 1000 })).items).toHaveLength(50);
     await agent.close();
   });
 

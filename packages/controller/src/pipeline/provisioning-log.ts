@@ -2,7 +2,15 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
 import type { Keys } from '../store/keys';
 
-const ADD_MANY = "for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'd', ARGV[i]) end return #ARGV";
+/** Entries per stream entry of {@link ProvisioningLog.addMany}. */
+const BUNDLE = 1000;
+
+/** An entry id: the stream id, and for an entry of a bundle its position (`<stream id>.<i>`). */
+const ENTRY_ID = /^(\d+-\d+)(?:\.(\d+))?$/;
+
+export function isLogCursor(cursor: string): boolean {
+  return ENTRY_ID.test(cursor);
+}
 
 export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
 
@@ -16,8 +24,11 @@ function renderEntry(e: NewLogEntry, atJson: string): string {
 }
 
 /**
- * The provisioning log of one configuration: a Redis stream (newest read first), one
- * entry per object and action. The stream id is the entry id and the cursor.
+ * The provisioning log of one configuration: a Redis stream, read newest first. A stream
+ * entry holds one log entry (field `d`, its JSON) or, as apply writes them, a bundle of up
+ * to 1,000 in order (field `b`, a JSON array): one XADD per apply chunk instead of one
+ * per object. A log entry's id (and cursor) is the stream id, with `.<position>` for an
+ * entry of a bundle.
  */
 export class ProvisioningLog {
   constructor(
@@ -29,14 +40,14 @@ export class ProvisioningLog {
     tx.xadd(this.keys.plog(configurationId), '*', 'd', JSON.stringify({ ...entry, at }));
   }
 
-  /** Queues many entries as one command (a Lua loop of XADD), in order. */
+  /** Queues many entries in order, as bundles of up to 1,000 per stream entry. */
   addMany(tx: ChainableCommander, configurationId: string, entries: readonly NewLogEntry[], at: string): void {
     const atJson = JSON.stringify(at);
-    for (let i = 0; i < entries.length; i += 5000) {
-      const end = Math.min(entries.length, i + 5000);
-      const part: string[] = new Array<string>(end - i);
-      for (let j = i; j < end; j++) part[j - i] = renderEntry(entries[j]!, atJson);
-      tx.eval(ADD_MANY, 1, this.keys.plog(configurationId), ...part);
+    for (let i = 0; i < entries.length; i += BUNDLE) {
+      const end = Math.min(entries.length, i + BUNDLE);
+      let text = '[';
+      for (let j = i; j < end; j++) text += (j > i ? ',' : '') + renderEntry(entries[j]!, atJson);
+      tx.xadd(this.keys.plog(configurationId), '*', 'b', `${text}]`);
     }
   }
 
@@ -48,18 +59,29 @@ export class ProvisioningLog {
     const key = this.keys.plog(configurationId);
     const dn = query.dn?.toLowerCase();
     const items: ProvisioningLogEntry[] = [];
-    let end = query.cursor ? `(${query.cursor}` : '+';
-    const chunk = Math.max(limit * 2, 500);
-    for (;;) {
+    // A cursor inside a bundle reads that bundle again, from the entry before it.
+    const at = query.cursor ? ENTRY_ID.exec(query.cursor) : null;
+    let end = at ? (at[2] === undefined ? `(${at[1]}` : at[1]!) : '+';
+    const within = at?.[2] === undefined ? null : { streamId: at[1]!, before: Number(at[2]) };
+    const keep = (entry: ProvisioningLogEntry): boolean =>
+      !(query.action && entry.action !== query.action) &&
+      !(query.cycleId && entry.cycleId !== query.cycleId) &&
+      !(dn && !entry.dn.toLowerCase().includes(dn));
+    // Few stream entries first (a bundle is up to 1,000 log entries), more while filters skip them.
+    for (let chunk = 2; ; chunk = Math.min(chunk * 2, 512)) {
       const rows = await this.redis.xrevrange(key, end, '-', 'COUNT', chunk);
       for (const [id, fields] of rows) {
-        const entry = { id, ...(JSON.parse(fields[1] ?? '{}') as Omit<ProvisioningLogEntry, 'id'>) };
-        if (query.action && entry.action !== query.action) continue;
-        if (query.cycleId && entry.cycleId !== query.cycleId) continue;
-        if (dn && !entry.dn.toLowerCase().includes(dn)) continue;
-        items.push(entry);
-        if (items.length > limit) {
-          return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
+        if (fields[0] === 'b') {
+          const bundle = JSON.parse(fields[1] ?? '[]') as Omit<ProvisioningLogEntry, 'id'>[];
+          const from = within && within.streamId === id ? Math.min(within.before, bundle.length) : bundle.length;
+          for (let i = from - 1; i >= 0; i--) {
+            const entry = { id: `${id}.${i}`, ...bundle[i]! };
+            if (keep(entry) && items.push(entry) > limit)
+              return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
+          }
+        } else {
+          const entry = { id, ...(JSON.parse(fields[1] ?? '{}') as Omit<ProvisioningLogEntry, 'id'>) };
+          if (keep(entry) && items.push(entry) > limit) return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
         }
       }
       if (rows.length < chunk) break;
