@@ -81,6 +81,8 @@ export class StateStore {
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<StateStore['prepare']>;
   private closed = false;
+  /** Bumped whenever the committed cache changes (see {@link cacheVersion}). */
+  private cacheChanges = 0;
 
   private constructor(file: string) {
     this.db = new Database(file);
@@ -261,6 +263,14 @@ export class StateStore {
     );
   }
 
+  /**
+   * Changes whenever a commit changes the committed cache: a reader that found a
+   * configuration's cache empty knows it still is while this stays the same.
+   */
+  get cacheVersion(): number {
+    return this.cacheChanges;
+  }
+
   objectCount(configurationId: string): number {
     return this.guard('read', () => this.stmts.countObjects.get(configurationId)?.n ?? 0);
   }
@@ -399,10 +409,17 @@ export class StateStore {
         const cycle = this.stmts.getCycle.get(cycleId);
         if (!cycle) return false;
         const config = cycle.configurationId;
+        this.cacheChanges += 1;
         if (cycle.rebase) this.stmts.clearObjects.run(config);
-        for (const row of this.cycleRows(cycleId)) {
-          if (row.kind === 3) this.stmts.deleteObject.run(config, row.id);
-          else this.stmts.upsertObject.run(config, row.id, row.type, row.dn, row.hash);
+        const { deleteObject, upsertObject } = this.stmts;
+        // As cycleRows, without an object per row: a first cycle applies one row per object.
+        for (const sequence of this.stmts.rowSequences.all(cycleId)) {
+          const rows = this.stmts.cycleRows.get(cycleId, sequence);
+          if (rows === undefined) continue;
+          for (const [id, kind, type, dn, hash] of JSON.parse(rows) as PackedRow[]) {
+            if (kind === 3) deleteObject.run(config, id);
+            else upsertObject.run(config, id, type, dn, hash === null ? null : Buffer.from(hash, 'base64'));
+          }
         }
         this.stmts.upsertConfig.run(config, cycleId, cycle.scopeKey, cycle.watermark);
         this.dropRows(cycleId);

@@ -55,6 +55,7 @@ const DELETE_CHUNK = 1000;
  */
 const BATCH_SOFT_BYTES = 256 * 1024;
 const EMPTY = new Uint8Array(0);
+const NO_CACHE: ReadonlyMap<string, CachedObject> = new Map();
 
 /**
  * Reads one cycle's scope and streams its changes into the outbox. Deletes are computed
@@ -76,6 +77,8 @@ export class CycleRunner {
   private seenCount = 0;
   /** Resume only: what the interrupted run already sent (id -> kind and hash). */
   private resuming = false;
+  /** The configuration's cache was empty when the read started, at this cache version (no lookups needed). */
+  private emptyCacheVersion = -1;
   /** DELTA: ids already classified by the read of changed entries (not to be read again). */
   private readonly handled = new Set<string>();
   private source?: LdapSource;
@@ -112,6 +115,8 @@ export class CycleRunner {
       const filter = scopeFilter(start.scope, flavor);
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
+      // A first cycle: nothing to look up while no commit fills the cache.
+      if (this.deps.store.objectCount(this.configurationId) === 0) this.emptyCacheVersion = this.deps.store.cacheVersion;
       if (this.plan.resume) {
         this.deps.store.prepareResume(this.cycleId);
         this.resuming = true;
@@ -212,12 +217,13 @@ export class CycleRunner {
       const object = mapEntry(entry, mapOptions);
       if (object) objects.push(object);
     }
-    const cache: Map<string, CachedObject> = this.plan.rebase
-      ? new Map()
-      : this.deps.store.lookup(
-          this.configurationId,
-          objects.map((o) => o.id),
-        );
+    const cache: ReadonlyMap<string, CachedObject> =
+      this.plan.rebase || this.emptyCacheVersion === this.deps.store.cacheVersion
+        ? NO_CACHE
+        : this.deps.store.lookup(
+            this.configurationId,
+            objects.map((o) => o.id),
+          );
     const sent = this.resuming
       ? this.deps.store.resumeLookup(
           this.cycleId,
