@@ -1,5 +1,5 @@
 /**
- * npm run bench:sync [-- --objects N] [--profile DIR]
+ * npm run bench:sync [-- --objects N] [--profile DIR] [--controller-config JSON]
  *
  * Initial sync end to end: slapd seeded with N users (default 100,000), the real agent and
  * controller programs, Redis; times one FULL cycle from "sync now" until the cloud directory
@@ -8,6 +8,8 @@
  *
  * `--profile DIR` runs the controller and the agent with `--cpu-prof` and stops them with
  * SIGTERM at the end, so that each writes a `.cpuprofile` into DIR (open it in Chrome DevTools).
+ * `--controller-config JSON` passes tuning settings to the controller (its `--config` file), to
+ * compare them: e.g. `'{"applyChunkSize":2000}'`.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -88,7 +90,10 @@ async function main(): Promise<void> {
   console.error(`bench:sync: seeding slapd with ${objects} users`);
   const profileAt = process.argv.indexOf('--profile');
   const profileDir = profileAt >= 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
+  const configAt = process.argv.indexOf('--controller-config');
+  const controllerConfig = configAt >= 0 ? (JSON.parse(process.argv[configAt + 1] ?? '{}') as Record<string, unknown>) : undefined;
   const system = await startSystem({
+    controllerConfig,
     slapd: { seedLdif: usersLdif(people, objects) },
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
   });
