@@ -9,7 +9,8 @@
  * `--profile DIR` runs the controller and the agent with `--cpu-prof` and stops them with
  * SIGTERM at the end, so that each writes a `.cpuprofile` into DIR (open it in Chrome DevTools).
  * `--controller-config JSON` passes tuning settings to the controller (its `--config` file), to
- * compare them: e.g. `'{"applyChunkSize":2000}'`.
+ * compare them: e.g. `'{"applyChunkSize":2000}'`. `--redis-stats` prints Redis's command statistics
+ * of the initial sync (INFO commandstats: calls and CPU microseconds per command) to stderr.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -91,7 +92,8 @@ async function main(): Promise<void> {
   const profileAt = process.argv.indexOf('--profile');
   const profileDir = profileAt >= 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
   const configAt = process.argv.indexOf('--controller-config');
-  const controllerConfig = configAt >= 0 ? (JSON.parse(process.argv[configAt + 1] ?? '{}') as Record<string, unknown>) : undefined;
+  const controllerConfig =
+    configAt >= 0 ? (JSON.parse(process.argv[configAt + 1] ?? '{}') as Record<string, unknown>) : undefined;
   const system = await startSystem({
     controllerConfig,
     slapd: { seedLdif: usersLdif(people, objects) },
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
       slapd: system.slapd.pid,
       redis: system.redis.pid,
     });
+    if (process.argv.includes('--redis-stats')) await system.redis.command('CONFIG', 'RESETSTAT');
     const cpuBefore = Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, cpuSeconds(pid)]));
     const start = process.hrtime.bigint();
     const { id } = await system.createConfiguration({
@@ -131,6 +134,17 @@ async function main(): Promise<void> {
     );
     if (status.lastCycle?.counts.create !== objects)
       throw new Error(`cycle created ${status.lastCycle?.counts.create}, expected ${objects}`);
+    if (process.argv.includes('--redis-stats')) {
+      const stats = (await system.redis.command('INFO', 'commandstats'))
+        .split('\n')
+        .map((line) => /^cmdstat_(\S+):calls=(\d+),usec=(\d+)/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ command: m[1], calls: Number(m[2]), ms: Math.round(Number(m[3]) / 1000) }))
+        .sort((a, b) => b.ms - a.ms);
+      console.error(
+        `bench:sync: redis commands of the initial sync\n${stats.map((s) => `  ${s.command} ${s.calls} calls ${s.ms} ms`).join('\n')}`,
+      );
+    }
     const total = await system.api.get<{ total: number }>(`/api/v1/configurations/${id}/objects?limit=1`);
     if (total.total !== objects) throw new Error(`cloud directory holds ${total.total}, expected ${objects}`);
 

@@ -17,7 +17,9 @@ import { ApiClient, ApiError } from './api-client';
 
 // Resolved through the workspace links, so this works from test/harness and test/dist/harness alike.
 const packageDir = (name: string) => path.dirname(require.resolve(`@syncguard/${name}/package.json`));
-export const CONTROLLER_MAIN = path.join(packageDir('controller'), 'dist', 'main.js');
+/** The controller program; SYNCGUARD_E2E_CONTROLLER_MAIN runs another build of it (to compare two in a benchmark). */
+export const CONTROLLER_MAIN =
+  process.env.SYNCGUARD_E2E_CONTROLLER_MAIN ?? path.join(packageDir('controller'), 'dist', 'main.js');
 export const AGENT_MAIN = path.join(packageDir('agent'), 'dist', 'main.js');
 export const CTL_MAIN = path.join(packageDir('controller'), 'dist', 'cli', 'main.js');
 
