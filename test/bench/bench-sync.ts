@@ -9,7 +9,8 @@
  * `--profile DIR` runs the controller and the agent with `--cpu-prof` and stops them with
  * SIGTERM at the end, so that each writes a `.cpuprofile` into DIR (open it in Chrome DevTools).
  * `--controller-config JSON` passes tuning settings to the controller (its `--config` file), to
- * compare them: e.g. `'{"applyChunkSize":2000}'`. `--redis-stats` prints Redis's command statistics
+ * compare them: e.g. `'{"applyChunkSize":2000}'`. `--node-arg X` (repeatable) passes a flag to node for
+ * the controller and the agent (e.g. `--node-arg --max-semi-space-size=8`). `--redis-stats` prints Redis's command statistics
  * of the initial sync (INFO commandstats: calls and CPU microseconds per command) to stderr.
  */
 import { spawn } from 'node:child_process';
@@ -91,13 +92,15 @@ async function main(): Promise<void> {
   console.error(`bench:sync: seeding slapd with ${objects} users`);
   const profileAt = process.argv.indexOf('--profile');
   const profileDir = profileAt >= 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
+  // --node-arg X (repeatable): a flag for node itself, for the controller and the agent (e.g. --trace-gc).
+  const nodeArgs = process.argv.flatMap((a, i) => (a === '--node-arg' ? [process.argv[i + 1] ?? ''] : []));
   const configAt = process.argv.indexOf('--controller-config');
   const controllerConfig =
     configAt >= 0 ? (JSON.parse(process.argv[configAt + 1] ?? '{}') as Record<string, unknown>) : undefined;
   const system = await startSystem({
     controllerConfig,
     slapd: { seedLdif: usersLdif(people, objects) },
-    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
+    nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...nodeArgs],
   });
   try {
     const agentId = await system.addAgent('bench');
