@@ -41,7 +41,13 @@ export function summaryField(sequence: number | string): string {
 /** The attributes as the cloud directory stores them: binary values prefixed with `base64:`. */
 function attributesObject(attributes: Change['attributes']): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const a of attributes) out[a.name] = a.binary ? a.values.map((v) => `base64:${v}`) : a.values;
+  for (const a of attributes) {
+    const values = a.binary ? a.values.map((v) => `base64:${v}`) : a.values;
+    // An attribute named __proto__ must stay an attribute, not become the object's prototype.
+    if (a.name === '__proto__')
+      Object.defineProperty(out, a.name, { value: values, enumerable: true, writable: true, configurable: true });
+    else out[a.name] = values;
+  }
   return out;
 }
 
