@@ -42,6 +42,13 @@ describe('mapEntry', () => {
     expect(mapEntry({ ...user, cn: 'Anne' }, openldap)!.hash).not.toEqual(a.hash);
   });
 
+  it('leaves out attributes without values (ldapts reports the requested * as one)', () => {
+    const a = mapEntry(user, openldap)!;
+    const b = mapEntry({ ...user, '*': [], description: [] }, openldap)!;
+    expect(b.attributes.map((x) => x.name)).toEqual(['cn', 'mail', 'objectClass', 'uid']);
+    expect(b.hash).toEqual(a.hash);
+  });
+
   it('maps groupOfNames and groupOfUniqueNames members to memberDns', () => {
     const group = mapEntry(
       {
@@ -112,7 +119,9 @@ describe('mapEntry', () => {
 describe('content hash values', () => {
   // The controller compares these with hashes it stored from earlier cycles: any change to the
   // canonical form or the hash turns every object into a MODIFY. Computed by the agent's
-  // first canonical form (JSON.stringify of [dn, type, disabled, [[name, binary, values]...], members]).
+  // first canonical form (JSON.stringify of [dn, type, disabled, [[name, binary, values]...], members]),
+  // except the first: attributes without values (the empty '*' ldapts reports) are left out since
+  // 2026-11-25, a deliberate one-time change (before any release).
   const user = { flavor: 'openldap' as const, objectTypes: [ObjectType.OBJECT_TYPE_USER, ObjectType.OBJECT_TYPE_GROUP] };
   const cases: [string, Parameters<typeof mapEntry>[0], Parameters<typeof mapEntry>[1], string][] = [
     [
@@ -129,7 +138,7 @@ describe('content hash values', () => {
         '*': [],
       },
       { ...user, disabledAttribute: '' },
-      '68cc4e051d864bbadd2c27d4ae729bce181a0b95a8628e123235c3709997a2d7',
+      '174a5a7a47c0d461a9fda2b9b83dc9f75419efb67c3fc37a7726a7bbeadaea39',
     ],
     [
       'escapes, non-ASCII, a lone surrogate, mixed-case names, a binary value and a disabled flag',

@@ -181,6 +181,8 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
     if (info.excluded) continue;
     const binary = info.binary;
     const values = binary ? toBase64(raw) : toStrings(raw);
+    // An attribute without values is no attribute: ldapts reports the requested '*' as one.
+    if (values.length === 0) continue;
     if (values.length > 1) values.sort();
     // Insertion keeps attributes sorted by lower-case name as they come (entries hold a few dozen at most).
     let at = infos.length;
