@@ -42,6 +42,8 @@ export interface ControllerOptions {
   applyChunkSize?: number;
   /** Pause between apply chunks, for crash tests that must kill a controller mid-apply. Default 0. */
   applyStepDelayMs?: number;
+  /** Days provisioning-log entries are kept; older ones are trimmed as new ones are written. Default 30. */
+  provisioningLogRetentionDays?: number;
   /** BullMQ lock duration of cycle jobs; a crashed worker's job is taken over after about this long. Default 30000. */
   jobLockMs?: number;
   /** How often BullMQ looks for stalled jobs. Default 30000. */
@@ -78,6 +80,7 @@ export interface CompiledControllerOptions {
   readonly maxBatchChanges: number;
   readonly maxInFlightBatches: number;
   readonly applyChunkSize: number;
+  readonly provisioningLogRetentionDays: number;
   readonly applyStepDelayMs: number;
   readonly jobLockMs: number;
   readonly stalledIntervalMs: number;
@@ -170,6 +173,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     maxInFlightBatches: int('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
     applyChunkSize: int('applyChunkSize', options.applyChunkSize, 1000, 1, 100_000),
     applyStepDelayMs: int('applyStepDelayMs', options.applyStepDelayMs, 0, 0, 60_000),
+    provisioningLogRetentionDays: int('provisioningLogRetentionDays', options.provisioningLogRetentionDays, 30, 1, 3650),
     jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),
     mailAttempts: int('mailAttempts', options.mailAttempts, 10, 1, 1000),

@@ -35,6 +35,7 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'maxInFlightBatches',
   'applyChunkSize',
   'applyStepDelayMs',
+  'provisioningLogRetentionDays',
   'jobLockMs',
   'stalledIntervalMs',
   'mailAttempts',

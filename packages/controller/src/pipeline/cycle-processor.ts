@@ -293,7 +293,7 @@ export class CycleProcessor {
       const tx = conn.multi();
       if (quarantine) {
         const details = `held back: ${deleteCount} deletes >= threshold ${guard.threshold}`;
-        tx.eval(STAGE_DELETES, 2, part.d, this.keys.plog(cfgId), cycleId, details, now);
+        tx.eval(STAGE_DELETES, 2, part.d, this.keys.plog(cfgId), cycleId, details, now, this.plog.minId());
       }
       tx.eval(ASSEMBLE_PLAN, 5, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds);
       if (quarantine) {

@@ -85,6 +85,28 @@ describe('provisioning log', () => {
     );
   });
 
+  it('trims entries older than the retention as new ones are written', async () => {
+    const short = new ProvisioningLog(client, keys, 50);
+    const cfg = 'retention';
+    const tx = client.multi();
+    for (let n = 0; n < 250; n++) short.add(tx, cfg, entry(n), '2026-11-25T00:00:00.000Z');
+    short.addMany(
+      tx,
+      cfg,
+      Array.from({ length: 10 }, (_, n) => entry(1000 + n)),
+      '2026-11-25T00:00:00.000Z',
+    );
+    await tx.exec();
+    expect(await client.xlen(keys.plog(cfg))).toBe(251);
+    await new Promise((r) => setTimeout(r, 120));
+    const later = client.multi();
+    short.addMany(later, cfg, [entry(2000)], '2026-11-25T00:00:01.000Z');
+    await later.exec();
+    // Whole stream nodes go (approximate trimming): the old single entries, in nodes of 100, and the old bundle.
+    expect(await client.xlen(keys.plog(cfg))).toBeLessThanOrEqual(51);
+    expect((await log.list(cfg, { limit: 1 })).items[0]).toMatchObject({ objectId: 'u2000', at: '2026-11-25T00:00:01.000Z' });
+  });
+
   it('knows its cursors', () => {
     expect(isLogCursor('1732500000000-0')).toBe(true);
     expect(isLogCursor('1732500000000-3.999')).toBe(true);

@@ -2,6 +2,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
 import type { Keys } from '../store/keys';
 
+export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
+
 /** Entries per stream entry of {@link ProvisioningLog.addMany}. */
 const BUNDLE = 1000;
 
@@ -12,42 +14,63 @@ export function isLogCursor(cursor: string): boolean {
   return ENTRY_ID.test(cursor);
 }
 
-export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
+/** One entry of a bundle: what is not common to the bundle. */
+type BundledEntry = [
+  action: ProvisioningAction,
+  status: ProvisioningLogEntry['status'],
+  objectType: ProvisioningLogEntry['objectType'],
+  objectId: string,
+  dn: string,
+  details: string | null,
+];
 
-/**
- * The stored JSON of an entry: the text JSON.stringify({...entry, at}) gives for a
- * NewLogEntry with its fields in their usual order, built without an intermediate object.
- */
-function renderEntry(e: NewLogEntry, atJson: string): string {
-  if (e.details === undefined) return JSON.stringify({ ...e, at: JSON.parse(atJson) as string });
-  return `{"cycleId":${JSON.stringify(e.cycleId)},"action":${JSON.stringify(e.action)},"status":${JSON.stringify(e.status)},"objectType":${JSON.stringify(e.objectType)},"objectId":${JSON.stringify(e.objectId)},"dn":${JSON.stringify(e.dn)},"details":${JSON.stringify(e.details)},"at":${atJson}}`;
+/** A bundle as stored: `{cycleId, at, e: BundledEntry[]}`. */
+interface Bundle {
+  cycleId: string;
+  at: string;
+  e: BundledEntry[];
 }
 
 /**
  * The provisioning log of one configuration: a Redis stream, read newest first. A stream
  * entry holds one log entry (field `d`, its JSON) or, as apply writes them, a bundle of up
- * to 1,000 in order (field `b`, a JSON array): one XADD per apply chunk instead of one
- * per object. A log entry's id (and cursor) is the stream id, with `.<position>` for an
- * entry of a bundle.
+ * to 1,000 entries of one cycle in order (field `b`, {@link Bundle}: one XADD per apply
+ * chunk instead of one per object, and the cycle id and time once). A log entry's id (and
+ * cursor) is the stream id, with `.<position>` for an entry of a bundle.
+ *
+ * Entries older than the retention are trimmed as new ones are written (XADD MINID: stream
+ * ids are times), so the log of a busy configuration does not grow without bound.
  */
 export class ProvisioningLog {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    private readonly retentionMs = 30 * 86_400_000,
   ) {}
 
-  add(tx: ChainableCommander, configurationId: string, entry: NewLogEntry, at: string): void {
-    tx.xadd(this.keys.plog(configurationId), '*', 'd', JSON.stringify({ ...entry, at }));
+  /** The oldest stream id to keep (for XADD MINID, trimmed approximately: whole stream nodes). */
+  minId(now = Date.now()): string {
+    return String(Math.max(0, now - this.retentionMs));
   }
 
-  /** Queues many entries in order, as bundles of up to 1,000 per stream entry. */
+  add(tx: ChainableCommander, configurationId: string, entry: NewLogEntry, at: string): void {
+    tx.xadd(this.keys.plog(configurationId), 'MINID', '~', this.minId(), '*', 'd', JSON.stringify({ ...entry, at }));
+  }
+
+  /** Queues many entries in order, as bundles of up to 1,000 of one cycle per stream entry. */
   addMany(tx: ChainableCommander, configurationId: string, entries: readonly NewLogEntry[], at: string): void {
-    const atJson = JSON.stringify(at);
-    for (let i = 0; i < entries.length; i += BUNDLE) {
-      const end = Math.min(entries.length, i + BUNDLE);
-      let text = '[';
-      for (let j = i; j < end; j++) text += (j > i ? ',' : '') + renderEntry(entries[j]!, atJson);
-      tx.xadd(this.keys.plog(configurationId), '*', 'b', `${text}]`);
+    const head = `,"at":${JSON.stringify(at)},"e":[`;
+    const minId = this.minId();
+    for (let i = 0; i < entries.length;) {
+      const cycleId = entries[i]!.cycleId;
+      let text = `{"cycleId":${JSON.stringify(cycleId)}${head}`;
+      let j = i;
+      for (; j < entries.length && j < i + BUNDLE && entries[j]!.cycleId === cycleId; j++) {
+        const e = entries[j]!;
+        text += `${j > i ? ',' : ''}["${e.action}","${e.status}","${e.objectType}",${JSON.stringify(e.objectId)},${JSON.stringify(e.dn)},${e.details == null ? 'null' : JSON.stringify(e.details)}]`;
+      }
+      tx.xadd(this.keys.plog(configurationId), 'MINID', '~', minId, '*', 'b', `${text}]}`);
+      i = j;
     }
   }
 
@@ -72,10 +95,23 @@ export class ProvisioningLog {
       const rows = await this.redis.xrevrange(key, end, '-', 'COUNT', chunk);
       for (const [id, fields] of rows) {
         if (fields[0] === 'b') {
-          const bundle = JSON.parse(fields[1] ?? '[]') as Omit<ProvisioningLogEntry, 'id'>[];
-          const from = within && within.streamId === id ? Math.min(within.before, bundle.length) : bundle.length;
+          const bundle = JSON.parse(fields[1] ?? '{}') as Bundle;
+          // A whole bundle of another cycle is skipped without looking at its entries.
+          if (query.cycleId && bundle.cycleId !== query.cycleId) continue;
+          const from = within && within.streamId === id ? Math.min(within.before, bundle.e.length) : bundle.e.length;
           for (let i = from - 1; i >= 0; i--) {
-            const entry = { id: `${id}.${i}`, ...bundle[i]! };
+            const [action, status, objectType, objectId, entryDn, details] = bundle.e[i]!;
+            const entry: ProvisioningLogEntry = {
+              id: `${id}.${i}`,
+              cycleId: bundle.cycleId,
+              action,
+              status,
+              objectType,
+              objectId,
+              dn: entryDn,
+              details,
+              at: bundle.at,
+            };
             if (keep(entry) && items.push(entry) > limit)
               return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
           }

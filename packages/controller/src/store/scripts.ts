@@ -156,7 +156,7 @@ for i = 0, n - 1, 1000 do
       objectType = string.sub(e, a + 1, b - 1), objectId = string.sub(e, 3, a - 1),
       dn = string.sub(e, b + 1), details = ARGV[2], at = ARGV[3],
     }
-    redis.call('XADD', KEYS[2], '*', 'd', cjson.encode(entry))
+    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*', 'd', cjson.encode(entry))
   end
 end
 return n
