@@ -16,6 +16,8 @@ describe('compileControllerOptions', () => {
       tls: null,
       heartbeatIntervalMs: 15_000,
       maxFrameBytes: 4 * 1024 * 1024,
+      provisioningLogRetentionDays: 30,
+      heapGrowingPercent: 100,
     });
     expect(Object.isFrozen(o)).toBe(true);
   });
@@ -32,6 +34,9 @@ describe('compileControllerOptions', () => {
     [{ adminToken: TOKEN, tlsCertFile: '/nonexistent.pem', tlsKeyFile: '/nonexistent.key' }, 'tlsCertFile'],
     [{ adminToken: TOKEN, redisKeyPrefix: 'a b' }, 'redisKeyPrefix'],
     [{ adminToken: TOKEN, heartbeatIntervalMs: 0 }, 'heartbeatIntervalMs'],
+    [{ adminToken: TOKEN, provisioningLogRetentionDays: 0 }, 'provisioningLogRetentionDays'],
+    [{ adminToken: TOKEN, heapGrowingPercent: -1 }, 'heapGrowingPercent'],
+    [{ adminToken: TOKEN, heapGrowingPercent: 1.5 }, 'heapGrowingPercent'],
   ])('refuses %j naming %s', (input, setting) => {
     let error: unknown;
     try {

@@ -44,6 +44,12 @@ export interface ControllerOptions {
   applyStepDelayMs?: number;
   /** Days provisioning-log entries are kept; older ones are trimmed as new ones are written. Default 30. */
   provisioningLogRetentionDays?: number;
+  /**
+   * The program (not createServer) sets V8's heap growing factor to 1 + this/100: the old
+   * generation is collected when it has grown by this much over the live heap. Default 100;
+   * 0 leaves V8's own heuristics (which let it grow to about four times the live heap).
+   */
+  heapGrowingPercent?: number;
   /** BullMQ lock duration of cycle jobs; a crashed worker's job is taken over after about this long. Default 30000. */
   jobLockMs?: number;
   /** How often BullMQ looks for stalled jobs. Default 30000. */
@@ -81,6 +87,7 @@ export interface CompiledControllerOptions {
   readonly maxInFlightBatches: number;
   readonly applyChunkSize: number;
   readonly provisioningLogRetentionDays: number;
+  readonly heapGrowingPercent: number;
   readonly applyStepDelayMs: number;
   readonly jobLockMs: number;
   readonly stalledIntervalMs: number;
@@ -174,6 +181,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     applyChunkSize: int('applyChunkSize', options.applyChunkSize, 1000, 1, 100_000),
     applyStepDelayMs: int('applyStepDelayMs', options.applyStepDelayMs, 0, 0, 60_000),
     provisioningLogRetentionDays: int('provisioningLogRetentionDays', options.provisioningLogRetentionDays, 30, 1, 3650),
+    heapGrowingPercent: int('heapGrowingPercent', options.heapGrowingPercent, 100, 0, 1000),
     jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),
     mailAttempts: int('mailAttempts', options.mailAttempts, 10, 1, 1000),

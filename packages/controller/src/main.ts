@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import v8 from 'node:v8';
 import fs from 'node:fs';
 import { Command } from 'commander';
 import pino from 'pino';
@@ -36,6 +37,7 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'applyChunkSize',
   'applyStepDelayMs',
   'provisioningLogRetentionDays',
+  'heapGrowingPercent',
   'jobLockMs',
   'stalledIntervalMs',
   'mailAttempts',
@@ -132,6 +134,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = pino({ level: options.logLevel ?? 'info', base: { component: 'syncguard-controller' } });
+  const heapGrowing = compileControllerOptions(options).heapGrowingPercent;
+  // V8 otherwise lets the old generation fill with garbage to about four times the live heap
+  // before it collects: a long apply then peaks far above what it holds.
+  if (heapGrowing > 0) v8.setFlagsFromString(`--heap-growing-percent=${heapGrowing}`);
   const server = await createServer(options, { logger });
   await server.listen();
   let stopping = false;
