@@ -385,6 +385,44 @@ describe('bad input', () => {
     }
   });
 
+  it('names the field at fault, down to the item of a nested list', () => {
+    const attribute = (name: string, values: unknown[]) => ({ name, values: values as string[], binary: false });
+    const user = (n: number, attributes: ReturnType<typeof attribute>[], memberDns: unknown[] = []) => ({
+      kind: ChangeKind.CHANGE_KIND_ADD,
+      objectType: 1,
+      objectId: `o${n}`,
+      dn: `cn=o${n}`,
+      contentHash: hash(n),
+      attributes,
+      memberDns: memberDns as string[],
+    });
+    const batch = (changes: ReturnType<typeof user>[]): BodyInput => ({
+      type: 'changeBatch',
+      value: { configurationId: 'c', cycleId: 'x', sequence: 1, changes },
+    });
+    const messageOf = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'no error';
+    };
+    const ok = attribute('cn', ['a', 'b']);
+    expect(messageOf(() => encodeFrame(batch([user(0, [ok]), user(1, [ok, ok, attribute('mail', ['m', 7])])])))).toBe(
+      'changeBatch.changes[1].attributes[2].values[1]: must be a string',
+    );
+    expect(messageOf(() => encodeFrame(batch([user(0, [ok]), user(1, [ok]), user(2, [attribute('', [])])])))).toBe(
+      'changeBatch.changes[2].attributes[0].name: must not be empty',
+    );
+    expect(messageOf(() => encodeFrame(batch([user(0, [ok], ['cn=a', null])])))).toBe(
+      'changeBatch.changes[0].memberDns[1]: must be a string',
+    );
+    // Valid lists come back whole, empty ones as fresh arrays.
+    const decoded = decodeFrame(encodeFrame(batch([user(0, [ok, attribute('empty', [])])]))).body;
+    expect(decoded.type === 'changeBatch' && decoded.value.changes[0]!.attributes.map((a) => a.values)).toEqual([['a', 'b'], []]);
+  });
+
   it('refuses to encode a frame over the limit', () => {
     expect(codeOf(() => encodeFrame(SAMPLES[4]!, { maxFrameBytes: 100 }))).toBe('PROTO_ERR_FRAME_TOO_LARGE');
   });

@@ -230,6 +230,18 @@ function list<T>(raw: Raw, key: string, path: Path, item: (v: unknown, path: Pat
   return out;
 }
 
+/** A list of strings, checked; the array itself is returned (nothing is copied). */
+function strings(raw: Raw, key: string, path: Path): string[] {
+  const v = raw?.[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) invalid(`${at(path)}.${key}`, 'must be a list');
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'string') invalid(`${at(path)}.${key}[${i}]`, 'must be a string');
+  }
+  // protobufjs leaves a shared, frozen empty array on the prototype of a message without the field.
+  return v.length === 0 ? [] : (v as string[]);
+}
+
 function obj(v: unknown, path: Path): Raw {
   if (v == null) return undefined;
   if (typeof v !== 'object') invalid(path, 'must be a message');
@@ -255,10 +267,6 @@ function toNumber(v: unknown): number {
   return NaN;
 }
 
-const itemString = (v: unknown, path: Path): string => {
-  if (typeof v !== 'string') invalid(path, 'must be a string');
-  return v;
-};
 const itemUint = (v: unknown, path: Path): number => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) invalid(path, 'must be a whole number >= 0');
   return v;
@@ -289,7 +297,7 @@ function cursor(v: unknown, path: Path): CacheCursor {
 
 function attribute(v: unknown, path: Path): Attribute {
   const r = obj(v, path);
-  return { name: str(r, 'name', path, true), values: list(r, 'values', path, itemString), binary: bool(r, 'binary', path) };
+  return { name: str(r, 'name', path, true), values: strings(r, 'values', path), binary: bool(r, 'binary', path) };
 }
 
 function change(v: unknown, path: Path): Change {
@@ -309,7 +317,7 @@ function change(v: unknown, path: Path): Change {
     attributes: list(r, 'attributes', path, attribute),
     contentHash: hash,
     disabled: bool(r, 'disabled', path),
-    memberDns: list(r, 'memberDns', path, itemString),
+    memberDns: strings(r, 'memberDns', path),
   };
 }
 
@@ -346,7 +354,7 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
         baseDn: str(scope, 'baseDn', sp, true),
         filter: str(scope, 'filter', sp),
         objectTypes: list(scope, 'objectTypes', sp, (v, path) => oneOf({ v }, 'v', path, TYPES), true),
-        attributes: list(scope, 'attributes', sp, itemString),
+        attributes: strings(scope, 'attributes', sp),
         disabledAttribute: str(scope, 'disabledAttribute', sp),
       },
       baseCycleId: str(r, 'baseCycleId', p),
