@@ -156,7 +156,12 @@ async function main(): Promise<void> {
     const quietStart = process.hrtime.bigint();
     const quiet = await system.syncNow(id);
     const quietSeconds = Number(process.hrtime.bigint() - quietStart) / 1e9;
-    const after = await redisInfo(system);
+    // The cycle's BullMQ job is removed when it completes, a moment after the cycle is applied.
+    let after = await redisInfo(system);
+    for (let i = 0; i < 20 && after.keys > before.keys + 1; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await redisInfo(system);
+    }
     const counts = quiet.lastCycle?.counts;
     if (!counts || counts.create + counts.update + counts.delete !== 0)
       throw new Error(`quiet cycle had changes: ${JSON.stringify(counts)}`);

@@ -94,7 +94,9 @@ export class PipelineQueues {
         jobId,
         attempts: CYCLE_ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 24 * 3600 },
+        // A done job holds nothing the cycle record does not: it goes, so that a quiet cycle
+        // adds one key to Redis (the cycle record). A failed one stays a week for diagnosis.
+        removeOnComplete: true,
         removeOnFail: { age: 7 * 24 * 3600 },
       },
     );
