@@ -16,7 +16,7 @@ describe('compileControllerOptions', () => {
       tls: null,
       heartbeatIntervalMs: 15_000,
       maxFrameBytes: 4 * 1024 * 1024,
-      provisioningLogRetentionDays: 30,
+      historyRetentionDays: 30,
       heapGrowingPercent: 100,
     });
     expect(Object.isFrozen(o)).toBe(true);
@@ -34,7 +34,7 @@ describe('compileControllerOptions', () => {
     [{ adminToken: TOKEN, tlsCertFile: '/nonexistent.pem', tlsKeyFile: '/nonexistent.key' }, 'tlsCertFile'],
     [{ adminToken: TOKEN, redisKeyPrefix: 'a b' }, 'redisKeyPrefix'],
     [{ adminToken: TOKEN, heartbeatIntervalMs: 0 }, 'heartbeatIntervalMs'],
-    [{ adminToken: TOKEN, provisioningLogRetentionDays: 0 }, 'provisioningLogRetentionDays'],
+    [{ adminToken: TOKEN, historyRetentionDays: 0 }, 'historyRetentionDays'],
     [{ adminToken: TOKEN, heapGrowingPercent: -1 }, 'heapGrowingPercent'],
     [{ adminToken: TOKEN, heapGrowingPercent: 1.5 }, 'heapGrowingPercent'],
   ])('refuses %j naming %s', (input, setting) => {

@@ -42,8 +42,11 @@ export interface ControllerOptions {
   applyChunkSize?: number;
   /** Pause between apply chunks, for crash tests that must kill a controller mid-apply. Default 0. */
   applyStepDelayMs?: number;
-  /** Days provisioning-log entries are kept; older ones are trimmed as new ones are written. Default 30. */
-  provisioningLogRetentionDays?: number;
+  /**
+   * Days provisioning-log entries and cycle records are kept; older ones are removed as new
+   * ones are written (never the current, last or committed cycle). Default 30.
+   */
+  historyRetentionDays?: number;
   /**
    * The program (not createServer) sets V8's heap growing factor to 1 + this/100: the old
    * generation is collected when it has grown by this much over the live heap. Default 100;
@@ -86,7 +89,7 @@ export interface CompiledControllerOptions {
   readonly maxBatchChanges: number;
   readonly maxInFlightBatches: number;
   readonly applyChunkSize: number;
-  readonly provisioningLogRetentionDays: number;
+  readonly historyRetentionDays: number;
   readonly heapGrowingPercent: number;
   readonly applyStepDelayMs: number;
   readonly jobLockMs: number;
@@ -180,7 +183,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     maxInFlightBatches: int('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
     applyChunkSize: int('applyChunkSize', options.applyChunkSize, 1000, 1, 100_000),
     applyStepDelayMs: int('applyStepDelayMs', options.applyStepDelayMs, 0, 0, 60_000),
-    provisioningLogRetentionDays: int('provisioningLogRetentionDays', options.provisioningLogRetentionDays, 30, 1, 3650),
+    historyRetentionDays: int('historyRetentionDays', options.historyRetentionDays, 30, 1, 3650),
     heapGrowingPercent: int('heapGrowingPercent', options.heapGrowingPercent, 100, 0, 1000),
     jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
     stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),

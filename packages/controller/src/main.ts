@@ -36,7 +36,7 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'maxInFlightBatches',
   'applyChunkSize',
   'applyStepDelayMs',
-  'provisioningLogRetentionDays',
+  'historyRetentionDays',
   'heapGrowingPercent',
   'jobLockMs',
   'stalledIntervalMs',

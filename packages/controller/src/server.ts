@@ -72,7 +72,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const scripts = new Scripts(redis);
   const target = new CloudDirectoryTarget(redis, keys);
   const audit = new AuditLog(redis, keys);
-  const plog = new ProvisioningLog(redis, keys, opts.provisioningLogRetentionDays * 86_400_000);
+  const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const engine = new Engine({ redis, keys, scripts, options: opts, logger, metrics, target, audit, plog, controllerId });
   const gateway = new AgentGateway(redis, subscriber, keys, opts, logger.child({ component: 'gateway' }), metrics, engine);
   const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));

@@ -421,7 +421,35 @@ export class Engine implements ControllerService, SessionHandler {
       },
     });
     this.deps.logger.info({ configurationId: id, cycleId, agentId, mode: full ? 'full' : 'delta', trigger }, 'cycle started');
+    await this.pruneHistory(id).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, configurationId: id }, 'old cycle records not removed');
+    });
     return cycleId;
+  }
+
+  /**
+   * Removes cycle records that started before the history retention, except the current,
+   * last and committed cycles (a long quarantine keeps its cycle).
+   */
+  async pruneHistory(id: string, now = Date.now()): Promise<number> {
+    const cutoff = now - this.deps.options.historyRetentionDays * 86_400_000;
+    const keep = new Set(
+      (await this.redis.hmget(this.keys.state(id), 'currentCycleId', 'lastCycleId', 'committedCycleId')).filter(
+        (c): c is string => !!c,
+      ),
+    );
+    let removed = 0;
+    for (;;) {
+      const old = await this.redis.zrangebyscore(this.keys.cycles(id), '-inf', `(${cutoff}`, 'LIMIT', 0, 500);
+      const gone = old.filter((c) => !keep.has(c));
+      if (gone.length === 0) return removed;
+      const tx = this.redis.multi();
+      tx.zrem(this.keys.cycles(id), ...gone);
+      tx.del(...gone.flatMap((c) => [this.keys.cycle(c), ...this.keys.staged(c)]));
+      await tx.exec();
+      removed += gone.length;
+      if (old.length < 500) return removed;
+    }
   }
 
   /**
@@ -486,14 +514,37 @@ export class Engine implements ControllerService, SessionHandler {
     return moved;
   }
 
+  /**
+   * Cycle history, newest first. The cursor is `<startedAt ms>:<cycle id>` of the last cycle
+   * of the page (cycles with the same start time follow in reverse id order, as Redis sorts
+   * them), so that cycles started meanwhile do not shift the pages.
+   */
   async listCycles(id: string, page: { limit?: number; cursor?: string }): Promise<Page<Cycle>> {
     await this.stored(id);
     const limit = limitOf(page.limit, 50);
-    const offset = page.cursor ? Number(page.cursor) : 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ValidationError('cursor', 'is not a cursor of this list');
-    const ids = await this.redis.zrevrange(this.keys.cycles(id), offset, offset + limit);
-    const items = (await Promise.all(ids.slice(0, limit).map((c) => this.readCycle(c)))).filter((c): c is Cycle => c !== null);
-    return { items, nextCursor: ids.length > limit ? String(offset + limit) : null };
+    const key = this.keys.cycles(id);
+    const after = page.cursor === undefined ? null : /^(\d+):(\S+)$/.exec(page.cursor);
+    if (page.cursor !== undefined && !after) throw new ValidationError('cursor', 'is not a cursor of this list');
+    const found: { id: string; score: string }[] = [];
+    let upper = '+inf';
+    if (after) {
+      const [, score, last] = after as unknown as [string, string, string];
+      // Cycles of the same start time that come after the cursor's one (Redis: reverse id order).
+      const tied = (await this.redis.zrangebyscore(key, score, score))
+        .filter((c) => c < last)
+        .sort()
+        .reverse();
+      found.push(...tied.map((c) => ({ id: c, score })));
+      upper = `(${score}`;
+    }
+    if (found.length <= limit) {
+      const rest = await this.redis.zrevrangebyscore(key, upper, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1 - found.length);
+      for (let i = 0; i + 1 < rest.length; i += 2) found.push({ id: rest[i]!, score: rest[i + 1]! });
+    }
+    const pageIds = found.slice(0, limit);
+    const items = (await Promise.all(pageIds.map((c) => this.readCycle(c.id)))).filter((c): c is Cycle => c !== null);
+    const last = pageIds[pageIds.length - 1];
+    return { items, nextCursor: found.length > limit && last ? `${last.score}:${last.id}` : null };
   }
 
   async listProvisioningLogs(
