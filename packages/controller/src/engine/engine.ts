@@ -2,6 +2,7 @@ import { isLogCursor } from '../pipeline/provisioning-log';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   AbortReason,
+  CloseCode,
   CycleErrorCode,
   CycleMode,
   ErrorCode,
@@ -744,15 +745,27 @@ export class Engine implements ControllerService, SessionHandler {
 
   // ---------------------------------------------------------------- agent sessions (SessionHandler)
 
-  private async refreshSession(session: AgentSession): Promise<void> {
-    const ttl = this.deps.options.heartbeatIntervalMs * 3 + 1000;
-    await this.redis.set(this.keys.agentSession(session.agentId), `${this.deps.controllerId}/${session.sessionId}`, 'PX', ttl);
+  private sessionTtlMs(): number {
+    return this.deps.options.heartbeatIntervalMs * 3 + 1000;
+  }
+
+  /**
+   * Makes this session the agent's one (the newest connection wins); a connection it
+   * replaces on another replica is closed there with SUPERSEDED.
+   */
+  private async claimSession(session: AgentSession): Promise<void> {
+    const mine = `${this.deps.controllerId}/${session.sessionId}`;
+    const previous = await this.redis.set(this.keys.agentSession(session.agentId), mine, 'PX', this.sessionTtlMs(), 'GET');
+    const [controllerId, sessionId] = (previous ?? '').split('/');
+    if (previous && previous !== mine && controllerId !== this.deps.controllerId && sessionId) {
+      await this.gateway.supersede(session.agentId, sessionId);
+    }
   }
 
   async hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]> {
     this.helloAt.set(session, Date.now());
     this.gateway.register(session);
-    await this.refreshSession(session);
+    await this.claimSession(session);
     const tx = this.redis.multi();
     tx.hset(this.keys.agent(session.agentId), {
       lastSeenAt: new Date().toISOString(),
@@ -918,7 +931,12 @@ export class Engine implements ControllerService, SessionHandler {
 
   async alive(session: AgentSession): Promise<void> {
     if (!this.gateway.isCurrent(session)) return;
-    await this.refreshSession(session);
+    const mine = `${this.deps.controllerId}/${session.sessionId}`;
+    // Extended only while it is this session's; a newer connection elsewhere took it over.
+    if (!(await this.deps.scripts.setIfFree(this.keys.agentSession(session.agentId), mine, mine, this.sessionTtlMs()))) {
+      session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
+      return;
+    }
     await this.redis.hset(this.keys.agent(session.agentId), 'lastSeenAt', new Date().toISOString());
   }
 

@@ -15,10 +15,8 @@ export function hashAgentToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-interface AgentCommand {
-  agentId: string;
-  body: BodyInput;
-}
+/** A frame for an agent, or (`supersede`) the session id of an agent's connection to close. */
+type AgentCommand = { agentId: string; body: BodyInput } | { agentId: string; supersede: string };
 
 /**
  * Accepts agents at `/agent` on the controller's HTTP server. The upgrade is refused
@@ -47,7 +45,12 @@ export class AgentGateway {
       if (channel !== keys.commands) return;
       try {
         const command = JSON.parse(message) as AgentCommand;
-        this.sessions.get(command.agentId)?.send(command.body);
+        const session = this.sessions.get(command.agentId);
+        if ('supersede' in command) {
+          if (session?.sessionId === command.supersede) session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
+        } else {
+          session?.send(command.body);
+        }
       } catch (error) {
         this.logger.warn({ err: error }, 'bad agent command on the pub/sub channel');
       }
@@ -105,6 +108,14 @@ export class AgentGateway {
   /** True when this session is (still) the agent's current one in this process. */
   isCurrent(session: AgentSession): boolean {
     return this.sessions.get(session.agentId) === session;
+  }
+
+  /**
+   * Closes an agent's older connection held by another replica (SUPERSEDED): an agent is
+   * connected once, to one replica, so that no two connections of it run cycles.
+   */
+  async supersede(agentId: string, sessionId: string): Promise<void> {
+    await this.redis.publish(this.keys.commands, JSON.stringify({ agentId, supersede: sessionId } satisfies AgentCommand));
   }
 
   /** Sends to the agent here, or through Redis to the replica that holds it. */

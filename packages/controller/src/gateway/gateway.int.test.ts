@@ -193,6 +193,34 @@ describe('agent gateway', () => {
     }
   });
 
+  it('an agent connected again through another replica: the older connection is closed (SUPERSEDED), only the new one gets cycles', async () => {
+    const replica = await startTestController(redis.url, { redisKeyPrefix: server.options.redisKeyPrefix });
+    try {
+      const { id, token } = await registerAgent(server, 'twice');
+      const cfg = await server.service.createConfiguration(
+        { name: 'twice', agentIds: [id], source: { baseDn: 'dc=example,dc=com' } },
+        TEST_ADMIN,
+      );
+      const first = await FakeAgent.connect({ url: agentUrl(server), agentId: id, token });
+      await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'healthy', { message: 'first cycle' });
+      const second = await FakeAgent.connect({ url: agentUrl(replica), agentId: id, token });
+      expect(await first.waitClosed()).toBe(CloseCode.SUPERSEDED);
+      const before = second.count('startCycle');
+      const { cycleId } = await server.service.startCycle(cfg.id, TEST_ADMIN);
+      await second.waitFor('startCycle', (s) => s.cycleId === cycleId);
+      expect(second.count('startCycle')).toBe(before + 1);
+      await waitFor(async () => (await server.service.getStatus(cfg.id)).lastCycle?.state === 'applied', {
+        message: 'cycle applied through the newer connection',
+      });
+      // The session key names the newer connection, and heartbeats keep it so.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await server.service.getAgent(id)).toMatchObject({ status: 'connected' });
+      await second.close();
+    } finally {
+      await replica.close();
+    }
+  });
+
   it('keeps one job scheduler per configuration at its interval', async () => {
     const scheduled = await startTestController(redis.url, { schedule: true });
     const queue = new Queue('schedule', {

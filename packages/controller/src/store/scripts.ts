@@ -108,11 +108,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-/** Sets KEYS[1] to ARGV[1] with PX ARGV[3] when it is unset or equal to ARGV[2]. Returns 1 when set. */
+/** Sets KEYS[1] to ARGV[1] (for ARGV[3] ms when given) when it is unset or holds ARGV[2] or ARGV[1]. Returns 1 when set. */
 const SET_IF_FREE = `
 local v = redis.call('GET', KEYS[1])
 if (not v) or v == ARGV[2] or v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1])
+  if ARGV[3] and ARGV[3] ~= '' then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  else
+    redis.call('SET', KEYS[1], ARGV[1])
+  end
   return 1
 end
 return 0
@@ -247,7 +251,9 @@ export class Scripts {
   }
 
   /** Claims `key` for `value` when free or held by `staleValue`. */
-  async setIfFree(key: string, value: string, staleValue: string): Promise<boolean> {
-    return ((await this.redis.eval(SET_IF_FREE, 1, key, value, staleValue)) as number) === 1;
+  async setIfFree(key: string, value: string, staleValue: string, ttlMs?: number): Promise<boolean> {
+    return (
+      ((await this.redis.eval(SET_IF_FREE, 1, key, value, staleValue, ttlMs === undefined ? '' : String(ttlMs))) as number) === 1
+    );
   }
 }
