@@ -140,6 +140,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     async listen() {
       if (state !== 'created') throw new ControllerError('SG_ERR_STATE', `cannot listen: the server is ${state}`);
       await gateway.start();
+      await engine.startLiveness();
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
@@ -182,6 +183,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           await done;
         });
         await step('queues', () => queues.close());
+        await step('liveness', () => engine.stopLiveness());
         await step('app', () => app.close());
         mailer.close();
         for (const r of [subscriber, bullConnection, redis]) await step('redis', () => r.quit());

@@ -88,6 +88,10 @@ function cycleErrorName(code: CycleErrorCode): string {
   return (CycleErrorCode as unknown as Record<number, string>)[code] ?? `CYCLE_ERROR_${code}`;
 }
 
+/** A controller refreshes its liveness key this often, and the key lives this long. */
+const LIVENESS_INTERVAL_MS = 2000;
+const LIVENESS_TTL_MS = 6000;
+
 /**
  * The engine behind the admin surface and the agent gateway: implements
  * ControllerService on Redis, starts cycles, stages batches and moves cycles through
@@ -149,10 +153,7 @@ export class Engine implements ControllerService, SessionHandler {
   }
 
   private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
-    const [h, connected] = await Promise.all([
-      this.redis.hgetall(this.keys.agent(id)),
-      this.redis.exists(this.keys.agentSession(id)),
-    ]);
+    const [h, connected] = await Promise.all([this.redis.hgetall(this.keys.agent(id)), this.isConnected(id)]);
     if (!h.id) return null;
     return {
       id,
@@ -166,8 +167,33 @@ export class Engine implements ControllerService, SessionHandler {
     };
   }
 
+  /**
+   * Connected: the agent has a session, held by a controller process that is alive (a
+   * crashed controller's sessions would otherwise look connected until they expire).
+   */
   private async isConnected(agentId: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.agentSession(agentId))) === 1;
+    const holder = await this.redis.get(this.keys.agentSession(agentId));
+    if (!holder) return false;
+    const controllerId = holder.split('/')[0] ?? '';
+    return controllerId === this.deps.controllerId || (await this.redis.exists(this.keys.controller(controllerId))) === 1;
+  }
+
+  private livenessTimer: NodeJS.Timeout | null = null;
+
+  /** Keeps this process's liveness key (`P:controller:{id}`) while it runs. */
+  async startLiveness(): Promise<void> {
+    const beat = () => this.redis.set(this.keys.controller(this.deps.controllerId), '1', 'PX', LIVENESS_TTL_MS);
+    await beat();
+    this.livenessTimer = setInterval(() => {
+      beat().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'liveness key not refreshed'));
+    }, LIVENESS_INTERVAL_MS);
+    this.livenessTimer.unref();
+  }
+
+  async stopLiveness(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = null;
+    await this.redis.del(this.keys.controller(this.deps.controllerId));
   }
 
   /** The agent that gets StartCycle for a configuration: the current one if connected, else the first connected one. */

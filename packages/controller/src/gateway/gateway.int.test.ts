@@ -221,6 +221,22 @@ describe('agent gateway', () => {
     }
   });
 
+  it('an agent whose controller process is gone shows disconnected at once, not when its session expires', async () => {
+    const replica = await startTestController(redis.url, { redisKeyPrefix: server.options.redisKeyPrefix });
+    try {
+      const { id, token } = await registerAgent(server, 'orphan');
+      const agent = await FakeAgent.connect({ url: agentUrl(replica), agentId: id, token });
+      await waitFor(async () => (await server.service.getAgent(id)).status === 'connected', { message: 'connected' });
+      // What a crash leaves: the agent's session key, but no liveness key of its controller.
+      await replica.service.stopLiveness();
+      expect(await server.redis.exists(`${server.options.redisKeyPrefix}:agent:${id}:session`)).toBe(1);
+      expect((await server.service.getAgent(id)).status).toBe('disconnected');
+      await agent.close();
+    } finally {
+      await replica.close();
+    }
+  });
+
   it('keeps one job scheduler per configuration at its interval', async () => {
     const scheduled = await startTestController(redis.url, { schedule: true });
     const queue = new Queue('schedule', {

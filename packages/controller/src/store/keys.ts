@@ -7,7 +7,8 @@
  * | `P:agents` | zset | agent ids by creation time |
  * | `P:agent:{id}` | hash | name, tokenHash, createdAt, lastSeenAt, version, hostname |
  * | `P:agent-token:{sha256}` | string | agent id of a token hash |
- * | `P:agent:{id}:session` | string (TTL) | `{controllerId, sessionId}` while connected |
+ * | `P:agent:{id}:session` | string (TTL) | `{controllerId}/{sessionId}` while connected |
+ * | `P:controller:{id}` | string (TTL) | present while that controller process runs (refreshed every few seconds) |
  * | `P:agent:{id}:cursors` | hash | configuration id -> the agent's committed cycle id |
  * | `P:configs` | zset | configuration ids by creation time |
  * | `P:config:{id}` | string | the configuration's settings (JSON) |
@@ -43,6 +44,9 @@ export class Keys {
   }
   agentSession(id: string): string {
     return `${this.prefix}:agent:${id}:session`;
+  }
+  controller(id: string): string {
+    return `${this.prefix}:controller:${id}`;
   }
   agentCursors(id: string): string {
     return `${this.prefix}:agent:${id}:cursors`;
