@@ -1,3 +1,4 @@
+import { completeRanges, hasRanges } from '../ldap/ranged';
 import type { Logger } from 'pino';
 import type { Entry } from 'ldapts';
 import {
@@ -218,6 +219,14 @@ export class CycleRunner {
     full: boolean,
     reread = false,
   ): Promise<void> {
+    if (mapOptions.flavor === 'ad') {
+      // Large multi-valued attributes (members of big groups) come in ranges: read the rest first.
+      const source = this.source;
+      for (const entry of page) {
+        if (source && hasRanges(entry))
+          await completeRanges(entry, (dn, attribute) => source.readEntry(dn, '(objectClass=*)', [attribute]));
+      }
+    }
     const objects: SourceObject[] = [];
     for (const entry of page) {
       if (!reread) this.entriesRead += 1;
