@@ -18,6 +18,8 @@ export interface SlapdOptions {
   sizeLimit?: number | 'unlimited';
   /** Extra lines for the database section of slapd.conf. */
   extraDatabaseConfig?: string;
+  /** Serve TLS too: StartTLS on the ldap:// port and ldaps:// on a second port ({@link SlapdServer.ldapsUrl}). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /**
@@ -36,6 +38,8 @@ export class SlapdServer {
     readonly dir: string,
     readonly port: number,
     readonly suffix: string,
+    /** The ldaps:// port, when started with `tls`. */
+    readonly tlsPort: number | null = null,
   ) {
     this.rootDn = `cn=admin,${suffix}`;
     this.peopleDn = `ou=people,${suffix}`;
@@ -44,6 +48,12 @@ export class SlapdServer {
 
   get url(): string {
     return `ldap://127.0.0.1:${this.port}`;
+  }
+
+  /** The ldaps:// URL (started with `tls` only). */
+  get ldapsUrl(): string {
+    if (this.tlsPort === null) throw new Error('slapd was started without tls');
+    return `ldaps://127.0.0.1:${this.tlsPort}`;
   }
 
   get confPath(): string {
@@ -67,7 +77,7 @@ export class SlapdServer {
   static async start(options: SlapdOptions = {}): Promise<SlapdServer> {
     const suffix = options.suffix ?? 'dc=example,dc=com';
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-slapd-'));
-    const server = new SlapdServer(dir, await freePort(), suffix);
+    const server = new SlapdServer(dir, await freePort(), suffix, options.tls ? await freePort() : null);
     await fs.mkdir(path.join(dir, 'data'));
     const limit = options.sizeLimit ?? 'unlimited';
     await fs.writeFile(
@@ -82,6 +92,7 @@ export class SlapdServer {
         'modulepath /usr/lib/ldap',
         'moduleload back_mdb',
         `sizelimit ${limit}`,
+        ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
         'database mdb',
         'maxsize 4294967296',
         `suffix "${suffix}"`,
@@ -123,9 +134,11 @@ export class SlapdServer {
   /** Starts slapd (again) on the same port and data. */
   async start(): Promise<void> {
     if (this.running) return;
-    this.process = new ManagedProcess('slapd', ['-d', '0', '-f', this.confPath, '-h', `ldap://127.0.0.1:${this.port}/`]);
+    const urls = [`ldap://127.0.0.1:${this.port}/`, ...(this.tlsPort === null ? [] : [`ldaps://127.0.0.1:${this.tlsPort}/`])];
+    this.process = new ManagedProcess('slapd', ['-d', '0', '-f', this.confPath, '-h', urls.join(' ')]);
     try {
       await waitForPort(this.port, 10_000);
+      if (this.tlsPort !== null) await waitForPort(this.tlsPort, 10_000);
     } catch (error) {
       throw new Error(`slapd did not start: ${(error as Error).message}\n${this.process.log}`);
     }

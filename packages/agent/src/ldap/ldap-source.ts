@@ -46,13 +46,15 @@ export class LdapSource {
       url: options.url,
       timeout: options.operationTimeoutMs,
       connectTimeout: options.connectTimeoutMs,
-      tlsOptions,
+      // ldapts connects with TLS from the first byte whenever tlsOptions are set, whatever the
+      // URL: given for ldaps:// only, so that ldap:// (plain, or upgraded by StartTLS) stays so.
+      tlsOptions: options.url.toLowerCase().startsWith('ldaps:') ? tlsOptions : undefined,
       strictDN: false,
     });
     try {
       if (options.startTls) {
         try {
-          await client.startTLS(tlsOptions);
+          await client.startTLS({ ...tlsOptions });
         } catch (error) {
           throw fromLdapError(error, 'connect');
         }

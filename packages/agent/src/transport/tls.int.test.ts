@@ -1,66 +1,21 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { waitFor } from '@syncguard/testkit';
+import { makeTestCertificates, waitFor } from '@syncguard/testkit';
 import { Agent } from '../agent';
 import { MiniController } from '../testing/mini-controller';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-tls-'));
+const certs = makeTestCertificates('agent-tls');
+const dir = certs.dir;
 const file = (name: string) => path.join(dir, name);
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
 let controller: MiniController | undefined;
 let agent: Agent | undefined;
 
-beforeAll(() => {
-  // A private CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it.
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  for (const [name, cn, ext] of [
-    ['server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1'],
-    ['client', 'agent-tls', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    fs.writeFileSync(file(`${name}.ext`), `${ext}\n`);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
-  }
-});
-
 afterAll(async () => {
   await agent?.close();
   await controller?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  certs.dispose();
 });
 
 it('connects to a wss:// controller verified with SYNCGUARD_CA_FILE and presents its client certificate (mutual TLS)', async () => {
