@@ -5,10 +5,10 @@ import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
 import type { Keys } from '../store/keys';
-import { ASSEMBLE_PLAN, Scripts, STAGE_DELETES } from '../store/scripts';
+import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import type { Target, TargetOperation, TargetResult } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
-import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
+import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from './provisioning-log';
 import { type ChangeSummary, decodeStoredChange, decodeSummaries, storedLines, summaryField } from './stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
@@ -33,6 +33,12 @@ interface ChangeRef {
 
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
 const PART_TTL_MS = 24 * 3600 * 1000;
+
+/** A delete plan entry: `d<TAB>id<TAB>type<TAB>dn`. */
+function parseDeleteEntry(entry: string): { objectId: string; objectType: ObjectTypeName; dn: string } {
+  const [, objectId = '', objectType = 'user', ...dn] = entry.split('\t');
+  return { objectId, objectType: objectType as ObjectTypeName, dn: dn.join('\t') };
+}
 
 function throwOnError(results: [Error | null, unknown][] | null): void {
   for (const [error] of results ?? []) if (error) throw error;
@@ -207,8 +213,8 @@ export class CycleProcessor {
     const seenKey = this.keys.seen(cycleId);
     // Parts of this run's plan, named after the run, so that an overlapping run writes its own.
     const run = randomUUID();
-    const part = { u: '', g: '', d: '', ds: '' };
-    for (const p of ['u', 'g', 'd', 'ds'] as const) part[p] = this.keys.planPart(cycleId, run, p);
+    const part = { u: '', g: '', d: '', ds: '', sd: '' };
+    for (const p of ['u', 'g', 'd', 'ds', 'sd'] as const) part[p] = this.keys.planPart(cycleId, run, p);
     const lengths = { u: 0, g: 0, d: 0 };
     const counts: CycleCounts = { create: 0, update: 0, delete: 0 };
     // Appends entries to the parts; a TTL takes the parts away should this run die.
@@ -290,11 +296,18 @@ export class CycleProcessor {
         evaluatedMode: full ? 'full' : 'delta',
       };
       const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
+      // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
+      // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
+      if (quarantine)
+        await this.renderStagedDeletes(
+          cycleId,
+          part.d,
+          part.sd,
+          `held back: ${deleteCount} deletes >= threshold ${guard.threshold}`,
+          now,
+        );
       const tx = conn.multi();
-      if (quarantine) {
-        const details = `held back: ${deleteCount} deletes >= threshold ${guard.threshold}`;
-        tx.eval(STAGE_DELETES, 2, part.d, this.keys.plog(cfgId), cycleId, details, now, this.plog.minId());
-      }
+      if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
       tx.eval(ASSEMBLE_PLAN, 5, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds);
       if (quarantine) {
         const q: Omit<Quarantine, 'notification'> = {
@@ -311,8 +324,8 @@ export class CycleProcessor {
           sentAt: null,
         };
         const stagedPreview = preview.map((e) => {
-          const [, , objectType, ...dn] = e.split('\t');
-          return { dn: dn.join('\t'), objectType };
+          const d = parseDeleteEntry(e);
+          return { dn: d.dn, objectType: d.objectType };
         });
         tx.eval(
           ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
@@ -341,7 +354,38 @@ export class CycleProcessor {
       }
     } finally {
       // Gone already when the MULTI ran; left over when it did not (or this run failed).
-      await this.redis.del(part.u, part.g, part.d, part.ds);
+      await this.redis.del(part.u, part.g, part.d, part.ds, part.sd);
+    }
+  }
+
+  /** Renders a StagedDelete log bundle per chunk of a deletes list, into a list (with a TTL). */
+  private async renderStagedDeletes(
+    cycleId: string,
+    deletesKey: string,
+    bundlesKey: string,
+    details: string,
+    at: string,
+  ): Promise<void> {
+    for (let offset = 0; ; offset += BUNDLE_SIZE) {
+      const entries = await this.redis.lrange(deletesKey, offset, offset + BUNDLE_SIZE - 1);
+      if (entries.length === 0) return;
+      const bundle = renderBundle(
+        cycleId,
+        at,
+        entries.map((e) => {
+          const d = parseDeleteEntry(e);
+          return {
+            action: 'StagedDelete' as const,
+            status: 'staged' as const,
+            objectType: d.objectType,
+            objectId: d.objectId,
+            dn: d.dn,
+            details,
+          };
+        }),
+      );
+      throwOnError(await this.redis.pipeline().rpush(bundlesKey, bundle).pexpire(bundlesKey, PART_TTL_MS).exec());
+      if (entries.length < BUNDLE_SIZE) return;
     }
   }
 

@@ -4,8 +4,35 @@ import type { Keys } from '../store/keys';
 
 export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
 
-/** Entries per stream entry of {@link ProvisioningLog.addMany}. */
-const BUNDLE = 1000;
+/** The entries of one cycle per bundle at most (a stream entry of field `b`). */
+export const BUNDLE_SIZE = 1000;
+
+const BUNDLE = BUNDLE_SIZE;
+
+/** Appends each bundle of a list (KEYS[1]) to the log stream (KEYS[2]), ARGV[1]: MINID; then removes the list. */
+const COPY_BUNDLES = `
+local n = redis.call('LLEN', KEYS[1])
+for i = 0, n - 1, 100 do
+  for _, b in ipairs(redis.call('LRANGE', KEYS[1], i, i + 99)) do
+    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[1], '*', 'b', b)
+  end
+end
+redis.call('DEL', KEYS[1])
+return n
+`;
+
+/**
+ * The stored text of a bundle: entries of one cycle, written at one time (up to
+ * {@link BUNDLE_SIZE}; the cycle id of each entry is not looked at).
+ */
+export function renderBundle(cycleId: string, at: string, entries: readonly Omit<NewLogEntry, 'cycleId'>[]): string {
+  let text = `{"cycleId":${JSON.stringify(cycleId)},"at":${JSON.stringify(at)},"e":[`;
+  for (let j = 0; j < entries.length; j++) {
+    const e = entries[j]!;
+    text += `${j > 0 ? ',' : ''}["${e.action}","${e.status}","${e.objectType}",${JSON.stringify(e.objectId)},${JSON.stringify(e.dn)},${e.details == null ? 'null' : JSON.stringify(e.details)}]`;
+  }
+  return `${text}]}`;
+}
 
 /** An entry id: the stream id, and for an entry of a bundle its position (`<stream id>.<i>`). */
 const ENTRY_ID = /^(\d+-\d+)(?:\.(\d+))?$/;
@@ -59,19 +86,22 @@ export class ProvisioningLog {
 
   /** Queues many entries in order, as bundles of up to 1,000 of one cycle per stream entry. */
   addMany(tx: ChainableCommander, configurationId: string, entries: readonly NewLogEntry[], at: string): void {
-    const head = `,"at":${JSON.stringify(at)},"e":[`;
     const minId = this.minId();
     for (let i = 0; i < entries.length;) {
       const cycleId = entries[i]!.cycleId;
-      let text = `{"cycleId":${JSON.stringify(cycleId)}${head}`;
       let j = i;
-      for (; j < entries.length && j < i + BUNDLE && entries[j]!.cycleId === cycleId; j++) {
-        const e = entries[j]!;
-        text += `${j > i ? ',' : ''}["${e.action}","${e.status}","${e.objectType}",${JSON.stringify(e.objectId)},${JSON.stringify(e.dn)},${e.details == null ? 'null' : JSON.stringify(e.details)}]`;
-      }
-      tx.xadd(this.keys.plog(configurationId), 'MINID', '~', minId, '*', 'b', `${text}]}`);
+      while (j < entries.length && j < i + BUNDLE && entries[j]!.cycleId === cycleId) j++;
+      tx.xadd(this.keys.plog(configurationId), 'MINID', '~', minId, '*', 'b', renderBundle(cycleId, at, entries.slice(i, j)));
       i = j;
     }
+  }
+
+  /**
+   * Queues bundles rendered beforehand and held in a Redis list (see {@link renderBundle}):
+   * they are written to the log inside Redis, in order, and the list is removed.
+   */
+  addRendered(tx: ChainableCommander, configurationId: string, bundlesKey: string): void {
+    tx.eval(COPY_BUNDLES, 2, bundlesKey, this.keys.plog(configurationId), this.minId());
   }
 
   async list(

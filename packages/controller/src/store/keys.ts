@@ -84,8 +84,11 @@ export class Keys {
   seen(cycleId: string): string {
     return `${this.prefix}:cycle:${cycleId}:seen`;
   }
-  /** A part of a plan being written by evaluation run `run` (u: users, g: groups, d: deletes, ds: delete ids). */
-  planPart(cycleId: string, run: string, part: 'u' | 'g' | 'd' | 'ds'): string {
+  /**
+   * A part of a plan being written by evaluation run `run` (u: users, g: groups, d: deletes,
+   * ds: delete ids, sd: StagedDelete log bundles of a quarantine).
+   */
+  planPart(cycleId: string, run: string, part: 'u' | 'g' | 'd' | 'ds' | 'sd'): string {
     return `${this.prefix}:cycle:${cycleId}:plan:${run}:${part}`;
   }
   /** Everything staged for a cycle that goes once the cycle is applied or discarded. */

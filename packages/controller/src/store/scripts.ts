@@ -143,29 +143,6 @@ redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return redis.call('LLEN', KEYS[1])
 `;
 
-/**
- * Writes a StagedDelete provisioning-log entry for every delete plan entry
- * (`d<TAB>id<TAB>type<TAB>dn`) of a list, in order, without the list passing through the
- * controller. KEYS: the deletes list, the provisioning log stream. ARGV: cycle id,
- * details, time (ISO). Returns the number of entries written.
- */
-export const STAGE_DELETES = `
-local n = redis.call('LLEN', KEYS[1])
-for i = 0, n - 1, 1000 do
-  for _, e in ipairs(redis.call('LRANGE', KEYS[1], i, i + 999)) do
-    local a = string.find(e, '\t', 3, true)
-    local b = string.find(e, '\t', a + 1, true)
-    local entry = {
-      cycleId = ARGV[1], action = 'StagedDelete', status = 'staged',
-      objectType = string.sub(e, a + 1, b - 1), objectId = string.sub(e, 3, a - 1),
-      dn = string.sub(e, b + 1), details = ARGV[2], at = ARGV[3],
-    }
-    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*', 'd', cjson.encode(entry))
-  end
-end
-return n
-`;
-
 export interface TransitionSpec {
   cycle?: Record<string, string | number>;
   state?: Record<string, string | number>;
