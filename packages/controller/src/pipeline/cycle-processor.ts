@@ -163,8 +163,10 @@ export class CycleProcessor {
   }
 
   /**
-   * Builds the seen hash of a cycle whose batches were staged without it (by an earlier
-   * version of the controller): object id -> `seq:idx` of its last change.
+   * Builds the seen hash of a cycle some of whose batches were staged without it (by an
+   * earlier version of the controller, e.g. during a rolling upgrade): object id -> `seq:idx`
+   * of its last change. Without it, the objects of those batches would look unseen, and a
+   * FULL cycle would delete them.
    */
   private async rebuildSeen(cycleId: string, c: CycleFields): Promise<void> {
     const seen = this.keys.seen(cycleId);
@@ -176,8 +178,8 @@ export class CycleProcessor {
       await this.redis.hset(seen, ...refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]));
     }
     const distinct = await this.redis.hlen(seen);
-    await this.redis.hset(this.keys.cycle(cycleId), 'seenTracked', '1', 'duplicates', String(changes - distinct));
-    c.seenTracked = '1';
+    await this.redis.hset(this.keys.cycle(cycleId), 'seenThrough', c.acked ?? '0', 'duplicates', String(changes - distinct));
+    c.seenThrough = c.acked ?? '0';
     c.duplicates = String(changes - distinct);
   }
 
@@ -187,11 +189,12 @@ export class CycleProcessor {
     if (!cfg) return;
     // The plan is written under WATCH: should two runs of this job overlap (a stalled
     // worker that was not dead after all), only the first replaces the plan.
+    // Before the WATCH: the rebuild writes the cycle hash (and is the same whoever runs it).
+    if (Number(c.seenThrough ?? 0) < Number(c.acked ?? 0)) await this.rebuildSeen(cycleId, c);
     const conn = this.redis.duplicate();
     try {
       await conn.watch(this.keys.cycle(cycleId));
       if ((await conn.hget(this.keys.cycle(cycleId), 'phase')) !== 'complete') return;
-      if (Number(c.acked ?? 0) > 0 && c.seenTracked !== '1') await this.rebuildSeen(cycleId, c);
       await this.evaluateWatched(cycleId, c, cfg, conn);
     } finally {
       conn.disconnect();
@@ -308,7 +311,7 @@ export class CycleProcessor {
         );
       const tx = conn.multi();
       if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
-      tx.eval(ASSEMBLE_PLAN, 5, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds);
+      tx.eval(ASSEMBLE_PLAN, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
         const q: Omit<Quarantine, 'notification'> = {
           reason: 'TooManyDeletes',
@@ -341,6 +344,7 @@ export class CycleProcessor {
         );
       }
       const results = await tx.exec();
+      throwOnError(results);
       const moved = results !== null && results[results.length - 1]?.[1] === 1;
       if (moved && quarantine) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
@@ -431,6 +435,8 @@ export class CycleProcessor {
         let prepared: PreparedChunk | null = pending.next ? await pending.next : null;
         if (prepared?.offset !== applied) prepared = await prepare(applied);
         const chunk = prepared;
+        // A plan shorter than its planSize would otherwise be "applied" forever without progress.
+        if (chunk.ops.length === 0) throw new Error(`the plan of cycle ${cycleId} ends at ${applied}, before its size ${size}`);
         pending.next = applied + chunk.ops.length < size ? prepare(applied + chunk.ops.length) : null;
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
         const tx = conn.multi();

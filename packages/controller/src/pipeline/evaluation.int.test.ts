@@ -173,7 +173,7 @@ describe('evaluation', () => {
     await fresh.close();
   });
 
-  it('evaluates a cycle staged without the seen hash (by an earlier version) by rebuilding it', async () => {
+  it('evaluates a cycle some of whose batches were staged without the seen hash (rolling upgrade) by rebuilding it', async () => {
     const {
       agent,
       agentId,
@@ -187,16 +187,24 @@ describe('evaluation', () => {
     await agent.waitFor('cycleCommitted');
     await agent.close();
 
-    // FULL cycle, every object still there: without the seen hash each would look deleted.
+    // FULL cycle, every object still there. Batch 1 goes through this version; batch 2 as an
+    // earlier version stores it (no seen entries; seenThrough stays at 1): without a rebuild
+    // its 10 objects would look unseen, and be deleted.
     const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, autoRespond: false });
     for (const u of fakeUsers(PEOPLE, 30, 'old')) fresh.directory.set(u.id, u);
     await fresh.hello();
     const start = await fresh.waitFor('startCycle');
     const { changes } = fresh.changesFor(start);
     const prefix = server.options.redisKeyPrefix;
-    await stream(fresh, cfg, start.cycleId, [changes.slice(0, 20), changes.slice(20)] as DeepPartialChange[][], async () => {
-      await server.redis.del(`${prefix}:cycle:${start.cycleId}:seen`);
-      await server.redis.hdel(`${prefix}:cycle:${start.cycleId}`, 'seenTracked', 'duplicates');
+    const second = changes.slice(20) as DeepPartialChange[];
+    await stream(fresh, cfg, start.cycleId, [changes.slice(0, 20), second] as DeepPartialChange[][], async () => {
+      const cycleKey = `${prefix}:cycle:${start.cycleId}`;
+      expect(await server.redis.hget(cycleKey, 'seenThrough')).toBe('2');
+      await server.redis.hdel(
+        `${prefix}:cycle:${start.cycleId}:seen`,
+        ...second.map((c) => (c as { objectId: string }).objectId),
+      );
+      await server.redis.hset(cycleKey, 'seenThrough', '1');
     });
     await cycleState(cfg, start.cycleId);
     const cycle = (await server.service.listCycles(cfg, {})).items[0]!;

@@ -39,8 +39,11 @@ while i <= n do
   i = last + 1
 end
 if added < n then redis.call('HINCRBY', KEYS[1], 'duplicates', n - added) end
--- Marks a cycle whose every batch is in the seen hash (one staged by an older version is not).
-if acked == 0 then redis.call('HSET', KEYS[1], 'seenTracked', '1') end
+-- seenThrough: the batches 1..n all went into the seen hash. A batch stored by an earlier
+-- version (none) leaves it behind for good, and evaluation then rebuilds the hash.
+if tonumber(redis.call('HGET', KEYS[1], 'seenThrough') or '0') == seq - 1 then
+  redis.call('HSET', KEYS[1], 'seenThrough', seq)
+end
 redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
 return {1, seq}
 `;
@@ -124,10 +127,12 @@ return 0
 
 /**
  * Puts an evaluated plan together from the parts evaluation wrote (users, then groups,
- * then deletes), replacing any earlier plan. KEYS: plan, users part, groups part,
- * deletes part, delete-ids set. Returns the plan's length.
+ * then deletes), replacing any earlier plan, while the cycle is `complete` (else -1 and
+ * nothing). KEYS: plan, users part, groups part, deletes part, delete-ids set, cycle hash.
+ * Returns the plan's length.
  */
 export const ASSEMBLE_PLAN = `
+if redis.call('HGET', KEYS[6], 'phase') ~= 'complete' then return -1 end
 redis.call('DEL', KEYS[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('RENAME', KEYS[2], KEYS[1])
