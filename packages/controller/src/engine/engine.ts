@@ -88,9 +88,15 @@ function cycleErrorName(code: CycleErrorCode): string {
   return (CycleErrorCode as unknown as Record<number, string>)[code] ?? `CYCLE_ERROR_${code}`;
 }
 
-/** A controller refreshes its liveness key this often, and the key lives this long. */
-const LIVENESS_INTERVAL_MS = 2000;
-const LIVENESS_TTL_MS = 6000;
+/**
+ * A controller refreshes its liveness key this often, and the key lives this long: a
+ * process whose event loop stalls for up to 12 s (a long GC, a starved CPU) still counts as
+ * alive, and one that crashed is known dead within 15 s.
+ */
+const LIVENESS_INTERVAL_MS = 3000;
+/** Third part of a session key's value `{controllerId}/{sessionId}/2`: its controller keeps a liveness key. */
+const SESSION_FORMAT = '2';
+const LIVENESS_TTL_MS = 15_000;
 
 /**
  * The engine behind the admin surface and the agent gateway: implements
@@ -174,8 +180,11 @@ export class Engine implements ControllerService, SessionHandler {
   private async isConnected(agentId: string): Promise<boolean> {
     const holder = await this.redis.get(this.keys.agentSession(agentId));
     if (!holder) return false;
-    const controllerId = holder.split('/')[0] ?? '';
-    return controllerId === this.deps.controllerId || (await this.redis.exists(this.keys.controller(controllerId))) === 1;
+    const [controllerId = '', , version] = holder.split('/');
+    // A session written by a controller version without liveness keys (no `/2` suffix: a
+    // rolling upgrade) counts until it expires, as it always did.
+    if (version !== SESSION_FORMAT || controllerId === this.deps.controllerId) return true;
+    return (await this.redis.exists(this.keys.controller(controllerId))) === 1;
   }
 
   private livenessTimer: NodeJS.Timeout | null = null;
@@ -771,6 +780,11 @@ export class Engine implements ControllerService, SessionHandler {
 
   // ---------------------------------------------------------------- agent sessions (SessionHandler)
 
+  /** The value of an agent's session key while this session holds it. */
+  private sessionValue(session: AgentSession): string {
+    return `${this.deps.controllerId}/${session.sessionId}/${SESSION_FORMAT}`;
+  }
+
   private sessionTtlMs(): number {
     return this.deps.options.heartbeatIntervalMs * 3 + 1000;
   }
@@ -780,7 +794,7 @@ export class Engine implements ControllerService, SessionHandler {
    * replaces on another replica is closed there with SUPERSEDED.
    */
   private async claimSession(session: AgentSession): Promise<void> {
-    const mine = `${this.deps.controllerId}/${session.sessionId}`;
+    const mine = this.sessionValue(session);
     const previous = await this.redis.set(this.keys.agentSession(session.agentId), mine, 'PX', this.sessionTtlMs(), 'GET');
     const [controllerId, sessionId] = (previous ?? '').split('/');
     if (previous && previous !== mine && controllerId !== this.deps.controllerId && sessionId) {
@@ -957,7 +971,7 @@ export class Engine implements ControllerService, SessionHandler {
 
   async alive(session: AgentSession): Promise<void> {
     if (!this.gateway.isCurrent(session)) return;
-    const mine = `${this.deps.controllerId}/${session.sessionId}`;
+    const mine = this.sessionValue(session);
     // Extended only while it is this session's; a newer connection elsewhere took it over.
     if (!(await this.deps.scripts.setIfFree(this.keys.agentSession(session.agentId), mine, mine, this.sessionTtlMs()))) {
       session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
@@ -967,10 +981,7 @@ export class Engine implements ControllerService, SessionHandler {
   }
 
   async closed(session: AgentSession): Promise<void> {
-    const mine = await this.deps.scripts.deleteIfEqual(
-      this.keys.agentSession(session.agentId),
-      `${this.deps.controllerId}/${session.sessionId}`,
-    );
+    const mine = await this.deps.scripts.deleteIfEqual(this.keys.agentSession(session.agentId), this.sessionValue(session));
     if (!mine) return; // superseded by a newer connection
     await this.redis.hset(this.keys.agent(session.agentId), 'lastSeenAt', new Date().toISOString());
     this.deps.logger.info({ agentId: session.agentId }, 'agent disconnected');

@@ -231,6 +231,9 @@ describe('agent gateway', () => {
       await replica.service.stopLiveness();
       expect(await server.redis.exists(`${server.options.redisKeyPrefix}:agent:${id}:session`)).toBe(1);
       expect((await server.service.getAgent(id)).status).toBe('disconnected');
+      // A session written by a controller version without liveness keys counts until it expires.
+      await server.redis.set(`${server.options.redisKeyPrefix}:agent:${id}:session`, 'old-controller/old-session', 'PX', 60_000);
+      expect((await server.service.getAgent(id)).status).toBe('connected');
       await agent.close();
     } finally {
       await replica.close();
