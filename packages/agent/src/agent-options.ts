@@ -111,6 +111,13 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   if (startTls && ldapUrl.toLowerCase().startsWith('ldaps:')) {
     throw new SettingError('ldap.startTls', 'StartTLS applies to ldap:// URLs; ldaps:// is already TLS');
   }
+  if (ldapOptions.caFile !== undefined && !startTls && !ldapUrl.toLowerCase().startsWith('ldaps:')) {
+    // Said plainly rather than connecting in plain text while the admin believes TLS is on.
+    throw new SettingError(
+      'ldap.caFile',
+      'applies to ldaps:// URLs or StartTLS (ldap.startTls); an ldap:// URL alone is not encrypted',
+    );
+  }
   const pageSize = ldapOptions.pageSize ?? 300;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
     throw new SettingError('ldap.pageSize', `must be a whole number from 1 to 100000, got ${String(pageSize)}`);

@@ -250,7 +250,7 @@ export class CycleRunner {
       const cached = cache.get(object.id);
       if (cached) this.markSeen(cached.rowid);
       if (!full) {
-        if (cached) setBit(this.handledRows, cached.rowid);
+        if (cached) this.handledRows = withBit(this.handledRows, cached.rowid);
         else this.handledNew.add(object.id);
       }
       let kind: ChangeKind;
@@ -294,8 +294,8 @@ export class CycleRunner {
   }
 
   private markSeen(rowid: number): void {
-    if (rowid >> 3 < this.seen.length && !bitSet(this.seen, rowid)) {
-      setBit(this.seen, rowid);
+    if (!bitSet(this.seen, rowid)) {
+      this.seen = withBit(this.seen, rowid);
       this.seenCount += 1;
     }
   }
@@ -449,8 +449,17 @@ function bitSet(bits: Uint8Array, i: number): boolean {
   return byte < bits.length && (bits[byte]! & (1 << (i & 7))) !== 0;
 }
 
-/** Sets bit `i` of a bitset (nothing beyond its end). */
-function setBit(bits: Uint8Array, i: number): void {
+/**
+ * Sets bit `i` of a bitset and returns it: the same array, or a longer copy when `i` is past
+ * its end (a cache row created after the cycle started, e.g. by a commit that landed mid-read).
+ */
+function withBit(bits: Uint8Array<ArrayBuffer>, i: number): Uint8Array<ArrayBuffer> {
   const byte = i >> 3;
-  if (byte < bits.length) bits[byte]! |= 1 << (i & 7);
+  let out = bits;
+  if (byte >= out.length) {
+    out = new Uint8Array(Math.max(byte + 1, out.length * 2));
+    out.set(bits);
+  }
+  out[byte]! |= 1 << (i & 7);
+  return out;
 }

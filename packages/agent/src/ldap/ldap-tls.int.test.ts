@@ -5,6 +5,7 @@ import pino from 'pino';
 import { ChangeKind, CycleErrorCode, CycleMode, ObjectType } from '@syncguard/protocol';
 import { makeTestCertificates, startSlapd, usersLdif, waitFor, type SlapdServer } from '@syncguard/testkit';
 import { Agent } from '../agent';
+import { SettingError } from '../errors';
 import type { AgentOptions } from '../agent-options';
 import { MiniController } from '../testing/mini-controller';
 
@@ -33,17 +34,18 @@ afterAll(async () => {
 /** One FULL cycle of a fresh agent with these LDAP settings, into a fresh controller. */
 async function fullCycle(name: string, ldap: Partial<AgentOptions['ldap']>) {
   const controller = await MiniController.start();
-  const agent = await Agent.create(
-    {
-      controllerUrl: controller.url,
-      agentToken: controller.token,
-      agentId: name,
-      stateDir: path.join(stateRoot, name),
-      ldap: { url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, ...ldap },
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
+  let agent: Agent | undefined;
   try {
+    agent = await Agent.create(
+      {
+        controllerUrl: controller.url,
+        agentToken: controller.token,
+        agentId: name,
+        stateDir: path.join(stateRoot, name),
+        ldap: { url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, ...ldap },
+      },
+      { logger: pino({ level: 'silent' }) },
+    );
     await waitFor(() => controller.connected, { message: 'agent connected' });
     const cycleId = controller.startCycle(
       'cfg',
@@ -57,7 +59,7 @@ async function fullCycle(name: string, ldap: Partial<AgentOptions['ldap']>) {
     });
     return { complete: controller.complete(cycleId), failed: controller.failed(cycleId), changes: controller.changes(cycleId) };
   } finally {
-    await agent.close();
+    await agent?.close();
     await controller.close();
   }
 }
@@ -77,10 +79,11 @@ describe('LDAP over TLS', () => {
     expect(changes).toHaveLength(5);
   });
 
-  it('reads a plain ldap:// URL in plain even with ldap.caFile set (ldapts alone would start TLS on it)', async () => {
-    const { complete, failed } = await fullCycle('plain-with-ca', { url: slapd.url, caFile: certs.caFile });
-    expect(failed).toBeUndefined();
-    expect(complete).toBeDefined();
+  it('refuses ldap.caFile with a plain ldap:// URL rather than read unencrypted while TLS seems on', async () => {
+    const error = await fullCycle('plain-with-ca', { url: slapd.url, caFile: certs.caFile }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SettingError);
+    expect(error).toMatchObject({ code: 'AGENT_ERR_INVALID_SETTING' });
+    expect((error as Error).message).toMatch(/^ldap\.caFile: applies to ldaps:\/\/ URLs or StartTLS/);
   });
 
   it('refuses a server certificate it cannot verify: the cycle fails with LDAP_UNAVAILABLE and sends nothing', async () => {
