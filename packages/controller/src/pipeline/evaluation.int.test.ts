@@ -76,6 +76,36 @@ async function stream(
   });
 }
 
+/**
+ * A configuration synced with `total` users, then a new agent with an empty cache (so the
+ * next cycle runs FULL) whose source kept the users from `kept` on. Returns that agent,
+ * hello said (it answers StartCycle by itself unless `autoRespond` is false).
+ */
+async function afterCacheLoss(opts: { total: number; kept: number; prefix: string; threshold: number; autoRespond?: boolean }) {
+  const setup = await setupConfiguration(
+    server,
+    { accidentalDeletes: { enabled: true, threshold: opts.threshold } },
+    { batchSize: 400 },
+  );
+  const users = fakeUsers(PEOPLE, opts.total, opts.prefix);
+  for (const u of users) setup.agent.directory.set(u.id, u);
+  await setup.agent.hello();
+  const first = await setup.agent.waitFor('startCycle');
+  await cycleState(setup.configurationId, first.cycleId);
+  await setup.agent.waitFor('cycleCommitted');
+  await setup.agent.close();
+  const fresh = await FakeAgent.open({
+    url: setup.agent['options'].url,
+    agentId: setup.agentId,
+    token: setup.token,
+    batchSize: 400,
+    autoRespond: opts.autoRespond ?? true,
+  });
+  for (const u of users.slice(opts.kept)) fresh.directory.set(u.id, u);
+  await fresh.hello();
+  return { cfg: setup.configurationId, fresh };
+}
+
 describe('evaluation', () => {
   it('keeps the last change of an object listed twice, across batches and within one', async () => {
     const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
@@ -106,23 +136,8 @@ describe('evaluation', () => {
   });
 
   it('counts each FULL-mode delete once over an index of many pages, and leaves no plan parts behind', async () => {
-    const {
-      agent,
-      agentId,
-      token,
-      configurationId: cfg,
-    } = await setupConfiguration(server, { accidentalDeletes: { enabled: true, threshold: 5000 } }, { batchSize: 400 });
-    for (const u of fakeUsers(PEOPLE, 2500, 'many')) agent.directory.set(u.id, u);
-    await agent.hello();
-    const first = await agent.waitFor('startCycle');
-    await cycleState(cfg, first.cycleId);
-    await agent.waitFor('cycleCommitted');
-    await agent.close();
-
     // A new agent with an empty cache: FULL mode, and 1,200 users gone from the source.
-    const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, batchSize: 400 });
-    for (const u of fakeUsers(PEOPLE, 2500, 'many').slice(1200)) fresh.directory.set(u.id, u);
-    await fresh.hello();
+    const { cfg, fresh } = await afterCacheLoss({ total: 2500, kept: 1200, prefix: 'many', threshold: 5000 });
     const second = await fresh.waitFor('startCycle');
     await cycleState(cfg, second.cycleId);
     const cycle = (await server.service.listCycles(cfg, {})).items[0]!;
@@ -134,22 +149,7 @@ describe('evaluation', () => {
   });
 
   it('quarantines a FULL cycle over many pages with one StagedDelete per object', async () => {
-    const {
-      agent,
-      agentId,
-      token,
-      configurationId: cfg,
-    } = await setupConfiguration(server, { accidentalDeletes: { enabled: true, threshold: 1500 } }, { batchSize: 400 });
-    for (const u of fakeUsers(PEOPLE, 2200, 'staged')) agent.directory.set(u.id, u);
-    await agent.hello();
-    const first = await agent.waitFor('startCycle');
-    await cycleState(cfg, first.cycleId);
-    await agent.waitFor('cycleCommitted');
-    await agent.close();
-
-    const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, batchSize: 400 });
-    for (const u of fakeUsers(PEOPLE, 2200, 'staged').slice(2000)) fresh.directory.set(u.id, u);
-    await fresh.hello();
+    const { cfg, fresh } = await afterCacheLoss({ total: 2200, kept: 2000, prefix: 'staged', threshold: 1500 });
     const second = await fresh.waitFor('startCycle');
     await cycleState(cfg, second.cycleId, 'quarantined');
     const status = await server.service.getStatus(cfg);
@@ -174,25 +174,10 @@ describe('evaluation', () => {
   });
 
   it('evaluates a cycle some of whose batches were staged without the seen hash (rolling upgrade) by rebuilding it', async () => {
-    const {
-      agent,
-      agentId,
-      token,
-      configurationId: cfg,
-    } = await setupConfiguration(server, { accidentalDeletes: { enabled: true, threshold: 5 } });
-    for (const u of fakeUsers(PEOPLE, 30, 'old')) agent.directory.set(u.id, u);
-    await agent.hello();
-    const first = await agent.waitFor('startCycle');
-    await cycleState(cfg, first.cycleId);
-    await agent.waitFor('cycleCommitted');
-    await agent.close();
-
     // FULL cycle, every object still there. Batch 1 goes through this version; batch 2 as an
     // earlier version stores it (no seen entries; seenThrough stays at 1): without a rebuild
     // its 10 objects would look unseen, and be deleted.
-    const fresh = await FakeAgent.open({ url: agent['options'].url, agentId, token, autoRespond: false });
-    for (const u of fakeUsers(PEOPLE, 30, 'old')) fresh.directory.set(u.id, u);
-    await fresh.hello();
+    const { cfg, fresh } = await afterCacheLoss({ total: 30, kept: 0, prefix: 'old', threshold: 5, autoRespond: false });
     const start = await fresh.waitFor('startCycle');
     const { changes } = fresh.changesFor(start);
     const prefix = server.options.redisKeyPrefix;
