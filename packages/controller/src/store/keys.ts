@@ -16,7 +16,7 @@
  * | `P:config:{id}:active` | string | the active agent's id |
  * | `P:config:{id}:cycles` | zset | cycle ids by start time |
  * | `P:config:{id}:index` | hash | synced index: object id -> content hash (hex) |
- * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON array) |
+ * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
  * | `P:cycle:{id}:batches` | hash | sequence -> the batch's changes, compact JSON (pipeline/stored-batch.ts) |
  * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
