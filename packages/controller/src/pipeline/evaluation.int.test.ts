@@ -1,4 +1,4 @@
-import { ChangeKind, ObjectType, type Change } from '@syncguard/protocol';
+import { ChangeKind, ObjectType, type Change, type DeepPartial } from '@syncguard/protocol';
 import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
 import type { ControllerServer } from '../server';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
@@ -26,13 +26,7 @@ afterAll(async () => {
   await redis?.dispose();
 });
 
-type DeepPartialChange = Parameters<FakeAgent['send']>[0] extends infer B
-  ? B extends { type: 'changeBatch'; value: { changes?: infer C } }
-    ? C extends (infer E)[]
-      ? E
-      : never
-    : never
-  : never;
+type DeepPartialChange = DeepPartial<Change>;
 
 async function cycleState(cfgId: string, cycleId: string, state = 'applied'): Promise<void> {
   await waitFor(async () => (await server.service.listCycles(cfgId, {})).items.find((c) => c.id === cycleId)?.state === state, {
@@ -48,7 +42,7 @@ function user(id: string, kind: ChangeKind, hashByte: number, mail = `${id}@exam
     dn: `uid=${id},${PEOPLE}`,
     contentHash: kind === ChangeKind.CHANGE_KIND_DELETE ? Buffer.alloc(0) : Buffer.alloc(32, hashByte),
     attributes: kind === ChangeKind.CHANGE_KIND_DELETE ? [] : [{ name: 'mail', values: [mail], binary: false }],
-  } as Partial<Change> as DeepPartialChange;
+  };
 }
 
 /** Sends batches (waiting for each ack), then CycleComplete. */
@@ -181,14 +175,11 @@ describe('evaluation', () => {
     const start = await fresh.waitFor('startCycle');
     const { changes } = fresh.changesFor(start);
     const prefix = server.options.redisKeyPrefix;
-    const second = changes.slice(20) as DeepPartialChange[];
-    await stream(fresh, cfg, start.cycleId, [changes.slice(0, 20), second] as DeepPartialChange[][], async () => {
+    const second = changes.slice(20);
+    await stream(fresh, cfg, start.cycleId, [changes.slice(0, 20), second], async () => {
       const cycleKey = `${prefix}:cycle:${start.cycleId}`;
       expect(await server.redis.hget(cycleKey, 'seenThrough')).toBe('2');
-      await server.redis.hdel(
-        `${prefix}:cycle:${start.cycleId}:seen`,
-        ...second.map((c) => (c as { objectId: string }).objectId),
-      );
+      await server.redis.hdel(`${prefix}:cycle:${start.cycleId}:seen`, ...second.map((c) => c.objectId!));
       await server.redis.hset(cycleKey, 'seenThrough', '1');
     });
     await cycleState(cfg, start.cycleId);

@@ -1,5 +1,5 @@
 import { startRedis, type RedisServer } from '@syncguard/testkit';
-import { Redis } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import type { ProvisioningLogEntry } from '../model';
 import { Keys } from '../store/keys';
 import { isLogCursor, ProvisioningLog, type NewLogEntry } from './provisioning-log';
@@ -35,6 +35,11 @@ function entry(n: number, extra: Partial<NewLogEntry> = {}): NewLogEntry {
   };
 }
 
+/** A log entry of its own (field `d`), as earlier versions wrote every entry. */
+function single(tx: ChainableCommander, cfg: string, e: NewLogEntry, at: string): void {
+  tx.xadd(keys.plog(cfg), '*', 'd', JSON.stringify({ ...e, at }));
+}
+
 async function all(cfg: string, query: Parameters<ProvisioningLog['list']>[1]): Promise<ProvisioningLogEntry[]> {
   const out: ProvisioningLogEntry[] = [];
   let cursor: string | undefined;
@@ -50,7 +55,7 @@ async function all(cfg: string, query: Parameters<ProvisioningLog['list']>[1]): 
 describe('provisioning log', () => {
   it('pages newest first through bundles and single entries, with filters, losing and repeating nothing', async () => {
     const cfg = 'a';
-    // 2,500 entries in bundles (1,000 + 1,000 + 500), then 3 single entries (as quarantine writes them).
+    // 2,500 entries in bundles (1,000 + 1,000 + 500), then 3 single entries (as earlier versions wrote them).
     const tx = client.multi();
     log.addMany(
       tx,
@@ -59,7 +64,7 @@ describe('provisioning log', () => {
       '2026-11-25T00:00:00.000Z',
     );
     for (let n = 2500; n < 2503; n++)
-      log.add(tx, cfg, entry(n, { action: 'StagedDelete', status: 'staged' }), '2026-11-25T00:00:01.000Z');
+      single(tx, cfg, entry(n, { action: 'StagedDelete', status: 'staged' }), '2026-11-25T00:00:01.000Z');
     await tx.exec();
     expect(await client.xlen(keys.plog(cfg))).toBe(6);
 
@@ -89,7 +94,7 @@ describe('provisioning log', () => {
     const short = new ProvisioningLog(client, keys, 50);
     const cfg = 'retention';
     const tx = client.multi();
-    for (let n = 0; n < 250; n++) short.add(tx, cfg, entry(n), '2026-11-25T00:00:00.000Z');
+    for (let n = 0; n < 250; n++) single(tx, cfg, entry(n), '2026-11-25T00:00:00.000Z');
     short.addMany(
       tx,
       cfg,

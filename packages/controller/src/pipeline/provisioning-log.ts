@@ -60,7 +60,8 @@ interface Bundle {
 
 /**
  * The provisioning log of one configuration: a Redis stream, read newest first. A stream
- * entry holds one log entry (field `d`, its JSON) or, as apply writes them, a bundle of up
+ * entry holds one log entry (field `d`, its JSON: as earlier versions wrote them) or, as
+ * this one writes them, a bundle of up
  * to 1,000 entries of one cycle in order (field `b`, {@link Bundle}: one XADD per apply
  * chunk instead of one per object, and the cycle id and time once). A log entry's id (and
  * cursor) is the stream id, with `.<position>` for an entry of a bundle.
@@ -78,10 +79,6 @@ export class ProvisioningLog {
   /** The oldest stream id to keep (for XADD MINID, trimmed approximately: whole stream nodes). */
   minId(now = Date.now()): string {
     return String(Math.max(0, now - this.retentionMs));
-  }
-
-  add(tx: ChainableCommander, configurationId: string, entry: NewLogEntry, at: string): void {
-    tx.xadd(this.keys.plog(configurationId), 'MINID', '~', this.minId(), '*', 'd', JSON.stringify({ ...entry, at }));
   }
 
   /** Queues many entries in order, as bundles of up to 1,000 of one cycle per stream entry. */
