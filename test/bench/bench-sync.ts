@@ -12,6 +12,8 @@
  * compare them: e.g. `'{"applyChunkSize":2000}'`. `--node-arg X` (repeatable) passes a flag to node for
  * the controller and the agent (e.g. `--node-arg --max-semi-space-size=8`). `--redis-stats` prints Redis's command statistics
  * of the initial sync (INFO commandstats: calls and CPU microseconds per command) to stderr.
+ * `--timeline` prints the controller's and the agent's log lines of the initial sync to stderr,
+ * each with its offset from the sync's start in ms (where the time goes between the programs).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -87,6 +89,8 @@ async function ldapsearchSeconds(system: TestSystem, base: string): Promise<{ se
 }
 
 async function main(): Promise<void> {
+  // The timeline is made of the programs' info lines (the harness keeps them quiet otherwise).
+  if (process.argv.includes('--timeline')) process.env.SYNCGUARD_LOG_LEVEL ??= 'info';
   const objects = arg('objects', 100_000);
   const people = 'ou=people,dc=example,dc=com';
   console.error(`bench:sync: seeding slapd with ${objects} users`);
@@ -118,6 +122,7 @@ async function main(): Promise<void> {
     if (process.argv.includes('--redis-stats')) await system.redis.command('CONFIG', 'RESETSTAT');
     const cpuBefore = Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, cpuSeconds(pid)]));
     const start = process.hrtime.bigint();
+    const startMs = Date.now();
     const { id } = await system.createConfiguration({
       name: 'bench',
       agentIds: [agentId],
@@ -135,6 +140,14 @@ async function main(): Promise<void> {
         return [k, now === null || then === null || then === undefined ? null : round(now - then)];
       }),
     );
+    if (process.argv.includes('--timeline')) {
+      const endMs = Date.now();
+      const lines = [
+        ...timeline('controller', system.controller?.log ?? '', startMs, endMs),
+        ...timeline('agent', system.agents.get(agentId)?.process?.log ?? '', startMs, endMs),
+      ].sort((a, b) => a.at - b.at);
+      console.error(`bench:sync: timeline of the initial sync (ms)\n${lines.map((l) => `  +${l.at} ${l.text}`).join('\n')}`);
+    }
     if (status.lastCycle?.counts.create !== objects)
       throw new Error(`cycle created ${status.lastCycle?.counts.create}, expected ${objects}`);
     if (process.argv.includes('--redis-stats')) {
@@ -190,6 +203,23 @@ async function main(): Promise<void> {
   } finally {
     await system.dispose();
   }
+}
+
+/** The JSON log lines of a program between two times: offset from `fromMs`, source and message. */
+function timeline(source: string, log: string, fromMs: number, toMs: number): { at: number; text: string }[] {
+  const out: { at: number; text: string }[] = [];
+  for (const line of log.split('\n')) {
+    let entry: { time?: number | string; msg?: string };
+    try {
+      entry = JSON.parse(line) as { time?: number | string; msg?: string };
+    } catch {
+      continue;
+    }
+    const time = typeof entry.time === 'string' ? Date.parse(entry.time) : entry.time;
+    if (time === undefined || Number.isNaN(time) || time < fromMs || time > toMs) continue;
+    out.push({ at: time - fromMs, text: `${source}: ${entry.msg ?? ''}` });
+  }
+  return out;
 }
 
 async function redisInfo(system: TestSystem): Promise<{ usedMemory: number; keys: number }> {

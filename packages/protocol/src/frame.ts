@@ -321,6 +321,9 @@ function change(v: unknown, path: Path): Change {
   };
 }
 
+/** Checks one decoded Change (for {@link ./encoded}'s decodeChange). */
+export const normalizeChange = (raw: unknown, path: string): Change => change(raw, path);
+
 const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
   agentHello: (r, p): AgentHello => ({
     agentId: str(r, 'agentId', p, true),

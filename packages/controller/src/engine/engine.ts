@@ -7,6 +7,10 @@ import {
   CycleMode,
   ErrorCode,
   ObjectType,
+  PROTOCOL_VERSION,
+  encodeChangeBatch,
+  encodedChangesOfBatch,
+  encodedChangesOfFrame,
   type AgentHello,
   type Assignment,
   type ChangeBatch,
@@ -888,7 +892,11 @@ export class Engine implements ControllerService, SessionHandler {
     }
   }
 
-  async batch(session: AgentSession, batch: ChangeBatch): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
+  async batch(
+    session: AgentSession,
+    batch: ChangeBatch,
+    wire?: { protocolVersion: number; frame: Uint8Array },
+  ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
     const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
     if (cfgId !== batch.configurationId || owner !== session.agentId) {
@@ -902,7 +910,12 @@ export class Engine implements ControllerService, SessionHandler {
       this.keys.batches(batch.cycleId),
       this.keys.seen(batch.cycleId),
       batch.sequence,
-      encodeStoredBatch(batch.changes),
+      // The changes are kept as the agent encoded them; a batch handed over decoded only is encoded here.
+      encodeStoredBatch(
+        batch.changes,
+        wire ? encodedChangesOfFrame(wire.frame) : encodedChangesOfBatch(encodeChangeBatch(batch)),
+        wire?.protocolVersion ?? PROTOCOL_VERSION,
+      ),
     );
     if (result === -1) {
       return {

@@ -33,7 +33,12 @@ export interface SessionHandler {
   hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]>;
   /** The welcome is out: settle the agent's cursors, start cycles. */
   afterWelcome(session: AgentSession, hello: AgentHello): Promise<void>;
-  batch(session: AgentSession, batch: ChangeBatch): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
+  /** `wire` is the frame the batch came in and its protocol version (the changes are kept as encoded there). */
+  batch(
+    session: AgentSession,
+    batch: ChangeBatch,
+    wire?: { protocolVersion: number; frame: Uint8Array },
+  ): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
   complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null>;
   failed(session: AgentSession, message: CycleFailed): Promise<void>;
   /** The agent is alive (heartbeat or pong); refresh its session key and lastSeenAt. */
@@ -140,9 +145,11 @@ export class AgentSession {
   private async onMessage(data: WebSocket.RawData, isBinary: boolean): Promise<void> {
     if (this.state === 'closed') return;
     let frame;
+    // One buffer for the whole message (ws hands a fragmented one over in parts).
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data;
     try {
       if (!isBinary) throw new ProtocolError('PROTO_ERR_NOT_BINARY', 'expected a binary frame, got text');
-      frame = decodeFrame(data, { maxFrameBytes: this.options.maxFrameBytes, versions: SUPPORTED_PROTOCOL_VERSIONS });
+      frame = decodeFrame(bytes, { maxFrameBytes: this.options.maxFrameBytes, versions: SUPPORTED_PROTOCOL_VERSIONS });
     } catch (error) {
       if (error instanceof ProtocolError) return this.refuse(error);
       throw error;
@@ -178,7 +185,10 @@ export class AgentSession {
             CloseCode.POLICY_VIOLATION,
           );
         }
-        const { ackedThrough, error } = await this.handler.batch(this, body.value);
+        const { ackedThrough, error } = await this.handler.batch(this, body.value, {
+          protocolVersion: frame.protocolVersion,
+          frame: bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes,
+        });
         if (error) this.sendError(error, false);
         if (ackedThrough !== null && ackedThrough > 0) {
           this.send({

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { ChangeKind, CycleMode, ObjectType } from '@syncguard/protocol';
+import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/protocol';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
 import type { Keys } from '../store/keys';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
-import type { Target, TargetOperation, TargetResult } from '../targets/target';
+import { attributesObject, type Target, type TargetOperation, type TargetResult } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from './provisioning-log';
-import { type ChangeSummary, decodeStoredChange, decodeSummaries, storedLines, summaryField } from './stored-batch';
+import { type ChangeSummary, StoredBatch, decodeSummaries, summaryField } from './stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -399,7 +399,7 @@ export class CycleProcessor {
     const planKey = this.keys.plan(cycleId);
     // WATCH needs a connection of its own: other jobs share the main one.
     const conn = this.redis.duplicate();
-    const batches = new Map<number, string[]>();
+    const batches = new Map<number, StoredBatch>();
     // A target that only queues its writes on the transaction (the cloud directory) is
     // run ahead: the next chunk's writes are worked out while the current chunk commits,
     // recorded, and queued on that chunk's MULTI when its turn comes. Plan entries name
@@ -496,11 +496,11 @@ export class CycleProcessor {
     if (indexSet.length > 0) tx.hset(this.keys.index(cfgId), ...indexSet);
   }
 
-  /** Turns plan entries into target operations, decoding the batches they point into. */
+  /** Turns plan entries into target operations, reading the batches they point into. */
   private async operations(
     cycleId: string,
     entries: string[],
-    batches: Map<number, string[]>,
+    batches: Map<number, StoredBatch>,
   ): Promise<(TargetOperation & { hash?: string })[]> {
     const needed = new Set<number>();
     for (const e of entries) {
@@ -511,11 +511,15 @@ export class CycleProcessor {
     for (const seq of batches.keys()) if (!needed.has(seq)) batches.delete(seq);
     const missing = [...needed].filter((s) => !batches.has(s));
     if (missing.length > 0) {
-      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...missing.map(String));
+      const key = this.keys.batches(cycleId);
+      const [changes, summaries] = await Promise.all([
+        this.redis.hmgetBuffer(key, ...missing.map(String)),
+        this.redis.hmget(key, ...missing.map(summaryField)),
+      ]);
       missing.forEach((seq, i) => {
-        const text = stored[i];
-        if (!text) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
-        batches.set(seq, storedLines(text));
+        const bytes = changes[i];
+        if (!bytes) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+        batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
       });
     }
     return entries.map((e) => {
@@ -523,30 +527,40 @@ export class CycleProcessor {
       if (parts[0] === 'd') {
         return { kind: 'delete', objectId: parts[1]!, objectType: parts[2] as ObjectTypeName, dn: parts.slice(3).join('\t') };
       }
-      const line = batches.get(Number(parts[1]))?.[Number(parts[2])];
-      if (line === undefined) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
-      const { header, attributesJson, memberDnsJson } = decodeStoredChange(line);
-      const [kind, objectType, objectId, dn, hash, disabled] = header;
+      const stored = batches.get(Number(parts[1]))?.change(Number(parts[2]));
+      if (stored === undefined) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
+      const [kind, objectType, objectId, dn, hash, disabled] = stored.header;
       // A FULL-mode PRESENT carries no attributes: the target keeps what it has.
       const present = kind === ChangeKind.CHANGE_KIND_PRESENT;
-      // Parsed only should a target read them; the cloud directory copies the JSON.
-      let attributes: Record<string, string[]> | null | undefined = present ? null : undefined;
-      let memberDns: string[] | undefined;
+      // Decoded only should a target read them; the cloud directory copies the change as it is.
+      let content: { attributes: Record<string, string[]>; memberDns: string[] } | undefined;
+      const decoded = (): { attributes: Record<string, string[]>; memberDns: string[] } => {
+        if (content) return content;
+        if (stored.encoded) {
+          const change = decodeChange(stored.encoded.change);
+          content = { attributes: attributesObject(change.attributes), memberDns: change.memberDns };
+        } else {
+          content = {
+            attributes: JSON.parse(stored.json.attributes) as Record<string, string[]>,
+            memberDns: JSON.parse(stored.json.memberDns) as string[],
+          };
+        }
+        return content;
+      };
       return {
         kind: parts[0] === 'c' ? 'create' : 'update',
         objectId,
         objectType: typeName(objectType),
         dn,
         get attributes(): Record<string, string[]> | null {
-          if (attributes === undefined) attributes = JSON.parse(attributesJson) as Record<string, string[]>;
-          return attributes;
+          return present ? null : decoded().attributes;
         },
         disabled: disabled === 1,
         get memberDns(): string[] {
-          memberDns ??= JSON.parse(memberDnsJson) as string[];
-          return memberDns;
+          return present ? [] : decoded().memberDns;
         },
-        json: present ? undefined : { attributes: attributesJson, memberDns: memberDnsJson },
+        encoded: present ? undefined : stored.encoded,
+        json: present ? undefined : stored.json,
         hash,
       };
     });

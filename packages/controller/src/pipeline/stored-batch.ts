@@ -1,18 +1,23 @@
-import type { Change, ChangeKind, ObjectType } from '@syncguard/protocol';
+import { encodedChangesOfBatch, type Change, type ChangeKind, type ObjectType } from '@syncguard/protocol';
+import { varintSize, writeVarint } from '../store/varint';
 
 /**
  * How a ChangeBatch's changes are kept in Redis while its cycle is staged. It is
  * written once when the batch arrives (already decoded and validated by the gateway),
  * as two fields of the cycle's batches hash:
  *
- * - `<seq>`: one line per change (joined by `\n`), each `header \t attributes \t
- *   memberDns`: the header a JSON {@link ChangeSummary} tuple, the attributes the JSON
- *   object the cloud directory stores (`{name: values}`, binary values as
- *   `base64:<value>`), memberDns a JSON array. JSON text never holds a raw tab or
- *   newline, so the separators are unambiguous. Apply splits the lines and copies the
- *   attribute and member JSON into the directory objects as they are: nothing is parsed
- *   and serialized again.
- * - `s<seq>`: the JSON array of the headers alone, all that evaluation reads.
+ * - `<seq>`: the changes as the agent encoded them (protobuf `Change` messages, the bytes
+ *   of the frame they came in: nothing is decoded and encoded again). Byte 0 is 0x00 (a
+ *   binary batch), byte 1 the protocol version of the frame, then the changes framed as
+ *   the `changes` field of a ChangeBatch message. Apply hands each change's bytes to the
+ *   target as they are; the cloud directory stores them so.
+ * - `s<seq>`: the JSON array of the changes' {@link ChangeSummary} tuples, all that
+ *   evaluation reads (and what apply takes ids, DNs and hashes from).
+ *
+ * Controllers before this format wrote `<seq>` as text, one line per change (joined by
+ * `\n`), each `header \t attributes \t memberDns` (a JSON summary tuple, the JSON
+ * object the cloud directory stored, a JSON array). A cycle staged by such a controller
+ * (a rolling upgrade) is still read; nothing writes that format any more.
  */
 export type ChangeSummary = [
   kind: ChangeKind,
@@ -24,68 +29,100 @@ export type ChangeSummary = [
   disabled: 0 | 1,
 ];
 
-/** One change as apply reads it back. */
-export interface StoredChange {
-  header: ChangeSummary;
-  /** JSON of the attributes object (see above). */
-  attributesJson: string;
-  /** JSON of the member DNs array. */
-  memberDnsJson: string;
-}
+/** One change as apply reads it back: its summary and its content in one of the two stored forms. */
+export type StoredChange = { header: ChangeSummary } & (
+  | { encoded: { protocolVersion: number; change: Uint8Array }; json?: undefined }
+  | { json: { attributes: string; memberDns: string }; encoded?: undefined }
+);
+
+/** Byte 0 of a binary stored batch (a text one starts with `[`). */
+const BINARY = 0x00;
 
 /** The hash field of a batch's summaries. */
 export function summaryField(sequence: number | string): string {
   return `s${sequence}`;
 }
 
-/** The attributes as the cloud directory stores them: binary values prefixed with `base64:`. */
-function attributesObject(attributes: Change['attributes']): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const a of attributes) {
-    const values = a.binary ? a.values.map((v) => `base64:${v}`) : a.values;
-    // An attribute named __proto__ must stay an attribute, not become the object's prototype.
-    if (a.name === '__proto__')
-      Object.defineProperty(out, a.name, { value: values, enumerable: true, writable: true, configurable: true });
-    else out[a.name] = values;
-  }
-  return out;
+/** The summary tuple of a change. */
+function summary(c: Change): ChangeSummary {
+  return [
+    c.kind,
+    c.objectType,
+    c.objectId,
+    c.dn,
+    Buffer.from(c.contentHash.buffer, c.contentHash.byteOffset, c.contentHash.byteLength).toString('hex'),
+    c.disabled ? 1 : 0,
+  ];
 }
 
-export function encodeStoredBatch(changes: readonly Change[]): { changes: string; summaries: string } {
-  const lines: string[] = new Array<string>(changes.length);
-  const headers: string[] = new Array<string>(changes.length);
-  changes.forEach((c, i) => {
-    const header: ChangeSummary = [
-      c.kind,
-      c.objectType,
-      c.objectId,
-      c.dn,
-      Buffer.from(c.contentHash.buffer, c.contentHash.byteOffset, c.contentHash.byteLength).toString('hex'),
-      c.disabled ? 1 : 0,
-    ];
-    const h = JSON.stringify(header);
-    headers[i] = h;
-    lines[i] = `${h}\t${JSON.stringify(attributesObject(c.attributes))}\t${JSON.stringify(c.memberDns)}`;
-  });
-  return { changes: lines.join('\n'), summaries: `[${headers.join(',')}]` };
+/**
+ * The two fields of a batch: `changes` are the decoded changes and `encoded` the same
+ * changes as encoded on the wire (one entry per change, in the same order).
+ */
+export function encodeStoredBatch(
+  changes: readonly Change[],
+  encoded: readonly Uint8Array[],
+  protocolVersion: number,
+): { changes: Buffer; summaries: string } {
+  if (encoded.length !== changes.length) throw new Error(`${encoded.length} encoded changes for a batch of ${changes.length}`);
+  let size = 2;
+  for (const e of encoded) size += 1 + varintSize(e.length) + e.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = BINARY;
+  out[1] = protocolVersion;
+  let at = 2;
+  for (const e of encoded) {
+    out[at++] = 0x22; // field 4 (changes), length-delimited
+    at = writeVarint(out, at, e.length);
+    out.set(e, at);
+    at += e.length;
+  }
+  return { changes: out, summaries: JSON.stringify(changes.map(summary)) };
 }
 
 export function decodeSummaries(text: string): ChangeSummary[] {
   return JSON.parse(text) as ChangeSummary[];
 }
 
-/** The lines of a stored batch; decode one with {@link decodeStoredChange} when it is needed. */
-export function storedLines(text: string): string[] {
-  return text === '' ? [] : text.split('\n');
+/** A stored batch as apply reads it: its changes by position. */
+export class StoredBatch {
+  private constructor(
+    readonly size: number,
+    private readonly at: (idx: number) => StoredChange,
+  ) {}
+
+  /** `changes` is field `<seq>` (as bytes), `summaries` field `s<seq>`. */
+  static decode(changes: Buffer, summaries: string | null): StoredBatch {
+    if (changes.length > 0 && changes[0] === BINARY) {
+      const protocolVersion = changes[1] ?? 0;
+      const encoded = encodedChangesOfBatch(changes.subarray(2));
+      if (summaries === null) throw new Error('a stored batch without its summaries');
+      const headers = decodeSummaries(summaries);
+      if (headers.length !== encoded.length)
+        throw new Error(`a stored batch of ${encoded.length} changes with ${headers.length} summaries`);
+      return new StoredBatch(encoded.length, (idx) => ({
+        header: headers[idx]!,
+        encoded: { protocolVersion, change: encoded[idx]! },
+      }));
+    }
+    // The text format of earlier controllers.
+    const text = changes.toString('utf8');
+    const lines = text === '' ? [] : text.split('\n');
+    return new StoredBatch(lines.length, (idx) => decodeTextLine(lines[idx]!));
+  }
+
+  /** The change at `idx`, or undefined past the end. */
+  change(idx: number): StoredChange | undefined {
+    return Number.isInteger(idx) && idx >= 0 && idx < this.size ? this.at(idx) : undefined;
+  }
 }
 
-export function decodeStoredChange(line: string): StoredChange {
+function decodeTextLine(line: string): StoredChange {
   const a = line.indexOf('\t');
   const b = line.indexOf('\t', a + 1);
   if (a < 0 || b < 0) throw new Error('malformed stored change');
   return {
     header: JSON.parse(line.slice(0, a)) as ChangeSummary,
-    attributesJson: line.slice(a + 1, b),
-    memberDnsJson: line.slice(b + 1),
+    json: { attributes: line.slice(a + 1, b), memberDns: line.slice(b + 1) },
   };
 }

@@ -18,11 +18,11 @@
  * | `P:config:{id}:index` | hash | synced index: object id -> content hash (hex) |
  * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
- * | `P:cycle:{id}:batches` | hash | sequence -> the batch's changes, compact JSON (pipeline/stored-batch.ts) |
+ * | `P:cycle:{id}:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
  * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order |
  * | `P:cycle:{id}:plan:{run}:{part}` | list/set (TTL) | parts of a plan while an evaluation writes it (renamed into the plan) |
- * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object (JSON) |
+ * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
  * | `P:dir:{cfg}:t:{type}` | zset (lex) | object ids of the type (each object in one) |
  * | `P:dir:{cfg}:all` | zset (lex) | no longer written: all object ids, as directories synced before kept them |
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |

@@ -164,7 +164,7 @@ export class Scripts {
     batchesKey: string,
     seenKey: string,
     sequence: number,
-    stored: { changes: string; summaries: string },
+    stored: { changes: Buffer; summaries: string },
   ): Promise<{ result: number; acked: number }> {
     const [result, acked] = (await this.redis.eval(
       PERSIST_BATCH,

@@ -1,9 +1,37 @@
+import { ObjectType, decodeChange, isSupportedVersion } from '@syncguard/protocol';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
 import type { Keys } from '../store/keys';
-import type { Target, TargetOperation, TargetResult } from './target';
+import { readVarint, varintSize, writeVarint } from '../store/varint';
+import { attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
 
 type StoredObject = Omit<CloudObject, 'memberIds'>;
+
+/**
+ * Byte 0 of an object stored in the binary form: then the protocol version of the change,
+ * the update time (ms since the epoch, a protobuf varint) and the change as the agent
+ * encoded it (protobuf `Change`). The JSON form (a {@link StoredObject}) starts with `{`.
+ */
+const BINARY = 0x00;
+
+/** Reads an object in either stored form. */
+export function decodeStoredObject(bytes: Buffer): StoredObject {
+  if (bytes[0] !== BINARY) return JSON.parse(bytes.toString('utf8')) as StoredObject;
+  const version = bytes[1] ?? 0;
+  if (!isSupportedVersion(version))
+    throw new Error(`a stored object of protocol version ${version}, which this build does not read`);
+  const { value: updatedAtMs, next } = readVarint(bytes, 2);
+  const change = decodeChange(bytes.subarray(next));
+  return {
+    id: change.objectId,
+    type: change.objectType === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user',
+    dn: change.dn,
+    attributes: attributesObject(change.attributes),
+    disabled: change.disabled,
+    memberDns: change.memberDns,
+    updatedAt: new Date(updatedAtMs).toISOString(),
+  };
+}
 
 /**
  * The built-in cloud directory: users and groups per configuration in Redis. Member
@@ -26,12 +54,20 @@ export class CloudDirectoryTarget implements Target {
     const read = await this.read(cfg, toRead);
     const byId = new Map<string, StoredObject | null>(toRead.map((id, i) => [id, read[i] ?? null]));
     const existing = operations.map((op) => byId.get(op.objectId) ?? null);
-    const now = new Date().toISOString();
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
     const nowJson = JSON.stringify(now);
     const results: TargetResult[] = [];
+    // Changes kept as the agent encoded them are stored so, each behind a short header,
+    // all in one buffer per chunk.
+    let binarySize = 0;
+    for (const op of operations)
+      if (op.kind !== 'delete' && op.encoded) binarySize += 2 + varintSize(nowMs) + op.encoded.change.length;
+    const block = Buffer.allocUnsafe(binarySize);
+    let at = 0;
     // Writes are grouped into a few multi-key commands per chunk: far fewer round trips
     // through the client than one command per object and field.
-    const sets: string[] = [];
+    const sets: (string | Buffer)[] = [];
     const dels: string[] = [];
     const typeAdd: Record<ObjectTypeName, (string | number)[]> = { user: [], group: [] };
     const typeRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
@@ -47,8 +83,16 @@ export class CloudDirectoryTarget implements Target {
         results.push({ ok: true, details: old ? null : 'not in the directory' });
         return;
       }
-      let text: string;
-      if (op.json) {
+      let text: string | Buffer;
+      if (op.encoded) {
+        const start = at;
+        block[at++] = BINARY;
+        block[at++] = op.encoded.protocolVersion;
+        at = writeVarint(block, at, nowMs);
+        block.set(op.encoded.change, at);
+        at += op.encoded.change.length;
+        text = block.subarray(start, at);
+      } else if (op.json) {
         // The attributes and members as the pipeline holds them, already JSON: the same
         // text as JSON.stringify of the object below, without parsing them first.
         text = `{"id":${JSON.stringify(op.objectId)},"type":${JSON.stringify(op.objectType)},"dn":${JSON.stringify(op.dn)},"attributes":${op.json.attributes},"disabled":${op.disabled ? 'true' : 'false'},"memberDns":${op.json.memberDns},"updatedAt":${nowJson}}`;
@@ -70,7 +114,7 @@ export class CloudDirectoryTarget implements Target {
       const dn = op.dn.toLowerCase();
       if (old && old.dn.toLowerCase() !== dn) dnDel.push(old.dn.toLowerCase());
       dnSet[dn] = op.objectId;
-      const sent = op.json !== undefined || op.attributes !== null;
+      const sent = op.encoded !== undefined || op.json !== undefined || op.attributes !== null;
       results.push({ ok: true, details: sent ? null : 'attributes not sent by the source (FULL scan)' });
     });
     // Removals first, so that a DN or type that moved within the chunk ends up set.
@@ -148,8 +192,8 @@ export class CloudDirectoryTarget implements Target {
     for (let i = 0; i < ids.length; i += 1000) {
       const part = ids.slice(i, i + 1000);
       if (part.length === 0) continue;
-      const values = await this.redis.mget(...part.map((id) => this.keys.dirObject(cfg, id)));
-      for (const v of values) out.push(v ? (JSON.parse(v) as StoredObject) : null);
+      const values = await this.redis.mgetBuffer(...part.map((id) => this.keys.dirObject(cfg, id)));
+      for (const v of values) out.push(v ? decodeStoredObject(v) : null);
     }
     return out;
   }

@@ -1,3 +1,4 @@
+import type { Change } from '@syncguard/protocol';
 import type { ChainableCommander } from 'ioredis';
 import type { CloudObject, ObjectTypeName, Page } from '../model';
 
@@ -18,6 +19,12 @@ export type TargetOperation =
        * `attributes`, which the pipeline then never has to parse.
        */
       json?: { attributes: string; memberDns: string };
+      /**
+       * The change as the agent encoded it (protobuf `Change` of `protocolVersion`), when the
+       * pipeline holds it so (never with null attributes). A target that can keep it as it is
+       * (the cloud directory) copies it instead of reading `attributes`.
+       */
+      encoded?: { protocolVersion: number; change: Uint8Array };
     }
   | { kind: 'delete'; objectId: string; objectType: ObjectTypeName; dn: string };
 
@@ -54,4 +61,17 @@ export interface Target {
   ): Promise<{ total: number } & Page<CloudObject>>;
   /** Removes everything held for the configuration (configuration deleted). */
   removeAll(configurationId: string): Promise<void>;
+}
+
+/** A change's attributes as targets see them: `{name: values}`, binary values as `base64:<value>`. */
+export function attributesObject(attributes: Change['attributes']): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const a of attributes) {
+    const values = a.binary ? a.values.map((v) => `base64:${v}`) : a.values;
+    // An attribute named __proto__ must stay an attribute, not become the object's prototype.
+    if (a.name === '__proto__')
+      Object.defineProperty(out, a.name, { value: values, enumerable: true, writable: true, configurable: true });
+    else out[a.name] = values;
+  }
+  return out;
 }
