@@ -101,6 +101,34 @@ async function afterCacheLoss(opts: { total: number; kept: number; prefix: strin
 }
 
 describe('evaluation', () => {
+  it('applies a cycle whose batches an earlier version stored as text lines, beside binary ones', async () => {
+    const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
+    await agent.hello();
+    const start = await agent.waitFor('startCycle');
+    const prefix = server.options.redisKeyPrefix;
+    await stream(
+      agent,
+      cfg,
+      start.cycleId,
+      [[user('bin', ChangeKind.CHANGE_KIND_ADD, 1)], [user('txt', ChangeKind.CHANGE_KIND_ADD, 2, 'text@example.com')]],
+      async () => {
+        // Batch 2 as a controller before the binary format kept it: header, attributes, members.
+        const header = [ChangeKind.CHANGE_KIND_ADD, ObjectType.OBJECT_TYPE_USER, 'txt', `uid=txt,${PEOPLE}`, '02'.repeat(32), 0];
+        const line = `${JSON.stringify(header)}\t{"mail":["text@example.com"]}\t[]`;
+        await server.redis.hset(`${prefix}:cycle:${start.cycleId}:batches`, '2', line);
+      },
+    );
+    await cycleState(cfg, start.cycleId);
+    const objects = (await server.service.listObjects(cfg, { limit: 10 })).items;
+    expect(objects.map((o) => [o.id, o.attributes])).toEqual([
+      ['bin', { mail: ['bin@example.com'] }],
+      ['txt', { mail: ['text@example.com'] }],
+    ]);
+    // The text batch's object went to the directory in the JSON form, the other in the binary one.
+    expect((await server.redis.getBuffer(`${prefix}:dir:${cfg}:o:txt`))?.toString()).toMatch(/^\{"id":"txt"/);
+    expect((await server.redis.getBuffer(`${prefix}:dir:${cfg}:o:bin`))?.[0]).toBe(0x00);
+  });
+
   it('keeps the last change of an object listed twice, across batches and within one', async () => {
     const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
     await agent.hello();

@@ -1,0 +1,186 @@
+import { ChangeKind, ObjectType, encodeChangeBatch, encodedChangesOfBatch, type Change } from '@syncguard/protocol';
+import { startRedis, type RedisServer } from '@syncguard/testkit';
+import Redis from 'ioredis';
+import { Keys } from '../store/keys';
+import { CloudDirectoryTarget } from './cloud-directory';
+import type { TargetOperation } from './target';
+
+/*
+ * The cloud directory stores an object as the change the agent encoded (binary form);
+ * directories written by earlier versions hold JSON objects. Both forms must read the
+ * same, and updates must move an object from one to the other without losing anything.
+ */
+
+jest.setTimeout(60_000);
+
+const keys = new Keys('dirtest');
+let server: RedisServer;
+let redis: Redis;
+let target: CloudDirectoryTarget;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+  target = new CloudDirectoryTarget(redis, keys);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.dispose();
+});
+
+function change(id: string, mail: string, extra: Partial<Change> = {}): Change {
+  return {
+    kind: ChangeKind.CHANGE_KIND_ADD,
+    objectType: ObjectType.OBJECT_TYPE_USER,
+    objectId: id,
+    dn: `uid=${id},dc=example`,
+    contentHash: Buffer.alloc(32, 1),
+    disabled: false,
+    attributes: [
+      { name: 'mail', values: [mail], binary: false },
+      { name: 'photo', values: ['AAEC'], binary: true },
+    ],
+    memberDns: [],
+    ...extra,
+  };
+}
+
+function op(kind: 'create' | 'update', c: Change): TargetOperation {
+  const [bytes] = encodedChangesOfBatch(encodeChangeBatch({ configurationId: 'c', cycleId: 'c', sequence: 1, changes: [c] }));
+  return {
+    kind,
+    objectId: c.objectId,
+    objectType: c.objectType === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user',
+    dn: c.dn,
+    get attributes(): Record<string, string[]> {
+      throw new Error('the cloud directory copies encoded changes; it must not read their attributes');
+    },
+    disabled: c.disabled,
+    memberDns: c.memberDns,
+    encoded: { protocolVersion: 1, change: bytes! },
+  };
+}
+
+async function apply(cfg: string, ops: TargetOperation[]) {
+  const tx = redis.multi();
+  const results = await target.apply(cfg, ops, tx);
+  const done = await tx.exec();
+  for (const [error] of done ?? []) if (error) throw error;
+  return results;
+}
+
+/** A JSON object as controllers before the binary form wrote it, with its type and DN entries. */
+async function writeJsonObject(cfg: string, id: string, mail: string): Promise<void> {
+  const stored = {
+    id,
+    type: 'user',
+    dn: `uid=${id},dc=example`,
+    attributes: { mail: [mail] },
+    disabled: true,
+    memberDns: [],
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  };
+  await redis
+    .multi()
+    .set(keys.dirObject(cfg, id), JSON.stringify(stored))
+    .zadd(keys.dirType(cfg, 'user'), 0, id)
+    .hset(keys.dirDn(cfg), stored.dn.toLowerCase(), id)
+    .exec();
+}
+
+describe('the cloud directory', () => {
+  it('stores changes as encoded and reads them back as the objects they describe', async () => {
+    const results = await apply('c1', [
+      op('create', change('u1', 'u1@example.com', { disabled: true })),
+      op(
+        'create',
+        change('g1', '', { objectType: ObjectType.OBJECT_TYPE_GROUP, attributes: [], memberDns: ['uid=u1,dc=example'] }),
+      ),
+    ]);
+    expect(results).toEqual([
+      { ok: true, details: null },
+      { ok: true, details: null },
+    ]);
+    expect((await redis.getBuffer(keys.dirObject('c1', 'u1')))?.[0]).toBe(0x00);
+    const page = await target.listObjects('c1', { limit: 10 });
+    expect(page.total).toBe(2);
+    expect(page.items).toEqual([
+      {
+        id: 'g1',
+        type: 'group',
+        dn: 'uid=g1,dc=example',
+        attributes: {},
+        disabled: false,
+        memberDns: ['uid=u1,dc=example'],
+        memberIds: ['u1'],
+        updatedAt: expect.any(String),
+      },
+      {
+        id: 'u1',
+        type: 'user',
+        dn: 'uid=u1,dc=example',
+        attributes: { mail: ['u1@example.com'], photo: ['base64:AAEC'] },
+        disabled: true,
+        memberDns: [],
+        memberIds: [],
+        updatedAt: expect.any(String),
+      },
+    ]);
+    expect(Date.now() - Date.parse(page.items[0]!.updatedAt)).toBeLessThan(60_000);
+    expect(await target.describe('c1', ['u1', 'g1', 'nobody'])).toEqual([
+      { type: 'user', dn: 'uid=u1,dc=example' },
+      { type: 'group', dn: 'uid=g1,dc=example' },
+      null,
+    ]);
+  });
+
+  it('reads JSON objects of earlier versions beside binary ones, and updates them to the binary form', async () => {
+    await writeJsonObject('c2', 'old', 'old@example.com');
+    await apply('c2', [op('create', change('new', 'new@example.com'))]);
+    let page = await target.listObjects('c2', { limit: 10 });
+    expect(page.items.map((o) => [o.id, o.attributes.mail, o.disabled])).toEqual([
+      ['new', ['new@example.com'], false],
+      ['old', ['old@example.com'], true],
+    ]);
+    await apply('c2', [op('update', change('old', 'renamed@example.com', { dn: 'uid=moved,dc=example' }))]);
+    expect((await redis.getBuffer(keys.dirObject('c2', 'old')))?.[0]).toBe(0x00);
+    page = await target.listObjects('c2', { limit: 10 });
+    expect(page.items.find((o) => o.id === 'old')).toMatchObject({
+      dn: 'uid=moved,dc=example',
+      attributes: { mail: ['renamed@example.com'], photo: ['base64:AAEC'] },
+      disabled: false,
+    });
+    // The DN index follows the rename: the old DN is gone.
+    expect(await redis.hgetall(keys.dirDn('c2'))).toEqual({ 'uid=moved,dc=example': 'old', 'uid=new,dc=example': 'new' });
+  });
+
+  it('keeps what it holds for an update without attributes (a FULL-scan PRESENT), whichever form it holds', async () => {
+    await writeJsonObject('c3', 'json', 'json@example.com');
+    await apply('c3', [op('create', change('bin', 'bin@example.com'))]);
+    const present = (id: string): TargetOperation => ({
+      kind: 'update',
+      objectId: id,
+      objectType: 'user',
+      dn: `uid=${id},dc=example`,
+      attributes: null,
+      disabled: false,
+      memberDns: [],
+    });
+    const results = await apply('c3', [present('json'), present('bin')]);
+    expect(results.map((r) => r.details)).toEqual([
+      'attributes not sent by the source (FULL scan)',
+      'attributes not sent by the source (FULL scan)',
+    ]);
+    const page = await target.listObjects('c3', { limit: 10 });
+    expect(page.items.map((o) => [o.id, o.attributes, o.disabled])).toEqual([
+      ['bin', { mail: ['bin@example.com'], photo: ['base64:AAEC'] }, false],
+      ['json', { mail: ['json@example.com'] }, false],
+    ]);
+  });
+
+  it('refuses to read an object of a protocol version it does not speak', async () => {
+    await redis.set(keys.dirObject('c4', 'x'), Buffer.from([0x00, 99, 0x01, 0x1a, 0x01, 0x78]));
+    await expect(target.describe('c4', ['x'])).rejects.toThrow(/protocol version 99/);
+  });
+});
