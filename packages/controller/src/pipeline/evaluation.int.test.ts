@@ -2,7 +2,7 @@ import { ChangeKind, ObjectType, type Change, type DeepPartial } from '@syncguar
 import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
 import type { ControllerServer } from '../server';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
-import { setupConfiguration, startTestController } from '../testing/harness';
+import { setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
 
 /*
  * Evaluation holds a few batches at a time: what it must still get right is the last
@@ -101,6 +101,41 @@ async function afterCacheLoss(opts: { total: number; kept: number; prefix: strin
 }
 
 describe('evaluation', () => {
+  it("keeps a DN resolving to the new object when a deleted object's DN is reused in the same cycle", async () => {
+    // Chunks of one operation: the add and the delete commit apart, the add first.
+    const small = await startTestController(redis.url, { applyChunkSize: 1 });
+    try {
+      const { agent, configurationId: cfg } = await setupConfiguration(small, {}, { autoRespond: false });
+      await agent.hello();
+      const applied = (cycleId: string) =>
+        waitFor(async () => (await small.service.listCycles(cfg, {})).items.find((c) => c.id === cycleId)?.state === 'applied', {
+          message: `cycle ${cycleId} applied`,
+        });
+      const group: DeepPartialChange = {
+        ...user('g', ChangeKind.CHANGE_KIND_ADD, 9),
+        objectType: ObjectType.OBJECT_TYPE_GROUP,
+        dn: `cn=g,${PEOPLE}`,
+        memberDns: [`uid=a,${PEOPLE}`],
+      };
+      let start = await agent.waitFor('startCycle');
+      await stream(agent, cfg, start.cycleId, [[user('a', ChangeKind.CHANGE_KIND_ADD, 1), group]]);
+      await applied(start.cycleId);
+      await agent.waitFor('cycleCommitted');
+      // uid=a leaves; a new object takes its DN. The plan applies the add first, the delete last.
+      const { cycleId } = await small.service.startCycle(cfg, TEST_ADMIN);
+      start = await agent.waitFor('startCycle', (s) => s.cycleId === cycleId);
+      await stream(agent, cfg, cycleId, [
+        [user('a', ChangeKind.CHANGE_KIND_DELETE, 0), { ...user('b', ChangeKind.CHANGE_KIND_ADD, 2), dn: `uid=a,${PEOPLE}` }],
+      ]);
+      await applied(cycleId);
+      const groups = (await small.service.listObjects(cfg, { type: 'group', limit: 10 })).items;
+      expect(groups[0]?.memberIds).toEqual(['b']);
+      await agent.close();
+    } finally {
+      await small.close();
+    }
+  });
+
   it('applies a cycle whose batches an earlier version stored as text lines, beside binary ones', async () => {
     const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
     await agent.hello();

@@ -126,6 +126,23 @@ return 0
 `;
 
 /**
+ * Releases DNs that objects leave (deleted or renamed), each only while it still points at
+ * the object leaving it: another object of the same cycle may have taken the DN already
+ * (a new user with a deleted one's DN, applied in an earlier chunk). KEYS: the DN hash.
+ * ARGV: dn, object id, dn, object id, ... Returns how many were released.
+ */
+export const RELEASE_DNS = `
+local released = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    released = released + 1
+  end
+end
+return released
+`;
+
+/**
  * Puts an evaluated plan together from the parts evaluation wrote (users, then groups,
  * then deletes), replacing any earlier plan, while the cycle is `complete` (else -1 and
  * nothing). KEYS: plan, users part, groups part, deletes part, delete-ids set, cycle hash.

@@ -184,3 +184,32 @@ describe('the cloud directory', () => {
     await expect(target.describe('c4', ['x'])).rejects.toThrow(/protocol version 99/);
   });
 });
+
+describe('DNs in the cloud directory', () => {
+  it('keep pointing at the object that holds them when another object leaves that DN in a later chunk', async () => {
+    // A holds uid=a; in the next cycle A is deleted and B created with A's DN, and A' renamed away from
+    // a DN that C takes. The plan applies creates and updates first and deletes last, in chunks.
+    const at = (id: string, dn: string, extra: Partial<Change> = {}) => change(id, `${id}@example.com`, { dn, ...extra });
+    await apply('c5', [op('create', at('A', 'uid=a,dc=example')), op('create', at('R', 'uid=r,dc=example'))]);
+    await apply('c5', [op('create', at('B', 'uid=a,dc=example')), op('create', at('C', 'uid=r,dc=example'))]);
+    await apply('c5', [op('update', at('R', 'uid=renamed,dc=example'))]);
+    await apply('c5', [{ kind: 'delete', objectId: 'A', objectType: 'user', dn: 'uid=a,dc=example' }]);
+    await apply('c5', [
+      op(
+        'create',
+        at('G', 'cn=g,dc=example', {
+          objectType: ObjectType.OBJECT_TYPE_GROUP,
+          memberDns: ['uid=a,dc=example', 'uid=r,dc=example'],
+        }),
+      ),
+    ]);
+    expect(await redis.hgetall(keys.dirDn('c5'))).toEqual({
+      'uid=a,dc=example': 'B',
+      'uid=r,dc=example': 'C',
+      'uid=renamed,dc=example': 'R',
+      'cn=g,dc=example': 'G',
+    });
+    const group = (await target.listObjects('c5', { type: 'group', limit: 10 })).items[0];
+    expect(group?.memberIds).toEqual(['B', 'C']);
+  });
+});

@@ -2,6 +2,7 @@ import { ObjectType, decodeChange, isSupportedVersion } from '@syncguard/protoco
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
 import type { Keys } from '../store/keys';
+import { RELEASE_DNS } from '../store/scripts';
 import { readVarint, varintSize, writeVarint } from '../store/varint';
 import { attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
 
@@ -72,14 +73,15 @@ export class CloudDirectoryTarget implements Target {
     const typeAdd: Record<ObjectTypeName, (string | number)[]> = { user: [], group: [] };
     const typeRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
     const dnSet: Record<string, string> = {};
-    const dnDel: string[] = [];
+    // DNs left by an object, with the object: [dn, id].
+    const dnLeft: [string, string][] = [];
     operations.forEach((op, i) => {
       const old = existing[i] ?? null;
       const objKey = this.keys.dirObject(cfg, op.objectId);
       if (op.kind === 'delete') {
         dels.push(objKey);
         typeRem[old?.type ?? op.objectType].push(op.objectId);
-        dnDel.push((old?.dn ?? op.dn).toLowerCase());
+        dnLeft.push([(old?.dn ?? op.dn).toLowerCase(), op.objectId]);
         results.push({ ok: true, details: old ? null : 'not in the directory' });
         return;
       }
@@ -112,7 +114,7 @@ export class CloudDirectoryTarget implements Target {
       if (old && old.type !== op.objectType) typeRem[old.type].push(op.objectId);
       typeAdd[op.objectType].push(0, op.objectId);
       const dn = op.dn.toLowerCase();
-      if (old && old.dn.toLowerCase() !== dn) dnDel.push(old.dn.toLowerCase());
+      if (old && old.dn.toLowerCase() !== dn) dnLeft.push([old.dn.toLowerCase(), op.objectId]);
       dnSet[dn] = op.objectId;
       const sent = op.encoded !== undefined || op.json !== undefined || op.attributes !== null;
       results.push({ ok: true, details: sent ? null : 'attributes not sent by the source (FULL scan)' });
@@ -120,8 +122,9 @@ export class CloudDirectoryTarget implements Target {
     // Removals first, so that a DN or type that moved within the chunk ends up set.
     if (dels.length > 0) tx.del(...dels);
     for (const t of ['user', 'group'] as const) if (typeRem[t].length > 0) tx.zrem(this.keys.dirType(cfg, t), ...typeRem[t]);
-    const dnDelOnly = dnDel.filter((d) => !(d in dnSet));
-    if (dnDelOnly.length > 0) tx.hdel(this.keys.dirDn(cfg), ...dnDelOnly);
+    // A DN left here and taken again in this chunk is simply set below.
+    const released = dnLeft.filter(([d]) => !(d in dnSet)).flat();
+    if (released.length > 0) tx.eval(RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released);
     if (sets.length > 0) tx.mset(...sets);
     for (const t of ['user', 'group'] as const) if (typeAdd[t].length > 0) tx.zadd(this.keys.dirType(cfg, t), ...typeAdd[t]);
     if (Object.keys(dnSet).length > 0) tx.hset(this.keys.dirDn(cfg), dnSet);
