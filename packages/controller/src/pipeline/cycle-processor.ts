@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
 import type { Keys } from '../store/keys';
+import { queueEncoded } from '../store/resp';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetResult } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
@@ -493,7 +494,7 @@ export class CycleProcessor {
     });
     this.plog.addMany(tx, cfgId, logEntries, now);
     if (indexDel.length > 0) tx.hdel(this.keys.index(cfgId), ...indexDel);
-    if (indexSet.length > 0) tx.hset(this.keys.index(cfgId), ...indexSet);
+    if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
   }
 
   /** Turns plan entries into target operations, reading the batches they point into. */

@@ -2,6 +2,7 @@ import { ObjectType, decodeChange, isSupportedVersion } from '@syncguard/protoco
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
 import type { Keys } from '../store/keys';
+import { queueEncoded } from '../store/resp';
 import { RELEASE_DNS } from '../store/scripts';
 import { readVarint, varintSize, writeVarint } from '../store/varint';
 import { attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
@@ -125,9 +126,12 @@ export class CloudDirectoryTarget implements Target {
     // A DN left here and taken again in this chunk is simply set below.
     const released = dnLeft.filter(([d]) => !(d in dnSet)).flat();
     if (released.length > 0) tx.eval(RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released);
-    if (sets.length > 0) tx.mset(...sets);
-    for (const t of ['user', 'group'] as const) if (typeAdd[t].length > 0) tx.zadd(this.keys.dirType(cfg, t), ...typeAdd[t]);
-    if (Object.keys(dnSet).length > 0) tx.hset(this.keys.dirDn(cfg), dnSet);
+    // The big commands are encoded here, when the chunk is worked out (see store/resp.ts).
+    if (sets.length > 0) queueEncoded(tx, 'mset', sets);
+    for (const t of ['user', 'group'] as const)
+      if (typeAdd[t].length > 0) queueEncoded(tx, 'zadd', [this.keys.dirType(cfg, t), ...typeAdd[t]]);
+    const dnArgs = Object.entries(dnSet).flat();
+    if (dnArgs.length > 0) queueEncoded(tx, 'hset', [this.keys.dirDn(cfg), ...dnArgs]);
     return results;
   }
 
