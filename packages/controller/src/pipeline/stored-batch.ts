@@ -63,7 +63,7 @@ export function encodeStoredBatch(
   changes: readonly Change[],
   encoded: readonly Uint8Array[],
   protocolVersion: number,
-): { changes: Buffer; summaries: string } {
+): { changes: Buffer; summaries: string; objectIds: string[] } {
   if (encoded.length !== changes.length) throw new Error(`${encoded.length} encoded changes for a batch of ${changes.length}`);
   let size = 2;
   for (const e of encoded) size += 1 + varintSize(e.length) + e.length;
@@ -77,7 +77,7 @@ export function encodeStoredBatch(
     out.set(e, at);
     at += e.length;
   }
-  return { changes: out, summaries: JSON.stringify(changes.map(summary)) };
+  return { changes: out, summaries: JSON.stringify(changes.map(summary)), objectIds: changes.map((c) => c.objectId) };
 }
 
 export function decodeSummaries(text: string): ChangeSummary[] {

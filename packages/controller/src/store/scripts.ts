@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { summaryField } from '../pipeline/stored-batch';
+import { encodedCommand } from './resp';
 
 /*
  * Lua scripts: the state transitions that must be atomic. Each runs as one Redis
@@ -9,7 +10,8 @@ import { summaryField } from '../pipeline/stored-batch';
 
 /**
  * Persists one ChangeBatch. KEYS: cycle hash, batches hash, seen hash. ARGV: sequence,
- * stored changes, now (ms), summaries field, stored summaries (pipeline/stored-batch.ts).
+ * stored changes, now (ms), summaries field, stored summaries (pipeline/stored-batch.ts),
+ * then per change of the batch its object id and `seq:idx`.
  * Records in the seen hash, for each object of the batch, `seq:idx` of this change (the
  * last change of an object in a cycle wins), and counts in the cycle's `duplicates` the
  * changes that named an object already seen, so that evaluation knows whether it must
@@ -24,18 +26,13 @@ if seq <= acked then return {0, acked} end
 if phase ~= 'streaming' then return {-2, acked} end
 if seq > acked + 1 then return {-1, acked} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], ARGV[4], ARGV[5])
-local summaries = cjson.decode(ARGV[5])
-local n = #summaries
+-- The seen entries come as ARGV 6.. (object id, seq:idx pairs): no JSON to decode here.
+local n = (#ARGV - 5) / 2
 local added = 0
-local i = 1
-while i <= n do
-  local last = math.min(n, i + 999)
-  local args = {}
-  for j = i, last do
-    args[#args + 1] = summaries[j][3]
-    args[#args + 1] = ARGV[1] .. ':' .. (j - 1)
-  end
-  added = added + redis.call('HSET', KEYS[3], unpack(args))
+local i = 6
+while i <= #ARGV do
+  local last = math.min(#ARGV, i + 1999)
+  added = added + redis.call('HSET', KEYS[3], unpack(ARGV, i, last))
   i = last + 1
 end
 if added < n then redis.call('HINCRBY', KEYS[1], 'duplicates', n - added) end
@@ -181,20 +178,23 @@ export class Scripts {
     batchesKey: string,
     seenKey: string,
     sequence: number,
-    stored: { changes: Buffer; summaries: string },
+    stored: { changes: Buffer; summaries: string; objectIds: readonly string[] },
   ): Promise<{ result: number; acked: number }> {
-    const [result, acked] = (await this.redis.eval(
+    const args: (string | number | Buffer)[] = [
       PERSIST_BATCH,
       3,
       cycleKey,
       batchesKey,
       seenKey,
-      String(sequence),
+      sequence,
       stored.changes,
-      String(Date.now()),
+      Date.now(),
       summaryField(sequence),
       stored.summaries,
-    )) as [number, number];
+    ];
+    stored.objectIds.forEach((id, i) => args.push(id, `${sequence}:${i}`));
+    // Encoded in one go (see resp.ts): a batch's eval carries hundreds of arguments.
+    const [result, acked] = (await this.redis.sendCommand(encodedCommand('eval', args))) as [number, number];
     return { result, acked };
   }
 
