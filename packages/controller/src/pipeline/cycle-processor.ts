@@ -10,7 +10,7 @@ import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetResult } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from './provisioning-log';
-import { type ChangeSummary, StoredBatch, decodeSummaries, summaryField } from './stored-batch';
+import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from './stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -72,6 +72,61 @@ function recorder(calls: RecordedCall[]): ChainableCommander {
 function replay(calls: readonly RecordedCall[], tx: ChainableCommander): void {
   const commands = tx as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const [name, args] of calls) commands[name]!(...args);
+}
+
+/**
+ * A create or update of the plan, made from a stored change. Its attributes and members are
+ * decoded only should a target read them: the cloud directory copies the change as it is.
+ */
+class PlannedChange {
+  readonly objectId: string;
+  readonly objectType: ObjectTypeName;
+  readonly dn: string;
+  readonly disabled: boolean;
+  readonly hash: string;
+  readonly encoded: StoredChange['encoded'];
+  readonly json: StoredChange['json'];
+  /** A FULL-mode PRESENT carries no attributes: the target keeps what it has. */
+  private readonly present: boolean;
+  private content?: { attributes: Record<string, string[]>; memberDns: string[] };
+
+  constructor(
+    readonly kind: 'create' | 'update',
+    private readonly stored: StoredChange,
+  ) {
+    const [changeKind, objectType, objectId, dn, hash, disabled] = stored.header;
+    this.objectId = objectId;
+    this.objectType = typeName(objectType);
+    this.dn = dn;
+    this.disabled = disabled === 1;
+    this.hash = hash;
+    this.present = changeKind === ChangeKind.CHANGE_KIND_PRESENT;
+    this.encoded = this.present ? undefined : stored.encoded;
+    this.json = this.present ? undefined : stored.json;
+  }
+
+  get attributes(): Record<string, string[]> | null {
+    return this.present ? null : this.decoded().attributes;
+  }
+
+  get memberDns(): string[] {
+    return this.present ? [] : this.decoded().memberDns;
+  }
+
+  private decoded(): { attributes: Record<string, string[]>; memberDns: string[] } {
+    if (this.content) return this.content;
+    const { encoded, json } = this.stored;
+    if (encoded) {
+      const change = decodeChange(encoded.change);
+      this.content = { attributes: attributesObject(change.attributes), memberDns: change.memberDns };
+    } else {
+      this.content = {
+        attributes: JSON.parse(json.attributes) as Record<string, string[]>,
+        memberDns: JSON.parse(json.memberDns) as string[],
+      };
+    }
+    return this.content;
+  }
 }
 
 export function typeName(t: ObjectType): ObjectTypeName {
@@ -503,11 +558,10 @@ export class CycleProcessor {
     entries: string[],
     batches: Map<number, StoredBatch>,
   ): Promise<(TargetOperation & { hash?: string })[]> {
+    // Each entry is `c|u <seq> <idx>` (a change of a batch) or `d <id> <type> <dn>`.
+    const parsed = entries.map((e) => e.split('\t'));
     const needed = new Set<number>();
-    for (const e of entries) {
-      const parts = e.split('\t');
-      if (parts[0] !== 'd') needed.add(Number(parts[1]));
-    }
+    for (const parts of parsed) if (parts[0] !== 'd') needed.add(Number(parts[1]));
     // Only the batches this chunk points into are kept (plan order follows batch order).
     for (const seq of batches.keys()) if (!needed.has(seq)) batches.delete(seq);
     const missing = [...needed].filter((s) => !batches.has(s));
@@ -523,47 +577,13 @@ export class CycleProcessor {
         batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
       });
     }
-    return entries.map((e) => {
-      const parts = e.split('\t');
+    return parsed.map((parts, i) => {
       if (parts[0] === 'd') {
         return { kind: 'delete', objectId: parts[1]!, objectType: parts[2] as ObjectTypeName, dn: parts.slice(3).join('\t') };
       }
       const stored = batches.get(Number(parts[1]))?.change(Number(parts[2]));
-      if (stored === undefined) throw new Error(`plan entry ${e} of cycle ${cycleId} points nowhere`);
-      const [kind, objectType, objectId, dn, hash, disabled] = stored.header;
-      // A FULL-mode PRESENT carries no attributes: the target keeps what it has.
-      const present = kind === ChangeKind.CHANGE_KIND_PRESENT;
-      // Decoded only should a target read them; the cloud directory copies the change as it is.
-      let content: { attributes: Record<string, string[]>; memberDns: string[] } | undefined;
-      const decoded = (): { attributes: Record<string, string[]>; memberDns: string[] } => {
-        if (content) return content;
-        if (stored.encoded) {
-          const change = decodeChange(stored.encoded.change);
-          content = { attributes: attributesObject(change.attributes), memberDns: change.memberDns };
-        } else {
-          content = {
-            attributes: JSON.parse(stored.json.attributes) as Record<string, string[]>,
-            memberDns: JSON.parse(stored.json.memberDns) as string[],
-          };
-        }
-        return content;
-      };
-      return {
-        kind: parts[0] === 'c' ? 'create' : 'update',
-        objectId,
-        objectType: typeName(objectType),
-        dn,
-        get attributes(): Record<string, string[]> | null {
-          return present ? null : decoded().attributes;
-        },
-        disabled: disabled === 1,
-        get memberDns(): string[] {
-          return present ? [] : decoded().memberDns;
-        },
-        encoded: present ? undefined : stored.encoded,
-        json: present ? undefined : stored.json,
-        hash,
-      };
+      if (stored === undefined) throw new Error(`plan entry ${entries[i]} of cycle ${cycleId} points nowhere`);
+      return new PlannedChange(parts[0] === 'c' ? 'create' : 'update', stored);
     });
   }
 
