@@ -47,6 +47,7 @@ describe('stored batches', () => {
   it('refuse encoded changes that do not match the batch, and a binary batch without summaries', () => {
     const changes = [change('u1'), change('u2')];
     expect(() => encodeStoredBatch(changes, encoded(changes.slice(1)), 1)).toThrow(/1 encoded changes for a batch of 2/);
+    expect(() => encodeStoredBatch(changes, encoded(changes), 256)).toThrow(/does not fit/);
     const stored = encodeStoredBatch(changes, encoded(changes), 1);
     expect(() => StoredBatch.decode(stored.changes, null)).toThrow(/without its summaries/);
     expect(() => StoredBatch.decode(stored.changes, '[]')).toThrow(/2 changes with 0 summaries/);

@@ -65,6 +65,9 @@ export function encodeStoredBatch(
   protocolVersion: number,
 ): { changes: Buffer; summaries: string; objectIds: string[] } {
   if (encoded.length !== changes.length) throw new Error(`${encoded.length} encoded changes for a batch of ${changes.length}`);
+  // One byte holds it (the stored objects of the cloud directory keep it so too).
+  if (!Number.isInteger(protocolVersion) || protocolVersion < 1 || protocolVersion > 255)
+    throw new Error(`protocol version ${protocolVersion} does not fit the stored formats`);
   let size = 2;
   for (const e of encoded) size += 1 + varintSize(e.length) + e.length;
   const out = Buffer.allocUnsafe(size);
