@@ -898,13 +898,7 @@ export class Engine implements ControllerService, SessionHandler {
     wire?: { protocolVersion: number; frame: Uint8Array },
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
-    const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
-    if (cfgId !== batch.configurationId || owner !== session.agentId) {
-      return {
-        ackedThrough: null,
-        error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId },
-      };
-    }
+    // The script checks that the cycle is this agent's, for this configuration (one round trip).
     const { result, acked } = await this.deps.scripts.persistBatch(
       cycleKey,
       this.keys.batches(batch.cycleId),
@@ -916,7 +910,14 @@ export class Engine implements ControllerService, SessionHandler {
         wire ? encodedChangesOfFrame(wire.frame) : encodedChangesOfBatch(encodeChangeBatch(batch)),
         wire?.protocolVersion ?? PROTOCOL_VERSION,
       ),
+      { configurationId: batch.configurationId, agentId: session.agentId },
     );
+    if (result === -3) {
+      return {
+        ackedThrough: null,
+        error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId },
+      };
+    }
     if (result === -1) {
       return {
         ackedThrough: acked,

@@ -169,6 +169,57 @@ describe('agent gateway', () => {
     }
   });
 
+  it("refuses batches for a cycle that is not the sending agent's, of that configuration, or at all; nothing of them is kept", async () => {
+    const owner = await registerAgent(server, 'owner');
+    const other = await registerAgent(server, 'other');
+    const cfg = await server.service.createConfiguration(
+      { name: 'owned', agentIds: [owner.id], source: { baseDn: 'dc=example,dc=com' } },
+      TEST_ADMIN,
+    );
+    const a = await FakeAgent.connect({ url: agentUrl(server), agentId: owner.id, token: owner.token, autoRespond: false });
+    const b = await FakeAgent.connect({ url: agentUrl(server), agentId: other.id, token: other.token, autoRespond: false });
+    const start = await a.waitFor('startCycle');
+    const change = (id: string) => ({
+      kind: 1,
+      objectType: 1,
+      objectId: id,
+      dn: `uid=${id},dc=example,dc=com`,
+      contentHash: Buffer.alloc(32, 1),
+    });
+    const refused = async (agent: FakeAgent, configurationId: string, cycleId: string, id: string) => {
+      const from = agent.received.length;
+      agent.send({ type: 'changeBatch', value: { configurationId, cycleId, sequence: 1, changes: [change(id)] } });
+      const error = await agent.waitFor('error', (e) => e.cycleId === cycleId, from);
+      expect(error).toMatchObject({ code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, fatal: false });
+      expect(agent.received.slice(from).some((f) => f.type === 'batchAck')).toBe(false);
+    };
+    await refused(b, cfg.id, start.cycleId, 'from-another-agent');
+    await refused(a, 'some-other-configuration', start.cycleId, 'wrong-configuration');
+    await refused(a, cfg.id, 'no-such-cycle', 'no-cycle');
+    // Both connections carry on; the owner's own batch is taken and the cycle applies it alone.
+    a.send({
+      type: 'changeBatch',
+      value: { configurationId: cfg.id, cycleId: start.cycleId, sequence: 1, changes: [change('mine')] },
+    });
+    await a.waitFor('batchAck', (ack) => ack.cycleId === start.cycleId);
+    a.send({
+      type: 'cycleComplete',
+      value: {
+        configurationId: cfg.id,
+        cycleId: start.cycleId,
+        lastSequence: 1,
+        totals: { adds: 1, modifies: 0, deletes: 0, presents: 0 },
+        source: { entriesRead: 1, pages: 1, readDurationMs: 1, serverUrl: 'fake://' },
+      },
+    });
+    await waitFor(async () => (await server.service.getStatus(cfg.id)).lastCycle?.state === 'applied', {
+      message: 'cycle applied',
+    });
+    expect((await server.service.listObjects(cfg.id, { limit: 10 })).items.map((o) => o.id)).toEqual(['mine']);
+    await a.close();
+    await b.close();
+  });
+
   it('delivers commands to an agent connected to another replica (Redis pub/sub)', async () => {
     const replica = await startTestController(redis.url, { redisKeyPrefix: server.options.redisKeyPrefix });
     try {

@@ -11,25 +11,29 @@ import { encodedCommand } from './resp';
 /**
  * Persists one ChangeBatch. KEYS: cycle hash, batches hash, seen hash. ARGV: sequence,
  * stored changes, now (ms), summaries field, stored summaries (pipeline/stored-batch.ts),
- * then per change of the batch its object id and `seq:idx`.
+ * the configuration id and the agent id the cycle must have, then per change of the batch
+ * its object id and `seq:idx`.
  * Records in the seen hash, for each object of the batch, `seq:idx` of this change (the
  * last change of an object in a cycle wins), and counts in the cycle's `duplicates` the
  * changes that named an object already seen, so that evaluation knows whether it must
  * look for superseded changes at all.
- * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming.
+ * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming,
+ * -3 no such cycle of that configuration and agent.
  */
 const PERSIST_BATCH = `
-local phase = redis.call('HGET', KEYS[1], 'phase')
-local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
+local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked')
+if cycle[1] ~= ARGV[6] or cycle[2] ~= ARGV[7] then return {-3, 0} end
+local phase = cycle[3]
+local acked = tonumber(cycle[4] or '0')
 local seq = tonumber(ARGV[1])
 if seq <= acked then return {0, acked} end
 if phase ~= 'streaming' then return {-2, acked} end
 if seq > acked + 1 then return {-1, acked} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], ARGV[4], ARGV[5])
--- The seen entries come as ARGV 6.. (object id, seq:idx pairs): no JSON to decode here.
-local n = (#ARGV - 5) / 2
+-- The seen entries come as ARGV 8.. (object id, seq:idx pairs): no JSON to decode here.
+local n = (#ARGV - 7) / 2
 local added = 0
-local i = 6
+local i = 8
 while i <= #ARGV do
   local last = math.min(#ARGV, i + 1999)
   added = added + redis.call('HSET', KEYS[3], unpack(ARGV, i, last))
@@ -179,6 +183,7 @@ export class Scripts {
     seenKey: string,
     sequence: number,
     stored: { changes: Buffer; summaries: string; objectIds: readonly string[] },
+    owner: { configurationId: string; agentId: string },
   ): Promise<{ result: number; acked: number }> {
     const args: (string | number | Buffer)[] = [
       PERSIST_BATCH,
@@ -191,6 +196,8 @@ export class Scripts {
       Date.now(),
       summaryField(sequence),
       stored.summaries,
+      owner.configurationId,
+      owner.agentId,
     ];
     stored.objectIds.forEach((id, i) => args.push(id, `${sequence}:${i}`));
     // Encoded in one go (see resp.ts): a batch's eval carries hundreds of arguments.
