@@ -938,9 +938,8 @@ export class Engine implements ControllerService, SessionHandler {
         },
       };
     }
-    if (result === 1 && (await this.deps.scripts.completeCycle(cycleKey, null)) === 1) {
-      await this.queues.enqueueCycle(batch.cycleId, 'complete');
-    }
+    // The last batch, after CycleComplete (a resend after a reconnect): the cycle is complete now.
+    if (result === 2) await this.queues.enqueueCycle(batch.cycleId, 'complete');
     return { ackedThrough: acked, error: null };
   }
 

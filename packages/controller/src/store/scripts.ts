@@ -17,11 +17,12 @@ import { encodedCommand } from './resp';
  * last change of an object in a cycle wins), and counts in the cycle's `duplicates` the
  * changes that named an object already seen, so that evaluation knows whether it must
  * look for superseded changes at all.
- * Returns {result, acked}: result 1 stored, 0 duplicate, -1 gap, -2 cycle not streaming,
- * -3 no such cycle of that configuration and agent.
+ * Returns {result, acked}: result 1 stored, 2 stored and the cycle complete now (its
+ * CycleComplete came before this, its last batch: the cycle moved to `complete`), 0
+ * duplicate, -1 gap, -2 cycle not streaming, -3 no such cycle of that configuration and agent.
  */
 const PERSIST_BATCH = `
-local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked')
+local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked', 'lastSequence')
 if cycle[1] ~= ARGV[6] or cycle[2] ~= ARGV[7] then return {-3, 0} end
 local phase = cycle[3]
 local acked = tonumber(cycle[4] or '0')
@@ -46,6 +47,10 @@ if tonumber(redis.call('HGET', KEYS[1], 'seenThrough') or '0') == seq - 1 then
   redis.call('HSET', KEYS[1], 'seenThrough', seq)
 end
 redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
+if cycle[5] and tonumber(cycle[5]) <= seq then
+  redis.call('HSET', KEYS[1], 'phase', 'complete')
+  return {2, seq}
+end
 return {1, seq}
 `;
 
