@@ -16,6 +16,11 @@ type StoredObject = Omit<CloudObject, 'memberIds'>;
  */
 const BINARY = 0x00;
 
+/** Results shared by every operation they describe (never changed). */
+const APPLIED: TargetResult = Object.freeze({ ok: true, details: null });
+const NOT_IN_DIRECTORY: TargetResult = Object.freeze({ ok: true, details: 'not in the directory' });
+const KEPT_ATTRIBUTES: TargetResult = Object.freeze({ ok: true, details: 'attributes not sent by the source (FULL scan)' });
+
 /** Reads an object in either stored form. */
 export function decodeStoredObject(bytes: Buffer): StoredObject {
   if (bytes[0] !== BINARY) return JSON.parse(bytes.toString('utf8')) as StoredObject;
@@ -73,7 +78,7 @@ export class CloudDirectoryTarget implements Target {
     const dels: string[] = [];
     const typeAdd: Record<ObjectTypeName, (string | number)[]> = { user: [], group: [] };
     const typeRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
-    const dnSet: Record<string, string> = {};
+    const dnSet = new Map<string, string>();
     // DNs left by an object, with the object: [dn, id].
     const dnLeft: [string, string][] = [];
     operations.forEach((op, i) => {
@@ -83,7 +88,7 @@ export class CloudDirectoryTarget implements Target {
         dels.push(objKey);
         typeRem[old?.type ?? op.objectType].push(op.objectId);
         dnLeft.push([(old?.dn ?? op.dn).toLowerCase(), op.objectId]);
-        results.push({ ok: true, details: old ? null : 'not in the directory' });
+        results.push(old ? APPLIED : NOT_IN_DIRECTORY);
         return;
       }
       let text: string | Buffer;
@@ -116,22 +121,25 @@ export class CloudDirectoryTarget implements Target {
       typeAdd[op.objectType].push(0, op.objectId);
       const dn = op.dn.toLowerCase();
       if (old && old.dn.toLowerCase() !== dn) dnLeft.push([old.dn.toLowerCase(), op.objectId]);
-      dnSet[dn] = op.objectId;
+      dnSet.set(dn, op.objectId);
       const sent = op.encoded !== undefined || op.json !== undefined || op.attributes !== null;
-      results.push({ ok: true, details: sent ? null : 'attributes not sent by the source (FULL scan)' });
+      results.push(sent ? APPLIED : KEPT_ATTRIBUTES);
     });
     // Removals first, so that a DN or type that moved within the chunk ends up set.
     if (dels.length > 0) tx.del(...dels);
     for (const t of ['user', 'group'] as const) if (typeRem[t].length > 0) tx.zrem(this.keys.dirType(cfg, t), ...typeRem[t]);
     // A DN left here and taken again in this chunk is simply set below.
-    const released = dnLeft.filter(([d]) => !(d in dnSet)).flat();
+    const released = dnLeft.filter(([d]) => !dnSet.has(d)).flat();
     if (released.length > 0) tx.eval(RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released);
     // The big commands are encoded here, when the chunk is worked out (see store/resp.ts).
     if (sets.length > 0) queueEncoded(tx, 'mset', sets);
     for (const t of ['user', 'group'] as const)
       if (typeAdd[t].length > 0) queueEncoded(tx, 'zadd', [this.keys.dirType(cfg, t), ...typeAdd[t]]);
-    const dnArgs = Object.entries(dnSet).flat();
-    if (dnArgs.length > 0) queueEncoded(tx, 'hset', [this.keys.dirDn(cfg), ...dnArgs]);
+    if (dnSet.size > 0) {
+      const dnArgs: string[] = [this.keys.dirDn(cfg)];
+      for (const [dn, id] of dnSet) dnArgs.push(dn, id);
+      queueEncoded(tx, 'hset', dnArgs);
+    }
     return results;
   }
 
