@@ -48,6 +48,17 @@ describe('encoded changes', () => {
     expect(encodedChangesOfFrame(frame).map((b) => decodeChange(b).objectId)).toEqual(decoded.changes.map((c) => c.objectId));
   });
 
+  it('follow the oneof rule as the decoder does (another body between two batches drops the first)', () => {
+    const heartbeat = encodeFrame({ type: 'heartbeat', value: { sentAtUnixMs: 1 } });
+    const frame = Buffer.concat([batchFrame(changes(2)), heartbeat, batchFrame(changes(1, 100), 2)]);
+    const decoded = decodeFrame(frame).body.value as ChangeBatch;
+    expect(decoded.changes.map((c) => c.objectId)).toEqual(['id-100']);
+    expect(encodedChangesOfFrame(frame).map((b) => decodeChange(b).objectId)).toEqual(['id-100']);
+    // A body that is not a batch, last: decodeFrame says heartbeat; no changes either way.
+    expect(decodeFrame(Buffer.concat([batchFrame(changes(2)), heartbeat])).body.type).toBe('heartbeat');
+    expect(encodedChangesOfFrame(Buffer.concat([batchFrame(changes(2)), heartbeat]))).toEqual([]);
+  });
+
   it('round-trip through a bare ChangeBatch', () => {
     const batch: ChangeBatch = { configurationId: 'cfg', cycleId: 'c-1', sequence: 4, changes: changes(7) };
     const encoded = encodedChangesOfBatch(encodeChangeBatch(batch));

@@ -16,10 +16,16 @@ import type { Change, ChangeBatch } from './messages';
 /** Envelope field of the ChangeBatch body, and ChangeBatch field of its changes. */
 const ENVELOPE_CHANGE_BATCH = 14;
 const BATCH_CHANGES = 4;
+/** The Envelope's `body` oneof: fields 10 to 20. */
+const BODY_FIELDS = { first: 10, last: 20 };
 
-/** Views of every length-delimited occurrence of `field` in one encoded message. */
-function occurrences(bytes: Uint8Array, field: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
+/**
+ * Views of every length-delimited occurrence of `field` in one encoded message. With
+ * `oneof`, another field of that oneof (length-delimited, as the decoder takes it) drops
+ * what came before: the decoder clears the other members of a oneof when it sets one.
+ */
+function occurrences(bytes: Uint8Array, field: number, oneof?: { first: number; last: number }): Uint8Array[] {
+  let out: Uint8Array[] = [];
   try {
     const reader = Reader.create(bytes);
     while (reader.pos < reader.len) {
@@ -32,7 +38,9 @@ function occurrences(bytes: Uint8Array, field: number): Uint8Array[] {
       const length = reader.uint32();
       const start = reader.pos;
       reader.skip(length);
-      if (tag >>> 3 === field) out.push(bytes.subarray(start, start + length));
+      const number = tag >>> 3;
+      if (number === field) out.push(bytes.subarray(start, start + length));
+      else if (oneof && number >= oneof.first && number <= oneof.last) out = [];
     }
   } catch (cause) {
     throw new ProtocolError('PROTO_ERR_MALFORMED_FRAME', `malformed message: ${(cause as Error).message}`, { cause });
@@ -46,7 +54,7 @@ function occurrences(bytes: Uint8Array, field: number): Uint8Array[] {
  * decodeFrame accepted as a changeBatch; its result has one entry per decoded change.
  */
 export function encodedChangesOfFrame(frame: Uint8Array): Uint8Array[] {
-  return occurrences(frame, ENVELOPE_CHANGE_BATCH).flatMap((batch) => occurrences(batch, BATCH_CHANGES));
+  return occurrences(frame, ENVELOPE_CHANGE_BATCH, BODY_FIELDS).flatMap((batch) => occurrences(batch, BATCH_CHANGES));
 }
 
 /** The encoded Change messages of an encoded ChangeBatch (see {@link encodeChangeBatch}), in order. */

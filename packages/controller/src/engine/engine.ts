@@ -945,8 +945,8 @@ export class Engine implements ControllerService, SessionHandler {
 
   async complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null> {
     const cycleKey = this.keys.cycle(message.cycleId);
-    const cfgId = await this.redis.hget(cycleKey, 'configurationId');
-    if (cfgId !== message.configurationId) {
+    const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
+    if (cfgId !== message.configurationId || owner !== session.agentId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
     const r = await this.deps.scripts.completeCycle(

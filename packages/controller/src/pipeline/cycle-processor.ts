@@ -506,6 +506,16 @@ export class CycleProcessor {
           pending.next = null;
           continue;
         }
+        // Redis runs every command of a MULTI even when one fails, and the chunk is marked
+        // applied: a failed write (a key of the wrong type, say) must not pass unseen.
+        const failed = done.filter(([error]) => error !== null);
+        if (failed.length > 0) {
+          this.logger.error(
+            { cycleId, chunk: applied, errors: failed.map(([error]) => error?.message) },
+            'writes of an apply chunk failed',
+          );
+          throw new Error(`writes of the apply chunk at ${applied} of cycle ${cycleId} failed: ${failed[0]![0]!.message}`);
+        }
         if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
         const counted = new Map<string, number>();
         chunk.ops.forEach((op, i) => {
@@ -548,7 +558,7 @@ export class CycleProcessor {
       };
     });
     this.plog.addMany(tx, cfgId, logEntries, now);
-    if (indexDel.length > 0) tx.hdel(this.keys.index(cfgId), ...indexDel);
+    if (indexDel.length > 0) queueEncoded(tx, 'hdel', [this.keys.index(cfgId), ...indexDel]);
     if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
   }
 

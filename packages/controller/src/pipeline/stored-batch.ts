@@ -1,5 +1,6 @@
 import { encodedChangesOfBatch, type Change, type ChangeKind, type ObjectType } from '@syncguard/protocol';
 import { varintSize, writeVarint } from '../store/varint';
+import { STORED_CHANGE_VERSIONS } from '../targets/target';
 
 /**
  * How a ChangeBatch's changes are kept in Redis while its cycle is staged. It is
@@ -65,8 +66,8 @@ export function encodeStoredBatch(
   protocolVersion: number,
 ): { changes: Buffer; summaries: string; objectIds: string[] } {
   if (encoded.length !== changes.length) throw new Error(`${encoded.length} encoded changes for a batch of ${changes.length}`);
-  // One byte holds it (the stored objects of the cloud directory keep it so too).
-  if (!Number.isInteger(protocolVersion) || protocolVersion < 1 || protocolVersion > 255)
+  // What is stored must be read back (by this build, and the cloud directory keeps it too).
+  if (!STORED_CHANGE_VERSIONS.includes(protocolVersion))
     throw new Error(`protocol version ${protocolVersion} does not fit the stored formats`);
   let size = 2;
   for (const e of encoded) size += 1 + varintSize(e.length) + e.length;
@@ -98,6 +99,8 @@ export class StoredBatch {
   static decode(changes: Buffer, summaries: string | null): StoredBatch {
     if (changes.length > 0 && changes[0] === BINARY) {
       const protocolVersion = changes[1] ?? 0;
+      if (!STORED_CHANGE_VERSIONS.includes(protocolVersion))
+        throw new Error(`a stored batch of protocol version ${protocolVersion}, which this build does not read`);
       const encoded = encodedChangesOfBatch(changes.subarray(2));
       if (summaries === null) throw new Error('a stored batch without its summaries');
       const headers = decodeSummaries(summaries);

@@ -213,3 +213,19 @@ describe('DNs in the cloud directory', () => {
     expect(group?.memberIds).toEqual(['B', 'C']);
   });
 });
+
+describe('chunks of the largest size', () => {
+  it('apply 100,000 deletes and DN releases in one chunk (arguments are never spread into a call)', async () => {
+    await apply('c6', [op('create', change('kept', 'kept@example.com'))]);
+    const deletes: TargetOperation[] = Array.from({ length: 100_000 }, (_, i) => ({
+      kind: 'delete',
+      objectId: `gone-${i}`,
+      objectType: 'user',
+      dn: `uid=gone-${i},dc=example`,
+    }));
+    const results = await apply('c6', deletes);
+    expect(results).toHaveLength(100_000);
+    expect(results.every((r) => r.ok && r.details === 'not in the directory')).toBe(true);
+    expect((await target.listObjects('c6', { limit: 10 })).items.map((o) => o.id)).toEqual(['kept']);
+  });
+});

@@ -1,11 +1,11 @@
-import { ObjectType, decodeChange, isSupportedVersion } from '@syncguard/protocol';
+import { ObjectType, decodeChange } from '@syncguard/protocol';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
 import type { Keys } from '../store/keys';
 import { queueEncoded } from '../store/resp';
 import { RELEASE_DNS } from '../store/scripts';
 import { readVarint, varintSize, writeVarint } from '../store/varint';
-import { attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
+import { STORED_CHANGE_VERSIONS, attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
 
 type StoredObject = Omit<CloudObject, 'memberIds'>;
 
@@ -25,7 +25,7 @@ const KEPT_ATTRIBUTES: TargetResult = Object.freeze({ ok: true, details: 'attrib
 export function decodeStoredObject(bytes: Buffer): StoredObject {
   if (bytes[0] !== BINARY) return JSON.parse(bytes.toString('utf8')) as StoredObject;
   const version = bytes[1] ?? 0;
-  if (!isSupportedVersion(version))
+  if (!STORED_CHANGE_VERSIONS.includes(version))
     throw new Error(`a stored object of protocol version ${version}, which this build does not read`);
   const { value: updatedAtMs, next } = readVarint(bytes, 2);
   const change = decodeChange(bytes.subarray(next));
@@ -126,11 +126,14 @@ export class CloudDirectoryTarget implements Target {
       results.push(sent ? APPLIED : KEPT_ATTRIBUTES);
     });
     // Removals first, so that a DN or type that moved within the chunk ends up set.
-    if (dels.length > 0) tx.del(...dels);
-    for (const t of ['user', 'group'] as const) if (typeRem[t].length > 0) tx.zrem(this.keys.dirType(cfg, t), ...typeRem[t]);
+    // Every command whose arguments grow with the chunk is encoded from an array: spread into
+    // a call, 100,000 arguments overflow the stack (applyChunkSize goes up to 100,000).
+    if (dels.length > 0) queueEncoded(tx, 'del', dels);
+    for (const t of ['user', 'group'] as const)
+      if (typeRem[t].length > 0) queueEncoded(tx, 'zrem', [this.keys.dirType(cfg, t), ...typeRem[t]]);
     // A DN left here and taken again in this chunk is simply set below.
     const released = dnLeft.filter(([d]) => !dnSet.has(d)).flat();
-    if (released.length > 0) tx.eval(RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released);
+    if (released.length > 0) queueEncoded(tx, 'eval', [RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released]);
     // The big commands are encoded here, when the chunk is worked out (see store/resp.ts).
     if (sets.length > 0) queueEncoded(tx, 'mset', sets);
     for (const t of ['user', 'group'] as const)

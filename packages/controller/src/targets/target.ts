@@ -75,3 +75,10 @@ export function attributesObject(attributes: Change['attributes']): Record<strin
   }
   return out;
 }
+
+/**
+ * Protocol versions of the encoded changes that this build reads where it stores them (staged
+ * batches, cloud directory objects). Kept apart from the versions spoken on the wire: a build
+ * that stops speaking version 1 to agents must still read the objects stored as version 1.
+ */
+export const STORED_CHANGE_VERSIONS: readonly number[] = [1];
