@@ -423,6 +423,38 @@ describe('bad input', () => {
     expect(decoded.type === 'changeBatch' && decoded.value.changes[0]!.attributes.map((a) => a.values)).toEqual([['a', 'b'], []]);
   });
 
+  it('encodes a batch as given (checked in place): sparse changes decode fully populated, bad ones are refused', () => {
+    const sparse = { kind: ChangeKind.CHANGE_KIND_ADD, objectType: 1, objectId: 'o', dn: 'cn=o', contentHash: hash(1) };
+    const value = { configurationId: 'c', cycleId: 'x', sequence: 2, changes: [sparse] };
+    const decoded = decodeFrame(encodeFrame({ type: 'changeBatch', value })).body;
+    expect(decoded).toEqual({
+      type: 'changeBatch',
+      value: {
+        configurationId: 'c',
+        cycleId: 'x',
+        sequence: 2,
+        changes: [{ ...sparse, attributes: [], disabled: false, memberDns: [] }],
+      },
+    });
+    expect(value.changes[0]).toBe(sparse); // nothing was added to the input
+    expect(Object.keys(sparse)).toEqual(['kind', 'objectType', 'objectId', 'dn', 'contentHash']);
+    const bad = (change: object) => () =>
+      encodeFrame({
+        type: 'changeBatch',
+        value: { configurationId: 'c', cycleId: 'x', sequence: 1, changes: [change as never] },
+      });
+    expect(bad({ ...sparse, attributes: 'cn' })).toThrow('changeBatch.changes[0].attributes: must be a list');
+    expect(bad({ ...sparse, attributes: [{ name: 'cn', values: [], binary: 'yes' }] })).toThrow(
+      'changeBatch.changes[0].attributes[0].binary: must be a boolean',
+    );
+    expect(bad({ ...sparse, contentHash: hash(1).subarray(1) })).toThrow(
+      'changeBatch.changes[0].contentHash: must be 32 bytes, got 31',
+    );
+    expect(() =>
+      encodeFrame({ type: 'changeBatch', value: { configurationId: 'c', cycleId: 'x', sequence: 1, changes: [] } }),
+    ).toThrow('changeBatch.changes: must not be empty');
+  });
+
   it('refuses to encode a frame over the limit', () => {
     expect(codeOf(() => encodeFrame(SAMPLES[4]!, { maxFrameBytes: 100 }))).toBe('PROTO_ERR_FRAME_TOO_LARGE');
   });
