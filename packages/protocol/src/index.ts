@@ -13,6 +13,7 @@ export {
   type DecodeOptions,
   type EncodeOptions,
 } from './frame';
+export { readChangeBatchFrame, type ChangeBatchFrame, type ChangeHeader } from './batch-frame';
 export { encodedChangesOfFrame, encodedChangesOfBatch, encodeChangeBatch, decodeChange } from './encoded';
 export { ProtocolError, ProtocolErrorCodes, isProtocolError, type ProtocolErrorCode } from './errors';
 export { CloseCode, describeCloseCode, isRetryableClose, type CloseCodeName, type CloseCodeValue } from './close-codes';

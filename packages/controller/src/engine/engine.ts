@@ -7,13 +7,8 @@ import {
   CycleMode,
   ErrorCode,
   ObjectType,
-  PROTOCOL_VERSION,
-  encodeChangeBatch,
-  encodedChangesOfBatch,
-  encodedChangesOfFrame,
   type AgentHello,
   type Assignment,
-  type ChangeBatch,
   type CycleComplete,
   type CycleFailed,
 } from '@syncguard/protocol';
@@ -24,7 +19,7 @@ import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerService } from '../controller-service';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { hashAgentToken, type AgentGateway } from '../gateway/agent-gateway';
-import type { AgentSession, SessionError, SessionHandler } from '../gateway/agent-session';
+import type { AgentSession, SessionError, SessionHandler, StagedBatch } from '../gateway/agent-session';
 import type { ControllerMetrics } from '../metrics';
 import type {
   Actor,
@@ -894,8 +889,8 @@ export class Engine implements ControllerService, SessionHandler {
 
   async batch(
     session: AgentSession,
-    batch: ChangeBatch,
-    wire?: { protocolVersion: number; frame: Uint8Array },
+    batch: StagedBatch,
+    wire: { protocolVersion: number; encoded: readonly Uint8Array[] },
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
     // The script checks that the cycle is this agent's, for this configuration (one round trip).
@@ -904,12 +899,8 @@ export class Engine implements ControllerService, SessionHandler {
       this.keys.batches(batch.cycleId),
       this.keys.seen(batch.cycleId),
       batch.sequence,
-      // The changes are kept as the agent encoded them; a batch handed over decoded only is encoded here.
-      encodeStoredBatch(
-        batch.changes,
-        wire ? encodedChangesOfFrame(wire.frame) : encodedChangesOfBatch(encodeChangeBatch(batch)),
-        wire?.protocolVersion ?? PROTOCOL_VERSION,
-      ),
+      // The changes are kept as the agent encoded them.
+      encodeStoredBatch(batch.changes, wire.encoded, wire.protocolVersion),
       { configurationId: batch.configurationId, agentId: session.agentId },
     );
     if (result === -3) {

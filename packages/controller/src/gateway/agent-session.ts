@@ -7,11 +7,13 @@ import {
   ProtocolError,
   SUPPORTED_PROTOCOL_VERSIONS,
   decodeFrame,
+  encodedChangesOfFrame,
   negotiateVersion,
+  readChangeBatchFrame,
   type AgentHello,
   type Assignment,
   type BodyInput,
-  type ChangeBatch,
+  type ChangeHeader,
   type CycleComplete,
   type CycleFailed,
 } from '@syncguard/protocol';
@@ -19,6 +21,14 @@ import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerMetrics } from '../metrics';
+
+/** A ChangeBatch as staging reads it: its changes' headers (a full Change is one too). */
+export interface StagedBatch {
+  configurationId: string;
+  cycleId: string;
+  sequence: number;
+  changes: readonly ChangeHeader[];
+}
 
 /** A wire error to report to the agent without closing the connection. */
 export interface SessionError {
@@ -33,11 +43,14 @@ export interface SessionHandler {
   hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]>;
   /** The welcome is out: settle the agent's cursors, start cycles. */
   afterWelcome(session: AgentSession, hello: AgentHello): Promise<void>;
-  /** `wire` is the frame the batch came in and its protocol version (the changes are kept as encoded there). */
+  /**
+   * A batch, its changes read as far as staging needs them; `wire` holds each change as the
+   * agent encoded it (views into the frame) and the frame's protocol version.
+   */
   batch(
     session: AgentSession,
-    batch: ChangeBatch,
-    wire?: { protocolVersion: number; frame: Uint8Array },
+    batch: StagedBatch,
+    wire: { protocolVersion: number; encoded: readonly Uint8Array[] },
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
   complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null>;
   failed(session: AgentSession, message: CycleFailed): Promise<void>;
@@ -142,11 +155,39 @@ export class AgentSession {
     this.state = 'closed';
   }
 
+  private async onBatch(batch: StagedBatch, wire: { protocolVersion: number; encoded: readonly Uint8Array[] }): Promise<void> {
+    if (batch.changes.length > this.options.maxBatchChanges) {
+      return this.fatal(
+        ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+        `batch of ${batch.changes.length} changes exceeds ${this.options.maxBatchChanges}`,
+        CloseCode.POLICY_VIOLATION,
+      );
+    }
+    const { ackedThrough, error } = await this.handler.batch(this, batch, wire);
+    if (error) this.sendError(error, false);
+    if (ackedThrough !== null && ackedThrough > 0) {
+      this.send({
+        type: 'batchAck',
+        value: { configurationId: batch.configurationId, cycleId: batch.cycleId, ackedThroughSequence: ackedThrough },
+      });
+    }
+  }
+
   private async onMessage(data: WebSocket.RawData, isBinary: boolean): Promise<void> {
     if (this.state === 'closed') return;
     let frame;
     // One buffer for the whole message (ws hands a fragmented one over in parts).
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : data;
+    const raw = Array.isArray(data) ? Buffer.concat(data) : data;
+    const bytes = raw instanceof ArrayBuffer ? Buffer.from(raw) : raw;
+    // Batches, the bulk of the traffic, by the fast path when it can (see readChangeBatchFrame).
+    if (isBinary && this.state === 'ready') {
+      const fast = readChangeBatchFrame(bytes, {
+        maxFrameBytes: this.options.maxFrameBytes,
+        versions: SUPPORTED_PROTOCOL_VERSIONS,
+      });
+      if (fast !== null && fast.protocolVersion === this.encoder.protocolVersion)
+        return this.onBatch(fast, { protocolVersion: fast.protocolVersion, encoded: fast.encoded });
+    }
     try {
       if (!isBinary) throw new ProtocolError('PROTO_ERR_NOT_BINARY', 'expected a binary frame, got text');
       frame = decodeFrame(bytes, { maxFrameBytes: this.options.maxFrameBytes, versions: SUPPORTED_PROTOCOL_VERSIONS });
@@ -177,31 +218,8 @@ export class AgentSession {
       case 'heartbeat':
         await this.handler.alive(this);
         return;
-      case 'changeBatch': {
-        if (body.value.changes.length > this.options.maxBatchChanges) {
-          return this.fatal(
-            ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
-            `batch of ${body.value.changes.length} changes exceeds ${this.options.maxBatchChanges}`,
-            CloseCode.POLICY_VIOLATION,
-          );
-        }
-        const { ackedThrough, error } = await this.handler.batch(this, body.value, {
-          protocolVersion: frame.protocolVersion,
-          frame: bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes,
-        });
-        if (error) this.sendError(error, false);
-        if (ackedThrough !== null && ackedThrough > 0) {
-          this.send({
-            type: 'batchAck',
-            value: {
-              configurationId: body.value.configurationId,
-              cycleId: body.value.cycleId,
-              ackedThroughSequence: ackedThrough,
-            },
-          });
-        }
-        return;
-      }
+      case 'changeBatch':
+        return this.onBatch(body.value, { protocolVersion: frame.protocolVersion, encoded: encodedChangesOfFrame(bytes) });
       case 'cycleComplete': {
         const error = await this.handler.complete(this, body.value);
         if (error) this.sendError(error, false);

@@ -1,4 +1,4 @@
-import { encodedChangesOfBatch, type Change, type ChangeKind, type ObjectType } from '@syncguard/protocol';
+import { encodedChangesOfBatch, type ChangeHeader, type ChangeKind, type ObjectType } from '@syncguard/protocol';
 import { varintSize, writeVarint } from '../store/varint';
 import { STORED_CHANGE_VERSIONS } from '../targets/target';
 
@@ -45,7 +45,7 @@ export function summaryField(sequence: number | string): string {
 }
 
 /** The summary tuple of a change. */
-function summary(c: Change): ChangeSummary {
+function summary(c: ChangeHeader): ChangeSummary {
   return [
     c.kind,
     c.objectType,
@@ -61,7 +61,7 @@ function summary(c: Change): ChangeSummary {
  * changes as encoded on the wire (one entry per change, in the same order).
  */
 export function encodeStoredBatch(
-  changes: readonly Change[],
+  changes: readonly ChangeHeader[],
   encoded: readonly Uint8Array[],
   protocolVersion: number,
 ): { changes: Buffer; summaries: string; objectIds: string[] } {
