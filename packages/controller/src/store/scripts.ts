@@ -56,17 +56,15 @@ return {1, seq}
 
 /**
  * Records CycleComplete and moves a streaming cycle to `complete` once every batch is
- * held. KEYS: cycle hash. ARGV: lastSequence (or '' to only re-check), totals JSON, mode.
+ * held (a batch that comes later completes it in PERSIST_BATCH). KEYS: cycle hash. ARGV:
+ * lastSequence, totals JSON, mode.
  * Returns 1 when the cycle became complete now, 0 otherwise, -1 when not streaming.
  */
 const COMPLETE_CYCLE = `
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if phase ~= 'streaming' then return -1 end
-if ARGV[1] ~= '' then
-  redis.call('HSET', KEYS[1], 'lastSequence', ARGV[1], 'totals', ARGV[2], 'agentMode', ARGV[3])
-end
-local last = redis.call('HGET', KEYS[1], 'lastSequence')
-if not last then return 0 end
+redis.call('HSET', KEYS[1], 'lastSequence', ARGV[1], 'totals', ARGV[2], 'agentMode', ARGV[3])
+local last = ARGV[1]
 local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
 if acked >= tonumber(last) then
   redis.call('HSET', KEYS[1], 'phase', 'complete')
@@ -210,15 +208,8 @@ export class Scripts {
     return { result, acked };
   }
 
-  async completeCycle(cycleKey: string, lastSequence: number | null, totals = '', mode = ''): Promise<number> {
-    return (await this.redis.eval(
-      COMPLETE_CYCLE,
-      1,
-      cycleKey,
-      lastSequence === null ? '' : String(lastSequence),
-      totals,
-      mode,
-    )) as number;
+  async completeCycle(cycleKey: string, lastSequence: number, totals: string, mode: string): Promise<number> {
+    return (await this.redis.eval(COMPLETE_CYCLE, 1, cycleKey, String(lastSequence), totals, mode)) as number;
   }
 
   async transition(cycleKey: string, stateKey: string, from: string[], spec: TransitionSpec): Promise<boolean> {
