@@ -308,8 +308,8 @@ function attribute(v: unknown, path: Path): Attribute {
   return { name: str(r, 'name', path, true), values: strings(r, 'values', path), binary: bool(r, 'binary', path) };
 }
 
-function change(v: unknown, path: Path): Change {
-  const r = obj(v, path);
+/** A change's kind and content hash, checked together (only a DELETE may come without a hash). */
+function kindAndHash(r: Raw, path: Path): { kind: ChangeKind; hash: Uint8Array; isDelete: boolean } {
   const kind = oneOf(r, 'kind', path, KINDS);
   const hash = r?.['contentHash'] ?? EMPTY_BYTES;
   if (!(hash instanceof Uint8Array)) invalid(`${at(path)}.contentHash`, 'must be bytes');
@@ -317,6 +317,12 @@ function change(v: unknown, path: Path): Change {
   if (!isDelete && hash.length !== CONTENT_HASH_BYTES) {
     invalid(`${at(path)}.contentHash`, `must be ${CONTENT_HASH_BYTES} bytes, got ${hash.length}`);
   }
+  return { kind, hash, isDelete };
+}
+
+function change(v: unknown, path: Path): Change {
+  const r = obj(v, path);
+  const { kind, hash, isDelete } = kindAndHash(r, path);
   return {
     kind,
     objectType: oneOf(r, 'objectType', path, TYPES),
@@ -347,13 +353,7 @@ function checkChangeBatch(v: unknown, path: Path): void {
 /** {@link change}'s checks, building nothing. */
 function checkChange(v: unknown, path: Path): void {
   const r = obj(v, path);
-  const kind = oneOf(r, 'kind', path, KINDS);
-  const hash = r?.['contentHash'] ?? EMPTY_BYTES;
-  if (!(hash instanceof Uint8Array)) invalid(`${at(path)}.contentHash`, 'must be bytes');
-  const isDelete = kind === ChangeKind.CHANGE_KIND_DELETE;
-  if (!isDelete && hash.length !== CONTENT_HASH_BYTES) {
-    invalid(`${at(path)}.contentHash`, `must be ${CONTENT_HASH_BYTES} bytes, got ${hash.length}`);
-  }
+  const { isDelete } = kindAndHash(r, path);
   oneOf(r, 'objectType', path, TYPES);
   str(r, 'objectId', path, true);
   str(r, 'dn', path, !isDelete);
