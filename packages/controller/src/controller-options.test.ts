@@ -2,7 +2,7 @@ import { compileControllerOptions } from './controller-options';
 import { ConfigError } from './errors';
 import { resolveOptions } from './main';
 
-const TOKEN = 'a-long-enough-admin-token';
+const TOKEN = 'a-long-enough-admin-token-0123456789';
 
 describe('compileControllerOptions', () => {
   it('applies the defaults and freezes the result', () => {
@@ -25,6 +25,13 @@ describe('compileControllerOptions', () => {
   it.each([
     [{}, 'adminToken'],
     [{ adminToken: 'short' }, 'adminToken'],
+    // 31 characters: the bootstrap token is tried by anyone who reaches the port.
+    [{ adminToken: 'a'.repeat(31) }, 'adminToken'],
+    [{ adminToken: TOKEN, publicUrl: 'https://ops:S3cret@sync.example.com' }, 'publicUrl'],
+    [{ adminToken: TOKEN, trustProxy: 'proxy.example.com' }, 'trustProxy'],
+    [{ adminToken: TOKEN, authFailureLimit: -1 }, 'authFailureLimit'],
+    [{ adminToken: TOKEN, authFailureWindowMs: 10 }, 'authFailureWindowMs'],
+    [{ adminToken: TOKEN, dashboardSessionTtlMs: 0 }, 'dashboardSessionTtlMs'],
     [{ adminToken: TOKEN, port: 70000 }, 'port'],
     [{ adminToken: TOKEN, port: 'eighty' }, 'port'],
     [{ adminToken: TOKEN, redisUrl: 'http://x' }, 'redisUrl'],
@@ -38,6 +45,7 @@ describe('compileControllerOptions', () => {
     [{ adminToken: TOKEN, heapGrowingPercent: -1 }, 'heapGrowingPercent'],
     [{ adminToken: TOKEN, heapGrowingPercent: 1.5 }, 'heapGrowingPercent'],
   ])('refuses %j naming %s', (input, setting) => {
+    const secret = /S3cret/;
     let error: unknown;
     try {
       compileControllerOptions(input as never);
@@ -47,6 +55,26 @@ describe('compileControllerOptions', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error).toMatchObject({ setting, code: 'SG_ERR_CONFIG' });
     expect((error as Error).message.startsWith(`${setting}:`)).toBe(true);
+    expect((error as Error).message).not.toMatch(secret);
+  });
+
+  it.each([
+    ['redisUrl', 'http://:S3cret@redis.example.com:6379'],
+    ['redisUrl', 'redis://:S3cret@redis.example.com:port'],
+    ['redisUrl', 'redis://user:S3c@ret@redis.example.com:x'],
+    ['smtpUrl', 'imap://mail:S3cret@smtp.example.com'],
+    ['smtpUrl', 'smtp://mail:S3cret@smtp.example.com:99999'],
+  ])('names %s without printing the password of %s', (setting, value) => {
+    expect(() => compileControllerOptions({ adminToken: TOKEN, [setting]: value })).toThrow(
+      expect.objectContaining({ setting, message: expect.not.stringContaining('S3c') }),
+    );
+    expect(() => compileControllerOptions({ adminToken: TOKEN, [setting]: value })).toThrow(/\[REDACTED\]@/);
+  });
+
+  it('takes the 32-character admin token and the security settings', () => {
+    const o = compileControllerOptions({ adminToken: 'a'.repeat(32), trustProxy: '10.0.0.1, 10.1.0.0/16' });
+    expect(o).toMatchObject({ authFailureLimit: 20, authFailureWindowMs: 60_000, dashboardSessionTtlMs: 3_600_000 });
+    expect(o.trustProxy).toEqual(['10.0.0.1', '10.1.0.0/16']);
   });
 });
 
@@ -59,7 +87,7 @@ describe('resolveOptions', () => {
     const file = path.join(dir, 'c.yaml');
     fs.writeFileSync(
       file,
-      'port: 1111\nredisUrl: redis://file:1\nmailFrom: file@example.com\nadminToken: from-the-file-0123456\n',
+      'port: 1111\nredisUrl: redis://file:1\nmailFrom: file@example.com\nadminToken: from-the-file-0123456789abcdefghijkl\n',
     );
     try {
       const o = resolveOptions(['node', 'main', '--config', file, '--port', '3333'], {
@@ -71,7 +99,7 @@ describe('resolveOptions', () => {
         port: 3333,
         redisUrl: 'redis://env:2',
         mailFrom: 'file@example.com',
-        adminToken: 'from-the-file-0123456',
+        adminToken: 'from-the-file-0123456789abcdefghijkl',
         smtpUrl: 'smtp://127.0.0.1:2525',
       });
       expect(compileControllerOptions(o).port).toBe(3333);

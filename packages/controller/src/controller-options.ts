@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { DEFAULT_LIMITS } from '@syncguard/protocol';
 import { ConfigError } from './errors';
+import { redactUrlCredentials } from './redact';
 
 /**
  * Settings of one controller process. `main.ts` reads them from flags, the environment
@@ -16,7 +17,10 @@ export interface ControllerOptions {
   redisUrl?: string;
   /** Prefix of every Redis key this controller writes (BullMQ's too). Default `syncguard`. */
   redisKeyPrefix?: string;
-  /** The bootstrap admin API token (SYNCGUARD_ADMIN_TOKEN). Required, at least 16 characters. */
+  /**
+   * The bootstrap admin API token (SYNCGUARD_ADMIN_TOKEN). Required, at least 32 characters
+   * (e.g. `openssl rand -base64 32`): it is tried by anyone who reaches the port.
+   */
   adminToken: string;
   /** SMTP server for quarantine notifications, e.g. `smtp://127.0.0.1:2525`. Unset: no email is sent (the status says so). */
   smtpUrl?: string;
@@ -71,6 +75,24 @@ export interface ControllerOptions {
   schedule?: boolean;
   /** pino log level. Default `info`. */
   logLevel?: string;
+  /**
+   * Failed authentications (API, dashboard, `/agent` upgrade) one client address may make
+   * per `authFailureWindowMs` before every request from it is answered 429 until the window
+   * ends. Counted in Redis, so shared by replicas. Default 20; 0 turns the limit off.
+   */
+  authFailureLimit?: number;
+  /** The window of `authFailureLimit`, in ms. Default 60000. */
+  authFailureWindowMs?: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a list of
+   * addresses or CIDRs (SYNCGUARD_TRUST_PROXY, comma-separated), e.g. `127.0.0.1,10.0.0.0/8`.
+   * Default none: the client address is the TCP peer and TLS means this process's own TLS.
+   * A request from a trusted proxy with `X-Forwarded-Proto: https` gets Secure cookies, and
+   * its client address (for `authFailureLimit`) is the first untrusted hop.
+   */
+  trustProxy?: string | readonly string[];
+  /** Lifetime of a /admin/queues session (the cookie and its Redis record), in ms. Default 3600000 (1 h). */
+  dashboardSessionTtlMs?: number;
 }
 
 export interface CompiledControllerOptions {
@@ -101,7 +123,28 @@ export interface CompiledControllerOptions {
   readonly workers: boolean;
   readonly schedule: boolean;
   readonly logLevel: string;
+  readonly authFailureLimit: number;
+  readonly authFailureWindowMs: number;
+  readonly trustProxy: readonly string[];
+  readonly dashboardSessionTtlMs: number;
 }
+
+/** The HTTP layer's security settings, as buildHttpApp takes them. */
+export type HttpSecurityOptions = Pick<
+  CompiledControllerOptions,
+  'authFailureLimit' | 'authFailureWindowMs' | 'trustProxy' | 'dashboardSessionTtlMs'
+>;
+
+/** Their defaults (documented on ControllerOptions). */
+export const DEFAULT_HTTP_SECURITY: HttpSecurityOptions = Object.freeze({
+  authFailureLimit: 20,
+  authFailureWindowMs: 60_000,
+  trustProxy: Object.freeze([]),
+  dashboardSessionTtlMs: 3_600_000,
+});
+
+/** Shortest SYNCGUARD_ADMIN_TOKEN accepted. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 function int(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined || value === null || value === '') return fallback;
@@ -124,11 +167,22 @@ function url(name: string, value: string | null, protocols: string[]): string | 
   try {
     parsed = new URL(value);
   } catch {
-    throw new ConfigError(name, `is not a URL: ${JSON.stringify(value)}`);
+    throw new ConfigError(name, `is not a URL: ${JSON.stringify(redactUrlCredentials(value))}`);
   }
   if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      name,
+      `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got ${JSON.stringify(redactUrlCredentials(value))}`,
+    );
   }
+  return value;
+}
+
+/** The public URL goes into every notification email: it must not carry a user or password. */
+function withoutCredentials(name: string, value: string | null): string | null {
+  if (value === null) return null;
+  const parsed = new URL(value);
+  if (parsed.username || parsed.password) throw new ConfigError(name, 'must not hold a user or password');
   return value;
 }
 
@@ -138,6 +192,19 @@ function flag(name: string, value: unknown, fallback: boolean): boolean {
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
   throw new ConfigError(name, `must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function addressList(name: string, value: unknown): readonly string[] {
+  if (value === undefined || value === null || value === '') return Object.freeze([]);
+  const items = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(items) || !items.every((x) => typeof x === 'string'))
+    throw new ConfigError(name, 'must be a list of addresses or CIDRs');
+  const list = items.map((x: string) => x.trim()).filter((x) => x.length > 0);
+  for (const item of list) {
+    if (!/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(item) && !['loopback', 'linklocal', 'uniquelocal'].includes(item))
+      throw new ConfigError(name, `${JSON.stringify(item)} is not an IP address, a CIDR, loopback, linklocal or uniquelocal`);
+  }
+  return Object.freeze(list);
 }
 
 function readPem(name: string, file: string): Buffer {
@@ -152,7 +219,11 @@ function readPem(name: string, file: string): Buffer {
 export function compileControllerOptions(options: ControllerOptions): CompiledControllerOptions {
   const adminToken = text('adminToken', options.adminToken, null);
   if (adminToken === null) throw new ConfigError('adminToken', 'is required (SYNCGUARD_ADMIN_TOKEN)');
-  if (adminToken.length < 16) throw new ConfigError('adminToken', 'must be at least 16 characters');
+  if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH)
+    throw new ConfigError(
+      'adminToken',
+      `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (SYNCGUARD_ADMIN_TOKEN; e.g. openssl rand -base64 32)`,
+    );
   const prefix = text('redisKeyPrefix', options.redisKeyPrefix, 'syncguard')!;
   if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) {
     throw new ConfigError('redisKeyPrefix', 'may only hold letters, digits and _ . : -');
@@ -174,7 +245,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     adminToken,
     smtpUrl: url('smtpUrl', text('smtpUrl', options.smtpUrl, null), ['smtp:', 'smtps:']),
     mailFrom,
-    publicUrl: url('publicUrl', text('publicUrl', options.publicUrl, null), ['http:', 'https:']),
+    publicUrl: withoutCredentials('publicUrl', url('publicUrl', text('publicUrl', options.publicUrl, null), ['http:', 'https:'])),
     tls: certFile && keyFile ? { cert: readPem('tlsCertFile', certFile), key: readPem('tlsKeyFile', keyFile) } : null,
     heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULT_LIMITS.heartbeatIntervalMs, 100),
     helloTimeoutMs: int('helloTimeoutMs', options.helloTimeoutMs, 10_000, 100),
@@ -194,6 +265,22 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     workers: flag('workers', options.workers, true),
     schedule: flag('schedule', options.schedule, true),
     logLevel: text('logLevel', options.logLevel, 'info')!,
+    authFailureLimit: int('authFailureLimit', options.authFailureLimit, DEFAULT_HTTP_SECURITY.authFailureLimit, 0, 1_000_000),
+    authFailureWindowMs: int(
+      'authFailureWindowMs',
+      options.authFailureWindowMs,
+      DEFAULT_HTTP_SECURITY.authFailureWindowMs,
+      1000,
+      86_400_000,
+    ),
+    trustProxy: addressList('trustProxy', options.trustProxy),
+    dashboardSessionTtlMs: int(
+      'dashboardSessionTtlMs',
+      options.dashboardSessionTtlMs,
+      DEFAULT_HTTP_SECURITY.dashboardSessionTtlMs,
+      1000,
+      7 * 86_400_000,
+    ),
   };
   return Object.freeze(compiled);
 }

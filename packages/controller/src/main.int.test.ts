@@ -43,6 +43,36 @@ describe('syncguard-controller', () => {
     expect(badPort.stderr).toContain('port:');
   });
 
+  it('prints no password of a Redis or SMTP URL, and refuses a short admin token', async () => {
+    const env = { PATH: process.env.PATH ?? '', SYNCGUARD_ADMIN_TOKEN: TEST_ADMIN_TOKEN };
+    const run = (extra: Record<string, string>) =>
+      spawnSync(process.execPath, [MAIN], { env: { ...env, ...extra }, encoding: 'utf8', timeout: 30_000 });
+    const closed = await freePort();
+    const cases: [Record<string, string>, string, number][] = [
+      // A URL that parses, to a Redis that is not there: the connect error names it without the password.
+      [
+        { REDIS_URL: `redis://:S3cret@127.0.0.1:${closed}` },
+        `cannot connect to Redis at redis://[REDACTED]@127.0.0.1:${closed}`,
+        1,
+      ],
+      [{ REDIS_URL: `redis://admin:S3cret@127.0.0.1:${closed}/0` }, 'redis://[REDACTED]@127.0.0.1', 1],
+      // URLs that do not parse or have the wrong scheme.
+      [{ REDIS_URL: 'redis://:S3cret@redis.example.com:port' }, 'redisUrl: is not a URL', 2],
+      [{ REDIS_URL: 'http://:S3cret@redis.example.com' }, 'redisUrl: must start with', 2],
+      [{ SMTP_URL: 'smtp://mailer:S3cret@smtp.example.com:99999' }, 'smtpUrl: is not a URL', 2],
+      [{ SYNCGUARD_PUBLIC_URL: 'https://ops:S3cret@sync.example.com' }, 'publicUrl: must not hold a user or password', 2],
+    ];
+    for (const [extra, expected, status] of cases) {
+      const result = run(extra);
+      expect({ extra, status: result.status }).toEqual({ extra, status });
+      expect(result.stderr).toContain(expected);
+      expect(result.stderr + result.stdout).not.toContain('S3cret');
+    }
+    const short = run({ SYNCGUARD_ADMIN_TOKEN: 'x'.repeat(31), REDIS_URL: redis.url });
+    expect(short.status).toBe(2);
+    expect(short.stderr).toContain('adminToken: must be at least 32 characters');
+  });
+
   it('serves HTTP and agents on one port, logs JSON, and shuts down gracefully on SIGTERM', async () => {
     const port = await freePort();
     const proc = new ManagedProcess(process.execPath, [MAIN], {

@@ -6,6 +6,7 @@ import pino from 'pino';
 import YAML from 'yaml';
 import { compileControllerOptions, type ControllerOptions } from './controller-options';
 import { ConfigError, ControllerError } from './errors';
+import { redactUrlCredentials } from './redact';
 import { createServer } from './server';
 
 /*
@@ -25,6 +26,10 @@ const ENV: Record<string, keyof ControllerOptions> = {
   SYNCGUARD_TLS_CERT: 'tlsCertFile',
   SYNCGUARD_TLS_KEY: 'tlsKeyFile',
   SYNCGUARD_LOG_LEVEL: 'logLevel',
+  SYNCGUARD_TRUST_PROXY: 'trustProxy',
+  SYNCGUARD_AUTH_FAILURE_LIMIT: 'authFailureLimit',
+  SYNCGUARD_AUTH_FAILURE_WINDOW_MS: 'authFailureWindowMs',
+  SYNCGUARD_DASHBOARD_SESSION_TTL_MS: 'dashboardSessionTtlMs',
 };
 
 const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
@@ -44,6 +49,9 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'mailBackoffMs',
   'cycleTimeoutMs',
   'cycleConcurrency',
+  'authFailureLimit',
+  'authFailureWindowMs',
+  'dashboardSessionTtlMs',
 ]);
 
 function readConfigFile(file: string): Partial<ControllerOptions> {
@@ -88,6 +96,10 @@ export function resolveOptions(argv: string[], env: NodeJS.ProcessEnv): Controll
     .option('--tls-cert <file>', 'TLS certificate, PEM (SYNCGUARD_TLS_CERT)')
     .option('--tls-key <file>', 'TLS private key, PEM (SYNCGUARD_TLS_KEY)')
     .option('--log-level <level>', 'pino log level (SYNCGUARD_LOG_LEVEL, default info)')
+    .option(
+      '--trust-proxy <list>',
+      'reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-* headers count (SYNCGUARD_TRUST_PROXY)',
+    )
     .exitOverride()
     .parse(argv);
   const flags = program.opts<Record<string, string | undefined>>();
@@ -110,6 +122,7 @@ export function resolveOptions(argv: string[], env: NodeJS.ProcessEnv): Controll
     tlsCert: 'tlsCertFile',
     tlsKey: 'tlsKeyFile',
     logLevel: 'logLevel',
+    trustProxy: 'trustProxy',
   };
   for (const [flag, key] of Object.entries(flagMap)) {
     const v = flags[flag];
@@ -125,7 +138,7 @@ async function main(): Promise<void> {
     compileControllerOptions(options);
   } catch (error) {
     if (error instanceof ControllerError) {
-      process.stderr.write(`syncguard-controller: ${error.message}\n`);
+      process.stderr.write(`syncguard-controller: ${redactUrlCredentials(error.message)}\n`);
       process.exit(2);
     }
     if ((error as { code?: string }).code?.startsWith('commander.')) {
@@ -164,7 +177,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`syncguard-controller: ${(error as Error).message}\n`);
+    process.stderr.write(`syncguard-controller: ${redactUrlCredentials((error as Error).message)}\n`);
     process.exit(1);
   });
 }

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { buildHttpApp } from './api/http-app';
 import { AuditLog } from './audit/audit-log';
+import { AuthFailureLimiter } from './auth/auth-failure-limiter';
 import { compileControllerOptions, type CompiledControllerOptions, type ControllerOptions } from './controller-options';
 import { ControllerError } from './errors';
 import { Engine } from './engine/engine';
@@ -14,6 +15,7 @@ import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
 import { ControllerMetrics } from './metrics';
+import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './pipeline/cycle-processor';
 import { ProvisioningLog } from './pipeline/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
@@ -64,9 +66,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     redis.disconnect();
     bullConnection.disconnect();
     subscriber.disconnect();
-    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${opts.redisUrl}: ${(cause as Error).message}`, {
-      cause,
-    });
+    const at = redactUrlCredentials(opts.redisUrl);
+    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${at}: ${(cause as Error).message}`, { cause });
   }
 
   const scripts = new Scripts(redis);
@@ -74,7 +75,14 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const engine = new Engine({ redis, keys, scripts, options: opts, logger, metrics, target, audit, plog, controllerId });
-  const gateway = new AgentGateway(redis, subscriber, keys, opts, logger.child({ component: 'gateway' }), metrics, engine);
+  const gatewayLogger = logger.child({ component: 'gateway' });
+  const agentAuthLimiter = new AuthFailureLimiter(
+    redis,
+    opts.redisKeyPrefix,
+    { limit: opts.authFailureLimit, windowMs: opts.authFailureWindowMs },
+    gatewayLogger,
+  );
+  const gateway = new AgentGateway(redis, subscriber, keys, opts, gatewayLogger, metrics, engine, agentAuthLimiter);
   const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
   engine.attach(gateway, queues);
   const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
@@ -115,6 +123,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     adminToken: opts.adminToken,
     logger,
     queues: queues.all,
+    security: opts,
   });
   const handler: http.RequestListener = (req, res) => app.routing(req, res);
   const httpServer = opts.tls

@@ -14,7 +14,7 @@ import { createServer, type ControllerServer } from '../server';
 
 jest.mock('cookie', () => ({ stringifySetCookie: () => '' })); // see api.int.test.ts
 
-const ADMIN = 'real-service-admin-token';
+const ADMIN = 'real-service-admin-token-0123456789';
 let redisServer: RedisServer;
 let server: ControllerServer;
 
@@ -45,7 +45,8 @@ test('every route through the real service', async () => {
     items: [{ id: agentId, name: 'dc1', status: 'disconnected' }],
   });
   expect((await call('GET', `/api/v1/agents/${agentId}`)).json()).toMatchObject({ id: agentId, configurationIds: [] });
-  expect((await call('GET', '/api/v1/agents/nope')).statusCode).toBe(404);
+  expect((await call('GET', '/api/v1/agents/00000000-0000-4000-8000-000000000000')).statusCode).toBe(404);
+  expect((await call('GET', '/api/v1/agents/nope')).statusCode).toBe(400);
 
   // configurations
   const created = await call('POST', '/api/v1/configurations', {

@@ -21,8 +21,10 @@ jest.mock('cookie', () => ({
   stringifySetCookie: (c: { name: string; value: string }) => `${c.name}=${encodeURIComponent(c.value)}`,
 }));
 
-const ADMIN = 'bootstrap-secret-for-tests';
+const ADMIN = 'bootstrap-secret-for-tests-0123456789';
 const prefix = 'sgtest';
+/** Shaped like an id, but nobody's. */
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 let redisServer: RedisServer;
 let redis: Redis;
 let service: InMemoryControllerService;
@@ -209,9 +211,12 @@ describe('agents', () => {
       nextCursor: null,
     });
     expect((await call('GET', `/api/v1/agents/${id}`)).json()).toMatchObject({ id, name: 'dc1', lastSeenAt: null });
-    const missing = await call('GET', '/api/v1/agents/nope');
+    const missing = await call('GET', `/api/v1/agents/${UNKNOWN_ID}`);
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('SG_ERR_NOT_FOUND');
+    const notAnId = await call('GET', '/api/v1/agents/nope');
+    expect(notAnId.statusCode).toBe(400);
+    expect(notAnId.json().error.field).toBe('id');
     const bad = await call('POST', '/api/v1/agents', ADMIN, { name: '' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.field).toBe('name');
@@ -339,9 +344,9 @@ describe('configurations', () => {
     expect(restarted.json()).toEqual({ discardedCycleId: again, cycleId: expect.any(String) });
 
     for (const url of ['status', 'cycles', 'provisioning-logs', 'objects'])
-      expect((await call('GET', `/api/v1/configurations/nope/${url}`)).statusCode).toBe(404);
+      expect((await call('GET', `/api/v1/configurations/${UNKNOWN_ID}/${url}`)).statusCode).toBe(404);
     for (const url of ['cycles', 'allow-deletes', 'restart'])
-      expect((await call('POST', `/api/v1/configurations/nope/${url}`)).statusCode).toBe(404);
+      expect((await call('POST', `/api/v1/configurations/${UNKNOWN_ID}/${url}`)).statusCode).toBe(404);
   });
 
   test('provisioning logs: filters, dn search, pagination, 400 on a bad action', async () => {

@@ -18,6 +18,7 @@ import type { FastifyInstance, HTTPMethods } from 'fastify';
  * clashes with the portal's @fastify/static. This one uses the controller's own
  * @fastify/static (without decorating the reply) and renders bull-board's small
  * index.ejs itself (it only substitutes `<%= name %>` escaped and `<%- name %>` raw).
+ * It registers bull-board's GET routes only: the dashboard is read-only.
  */
 export class BullBoardAdapter implements IServerAdapter {
   private basePath = '';
@@ -80,9 +81,13 @@ export class BullBoardAdapter implements IServerAdapter {
       });
     }
     for (const route of this.apiRoutes) {
+      // Read-only: bull-board's routes that change queues (add, retry, clean, obliterate,
+      // pause...) are not registered at all, so nothing can reach them around the UI.
+      const methods = ([] as string[]).concat(route.method).map((m) => m.toUpperCase());
+      if (!methods.every((m) => READ_METHODS.has(m))) continue;
       for (const url of ([] as string[]).concat(route.route)) {
         scope.route({
-          method: ([] as string[]).concat(route.method).map((m) => m.toUpperCase()) as HTTPMethods[],
+          method: methods as HTTPMethods[],
           url,
           schema: { hide: true },
           handler: async (request, reply) => {
@@ -105,6 +110,9 @@ export class BullBoardAdapter implements IServerAdapter {
     });
   }
 }
+
+/** The only methods the dashboard serves. */
+export const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

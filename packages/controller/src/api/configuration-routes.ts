@@ -3,7 +3,7 @@ import { actorOf } from '../auth/auth-hook';
 import type { ConfigurationInput, ConfigurationPatch, ObjectTypeName, ProvisioningAction } from '../model';
 import type { ApiContext } from './api-context';
 import { paginate, withCursor } from './paginate';
-import { PROVISIONING_ACTIONS, errorResponses, idParams, pageOf, pageQueryProperties } from './schemas';
+import { PROVISIONING_ACTIONS, cycleIdQuery, errorResponses, idParams, pageOf, pageQueryProperties } from './schemas';
 
 const tags = ['configurations'];
 type Id = { Params: { id: string } };
@@ -141,7 +141,7 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
           additionalProperties: false,
           properties: {
             action: { type: 'string', enum: PROVISIONING_ACTIONS, description: 'Only entries of this action' },
-            cycleId: { type: 'string', minLength: 1, description: 'Only entries of this cycle' },
+            cycleId: { ...cycleIdQuery, description: 'Only entries of this cycle' },
             dn: { type: 'string', minLength: 1, description: 'Only entries whose DN contains this text (case-insensitive)' },
             ...pageQueryProperties,
           },

@@ -12,6 +12,10 @@ export const API_ERROR_CODES = {
   FORBIDDEN: 'SG_ERR_FORBIDDEN',
   /** 400: the request fails its JSON schema, or the body is not JSON. */
   INVALID_INPUT: 'SG_ERR_INVALID_INPUT',
+  /** 405: a method the route does not take (every change through the read-only /admin/queues dashboard). */
+  METHOD_NOT_ALLOWED: 'SG_ERR_METHOD_NOT_ALLOWED',
+  /** 429: this client address failed authentication too often; retry after `Retry-After` seconds. */
+  TOO_MANY_REQUESTS: 'SG_ERR_TOO_MANY_REQUESTS',
   /** 404: no such route, or no such id. */
   NOT_FOUND: 'SG_ERR_NOT_FOUND',
   /** 415: the body is not application/json. */

@@ -1,12 +1,18 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AuthFailureLimiter } from '../auth/auth-failure-limiter';
 import { authHook } from '../auth/auth-hook';
 import { Authenticator } from '../auth/authenticator';
+import { DashboardSessions } from '../auth/dashboard-sessions';
 import { ApiTokenStore } from '../auth/token-store';
+import { DEFAULT_HTTP_SECURITY, type HttpSecurityOptions } from '../controller-options';
 import type { ControllerService } from '../controller-service';
 import type { ControllerMetrics } from '../metrics';
+import { redactRequestUrl } from '../redact';
 import { agentRoutes } from './agent-routes';
 import type { ApiContext } from './api-context';
 import { auditRoutes } from './audit-routes';
@@ -37,6 +43,8 @@ export interface HttpAppDeps {
   portalDir?: string | false;
   /** Version shown in the OpenAPI document. Default the controller package's. */
   version?: string;
+  /** Rate limit of failed authentications, trusted proxies, dashboard sessions. Default DEFAULT_HTTP_SECURITY. */
+  security?: HttpSecurityOptions;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -50,18 +58,95 @@ function packageVersion(): string {
   }
 }
 
+/** Ajv settings of every request part; only query strings, params and headers are converted. */
+const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: false } as const;
+
+/**
+ * Bodies are validated as typed: `{"enabled": null}` or `{"threshold": "10"}` is a 400
+ * naming the field, never a false or a 10 (a coerced body could switch the guard off).
+ * Query strings, path params and headers are text on the wire and are still converted
+ * (`?limit=10`).
+ */
+function buildValidator() {
+  const pool = AjvCompiler();
+  type Externals = Parameters<typeof pool>[0];
+  type Options = NonNullable<Parameters<typeof pool>[1]> & { mode?: never };
+  // The pool's compile function takes Fastify's route definition ({schema, httpPart, ...}).
+  type Compile = (route: { httpPart?: string }) => unknown;
+  return (externalSchemas: Externals, ajvOptions: Options = {}) => {
+    const strict = pool(externalSchemas, { ...ajvOptions, customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+    const converting = pool(externalSchemas, { ...ajvOptions, customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+    return (route: { httpPart?: string }) => ((route.httpPart === 'body' ? strict : converting) as unknown as Compile)(route);
+  };
+}
+
+/**
+ * Never a secret in the request log: Fastify's `req` serializer with secret query
+ * parameters (`?token=`) replaced, and no headers; `redact` covers headers and cookies
+ * wherever a line carries them.
+ */
+const SAFE_LOG_OPTIONS = {
+  serializers: {
+    req: (request: FastifyRequest) => ({
+      method: request.method,
+      url: redactRequestUrl(request.url),
+      host: request.host,
+      remoteAddress: request.ip,
+      remotePort: request.socket?.remotePort,
+    }),
+  },
+  redact: {
+    paths: [
+      'req.headers.authorization',
+      'req.headers.cookie',
+      'headers.authorization',
+      'headers.cookie',
+      'res.headers["set-cookie"]',
+      'token',
+      'secret',
+    ],
+    censor: '[REDACTED]',
+  },
+};
+
+/** The Content-Security-Policy of the API and the portal (the dashboard has its own). */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  frameAncestors: ["'none'"],
+  formAction: ["'self'"],
+};
+
 /**
  * Builds the Fastify app: /healthz, /metrics, the /api/v1 routes and their OpenAPI
  * document, the /admin/queues dashboard and the portal. Does not listen; server.ts
  * attaches it to the HTTP server that also carries the agent WebSocket.
  */
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
+  const security = deps.security ?? DEFAULT_HTTP_SECURITY;
+  const httpLogger = deps.logger.child({ component: 'http' }, SAFE_LOG_OPTIONS);
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: httpLogger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    trustProxy: security.trustProxy.length > 0 ? [...security.trustProxy] : false,
     // Unknown fields are refused (400 naming them), not silently dropped: a typo in a
     // PATCH must not look like success.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: { customOptions: AJV_OPTIONS },
+    schemaController: { compilersFactory: { buildValidator: buildValidator() as never } },
+  });
+  // X-Content-Type-Options, X-Frame-Options DENY, Referrer-Policy no-referrer and a strict
+  // CSP on every answer (upgrade-insecure-requests is left out: plain-HTTP installs exist).
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: { maxAge: 15_552_000, includeSubDomains: false },
   });
   // `curl -XPOST -H 'content-type: application/json' .../allow-deletes` sends no body: an
   // empty JSON body is no body, not a 400 (routes with a body schema still require one).
@@ -74,6 +159,12 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
   const tokens = new ApiTokenStore(deps.redis, deps.keyPrefix);
   const auth = new Authenticator(deps.adminToken, tokens);
+  const limiter = new AuthFailureLimiter(
+    deps.redis,
+    deps.keyPrefix,
+    { limit: security.authFailureLimit, windowMs: security.authFailureWindowMs },
+    httpLogger,
+  );
   app.decorateRequest('actor', null);
 
   for (const schema of sharedSchemas) app.addSchema(schema);
@@ -130,7 +221,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   const ctx: ApiContext = { service: deps.service, tokens, redis: deps.redis, keyPrefix: deps.keyPrefix };
   await app.register(
     async (api) => {
-      api.addHook('onRequest', authHook(auth));
+      api.addHook('onRequest', authHook(auth, limiter));
       api.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
       await agentRoutes(api, ctx);
       await configurationRoutes(api, ctx);
@@ -140,7 +231,10 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     { prefix: API_PREFIX },
   );
 
-  if (deps.queues && deps.queues.length > 0) await registerQueuesDashboard(app, deps.queues, auth);
+  if (deps.queues && deps.queues.length > 0) {
+    const sessions = new DashboardSessions(deps.redis, deps.keyPrefix, security.dashboardSessionTtlMs);
+    await registerQueuesDashboard(app, deps.queues, { auth, limiter, sessions });
+  }
   if (deps.portalDir !== false) portalFallback = await registerPortal(app, deps.portalDir ?? DEFAULT_PORTAL_DIR);
 
   await app.ready();

@@ -268,11 +268,29 @@ export function pageOf(ref: string, description: string) {
   } as const;
 }
 
+/**
+ * What an id of an agent, a configuration or a cycle is: the controller makes them with
+ * crypto.randomUUID(). Anything else is refused (400) before Redis is asked, so that an
+ * id can never reach into another key (`<id>:state`).
+ */
+export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+const uuid = { type: 'string', pattern: UUID_PATTERN, description: 'An id the controller made (a lower-case UUID).' } as const;
+
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
+  properties: { id: uuid },
 } as const;
+
+/** API token ids: 16 lower-case hex digits (the `<id>` of `sgt_<id>_<secret>`). */
+export const tokenIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'An API token id (16 hex digits).' } },
+} as const;
+
+/** A cycle id in a query string. */
+export const cycleIdQuery = uuid;
 
 /** The error answers a route may give, for the OpenAPI document. */
 export function errorResponses(...statuses: number[]): Record<number, { $ref: string; description: string }> {
@@ -282,8 +300,9 @@ export function errorResponses(...statuses: number[]): Record<number, { $ref: st
     403: 'The token role may not do this',
     404: 'Unknown id',
     409: 'Wrong state',
+    429: 'Too many failed authentications from this address; see Retry-After',
   };
   const out: Record<number, { $ref: string; description: string }> = {};
-  for (const status of [401, ...statuses]) out[status] = { $ref: 'Error#', description: descriptions[status] ?? 'Error' };
+  for (const status of [401, 429, ...statuses]) out[status] = { $ref: 'Error#', description: descriptions[status] ?? 'Error' };
   return out;
 }

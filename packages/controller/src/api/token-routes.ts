@@ -3,7 +3,7 @@ import { actorOf } from '../auth/auth-hook';
 import type { Role } from '../model';
 import type { ApiContext } from './api-context';
 import { paginate } from './paginate';
-import { errorResponses, idParams, pageOf, pageQueryProperties } from './schemas';
+import { errorResponses, pageOf, pageQueryProperties, tokenIdParams } from './schemas';
 
 const tags = ['tokens'];
 
@@ -79,7 +79,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         tags,
         summary: 'Revoke an API token',
         description: 'The token stops working at once. Admin.',
-        params: idParams,
+        params: tokenIdParams,
         response: { 204: { type: 'null', description: 'Revoked' }, ...errorResponses(403, 404) },
       },
     },

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { API_ERROR_CODES, sendError } from '../api/errors';
 import type { Actor, Role } from '../model';
+import type { AuthFailureLimiter } from './auth-failure-limiter';
 import { Authenticator, bearerToken } from './authenticator';
 
 declare module 'fastify' {
@@ -25,15 +26,39 @@ export function requiredRole(request: FastifyRequest): Role | 'public' {
 }
 
 /**
- * onRequest hook of the /api/v1 routes: 401 without a valid Bearer token, 403 when the
- * token's role is below the route's.
+ * 429 (and true) when the client address has failed authentication too often: see
+ * AuthFailureLimiter. Every route that takes a secret asks this first.
  */
-export function authHook(auth: Authenticator) {
+export async function refuseWhenBlocked(
+  limiter: AuthFailureLimiter,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<boolean> {
+  const retryAfter = await limiter.retryAfterSeconds(request.ip);
+  if (retryAfter === 0) return false;
+  reply.header('retry-after', String(retryAfter));
+  await sendError(
+    reply,
+    429,
+    API_ERROR_CODES.TOO_MANY_REQUESTS,
+    `too many failed authentications from this address; try again in ${retryAfter} s`,
+  );
+  return true;
+}
+
+/**
+ * onRequest hook of the /api/v1 routes: 429 while the client address is blocked for
+ * failed authentications, 401 without a valid Bearer token (a presented, wrong one
+ * counts as a failure), 403 when the token's role is below the route's.
+ */
+export function authHook(auth: Authenticator, limiter: AuthFailureLimiter) {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const role = requiredRole(request);
     if (role === 'public') return;
+    if (await refuseWhenBlocked(limiter, request, reply)) return;
     const header = request.headers.authorization;
     const secret = bearerToken(header);
+    if (header && !secret) await limiter.recordFailure(request.ip, 'api', 'malformed Authorization header');
     if (!secret) {
       reply.header('www-authenticate', 'Bearer realm="syncguard"');
       await sendError(
@@ -48,6 +73,7 @@ export function authHook(auth: Authenticator) {
     }
     const actor = await auth.authenticate(secret);
     if (!actor) {
+      await limiter.recordFailure(request.ip, 'api', 'unknown or revoked token');
       reply.header('www-authenticate', 'Bearer realm="syncguard", error="invalid_token"');
       await sendError(reply, 401, API_ERROR_CODES.UNAUTHORIZED, 'the API token is unknown or revoked');
       return;

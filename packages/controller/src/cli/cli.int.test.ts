@@ -21,7 +21,7 @@ import { InMemoryControllerService } from '../api/in-memory-service.test';
 import { ControllerMetrics } from '../metrics';
 import { runCli } from './program';
 
-const ADMIN = 'cli-test-admin-token';
+const ADMIN = 'cli-test-admin-token-0123456789abcdef';
 const PACKAGE_DIR = path.resolve(__dirname, '../..');
 const CLI_MAIN = path.join(PACKAGE_DIR, 'dist/cli/main.js');
 let redisServer: RedisServer;

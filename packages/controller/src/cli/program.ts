@@ -457,7 +457,8 @@ async function resolve<T extends { id: string; name: string }>(
   try {
     return await api.get<T>(`${base}/${encodeURIComponent(ref)}`);
   } catch (error) {
-    if (!(error instanceof CliError && error.status === 404)) throw error;
+    // 400: `ref` is not even shaped like an id (the API refuses it before looking).
+    if (!(error instanceof CliError && (error.status === 404 || error.status === 400))) throw error;
   }
   const matches = (await api.all<T>(base)).filter((item) => item.name === ref);
   if (matches.length === 1) return matches[0] as T;

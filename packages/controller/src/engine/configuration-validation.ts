@@ -7,6 +7,7 @@ import type {
   ObjectTypeName,
   SourceSettings,
 } from '../model';
+import { sourceFilterProblem } from './source-filter';
 
 /** A configuration as stored (the `state` lives in the state hash). */
 export type StoredConfiguration = Omit<Configuration, 'state'>;
@@ -60,15 +61,8 @@ function dn(field: string, v: unknown): string {
 function filter(field: string, v: unknown): string {
   const s = string(field, v).trim();
   if (s === '') return s;
-  let depth = 0;
-  for (const ch of s) {
-    if (ch === '(') depth += 1;
-    if (ch === ')') depth -= 1;
-    if (depth < 0) break;
-  }
-  if (!s.startsWith('(') || !s.endsWith(')') || depth !== 0) {
-    throw new ValidationError(field, `is not an LDAP filter in parentheses: ${JSON.stringify(s)}`);
-  }
+  const problem = sourceFilterProblem(s);
+  if (problem) throw new ValidationError(field, problem);
   return s;
 }
 

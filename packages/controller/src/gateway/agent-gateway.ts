@@ -5,6 +5,7 @@ import { CloseCode, type BodyInput } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { type AuthFailureLimiter, clientAddress } from '../auth/auth-failure-limiter';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerMetrics } from '../metrics';
 import type { Keys } from '../store/keys';
@@ -37,6 +38,8 @@ export class AgentGateway {
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
     private readonly handler: SessionHandler,
+    /** Failed upgrades count per client address; a blocked address gets 429 (see AuthFailureLimiter). */
+    private readonly authLimiter: AuthFailureLimiter | null = null,
   ) {
     // ws enforces a hard cap above ours so that a frame just over our limit still gets an
     // Error frame with FRAME_TOO_LARGE before the close.
@@ -70,16 +73,16 @@ export class AgentGateway {
     }
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) {
-      reject(socket, 401, 'Unauthorized');
-      return;
-    }
-    this.redis
-      .get(this.keys.agentToken(hashAgentToken(match[1]!)))
-      .then((agentId) => {
+    const client = clientAddress(req, this.options.trustProxy);
+    const limiter = this.authLimiter;
+    (limiter ? limiter.retryAfterSeconds(client) : Promise.resolve(0))
+      .then(async (retryAfter) => {
+        if (retryAfter > 0) return reject(socket, 429, 'Too Many Requests', `Retry-After: ${retryAfter}\r\n`);
+        const agentId = match ? await this.redis.get(this.keys.agentToken(hashAgentToken(match[1]!))) : null;
         if (!agentId) {
-          reject(socket, 401, 'Unauthorized');
-          return;
+          if (header)
+            await limiter?.recordFailure(client, 'agent', match ? 'unknown agent token' : 'malformed Authorization header');
+          return reject(socket, 401, 'Unauthorized');
         }
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const session = new AgentSession(ws, agentId, this.handler, this.options, this.logger, this.metrics);
@@ -140,7 +143,7 @@ export class AgentGateway {
   }
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function reject(socket: Duplex, status: number, text: string, headers = ''): void {
+  socket.write(`HTTP/1.1 ${status} ${text}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
   socket.destroy();
 }

@@ -28,6 +28,8 @@
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
  * | `P:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
+ * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
+ * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
  * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail` |
  */
 export class Keys {

@@ -7,7 +7,7 @@ import { FakeAgent, type FakeAgentOptions } from './fake-agent';
 
 /** The actor tests act as. */
 export const TEST_ADMIN: Actor = { tokenId: 'test', name: 'test-admin', role: 'admin' };
-export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghij';
 
 /**
  * Starts a controller on a free port against `redisUrl` with a unique key prefix (or
