@@ -27,12 +27,19 @@ afterAll(async () => {
   await redis?.dispose();
 });
 
-async function api(
-  method: string,
-  path: string,
-  body?: unknown,
-  on: ControllerServer = server,
-): Promise<{ status: number; json: any }> {
+/** An API answer, read loosely: the fields these tests look at. */
+interface Answer {
+  status: number;
+  json: {
+    id?: string;
+    token?: string;
+    name?: string;
+    items?: { id: string; name: string; action: string; target: { id: string } }[];
+    error?: { code: string; message: string };
+  };
+}
+
+async function api(method: string, path: string, body?: unknown, on: ControllerServer = server): Promise<Answer> {
   const res = await fetch(`${on.url}/api/v1${path}`, {
     method,
     headers: {
@@ -42,12 +49,12 @@ async function api(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  return { status: res.status, json: text ? (JSON.parse(text) as Answer['json']) : {} };
 }
 
 async function auditActions(agentId: string): Promise<string[]> {
   const { json } = await api('GET', '/audit?limit=1000');
-  return (json.items as { action: string; target: { id: string } }[])
+  return (json.items ?? [])
     .filter((e) => e.target.id === agentId)
     .map((e) => e.action)
     .reverse();
@@ -86,7 +93,7 @@ describe('DELETE /api/v1/agents/{id}', () => {
     });
     expect(await upgradeStatus(a.token, a.id)).toBe(401);
     expect((await api('GET', `/agents/${a.id}`)).status).toBe(404);
-    expect((await api('GET', '/agents')).json.items.map((x: { id: string }) => x.id)).not.toContain(a.id);
+    expect((await api('GET', '/agents')).json.items?.map((x) => x.id)).not.toContain(a.id);
     expect((await server.service.getConfiguration(cfg.id)).agentIds).toEqual([b.id]);
     // The cycle `a` was running failed cleanly, and `b` took over with a new one.
     const failed = (await server.service.listCycles(cfg.id, {})).items.find((c) => c.id === running.cycleId);
@@ -141,11 +148,12 @@ describe('POST /api/v1/agents/{id}/token', () => {
     const res = await api('POST', `/agents/${reg.id}/token`);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ id: reg.id, token: expect.stringMatching(/^sga_/) });
-    expect(res.json.token).not.toBe(reg.token);
+    const token = res.json.token!;
+    expect(token).not.toBe(reg.token);
     expect(await agent.waitClosed()).toBe(CloseCode.AGENT_REVOKED);
     expect(await upgradeStatus(reg.token, reg.id)).toBe(401);
     // The new token works, and the agent is the same one (its name, its configurations).
-    const again = await FakeAgent.connect({ url: agentUrl(server), agentId: '', token: res.json.token });
+    const again = await FakeAgent.connect({ url: agentUrl(server), agentId: '', token });
     expect((await api('GET', `/agents/${reg.id}`)).json).toMatchObject({ name: 'rotating', status: 'connected' });
     expect(await auditActions(reg.id)).toEqual(['agent.register', 'agent.rotate-token']);
     // A second rotation closes the session of the first new token, not a stranger's.
@@ -182,7 +190,7 @@ describe('agent names', () => {
         Array.from({ length: 20 }, (_, i) => api('POST', '/agents', { name: 'contended' }, i % 2 ? replica : server)),
       );
       expect(results.map((r) => r.status).sort()).toEqual([201, ...Array<number>(19).fill(409)]);
-      const named = (await api('GET', '/agents?limit=1000')).json.items.filter((a: { name: string }) => a.name === 'contended');
+      const named = (await api('GET', '/agents?limit=1000')).json.items?.filter((a) => a.name === 'contended');
       expect(named).toHaveLength(1);
     } finally {
       await replica.close();
