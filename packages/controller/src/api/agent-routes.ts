@@ -7,6 +7,13 @@ import { errorResponses, idParams, pageOf, pageQueryProperties } from './schemas
 
 const tags = ['agents'];
 
+/** The answer of registering an agent and of rotating its token. */
+const agentToken = {
+  type: 'object',
+  required: ['id', 'token'],
+  properties: { id: { type: 'string' }, token: { type: 'string', description: 'SYNCGUARD_AGENT_TOKEN; shown once' } },
+} as const;
+
 export async function agentRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.post<{ Body: { name: string } }>(
     '/agents',
@@ -24,11 +31,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
         },
         response: {
-          201: {
-            type: 'object',
-            required: ['id', 'token'],
-            properties: { id: { type: 'string' }, token: { type: 'string', description: 'SYNCGUARD_AGENT_TOKEN; shown once' } },
-          },
+          201: agentToken,
           ...errorResponses(400, 403, 409),
         },
       },
@@ -81,11 +84,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           'SYNCGUARD_AGENT_TOKEN and restart it. Audited (agent.rotate-token). Admin.',
         params: idParams,
         response: {
-          200: {
-            type: 'object',
-            required: ['id', 'token'],
-            properties: { id: { type: 'string' }, token: { type: 'string', description: 'SYNCGUARD_AGENT_TOKEN; shown once' } },
-          },
+          200: agentToken,
           ...errorResponses(403, 404, 409),
         },
       },

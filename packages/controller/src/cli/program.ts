@@ -108,14 +108,7 @@ Examples:
     .action(async (name: string, _o, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const created = await api.post<{ id: string; token: string }>('/api/v1/agents', { name });
-      out(
-        () =>
-          `${formatFields([
-            ['id', created.id],
-            ['token', created.token],
-          ])}\nThe token is shown only now: give it to the agent as SYNCGUARD_AGENT_TOKEN.`,
-        created,
-      );
+      out(() => agentTokenText(created, 'The token is shown only now: give it to the agent as SYNCGUARD_AGENT_TOKEN.'), created);
     });
   sub(agents, 'show', 'show one agent')
     .argument('<agent>', 'agent id or name')
@@ -165,11 +158,11 @@ Examples:
       const rotated = await api.post<{ id: string; token: string }>(`/api/v1/agents/${encodeURIComponent(agent.id)}/token`);
       out(
         () =>
-          `${formatFields([
-            ['id', rotated.id],
-            ['token', rotated.token],
-          ])}\nThe token is shown only now. The old token no longer works and the agent's session was closed:\n` +
-          'set SYNCGUARD_AGENT_TOKEN to the new token and restart the agent.',
+          agentTokenText(
+            rotated,
+            "The token is shown only now. The old token no longer works and the agent's session was closed:\n" +
+              'set SYNCGUARD_AGENT_TOKEN to the new token and restart the agent.',
+          ),
         rotated,
       );
     });
@@ -527,6 +520,14 @@ function ask(io: CliIo, question: string): Promise<string> {
       if (!answered) resolve('');
     });
   });
+}
+
+/** An agent's id and (new) token, and what to do with the token. */
+function agentTokenText(answer: { id: string; token: string }, advice: string): string {
+  return `${formatFields([
+    ['id', answer.id],
+    ['token', answer.token],
+  ])}\n${advice}`;
 }
 
 function agentTable(items: Agent[]): string {
