@@ -191,6 +191,18 @@ describe('POST /api/v1/agents/{id}/token', () => {
   });
 });
 
+describe('who may revoke', () => {
+  it('a reader token gets 403 on delete and rotate; the agent and its token stay', async () => {
+    const reg = await registerAgent(server);
+    const reader = await api('POST', '/tokens', { name: 'revoke-reader', role: 'reader' });
+    const asReader = (method: string, path: string) =>
+      fetch(`${server.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${reader.json.token!}` } });
+    expect((await asReader('DELETE', `/agents/${reg.id}`)).status).toBe(403);
+    expect((await asReader('POST', `/agents/${reg.id}/token`)).status).toBe(403);
+    expect(await upgradeStatus(reg.token, reg.id)).toBe('open');
+  });
+});
+
 describe('agent names', () => {
   it('a taken name answers 409 SG_ERR_NAME_TAKEN naming the field', async () => {
     expect((await api('POST', '/agents', { name: 'dc1' })).status).toBe(201);
