@@ -62,12 +62,12 @@ export interface EngineDeps {
 }
 
 const ENDED_PHASES = ['applied', 'failed', 'discarded'];
+const PRIVATE_ACTOR = { tokenId: 'controller', name: 'controller' };
 
 /** A new agent token: `sga_` and 256 random bits; Redis keeps only its SHA-256. */
 function newAgentToken(): string {
   return `sga_${randomBytes(32).toString('base64url')}`;
 }
-const PRIVATE_ACTOR = { tokenId: 'controller', name: 'controller' };
 
 function phaseToState(phase: string | undefined): CycleState {
   switch (phase) {
