@@ -148,8 +148,8 @@ export class TestSystem {
     agent.process = new ManagedProcess(process.execPath, [...(this.options.nodeArgs ?? []), AGENT_MAIN], {
       env: {
         ...process.env,
+        // No SYNCGUARD_AGENT_ID: the token alone identifies the agent.
         SYNCGUARD_CONTROLLER_URL: this.agentUrl,
-        SYNCGUARD_AGENT_ID: id,
         SYNCGUARD_AGENT_TOKEN: agent.token,
         LDAP_URL: this.slapd.url,
         LDAP_BIND_DN: this.slapd.rootDn,

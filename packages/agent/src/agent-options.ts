@@ -14,8 +14,12 @@ export interface AgentOptions {
   controllerUrl: string;
   /** The agent's bearer token (SYNCGUARD_AGENT_TOKEN). Required. */
   agentToken: string;
-  /** The agent's id as registered with the controller (SYNCGUARD_AGENT_ID). Required. */
-  agentId: string;
+  /**
+   * The agent's id as registered with the controller (SYNCGUARD_AGENT_ID). Optional: the
+   * token alone identifies the agent, and the controller tells it its id in the welcome.
+   * When set, the controller refuses the agent (AUTH_FAILED) unless the token is this agent's.
+   */
+  agentId?: string;
   /** Folder for the local cache and outbox (SYNCGUARD_STATE_DIR). Created if missing. Required. */
   stateDir: string;
   /** PEM CA file to verify a `wss://` controller (SYNCGUARD_CA_FILE). Default: the system CAs. */
@@ -64,6 +68,7 @@ export interface AgentOptions {
 export interface CompiledAgentOptions {
   readonly controllerUrl: string;
   readonly agentToken: string;
+  /** `''` when not configured (the controller's welcome names the agent). */
   readonly agentId: string;
   readonly stateDir: string;
   readonly controllerTls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
@@ -145,7 +150,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   const compiled: CompiledAgentOptions = {
     controllerUrl,
     agentToken: requiredString(options.agentToken, 'agentToken'),
-    agentId: requiredString(options.agentId, 'agentId'),
+    agentId: optionalString(options.agentId, 'agentId'),
     stateDir,
     controllerTls: Object.freeze({
       ca: readFile(options.controllerCaFile, 'controllerCaFile'),
@@ -195,6 +200,12 @@ function requiredString(value: unknown, name: string): string {
   if (value === undefined || value === null || value === '') throw new SettingError(name, 'is required');
   if (typeof value !== 'string') throw new SettingError(name, 'must be a string');
   return value;
+}
+
+function optionalString(value: unknown, name: string): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new SettingError(name, 'must be a string');
+  return value.trim();
 }
 
 function readFile(file: string | undefined, name: string): Buffer | undefined {

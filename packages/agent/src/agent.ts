@@ -104,7 +104,8 @@ export class Agent {
       Object.isFrozen(options) && 'controllerTls' in options
         ? (options as CompiledAgentOptions)
         : compileAgentOptions(options as AgentOptions);
-    const log = createOptions.logger ?? pino({ level: compiled.logLevel, base: { agentId: compiled.agentId } });
+    const log =
+      createOptions.logger ?? pino({ level: compiled.logLevel, base: compiled.agentId ? { agentId: compiled.agentId } : {} });
     const agent = new Agent(compiled, log);
     agent.restore();
     agent.state = 'running';

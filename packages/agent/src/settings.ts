@@ -29,7 +29,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'SYNCGUARD_AGENT_ID',
     flag: 'agent-id',
     option: 'agentId',
-    description: 'the agent id as registered with the controller',
+    description: 'optional: the agent id; the token alone identifies the agent',
   },
   { env: 'SYNCGUARD_STATE_DIR', flag: 'state-dir', option: 'stateDir', description: 'folder for the local cache and outbox' },
   { env: 'SYNCGUARD_CA_FILE', flag: 'ca-file', option: 'controllerCaFile', description: 'PEM CA file for a wss:// controller' },

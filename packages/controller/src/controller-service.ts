@@ -21,7 +21,15 @@ import type {
  * Methods that change state take the Actor and write the audit log themselves.
  */
 export interface ControllerService {
+  /** ConflictError (SG_ERR_NAME_TAKEN) when another agent has the name. */
   registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }>;
+  /**
+   * Removes an agent: its token stops working, its live session closes with AGENT_REVOKED,
+   * configurations stop naming it (answered in `configurationIds`), a cycle it ran fails.
+   */
+  deleteAgent(id: string, actor: Actor): Promise<{ id: string; configurationIds: string[] }>;
+  /** A new token for an agent (shown once); the old one stops working and its session closes. */
+  rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }>;
   listAgents(): Promise<Agent[]>;
   getAgent(id: string): Promise<Agent>;
 

@@ -161,7 +161,7 @@ export interface AuditEntry {
   id: string;
   at: string;
   actor: { tokenId: string; name: string };
-  /** e.g. 'allow-deletes', 'restart', 'configuration.create', 'configuration.update', 'configuration.delete', 'agent.register', 'token.create', 'token.revoke', 'cycle.start' */
+  /** e.g. 'allow-deletes', 'restart', 'configuration.create', 'configuration.update', 'configuration.delete', 'agent.register', 'agent.delete', 'agent.rotate-token', 'token.create', 'token.revoke', 'cycle.start' */
   action: string;
   target: { type: string; id: string };
   details: Record<string, unknown>;

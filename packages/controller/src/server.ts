@@ -150,6 +150,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       if (state !== 'created') throw new ControllerError('SG_ERR_STATE', `cannot listen: the server is ${state}`);
       await gateway.start();
       await engine.startLiveness();
+      await engine.claimAgentNames();
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),

@@ -32,6 +32,7 @@ const SAMPLES: BodyInput[] = [
         { configurationId: 'cfg-1', active: true },
         { configurationId: 'cfg-2', active: false },
       ],
+      agentId: 'agent-1',
     },
   },
   { type: 'heartbeat', value: { sentAtUnixMs: 1_795_000_000_123 } },
@@ -321,9 +322,13 @@ describe('bad input', () => {
     expect(codeOf(() => decodeFrame(env.finish()))).toBe('PROTO_ERR_NO_BODY');
   });
 
+  it('an AgentHello may leave agent_id empty: the token alone identifies the agent', () => {
+    const frame = decodeFrame(encodeFrame({ type: 'agentHello', value: { protocolVersions: [1] } }));
+    expect(frame.body).toMatchObject({ type: 'agentHello', value: { agentId: '', protocolVersions: [1] } });
+  });
+
   it('messages that break invariants are PROTO_ERR_INVALID_MESSAGE on decode and on encode', () => {
     const bad: BodyInput[] = [
-      { type: 'agentHello', value: { agentId: '', protocolVersions: [1] } },
       { type: 'agentHello', value: { agentId: 'a', protocolVersions: [] } },
       { type: 'changeBatch', value: { configurationId: 'c', cycleId: 'x', sequence: 0, changes: [] } },
       { type: 'changeBatch', value: { configurationId: 'c', cycleId: 'x', sequence: 1, changes: [] } },

@@ -375,7 +375,7 @@ export const normalizeChange = (raw: unknown, path: string): Change => change(ra
 
 const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
   agentHello: (r, p): AgentHello => ({
-    agentId: str(r, 'agentId', p, true),
+    agentId: str(r, 'agentId', p),
     softwareVersion: str(r, 'softwareVersion', p),
     protocolVersions: list(r, 'protocolVersions', p, itemUint, true),
     hostname: str(r, 'hostname', p),
@@ -392,6 +392,7 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
       const a = obj(v, path);
       return { configurationId: str(a, 'configurationId', path, true), active: bool(a, 'active', path) };
     }),
+    agentId: str(r, 'agentId', p),
   }),
   heartbeat: (r, p): Heartbeat => ({ sentAtUnixMs: num(r, 'sentAtUnixMs', p) }),
   startCycle: (r, p): StartCycle => {

@@ -49,6 +49,7 @@ export interface ControllerWelcome {
   maxBatchChanges: number;
   maxInFlightBatches: number;
   assignments: Assignment[];
+  agentId: string;
 }
 
 export interface Heartbeat {

@@ -97,6 +97,7 @@ export class MiniController {
       maxBatchChanges: DEFAULT_LIMITS.maxBatchChanges,
       maxInFlightBatches: DEFAULT_LIMITS.maxInFlightBatches,
       assignments: [],
+      agentId: 'agent-mini',
       ...options.welcome,
     };
     const controller = new MiniController(

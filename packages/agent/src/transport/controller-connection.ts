@@ -146,7 +146,8 @@ export class ControllerConnection {
         this.refuse(
           new AgentError(
             'AGENT_ERR_CONNECTION_REFUSED',
-            `controller answered HTTP ${res.statusCode} to the upgrade: check SYNCGUARD_AGENT_TOKEN and SYNCGUARD_AGENT_ID`,
+            `controller answered HTTP ${res.statusCode} to the upgrade: SYNCGUARD_AGENT_TOKEN is unknown ` +
+              '(mistyped, or the agent was deleted or its token rotated: syncguardctl agents rotate-token)',
           ),
         );
       }
@@ -231,6 +232,7 @@ export class ControllerConnection {
     this.backoff.reset();
     this.log.info(
       {
+        agentId: welcome.agentId,
         sessionId: welcome.sessionId,
         heartbeatIntervalMs: welcome.heartbeatIntervalMs,
         maxFrameBytes: welcome.maxFrameBytes,
@@ -272,10 +274,14 @@ export class ControllerConnection {
     const info = describeCloseCode(code);
     if (wasReady) this.handlers.disconnected();
     if (!isRetryableClose(code)) {
+      const hint =
+        code === CloseCode.AGENT_REVOKED
+          ? '; give the agent a new SYNCGUARD_AGENT_TOKEN (syncguardctl agents rotate-token, or register it again) and restart it'
+          : '';
       this.refuse(
         new AgentError(
           'AGENT_ERR_CONNECTION_REFUSED',
-          `controller closed the connection with ${code} ${info?.name ?? ''}: ${reason || info?.description || ''}`,
+          `controller closed the connection with ${code} ${info?.name ?? ''}: ${reason || info?.description || ''}${hint}`,
         ),
       );
       return;

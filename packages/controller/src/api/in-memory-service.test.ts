@@ -62,6 +62,8 @@ export class InMemoryControllerService implements ControllerService {
   }
 
   async registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }> {
+    if ([...this.agents.values()].some((a) => a.name === input.name))
+      throw new ConflictError('SG_ERR_NAME_TAKEN', `name: an agent named ${input.name} exists`);
     const id = randomUUID();
     this.agents.set(id, {
       id,
@@ -85,6 +87,25 @@ export class InMemoryControllerService implements ControllerService {
     const agent = this.agents.get(id);
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
+  }
+
+  async deleteAgent(id: string, actor: Actor): Promise<{ id: string; configurationIds: string[] }> {
+    const agent = await this.getAgent(id);
+    this.agents.delete(id);
+    const configurationIds: string[] = [];
+    for (const c of this.configurations.values()) {
+      if (!c.agentIds.includes(id)) continue;
+      c.agentIds = c.agentIds.filter((a) => a !== id);
+      configurationIds.push(c.id);
+    }
+    this.write(actor, 'agent.delete', { type: 'agent', id }, { name: agent.name, configurationIds });
+    return { id, configurationIds };
+  }
+
+  async rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }> {
+    const agent = await this.getAgent(id);
+    this.write(actor, 'agent.rotate-token', { type: 'agent', id }, { name: agent.name });
+    return { id, token: `agent-secret-${id}-${randomUUID()}` };
   }
 
   async listConfigurations(): Promise<Configuration[]> {

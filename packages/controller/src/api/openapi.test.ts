@@ -14,6 +14,8 @@ const CONTRACT_ROUTES = [
   'post /api/v1/agents',
   'get /api/v1/agents',
   'get /api/v1/agents/{id}',
+  'delete /api/v1/agents/{id}',
+  'post /api/v1/agents/{id}/token',
   'get /api/v1/configurations',
   'post /api/v1/configurations',
   'get /api/v1/configurations/{id}',

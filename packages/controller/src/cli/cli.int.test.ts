@@ -278,6 +278,8 @@ test('--help works on every command', async () => {
     ['agents', 'list'],
     ['agents', 'register'],
     ['agents', 'show'],
+    ['agents', 'delete'],
+    ['agents', 'rotate-token'],
     ['configs'],
     ['configs', 'list'],
     ['configs', 'create'],

@@ -97,7 +97,7 @@ Examples:
       .showHelpAfterError();
 
   // agents
-  const agents = sub(program, 'agents', 'agents: list, register, show');
+  const agents = sub(program, 'agents', 'agents: list, register, show, delete, rotate-token');
   sub(agents, 'list', 'list agents with their connection status').action(async (_o, cmd: Command) => {
     const { api, out } = ctx(cmd);
     const items = await api.all<Agent>('/api/v1/agents');
@@ -108,14 +108,7 @@ Examples:
     .action(async (name: string, _o, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const created = await api.post<{ id: string; token: string }>('/api/v1/agents', { name });
-      out(
-        () =>
-          `${formatFields([
-            ['id', created.id],
-            ['token', created.token],
-          ])}\nThe token is shown only now: give it to the agent as SYNCGUARD_AGENT_TOKEN.`,
-        created,
-      );
+      out(() => agentTokenText(created, 'The token is shown only now: give it to the agent as SYNCGUARD_AGENT_TOKEN.'), created);
     });
   sub(agents, 'show', 'show one agent')
     .argument('<agent>', 'agent id or name')
@@ -123,6 +116,55 @@ Examples:
       const { api, out } = ctx(cmd);
       const agent = await resolveAgent(api, ref);
       out(() => agentFields(agent), agent);
+    });
+
+  sub(agents, 'delete', 'remove an agent: its token stops working, its session closes (asks first unless --yes)')
+    .argument('<agent>', 'agent id or name')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (ref: string, opts: { yes?: boolean }, cmd: Command) => {
+      const { api, out, note } = ctx(cmd);
+      const agent = await resolveAgent(api, ref);
+      const serves = agent.configurationIds.length;
+      note(
+        `Agent ${agent.name} (${agent.id}) is ${agent.status}` +
+          (serves > 0
+            ? ` and serves ${serves} configuration(s): ${agent.configurationIds.join(', ')}.`
+            : ' and serves no configuration.') +
+          '\nDeleting it revokes its token at once, closes its session (the agent stops) and removes it from those configurations.',
+      );
+      if (!opts.yes) {
+        if (!io.stdin.isTTY)
+          throw new CliError(
+            `refusing to delete agent ${agent.name} without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
+          );
+        const answer = await ask(io, `Delete agent ${agent.name}? [y/N] `);
+        if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; the agent was not deleted');
+      }
+      const result = await api.delete<{ id: string; configurationIds: string[] }>(
+        `/api/v1/agents/${encodeURIComponent(agent.id)}`,
+      );
+      out(
+        () =>
+          `deleted agent ${agent.name} (${agent.id})` +
+          (result.configurationIds.length > 0 ? `; removed from configuration(s) ${result.configurationIds.join(', ')}` : ''),
+        result,
+      );
+    });
+  sub(agents, 'rotate-token', "replace an agent's token; prints the new one (shown once); the old one stops working")
+    .argument('<agent>', 'agent id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const agent = await resolveAgent(api, ref);
+      const rotated = await api.post<{ id: string; token: string }>(`/api/v1/agents/${encodeURIComponent(agent.id)}/token`);
+      out(
+        () =>
+          agentTokenText(
+            rotated,
+            "The token is shown only now. The old token no longer works and the agent's session was closed:\n" +
+              'set SYNCGUARD_AGENT_TOKEN to the new token and restart the agent.',
+          ),
+        rotated,
+      );
     });
 
   // configs
@@ -479,6 +521,14 @@ function ask(io: CliIo, question: string): Promise<string> {
       if (!answered) resolve('');
     });
   });
+}
+
+/** An agent's id and (new) token, and what to do with the token. */
+function agentTokenText(answer: { id: string; token: string }, advice: string): string {
+  return `${formatFields([
+    ['id', answer.id],
+    ['token', answer.token],
+  ])}\n${advice}`;
 }
 
 function agentTable(items: Agent[]): string {

@@ -64,6 +64,11 @@ export interface EngineDeps {
 const ENDED_PHASES = ['applied', 'failed', 'discarded'];
 const PRIVATE_ACTOR = { tokenId: 'controller', name: 'controller' };
 
+/** A new agent token: `sga_` and 256 random bits; Redis keeps only its SHA-256. */
+function newAgentToken(): string {
+  return `sga_${randomBytes(32).toString('base64url')}`;
+}
+
 function phaseToState(phase: string | undefined): CycleState {
   switch (phase) {
     case 'applied':
@@ -125,23 +130,125 @@ export class Engine implements ControllerService, SessionHandler {
   async registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }> {
     if (typeof input?.name !== 'string' || input.name.trim() === '')
       throw new ValidationError('name', 'must be a non-empty string');
+    const name = input.name.trim();
     const id = randomUUID();
-    const token = `sga_${randomBytes(32).toString('base64url')}`;
-    const now = new Date();
-    const tx = this.redis.multi();
-    tx.hset(this.keys.agent(id), { id, name: input.name.trim(), tokenHash: hashAgentToken(token), createdAt: now.toISOString() });
-    tx.zadd(this.keys.agents, now.getTime(), id);
-    tx.set(this.keys.agentToken(hashAgentToken(token)), id);
-    await this.deps.audit.record(
+    const token = newAgentToken();
+    // Name claim and agent creation in one script: of two registrations of a name, one wins.
+    const created = await this.deps.scripts.registerAgent(
       {
-        actor: { tokenId: actor.tokenId, name: actor.name },
-        action: 'agent.register',
-        target: { type: 'agent', id },
-        details: { name: input.name.trim() },
+        names: this.keys.agentNames,
+        agent: this.keys.agent(id),
+        agents: this.keys.agents,
+        token: this.keys.agentToken(hashAgentToken(token)),
       },
-      tx,
+      { id, name, tokenHash: hashAgentToken(token), createdAt: new Date() },
     );
-    await tx.exec();
+    if (!created) throw new ConflictError('SG_ERR_NAME_TAKEN', `name: an agent named ${name} exists`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'agent.register',
+      target: { type: 'agent', id },
+      details: { name },
+    });
+    return { id, token };
+  }
+
+  /**
+   * Names of agents registered before names were unique: each is claimed for its oldest
+   * agent (idempotent, run at start). A later registration of a taken name gets 409; agents
+   * that already share a name keep it (the CLI then asks for the id).
+   */
+  async claimAgentNames(): Promise<void> {
+    for (const id of await this.redis.zrange(this.keys.agents, 0, -1)) {
+      const name = await this.redis.hget(this.keys.agent(id), 'name');
+      if (name) await this.redis.hsetnx(this.keys.agentNames, name, id);
+    }
+  }
+
+  private async storedAgent(id: string): Promise<{ name: string; tokenHash: string }> {
+    const [name, tokenHash] = await this.redis.hmget(this.keys.agent(id), 'name', 'tokenHash');
+    if (!tokenHash) throw new NotFoundError('agent', id);
+    return { name: name ?? '', tokenHash };
+  }
+
+  /**
+   * Removes an agent: its token stops working at once, its live session (on any replica) is
+   * closed with AGENT_REVOKED, and configurations no longer name it. A cycle it was running
+   * fails (code AGENT_REVOKED) and another connected agent of the configuration takes over.
+   */
+  async deleteAgent(id: string, actor: Actor): Promise<{ id: string; configurationIds: string[] }> {
+    let agent = await this.storedAgent(id);
+    // Retried when a rotation changed the token between the read and the delete.
+    while (
+      !(await this.deps.scripts.deleteAgent(
+        {
+          agent: this.keys.agent(id),
+          agents: this.keys.agents,
+          token: this.keys.agentToken(agent.tokenHash),
+          cursors: this.keys.agentCursors(id),
+          names: this.keys.agentNames,
+        },
+        { id, tokenHash: agent.tokenHash, name: agent.name },
+      ))
+    ) {
+      agent = await this.storedAgent(id);
+    }
+    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(id));
+    const now = new Date().toISOString();
+    for (const cfg of configs) {
+      const next: StoredConfiguration = { ...cfg, agentIds: cfg.agentIds.filter((a) => a !== id), updatedAt: now };
+      await this.redis.set(this.keys.config(cfg.id), JSON.stringify(next));
+    }
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'agent.delete',
+      target: { type: 'agent', id },
+      details: { name: agent.name, configurationIds: configs.map((c) => c.id) },
+    });
+    await this.gateway.revoke(id, '', 'the agent was deleted');
+    for (const cfg of configs) {
+      await this.deps.scripts.deleteIfEqual(this.keys.active(cfg.id), id);
+      const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
+      if (!current) continue;
+      const [phase, owner] = await this.redis.hmget(this.keys.cycle(current), 'phase', 'agentId');
+      if (phase !== 'streaming' || owner !== id) continue;
+      await this.failCycle(cfg.id, current, {
+        code: 'AGENT_REVOKED',
+        message: `agent ${agent.name} was deleted during the cycle`,
+      });
+      await this.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
+        if (!(error instanceof ConflictError))
+          this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'no cycle after the agent was deleted');
+      });
+    }
+    this.deps.logger.warn({ agentId: id, name: agent.name, by: actor.name }, 'agent deleted');
+    return { id, configurationIds: configs.map((c) => c.id) };
+  }
+
+  /**
+   * Gives an agent a new token (answered once): the old one stops working at once and a
+   * session authenticated with it (on any replica) is closed with AGENT_REVOKED.
+   */
+  async rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }> {
+    const agent = await this.storedAgent(id);
+    const token = newAgentToken();
+    const rotated = await this.deps.scripts.rotateAgentToken(
+      {
+        agent: this.keys.agent(id),
+        oldToken: this.keys.agentToken(agent.tokenHash),
+        newToken: this.keys.agentToken(hashAgentToken(token)),
+      },
+      { id, oldHash: agent.tokenHash, newHash: hashAgentToken(token) },
+    );
+    if (!rotated) throw new ConflictError('SG_ERR_AGENT_CHANGED', `agent ${id} was deleted or its token rotated meanwhile`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'agent.rotate-token',
+      target: { type: 'agent', id },
+      details: { name: agent.name },
+    });
+    await this.gateway.revoke(id, agent.tokenHash, 'the agent token was rotated');
+    this.deps.logger.warn({ agentId: id, name: agent.name, by: actor.name }, 'agent token rotated');
     return { id, token };
   }
 
@@ -803,14 +910,19 @@ export class Engine implements ControllerService, SessionHandler {
 
   async hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]> {
     this.helloAt.set(session, Date.now());
-    this.gateway.register(session);
-    await this.claimSession(session);
-    const tx = this.redis.multi();
-    tx.hset(this.keys.agent(session.agentId), {
+    // Deleted or rotated between the upgrade and this hello: refused, nothing written.
+    const current = await this.deps.scripts.touchAgent(this.keys.agent(session.agentId), session.tokenHash, {
       lastSeenAt: new Date().toISOString(),
       version: hello.softwareVersion,
       hostname: hello.hostname,
     });
+    if (!current) {
+      session.revoke('the agent was deleted or its token rotated');
+      return [];
+    }
+    this.gateway.register(session);
+    await this.claimSession(session);
+    const tx = this.redis.multi();
     tx.del(this.keys.agentCursors(session.agentId));
     const cursors = hello.cursors.filter((c) => c.committedCycleId !== '');
     if (cursors.length > 0) {
@@ -981,13 +1093,18 @@ export class Engine implements ControllerService, SessionHandler {
       session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
       return;
     }
-    await this.redis.hset(this.keys.agent(session.agentId), 'lastSeenAt', new Date().toISOString());
+    // Also catches a revocation whose pub/sub command this replica missed.
+    const lastSeenAt = new Date().toISOString();
+    if (!(await this.deps.scripts.touchAgent(this.keys.agent(session.agentId), session.tokenHash, { lastSeenAt })))
+      session.revoke('the agent was deleted or its token rotated');
   }
 
   async closed(session: AgentSession): Promise<void> {
     const mine = await this.deps.scripts.deleteIfEqual(this.keys.agentSession(session.agentId), this.sessionValue(session));
     if (!mine) return; // superseded by a newer connection
-    await this.redis.hset(this.keys.agent(session.agentId), 'lastSeenAt', new Date().toISOString());
+    await this.deps.scripts.touchAgent(this.keys.agent(session.agentId), session.tokenHash, {
+      lastSeenAt: new Date().toISOString(),
+    });
     this.deps.logger.info({ agentId: session.agentId }, 'agent disconnected');
     // Fail over: configurations this agent was active for get another connected agent.
     const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));

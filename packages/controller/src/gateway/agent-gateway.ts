@@ -16,8 +16,15 @@ export function hashAgentToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** A frame for an agent, or (`supersede`) the session id of an agent's connection to close. */
-type AgentCommand = { agentId: string; body: BodyInput } | { agentId: string; supersede: string };
+/**
+ * A frame for an agent; or (`supersede`) the session id of an agent's connection to close;
+ * or (`revoke`) close the agent's connection with AGENT_REVOKED: every one when `tokenHash`
+ * is empty (the agent was deleted), else only one authenticated with that token (rotated).
+ */
+type AgentCommand =
+  | { agentId: string; body: BodyInput }
+  | { agentId: string; supersede: string }
+  | { agentId: string; revoke: { tokenHash: string; reason: string } };
 
 /**
  * Accepts agents at `/agent` on the controller's HTTP server. The upgrade is refused
@@ -51,6 +58,8 @@ export class AgentGateway {
         const session = this.sessions.get(command.agentId);
         if ('supersede' in command) {
           if (session?.sessionId === command.supersede) session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
+        } else if ('revoke' in command) {
+          this.revokeLocal(command.agentId, command.revoke.tokenHash, command.revoke.reason);
         } else {
           session?.send(command.body);
         }
@@ -78,14 +87,15 @@ export class AgentGateway {
     (limiter ? limiter.retryAfterSeconds(client) : Promise.resolve(0))
       .then(async (retryAfter) => {
         if (retryAfter > 0) return reject(socket, 429, 'Too Many Requests', `Retry-After: ${retryAfter}\r\n`);
-        const agentId = match ? await this.redis.get(this.keys.agentToken(hashAgentToken(match[1]!))) : null;
+        const tokenHash = match ? hashAgentToken(match[1]!) : '';
+        const agentId = match ? await this.redis.get(this.keys.agentToken(tokenHash)) : null;
         if (!agentId) {
           if (header)
             await limiter?.recordFailure(client, 'agent', match ? 'unknown agent token' : 'malformed Authorization header');
           return reject(socket, 401, 'Unauthorized');
         }
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          const session = new AgentSession(ws, agentId, this.handler, this.options, this.logger, this.metrics);
+          const session = new AgentSession(ws, agentId, tokenHash, this.handler, this.options, this.logger, this.metrics);
           void session.done.then(() => {
             if (this.sessions.get(agentId) === session) {
               this.sessions.delete(agentId);
@@ -119,6 +129,26 @@ export class AgentGateway {
    */
   async supersede(agentId: string, sessionId: string): Promise<void> {
     await this.redis.publish(this.keys.commands, JSON.stringify({ agentId, supersede: sessionId } satisfies AgentCommand));
+  }
+
+  /**
+   * Closes the agent's connection with AGENT_REVOKED, here and (through Redis) on every
+   * other replica: any connection when `tokenHash` is empty (the agent was deleted), else
+   * the one authenticated with that token (it was rotated). A connection that misses the
+   * command (pub/sub is not durable) is closed at its next heartbeat, when its token no
+   * longer matches (Engine.alive).
+   */
+  async revoke(agentId: string, tokenHash: string, reason: string): Promise<void> {
+    this.revokeLocal(agentId, tokenHash, reason);
+    await this.redis.publish(
+      this.keys.commands,
+      JSON.stringify({ agentId, revoke: { tokenHash, reason } } satisfies AgentCommand),
+    );
+  }
+
+  private revokeLocal(agentId: string, tokenHash: string, reason: string): void {
+    const session = this.sessions.get(agentId);
+    if (session && (tokenHash === '' || session.tokenHash === tokenHash)) session.revoke(reason);
   }
 
   /** Sends to the agent here, or through Redis to the replica that holds it. */

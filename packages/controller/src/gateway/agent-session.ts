@@ -85,6 +85,8 @@ export class AgentSession {
     private readonly ws: WebSocket,
     /** The agent id the token belongs to. */
     readonly agentId: string,
+    /** SHA-256 of the token this connection authenticated with (a rotation revokes it). */
+    readonly tokenHash: string,
     private readonly handler: SessionHandler,
     private readonly options: CompiledControllerOptions,
     private readonly logger: Logger,
@@ -126,6 +128,18 @@ export class AgentSession {
       // A peer that does not finish the closing handshake is cut off.
       setTimeout(() => this.ws.terminate(), 2000).unref();
     }
+  }
+
+  /**
+   * Ends the session because the agent was deleted or its token rotated: an Error frame
+   * (AUTH_FAILED, fatal), then close code AGENT_REVOKED, which tells the agent not to retry.
+   */
+  revoke(reason: string): void {
+    if (this.state === 'closed') return;
+    this.logger.warn({ agentId: this.agentId, sessionId: this.sessionId, reason }, 'agent session revoked');
+    this.sendError({ code: ErrorCode.ERROR_CODE_AUTH_FAILED, message: reason }, true);
+    this.close(CloseCode.AGENT_REVOKED, reason);
+    this.state = 'closed';
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -249,7 +263,8 @@ export class AgentSession {
 
   private async onHello(hello: AgentHello): Promise<void> {
     clearTimeout(this.helloTimer);
-    if (hello.agentId !== this.agentId) {
+    // An empty agent id means "the token's agent": the token alone identifies the agent.
+    if (hello.agentId !== '' && hello.agentId !== this.agentId) {
       return this.fatal(ErrorCode.ERROR_CODE_AUTH_FAILED, 'the token does not belong to this agent id', CloseCode.AUTH_FAILED);
     }
     const version = negotiateVersion(hello.protocolVersions);
@@ -276,6 +291,7 @@ export class AgentSession {
         maxBatchChanges: this.options.maxBatchChanges,
         maxInFlightBatches: this.options.maxInFlightBatches,
         assignments,
+        agentId: this.agentId,
       },
     });
     this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatIntervalMs);

@@ -7,6 +7,7 @@
  * | `P:agents` | zset | agent ids by creation time |
  * | `P:agent:{id}` | hash | name, tokenHash, createdAt, lastSeenAt, version, hostname |
  * | `P:agent-token:{sha256}` | string | agent id of a token hash |
+ * | `P:agent-names` | hash | agent name -> agent id: names are unique (claimed with HSETNX on registration) |
  * | `P:agent:{id}:session` | string (TTL) | `{controllerId}/{sessionId}/2` while connected (`/2`: its controller keeps a liveness key) |
  * | `P:controller:{id}` | string (TTL) | present while that controller process runs (refreshed every few seconds) |
  * | `P:agent:{id}:cursors` | hash | configuration id -> the agent's committed cycle id |
@@ -40,6 +41,9 @@ export class Keys {
   }
   agent(id: string): string {
     return `${this.prefix}:agent:${id}`;
+  }
+  get agentNames(): string {
+    return `${this.prefix}:agent-names`;
   }
   agentToken(hash: string): string {
     return `${this.prefix}:agent-token:${hash}`;

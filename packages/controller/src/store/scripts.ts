@@ -130,6 +130,57 @@ return 0
 `;
 
 /**
+ * Registers an agent under a name no other agent has. KEYS: names hash, agent hash, agents
+ * zset, token key. ARGV: name, id, token hash, createdAt (ISO), createdAt (ms). Returns 1,
+ * or 0 (and writes nothing) when the name is taken.
+ */
+const REGISTER_AGENT = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'id', ARGV[2], 'name', ARGV[1], 'tokenHash', ARGV[3], 'createdAt', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[2])
+return 1
+`;
+
+/**
+ * Replaces an agent's token while it is still the one read before. KEYS: agent hash, old
+ * token key, new token key. ARGV: old token hash, new token hash, agent id. Returns 1, or 0
+ * when the agent is gone or its token changed meanwhile.
+ */
+const ROTATE_AGENT_TOKEN = `
+if redis.call('HGET', KEYS[1], 'tokenHash') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'tokenHash', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[3])
+return 1
+`;
+
+/**
+ * Removes an agent while its token is still the one read before: its hash, its place in
+ * the agents zset, its token, its cursors, and its name (only while the name is its own).
+ * KEYS: agent hash, agents zset, token key, cursors hash, names hash. ARGV: agent id, token
+ * hash, name. Returns 1, or 0 when the agent is gone or its token changed meanwhile.
+ */
+const DELETE_AGENT = `
+if redis.call('HGET', KEYS[1], 'tokenHash') ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[5], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[5], ARGV[3]) end
+return 1
+`;
+
+/**
+ * Writes fields of an agent's hash while the agent exists and its token is the one a
+ * session authenticated with. KEYS: agent hash. ARGV: token hash, then field/value pairs.
+ * Returns 1, or 0 (nothing written) when the agent was deleted or its token rotated.
+ */
+const TOUCH_AGENT = `
+if redis.call('HGET', KEYS[1], 'tokenHash') ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
+
+/**
  * Releases DNs that objects leave (deleted or renamed), each only while it still points at
  * the object leaving it: another object of the same cycle may have taken the DN already
  * (a new user with a deleted one's DN, applied in an earlier chunk). KEYS: the DN hash.
@@ -250,6 +301,60 @@ export class Scripts {
 
   async deleteIfEqual(key: string, value: string): Promise<boolean> {
     return ((await this.redis.eval(DELETE_IF_EQUAL, 1, key, value)) as number) === 1;
+  }
+
+  async registerAgent(
+    keys: { names: string; agent: string; agents: string; token: string },
+    agent: { id: string; name: string; tokenHash: string; createdAt: Date },
+  ): Promise<boolean> {
+    const { names, agent: agentKey, agents, token } = keys;
+    const args = [agent.name, agent.id, agent.tokenHash, agent.createdAt.toISOString(), String(agent.createdAt.getTime())];
+    return ((await this.redis.eval(REGISTER_AGENT, 4, names, agentKey, agents, token, ...args)) as number) === 1;
+  }
+
+  async rotateAgentToken(
+    keys: { agent: string; oldToken: string; newToken: string },
+    agent: { id: string; oldHash: string; newHash: string },
+  ): Promise<boolean> {
+    const { agent: agentKey, oldToken, newToken } = keys;
+    return (
+      ((await this.redis.eval(
+        ROTATE_AGENT_TOKEN,
+        3,
+        agentKey,
+        oldToken,
+        newToken,
+        agent.oldHash,
+        agent.newHash,
+        agent.id,
+      )) as number) === 1
+    );
+  }
+
+  async deleteAgent(
+    keys: { agent: string; agents: string; token: string; cursors: string; names: string },
+    agent: { id: string; tokenHash: string; name: string },
+  ): Promise<boolean> {
+    const { agent: agentKey, agents, token, cursors, names } = keys;
+    return (
+      ((await this.redis.eval(
+        DELETE_AGENT,
+        5,
+        agentKey,
+        agents,
+        token,
+        cursors,
+        names,
+        agent.id,
+        agent.tokenHash,
+        agent.name,
+      )) as number) === 1
+    );
+  }
+
+  /** HSET of `fields` on an agent's hash while its token hash is `tokenHash`; false when revoked. */
+  async touchAgent(agentKey: string, tokenHash: string, fields: Record<string, string>): Promise<boolean> {
+    return ((await this.redis.eval(TOUCH_AGENT, 1, agentKey, tokenHash, ...Object.entries(fields).flat())) as number) === 1;
   }
 
   /** Claims `key` for `value` when free or held by `staleValue`. */

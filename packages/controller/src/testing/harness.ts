@@ -35,8 +35,11 @@ export function agentUrl(server: ControllerServer): string {
   return `${server.url.replace(/^http/, 'ws')}/agent`;
 }
 
-/** Registers an agent and returns its id and token. */
-export async function registerAgent(server: ControllerServer, name = 'agent'): Promise<{ id: string; token: string }> {
+/** Registers an agent (names are unique: by default a fresh one) and returns its id and token. */
+export async function registerAgent(
+  server: ControllerServer,
+  name = `agent-${randomUUID().slice(0, 8)}`,
+): Promise<{ id: string; token: string }> {
   return server.service.registerAgent({ name }, TEST_ADMIN);
 }
 

@@ -493,6 +493,9 @@ export namespace syncguard {
             /** ControllerWelcome assignments. */
             assignments: syncguard.v1.Assignment.$Properties[];
 
+            /** ControllerWelcome agentId. */
+            agentId: string;
+
             /**
              * Encodes the specified ControllerWelcome message. Does not implicitly {@link syncguard.v1.ControllerWelcome.verify|verify} messages.
              * @param message ControllerWelcome message or plain object to encode
@@ -582,6 +585,9 @@ export namespace syncguard {
 
                 /** ControllerWelcome assignments */
                 assignments?: (syncguard.v1.Assignment.$Properties[]|null);
+
+                /** ControllerWelcome agentId */
+                agentId?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

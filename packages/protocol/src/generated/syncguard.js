@@ -1513,6 +1513,7 @@ $root.syncguard = (function() {
              * @property {number|null} [maxBatchChanges] ControllerWelcome maxBatchChanges
              * @property {number|null} [maxInFlightBatches] ControllerWelcome maxInFlightBatches
              * @property {Array.<syncguard.v1.Assignment.$Properties>|null} [assignments] ControllerWelcome assignments
+             * @property {string|null} [agentId] ControllerWelcome agentId
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1602,6 +1603,14 @@ $root.syncguard = (function() {
             ControllerWelcome.prototype.assignments = $util.emptyArray;
 
             /**
+             * ControllerWelcome agentId.
+             * @member {string} agentId
+             * @memberof syncguard.v1.ControllerWelcome
+             * @instance
+             */
+            ControllerWelcome.prototype.agentId = "";
+
+            /**
              * Encodes the specified ControllerWelcome message. Does not implicitly {@link syncguard.v1.ControllerWelcome.verify|verify} messages.
              * @function encode
              * @memberof syncguard.v1.ControllerWelcome
@@ -1632,6 +1641,8 @@ $root.syncguard = (function() {
                 if (message.assignments != null && message.assignments.length)
                     for (var i = 0; i < message.assignments.length; ++i)
                         $root.syncguard.v1.Assignment.encode(message.assignments[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+                if (message.agentId != null && $Object.hasOwnProperty.call(message, "agentId") && message.agentId !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.agentId);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1751,6 +1762,15 @@ $root.syncguard = (function() {
                             message.assignments.push($root.syncguard.v1.Assignment.decode(reader, reader.size(), $undefined, _depth + 1));
                             continue;
                         }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.agentId = value;
+                            else
+                                delete message.agentId;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1826,6 +1846,9 @@ $root.syncguard = (function() {
                             return "assignments." + error;
                     }
                 }
+                if (message.agentId != null && $Object.hasOwnProperty.call(message, "agentId"))
+                    if (!$util.isString(message.agentId))
+                        return "agentId: string expected";
                 return null;
             };
 
@@ -1875,6 +1898,9 @@ $root.syncguard = (function() {
                         message.assignments[i] = $root.syncguard.v1.Assignment.fromObject(object.assignments[i], _depth + 1);
                     }
                 }
+                if (object.agentId != null)
+                    if (typeof object.agentId !== "string" || object.agentId.length)
+                        message.agentId = $String(object.agentId);
                 return message;
             };
 
@@ -1904,6 +1930,7 @@ $root.syncguard = (function() {
                     object.maxFrameBytes = 0;
                     object.maxBatchChanges = 0;
                     object.maxInFlightBatches = 0;
+                    object.agentId = "";
                 }
                 if (message.protocolVersion != null && $Object.hasOwnProperty.call(message, "protocolVersion"))
                     object.protocolVersion = message.protocolVersion;
@@ -1922,6 +1949,8 @@ $root.syncguard = (function() {
                     for (var j = 0; j < message.assignments.length; ++j)
                         object.assignments[j] = $root.syncguard.v1.Assignment.toObject(message.assignments[j], options, _depth + 1);
                 }
+                if (message.agentId != null && $Object.hasOwnProperty.call(message, "agentId"))
+                    object.agentId = message.agentId;
                 return object;
             };
 
