@@ -4,6 +4,10 @@
  * Times are ISO 8601 strings in UTC.
  */
 
+import type { TrippedRule } from './guard/decide';
+
+export type { TrippedRule };
+
 export type ObjectTypeName = 'user' | 'group';
 
 export interface SourceSettings {
@@ -88,6 +92,8 @@ export interface Quarantine {
   reason: 'TooManyDeletes';
   deleteCount: number;
   threshold: number;
+  /** Every rule of the delete policy that tripped, with the value the cycle reached and the limit. */
+  trippedBy: TrippedRule[];
   cycleId: string;
   since: string;
   /** The quarantine email: 'none' when no notificationEmail is set; 'failed' after the last retry failed. */

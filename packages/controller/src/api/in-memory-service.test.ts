@@ -155,6 +155,7 @@ export class InMemoryControllerService implements ControllerService {
             reason: 'TooManyDeletes',
             deleteCount: q.deleteCount,
             threshold: config.accidentalDeletes.threshold,
+            trippedBy: [{ rule: 'count', value: q.deleteCount, limit: config.accidentalDeletes.threshold }],
             cycleId: q.cycleId,
             since: q.since,
             notification: { status: 'sent', attempts: 1, lastError: null, sentAt: q.since },

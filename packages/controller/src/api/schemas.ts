@@ -124,11 +124,20 @@ export const CycleSchema = {
 export const QuarantineSchema = {
   $id: 'Quarantine',
   type: 'object',
-  required: ['reason', 'deleteCount', 'threshold', 'cycleId'],
+  required: ['reason', 'deleteCount', 'threshold', 'trippedBy', 'cycleId'],
   properties: {
     reason: { type: 'string', enum: ['TooManyDeletes'] },
     deleteCount: count,
     threshold: { type: 'integer' },
+    trippedBy: {
+      type: 'array',
+      description: 'Every rule of the delete policy that tripped: the value the cycle reached and the limit.',
+      items: {
+        type: 'object',
+        required: ['rule', 'value', 'limit'],
+        properties: { rule: { type: 'string', enum: ['count'] }, value: { type: 'number' }, limit: { type: 'number' } },
+      },
+    },
     cycleId: str,
     since: time,
     notification: {

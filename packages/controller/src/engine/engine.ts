@@ -44,6 +44,7 @@ import type { PipelineQueues } from '../pipeline/queues';
 import { encodeStoredBatch } from '../pipeline/stored-batch';
 import type { ProvisioningLog } from '../pipeline/provisioning-log';
 import type { Keys } from '../store/keys';
+import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from '../store/quarantine-codec';
 import type { Scripts } from '../store/scripts';
 import type { Target } from '../targets/target';
 import { applyConfigurationPatch, validateConfigurationInput, type StoredConfiguration } from './configuration-validation';
@@ -377,10 +378,8 @@ export class Engine implements ControllerService, SessionHandler {
     const state = (st.state ?? 'pending') as ConfigurationState;
     let quarantine: Quarantine | null = null;
     if (state === 'quarantined' && st.quarantine) {
-      const notification = st.notification
-        ? (JSON.parse(st.notification) as Quarantine['notification'])
-        : { status: 'none' as const, attempts: 0, lastError: null, sentAt: null };
-      quarantine = { ...(JSON.parse(st.quarantine) as Omit<Quarantine, 'notification'>), notification };
+      const notification = st.notification ? decodeNotification(st.notification) : { ...NO_NOTIFICATION };
+      quarantine = { ...decodeQuarantine(st.quarantine), notification };
     }
     const lastCycle = st.lastCycleId ? await this.readCycle(st.lastCycleId) : null;
     return { state, quarantine, lastCycle };
@@ -597,12 +596,12 @@ export class Engine implements ControllerService, SessionHandler {
 
   // ---------------------------------------------------------------- quarantine decisions
 
-  private async quarantineOf(id: string): Promise<Omit<Quarantine, 'notification'>> {
+  private async quarantineOf(id: string): Promise<StoredQuarantine> {
     const st = await this.redis.hgetall(this.keys.state(id));
     if (st.state !== 'quarantined' || !st.quarantine) {
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined`);
     }
-    return JSON.parse(st.quarantine) as Omit<Quarantine, 'notification'>;
+    return decodeQuarantine(st.quarantine);
   }
 
   async allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }> {

@@ -3,8 +3,16 @@ import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/prot
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
+import { decide, describeVerdict } from '../guard/decide';
+import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { Keys } from '../store/keys';
+import {
+  NO_NOTIFICATION,
+  encodeNotification,
+  encodeQuarantine,
+  type StoredNotification,
+  type StoredQuarantine,
+} from '../store/quarantine-codec';
 import { queueEncoded } from '../store/resp';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetResult } from '../targets/target';
@@ -344,8 +352,9 @@ export class CycleProcessor {
       const deleteCount = lengths.d;
       const planSize = lengths.u + lengths.g + lengths.d;
 
-      const guard = cfg.accidentalDeletes;
-      const quarantine = guard.enabled && deleteCount >= guard.threshold && c.released !== '1';
+      const policy = cfg.accidentalDeletes;
+      const verdict = decide({ deletes: deleteCount }, policy, { released: c.released === '1' });
+      const quarantine = verdict.quarantine;
       const now = new Date().toISOString();
       const cycleFields = {
         planSize,
@@ -357,31 +366,22 @@ export class CycleProcessor {
       const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
       // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
       // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
-      if (quarantine)
-        await this.renderStagedDeletes(
-          cycleId,
-          part.d,
-          part.sd,
-          `held back: ${deleteCount} deletes >= threshold ${guard.threshold}`,
-          now,
-        );
+      if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
       const tx = conn.multi();
       if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
       tx.eval(ASSEMBLE_PLAN, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
-        const q: Omit<Quarantine, 'notification'> = {
+        const q: StoredQuarantine = {
           reason: 'TooManyDeletes',
           deleteCount,
-          threshold: guard.threshold,
+          threshold: policy.threshold,
+          trippedBy: [...verdict.trippedBy],
           cycleId,
           since: now,
         };
-        const notification: Quarantine['notification'] = {
-          status: cfg.notificationEmail ? 'pending' : 'none',
-          attempts: 0,
-          lastError: null,
-          sentAt: null,
-        };
+        const notification: StoredNotification = cfg.notificationEmail
+          ? { ...NO_NOTIFICATION, status: 'pending' }
+          : NO_NOTIFICATION;
         const stagedPreview = preview.map((e) => {
           const d = parseDeleteEntry(e);
           return { dn: d.dn, objectType: d.objectType };
@@ -389,7 +389,11 @@ export class CycleProcessor {
         tx.eval(
           ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
             cycle: { ...cycleFields, phase: 'quarantined', completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
-            state: { state: 'quarantined', quarantine: JSON.stringify(q), notification: JSON.stringify(notification) },
+            state: {
+              state: 'quarantined',
+              quarantine: encodeQuarantine(q),
+              notification: encodeNotification(notification),
+            },
           }),
         );
       } else {
@@ -406,8 +410,8 @@ export class CycleProcessor {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
         this.logger.warn(
-          { configurationId: cfgId, cycleId, deleteCount, threshold: guard.threshold },
-          'cycle quarantined: delete threshold exceeded',
+          { configurationId: cfgId, cycleId, deleteCount, trippedBy: verdict.trippedBy },
+          `cycle quarantined: ${describeVerdict(verdict)}`,
         );
       } else if (moved) {
         this.logger.info({ configurationId: cfgId, cycleId, counts }, 'cycle evaluated');

@@ -105,6 +105,7 @@ describe('accidental delete prevention', () => {
     const status = await server.service.getStatus(s.cfg);
     expect(status.state).toBe('quarantined');
     expect(status.quarantine).toMatchObject({ reason: 'TooManyDeletes', deleteCount: THRESHOLD, threshold: THRESHOLD, cycleId });
+    expect(status.quarantine!.trippedBy).toEqual([{ rule: 'count', value: THRESHOLD, limit: THRESHOLD }]);
     expect(Date.parse(status.quarantine!.since)).not.toBeNaN();
     expect(status.lastCycle).toMatchObject({ id: cycleId, state: 'quarantined', counts: { create: 1, delete: THRESHOLD } });
     expect(status.lastCycle!.completedAt).not.toBeNull();
