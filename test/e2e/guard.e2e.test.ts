@@ -83,8 +83,10 @@ describe('accidental delete prevention', () => {
     expect(mailsTo(s.email)).toHaveLength(1);
 
     // Allow: applied once, audited, status healthy with the next cycle.
-    const allowed = await system.api.post<{ cycleId: string; deleted: number }>(`/api/v1/configurations/${s.id}/allow-deletes`);
-    expect(allowed).toEqual({ cycleId: quarantined.lastCycle!.id, deleted: T });
+    const allowed = await system.api.post<{ state: string; cycleId: string; deleted: number }>(
+      `/api/v1/configurations/${s.id}/allow-deletes`,
+    );
+    expect(allowed).toEqual({ state: 'applied', cycleId: quarantined.lastCycle!.id, deleted: T });
     expect(await system.objects(s.id)).toHaveLength(2);
     const audit = await system.api.get<{ items: { action: string; target: { id: string }; details: Record<string, unknown> }[] }>(
       '/api/v1/audit',

@@ -100,6 +100,14 @@ export interface Quarantine {
   notification: { status: NotificationStatus; attempts: number; lastError: string | null; sentAt: string | null };
 }
 
+/**
+ * What allow-deletes did: the released cycle was applied (HTTP 200), or it is still being
+ * applied after the controller's releaseWaitMs (HTTP 202: the status and the cycle show
+ * its progress and its outcome). A failed apply is an error answer, not one of these.
+ */
+export type AllowDeletesResult =
+  { state: 'applied'; cycleId: string; deleted: number } | { state: 'applying'; cycleId: string; deleteCount: number };
+
 export interface ConfigurationStatus {
   state: ConfigurationState;
   quarantine: Quarantine | null;

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ControllerService } from '../controller-service';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type {
+  AllowDeletesResult,
   Actor,
   Agent,
   AuditEntry,
@@ -240,14 +241,14 @@ export class InMemoryControllerService implements ControllerService {
     return cycle.id;
   }
 
-  async allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }> {
+  async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
     const config = await this.getConfiguration(id);
     const q = this.quarantines.get(id);
     if (!q) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${config.name} is not quarantined`);
     this.quarantines.delete(id);
     this.configurations.set(id, { ...config, state: 'healthy' });
     this.write(actor, 'allow-deletes', { type: 'configuration', id }, { cycleId: q.cycleId, deleted: q.deleteCount });
-    return { cycleId: q.cycleId, deleted: q.deleteCount };
+    return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
   }
 
   async restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {

@@ -387,20 +387,30 @@ export class CycleProcessor {
           return { dn: d.dn, objectType: d.objectType };
         });
         tx.eval(
-          ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-            cycle: { ...cycleFields, phase: 'quarantined', completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
-            state: {
-              state: 'quarantined',
-              quarantine: encodeQuarantine(q),
-              notification: encodeNotification(notification),
+          ...Scripts.transitionArgs(
+            this.keys.cycle(cycleId),
+            this.keys.state(cfgId),
+            { from: ['complete'], to: 'quarantined' },
+            {
+              cycle: { ...cycleFields, completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
+              state: {
+                state: 'quarantined',
+                quarantine: encodeQuarantine(q),
+                notification: encodeNotification(notification),
+              },
             },
-          }),
+          ),
         );
       } else {
         tx.eval(
-          ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-            cycle: { ...cycleFields, phase: 'applying' },
-          }),
+          ...Scripts.transitionArgs(
+            this.keys.cycle(cycleId),
+            this.keys.state(cfgId),
+            { from: ['complete'], to: 'applying' },
+            {
+              cycle: cycleFields,
+            },
+          ),
         );
       }
       const results = await tx.exec();
@@ -604,11 +614,16 @@ export class CycleProcessor {
   private async finalize(cycleId: string, c: CycleFields): Promise<boolean> {
     const cfgId = c.configurationId ?? '';
     const now = new Date().toISOString();
-    const moved = await new Scripts(this.redis).transition(this.keys.cycle(cycleId), this.keys.state(cfgId), ['applying'], {
-      cycle: { phase: 'applied', completedAt: now },
-      state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
-      stateDel: ['currentCycleId', 'quarantine', 'notification'],
-    });
+    const moved = await new Scripts(this.redis).transition(
+      this.keys.cycle(cycleId),
+      this.keys.state(cfgId),
+      { from: ['applying'], to: 'applied' },
+      {
+        cycle: { completedAt: now },
+        state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
+        stateDel: ['currentCycleId', 'quarantine', 'notification'],
+      },
+    );
     if (!moved) return false;
     this.metrics.cycles.inc({ outcome: 'applied' });
     this.logger.info({ configurationId: cfgId, cycleId, released: c.released === '1' }, 'cycle applied');
