@@ -96,7 +96,7 @@ describe('accidental delete prevention', () => {
     });
     const next = await system.syncNow(s.id);
     expect(next.state).toBe('healthy');
-    expect(next.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(next.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
   });
 
   it('deletes spread over many batches are counted together', async () => {
@@ -153,7 +153,7 @@ describe('accidental delete prevention', () => {
     await system.slapd.moveEntry(`ou=staff,ou=attic,${SUFFIX}`, 'ou=staff', base);
     await system.api.post(`/api/v1/configurations/${id}/restart`);
     const healthy = await system.waitForCycle(id, 'applied', { after: q.lastCycle!.id });
-    expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(id)).toHaveLength(25);
     const audit = await system.api.get<{ items: { action: string; target: { id: string } }[] }>('/api/v1/audit');
     expect(audit.items.some((a) => a.action === 'restart' && a.target.id === id)).toBe(true);

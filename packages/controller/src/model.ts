@@ -68,6 +68,8 @@ export interface CycleCounts {
   create: number;
   update: number;
   delete: number;
+  /** Operations the target did not apply (logged as failures; tried again by the next cycles). */
+  failed: number;
 }
 
 export interface Cycle {

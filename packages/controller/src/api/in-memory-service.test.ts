@@ -170,7 +170,7 @@ export class InMemoryControllerService implements ControllerService {
     id: string,
     state: Cycle['state'],
     trigger: Cycle['trigger'],
-    counts = { create: 0, update: 0, delete: 0 },
+    counts = { create: 0, update: 0, delete: 0, failed: 0 },
   ): Cycle {
     const at = this.now();
     const cycle: Cycle = {
@@ -221,7 +221,7 @@ export class InMemoryControllerService implements ControllerService {
   quarantine(id: string, deleteCount: number): string {
     const config = this.configurations.get(id);
     if (!config) throw new Error(`no configuration ${id}`);
-    const cycle = this.addCycle(id, 'quarantined', 'schedule', { create: 0, update: 0, delete: deleteCount });
+    const cycle = this.addCycle(id, 'quarantined', 'schedule', { create: 0, update: 0, delete: deleteCount, failed: 0 });
     this.configurations.set(id, { ...config, state: 'quarantined' });
     this.quarantines.set(id, { cycleId: cycle.id, deleteCount, since: cycle.startedAt });
     const entries = this.logs.get(id) ?? [];

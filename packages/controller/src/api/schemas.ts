@@ -116,7 +116,18 @@ export const CycleSchema = {
     baseCycleId: nullableStr,
     startedAt: time,
     completedAt: nullableTime,
-    counts: { type: 'object', properties: { create: count, update: count, delete: count } },
+    counts: {
+      type: 'object',
+      properties: {
+        create: count,
+        update: count,
+        delete: count,
+        failed: {
+          ...count,
+          description: 'Operations the target did not apply; logged as failures and tried again by the next cycles.',
+        },
+      },
+    },
     error: { type: ['object', 'null'], properties: { code: str, message: str } },
   },
 } as const;

@@ -325,6 +325,7 @@ export class Engine implements ControllerService, SessionHandler {
       this.keys.active(id),
       this.keys.cycles(id),
       this.keys.index(id),
+      this.keys.retry(id),
       this.keys.plog(id),
     );
     tx.zrem(this.keys.configs, id);
@@ -355,7 +356,10 @@ export class Engine implements ControllerService, SessionHandler {
       baseCycleId: h.baseCycleId || null,
       startedAt: h.startedAt ?? '',
       completedAt: h.completedAt ?? null,
-      counts: h.counts ? (JSON.parse(h.counts) as CycleCounts) : { create: 0, update: 0, delete: 0 },
+      counts: {
+        ...(h.counts ? (JSON.parse(h.counts) as Omit<CycleCounts, 'failed'>) : { create: 0, update: 0, delete: 0 }),
+        failed: Number(h.failed ?? 0),
+      },
       error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
     };
   }
