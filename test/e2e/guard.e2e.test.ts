@@ -83,8 +83,10 @@ describe('accidental delete prevention', () => {
     expect(mailsTo(s.email)).toHaveLength(1);
 
     // Allow: applied once, audited, status healthy with the next cycle.
-    const allowed = await system.api.post<{ cycleId: string; deleted: number }>(`/api/v1/configurations/${s.id}/allow-deletes`);
-    expect(allowed).toEqual({ cycleId: quarantined.lastCycle!.id, deleted: T });
+    const allowed = await system.api.post<{ state: string; cycleId: string; deleted: number }>(
+      `/api/v1/configurations/${s.id}/allow-deletes`,
+    );
+    expect(allowed).toEqual({ state: 'applied', cycleId: quarantined.lastCycle!.id, deleted: T });
     expect(await system.objects(s.id)).toHaveLength(2);
     const audit = await system.api.get<{ items: { action: string; target: { id: string }; details: Record<string, unknown> }[] }>(
       '/api/v1/audit',
@@ -94,7 +96,7 @@ describe('accidental delete prevention', () => {
     });
     const next = await system.syncNow(s.id);
     expect(next.state).toBe('healthy');
-    expect(next.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(next.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
   });
 
   it('deletes spread over many batches are counted together', async () => {
@@ -151,7 +153,7 @@ describe('accidental delete prevention', () => {
     await system.slapd.moveEntry(`ou=staff,ou=attic,${SUFFIX}`, 'ou=staff', base);
     await system.api.post(`/api/v1/configurations/${id}/restart`);
     const healthy = await system.waitForCycle(id, 'applied', { after: q.lastCycle!.id });
-    expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(id)).toHaveLength(25);
     const audit = await system.api.get<{ items: { action: string; target: { id: string } }[] }>('/api/v1/audit');
     expect(audit.items.some((a) => a.action === 'restart' && a.target.id === id)).toBe(true);

@@ -35,7 +35,7 @@ describe('sync end to end', () => {
   it('the first cycle brings 1,000 users and 20 groups into the cloud directory', async () => {
     const status = await system.firstCycle(configId);
     expect(status.state).toBe('healthy');
-    expect(status.lastCycle?.counts).toEqual({ create: 1020, update: 0, delete: 0 });
+    expect(status.lastCycle?.counts).toEqual({ create: 1020, update: 0, delete: 0, failed: 0 });
 
     const users = await system.objects(configId, 'user');
     const groups = await system.objects(configId, 'group');
@@ -63,7 +63,7 @@ describe('sync end to end', () => {
 
   it('a quiet cycle changes nothing', async () => {
     const status = await system.syncNow(configId);
-    expect(status.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(status.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(configId)).toHaveLength(1020);
   });
 
@@ -78,7 +78,7 @@ describe('sync end to end', () => {
     await system.slapd.moveEntry(`uid=user500,${PEOPLE}`, 'uid=user500-renamed');
 
     const status = await system.syncNow(configId);
-    expect(status.lastCycle?.counts).toEqual({ create: 2, update: 4, delete: 4 });
+    expect(status.lastCycle?.counts).toEqual({ create: 2, update: 4, delete: 4, failed: 0 });
 
     const users = await system.objects(configId, 'user');
     expect(users).toHaveLength(998);
@@ -98,7 +98,7 @@ describe('sync end to end', () => {
     expect(await system.stopAgent(agentId!)).toBe(0);
     await system.startAgent(agentId!);
     const status = await system.syncNow(configId);
-    expect(status.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(status.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(configId)).toHaveLength(1018);
   });
 });

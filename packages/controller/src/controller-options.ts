@@ -67,6 +67,11 @@ export interface ControllerOptions {
   mailBackoffMs?: number;
   /** A running cycle with no frame from its agent for this long is failed. Default 600000. */
   cycleTimeoutMs?: number;
+  /**
+   * How long allow-deletes waits for the released cycle's apply before it answers 202
+   * (still applying: watch the status) instead of the outcome. Default 30000.
+   */
+  releaseWaitMs?: number;
   /** Parallel cycle jobs per process (different configurations). Default 4. */
   cycleConcurrency?: number;
   /** Start BullMQ workers in this process. Default true. */
@@ -119,6 +124,7 @@ export interface CompiledControllerOptions {
   readonly mailAttempts: number;
   readonly mailBackoffMs: number;
   readonly cycleTimeoutMs: number;
+  readonly releaseWaitMs: number;
   readonly cycleConcurrency: number;
   readonly workers: boolean;
   readonly schedule: boolean;
@@ -261,6 +267,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     mailAttempts: int('mailAttempts', options.mailAttempts, 10, 1, 1000),
     mailBackoffMs: int('mailBackoffMs', options.mailBackoffMs, 5000, 1),
     cycleTimeoutMs: int('cycleTimeoutMs', options.cycleTimeoutMs, 600_000, 1000),
+    releaseWaitMs: int('releaseWaitMs', options.releaseWaitMs, 30_000, 0, 600_000),
     cycleConcurrency: int('cycleConcurrency', options.cycleConcurrency, 4, 1, 256),
     workers: flag('workers', options.workers, true),
     schedule: flag('schedule', options.schedule, true),

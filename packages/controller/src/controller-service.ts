@@ -1,6 +1,7 @@
 import type {
   Actor,
   Agent,
+  AllowDeletesResult,
   AuditEntry,
   CloudObject,
   Configuration,
@@ -48,8 +49,12 @@ export interface ControllerService {
     query: { action?: ProvisioningAction; cycleId?: string; dn?: string; limit?: number; cursor?: string },
   ): Promise<Page<ProvisioningLogEntry>>;
 
-  /** Applies the quarantined cycle exactly once. ConflictError when not quarantined (or another call won). */
-  allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }>;
+  /**
+   * Applies the quarantined cycle exactly once and answers what happened (see
+   * AllowDeletesResult). ConflictError when not quarantined (or another call won);
+   * ControllerError SG_ERR_APPLY_FAILED when the released cycle's apply failed.
+   */
+  allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult>;
   /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
 

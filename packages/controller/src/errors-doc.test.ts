@@ -11,6 +11,8 @@ const ENGINE_SOURCES = [
   'controller-options.ts',
   'main.ts',
   'engine',
+  'guard',
+  'cycles',
   'gateway',
   'pipeline',
   'mail',

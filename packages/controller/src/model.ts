@@ -4,6 +4,10 @@
  * Times are ISO 8601 strings in UTC.
  */
 
+import type { TrippedRule } from './guard/decide';
+
+export type { TrippedRule };
+
 export type ObjectTypeName = 'user' | 'group';
 
 export interface SourceSettings {
@@ -64,6 +68,8 @@ export interface CycleCounts {
   create: number;
   update: number;
   delete: number;
+  /** Operations the target did not apply (logged as failures; tried again by the next cycles). */
+  failed: number;
 }
 
 export interface Cycle {
@@ -88,11 +94,21 @@ export interface Quarantine {
   reason: 'TooManyDeletes';
   deleteCount: number;
   threshold: number;
+  /** Every rule of the delete policy that tripped, with the value the cycle reached and the limit. */
+  trippedBy: TrippedRule[];
   cycleId: string;
   since: string;
   /** The quarantine email: 'none' when no notificationEmail is set; 'failed' after the last retry failed. */
   notification: { status: NotificationStatus; attempts: number; lastError: string | null; sentAt: string | null };
 }
+
+/**
+ * What allow-deletes did: the released cycle was applied (HTTP 200), or it is still being
+ * applied after the controller's releaseWaitMs (HTTP 202: the status and the cycle show
+ * its progress and its outcome). A failed apply is an error answer, not one of these.
+ */
+export type AllowDeletesResult =
+  { state: 'applied'; cycleId: string; deleted: number } | { state: 'applying'; cycleId: string; deleteCount: number };
 
 export interface ConfigurationStatus {
   state: ConfigurationState;

@@ -22,6 +22,7 @@ import { PipelineQueues } from './pipeline/queues';
 import { Keys } from './store/keys';
 import { Scripts } from './store/scripts';
 import { CloudDirectoryTarget } from './targets/cloud-directory';
+import type { Target } from './targets/target';
 
 type State = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -46,6 +47,8 @@ export interface ControllerServer {
 export interface CreateServerExtras {
   /** Log here instead of a new pino logger on stdout. */
   logger?: Logger;
+  /** Wraps the target (tests: a target whose operations fail on demand). */
+  wrapTarget?: (target: Target) => Target;
 }
 
 /** Builds a controller from its options. Connects to Redis but does not listen until `listen()`. */
@@ -71,7 +74,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   }
 
   const scripts = new Scripts(redis);
-  const target = new CloudDirectoryTarget(redis, keys);
+  const cloudDirectory = new CloudDirectoryTarget(redis, keys);
+  const target = extras.wrapTarget ? extras.wrapTarget(cloudDirectory) : cloudDirectory;
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const engine = new Engine({ redis, keys, scripts, options: opts, logger, metrics, target, audit, plog, controllerId });

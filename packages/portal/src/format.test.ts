@@ -38,7 +38,8 @@ describe('format', () => {
   it('counts in words', () => {
     expect(plural(1, 'object')).toBe('1 object');
     expect(plural(1612, 'object')).toBe('1,612 objects');
-    expect(countsLabel({ create: 1, update: 2, delete: 612 })).toBe('+1 ~2 −612');
+    expect(countsLabel({ create: 1, update: 2, delete: 612, failed: 0 })).toBe('+1 ~2 −612');
+    expect(countsLabel({ create: 1, update: 0, delete: 0, failed: 3 })).toBe('+1 ~0 −0 ✗3');
     expect(countsLabel(null)).toBe('—');
     expect(thresholdRatio(612, 500)).toBeCloseTo(1.224);
     expect(thresholdRatio(5, 0)).toBe(1);

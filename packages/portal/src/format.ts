@@ -90,7 +90,8 @@ export function notificationLabel(status: NotificationStatus | undefined, email:
 
 export function countsLabel(c: CycleCounts | null | undefined): string {
   if (!c) return '—';
-  return `+${c.create} ~${c.update} −${c.delete}`;
+  const failed = c.failed > 0 ? ` ✗${c.failed}` : '';
+  return `+${c.create} ~${c.update} −${c.delete}${failed}`;
 }
 
 /** Share of the threshold reached, 0..1 and beyond, for the gauge. */

@@ -158,19 +158,39 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
       schema: {
         tags,
         summary: 'Release a quarantine: apply its staged deletes',
-        description: 'Applies the quarantined cycle exactly once and resumes the schedule. Admin. 409 when not quarantined.',
+        description:
+          'Applies the quarantined cycle exactly once and resumes the schedule. Admin. Answers 200 with the outcome ' +
+          "once the cycle is applied, or 202 when it is still being applied after the controller's releaseWaitMs " +
+          '(the status and GET .../cycles show its progress and outcome). 409 when not quarantined; 500 ' +
+          'SG_ERR_APPLY_FAILED when the released cycle failed to apply.',
         params: idParams,
         response: {
           200: {
             type: 'object',
-            required: ['cycleId', 'deleted'],
-            properties: { cycleId: { type: 'string' }, deleted: { type: 'integer', minimum: 0 } },
+            required: ['state', 'cycleId', 'deleted'],
+            properties: {
+              state: { type: 'string', enum: ['applied'] },
+              cycleId: { type: 'string' },
+              deleted: { type: 'integer', minimum: 0 },
+            },
           },
-          ...errorResponses(403, 404, 409),
+          202: {
+            type: 'object',
+            required: ['state', 'cycleId', 'deleteCount'],
+            properties: {
+              state: { type: 'string', enum: ['applying'] },
+              cycleId: { type: 'string' },
+              deleteCount: { type: 'integer', minimum: 0, description: 'The released deletes, still being applied' },
+            },
+          },
+          ...errorResponses(403, 404, 409, 500),
         },
       },
     },
-    async (request) => service.allowDeletes(request.params.id, actorOf(request)),
+    async (request, reply) => {
+      const result = await service.allowDeletes(request.params.id, actorOf(request));
+      return reply.code(result.state === 'applied' ? 200 : 202).send(result);
+    },
   );
 
   app.post<Id>(

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ControllerService } from '../controller-service';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type {
+  AllowDeletesResult,
   Actor,
   Agent,
   AuditEntry,
@@ -176,6 +177,7 @@ export class InMemoryControllerService implements ControllerService {
             reason: 'TooManyDeletes',
             deleteCount: q.deleteCount,
             threshold: config.accidentalDeletes.threshold,
+            trippedBy: [{ rule: 'count', value: q.deleteCount, limit: config.accidentalDeletes.threshold }],
             cycleId: q.cycleId,
             since: q.since,
             notification: { status: 'sent', attempts: 1, lastError: null, sentAt: q.since },
@@ -189,7 +191,7 @@ export class InMemoryControllerService implements ControllerService {
     id: string,
     state: Cycle['state'],
     trigger: Cycle['trigger'],
-    counts = { create: 0, update: 0, delete: 0 },
+    counts = { create: 0, update: 0, delete: 0, failed: 0 },
   ): Cycle {
     const at = this.now();
     const cycle: Cycle = {
@@ -240,7 +242,7 @@ export class InMemoryControllerService implements ControllerService {
   quarantine(id: string, deleteCount: number): string {
     const config = this.configurations.get(id);
     if (!config) throw new Error(`no configuration ${id}`);
-    const cycle = this.addCycle(id, 'quarantined', 'schedule', { create: 0, update: 0, delete: deleteCount });
+    const cycle = this.addCycle(id, 'quarantined', 'schedule', { create: 0, update: 0, delete: deleteCount, failed: 0 });
     this.configurations.set(id, { ...config, state: 'quarantined' });
     this.quarantines.set(id, { cycleId: cycle.id, deleteCount, since: cycle.startedAt });
     const entries = this.logs.get(id) ?? [];
@@ -260,14 +262,14 @@ export class InMemoryControllerService implements ControllerService {
     return cycle.id;
   }
 
-  async allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }> {
+  async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
     const config = await this.getConfiguration(id);
     const q = this.quarantines.get(id);
     if (!q) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${config.name} is not quarantined`);
     this.quarantines.delete(id);
     this.configurations.set(id, { ...config, state: 'healthy' });
     this.write(actor, 'allow-deletes', { type: 'configuration', id }, { cycleId: q.cycleId, deleted: q.deleteCount });
-    return { cycleId: q.cycleId, deleted: q.deleteCount };
+    return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
   }
 
   async restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {

@@ -116,7 +116,18 @@ export const CycleSchema = {
     baseCycleId: nullableStr,
     startedAt: time,
     completedAt: nullableTime,
-    counts: { type: 'object', properties: { create: count, update: count, delete: count } },
+    counts: {
+      type: 'object',
+      properties: {
+        create: count,
+        update: count,
+        delete: count,
+        failed: {
+          ...count,
+          description: 'Operations the target did not apply; logged as failures and tried again by the next cycles.',
+        },
+      },
+    },
     error: { type: ['object', 'null'], properties: { code: str, message: str } },
   },
 } as const;
@@ -124,11 +135,20 @@ export const CycleSchema = {
 export const QuarantineSchema = {
   $id: 'Quarantine',
   type: 'object',
-  required: ['reason', 'deleteCount', 'threshold', 'cycleId'],
+  required: ['reason', 'deleteCount', 'threshold', 'trippedBy', 'cycleId'],
   properties: {
     reason: { type: 'string', enum: ['TooManyDeletes'] },
     deleteCount: count,
     threshold: { type: 'integer' },
+    trippedBy: {
+      type: 'array',
+      description: 'Every rule of the delete policy that tripped: the value the cycle reached and the limit.',
+      items: {
+        type: 'object',
+        required: ['rule', 'value', 'limit'],
+        properties: { rule: { type: 'string', enum: ['count'] }, value: { type: 'number' }, limit: { type: 'number' } },
+      },
+    },
     cycleId: str,
     since: time,
     notification: {

@@ -3,6 +3,7 @@ import readline from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import type {
   Agent,
+  AllowDeletesResult,
   ApiToken,
   AuditEntry,
   CloudObject,
@@ -347,9 +348,13 @@ Examples:
         const answer = await ask(io, `Apply ${q.deleteCount} deletes to ${config.name}? This cannot be undone. [y/N] `);
         if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
       }
-      const result = await api.post<{ cycleId: string; deleted: number }>(`${base}/allow-deletes`);
+      const result = await api.post<AllowDeletesResult>(`${base}/allow-deletes`);
       out(
-        () => `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`,
+        () =>
+          result.state === 'applied'
+            ? `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`
+            : `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId}); ` +
+              `watch "syncguardctl status ${config.name}"`,
         result,
       );
     });

@@ -15,15 +15,17 @@ import {
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log';
+import { ENDED_PHASES, cycleState, isCyclePhase, type CyclePhase } from '../cycles/cycle-phase';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerService } from '../controller-service';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, ControllerError, NotFoundError, ValidationError } from '../errors';
 import { hashAgentToken, type AgentGateway } from '../gateway/agent-gateway';
 import type { AgentSession, SessionError, SessionHandler, StagedBatch } from '../gateway/agent-session';
 import type { ControllerMetrics } from '../metrics';
 import type {
   Actor,
   Agent,
+  AllowDeletesResult,
   AuditEntry,
   CloudObject,
   Configuration,
@@ -32,7 +34,6 @@ import type {
   ConfigurationStatus,
   Cycle,
   CycleCounts,
-  CycleState,
   CycleTrigger,
   ObjectTypeName,
   Page,
@@ -44,6 +45,7 @@ import type { PipelineQueues } from '../pipeline/queues';
 import { encodeStoredBatch } from '../pipeline/stored-batch';
 import type { ProvisioningLog } from '../pipeline/provisioning-log';
 import type { Keys } from '../store/keys';
+import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from '../store/quarantine-codec';
 import type { Scripts } from '../store/scripts';
 import type { Target } from '../targets/target';
 import { applyConfigurationPatch, validateConfigurationInput, type StoredConfiguration } from './configuration-validation';
@@ -61,24 +63,11 @@ export interface EngineDeps {
   controllerId: string;
 }
 
-const ENDED_PHASES = ['applied', 'failed', 'discarded'];
 const PRIVATE_ACTOR = { tokenId: 'controller', name: 'controller' };
 
 /** A new agent token: `sga_` and 256 random bits; Redis keeps only its SHA-256. */
 function newAgentToken(): string {
   return `sga_${randomBytes(32).toString('base64url')}`;
-}
-
-function phaseToState(phase: string | undefined): CycleState {
-  switch (phase) {
-    case 'applied':
-    case 'failed':
-    case 'discarded':
-    case 'quarantined':
-      return phase;
-    default:
-      return 'running';
-  }
 }
 
 function limitOf(limit: number | undefined, fallback: number): number {
@@ -418,7 +407,7 @@ export class Engine implements ControllerService, SessionHandler {
     await this.queues.unschedule(id);
     if (st.currentCycleId) {
       const c = await this.redis.hmget(this.keys.cycle(st.currentCycleId), 'agentId', 'phase');
-      if (c[0] && c[1] && !ENDED_PHASES.includes(c[1])) {
+      if (c[0] && isCyclePhase(c[1]) && !ENDED_PHASES.includes(c[1])) {
         await this.gateway.send(c[0], {
           type: 'cycleAborted',
           value: {
@@ -443,6 +432,7 @@ export class Engine implements ControllerService, SessionHandler {
       this.keys.active(id),
       this.keys.cycles(id),
       this.keys.index(id),
+      this.keys.retry(id),
       this.keys.plog(id),
     );
     tx.zrem(this.keys.configs, id);
@@ -466,14 +456,17 @@ export class Engine implements ControllerService, SessionHandler {
     return {
       id: cycleId,
       configurationId: h.configurationId,
-      state: phaseToState(h.phase),
+      state: cycleState(h.phase),
       mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
       trigger: (h.trigger ?? 'manual') as CycleTrigger,
       agentId: h.agentId || null,
       baseCycleId: h.baseCycleId || null,
       startedAt: h.startedAt ?? '',
       completedAt: h.completedAt ?? null,
-      counts: h.counts ? (JSON.parse(h.counts) as CycleCounts) : { create: 0, update: 0, delete: 0 },
+      counts: {
+        ...(h.counts ? (JSON.parse(h.counts) as Omit<CycleCounts, 'failed'>) : { create: 0, update: 0, delete: 0 }),
+        failed: Number(h.failed ?? 0),
+      },
       error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
     };
   }
@@ -484,10 +477,8 @@ export class Engine implements ControllerService, SessionHandler {
     const state = (st.state ?? 'pending') as ConfigurationState;
     let quarantine: Quarantine | null = null;
     if (state === 'quarantined' && st.quarantine) {
-      const notification = st.notification
-        ? (JSON.parse(st.notification) as Quarantine['notification'])
-        : { status: 'none' as const, attempts: 0, lastError: null, sentAt: null };
-      quarantine = { ...(JSON.parse(st.quarantine) as Omit<Quarantine, 'notification'>), notification };
+      const notification = st.notification ? decodeNotification(st.notification) : { ...NO_NOTIFICATION };
+      quarantine = { ...decodeQuarantine(st.quarantine), notification };
     }
     const lastCycle = st.lastCycleId ? await this.readCycle(st.lastCycleId) : null;
     return { state, quarantine, lastCycle };
@@ -600,7 +591,7 @@ export class Engine implements ControllerService, SessionHandler {
    */
   private async settleCurrent(cfg: StoredConfiguration, cycleId: string, activeAgentId: string | null): Promise<void> {
     const [phase, agentId, lastFrameAt] = await this.redis.hmget(this.keys.cycle(cycleId), 'phase', 'agentId', 'lastFrameAt');
-    if (!phase || ENDED_PHASES.includes(phase)) {
+    if (!isCyclePhase(phase) || ENDED_PHASES.includes(phase)) {
       await this.redis.eval(
         "if redis.call('HGET', KEYS[1], 'currentCycleId') == ARGV[1] then redis.call('HDEL', KEYS[1], 'currentCycleId') end return 1",
         1,
@@ -639,15 +630,20 @@ export class Engine implements ControllerService, SessionHandler {
     configurationId: string,
     cycleId: string,
     error: { code: string; message: string },
-    from: string[] = ['streaming', 'complete'],
+    from: readonly CyclePhase[] = ['streaming', 'complete'],
   ): Promise<boolean> {
-    const moved = await this.deps.scripts.transition(this.keys.cycle(cycleId), this.keys.state(configurationId), from, {
-      cycle: { phase: 'failed', completedAt: new Date().toISOString(), error: JSON.stringify(error) },
-      state: { state: 'error' },
-      stateDel: ['currentCycleId'],
-      requireCurrent: true,
-      cycleId,
-    });
+    const moved = await this.deps.scripts.transition(
+      this.keys.cycle(cycleId),
+      this.keys.state(configurationId),
+      { from, to: 'failed' },
+      {
+        cycle: { completedAt: new Date().toISOString(), error: JSON.stringify(error) },
+        state: { state: 'error' },
+        stateDel: ['currentCycleId'],
+        requireCurrent: true,
+        cycleId,
+      },
+    );
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
@@ -704,24 +700,29 @@ export class Engine implements ControllerService, SessionHandler {
 
   // ---------------------------------------------------------------- quarantine decisions
 
-  private async quarantineOf(id: string): Promise<Omit<Quarantine, 'notification'>> {
+  private async quarantineOf(id: string): Promise<StoredQuarantine> {
     const st = await this.redis.hgetall(this.keys.state(id));
     if (st.state !== 'quarantined' || !st.quarantine) {
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined`);
     }
-    return JSON.parse(st.quarantine) as Omit<Quarantine, 'notification'>;
+    return decodeQuarantine(st.quarantine);
   }
 
-  async allowDeletes(id: string, actor: Actor): Promise<{ cycleId: string; deleted: number }> {
+  async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
     await this.stored(id);
     const q = await this.quarantineOf(id);
     const now = new Date().toISOString();
     // The one atomic step that decides which call releases the cycle.
-    const won = await this.deps.scripts.transition(this.keys.cycle(q.cycleId), this.keys.state(id), ['quarantined'], {
-      cycle: { phase: 'applying', released: '1', releasedBy: actor.name, releasedAt: now },
-      requireCurrent: true,
-      cycleId: q.cycleId,
-    });
+    const won = await this.deps.scripts.transition(
+      this.keys.cycle(q.cycleId),
+      this.keys.state(id),
+      { from: ['quarantined'], to: 'applying' },
+      {
+        cycle: { released: '1', releasedBy: actor.name, releasedAt: now },
+        requireCurrent: true,
+        cycleId: q.cycleId,
+      },
+    );
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -735,15 +736,32 @@ export class Engine implements ControllerService, SessionHandler {
       'deletes allowed',
     );
     await this.queues.enqueueCycle(q.cycleId, 'release');
-    await this.waitForPhase(q.cycleId, ['applied', 'failed', 'discarded'], 120_000);
-    return { cycleId: q.cycleId, deleted: q.deleteCount };
+    const phase = await this.waitForPhase(q.cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
+    switch (phase) {
+      case 'applied':
+        return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
+      case 'failed':
+      case 'discarded': {
+        const error = await this.redis.hget(this.keys.cycle(q.cycleId), 'error');
+        const reason = error ? (JSON.parse(error) as { message?: string }).message : undefined;
+        throw new ControllerError(
+          'SG_ERR_APPLY_FAILED',
+          `the deletes of cycle ${q.cycleId} were released, but applying the cycle failed${reason ? `: ${reason}` : ''}; ` +
+            'nothing more of it will be applied, and the next cycle reads the source again',
+          { status: 500 },
+        );
+      }
+      default:
+        return { state: 'applying', cycleId: q.cycleId, deleteCount: q.deleteCount };
+    }
   }
 
-  private async waitForPhase(cycleId: string, phases: string[], timeoutMs: number): Promise<void> {
+  /** Waits until the cycle is in one of `phases` (or gone), at most `timeoutMs`; answers its phase then. */
+  private async waitForPhase(cycleId: string, phases: readonly CyclePhase[], timeoutMs: number): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    for (;;) {
       const phase = await this.redis.hget(this.keys.cycle(cycleId), 'phase');
-      if (!phase || phases.includes(phase)) return;
+      if (!isCyclePhase(phase) || phases.includes(phase) || Date.now() >= deadline) return phase;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -752,17 +770,21 @@ export class Engine implements ControllerService, SessionHandler {
     await this.stored(id);
     const q = await this.quarantineOf(id);
     const st = await this.redis.hgetall(this.keys.state(id));
-    const won = await this.deps.scripts.transition(this.keys.cycle(q.cycleId), this.keys.state(id), ['quarantined'], {
-      cycle: {
-        phase: 'discarded',
-        completedAt: new Date().toISOString(),
-        error: JSON.stringify({ code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` }),
+    const won = await this.deps.scripts.transition(
+      this.keys.cycle(q.cycleId),
+      this.keys.state(id),
+      { from: ['quarantined'], to: 'discarded' },
+      {
+        cycle: {
+          completedAt: new Date().toISOString(),
+          error: JSON.stringify({ code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` }),
+        },
+        state: { state: st.committedCycleId ? 'healthy' : 'pending' },
+        stateDel: ['currentCycleId', 'quarantine', 'notification'],
+        requireCurrent: true,
+        cycleId: q.cycleId,
       },
-      state: { state: st.committedCycleId ? 'healthy' : 'pending' },
-      stateDel: ['currentCycleId', 'quarantine', 'notification'],
-      requireCurrent: true,
-      cycleId: q.cycleId,
-    });
+    );
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     this.deps.metrics.cycles.inc({ outcome: 'discarded' });

@@ -4,6 +4,7 @@ import type { ControllerMetrics } from '../metrics';
 import type { ObjectTypeName, Quarantine } from '../model';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import type { Keys } from '../store/keys';
+import { decodeNotification, decodeQuarantine, encodeNotification } from '../store/quarantine-codec';
 import type { Mailer } from './mailer';
 import { quarantineEmail } from './quarantine-email';
 
@@ -33,9 +34,9 @@ export class QuarantineNotifier {
       'notification',
     );
     if (!quarantineRaw) return;
-    const q = JSON.parse(quarantineRaw) as Omit<Quarantine, 'notification'>;
+    const q = decodeQuarantine(quarantineRaw);
     if (q.cycleId !== cycleId) return; // released or restarted meanwhile
-    const previous = notificationRaw ? (JSON.parse(notificationRaw) as Notification) : null;
+    const previous = notificationRaw ? decodeNotification(notificationRaw) : null;
     if (previous?.status === 'sent' || previous?.status === 'none') return;
     const cfg = await this.loadConfiguration(configurationId);
     if (!cfg?.notificationEmail) {
@@ -89,7 +90,7 @@ export class QuarantineNotifier {
       1,
       this.keys.state(configurationId),
       cycleId,
-      JSON.stringify(n),
+      encodeNotification(n),
     );
   }
 }

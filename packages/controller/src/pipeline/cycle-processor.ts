@@ -3,11 +3,23 @@ import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/prot
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
+import { decide, describeVerdict } from '../guard/decide';
+import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
+import { decodePlanEntry, encodePlanEntry, type PlanEntry } from '../cycles/plan-entry';
+import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
 import type { Keys } from '../store/keys';
+import {
+  NO_NOTIFICATION,
+  encodeNotification,
+  encodeQuarantine,
+  type StoredNotification,
+  type StoredQuarantine,
+} from '../store/quarantine-codec';
 import { queueEncoded } from '../store/resp';
+import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store/retry-record';
+import { unitOfWork } from '../store/unit-of-work';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
-import { attributesObject, type Target, type TargetOperation, type TargetResult } from '../targets/target';
+import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from './provisioning-log';
 import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from './stored-batch';
@@ -32,13 +44,17 @@ interface ChangeRef {
   summary: ChangeSummary;
 }
 
+/** Moot retry records dropped by one FULL cycle at most (the rest by the cycles after it). */
+const MAX_MOOT_RETRIES = 10_000;
+
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
 const PART_TTL_MS = 24 * 3600 * 1000;
 
-/** A delete plan entry: `d<TAB>id<TAB>type<TAB>dn`. */
-function parseDeleteEntry(entry: string): { objectId: string; objectType: ObjectTypeName; dn: string } {
-  const [, objectId = '', objectType = 'user', ...dn] = entry.split('\t');
-  return { objectId, objectType: objectType as ObjectTypeName, dn: dn.join('\t') };
+/** A delete entry of the plan (the parts of deletes hold nothing else). */
+function deleteEntry(text: string): Extract<PlanEntry, { kind: 'delete' }> {
+  const entry = decodePlanEntry(text);
+  if (entry.kind !== 'delete') throw new Error(`not a delete plan entry: ${text}`);
+  return entry;
 }
 
 function throwOnError(results: [Error | null, unknown][] | null): void {
@@ -48,10 +64,13 @@ function throwOnError(results: [Error | null, unknown][] | null): void {
 /** One apply chunk: its operations and, once rendered, the target's results (and the recorded writes). */
 interface PreparedChunk {
   offset: number;
-  ops: (TargetOperation & { hash?: string })[];
+  ops: PlannedOperation[];
   calls: RecordedCall[];
-  results: TargetResult[];
+  outcomes: TargetOutcome[];
 }
+
+/** A target operation with what the pipeline keeps of it: the hash to index, earlier failures. */
+type PlannedOperation = TargetOperation & { hash?: string; attempts?: number };
 
 type RecordedCall = [name: string, args: unknown[]];
 
@@ -75,8 +94,9 @@ function replay(calls: readonly RecordedCall[], tx: ChainableCommander): void {
 }
 
 /**
- * A create or update of the plan, made from a stored change. Its attributes and members are
- * decoded only should a target read them: the cloud directory copies the change as it is.
+ * A create or update of the plan, made from a stored change (or from the retry record of an
+ * earlier failure). Its attributes and members are decoded only should a target read them:
+ * the cloud directory copies the change as it is.
  */
 class PlannedChange {
   readonly objectId: string;
@@ -84,15 +104,12 @@ class PlannedChange {
   readonly dn: string;
   readonly disabled: boolean;
   readonly hash: string;
-  readonly encoded: StoredChange['encoded'];
-  readonly json: StoredChange['json'];
-  /** A FULL-mode PRESENT carries no attributes: the target keeps what it has. */
-  private readonly present: boolean;
+  readonly encoded: StoredChange['encoded'] | undefined;
   private content?: { attributes: Record<string, string[]>; memberDns: string[] };
 
   constructor(
     readonly kind: 'create' | 'update',
-    private readonly stored: StoredChange,
+    stored: { header: ChangeSummary; encoded: StoredChange['encoded'] | undefined },
   ) {
     const [changeKind, objectType, objectId, dn, hash, disabled] = stored.header;
     this.objectId = objectId;
@@ -100,32 +117,68 @@ class PlannedChange {
     this.dn = dn;
     this.disabled = disabled === 1;
     this.hash = hash;
-    this.present = changeKind === ChangeKind.CHANGE_KIND_PRESENT;
-    this.encoded = this.present ? undefined : stored.encoded;
-    this.json = this.present ? undefined : stored.json;
+    // A FULL-mode PRESENT carries no attributes: the target keeps what it has.
+    this.encoded = changeKind === ChangeKind.CHANGE_KIND_PRESENT ? undefined : stored.encoded;
+  }
+
+  /** The operation a retry record owes, as a create or an update (as the index says now). */
+  static retry(
+    kind: 'create' | 'update',
+    objectId: string,
+    record: Extract<RetryRecord, { op: 'upsert' }> | RetryRecord,
+  ): PlannedChange {
+    if (record.op !== 'upsert') throw new Error(`the retry record of ${objectId} is a delete, planned as an ${kind}`);
+    const header: ChangeSummary = [
+      record.change ? ChangeKind.CHANGE_KIND_MODIFY : ChangeKind.CHANGE_KIND_PRESENT,
+      record.objectType === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER,
+      objectId,
+      record.dn,
+      record.hash,
+      record.disabled ? 1 : 0,
+    ];
+    const encoded = record.change ? { protocolVersion: record.change.protocolVersion, change: record.change.bytes } : undefined;
+    return new PlannedChange(kind, { header, encoded });
   }
 
   get attributes(): Record<string, string[]> | null {
-    return this.present ? null : this.decoded().attributes;
+    return this.encoded ? this.decoded(this.encoded).attributes : null;
   }
 
   get memberDns(): string[] {
-    return this.present ? [] : this.decoded().memberDns;
+    return this.encoded ? this.decoded(this.encoded).memberDns : [];
   }
 
-  private decoded(): { attributes: Record<string, string[]>; memberDns: string[] } {
-    if (this.content) return this.content;
-    const { encoded, json } = this.stored;
-    if (encoded) {
+  private decoded(encoded: StoredChange['encoded']): { attributes: Record<string, string[]>; memberDns: string[] } {
+    if (!this.content) {
       const change = decodeChange(encoded.change);
       this.content = { attributes: attributesObject(change.attributes), memberDns: change.memberDns };
-    } else {
-      this.content = {
-        attributes: JSON.parse(json.attributes) as Record<string, string[]>,
-        memberDns: JSON.parse(json.memberDns) as string[],
-      };
     }
     return this.content;
+  }
+}
+
+/** What the pipeline keeps of an operation that did not apply, for the cycles after. */
+function retryRecordOf(op: PlannedOperation, reason: string, at: string, attempts: number): RetryRecord {
+  const common = { objectType: op.objectType, dn: op.dn, reason, failedAt: at, attempts };
+  if (op.kind === 'delete') return { op: 'delete', ...common };
+  return {
+    op: 'upsert',
+    ...common,
+    hash: op.hash ?? '',
+    disabled: op.disabled,
+    change: op.encoded ? { protocolVersion: op.encoded.protocolVersion, bytes: op.encoded.change } : null,
+  };
+}
+
+/** The provisioning log's details of an outcome. */
+function outcomeDetails(outcome: TargetOutcome): string | null {
+  switch (outcome.status) {
+    case 'applied':
+      return outcome.details;
+    case 'failed':
+      return `${outcome.reason} (tried again by the next cycles)`;
+    case 'retry':
+      return `transient: ${outcome.reason} (tried again by the next cycles)`;
   }
 }
 
@@ -275,7 +328,8 @@ export class CycleProcessor {
     const part = { u: '', g: '', d: '', ds: '', sd: '' };
     for (const p of ['u', 'g', 'd', 'ds', 'sd'] as const) part[p] = this.keys.planPart(cycleId, run, p);
     const lengths = { u: 0, g: 0, d: 0 };
-    const counts: CycleCounts = { create: 0, update: 0, delete: 0 };
+    const counts: CycleCounts = { create: 0, update: 0, delete: 0, failed: 0 };
+    const cycleFields: Record<string, string | number> = {};
     // Appends entries to the parts; a TTL takes the parts away should this run die.
     const write = async (entries: { u: string[]; g: string[]; d: string[] }, deleteIds: string[] = []): Promise<void> => {
       const pipe = this.redis.pipeline();
@@ -302,19 +356,20 @@ export class CycleProcessor {
         refs.forEach(({ seq, idx, summary }, i) => {
           // The last change per object wins: an object listed twice keeps its latest view.
           if (latest && latest[i] !== `${seq}:${idx}`) return;
-          const [kind, objectType, objectId, dn, hash, disabled] = summary;
+          const [kind, objectType, objectId, , hash, disabled] = summary;
           const was = known?.[i] ?? null;
           const inScope = kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && disabled === 1);
           if (!inScope) {
-            if (was !== null) entries.d.push(`d\t${objectId}\t${typeName(objectType)}\t${dn}`);
+            // Described as the target holds it (as the index recorded it when applied).
+            if (was !== null) entries.d.push(encodePlanEntry({ kind: 'delete', objectId, ...decodeIndexEntry(was) }));
             return;
           }
           const ops = objectType === ObjectType.OBJECT_TYPE_GROUP ? entries.g : entries.u;
           if (was === null) {
-            ops.push(`c\t${seq}\t${idx}`);
+            ops.push(encodePlanEntry({ kind: 'create', from: 'batch', sequence: seq, index: idx }));
             counts.create += 1;
-          } else if (was !== hash) {
-            ops.push(`u\t${seq}\t${idx}`);
+          } else if (!indexHoldsHash(was, hash)) {
+            ops.push(encodePlanEntry({ kind: 'update', from: 'batch', sequence: seq, index: idx }));
             counts.update += 1;
           }
         });
@@ -326,7 +381,9 @@ export class CycleProcessor {
         do {
           const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
           cursor = next;
-          const ids = kv.filter((_, i) => i % 2 === 0);
+          const held = new Map<string, string>();
+          for (let i = 0; i + 1 < kv.length; i += 2) held.set(kv[i]!, kv[i + 1]!);
+          const ids = [...held.keys()];
           if (ids.length === 0) continue;
           const seen = await this.redis.hmget(seenKey, ...ids);
           let missing = ids.filter((_, i) => seen[i] === null);
@@ -335,68 +392,77 @@ export class CycleProcessor {
           const listed = await this.redis.smismember(part.ds, ...missing);
           missing = missing.filter((_, i) => listed[i] === 0);
           if (missing.length === 0) continue;
-          const described = await this.target.describe(cfgId, missing);
-          const d = missing.map((id, j) => `d\t${id}\t${described[j]?.type ?? 'user'}\t${described[j]?.dn ?? ''}`);
+          const d = missing.map((id) => encodePlanEntry({ kind: 'delete', objectId: id, ...decodeIndexEntry(held.get(id)!) }));
           await write({ u: [], g: [], d }, missing);
         } while (cursor !== '0');
       }
+      const owed = await this.planRetries(cfgId, seenKey, part.ds, full, counts, write);
+      cycleFields.retries = owed.retries;
+      cycleFields.retryRecords = owed.records;
+      if (owed.moot.length > 0) cycleFields.mootRetries = JSON.stringify(owed.moot);
       counts.delete = lengths.d;
       const deleteCount = lengths.d;
       const planSize = lengths.u + lengths.g + lengths.d;
 
-      const guard = cfg.accidentalDeletes;
-      const quarantine = guard.enabled && deleteCount >= guard.threshold && c.released !== '1';
+      const policy = cfg.accidentalDeletes;
+      const verdict = decide({ deletes: deleteCount }, policy, { released: c.released === '1' });
+      const quarantine = verdict.quarantine;
       const now = new Date().toISOString();
-      const cycleFields = {
+      Object.assign(cycleFields, {
         planSize,
         applied: 0,
         deleteCount,
         counts: JSON.stringify(counts),
         evaluatedMode: full ? 'full' : 'delta',
-      };
+      });
       const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
       // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
       // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
-      if (quarantine)
-        await this.renderStagedDeletes(
-          cycleId,
-          part.d,
-          part.sd,
-          `held back: ${deleteCount} deletes >= threshold ${guard.threshold}`,
-          now,
-        );
+      if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
       const tx = conn.multi();
       if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
       tx.eval(ASSEMBLE_PLAN, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
-        const q: Omit<Quarantine, 'notification'> = {
+        const q: StoredQuarantine = {
           reason: 'TooManyDeletes',
           deleteCount,
-          threshold: guard.threshold,
+          threshold: policy.threshold,
+          trippedBy: [...verdict.trippedBy],
           cycleId,
           since: now,
         };
-        const notification: Quarantine['notification'] = {
-          status: cfg.notificationEmail ? 'pending' : 'none',
-          attempts: 0,
-          lastError: null,
-          sentAt: null,
-        };
+        const notification: StoredNotification = cfg.notificationEmail
+          ? { ...NO_NOTIFICATION, status: 'pending' }
+          : NO_NOTIFICATION;
         const stagedPreview = preview.map((e) => {
-          const d = parseDeleteEntry(e);
+          const d = deleteEntry(e);
           return { dn: d.dn, objectType: d.objectType };
         });
         tx.eval(
-          ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-            cycle: { ...cycleFields, phase: 'quarantined', completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
-            state: { state: 'quarantined', quarantine: JSON.stringify(q), notification: JSON.stringify(notification) },
-          }),
+          ...Scripts.transitionArgs(
+            this.keys.cycle(cycleId),
+            this.keys.state(cfgId),
+            { from: ['complete'], to: 'quarantined' },
+            {
+              cycle: { ...cycleFields, completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
+              state: {
+                state: 'quarantined',
+                quarantine: encodeQuarantine(q),
+                notification: encodeNotification(notification),
+              },
+            },
+          ),
         );
       } else {
         tx.eval(
-          ...Scripts.transitionArgs(this.keys.cycle(cycleId), this.keys.state(cfgId), ['complete'], {
-            cycle: { ...cycleFields, phase: 'applying' },
-          }),
+          ...Scripts.transitionArgs(
+            this.keys.cycle(cycleId),
+            this.keys.state(cfgId),
+            { from: ['complete'], to: 'applying' },
+            {
+              cycle: cycleFields,
+            },
+          ),
         );
       }
       const results = await tx.exec();
@@ -406,8 +472,8 @@ export class CycleProcessor {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
         this.logger.warn(
-          { configurationId: cfgId, cycleId, deleteCount, threshold: guard.threshold },
-          'cycle quarantined: delete threshold exceeded',
+          { configurationId: cfgId, cycleId, deleteCount, trippedBy: verdict.trippedBy },
+          `cycle quarantined: ${describeVerdict(verdict)}`,
         );
       } else if (moved) {
         this.logger.info({ configurationId: cfgId, cycleId, counts }, 'cycle evaluated');
@@ -416,6 +482,66 @@ export class CycleProcessor {
       // Gone already when the MULTI ran; left over when it did not (or this run failed).
       await this.redis.del(part.u, part.g, part.d, part.ds, part.sd);
     }
+  }
+
+  /**
+   * Puts what the pipeline still owes the target (the retry records of objects whose
+   * operation failed in an earlier cycle) into this cycle's plan, and counts it. An object
+   * that the cycle names itself is planned from its change. In a FULL cycle, a record of an
+   * object the scan did not see is moot: the object is out of scope, and its delete (when
+   * the target holds it) is planned already; moot records are dropped once the cycle is
+   * applied, not before (a discarded cycle leaves them as they were).
+   */
+  private async planRetries(
+    cfgId: string,
+    seenKey: string,
+    deleteIdsKey: string,
+    full: boolean,
+    counts: CycleCounts,
+    write: (entries: { u: string[]; g: string[]; d: string[] }, deleteIds?: string[]) => Promise<void>,
+  ): Promise<{ records: number; retries: number; moot: string[] }> {
+    const retryKey = this.keys.retry(cfgId);
+    const out = { records: await this.redis.hlen(retryKey), retries: 0, moot: [] as string[] };
+    if (out.records === 0) return out;
+    const planned = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, kv] = await this.redis.hscan(retryKey, cursor, 'COUNT', 1000);
+      cursor = next;
+      const records = new Map<string, RetryRecord>();
+      for (let i = 0; i + 1 < kv.length; i += 2) if (!planned.has(kv[i]!)) records.set(kv[i]!, decodeRetryRecord(kv[i + 1]!));
+      const ids = [...records.keys()];
+      if (ids.length === 0) continue;
+      const [seen, known, listed] = await Promise.all([
+        this.redis.hmget(seenKey, ...ids),
+        this.redis.hmget(this.keys.index(cfgId), ...ids),
+        this.redis.smismember(deleteIdsKey, ...ids),
+      ]);
+      const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
+      const deleteIds: string[] = [];
+      ids.forEach((id, i) => {
+        planned.add(id);
+        // Planned from the cycle's own change, or deleted by the cycle already.
+        if (seen[i] !== null || listed[i] === 1) return;
+        const record = records.get(id)!;
+        const held = known[i] ?? null;
+        if (full || (record.op === 'delete' && held === null)) {
+          if (out.moot.length < MAX_MOOT_RETRIES) out.moot.push(id);
+          return;
+        }
+        out.retries += 1;
+        if (record.op === 'delete') {
+          entries.d.push(encodePlanEntry({ kind: 'delete', objectId: id, ...decodeIndexEntry(held!) }));
+          deleteIds.push(id);
+          return;
+        }
+        const kind = held === null ? 'create' : 'update';
+        counts[kind] += 1;
+        (record.objectType === 'group' ? entries.g : entries.u).push(encodePlanEntry({ kind, from: 'retry', objectId: id }));
+      });
+      await write(entries, deleteIds);
+    } while (cursor !== '0');
+    return out;
   }
 
   /** Renders a StagedDelete log bundle per chunk of a deletes list, into a list (with a TTL). */
@@ -433,7 +559,7 @@ export class CycleProcessor {
         cycleId,
         at,
         entries.map((e) => {
-          const d = parseDeleteEntry(e);
+          const d = deleteEntry(e);
           return {
             action: 'StagedDelete' as const,
             status: 'staged' as const,
@@ -460,16 +586,16 @@ export class CycleProcessor {
     // run ahead: the next chunk's writes are worked out while the current chunk commits,
     // recorded, and queued on that chunk's MULTI when its turn comes. Plan entries name
     // distinct objects, so what a chunk reads is not what the chunk before writes.
-    const ahead = this.target.deferredWrites === true;
+    const ahead = this.target.transactional === true;
     const prepare = async (offset: number): Promise<PreparedChunk> => {
       const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
       const chunk: PreparedChunk = {
         offset,
-        ops: await this.operations(cycleId, entries, batches),
+        ops: await this.operations(cycleId, cfgId, entries, batches),
         calls: [],
-        results: [],
+        outcomes: [],
       };
-      if (ahead) await this.render(cycleId, cfgId, chunk, recorder(chunk.calls));
+      if (ahead) await this.render(cycleId, c, chunk, recorder(chunk.calls));
       return chunk;
     };
     // The next chunk is read, decoded (and rendered) while the current one commits.
@@ -497,7 +623,7 @@ export class CycleProcessor {
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
         const tx = conn.multi();
         if (ahead) replay(chunk.calls, tx);
-        else await this.render(cycleId, cfgId, chunk, tx);
+        else await this.render(cycleId, c, chunk, tx);
         tx.hset(cycleKey, 'applied', applied + chunk.ops.length);
         const done = await tx.exec();
         if (done === null) {
@@ -519,7 +645,7 @@ export class CycleProcessor {
         if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
         const counted = new Map<string, number>();
         chunk.ops.forEach((op, i) => {
-          const key = `${op.kind}/${chunk.results[i]?.ok ? 'success' : 'failure'}`;
+          const key = `${op.kind}/${chunk.outcomes[i]?.status === 'applied' ? 'success' : 'failure'}`;
           counted.set(key, (counted.get(key) ?? 0) + 1);
         });
         for (const [key, n] of counted) {
@@ -532,80 +658,135 @@ export class CycleProcessor {
     }
   }
 
-  /** Queues a chunk's target writes, index updates and provisioning-log entries on `tx`. */
-  private async render(cycleId: string, cfgId: string, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
+  /**
+   * Queues a chunk's target writes, index updates, retry records and provisioning-log
+   * entries on `tx`. An applied operation goes into the index (and settles what was owed
+   * for its object); a failed one is logged as a failure and kept as a retry record for
+   * the cycles after, and its object stays as the index had it.
+   */
+  private async render(cycleId: string, c: CycleFields, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
+    const cfgId = c.configurationId ?? '';
     const ops = chunk.ops;
-    const results = await this.target.apply(cfgId, ops, tx);
-    chunk.results = results;
+    const outcomes = await this.target.apply(cfgId, ops, unitOfWork(tx));
+    if (outcomes.length !== ops.length)
+      throw new Error(`the ${this.target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
+    chunk.outcomes = outcomes;
     const now = new Date().toISOString();
     const indexSet: string[] = [];
     const indexDel: string[] = [];
+    const settled: string[] = [];
+    const failed: number[] = [];
     const logEntries: NewLogEntry[] = new Array<NewLogEntry>(ops.length);
     ops.forEach((op, i) => {
-      const result = results[i] ?? { ok: false, details: 'no result from the target' };
-      if (result.ok) {
+      const outcome = outcomes[i]!;
+      if (outcome.status === 'applied') {
         if (op.kind === 'delete') indexDel.push(op.objectId);
-        else indexSet.push(op.objectId, op.hash ?? '');
+        else indexSet.push(op.objectId, encodeIndexEntry(op.hash ?? '', op.objectType, op.dn));
+        settled.push(op.objectId);
+      } else {
+        failed.push(i);
       }
       logEntries[i] = {
         cycleId,
         action: (op.kind === 'create' ? 'Create' : op.kind === 'update' ? 'Update' : 'Delete') as ProvisioningAction,
-        status: result.ok ? 'success' : 'failure',
+        status: outcome.status === 'applied' ? 'success' : 'failure',
         objectType: op.objectType,
         objectId: op.objectId,
         dn: op.dn,
-        details: result.details,
+        details: outcomeDetails(outcome),
       };
     });
     this.plog.addMany(tx, cfgId, logEntries, now);
+    const owed: string[] = [];
+    if (failed.length > 0) {
+      const retryKey = this.keys.retry(cfgId);
+      const ids = failed.map((i) => ops[i]!.objectId);
+      const earlier = Number(c.retryRecords ?? 0) > 0 ? await this.redis.hmget(retryKey, ...ids) : [];
+      failed.forEach((i, j) => {
+        const op = ops[i]!;
+        const outcome = outcomes[i] as Exclude<TargetOutcome, { status: 'applied' }>;
+        const before = earlier[j] ? decodeRetryRecord(earlier[j]!).attempts : 0;
+        owed.push(op.objectId, encodeRetryRecord(retryRecordOf(op, outcome.reason, now, before + 1)));
+      });
+    }
     if (indexDel.length > 0) queueEncoded(tx, 'hdel', [this.keys.index(cfgId), ...indexDel]);
     if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
+    // Records exist only where an earlier cycle failed (this cycle's own are for other objects).
+    if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...settled]);
+    if (owed.length > 0) {
+      queueEncoded(tx, 'hset', [this.keys.retry(cfgId), ...owed]);
+      tx.hincrby(this.keys.cycle(cycleId), 'failed', failed.length);
+    }
   }
 
-  /** Turns plan entries into target operations, reading the batches they point into. */
+  /**
+   * Turns plan entries into target operations, reading the batches and the retry records
+   * they point into.
+   */
   private async operations(
     cycleId: string,
-    entries: string[],
+    cfgId: string,
+    texts: string[],
     batches: Map<number, StoredBatch>,
-  ): Promise<(TargetOperation & { hash?: string })[]> {
-    // Each entry is `c|u <seq> <idx>` (a change of a batch) or `d <id> <type> <dn>`.
-    const parsed = entries.map((e) => e.split('\t'));
+  ): Promise<PlannedOperation[]> {
+    const entries = texts.map(decodePlanEntry);
     const needed = new Set<number>();
-    for (const parts of parsed) if (parts[0] !== 'd') needed.add(Number(parts[1]));
+    const retried: string[] = [];
+    for (const e of entries) {
+      if (e.kind === 'delete') continue;
+      if (e.from === 'batch') needed.add(e.sequence);
+      else retried.push(e.objectId);
+    }
     // Only the batches this chunk points into are kept (plan order follows batch order).
     for (const seq of batches.keys()) if (!needed.has(seq)) batches.delete(seq);
     const missing = [...needed].filter((s) => !batches.has(s));
-    if (missing.length > 0) {
-      const key = this.keys.batches(cycleId);
-      const [changes, summaries] = await Promise.all([
-        this.redis.hmgetBuffer(key, ...missing.map(String)),
-        this.redis.hmget(key, ...missing.map(summaryField)),
-      ]);
-      missing.forEach((seq, i) => {
-        const bytes = changes[i];
-        if (!bytes) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
-        batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
-      });
-    }
-    return parsed.map((parts, i) => {
-      if (parts[0] === 'd') {
-        return { kind: 'delete', objectId: parts[1]!, objectType: parts[2] as ObjectTypeName, dn: parts.slice(3).join('\t') };
+    const key = this.keys.batches(cycleId);
+    const [changes, summaries, records] = await Promise.all([
+      missing.length > 0 ? this.redis.hmgetBuffer(key, ...missing.map(String)) : [],
+      missing.length > 0 ? this.redis.hmget(key, ...missing.map(summaryField)) : [],
+      retried.length > 0 ? this.redis.hmget(this.keys.retry(cfgId), ...retried) : [],
+    ]);
+    missing.forEach((seq, i) => {
+      const bytes = changes[i];
+      if (!bytes) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+      batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
+    });
+    const owed = new Map<string, string | null>(retried.map((id, i) => [id, records[i] ?? null]));
+    return entries.map((e, i): PlannedOperation => {
+      if (e.kind === 'delete') return { kind: 'delete', objectId: e.objectId, objectType: e.objectType, dn: e.dn };
+      if (e.from === 'batch') {
+        const stored = batches.get(e.sequence)?.change(e.index);
+        if (stored === undefined) throw new Error(`plan entry ${texts[i]} of cycle ${cycleId} points nowhere`);
+        return new PlannedChange(e.kind, stored);
       }
-      const stored = batches.get(Number(parts[1]))?.change(Number(parts[2]));
-      if (stored === undefined) throw new Error(`plan entry ${entries[i]} of cycle ${cycleId} points nowhere`);
-      return new PlannedChange(parts[0] === 'c' ? 'create' : 'update', stored);
+      const record = owed.get(e.objectId);
+      if (!record) throw new Error(`plan entry ${texts[i]} of cycle ${cycleId}: its retry record is gone`);
+      return PlannedChange.retry(e.kind, e.objectId, decodeRetryRecord(record));
     });
   }
 
   private async finalize(cycleId: string, c: CycleFields): Promise<boolean> {
     const cfgId = c.configurationId ?? '';
     const now = new Date().toISOString();
-    const moved = await new Scripts(this.redis).transition(this.keys.cycle(cycleId), this.keys.state(cfgId), ['applying'], {
-      cycle: { phase: 'applied', completedAt: now },
-      state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
-      stateDel: ['currentCycleId', 'quarantine', 'notification'],
-    });
-    if (!moved) return false;
+    const tx = this.redis.multi();
+    tx.eval(
+      ...Scripts.transitionArgs(
+        this.keys.cycle(cycleId),
+        this.keys.state(cfgId),
+        { from: ['applying'], to: 'applied' },
+        {
+          cycle: { completedAt: now },
+          state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
+          stateDel: ['currentCycleId', 'quarantine', 'notification'],
+        },
+      ),
+    );
+    // What a FULL cycle found moot goes with it (harmless should another run have finalized it first).
+    const moot = c.mootRetries ? (JSON.parse(c.mootRetries) as string[]) : [];
+    if (moot.length > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...moot]);
+    const results = await tx.exec();
+    throwOnError(results);
+    if (results?.[0]?.[1] !== 1) return false;
     this.metrics.cycles.inc({ outcome: 'applied' });
     this.logger.info({ configurationId: cfgId, cycleId, released: c.released === '1' }, 'cycle applied');
     return true;

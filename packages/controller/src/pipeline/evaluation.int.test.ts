@@ -1,6 +1,7 @@
 import { ChangeKind, ObjectType, type Change, type DeepPartial } from '@syncguard/protocol';
 import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
 import type { ControllerServer } from '../server';
+import { encodeIndexEntry } from '../store/index-entry';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
 import { setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
 
@@ -136,34 +137,6 @@ describe('evaluation', () => {
     }
   });
 
-  it('applies a cycle whose batches an earlier version stored as text lines, beside binary ones', async () => {
-    const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
-    await agent.hello();
-    const start = await agent.waitFor('startCycle');
-    const prefix = server.options.redisKeyPrefix;
-    await stream(
-      agent,
-      cfg,
-      start.cycleId,
-      [[user('bin', ChangeKind.CHANGE_KIND_ADD, 1)], [user('txt', ChangeKind.CHANGE_KIND_ADD, 2, 'text@example.com')]],
-      async () => {
-        // Batch 2 as a controller before the binary format kept it: header, attributes, members.
-        const header = [ChangeKind.CHANGE_KIND_ADD, ObjectType.OBJECT_TYPE_USER, 'txt', `uid=txt,${PEOPLE}`, '02'.repeat(32), 0];
-        const line = `${JSON.stringify(header)}\t{"mail":["text@example.com"]}\t[]`;
-        await server.redis.hset(`${prefix}:cycle:${start.cycleId}:batches`, '2', line);
-      },
-    );
-    await cycleState(cfg, start.cycleId);
-    const objects = (await server.service.listObjects(cfg, { limit: 10 })).items;
-    expect(objects.map((o) => [o.id, o.attributes])).toEqual([
-      ['bin', { mail: ['bin@example.com'] }],
-      ['txt', { mail: ['text@example.com'] }],
-    ]);
-    // The text batch's object went to the directory in the JSON form, the other in the binary one.
-    expect((await server.redis.getBuffer(`${prefix}:dir:${cfg}:o:txt`))?.toString()).toMatch(/^\{"id":"txt"/);
-    expect((await server.redis.getBuffer(`${prefix}:dir:${cfg}:o:bin`))?.[0]).toBe(0x00);
-  });
-
   it('keeps the last change of an object listed twice, across batches and within one', async () => {
     const { agent, configurationId: cfg } = await setupConfiguration(server, {}, { autoRespond: false });
     await agent.hello();
@@ -180,14 +153,17 @@ describe('evaluation', () => {
     await cycleState(cfg, start.cycleId);
     const cycle = (await server.service.listCycles(cfg, {})).items[0]!;
     // y came and went within the cycle: never in the target, so not a delete.
-    expect(cycle.counts).toEqual({ create: 2, update: 0, delete: 0 });
+    expect(cycle.counts).toEqual({ create: 2, update: 0, delete: 0, failed: 0 });
     const objects = (await server.service.listObjects(cfg, { limit: 10 })).items;
     expect(objects.map((o) => [o.id, o.attributes.mail])).toEqual([
       ['x', ['new@example.com']],
       ['z', ['z2@example.com']],
     ]);
     const index = await server.redis.hgetall(`${server.options.redisKeyPrefix}:config:${cfg}:index`);
-    expect(index).toEqual({ x: Buffer.alloc(32, 3).toString('hex'), z: Buffer.alloc(32, 5).toString('hex') });
+    expect(index).toEqual({
+      x: encodeIndexEntry(Buffer.alloc(32, 3).toString('hex'), 'user', `uid=x,${PEOPLE}`),
+      z: encodeIndexEntry(Buffer.alloc(32, 5).toString('hex'), 'user', `uid=z,${PEOPLE}`),
+    });
     expect(await server.redis.exists(`${server.options.redisKeyPrefix}:cycle:${start.cycleId}:seen`)).toBe(0);
     await agent.close();
   });
@@ -247,7 +223,7 @@ describe('evaluation', () => {
     });
     await cycleState(cfg, start.cycleId);
     const cycle = (await server.service.listCycles(cfg, {})).items[0]!;
-    expect(cycle.counts).toEqual({ create: 0, update: 0, delete: 0 });
+    expect(cycle.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect((await server.service.listObjects(cfg, { limit: 1 })).total).toBe(30);
     await fresh.close();
   });

@@ -3,7 +3,7 @@ import { startRedis, startSmtp, waitFor, type RedisServer, type SmtpSink } from 
 import type { ConfigurationInput } from '../model';
 import type { ControllerServer } from '../server';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
-import { agentUrl, setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
+import { agentUrl, setupConfiguration, startTestController, TEST_ADMIN, TEST_ADMIN_TOKEN } from '../testing/harness';
 
 jest.setTimeout(90_000);
 
@@ -105,6 +105,7 @@ describe('accidental delete prevention', () => {
     const status = await server.service.getStatus(s.cfg);
     expect(status.state).toBe('quarantined');
     expect(status.quarantine).toMatchObject({ reason: 'TooManyDeletes', deleteCount: THRESHOLD, threshold: THRESHOLD, cycleId });
+    expect(status.quarantine!.trippedBy).toEqual([{ rule: 'count', value: THRESHOLD, limit: THRESHOLD }]);
     expect(Date.parse(status.quarantine!.since)).not.toBeNaN();
     expect(status.lastCycle).toMatchObject({ id: cycleId, state: 'quarantined', counts: { create: 1, delete: THRESHOLD } });
     expect(status.lastCycle!.completedAt).not.toBeNull();
@@ -143,7 +144,7 @@ describe('accidental delete prevention', () => {
     // Allow the deletes: applied once, audit, CycleCommitted, schedule resumes.
     s.agent.directory.set('while-quarantined', { ...fakeUsers(PEOPLE, 1, 'wq')[0]!, id: 'while-quarantined' });
     const result = await server.service.allowDeletes(s.cfg, TEST_ADMIN);
-    expect(result).toEqual({ cycleId, deleted: THRESHOLD });
+    expect(result).toEqual({ state: 'applied', cycleId, deleted: THRESHOLD });
     await s.agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);
     const audit = await server.service.listAudit({ limit: 50 });
     expect(audit.items.find((e) => e.action === 'allow-deletes' && e.target.id === s.cfg)).toMatchObject({
@@ -355,7 +356,7 @@ describe('accidental delete prevention', () => {
       (s.agent as unknown as { views: Map<string, unknown> }).views.get(cycleId),
     );
     const result = await server.service.allowDeletes(s.cfg, TEST_ADMIN);
-    expect(result).toEqual({ cycleId, deleted: THRESHOLD });
+    expect(result).toEqual({ state: 'applied', cycleId, deleted: THRESHOLD });
     await agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);
     await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'healthy' });
     expect(await total(s.cfg)).toBe(2);
@@ -383,5 +384,59 @@ describe('accidental delete prevention', () => {
     const deletes = await server.service.listProvisioningLogs(s.cfg, { action: 'Delete', limit: 100 });
     expect(deletes.items).toHaveLength(THRESHOLD);
     await s.agent.close().catch(() => undefined);
+  });
+
+  it('allow-deletes answers a failed apply as a failure, not as deletes done', async () => {
+    const s = await synced(12);
+    removeUsers(s, THRESHOLD);
+    const cycleId = await runCycle(s);
+    // The plan is lost: every apply attempt fails, and the cycle fails for good.
+    await server.redis.del(`${server.options.redisKeyPrefix}:cycle:${cycleId}:plan`);
+    await expect(server.service.allowDeletes(s.cfg, TEST_ADMIN)).rejects.toMatchObject({
+      status: 500,
+      code: 'SG_ERR_APPLY_FAILED',
+      message: expect.stringContaining(`the deletes of cycle ${cycleId} were released, but applying the cycle failed`),
+    });
+    const status = await server.service.getStatus(s.cfg);
+    expect(status.state).toBe('error');
+    expect(status.lastCycle).toMatchObject({ id: cycleId, state: 'failed' });
+    expect(await total(s.cfg)).toBe(12);
+    await s.agent.close();
+  });
+});
+
+describe('allow-deletes that outlasts releaseWaitMs', () => {
+  let quick: ControllerServer;
+  beforeAll(async () => {
+    quick = await startTestController(redis.url, { releaseWaitMs: 0 });
+  });
+  afterAll(async () => {
+    await quick?.close();
+  });
+
+  it('answers 202 applying with the cycle to watch, and the cycle is applied after', async () => {
+    const { agent, configurationId } = await setupConfiguration(quick, {
+      name: 'slow-release',
+      accidentalDeletes: { enabled: true, threshold: THRESHOLD },
+    });
+    for (const u of fakeUsers(PEOPLE, 12, 'slow')) agent.directory.set(u.id, u);
+    await agent.hello();
+    const first = await agent.waitFor('startCycle');
+    await agent.waitFor('cycleCommitted', (c) => c.cycleId === first.cycleId);
+    for (const id of [...agent.directory.keys()].slice(0, THRESHOLD)) agent.directory.delete(id);
+    const { cycleId } = await quick.service.startCycle(configurationId, TEST_ADMIN);
+    await waitFor(async () => (await quick.service.getStatus(configurationId)).state === 'quarantined', {
+      message: 'quarantined',
+    });
+    const res = await fetch(`${quick.url}/api/v1/configurations/${configurationId}/allow-deletes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ state: 'applying', cycleId, deleteCount: THRESHOLD });
+    await agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);
+    const cycles = await quick.service.listCycles(configurationId, {});
+    expect(cycles.items.find((c) => c.id === cycleId)).toMatchObject({ state: 'applied', counts: { delete: THRESHOLD } });
+    await agent.close();
   });
 });

@@ -14,11 +14,6 @@ import { STORED_CHANGE_VERSIONS } from '../targets/target';
  *   target as they are; the cloud directory stores them so.
  * - `s<seq>`: the JSON array of the changes' {@link ChangeSummary} tuples, all that
  *   evaluation reads (and what apply takes ids, DNs and hashes from).
- *
- * Controllers before this format wrote `<seq>` as text, one line per change (joined by
- * `\n`), each `header \t attributes \t memberDns` (a JSON summary tuple, the JSON
- * object the cloud directory stored, a JSON array). A cycle staged by such a controller
- * (a rolling upgrade) is still read; nothing writes that format any more.
  */
 export type ChangeSummary = [
   kind: ChangeKind,
@@ -30,13 +25,13 @@ export type ChangeSummary = [
   disabled: 0 | 1,
 ];
 
-/** One change as apply reads it back: its summary and its content in one of the two stored forms. */
-export type StoredChange = { header: ChangeSummary } & (
-  | { encoded: { protocolVersion: number; change: Uint8Array }; json?: undefined }
-  | { json: { attributes: string; memberDns: string }; encoded?: undefined }
-);
+/** One change as apply reads it back: its summary and the change as the agent encoded it. */
+export interface StoredChange {
+  header: ChangeSummary;
+  encoded: { protocolVersion: number; change: Uint8Array };
+}
 
-/** Byte 0 of a binary stored batch (a text one starts with `[`). */
+/** Byte 0 of a stored batch: the format's version. */
 const BINARY = 0x00;
 
 /** The hash field of a batch's summaries. */
@@ -97,38 +92,23 @@ export class StoredBatch {
 
   /** `changes` is field `<seq>` (as bytes), `summaries` field `s<seq>`. */
   static decode(changes: Buffer, summaries: string | null): StoredBatch {
-    if (changes.length > 0 && changes[0] === BINARY) {
-      const protocolVersion = changes[1] ?? 0;
-      if (!STORED_CHANGE_VERSIONS.includes(protocolVersion))
-        throw new Error(`a stored batch of protocol version ${protocolVersion}, which this build does not read`);
-      const encoded = encodedChangesOfBatch(changes.subarray(2));
-      if (summaries === null) throw new Error('a stored batch without its summaries');
-      const headers = decodeSummaries(summaries);
-      if (headers.length !== encoded.length)
-        throw new Error(`a stored batch of ${encoded.length} changes with ${headers.length} summaries`);
-      return new StoredBatch(encoded.length, (idx) => ({
-        header: headers[idx]!,
-        encoded: { protocolVersion, change: encoded[idx]! },
-      }));
-    }
-    // The text format of earlier controllers.
-    const text = changes.toString('utf8');
-    const lines = text === '' ? [] : text.split('\n');
-    return new StoredBatch(lines.length, (idx) => decodeTextLine(lines[idx]!));
+    if (changes[0] !== BINARY) throw new Error('a stored batch in a format this build does not read');
+    const protocolVersion = changes[1] ?? 0;
+    if (!STORED_CHANGE_VERSIONS.includes(protocolVersion))
+      throw new Error(`a stored batch of protocol version ${protocolVersion}, which this build does not read`);
+    const encoded = encodedChangesOfBatch(changes.subarray(2));
+    if (summaries === null) throw new Error('a stored batch without its summaries');
+    const headers = decodeSummaries(summaries);
+    if (headers.length !== encoded.length)
+      throw new Error(`a stored batch of ${encoded.length} changes with ${headers.length} summaries`);
+    return new StoredBatch(encoded.length, (idx) => ({
+      header: headers[idx]!,
+      encoded: { protocolVersion, change: encoded[idx]! },
+    }));
   }
 
   /** The change at `idx`, or undefined past the end. */
   change(idx: number): StoredChange | undefined {
     return Number.isInteger(idx) && idx >= 0 && idx < this.size ? this.at(idx) : undefined;
   }
-}
-
-function decodeTextLine(line: string): StoredChange {
-  const a = line.indexOf('\t');
-  const b = line.indexOf('\t', a + 1);
-  if (a < 0 || b < 0) throw new Error('malformed stored change');
-  return {
-    header: JSON.parse(line.slice(0, a)) as ChangeSummary,
-    json: { attributes: line.slice(a + 1, b), memberDns: line.slice(b + 1) },
-  };
 }

@@ -16,16 +16,16 @@
  * | `P:config:{id}:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification |
  * | `P:config:{id}:active` | string | the active agent's id |
  * | `P:config:{id}:cycles` | zset | cycle ids by start time |
- * | `P:config:{id}:index` | hash | synced index: object id -> content hash (hex) |
+ * | `P:config:{id}:index` | hash | synced index: object id -> `<content hash (hex)>\t<u\|g>\t<dn>` as applied (store/index-entry.ts) |
+ * | `P:config:{id}:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
  * | `P:cycle:{id}:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
- * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order |
+ * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order (cycles/plan-entry.ts) |
  * | `P:cycle:{id}:plan:{run}:{part}` | list/set (TTL) | parts of a plan while an evaluation writes it (renamed into the plan) |
  * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
  * | `P:dir:{cfg}:t:{type}` | zset (lex) | object ids of the type (each object in one) |
- * | `P:dir:{cfg}:all` | zset (lex) | no longer written: all object ids, as directories synced before kept them |
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
  * | `P:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
@@ -75,6 +75,9 @@ export class Keys {
   index(id: string): string {
     return `${this.prefix}:config:${id}:index`;
   }
+  retry(id: string): string {
+    return `${this.prefix}:config:${id}:retry`;
+  }
   plog(id: string): string {
     return `${this.prefix}:config:${id}:plog`;
   }
@@ -103,9 +106,6 @@ export class Keys {
   }
   dirObject(cfg: string, oid: string): string {
     return `${this.prefix}:dir:${cfg}:o:${oid}`;
-  }
-  dirAll(cfg: string): string {
-    return `${this.prefix}:dir:${cfg}:all`;
   }
   dirType(cfg: string, type: string): string {
     return `${this.prefix}:dir:${cfg}:t:${type}`;

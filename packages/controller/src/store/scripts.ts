@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { assertTransition, type CyclePhase } from '../cycles/cycle-phase';
 import { summaryField } from '../pipeline/stored-batch';
 import { encodedCommand } from './resp';
 
@@ -220,8 +221,16 @@ redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return redis.call('LLEN', KEYS[1])
 `;
 
+/** A cycle's move between two phases (allowed moves: cycles/cycle-phase.ts). */
+export interface PhaseMove {
+  /** The phases the cycle may be in; the transition writes nothing from any other. */
+  from: readonly CyclePhase[];
+  to: CyclePhase;
+}
+
 export interface TransitionSpec {
-  cycle?: Record<string, string | number>;
+  /** Other fields of the cycle hash to write with the move (the phase is the move's). */
+  cycle?: Record<string, string | number> & { phase?: never };
   state?: Record<string, string | number>;
   stateDel?: string[];
   requireCurrent?: boolean;
@@ -263,8 +272,8 @@ export class Scripts {
     return (await this.redis.eval(COMPLETE_CYCLE, 1, cycleKey, String(lastSequence), totals, mode)) as number;
   }
 
-  async transition(cycleKey: string, stateKey: string, from: string[], spec: TransitionSpec): Promise<boolean> {
-    const args = Scripts.transitionArgs(cycleKey, stateKey, from, spec);
+  async transition(cycleKey: string, stateKey: string, move: PhaseMove, spec: TransitionSpec): Promise<boolean> {
+    const args = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
     return ((await this.redis.eval(...args)) as number) === 1;
   }
 
@@ -272,18 +281,19 @@ export class Scripts {
   static transitionArgs(
     cycleKey: string,
     stateKey: string,
-    from: string[],
+    move: PhaseMove,
     spec: TransitionSpec,
   ): [string, number, string, string, string, string] {
+    assertTransition(move.from, move.to);
     const payload = JSON.stringify({
-      cycle: spec.cycle ?? {},
+      cycle: { ...spec.cycle, phase: move.to },
       state: spec.state ?? {},
       stateDel: spec.stateDel ?? [],
       requireCurrent: spec.requireCurrent ?? false,
       cycleId: spec.cycleId ?? '',
     });
     // cjson decodes an empty JSON array or object as an empty table, which pairs/ipairs accept.
-    return [TRANSITION, 2, cycleKey, stateKey, from.join(','), payload];
+    return [TRANSITION, 2, cycleKey, stateKey, move.from.join(','), payload];
   }
 
   async startCycle(

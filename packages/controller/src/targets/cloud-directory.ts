@@ -1,11 +1,19 @@
 import { ObjectType, decodeChange } from '@syncguard/protocol';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
 import type { Keys } from '../store/keys';
 import { queueEncoded } from '../store/resp';
 import { RELEASE_DNS } from '../store/scripts';
 import { readVarint, varintSize, writeVarint } from '../store/varint';
-import { STORED_CHANGE_VERSIONS, attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
+import { transactionOf } from '../store/unit-of-work';
+import {
+  STORED_CHANGE_VERSIONS,
+  attributesObject,
+  type Target,
+  type TargetOperation,
+  type TargetOutcome,
+  type UnitOfWork,
+} from './target';
 
 type StoredObject = Omit<CloudObject, 'memberIds'>;
 
@@ -16,10 +24,13 @@ type StoredObject = Omit<CloudObject, 'memberIds'>;
  */
 const BINARY = 0x00;
 
-/** Results shared by every operation they describe (never changed). */
-const APPLIED: TargetResult = Object.freeze({ ok: true, details: null });
-const NOT_IN_DIRECTORY: TargetResult = Object.freeze({ ok: true, details: 'not in the directory' });
-const KEPT_ATTRIBUTES: TargetResult = Object.freeze({ ok: true, details: 'attributes not sent by the source (FULL scan)' });
+/** Outcomes shared by every operation they describe (never changed). */
+const APPLIED: TargetOutcome = Object.freeze({ status: 'applied', details: null });
+const NOT_IN_DIRECTORY: TargetOutcome = Object.freeze({ status: 'applied', details: 'not in the directory' });
+const KEPT_ATTRIBUTES: TargetOutcome = Object.freeze({
+  status: 'applied',
+  details: 'attributes not sent by the source (FULL scan)',
+});
 
 /** Reads an object in either stored form. */
 export function decodeStoredObject(bytes: Buffer): StoredObject {
@@ -47,14 +58,15 @@ export function decodeStoredObject(bytes: Buffer): StoredObject {
  */
 export class CloudDirectoryTarget implements Target {
   readonly kind = 'cloud-directory';
-  readonly deferredWrites = true;
+  readonly transactional = true;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {}
 
-  async apply(cfg: string, operations: readonly TargetOperation[], tx: ChainableCommander): Promise<TargetResult[]> {
+  async apply(cfg: string, operations: readonly TargetOperation[], unit: UnitOfWork): Promise<TargetOutcome[]> {
+    const tx = transactionOf(unit);
     // A create is for an object the synced index does not hold, and the index changes
     // in the same transaction as this directory: there is nothing to read for it.
     const toRead = operations.filter((op) => op.kind !== 'create').map((op) => op.objectId);
@@ -63,8 +75,7 @@ export class CloudDirectoryTarget implements Target {
     const existing = operations.map((op) => byId.get(op.objectId) ?? null);
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
-    const nowJson = JSON.stringify(now);
-    const results: TargetResult[] = [];
+    const results: TargetOutcome[] = [];
     // Changes kept as the agent encoded them are stored so, each behind a short header,
     // all in one buffer per chunk.
     let binarySize = 0;
@@ -100,10 +111,6 @@ export class CloudDirectoryTarget implements Target {
         block.set(op.encoded.change, at);
         at += op.encoded.change.length;
         text = block.subarray(start, at);
-      } else if (op.json) {
-        // The attributes and members as the pipeline holds them, already JSON: the same
-        // text as JSON.stringify of the object below, without parsing them first.
-        text = `{"id":${JSON.stringify(op.objectId)},"type":${JSON.stringify(op.objectType)},"dn":${JSON.stringify(op.dn)},"attributes":${op.json.attributes},"disabled":${op.disabled ? 'true' : 'false'},"memberDns":${op.json.memberDns},"updatedAt":${nowJson}}`;
       } else {
         const next: StoredObject = {
           id: op.objectId,
@@ -122,7 +129,7 @@ export class CloudDirectoryTarget implements Target {
       const dn = op.dn.toLowerCase();
       if (old && old.dn.toLowerCase() !== dn) dnLeft.push([old.dn.toLowerCase(), op.objectId]);
       dnSet.set(dn, op.objectId);
-      const sent = op.encoded !== undefined || op.json !== undefined || op.attributes !== null;
+      const sent = op.encoded !== undefined || op.attributes !== null;
       results.push(sent ? APPLIED : KEPT_ATTRIBUTES);
     });
     // Removals first, so that a DN or type that moved within the chunk ends up set.
@@ -144,11 +151,6 @@ export class CloudDirectoryTarget implements Target {
       queueEncoded(tx, 'hset', dnArgs);
     }
     return results;
-  }
-
-  async describe(cfg: string, ids: readonly string[]): Promise<({ type: ObjectTypeName; dn: string } | null)[]> {
-    const objects = await this.read(cfg, ids);
-    return objects.map((o) => (o ? { type: o.type, dn: o.dn } : null));
   }
 
   async listObjects(
@@ -187,8 +189,7 @@ export class CloudDirectoryTarget implements Target {
   }
 
   async removeAll(cfg: string): Promise<void> {
-    // The `all` set is no longer written; a directory synced before may still have one.
-    for (const setKey of [this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group'), this.keys.dirAll(cfg)]) {
+    for (const setKey of [this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group')]) {
       let cursor = '0';
       do {
         const [next, ids] = await this.redis.zscan(setKey, cursor, 'COUNT', 1000);
@@ -197,12 +198,7 @@ export class CloudDirectoryTarget implements Target {
         if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
       } while (cursor !== '0');
     }
-    await this.redis.del(
-      this.keys.dirAll(cfg),
-      this.keys.dirType(cfg, 'user'),
-      this.keys.dirType(cfg, 'group'),
-      this.keys.dirDn(cfg),
-    );
+    await this.redis.del(this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group'), this.keys.dirDn(cfg));
   }
 
   private async read(cfg: string, ids: readonly string[]): Promise<(StoredObject | null)[]> {

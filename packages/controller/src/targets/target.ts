@@ -1,5 +1,4 @@
 import type { Change } from '@syncguard/protocol';
-import type { ChainableCommander } from 'ioredis';
 import type { CloudObject, ObjectTypeName, Page } from '../model';
 
 /** One object operation of an evaluated cycle. */
@@ -14,12 +13,6 @@ export type TargetOperation =
       disabled: boolean;
       memberDns: string[];
       /**
-       * `attributes` and `memberDns` as JSON text, when the pipeline holds them so (never
-       * with null attributes). A target that stores JSON copies them instead of reading
-       * `attributes`, which the pipeline then never has to parse.
-       */
-      json?: { attributes: string; memberDns: string };
-      /**
        * The change as the agent encoded it (protobuf `Change` of `protocolVersion`), when the
        * pipeline holds it so (never with null attributes). A target that can keep it as it is
        * (the cloud directory) copies it instead of reading `attributes`.
@@ -28,33 +21,47 @@ export type TargetOperation =
     }
   | { kind: 'delete'; objectId: string; objectType: ObjectTypeName; dn: string };
 
-export interface TargetResult {
-  ok: boolean;
-  /** Why an operation failed, or a note for the provisioning log. */
-  details: string | null;
+/**
+ * What became of one operation:
+ * - `applied`: the target holds what the operation says (`details`: a note for the log);
+ * - `failed`: a permanent error (the target refused it: `reason` says why);
+ * - `retry`: a transient error (unreachable, throttled); `retryAfterMs` when the target said.
+ * A failed or retried object is not counted as synced: the pipeline keeps what it owes the
+ * target and applies it again in later cycles, without a change at the source.
+ */
+export type TargetOutcome =
+  | { readonly status: 'applied'; readonly details: string | null }
+  | { readonly status: 'failed'; readonly reason: string }
+  | { readonly status: 'retry'; readonly reason: string; readonly retryAfterMs?: number };
+
+/**
+ * The commit a chunk belongs to, opaque to targets. A transactional target (one that lives
+ * in the controller's own store, like the built-in cloud directory) hands it back to the
+ * store to add its writes to the commit of the pipeline's bookkeeping, so that a chunk is
+ * applied exactly once even when the controller dies mid-apply. Other targets ignore it.
+ */
+export interface UnitOfWork {
+  readonly __unitOfWork: unique symbol;
 }
 
 /**
- * Where cycles are applied. The pipeline calls `apply` with chunks of operations in
- * plan order and records each result in the provisioning log in the same Redis
- * transaction as its progress marker. A target that lives in the controller's Redis (the
- * built-in cloud directory) queues its writes on `tx` so that they commit atomically
- * with that marker: a chunk is applied exactly once even when the controller dies
- * mid-apply. A remote target (SCIM) ignores `tx`, performs its calls before the
- * transaction and must make them idempotent (upsert by object id, delete of a missing
- * object succeeds), because a crash can repeat the last chunk.
+ * Where cycles are applied. The pipeline calls `apply` with chunks of operations in plan
+ * order and records each outcome in the provisioning log in the same commit as its
+ * progress marker. A remote target (SCIM) performs its calls before that commit and must
+ * make them idempotent (upsert by object id, delete of a missing object succeeds), because
+ * a crash can repeat the last chunk. The pipeline never asks a target what it holds: it
+ * keeps its own index of what was applied.
  */
 export interface Target {
   readonly kind: string;
   /**
-   * True when `apply` only reads and queues its writes on `tx` (nothing happens outside
-   * the transaction): the pipeline may then run it for the next chunk while the current
-   * chunk commits. Remote targets leave it unset.
+   * True when `apply` only reads and adds its writes to `unit` (nothing happens outside
+   * the commit): the pipeline may then work out the next chunk while the current one
+   * commits. Remote targets leave it unset.
    */
-  readonly deferredWrites?: boolean;
-  apply(configurationId: string, operations: readonly TargetOperation[], tx: ChainableCommander): Promise<TargetResult[]>;
-  /** The type and DN the target holds for each id (null for unknown ids). */
-  describe(configurationId: string, objectIds: readonly string[]): Promise<({ type: ObjectTypeName; dn: string } | null)[]>;
+  readonly transactional?: boolean;
+  /** One outcome per operation, in their order. */
+  apply(configurationId: string, operations: readonly TargetOperation[], unit: UnitOfWork): Promise<TargetOutcome[]>;
   listObjects(
     configurationId: string,
     query: { type?: ObjectTypeName; limit: number; cursor?: string },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { ControllerOptions } from '../controller-options';
 import type { Actor, ConfigurationInput } from '../model';
-import { createServer, type ControllerServer } from '../server';
+import { createServer, type ControllerServer, type CreateServerExtras } from '../server';
 import { FakeAgent, type FakeAgentOptions } from './fake-agent';
 
 /** The actor tests act as. */
@@ -13,7 +13,11 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghij';
  * Starts a controller on a free port against `redisUrl` with a unique key prefix (or
  * the one given), no schedulers and quiet logs (SYNCGUARD_TEST_LOG=debug to see them).
  */
-export async function startTestController(redisUrl: string, options: Partial<ControllerOptions> = {}): Promise<ControllerServer> {
+export async function startTestController(
+  redisUrl: string,
+  options: Partial<ControllerOptions> = {},
+  extras: Omit<CreateServerExtras, 'logger'> = {},
+): Promise<ControllerServer> {
   const server = await createServer(
     {
       port: 0,
@@ -25,7 +29,7 @@ export async function startTestController(redisUrl: string, options: Partial<Con
       heartbeatIntervalMs: 1000,
       ...options,
     },
-    { logger: pino({ level: process.env.SYNCGUARD_TEST_LOG ?? 'silent' }) },
+    { ...extras, logger: pino({ level: process.env.SYNCGUARD_TEST_LOG ?? 'silent' }) },
   );
   await server.listen();
   return server;

@@ -127,7 +127,7 @@ describe('ApiClient', () => {
   it('sends JSON bodies with PATCH and POST', async () => {
     const f = fakeFetch({
       'PATCH /api/v1/configurations/c%2F1': { status: 200, body: { id: 'c/1' } },
-      'POST /api/v1/configurations/c1/allow-deletes': { status: 200, body: { cycleId: 'y', deleted: 612 } },
+      'POST /api/v1/configurations/c1/allow-deletes': { status: 200, body: { state: 'applied', cycleId: 'y', deleted: 612 } },
     });
     const client = new ApiClient({ token: 't', fetch: f.fetch });
     await client.updateConfiguration('c/1', { notificationEmail: null, accidentalDeletes: { threshold: 10 } });
@@ -136,7 +136,7 @@ describe('ApiClient', () => {
       accidentalDeletes: { threshold: 10 },
     });
     expect((f.calls[0]!.init!.headers as Record<string, string>)['Content-Type']).toBe('application/json');
-    await expect(client.allowDeletes('c1')).resolves.toEqual({ cycleId: 'y', deleted: 612 });
+    await expect(client.allowDeletes('c1')).resolves.toEqual({ state: 'applied', cycleId: 'y', deleted: 612 });
   });
 
   it('throws ApiError with the API message and calls onUnauthorized on 401', async () => {

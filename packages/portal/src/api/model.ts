@@ -23,8 +23,5 @@ export type {
   Role,
 } from '@syncguard/controller';
 
-/** Answer of POST /configurations/{id}/allow-deletes. */
-export interface AllowDeletesResult {
-  cycleId: string;
-  deleted: number;
-}
+/** Answer of POST /configurations/{id}/allow-deletes: applied (200), or still applying (202). */
+export type { AllowDeletesResult } from '@syncguard/controller';

@@ -148,8 +148,17 @@ export function ConfigurationPage({ id }: { id: string }) {
       <ErrorNotice error={actionError} />
       {outcome?.kind === 'allowed' ? (
         <Notice tone="ok" title="Deletes accepted" testId="deletes-accepted">
-          {plural(outcome.result.deleted, 'object')} {outcome.result.deleted === 1 ? 'was' : 'were'} deleted from the cloud
-          directory.{' '}
+          {outcome.result.state === 'applied' ? (
+            <>
+              {plural(outcome.result.deleted, 'object')} {outcome.result.deleted === 1 ? 'was' : 'were'} deleted from the cloud
+              directory.{' '}
+            </>
+          ) : (
+            <span data-testid="still-applying">
+              {plural(outcome.result.deleteCount, 'delete')} {outcome.result.deleteCount === 1 ? 'is' : 'are'} still being
+              applied; the cycle list below shows when it is done.{' '}
+            </span>
+          )}
           {outcome.healthy ? (
             <strong data-testid="healthy-again">The status is healthy again.</strong>
           ) : (

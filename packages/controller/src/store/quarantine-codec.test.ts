@@ -1,0 +1,47 @@
+import {
+  NO_NOTIFICATION,
+  StoredFormatError,
+  decodeNotification,
+  decodeQuarantine,
+  encodeNotification,
+  encodeQuarantine,
+  type StoredQuarantine,
+} from './quarantine-codec';
+
+const quarantine: StoredQuarantine = {
+  reason: 'TooManyDeletes',
+  deleteCount: 612,
+  threshold: 500,
+  trippedBy: [{ rule: 'count', value: 612, limit: 500 }],
+  cycleId: 'c1',
+  since: '2026-11-24T10:00:00.000Z',
+};
+
+describe('quarantine codec', () => {
+  it('round-trips a quarantine', () => {
+    expect(decodeQuarantine(encodeQuarantine(quarantine))).toEqual(quarantine);
+  });
+
+  it('keeps only the known fields', () => {
+    const raw = encodeQuarantine({ ...quarantine, extra: 1 } as StoredQuarantine);
+    expect(Object.keys(JSON.parse(raw) as object)).not.toContain('extra');
+  });
+
+  it.each([
+    ['not JSON', '{'],
+    ['an array', '[]'],
+    ['another reason', JSON.stringify({ ...quarantine, reason: 'Other' })],
+    ['a string count', JSON.stringify({ ...quarantine, deleteCount: '612' })],
+    ['no trippedBy', JSON.stringify({ ...quarantine, trippedBy: undefined })],
+    ['an unknown rule', JSON.stringify({ ...quarantine, trippedBy: [{ rule: 'nope', value: 1, limit: 1 }] })],
+  ])('refuses %s', (_what, raw) => {
+    expect(() => decodeQuarantine(raw)).toThrow(StoredFormatError);
+  });
+
+  it('round-trips notifications', () => {
+    expect(decodeNotification(encodeNotification(NO_NOTIFICATION))).toEqual(NO_NOTIFICATION);
+    const sent = { status: 'sent' as const, attempts: 2, lastError: 'x', sentAt: '2026-11-24T10:00:00.000Z' };
+    expect(decodeNotification(encodeNotification(sent))).toEqual(sent);
+    expect(() => decodeNotification(JSON.stringify({ ...sent, status: 'lost' }))).toThrow(StoredFormatError);
+  });
+});
