@@ -161,7 +161,7 @@ async function massDelete(system: TestSystem, id: string): Promise<void> {
   step(6, 'The status returns to healthy with the next cycle');
   const next = await system.syncNow(id);
   expectEq('state', next.state, 'healthy');
-  expectEq('next cycle counts', next.lastCycle?.counts, { create: 0, update: 0, delete: 0 });
+  expectEq('next cycle counts', next.lastCycle?.counts, { create: 0, update: 0, delete: 0, failed: 0 });
   const audit = await system.api.get<{ items: { action: string; actor: { name: string }; details: Record<string, unknown> }[] }>(
     '/api/v1/audit',
   );

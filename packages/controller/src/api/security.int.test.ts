@@ -163,9 +163,11 @@ describe('ids in paths and source filters (finding 11)', () => {
   });
 
   const badFilters: [string, string, RegExp][] = [
-    ['unbalanced', '(objectClass=person', /Unbalanced parens/],
+    ['unbalanced', '(objectClass=person', /enclosed in parentheses/],
+    ['no parentheses', 'uid=1', /enclosed in parentheses/],
+    ['an unclosed inner filter', '(&(objectClass=person)', /unbalanced parentheses/],
     ['doubled parentheses', '((objectClass=person))', /not an LDAP filter/],
-    ['two filters side by side', '(a=1)(b=2)', /not an LDAP filter/],
+    ['two filters side by side', '(a=1)(b=2)', /more than one filter/],
     ['a bad escape', '(cn=\\zz)', /escaped hex/],
     ['a 4,000-character substring', `(cn=${'*a'.repeat(2000)}*)`, /substring assertion on cn/],
     ['a long substring value', `(cn=*${'a'.repeat(300)}*)`, /longer than 256/],

@@ -21,6 +21,18 @@ export const SOURCE_FILTER_LIMITS = Object.freeze({
 export function sourceFilterProblem(filter: string): string | null {
   const limits = SOURCE_FILTER_LIMITS;
   if (filter.length > limits.maxLength) return `is longer than ${limits.maxLength} characters`;
+  // RFC 4515: a filter is parenthesised (ldapts also takes a bare `uid=1`, which servers do not).
+  if (!filter.startsWith('(') || !filter.endsWith(')')) return 'must be enclosed in parentheses, e.g. (uid=jdoe)';
+  // ldapts also takes a filter whose last parentheses are missing (`(&(a=1)`). Parentheses in
+  // values are escaped (\28, \29), so every literal one counts: one filter, all closed.
+  let open = 0;
+  for (let i = 0; i < filter.length; i++) {
+    const ch = filter[i];
+    if (ch === '(') open += 1;
+    else if (ch === ')' && --open === 0 && i !== filter.length - 1)
+      return 'holds more than one filter: combine them with (&...) or (|...)';
+  }
+  if (open !== 0) return 'has unbalanced parentheses';
   let parsed: Filter;
   try {
     parsed = FilterParser.parseString(filter);

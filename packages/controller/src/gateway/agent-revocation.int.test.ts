@@ -7,6 +7,7 @@
  * the same (in-process through runCli; stdin is not a terminal, so `delete` refuses without
  * --yes: the prompt itself is the one of allow-deletes, tested in cli.int.test.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { CloseCode, ErrorCode } from '@syncguard/protocol';
 import { startRedis, waitFor, type RedisServer } from '@syncguard/testkit';
@@ -179,7 +180,8 @@ describe('POST /api/v1/agents/{id}/token', () => {
     expect(await again.waitClosed()).toBe(CloseCode.AGENT_REVOKED);
     expect(other.ws.readyState).toBe(other.ws.OPEN);
     await other.close();
-    expect((await api('POST', '/agents/nope/token')).status).toBe(404);
+    expect((await api('POST', '/agents/nope/token')).status).toBe(400);
+    expect((await api('POST', `/agents/${randomUUID()}/token`)).status).toBe(404);
   });
 
   it('a session whose revocation command was missed is closed at its next heartbeat', async () => {
