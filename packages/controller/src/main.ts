@@ -34,6 +34,8 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'maxFrameBytes',
   'maxBatchChanges',
   'maxInFlightBatches',
+  'maxCycleBatches',
+  'maxCycleBytes',
   'applyChunkSize',
   'applyStepDelayMs',
   'historyRetentionDays',
