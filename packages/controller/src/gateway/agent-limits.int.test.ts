@@ -308,3 +308,34 @@ describe('an agent is bounded', () => {
     await agent.close();
   });
 });
+
+describe('secrets an agent sends anyway', () => {
+  it('are neither served by the objects API nor provisioned', async () => {
+    const { cfg, agent, start } = await runningCycle(server, 'old-agent');
+    agent.send({
+      type: 'changeBatch',
+      value: {
+        configurationId: cfg.id,
+        cycleId: start.cycleId,
+        sequence: 1,
+        changes: [
+          {
+            ...change('u1'),
+            attributes: [
+              { name: 'cn', values: ['U 1'] },
+              { name: 'sambaNTPassword', values: ['8846F7EAEE8FB117AD06BDD830B7586C'] },
+              { name: 'userPassword;binary', values: ['e1NTSEF9'], binary: true },
+              { name: 'MS-MCS-ADMPWD', values: ['laps'] },
+            ],
+          },
+        ],
+      },
+    });
+    await agent.waitFor('batchAck', (a) => a.cycleId === start.cycleId);
+    complete(agent, cfg.id, start.cycleId, 1);
+    await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'healthy', { message: 'cycle applied' });
+    const [object] = (await server.service.listObjects(cfg.id, { limit: 10 })).items;
+    expect(object?.attributes).toEqual({ cn: ['U 1'] });
+    await agent.close();
+  });
+});

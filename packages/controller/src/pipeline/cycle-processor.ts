@@ -7,7 +7,13 @@ import type { CycleCounts, ObjectTypeName, ProvisioningAction, Quarantine } from
 import type { Keys } from '../store/keys';
 import { queueEncoded } from '../store/resp';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
-import { attributesObject, type Target, type TargetOperation, type TargetResult } from '../targets/target';
+import {
+  attributesObject,
+  withoutSecretAttributes,
+  type Target,
+  type TargetOperation,
+  type TargetResult,
+} from '../targets/target';
 import type { StoredConfiguration } from '../engine/configuration-validation';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from './provisioning-log';
 import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from './stored-batch';
@@ -121,7 +127,7 @@ class PlannedChange {
       this.content = { attributes: attributesObject(change.attributes), memberDns: change.memberDns };
     } else {
       this.content = {
-        attributes: JSON.parse(json.attributes) as Record<string, string[]>,
+        attributes: withoutSecretAttributes(JSON.parse(json.attributes) as Record<string, string[]>),
         memberDns: JSON.parse(json.memberDns) as string[],
       };
     }

@@ -5,7 +5,14 @@ import type { Keys } from '../store/keys';
 import { queueEncoded } from '../store/resp';
 import { RELEASE_DNS } from '../store/scripts';
 import { readVarint, varintSize, writeVarint } from '../store/varint';
-import { STORED_CHANGE_VERSIONS, attributesObject, type Target, type TargetOperation, type TargetResult } from './target';
+import {
+  STORED_CHANGE_VERSIONS,
+  attributesObject,
+  withoutSecretAttributes,
+  type Target,
+  type TargetOperation,
+  type TargetResult,
+} from './target';
 
 type StoredObject = Omit<CloudObject, 'memberIds'>;
 
@@ -23,7 +30,10 @@ const KEPT_ATTRIBUTES: TargetResult = Object.freeze({ ok: true, details: 'attrib
 
 /** Reads an object in either stored form. */
 export function decodeStoredObject(bytes: Buffer): StoredObject {
-  if (bytes[0] !== BINARY) return JSON.parse(bytes.toString('utf8')) as StoredObject;
+  if (bytes[0] !== BINARY) {
+    const stored = JSON.parse(bytes.toString('utf8')) as StoredObject;
+    return { ...stored, attributes: withoutSecretAttributes(stored.attributes ?? {}) };
+  }
   const version = bytes[1] ?? 0;
   if (!STORED_CHANGE_VERSIONS.includes(version))
     throw new Error(`a stored object of protocol version ${version}, which this build does not read`);
