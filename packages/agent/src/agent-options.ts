@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SettingError } from './errors';
 import { compileAttributeFilter, type AttributeFilter } from './ldap/attribute-filter';
+import { redactUrl } from './redact';
 
 /** A duration: milliseconds as a number, or a string such as `"500ms"`, `"30s"`, `"5m"`, `"1h"`. */
 export type Duration = number | string;
@@ -107,7 +108,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   try {
     parsed = new URL(controllerUrl);
   } catch {
-    throw new SettingError('controllerUrl', `not a URL: ${controllerUrl}`);
+    throw new SettingError('controllerUrl', `not a URL: ${redactUrl(controllerUrl)}`);
   }
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
     throw new SettingError('controllerUrl', `must start with ws:// or wss://, got ${parsed.protocol}//`);
@@ -115,7 +116,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   const ldapOptions = options.ldap ?? ({} as AgentOptions['ldap']);
   const ldapUrl = requiredString(ldapOptions.url, 'ldap.url');
   if (!/^ldaps?:\/\/[^/]+/i.test(ldapUrl))
-    throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${ldapUrl}`);
+    throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${redactUrl(ldapUrl)}`);
   const startTls = ldapOptions.startTls ?? false;
   if (typeof startTls !== 'boolean') throw new SettingError('ldap.startTls', 'must be true or false');
   if (startTls && ldapUrl.toLowerCase().startsWith('ldaps:')) {
@@ -142,7 +143,8 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   if (!LOG_LEVELS.includes(logLevel)) throw new SettingError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
   const stateDir = path.resolve(requiredString(options.stateDir, 'stateDir'));
   try {
-    fs.mkdirSync(stateDir, { recursive: true });
+    // Only the agent's user may read the cache and outbox (see cache/state-dir.ts).
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     fs.accessSync(stateDir, fs.constants.W_OK);
   } catch (error) {
     throw new SettingError('stateDir', `cannot create or write ${stateDir}: ${(error as Error).message}`);
