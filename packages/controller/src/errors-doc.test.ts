@@ -45,3 +45,20 @@ describe('docs/errors.md, section Controller', () => {
     for (const row of rows) expect(row).toMatch(/^\| `SG_ERR_[A-Z_]+` \| [45]\d\d \|/);
   });
 });
+
+describe('docs/errors.md, section Cycle errors', () => {
+  it('lists exactly the codes a cycle can fail or be discarded with', () => {
+    const start = doc.indexOf('## Cycle errors (`cycle.error.code`)');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const next = doc.indexOf('\n## ', start + 1);
+    const section = doc.slice(start, next < 0 ? undefined : next);
+    const listed = [...section.matchAll(/^\| `([A-Z_*]+)` \|/gm)].map((m) => m[1]!).sort();
+    const raised = new Set<string>(['CYCLE_ERROR_*']);
+    for (const file of ['engine', 'pipeline'].flatMap(sources)) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/\bcode: '([A-Z][A-Z_]+)'/g)) {
+        if (!m[1]!.startsWith('SG_ERR_')) raised.add(m[1]!);
+      }
+    }
+    expect(listed).toEqual([...raised].sort());
+  });
+});
