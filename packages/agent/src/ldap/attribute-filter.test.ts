@@ -11,15 +11,17 @@ import { mapEntry } from './entry-mapper';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-attributes-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const ENV = {
+/** Everything the agent requires, as settings (the attribute lists come on top). */
+const required = (stateDir: string): Record<string, string> => ({
   SYNCGUARD_CONTROLLER_URL: 'ws://127.0.0.1:8080/agent',
-  SYNCGUARD_AGENT_TOKEN: 'token',
-  SYNCGUARD_AGENT_ID: 'agent-1',
-  SYNCGUARD_STATE_DIR: path.join(dir, 'state'),
   LDAP_URL: 'ldap://127.0.0.1:389',
-  LDAP_BIND_DN: 'cn=admin,dc=example,dc=com',
-  LDAP_BIND_PASSWORD: 'secret',
-};
+  SYNCGUARD_AGENT_TOKEN: 't',
+  SYNCGUARD_AGENT_ID: 'a',
+  LDAP_BIND_DN: 'cn=admin',
+  LDAP_BIND_PASSWORD: 'pw',
+  SYNCGUARD_STATE_DIR: stateDir,
+});
+const ENV = required(path.join(dir, 'state'));
 
 const user = {
   dn: 'uid=ann,ou=people,dc=example,dc=com',

@@ -42,6 +42,19 @@ function change(id: string, padding = 0): DeepPartial<Change> {
   };
 }
 
+/** Runs `test` against a controller of its own with these options, closed afterwards. */
+async function withController(
+  options: Parameters<typeof startTestController>[1],
+  test: (controller: ControllerServer) => Promise<void>,
+): Promise<void> {
+  const controller = await startTestController(redis.url, options);
+  try {
+    await test(controller);
+  } finally {
+    await controller.close();
+  }
+}
+
 /** A configuration served by a new agent that is connected and has been sent its first cycle (not answered). */
 async function runningCycle(on: ControllerServer, name: string) {
   const owner = await registerAgent(on, name);
@@ -122,8 +135,7 @@ describe('another agent cannot end a cycle', () => {
 
 describe('an agent is bounded', () => {
   it('100 unacknowledged 1 MB batches: the connection closes with RATE_LIMITED after the window, and no more than the window is stored', async () => {
-    const bounded = await startTestController(redis.url, { maxFrameBytes: 2 * 1024 * 1024, maxInFlightBatches: 4 });
-    try {
+    await withController({ maxFrameBytes: 2 * 1024 * 1024, maxInFlightBatches: 4 }, async (bounded) => {
       const { owner, cfg, agent, start } = await runningCycle(bounded, 'flood');
       // Redis is slow (paused for writes) while the agent floods: nothing is acknowledged
       // meanwhile, so every batch past the fourth is beyond the window, whatever the timing.
@@ -147,14 +159,11 @@ describe('an agent is bounded', () => {
       const batches = await bounded.redis.hkeys(new Keys(bounded.options.redisKeyPrefix).batches(start.cycleId));
       const stored = batches.filter((k) => /^\d+$/.test(k));
       expect(stored.length).toBeLessThanOrEqual(4);
-    } finally {
-      await bounded.close();
-    }
+    });
   });
 
   it('an agent that keeps to a small window streams a whole cycle', async () => {
-    const small = await startTestController(redis.url, { maxInFlightBatches: 2 });
-    try {
+    await withController({ maxInFlightBatches: 2 }, async (small) => {
       const { id, token } = await registerAgent(small, 'windowed');
       const cfg = await small.service.createConfiguration(
         { name: 'windowed', agentIds: [id], source: { baseDn: BASE } },
@@ -167,9 +176,7 @@ describe('an agent is bounded', () => {
       expect((await small.service.listObjects(cfg.id, { limit: 100 })).total).toBe(60);
       expect(agent.ws.readyState).toBe(agent.ws.OPEN);
       await agent.close();
-    } finally {
-      await small.close();
-    }
+    });
   });
 
   it('stops reading an agent whose frames wait to be handled (back-pressure), and reads on afterwards', async () => {
@@ -199,8 +206,7 @@ describe('an agent is bounded', () => {
   });
 
   it('a cycle over maxCycleBatches or maxCycleBytes fails with LIMIT_EXCEEDED; the connection stays', async () => {
-    const capped = await startTestController(redis.url, { maxCycleBatches: 3, maxCycleBytes: 64 * 1024 });
-    try {
+    await withController({ maxCycleBatches: 3, maxCycleBytes: 64 * 1024 }, async (capped) => {
       for (const c of [
         { name: 'batches', size: 10, expect: 'maxCycleBatches' },
         { name: 'bytes', size: 30 * 1024, expect: 'maxCycleBytes' },
@@ -230,9 +236,7 @@ describe('an agent is bounded', () => {
         expect(agent.ws.readyState).toBe(agent.ws.OPEN);
         await agent.close();
       }
-    } finally {
-      await capped.close();
-    }
+    });
   });
 
   it('refuses a hello with a 100 KB hostname (naming the field) and stores nothing of it', async () => {
