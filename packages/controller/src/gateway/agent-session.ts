@@ -217,7 +217,15 @@ export class AgentSession {
    */
   private receive(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
-    const incoming = this.read(data, isBinary);
+    let incoming: Incoming;
+    try {
+      incoming = this.read(data, isBinary);
+    } catch (error) {
+      // Not the agent's fault (read refuses bad frames with a ProtocolError): handled, in
+      // order, as any failure of a frame's handling.
+      this.enqueue(() => Promise.reject(error));
+      return;
+    }
     const isBatch = incoming.kind === 'batch' || (incoming.kind === 'frame' && incoming.frame.body.type === 'changeBatch');
     if (isBatch) {
       // An agent that keeps to the window never has more than maxInFlightBatches batches
@@ -335,6 +343,13 @@ export class AgentSession {
 
   private async onHello(hello: AgentHello): Promise<void> {
     clearTimeout(this.helloTimer);
+    if (hello.cursors.length > MAX_HELLO_CURSORS) {
+      return this.fatal(
+        ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+        `AgentHello has ${hello.cursors.length} cursors, at most ${MAX_HELLO_CURSORS}`,
+        CloseCode.POLICY_VIOLATION,
+      );
+    }
     const tooLong = overLimit([
       ['agentId', hello.agentId, MAX_ID_CHARS],
       ['hostname', hello.hostname, MAX_HOSTNAME_CHARS],
@@ -347,13 +362,6 @@ export class AgentSession {
       ]),
     ]);
     if (tooLong) return this.fatal(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `AgentHello ${tooLong}`, CloseCode.POLICY_VIOLATION);
-    if (hello.cursors.length > MAX_HELLO_CURSORS) {
-      return this.fatal(
-        ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
-        `AgentHello has ${hello.cursors.length} cursors, at most ${MAX_HELLO_CURSORS}`,
-        CloseCode.POLICY_VIOLATION,
-      );
-    }
     if (hello.agentId !== this.agentId) {
       return this.fatal(ErrorCode.ERROR_CODE_AUTH_FAILED, 'the token does not belong to this agent id', CloseCode.AUTH_FAILED);
     }
