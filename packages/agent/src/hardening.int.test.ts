@@ -6,6 +6,7 @@ import pino from 'pino';
 import { Agent } from './agent';
 import { compileAgentOptions, type AgentOptions } from './agent-options';
 import { SettingError } from './errors';
+import { main } from './main';
 import { redactUrl } from './redact';
 
 /*
@@ -130,5 +131,29 @@ describe('agent logs and setting errors', () => {
     expect(controller).toMatch(/^controllerUrl: not a URL/);
     expect(controller).not.toMatch(/R3layPass|T0kenValue/);
     expect(redactUrl('wss://host/agent?token=a&x=1&api_key=b')).toBe('wss://host/agent?token=***&x=1&api_key=***');
+  });
+
+  it('syncguard-agent prints a bad URL setting on stderr without its credentials', async () => {
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const code = await main([], {
+        SYNCGUARD_CONTROLLER_URL: 'ws://127.0.0.1:9/agent',
+        SYNCGUARD_AGENT_TOKEN: 't',
+        SYNCGUARD_AGENT_ID: 'a',
+        SYNCGUARD_STATE_DIR: tmpDir(),
+        LDAP_URL: 'ftp://svc:S3cretBind@dc1.example.invalid',
+        LDAP_BIND_DN: 'cn=admin',
+        LDAP_BIND_PASSWORD: 'pw',
+      });
+      expect(code).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('')).toMatch(/invalid setting LDAP_URL \(--ldap-url\): .*ftp:\/\/\*\*\*@dc1\.example\.invalid/);
+    expect(written.join('')).not.toContain('S3cretBind');
   });
 });
