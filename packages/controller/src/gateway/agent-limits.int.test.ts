@@ -293,6 +293,21 @@ describe('an agent is bounded', () => {
     });
   });
 
+  it('a CycleComplete or CycleFailed with an id over its bound closes the connection, naming the field', async () => {
+    for (const type of ['cycleComplete', 'cycleFailed'] as const) {
+      const { id, token } = await registerAgent(server, `long-id-${type}`);
+      const agent = await FakeAgent.connect({ url: agentUrl(server), agentId: id, token });
+      const ids = { configurationId: 'c', cycleId: 'x'.repeat(10_000) };
+      if (type === 'cycleComplete') agent.send({ type, value: { ...ids, lastSequence: 1 } });
+      else agent.send({ type, value: { ...ids, code: CycleErrorCode.CYCLE_ERROR_INTERNAL, message: 'm' } });
+      expect(await agent.waitClosed()).toBe(CloseCode.POLICY_VIOLATION);
+      expect(agent.received.find((b) => b.type === 'error')?.value).toMatchObject({
+        code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+        message: expect.stringContaining('cycleId is 10000 characters'),
+      });
+    }
+  });
+
   it('a batch with an object id or DN over its bound fails the cycle, naming the field', async () => {
     const { cfg, agent, start } = await runningCycle(server, 'long-dn');
     const from = agent.received.length;

@@ -196,11 +196,7 @@ export class AgentSession {
         CloseCode.POLICY_VIOLATION,
       );
     }
-    const tooLong = overLimit([
-      ['configurationId', batch.configurationId, MAX_ID_CHARS],
-      ['cycleId', batch.cycleId, MAX_ID_CHARS],
-    ]);
-    if (tooLong) return this.fatal(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `ChangeBatch ${tooLong}`, CloseCode.POLICY_VIOLATION);
+    if (!this.idsWithinBounds('ChangeBatch', batch)) return;
     const { ackedThrough, error } = await this.handler.batch(this, batch, wire);
     if (error) this.sendError(error, false);
     if (ackedThrough !== null && ackedThrough > 0) {
@@ -209,6 +205,16 @@ export class AgentSession {
         value: { configurationId: batch.configurationId, cycleId: batch.cycleId, ackedThroughSequence: ackedThrough },
       });
     }
+  }
+
+  /** False (and the connection closing with POLICY_VIOLATION, naming the field) when an id is over its bound. */
+  private idsWithinBounds(message: string, ids: { configurationId: string; cycleId: string }): boolean {
+    const tooLong = overLimit([
+      ['configurationId', ids.configurationId, MAX_ID_CHARS],
+      ['cycleId', ids.cycleId, MAX_ID_CHARS],
+    ]);
+    if (tooLong) this.fatal(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `${message} ${tooLong}`, CloseCode.POLICY_VIOLATION);
+    return tooLong === null;
   }
 
   /**
@@ -310,11 +316,13 @@ export class AgentSession {
       case 'changeBatch':
         return this.onBatch(body.value, { protocolVersion: frame.protocolVersion, encoded: encodedChangesOfFrame(bytes) });
       case 'cycleComplete': {
+        if (!this.idsWithinBounds('CycleComplete', body.value)) return;
         const error = await this.handler.complete(this, body.value);
         if (error) this.sendError(error, false);
         return;
       }
       case 'cycleFailed': {
+        if (!this.idsWithinBounds('CycleFailed', body.value)) return;
         const error = await this.handler.failed(this, body.value);
         if (error) this.sendError(error, false);
         return;
