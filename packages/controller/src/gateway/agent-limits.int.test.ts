@@ -61,7 +61,9 @@ async function runningCycle(on: ControllerServer, name: string) {
   const cfg = await on.service.createConfiguration({ name, agentIds: [owner.id], source: { baseDn: BASE } }, TEST_ADMIN);
   const agent = await FakeAgent.connect({ url: agentUrl(on), agentId: owner.id, token: owner.token, autoRespond: false });
   const start = await agent.waitFor('startCycle', (s) => s.configurationId === cfg.id);
-  return { owner, cfg, agent, start };
+  /** The ids a frame about this cycle carries. */
+  const ids = { configurationId: cfg.id, cycleId: start.cycleId };
+  return { owner, cfg, agent, start, ids };
 }
 
 function complete(agent: FakeAgent, configurationId: string, cycleId: string, lastSequence: number): void {
@@ -79,15 +81,14 @@ function complete(agent: FakeAgent, configurationId: string, cycleId: string, la
 
 describe('another agent cannot end a cycle', () => {
   it('CycleFailed from an agent that does not own the cycle is refused: the configuration stays healthy and the cycle completes', async () => {
-    const { cfg, agent, start } = await runningCycle(server, 'owned-cycle');
+    const { cfg, agent, start, ids } = await runningCycle(server, 'owned-cycle');
     const intruderReg = await registerAgent(server, 'intruder');
     const intruder = await FakeAgent.connect({ url: agentUrl(server), agentId: intruderReg.id, token: intruderReg.token });
     const from = intruder.received.length;
     intruder.send({
       type: 'cycleFailed',
       value: {
-        configurationId: cfg.id,
-        cycleId: start.cycleId,
+        ...ids,
         code: CycleErrorCode.CYCLE_ERROR_LDAP_UNAVAILABLE,
         message: 'not mine to fail',
       },
@@ -104,7 +105,7 @@ describe('another agent cannot end a cycle', () => {
     // The owner finishes its cycle as if nothing happened.
     agent.send({
       type: 'changeBatch',
-      value: { configurationId: cfg.id, cycleId: start.cycleId, sequence: 1, changes: [change('u1')] },
+      value: { ...ids, sequence: 1, changes: [change('u1')] },
     });
     await agent.waitFor('batchAck', (a) => a.cycleId === start.cycleId);
     complete(agent, cfg.id, start.cycleId, 1);
@@ -115,12 +116,11 @@ describe('another agent cannot end a cycle', () => {
   });
 
   it("the owner's CycleFailed still fails its cycle, its message cut to 1000 characters", async () => {
-    const { cfg, agent, start } = await runningCycle(server, 'own-failure');
+    const { cfg, agent, start, ids } = await runningCycle(server, 'own-failure');
     agent.send({
       type: 'cycleFailed',
       value: {
-        configurationId: cfg.id,
-        cycleId: start.cycleId,
+        ...ids,
         code: CycleErrorCode.CYCLE_ERROR_LDAP_UNAVAILABLE,
         message: 'e'.repeat(50_000),
       },
@@ -136,14 +136,14 @@ describe('another agent cannot end a cycle', () => {
 describe('an agent is bounded', () => {
   it('100 unacknowledged 1 MB batches: the connection closes with RATE_LIMITED after the window, and no more than the window is stored', async () => {
     await withController({ maxFrameBytes: 2 * 1024 * 1024, maxInFlightBatches: 4 }, async (bounded) => {
-      const { owner, cfg, agent, start } = await runningCycle(bounded, 'flood');
+      const { owner, agent, start, ids } = await runningCycle(bounded, 'flood');
       // Redis is slow (paused for writes) while the agent floods: nothing is acknowledged
       // meanwhile, so every batch past the fourth is beyond the window, whatever the timing.
       await bounded.redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
       for (let seq = 1; seq <= 100; seq++) {
         agent.send({
           type: 'changeBatch',
-          value: { configurationId: cfg.id, cycleId: start.cycleId, sequence: seq, changes: [change(`u${seq}`, 1024 * 1024)] },
+          value: { ...ids, sequence: seq, changes: [change(`u${seq}`, 1024 * 1024)] },
         });
       }
       expect(await agent.waitClosed()).toBe(CloseCode.RATE_LIMITED);
@@ -211,13 +211,13 @@ describe('an agent is bounded', () => {
         { name: 'batches', size: 10, expect: 'maxCycleBatches' },
         { name: 'bytes', size: 30 * 1024, expect: 'maxCycleBytes' },
       ]) {
-        const { cfg, agent, start } = await runningCycle(capped, c.name);
+        const { agent, start, ids } = await runningCycle(capped, c.name);
         let refused = null;
         for (let seq = 1; seq <= 4 && !refused; seq++) {
           const from = agent.received.length;
           agent.send({
             type: 'changeBatch',
-            value: { configurationId: cfg.id, cycleId: start.cycleId, sequence: seq, changes: [change(`u${seq}`, c.size)] },
+            value: { ...ids, sequence: seq, changes: [change(`u${seq}`, c.size)] },
           });
           await waitFor(() => agent.received.slice(from).some((b) => b.type === 'batchAck' || b.type === 'error'), {
             message: `answer to batch ${seq}`,
@@ -309,13 +309,12 @@ describe('an agent is bounded', () => {
   });
 
   it('a batch with an object id or DN over its bound fails the cycle, naming the field', async () => {
-    const { cfg, agent, start } = await runningCycle(server, 'long-dn');
+    const { agent, start, ids } = await runningCycle(server, 'long-dn');
     const from = agent.received.length;
     agent.send({
       type: 'changeBatch',
       value: {
-        configurationId: cfg.id,
-        cycleId: start.cycleId,
+        ...ids,
         sequence: 1,
         changes: [{ ...change('u1'), dn: `uid=u1,${'ou=x,'.repeat(4000)}${BASE}` }],
       },
@@ -330,12 +329,11 @@ describe('an agent is bounded', () => {
 
 describe('secrets an agent sends anyway', () => {
   it('are neither served by the objects API nor provisioned', async () => {
-    const { cfg, agent, start } = await runningCycle(server, 'old-agent');
+    const { cfg, agent, start, ids } = await runningCycle(server, 'old-agent');
     agent.send({
       type: 'changeBatch',
       value: {
-        configurationId: cfg.id,
-        cycleId: start.cycleId,
+        ...ids,
         sequence: 1,
         changes: [
           {
