@@ -9,6 +9,7 @@ import { Agent } from './agent';
 import { peakRssKb } from './memory';
 import { compileAgentOptions } from './agent-options';
 import { SettingError, isAgentError } from './errors';
+import { redactUrlsIn } from './redact';
 import { helpText, resolveSettings, settingName } from './settings';
 
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
@@ -23,12 +24,12 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   } catch (error) {
     if (error instanceof SettingError) {
       process.stderr.write(
-        `syncguard-agent: invalid setting ${settingName(error.setting)}: ${error.message.slice(error.setting.length + 2)}\n`,
+        `syncguard-agent: invalid setting ${settingName(error.setting)}: ${redactUrlsIn(error.message.slice(error.setting.length + 2))}\n`,
       );
       return 1;
     }
     process.stderr.write(
-      `syncguard-agent: cannot start: ${isAgentError(error) ? `${error.code}: ` : ''}${(error as Error).message}\n`,
+      `syncguard-agent: cannot start: ${isAgentError(error) ? `${error.code}: ` : ''}${redactUrlsIn((error as Error).message)}\n`,
     );
     return 1;
   }

@@ -39,6 +39,8 @@ const INTEGER_SETTINGS = new Set<keyof ControllerOptions>([
   'maxFrameBytes',
   'maxBatchChanges',
   'maxInFlightBatches',
+  'maxCycleBatches',
+  'maxCycleBytes',
   'applyChunkSize',
   'applyStepDelayMs',
   'historyRetentionDays',

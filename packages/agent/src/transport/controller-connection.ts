@@ -17,6 +17,7 @@ import {
   type ControllerWelcome,
 } from '@syncguard/protocol';
 import { AgentError } from '../errors';
+import { redactUrlsIn } from '../redact';
 import { Backoff } from './backoff';
 
 export interface ControllerConnectionOptions {
@@ -139,7 +140,7 @@ export class ControllerConnection {
     // The controller's WebSocket pings (ws answers them) count as signs of life too.
     ws.on('ping', () => (this.lastHeard = Date.now()));
     ws.on('pong', () => (this.lastHeard = Date.now()));
-    ws.on('error', (error) => this.log.warn({ err: error.message }, 'controller connection error'));
+    ws.on('error', (error) => this.log.warn({ err: redactUrlsIn(error.message) }, 'controller connection error'));
     ws.on('unexpected-response', (_req, res) => {
       this.log.warn({ status: res.statusCode }, 'controller refused the WebSocket upgrade');
       if (res.statusCode === 401 || res.statusCode === 403) {

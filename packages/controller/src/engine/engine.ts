@@ -20,6 +20,7 @@ import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerService } from '../controller-service';
 import { ConflictError, ControllerError, NotFoundError, ValidationError } from '../errors';
 import { hashAgentToken, type AgentGateway } from '../gateway/agent-gateway';
+import { MAX_AGENT_MESSAGE_CHARS, MAX_DN_CHARS, MAX_OBJECT_ID_CHARS, boundedText, overLimit } from '../gateway/agent-limits';
 import type { AgentSession, SessionError, SessionHandler, StagedBatch } from '../gateway/agent-session';
 import type { ControllerMetrics } from '../metrics';
 import type {
@@ -75,6 +76,34 @@ function limitOf(limit: number | undefined, fallback: number): number {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
     throw new ValidationError('limit', 'must be a whole number from 1 to 1000');
   return limit;
+}
+
+/** The first object id or DN of a batch over its bound, as a message, or null. */
+function changeOverLimit(batch: StagedBatch): string | null {
+  for (let i = 0; i < batch.changes.length; i++) {
+    const c = batch.changes[i]!;
+    if (c.objectId.length > MAX_OBJECT_ID_CHARS || c.dn.length > MAX_DN_CHARS) {
+      return overLimit([
+        [`changes[${i}].objectId`, c.objectId, MAX_OBJECT_ID_CHARS],
+        [`changes[${i}].dn`, c.dn, MAX_DN_CHARS],
+      ]);
+    }
+  }
+  return null;
+}
+
+/**
+ * The hello's cursors of configurations the agent serves, one per configuration (the first):
+ * a cursor for any other configuration is dropped, never stored nor acted on.
+ */
+function servedCursors(hello: AgentHello, configs: readonly StoredConfiguration[]): AgentHello['cursors'] {
+  const served = new Set(configs.map((c) => c.id));
+  const seen = new Set<string>();
+  return hello.cursors.filter((c) => {
+    if (!served.has(c.configurationId) || seen.has(c.configurationId)) return false;
+    seen.add(c.configurationId);
+    return true;
+  });
 }
 
 function cycleErrorName(code: CycleErrorCode): string {
@@ -946,7 +975,8 @@ export class Engine implements ControllerService, SessionHandler {
     await this.claimSession(session);
     const tx = this.redis.multi();
     tx.del(this.keys.agentCursors(session.agentId));
-    const cursors = hello.cursors.filter((c) => c.committedCycleId !== '');
+    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
+    const cursors = servedCursors(hello, configs).filter((c) => c.committedCycleId !== '');
     if (cursors.length > 0) {
       tx.hset(
         this.keys.agentCursors(session.agentId),
@@ -954,24 +984,24 @@ export class Engine implements ControllerService, SessionHandler {
       );
     }
     await tx.exec();
-    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
     const out: Assignment[] = [];
     for (const cfg of configs) out.push({ configurationId: cfg.id, active: (await this.activeAgent(cfg)) === session.agentId });
     return out;
   }
 
   async afterWelcome(session: AgentSession, hello: AgentHello): Promise<void> {
-    for (const cursor of hello.cursors) {
+    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
+    const cursors = servedCursors(hello, configs);
+    for (const cursor of cursors) {
       if (cursor.pendingCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.pendingCycleId, true);
       if (cursor.runningCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.runningCycleId, false);
     }
-    const configs = (await this.storedConfigurations()).filter((c) => c.agentIds.includes(session.agentId));
     // The hello is the truth of what the agent is doing. A cycle started for it before this
     // hello that it does not mention never reached it (its StartCycle went out while the
     // agent only looked connected, e.g. right after a controller crash): fail it now instead
     // of waiting for cycleTimeoutMs, so that a new cycle can start. Cycles started after the
     // hello (a failover racing with this welcome) were sent on this connection: keep them.
-    const known = new Set(hello.cursors.flatMap((c) => [c.pendingCycleId, c.runningCycleId]).filter((id) => id !== ''));
+    const known = new Set(cursors.flatMap((c) => [c.pendingCycleId, c.runningCycleId]).filter((id) => id !== ''));
     const helloAt = this.helloAt.get(session) ?? 0;
     for (const cfg of configs) {
       const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
@@ -992,15 +1022,18 @@ export class Engine implements ControllerService, SessionHandler {
 
   /** Answers an agent's pending or running cycle after a reconnect. */
   private async sendVerdict(agentId: string, configurationId: string, cycleId: string, completed: boolean): Promise<void> {
-    const [phase, cfgId, lastSequence] = await this.redis.hmget(
+    const [phase, cfgId, lastSequence, owner] = await this.redis.hmget(
       this.keys.cycle(cycleId),
       'phase',
       'configurationId',
       'lastSequence',
+      'agentId',
     );
     const abort = (reason: AbortReason, message: string) =>
       this.gateway.send(agentId, { type: 'cycleAborted', value: { configurationId, cycleId, reason, message } });
-    if (!phase || cfgId !== configurationId) return abort(AbortReason.ABORT_REASON_ABANDONED, 'unknown cycle');
+    // A cursor naming another agent's cycle must not settle (or fail) it.
+    if (!phase || cfgId !== configurationId || owner !== agentId)
+      return abort(AbortReason.ABORT_REASON_ABANDONED, 'unknown cycle');
     switch (phase) {
       case 'applied':
         return this.sendCommitted(agentId, configurationId, cycleId);
@@ -1027,6 +1060,8 @@ export class Engine implements ControllerService, SessionHandler {
     wire: { protocolVersion: number; encoded: readonly Uint8Array[] },
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
     const cycleKey = this.keys.cycle(batch.cycleId);
+    const tooLong = changeOverLimit(batch);
+    if (tooLong) return { ackedThrough: null, error: await this.refuseOverLimit(session, batch, tooLong) };
     // The script checks that the cycle is this agent's, for this configuration (one round trip).
     const { result, acked } = await this.deps.scripts.persistBatch(
       cycleKey,
@@ -1036,7 +1071,15 @@ export class Engine implements ControllerService, SessionHandler {
       // The changes are kept as the agent encoded them.
       encodeStoredBatch(batch.changes, wire.encoded, wire.protocolVersion),
       { configurationId: batch.configurationId, agentId: session.agentId },
+      this.deps.options,
     );
+    if (result === -4 || result === -5) {
+      const limit =
+        result === -4
+          ? `more than maxCycleBatches (${this.deps.options.maxCycleBatches}) batches`
+          : `more than maxCycleBytes (${this.deps.options.maxCycleBytes}) bytes of changes`;
+      return { ackedThrough: null, error: await this.refuseOverLimit(session, batch, `the cycle has ${limit}`) };
+    }
     if (result === -3) {
       return {
         ackedThrough: null,
@@ -1068,6 +1111,33 @@ export class Engine implements ControllerService, SessionHandler {
     return { ackedThrough: acked, error: null };
   }
 
+  /**
+   * A batch over a cycle's limits: the cycle fails (when it is this agent's, streaming) with
+   * LIMIT_EXCEEDED, nothing of it is applied, and the agent is told CycleAborted.
+   */
+  private async refuseOverLimit(session: AgentSession, batch: StagedBatch, why: string): Promise<SessionError> {
+    const error = { code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, message: why, cycleId: batch.cycleId };
+    const [cfgId, owner] = await this.redis.hmget(this.keys.cycle(batch.cycleId), 'configurationId', 'agentId');
+    if (cfgId !== batch.configurationId || owner !== session.agentId)
+      return { ...error, code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}` };
+    this.deps.logger.warn(
+      { agentId: session.agentId, configurationId: cfgId, cycleId: batch.cycleId, why },
+      'batch over a limit',
+    );
+    if (await this.failCycle(cfgId, batch.cycleId, { code: 'LIMIT_EXCEEDED', message: why })) {
+      await this.gateway.send(session.agentId, {
+        type: 'cycleAborted',
+        value: {
+          configurationId: cfgId,
+          cycleId: batch.cycleId,
+          reason: AbortReason.ABORT_REASON_CONTROLLER_ERROR,
+          message: why,
+        },
+      });
+    }
+    return error;
+  }
+
   async complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null> {
     const cycleKey = this.keys.cycle(message.cycleId);
     const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
@@ -1094,10 +1164,18 @@ export class Engine implements ControllerService, SessionHandler {
     return null;
   }
 
-  async failed(session: AgentSession, message: CycleFailed): Promise<void> {
-    const cfgId = await this.redis.hget(this.keys.cycle(message.cycleId), 'configurationId');
-    if (cfgId !== message.configurationId) return;
-    await this.failCycle(cfgId, message.cycleId, { code: cycleErrorName(message.code), message: message.message });
+  async failed(session: AgentSession, message: CycleFailed): Promise<SessionError | null> {
+    // Only the agent the cycle was started for may fail it, as for its batches and
+    // CycleComplete: cycle ids are visible to readers, and any agent could otherwise put
+    // another agent's configuration into `error`.
+    const [cfgId, owner] = await this.redis.hmget(this.keys.cycle(message.cycleId), 'configurationId', 'agentId');
+    if (!cfgId || cfgId !== message.configurationId || owner !== session.agentId) {
+      return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
+    }
+    await this.failCycle(cfgId, message.cycleId, {
+      code: cycleErrorName(message.code),
+      message: boundedText(message.message, MAX_AGENT_MESSAGE_CHARS),
+    });
     if (message.code === CycleErrorCode.CYCLE_ERROR_CACHE_MISMATCH) {
       // The agent's cache is not at our committed cycle: the next cycle runs FULL, now.
       await this.redis.hdel(this.keys.agentCursors(session.agentId), cfgId);
@@ -1105,6 +1183,7 @@ export class Engine implements ControllerService, SessionHandler {
         if (!(error instanceof ConflictError)) throw error;
       });
     }
+    return null;
   }
 
   async alive(session: AgentSession): Promise<void> {

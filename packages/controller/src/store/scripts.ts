@@ -12,18 +12,20 @@ import { encodedCommand } from './resp';
 /**
  * Persists one ChangeBatch. KEYS: cycle hash, batches hash, seen hash. ARGV: sequence,
  * stored changes, now (ms), summaries field, stored summaries (pipeline/stored-batch.ts),
- * the configuration id and the agent id the cycle must have, then per change of the batch
- * its object id and `seq:idx`.
+ * the configuration id and the agent id the cycle must have, the most batches and the most
+ * bytes of stored changes a cycle may hold (maxCycleBatches, maxCycleBytes; the cycle's
+ * `bytes` counts them), then per change of the batch its object id and `seq:idx`.
  * Records in the seen hash, for each object of the batch, `seq:idx` of this change (the
  * last change of an object in a cycle wins), and counts in the cycle's `duplicates` the
  * changes that named an object already seen, so that evaluation knows whether it must
  * look for superseded changes at all.
  * Returns {result, acked}: result 1 stored, 2 stored and the cycle complete now (its
  * CycleComplete came before this, its last batch: the cycle moved to `complete`), 0
- * duplicate, -1 gap, -2 cycle not streaming, -3 no such cycle of that configuration and agent.
+ * duplicate, -1 gap, -2 cycle not streaming, -3 no such cycle of that configuration and agent,
+ * -4 the batch would take the cycle over maxCycleBatches, -5 over maxCycleBytes (nothing stored).
  */
 const PERSIST_BATCH = `
-local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked', 'lastSequence')
+local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked', 'lastSequence', 'bytes')
 if cycle[1] ~= ARGV[6] or cycle[2] ~= ARGV[7] then return {-3, 0} end
 local phase = cycle[3]
 local acked = tonumber(cycle[4] or '0')
@@ -31,11 +33,14 @@ local seq = tonumber(ARGV[1])
 if seq <= acked then return {0, acked} end
 if phase ~= 'streaming' then return {-2, acked} end
 if seq > acked + 1 then return {-1, acked} end
+if seq > tonumber(ARGV[8]) then return {-4, acked} end
+local bytes = tonumber(cycle[6] or '0') + #ARGV[2]
+if bytes > tonumber(ARGV[9]) then return {-5, acked} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], ARGV[4], ARGV[5])
--- The seen entries come as ARGV 8.. (object id, seq:idx pairs): no JSON to decode here.
-local n = (#ARGV - 7) / 2
+-- The seen entries come as ARGV 10.. (object id, seq:idx pairs): no JSON to decode here.
+local n = (#ARGV - 9) / 2
 local added = 0
-local i = 8
+local i = 10
 while i <= #ARGV do
   local last = math.min(#ARGV, i + 1999)
   added = added + redis.call('HSET', KEYS[3], unpack(ARGV, i, last))
@@ -47,7 +52,7 @@ if added < n then redis.call('HINCRBY', KEYS[1], 'duplicates', n - added) end
 if tonumber(redis.call('HGET', KEYS[1], 'seenThrough') or '0') == seq - 1 then
   redis.call('HSET', KEYS[1], 'seenThrough', seq)
 end
-redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
+redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3], 'bytes', bytes)
 if cycle[5] and tonumber(cycle[5]) <= seq then
   redis.call('HSET', KEYS[1], 'phase', 'complete')
   return {2, seq}
@@ -247,6 +252,7 @@ export class Scripts {
     sequence: number,
     stored: { changes: Buffer; summaries: string; objectIds: readonly string[] },
     owner: { configurationId: string; agentId: string },
+    limits: { maxCycleBatches: number; maxCycleBytes: number },
   ): Promise<{ result: number; acked: number }> {
     const args: (string | number | Buffer)[] = [
       PERSIST_BATCH,
@@ -261,6 +267,8 @@ export class Scripts {
       stored.summaries,
       owner.configurationId,
       owner.agentId,
+      limits.maxCycleBatches,
+      limits.maxCycleBytes,
     ];
     stored.objectIds.forEach((id, i) => args.push(id, `${sequence}:${i}`));
     // Encoded in one go (see resp.ts): a batch's eval carries hundreds of arguments.

@@ -9,6 +9,7 @@ import { transactionOf } from '../store/unit-of-work';
 import {
   STORED_CHANGE_VERSIONS,
   attributesObject,
+  withoutSecretAttributes,
   type Target,
   type TargetOperation,
   type TargetOutcome,
@@ -34,7 +35,10 @@ const KEPT_ATTRIBUTES: TargetOutcome = Object.freeze({
 
 /** Reads an object in either stored form. */
 export function decodeStoredObject(bytes: Buffer): StoredObject {
-  if (bytes[0] !== BINARY) return JSON.parse(bytes.toString('utf8')) as StoredObject;
+  if (bytes[0] !== BINARY) {
+    const stored = JSON.parse(bytes.toString('utf8')) as StoredObject;
+    return { ...stored, attributes: withoutSecretAttributes(stored.attributes ?? {}) };
+  }
   const version = bytes[1] ?? 0;
   if (!STORED_CHANGE_VERSIONS.includes(version))
     throw new Error(`a stored object of protocol version ${version}, which this build does not read`);
