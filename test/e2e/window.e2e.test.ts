@@ -27,7 +27,8 @@ describe('the in-flight window', () => {
       });
       ids.push(id);
     }
-    for (const id of ids) expect((await system.firstCycle(id)).lastCycle?.counts).toEqual({ create: 600, update: 0, delete: 0 });
+    for (const id of ids)
+      expect((await system.firstCycle(id)).lastCycle?.counts).toEqual({ create: 600, update: 0, delete: 0, failed: 0 });
     const log = system.controller?.log ?? '';
     expect(log).not.toContain('maxInFlightBatches');
     expect(system.agentLog(agentId)).not.toContain('RATE_LIMITED');
