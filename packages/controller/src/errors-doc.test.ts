@@ -10,7 +10,10 @@ const ENGINE_SOURCES = [
   'server.ts',
   'controller-options.ts',
   'main.ts',
-  'engine',
+  'controller-facade.ts',
+  'page-limit.ts',
+  'agents',
+  'configurations',
   'guard',
   'cycles',
   'gateway',
@@ -58,7 +61,7 @@ describe('docs/errors.md, section Cycle errors', () => {
   it('lists exactly the codes a cycle can fail or be discarded with', () => {
     const listed = [...section('Cycle errors (`cycle.error.code`)').matchAll(/^\| `([A-Z_*]+)` \|/gm)].map((m) => m[1]!).sort();
     const raised = new Set<string>(['CYCLE_ERROR_*']);
-    for (const file of ['engine', 'pipeline'].flatMap(sources)) {
+    for (const file of ['agents', 'configurations', 'cycles', 'pipeline'].flatMap(sources)) {
       for (const m of fs.readFileSync(file, 'utf8').matchAll(/\bcode: '([A-Z][A-Z_]+)'/g)) {
         if (!m[1]!.startsWith('SG_ERR_')) raised.add(m[1]!);
       }

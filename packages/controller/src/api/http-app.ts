@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuthFailureLimiter } from '../auth/auth-failure-limiter';
-import { authHook } from '../auth/auth-hook';
+import { authHook } from './auth-hook';
 import { Authenticator } from '../auth/authenticator';
 import { DashboardSessions } from '../auth/dashboard-sessions';
 import { ApiTokenStore } from '../auth/token-store';

@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthFailureLimiter } from '../auth/auth-failure-limiter';
-import { refuseWhenBlocked } from '../auth/auth-hook';
+import { refuseWhenBlocked } from './auth-hook';
 import { Authenticator, bearerToken } from '../auth/authenticator';
 import type { DashboardSessions } from '../auth/dashboard-sessions';
 import { BOOTSTRAP_ACTOR } from '../auth/token-store';

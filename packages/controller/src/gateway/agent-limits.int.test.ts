@@ -126,7 +126,7 @@ describe('another agent cannot end a cycle', () => {
       },
     });
     await waitFor(async () => (await server.service.getStatus(cfg.id)).state === 'error', { message: 'cycle failed' });
-    const cycle = await server.service.readCycle(start.cycleId);
+    const cycle = await server.services.cycles.readCycle(start.cycleId);
     expect(cycle?.error?.code).toBe('CYCLE_ERROR_LDAP_UNAVAILABLE');
     expect(cycle?.error?.message.length).toBeLessThan(1100);
     await agent.close();
@@ -227,7 +227,7 @@ describe('an agent is bounded', () => {
         expect(refused).toMatchObject({ code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, fatal: false, cycleId: start.cycleId });
         expect((refused as { message: string }).message).toContain(c.expect);
         await agent.waitFor('cycleAborted', (a) => a.cycleId === start.cycleId);
-        const cycle = await capped.service.readCycle(start.cycleId);
+        const cycle = await capped.services.cycles.readCycle(start.cycleId);
         expect({ name: c.name, state: cycle?.state, code: cycle?.error?.code }).toEqual({
           name: c.name,
           state: 'failed',
@@ -322,7 +322,9 @@ describe('an agent is bounded', () => {
     const error = await agent.waitFor('error', (e) => e.cycleId === start.cycleId, from);
     expect(error).toMatchObject({ code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, fatal: false });
     expect(error.message).toContain('changes[0].dn');
-    await waitFor(async () => (await server.service.readCycle(start.cycleId))?.state === 'failed', { message: 'cycle failed' });
+    await waitFor(async () => (await server.services.cycles.readCycle(start.cycleId))?.state === 'failed', {
+      message: 'cycle failed',
+    });
     await agent.close();
   });
 });

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { ObjectTypeName, Quarantine } from '../model';
-import type { StoredConfiguration } from '../engine/configuration-validation';
+import type { StoredConfiguration } from '../model';
 import type { Keys } from '../store/keys';
 import { decodeNotification, decodeQuarantine, encodeNotification } from '../store/quarantine-codec';
 import type { Mailer } from './mailer';
