@@ -21,7 +21,7 @@ import type { PipelineQueues } from '../pipeline/queues';
 import { encodeStoredBatch } from '../pipeline/stored-batch';
 import type { ConfigurationStore } from '../store/configuration-store';
 import type { Keys } from '../store/keys';
-import type { Scripts } from '../store/scripts';
+import { CompleteCycleResult, PersistBatchResult, type Scripts } from '../store/scripts';
 import { SESSION_FORMAT, type AgentRegistry } from './agent-registry';
 
 /** The first object id or DN of a batch over its bound, as a message, or null. */
@@ -236,20 +236,20 @@ export class SessionService implements SessionHandler {
       { configurationId: batch.configurationId, agentId: session.agentId },
       this.deps.options,
     );
-    if (result === -4 || result === -5) {
+    if (result === PersistBatchResult.TOO_MANY_BATCHES || result === PersistBatchResult.TOO_MANY_BYTES) {
       const limit =
-        result === -4
+        result === PersistBatchResult.TOO_MANY_BATCHES
           ? `more than maxCycleBatches (${this.deps.options.maxCycleBatches}) batches`
           : `more than maxCycleBytes (${this.deps.options.maxCycleBytes}) bytes of changes`;
       return { ackedThrough: null, error: await this.refuseOverLimit(session, batch, `the cycle has ${limit}`) };
     }
-    if (result === -3) {
+    if (result === PersistBatchResult.NOT_OWNED) {
       return {
         ackedThrough: null,
         error: { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}`, cycleId: batch.cycleId },
       };
     }
-    if (result === -1) {
+    if (result === PersistBatchResult.GAP) {
       return {
         ackedThrough: acked,
         error: {
@@ -259,7 +259,7 @@ export class SessionService implements SessionHandler {
         },
       };
     }
-    if (result === -2) {
+    if (result === PersistBatchResult.NOT_STREAMING) {
       return {
         ackedThrough: null,
         error: {
@@ -270,7 +270,7 @@ export class SessionService implements SessionHandler {
       };
     }
     // The last batch, after CycleComplete (a resend after a reconnect): the cycle is complete now.
-    if (result === 2) await this.queues.enqueueCycle(batch.cycleId, 'complete');
+    if (result === PersistBatchResult.STORED_COMPLETE) await this.queues.enqueueCycle(batch.cycleId, 'complete');
     return { ackedThrough: acked, error: null };
   }
 
@@ -313,8 +313,8 @@ export class SessionService implements SessionHandler {
       JSON.stringify(message.totals),
       String(message.mode),
     );
-    if (r === 1) await this.queues.enqueueCycle(message.cycleId, 'complete');
-    if (r === -1) {
+    if (r === CompleteCycleResult.COMPLETE) await this.queues.enqueueCycle(message.cycleId, 'complete');
+    if (r === CompleteCycleResult.NOT_STREAMING) {
       const phase = await this.redis.hget(cycleKey, 'phase');
       if (phase === 'failed' || phase === 'discarded') {
         return {

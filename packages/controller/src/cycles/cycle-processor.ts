@@ -421,7 +421,7 @@ export class CycleProcessor {
       if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
       const tx = conn.multi();
       if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
-      tx.eval(ASSEMBLE_PLAN, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
+      tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
         const q: StoredQuarantine = {
           reason: 'TooManyDeletes',

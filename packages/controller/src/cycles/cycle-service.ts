@@ -26,7 +26,7 @@ import type { PipelineQueues } from '../pipeline/queues';
 import type { ConfigurationStore } from '../store/configuration-store';
 import type { Keys } from '../store/keys';
 import { NO_NOTIFICATION, decodeNotification, decodeQuarantine } from '../store/quarantine-codec';
-import type { Scripts } from '../store/scripts';
+import { StartCycleResult, type Scripts } from '../store/scripts';
 import { ENDED_PHASES, cycleState, isCyclePhase, type CyclePhase } from './cycle-phase';
 
 /** What cycles need to know of agents (the agent registry answers it). */
@@ -159,8 +159,10 @@ export class CycleService {
         lastFrameAt: String(now),
       },
     );
-    if (result === 0) throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined`);
-    if (result === -1) throw new ConflictError('SG_ERR_CYCLE_RUNNING', `a cycle of configuration ${id} is running`);
+    if (result === StartCycleResult.QUARANTINED)
+      throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined`);
+    if (result === StartCycleResult.CYCLE_RUNNING)
+      throw new ConflictError('SG_ERR_CYCLE_RUNNING', `a cycle of configuration ${id} is running`);
     await this.link.send(agentId, {
       type: 'startCycle',
       value: {
@@ -218,12 +220,7 @@ export class CycleService {
   private async settleCurrent(cfg: StoredConfiguration, cycleId: string, activeAgentId: string | null): Promise<void> {
     const [phase, agentId, lastFrameAt] = await this.redis.hmget(this.keys.cycle(cycleId), 'phase', 'agentId', 'lastFrameAt');
     if (!isCyclePhase(phase) || ENDED_PHASES.includes(phase)) {
-      await this.redis.eval(
-        "if redis.call('HGET', KEYS[1], 'currentCycleId') == ARGV[1] then redis.call('HDEL', KEYS[1], 'currentCycleId') end return 1",
-        1,
-        this.keys.state(cfg.id),
-        cycleId,
-      );
+      await this.deps.scripts.clearCurrentCycle(this.keys.state(cfg.id), cycleId);
       return;
     }
     if (phase === 'complete' || phase === 'applying') {

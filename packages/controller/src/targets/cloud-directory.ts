@@ -144,7 +144,7 @@ export class CloudDirectoryTarget implements Target {
       if (typeRem[t].length > 0) queueEncoded(tx, 'zrem', [this.keys.dirType(cfg, t), ...typeRem[t]]);
     // A DN left here and taken again in this chunk is simply set below.
     const released = dnLeft.filter(([d]) => !dnSet.has(d)).flat();
-    if (released.length > 0) queueEncoded(tx, 'eval', [RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released]);
+    if (released.length > 0) queueEncoded(tx, 'eval', [RELEASE_DNS.source, 1, this.keys.dirDn(cfg), ...released]);
     // The big commands are encoded here, when the chunk is worked out (see store/resp.ts).
     if (sets.length > 0) queueEncoded(tx, 'mset', sets);
     for (const t of ['user', 'group'] as const)
