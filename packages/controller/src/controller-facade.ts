@@ -1,5 +1,5 @@
 import type { AgentRegistry } from './agents/agent-registry';
-import type { AuditLog } from './audit/audit-log';
+import type { AuditLog } from './store/audit-log';
 import type { ConfigurationService } from './configurations/configuration-service';
 import type { ControllerService } from './controller-service';
 import type { CycleService } from './cycles/cycle-service';

@@ -21,7 +21,6 @@ const ENGINE_SOURCES = [
   'mail',
   'store',
   'targets',
-  'audit',
 ];
 
 function sources(entry: string): string[] {

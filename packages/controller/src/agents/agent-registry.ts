@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AuditLog } from '../audit/audit-log';
+import type { AuditLog } from '../store/audit-log';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import { hashAgentToken } from '../gateway/agent-gateway';

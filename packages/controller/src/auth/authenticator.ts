@@ -1,5 +1,5 @@
 import type { Actor } from '../model';
-import { ApiTokenStore, BOOTSTRAP_ACTOR, secretEquals } from './token-store';
+import { ApiTokenStore, BOOTSTRAP_ACTOR, secretEquals } from '../store/token-store';
 
 /**
  * Turns a presented secret into the Actor it stands for: the bootstrap admin token

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AbortReason } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../audit/audit-log';
+import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import { ENDED_PHASES, isCyclePhase } from '../cycles/cycle-phase';
 import type { CycleService } from '../cycles/cycle-service';

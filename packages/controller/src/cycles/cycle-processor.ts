@@ -21,7 +21,7 @@ import { unitOfWork } from '../store/unit-of-work';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
 import type { StoredConfiguration } from '../model';
-import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../pipeline/provisioning-log';
+import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../store/provisioning-log';
 import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from '../pipeline/stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../audit/audit-log';
+import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { StoredConfiguration } from '../model';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -21,7 +21,7 @@ import type {
   Quarantine,
 } from '../model';
 import { limitOf } from '../page-limit';
-import { isLogCursor, type ProvisioningLog } from '../pipeline/provisioning-log';
+import { isLogCursor, type ProvisioningLog } from '../store/provisioning-log';
 import type { PipelineQueues } from '../pipeline/queues';
 import type { ConfigurationStore } from '../store/configuration-store';
 import type { Keys } from '../store/keys';

@@ -1,7 +1,7 @@
 import { AbortReason } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../audit/audit-log';
+import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import { ConflictError, ControllerError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';

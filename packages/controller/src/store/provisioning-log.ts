@@ -1,7 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
-import type { Keys } from '../store/keys';
-import { COPY_BUNDLES } from '../store/scripts';
+import type { Keys } from './keys';
+import { COPY_BUNDLES } from './scripts';
 
 export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
 

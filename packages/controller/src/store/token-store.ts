@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { HSET_IF_EXISTS, callScript } from '../store/scripts';
+import { HSET_IF_EXISTS, callScript } from './scripts';
 import { NotFoundError, ValidationError } from '../errors';
 import type { Actor, ApiToken, Role } from '../model';
 

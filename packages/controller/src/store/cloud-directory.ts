@@ -1,11 +1,11 @@
 import { ObjectType, decodeChange } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
-import type { Keys } from '../store/keys';
-import { queueEncoded } from '../store/resp';
-import { RELEASE_DNS } from '../store/scripts';
-import { readVarint, varintSize, writeVarint } from '../store/varint';
-import { transactionOf } from '../store/unit-of-work';
+import type { Keys } from './keys';
+import { queueEncoded } from './resp';
+import { RELEASE_DNS } from './scripts';
+import { readVarint, varintSize, writeVarint } from './varint';
+import { transactionOf } from './unit-of-work';
 import {
   STORED_CHANGE_VERSIONS,
   attributesObject,
@@ -14,7 +14,7 @@ import {
   type TargetOperation,
   type TargetOutcome,
   type UnitOfWork,
-} from './target';
+} from '../targets/target';
 
 type StoredObject = Omit<CloudObject, 'memberIds'>;
 
