@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { AuditLog } from '../store/audit-log';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import { hashAgentToken } from '../gateway/agent-gateway';
 import type { Actor, Agent } from '../model';
 import type { StoredConfiguration } from '../model';
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../cycles/cycle-records';
 import type { AgentConfigurations, AgentRecords } from './agent-records';
 
 /** A new agent token: `sga_` and 256 random bits; Redis keeps only its SHA-256. */
@@ -25,7 +25,7 @@ const LIVENESS_TTL_MS = 15_000;
 
 export interface AgentRegistryDeps {
   records: AgentRecords;
-  audit: AuditLog;
+  audit: AuditTrail;
   logger: Logger;
   controllerId: string;
   configs: AgentConfigurations;

@@ -1,5 +1,5 @@
 import type { StartCycleResult } from '../store/scripts';
-import type { ConfigurationState, Cycle, Quarantine, StoredConfiguration } from '../model';
+import type { AuditEntry, ConfigurationState, Cycle, Quarantine, StoredConfiguration } from '../model';
 import type { CyclePhase } from './cycle-phase';
 
 /** The fields of a configuration's state hash that starting, settling and restarting cycles read. */
@@ -106,4 +106,9 @@ export interface ConfigurationReader {
   load(id: string): Promise<StoredConfiguration | null>;
   /** NotFoundError when there is none. */
   get(id: string): Promise<StoredConfiguration>;
+}
+
+/** Where the services record who did what (store/audit-log.ts implements it). */
+export interface AuditTrail {
+  record(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { StoredConfiguration } from '../model';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -13,7 +12,7 @@ import { isLogCursor, type ProvisioningLog } from '../store/provisioning-log';
 import type { PipelineQueues } from '../pipeline/queues';
 import { StartCycleResult } from '../store/scripts';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
-import type { AgentCursors, ConfigurationReader, CycleRecords } from './cycle-records';
+import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 
 /** What cycles need to know of agents (the agent registry answers it). */
 export interface AgentPresence {
@@ -29,7 +28,7 @@ export interface CycleServiceDeps {
   options: CompiledControllerOptions;
   logger: Logger;
   metrics: ControllerMetrics;
-  audit: AuditLog;
+  audit: AuditTrail;
   plog: ProvisioningLog;
   configs: ConfigurationReader;
   agents: AgentPresence;

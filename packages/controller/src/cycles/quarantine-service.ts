@@ -1,6 +1,5 @@
 import { AbortReason } from '@syncguard/protocol';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import { ConflictError, ControllerError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
@@ -8,7 +7,7 @@ import type { ControllerMetrics } from '../metrics';
 import type { Actor, AllowDeletesResult, Quarantine } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
-import type { ConfigurationReader, CycleRecords } from './cycle-records';
+import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
 
 export interface QuarantineServiceDeps {
@@ -16,7 +15,7 @@ export interface QuarantineServiceDeps {
   options: CompiledControllerOptions;
   logger: Logger;
   metrics: ControllerMetrics;
-  audit: AuditLog;
+  audit: AuditTrail;
   configs: ConfigurationReader;
   cycles: CycleService;
   queues: PipelineQueues;
