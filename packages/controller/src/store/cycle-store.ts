@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
-import { cycleState } from '../cycles/cycle-phase';
-import type { CyclePhase } from '../cycles/cycle-phase';
+import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
 import type { SessionCycles } from '../agents/agent-records';
 import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
 import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
-import type { PersistBatchResult, Scripts, StartCycleResult, CompleteCycleResult } from './scripts';
+import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
 import type { Keys } from './keys';
 import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from './quarantine-codec';
 
