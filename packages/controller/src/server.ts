@@ -17,7 +17,9 @@ import { ControllerFacade } from './controller-facade';
 import { CycleService } from './cycles/cycle-service';
 import { QuarantineService } from './cycles/quarantine-service';
 import { AgentChannel } from './gateway/agent-channel';
+import { AgentStore } from './store/agent-store';
 import { ConfigurationStore } from './store/configuration-store';
+import { CycleStore } from './store/cycle-store';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
@@ -98,12 +100,13 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
   const link = new AgentChannel(redis, subscriber, keys, gatewayLogger, metrics);
-  const configs = new ConfigurationStore(redis, keys);
-  const agents = new AgentRegistry({ redis, keys, scripts, audit, logger, controllerId, configs, link });
+  const configs = new ConfigurationStore(redis, keys, audit);
+  const agentRecords = new AgentStore(redis, keys, scripts);
+  const cycleRecords = new CycleStore(redis, keys, scripts);
+  const agents = new AgentRegistry({ records: agentRecords, audit, logger, controllerId, configs, link });
   const cycles = new CycleService({
-    redis,
-    keys,
-    scripts,
+    records: cycleRecords,
+    cursors: agentRecords,
     options: opts,
     logger,
     metrics,
@@ -115,11 +118,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     link,
   });
   const configurations = new ConfigurationService({
-    redis,
-    keys,
+    cycleRecords,
     options: opts,
     logger,
-    audit,
     target,
     configs,
     agents,
@@ -128,9 +129,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     link,
   });
   const quarantines = new QuarantineService({
-    redis,
-    keys,
-    scripts,
+    records: cycleRecords,
     options: opts,
     logger,
     metrics,
@@ -141,9 +140,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     link,
   });
   const sessions = new SessionService({
-    redis,
-    keys,
-    scripts,
+    records: agentRecords,
+    cycleRecords,
     options: opts,
     logger,
     controllerId,

@@ -1,15 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { AuditLog } from '../store/audit-log';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import { hashAgentToken } from '../gateway/agent-gateway';
 import type { Actor, Agent } from '../model';
-import type { ConfigurationStore } from '../store/configuration-store';
-import type { Keys } from '../store/keys';
-import type { Scripts } from '../store/scripts';
 import type { StoredConfiguration } from '../model';
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../cycles/cycle-records';
+import type { AgentConfigurations, AgentRecords } from './agent-records';
 
 /** A new agent token: `sga_` and 256 random bits; Redis keeps only its SHA-256. */
 function newAgentToken(): string {
@@ -27,13 +24,11 @@ export const SESSION_FORMAT = '2';
 const LIVENESS_TTL_MS = 15_000;
 
 export interface AgentRegistryDeps {
-  redis: Redis;
-  keys: Keys;
-  scripts: Scripts;
-  audit: AuditLog;
+  records: AgentRecords;
+  audit: AuditTrail;
   logger: Logger;
   controllerId: string;
-  configs: ConfigurationStore;
+  configs: AgentConfigurations;
   link: AgentChannel;
 }
 
@@ -42,21 +37,19 @@ export interface AgentRegistryDeps {
  * connected (on any replica), and which agent is the active one of a configuration.
  */
 export class AgentRegistry {
-  private readonly redis: Redis;
-  private readonly keys: Keys;
-  private readonly configs: ConfigurationStore;
+  private readonly records: AgentRecords;
+  private readonly configs: AgentConfigurations;
   private readonly link: AgentChannel;
 
   constructor(private readonly deps: AgentRegistryDeps) {
-    this.redis = deps.redis;
-    this.keys = deps.keys;
+    this.records = deps.records;
     this.configs = deps.configs;
     this.link = deps.link;
   }
 
   /** True when the agent is registered. */
   async exists(id: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.agent(id))) === 1;
+    return this.records.exists(id);
   }
 
   // ---------------------------------------------------------------- agents
@@ -68,15 +61,7 @@ export class AgentRegistry {
     const id = randomUUID();
     const token = newAgentToken();
     // Name claim and agent creation in one script: of two registrations of a name, one wins.
-    const created = await this.deps.scripts.registerAgent(
-      {
-        names: this.keys.agentNames,
-        agent: this.keys.agent(id),
-        agents: this.keys.agents,
-        token: this.keys.agentToken(hashAgentToken(token)),
-      },
-      { id, name, tokenHash: hashAgentToken(token), createdAt: new Date() },
-    );
+    const created = await this.records.register({ id, name, tokenHash: hashAgentToken(token), createdAt: new Date() });
     if (!created) throw new ConflictError('SG_ERR_NAME_TAKEN', `name: an agent named ${name} exists`);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
@@ -93,16 +78,16 @@ export class AgentRegistry {
    * that already share a name keep it (the CLI then asks for the id).
    */
   async claimAgentNames(): Promise<void> {
-    for (const id of await this.redis.zrange(this.keys.agents, 0, -1)) {
-      const name = await this.redis.hget(this.keys.agent(id), 'name');
-      if (name) await this.redis.hsetnx(this.keys.agentNames, name, id);
+    for (const id of await this.records.ids()) {
+      const name = await this.records.name(id);
+      if (name) await this.records.claimName(name, id);
     }
   }
 
   private async storedAgent(id: string): Promise<{ name: string; tokenHash: string }> {
-    const [name, tokenHash] = await this.redis.hmget(this.keys.agent(id), 'name', 'tokenHash');
-    if (!tokenHash) throw new NotFoundError('agent', id);
-    return { name: name ?? '', tokenHash };
+    const agent = await this.records.credentials(id);
+    if (!agent) throw new NotFoundError('agent', id);
+    return agent;
   }
 
   /**
@@ -113,18 +98,7 @@ export class AgentRegistry {
   async deleteAgent(id: string, actor: Actor): Promise<{ id: string; name: string; configurationIds: string[] }> {
     let agent = await this.storedAgent(id);
     // Retried when a rotation changed the token between the read and the delete.
-    while (
-      !(await this.deps.scripts.deleteAgent(
-        {
-          agent: this.keys.agent(id),
-          agents: this.keys.agents,
-          token: this.keys.agentToken(agent.tokenHash),
-          cursors: this.keys.agentCursors(id),
-          names: this.keys.agentNames,
-        },
-        { id, tokenHash: agent.tokenHash, name: agent.name },
-      ))
-    ) {
+    while (!(await this.records.remove({ id, tokenHash: agent.tokenHash, name: agent.name }))) {
       agent = await this.storedAgent(id);
     }
     const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(id));
@@ -151,14 +125,7 @@ export class AgentRegistry {
   async rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }> {
     const agent = await this.storedAgent(id);
     const token = newAgentToken();
-    const rotated = await this.deps.scripts.rotateAgentToken(
-      {
-        agent: this.keys.agent(id),
-        oldToken: this.keys.agentToken(agent.tokenHash),
-        newToken: this.keys.agentToken(hashAgentToken(token)),
-      },
-      { id, oldHash: agent.tokenHash, newHash: hashAgentToken(token) },
-    );
+    const rotated = await this.records.rotateToken(id, agent.tokenHash, hashAgentToken(token));
     if (!rotated) throw new ConflictError('SG_ERR_AGENT_CHANGED', `agent ${id} was deleted or its token rotated meanwhile`);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
@@ -172,7 +139,7 @@ export class AgentRegistry {
   }
 
   async listAgents(): Promise<Agent[]> {
-    const ids = await this.redis.zrange(this.keys.agents, 0, -1);
+    const ids = await this.records.ids();
     const configs = await this.configs.list();
     return Promise.all(ids.map((id) => this.agentView(id, configs))).then((a) => a.filter((x): x is Agent => x !== null));
   }
@@ -184,17 +151,17 @@ export class AgentRegistry {
   }
 
   private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
-    const [h, connected] = await Promise.all([this.redis.hgetall(this.keys.agent(id)), this.isConnected(id)]);
-    if (!h.id) return null;
+    const [record, connected] = await Promise.all([this.records.read(id), this.isConnected(id)]);
+    if (!record) return null;
     return {
       id,
-      name: h.name ?? '',
+      name: record.name,
       status: connected ? 'connected' : 'disconnected',
-      lastSeenAt: h.lastSeenAt ?? null,
-      version: h.version ?? null,
-      hostname: h.hostname ?? null,
+      lastSeenAt: record.lastSeenAt,
+      version: record.version,
+      hostname: record.hostname,
       configurationIds: configs.filter((c) => c.agentIds.includes(id)).map((c) => c.id),
-      createdAt: h.createdAt ?? '',
+      createdAt: record.createdAt,
     };
   }
 
@@ -203,20 +170,20 @@ export class AgentRegistry {
    * crashed controller's sessions would otherwise look connected until they expire).
    */
   async isConnected(agentId: string): Promise<boolean> {
-    const holder = await this.redis.get(this.keys.agentSession(agentId));
+    const holder = await this.records.sessionHolder(agentId);
     if (!holder) return false;
     const [controllerId = '', , version] = holder.split('/');
     // A session written by a controller version without liveness keys (no `/2` suffix: a
     // rolling upgrade) counts until it expires, as it always did.
     if (version !== SESSION_FORMAT || controllerId === this.deps.controllerId) return true;
-    return (await this.redis.exists(this.keys.controller(controllerId))) === 1;
+    return this.records.controllerAlive(controllerId);
   }
 
   private livenessTimer: NodeJS.Timeout | null = null;
 
   /** Keeps this process's liveness key (`P:controller:{id}`) while it runs. */
   async startLiveness(): Promise<void> {
-    const beat = () => this.redis.set(this.keys.controller(this.deps.controllerId), '1', 'PX', LIVENESS_TTL_MS);
+    const beat = () => this.records.markControllerAlive(this.deps.controllerId, LIVENESS_TTL_MS);
     await beat();
     this.livenessTimer = setInterval(() => {
       beat().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'liveness key not refreshed'));
@@ -227,17 +194,17 @@ export class AgentRegistry {
   async stopLiveness(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.livenessTimer = null;
-    await this.redis.del(this.keys.controller(this.deps.controllerId));
+    await this.records.clearControllerAlive(this.deps.controllerId);
   }
 
   /** The agent that gets StartCycle for a configuration: the current one if connected, else the first connected one. */
   async activeAgent(cfg: StoredConfiguration): Promise<string | null> {
-    const current = await this.redis.get(this.keys.active(cfg.id));
+    const current = await this.records.activeAgent(cfg.id);
     if (current && cfg.agentIds.includes(current) && (await this.isConnected(current))) return current;
     for (const agentId of cfg.agentIds) {
       if (!(await this.isConnected(agentId))) continue;
-      if (await this.deps.scripts.setIfFree(this.keys.active(cfg.id), agentId, current ?? '')) return agentId;
-      const now = await this.redis.get(this.keys.active(cfg.id));
+      if (await this.records.claimActive(cfg.id, agentId, current ?? '')) return agentId;
+      const now = await this.records.activeAgent(cfg.id);
       if (now && (await this.isConnected(now))) return now;
     }
     return null;

@@ -8,7 +8,6 @@ import {
   type CycleComplete,
   type CycleFailed,
 } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { CycleService } from '../cycles/cycle-service';
@@ -19,9 +18,8 @@ import { MAX_AGENT_MESSAGE_CHARS, MAX_DN_CHARS, MAX_OBJECT_ID_CHARS, boundedText
 import type { AgentSession, SessionError, SessionHandler, StagedBatch } from '../gateway/agent-session';
 import type { PipelineQueues } from '../pipeline/queues';
 import { encodeStoredBatch } from '../pipeline/stored-batch';
-import type { ConfigurationStore } from '../store/configuration-store';
-import type { Keys } from '../store/keys';
-import { CompleteCycleResult, PersistBatchResult, type Scripts } from '../store/scripts';
+import { CompleteCycleResult, PersistBatchResult } from '../store/scripts';
+import type { AgentConfigurations, AgentRecords, SessionCycles } from './agent-records';
 import { SESSION_FORMAT, type AgentRegistry } from './agent-registry';
 
 /** The first object id or DN of a batch over its bound, as a message, or null. */
@@ -57,13 +55,12 @@ function cycleErrorName(code: CycleErrorCode): string {
 }
 
 export interface SessionServiceDeps {
-  redis: Redis;
-  keys: Keys;
-  scripts: Scripts;
+  records: AgentRecords;
+  cycleRecords: SessionCycles;
   options: CompiledControllerOptions;
   logger: Logger;
   controllerId: string;
-  configs: ConfigurationStore;
+  configs: AgentConfigurations;
   agents: AgentRegistry;
   cycles: CycleService;
   queues: PipelineQueues;
@@ -76,17 +73,17 @@ export interface SessionServiceDeps {
  * the cycle's own agent only, liveness, and failover when the agent goes away.
  */
 export class SessionService implements SessionHandler {
-  private readonly redis: Redis;
-  private readonly keys: Keys;
-  private readonly configs: ConfigurationStore;
+  private readonly records: AgentRecords;
+  private readonly cycleRecords: SessionCycles;
+  private readonly configs: AgentConfigurations;
   private readonly agents: AgentRegistry;
   private readonly cycles: CycleService;
   private readonly queues: PipelineQueues;
   private readonly link: AgentChannel;
 
   constructor(private readonly deps: SessionServiceDeps) {
-    this.redis = deps.redis;
-    this.keys = deps.keys;
+    this.records = deps.records;
+    this.cycleRecords = deps.cycleRecords;
     this.configs = deps.configs;
     this.agents = deps.agents;
     this.cycles = deps.cycles;
@@ -114,7 +111,7 @@ export class SessionService implements SessionHandler {
    */
   private async claimSession(session: AgentSession): Promise<void> {
     const mine = this.sessionValue(session);
-    const previous = await this.redis.set(this.keys.agentSession(session.agentId), mine, 'PX', this.sessionTtlMs(), 'GET');
+    const previous = await this.records.takeSession(session.agentId, mine, this.sessionTtlMs());
     const [controllerId, sessionId] = (previous ?? '').split('/');
     if (previous && previous !== mine && controllerId !== this.deps.controllerId && sessionId) {
       await this.link.supersede(session.agentId, sessionId);
@@ -124,7 +121,7 @@ export class SessionService implements SessionHandler {
   async hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]> {
     this.helloAt.set(session, Date.now());
     // Deleted or rotated between the upgrade and this hello: refused, nothing written.
-    const current = await this.deps.scripts.touchAgent(this.keys.agent(session.agentId), session.tokenHash, {
+    const current = await this.records.touch(session.agentId, session.tokenHash, {
       lastSeenAt: new Date().toISOString(),
       version: hello.softwareVersion,
       hostname: hello.hostname,
@@ -135,17 +132,12 @@ export class SessionService implements SessionHandler {
     }
     this.link.register(session);
     await this.claimSession(session);
-    const tx = this.redis.multi();
-    tx.del(this.keys.agentCursors(session.agentId));
     const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
     const cursors = servedCursors(hello, configs).filter((c) => c.committedCycleId !== '');
-    if (cursors.length > 0) {
-      tx.hset(
-        this.keys.agentCursors(session.agentId),
-        Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])),
-      );
-    }
-    await tx.exec();
+    await this.records.replaceCursors(
+      session.agentId,
+      Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])),
+    );
     const out: Assignment[] = [];
     for (const cfg of configs)
       out.push({ configurationId: cfg.id, active: (await this.agents.activeAgent(cfg)) === session.agentId });
@@ -167,15 +159,15 @@ export class SessionService implements SessionHandler {
     const known = new Set(cursors.flatMap((c) => [c.pendingCycleId, c.runningCycleId]).filter((id) => id !== ''));
     const helloAt = this.helloAt.get(session) ?? 0;
     for (const cfg of configs) {
-      const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
+      const current = await this.cycleRecords.currentCycleId(cfg.id);
       if (!current || known.has(current)) continue;
-      const [phase, owner, startedAt] = await this.redis.hmget(this.keys.cycle(current), 'phase', 'agentId', 'startedAt');
+      const { phase, agentId: owner, startedAt } = await this.cycleRecords.run(current);
       if (phase === 'streaming' && owner === session.agentId && Date.parse(startedAt ?? '') < helloAt) {
         await this.cycles.failCycle(cfg.id, current, { code: 'ABANDONED', message: 'the agent reconnected without this cycle' });
       }
     }
     for (const cfg of configs) {
-      if ((await this.redis.get(this.keys.active(cfg.id))) !== session.agentId) continue;
+      if ((await this.records.activeAgent(cfg.id)) !== session.agentId) continue;
       await this.cycles.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
         if (!(error instanceof ConflictError))
           this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start a cycle');
@@ -185,13 +177,7 @@ export class SessionService implements SessionHandler {
 
   /** Answers an agent's pending or running cycle after a reconnect. */
   private async sendVerdict(agentId: string, configurationId: string, cycleId: string, completed: boolean): Promise<void> {
-    const [phase, cfgId, lastSequence, owner] = await this.redis.hmget(
-      this.keys.cycle(cycleId),
-      'phase',
-      'configurationId',
-      'lastSequence',
-      'agentId',
-    );
+    const { phase, configurationId: cfgId, lastSequence, agentId: owner } = await this.cycleRecords.run(cycleId);
     const abort = (reason: AbortReason, message: string) =>
       this.link.send(agentId, { type: 'cycleAborted', value: { configurationId, cycleId, reason, message } });
     // A cursor naming another agent's cycle must not settle (or fail) it.
@@ -222,14 +208,11 @@ export class SessionService implements SessionHandler {
     batch: StagedBatch,
     wire: { protocolVersion: number; encoded: readonly Uint8Array[] },
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }> {
-    const cycleKey = this.keys.cycle(batch.cycleId);
     const tooLong = changeOverLimit(batch);
     if (tooLong) return { ackedThrough: null, error: await this.refuseOverLimit(session, batch, tooLong) };
     // The script checks that the cycle is this agent's, for this configuration (one round trip).
-    const { result, acked } = await this.deps.scripts.persistBatch(
-      cycleKey,
-      this.keys.batches(batch.cycleId),
-      this.keys.seen(batch.cycleId),
+    const { result, acked } = await this.cycleRecords.persistBatch(
+      batch.cycleId,
       batch.sequence,
       // The changes are kept as the agent encoded them.
       encodeStoredBatch(batch.changes, wire.encoded, wire.protocolVersion),
@@ -280,7 +263,7 @@ export class SessionService implements SessionHandler {
    */
   private async refuseOverLimit(session: AgentSession, batch: StagedBatch, why: string): Promise<SessionError> {
     const error = { code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, message: why, cycleId: batch.cycleId };
-    const [cfgId, owner] = await this.redis.hmget(this.keys.cycle(batch.cycleId), 'configurationId', 'agentId');
+    const { configurationId: cfgId, agentId: owner } = await this.cycleRecords.owner(batch.cycleId);
     if (cfgId !== batch.configurationId || owner !== session.agentId)
       return { ...error, code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}` };
     this.deps.logger.warn(
@@ -302,20 +285,19 @@ export class SessionService implements SessionHandler {
   }
 
   async complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null> {
-    const cycleKey = this.keys.cycle(message.cycleId);
-    const [cfgId, owner] = await this.redis.hmget(cycleKey, 'configurationId', 'agentId');
+    const { configurationId: cfgId, agentId: owner } = await this.cycleRecords.owner(message.cycleId);
     if (cfgId !== message.configurationId || owner !== session.agentId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
-    const r = await this.deps.scripts.completeCycle(
-      cycleKey,
+    const r = await this.cycleRecords.complete(
+      message.cycleId,
       message.lastSequence,
       JSON.stringify(message.totals),
       String(message.mode),
     );
     if (r === CompleteCycleResult.COMPLETE) await this.queues.enqueueCycle(message.cycleId, 'complete');
     if (r === CompleteCycleResult.NOT_STREAMING) {
-      const phase = await this.redis.hget(cycleKey, 'phase');
+      const phase = await this.cycleRecords.phase(message.cycleId);
       if (phase === 'failed' || phase === 'discarded') {
         return {
           code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE,
@@ -331,7 +313,7 @@ export class SessionService implements SessionHandler {
     // Only the agent the cycle was started for may fail it, as for its batches and
     // CycleComplete: cycle ids are visible to readers, and any agent could otherwise put
     // another agent's configuration into `error`.
-    const [cfgId, owner] = await this.redis.hmget(this.keys.cycle(message.cycleId), 'configurationId', 'agentId');
+    const { configurationId: cfgId, agentId: owner } = await this.cycleRecords.owner(message.cycleId);
     if (!cfgId || cfgId !== message.configurationId || owner !== session.agentId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
@@ -341,7 +323,7 @@ export class SessionService implements SessionHandler {
     });
     if (message.code === CycleErrorCode.CYCLE_ERROR_CACHE_MISMATCH) {
       // The agent's cache is not at our committed cycle: the next cycle runs FULL, now.
-      await this.redis.hdel(this.keys.agentCursors(session.agentId), cfgId);
+      await this.records.dropCursor(session.agentId, cfgId);
       await this.cycles.startCycleFor(cfgId, 'agent-connected').catch((error: unknown) => {
         if (!(error instanceof ConflictError)) throw error;
       });
@@ -353,27 +335,27 @@ export class SessionService implements SessionHandler {
     if (!this.link.isCurrent(session)) return;
     const mine = this.sessionValue(session);
     // Extended only while it is this session's; a newer connection elsewhere took it over.
-    if (!(await this.deps.scripts.setIfFree(this.keys.agentSession(session.agentId), mine, mine, this.sessionTtlMs()))) {
+    if (!(await this.records.extendSession(session.agentId, mine, this.sessionTtlMs()))) {
       session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
       return;
     }
     // Also catches a revocation whose pub/sub command this replica missed.
     const lastSeenAt = new Date().toISOString();
-    if (!(await this.deps.scripts.touchAgent(this.keys.agent(session.agentId), session.tokenHash, { lastSeenAt })))
+    if (!(await this.records.touch(session.agentId, session.tokenHash, { lastSeenAt })))
       session.revoke('the agent was deleted or its token rotated');
   }
 
   async closed(session: AgentSession): Promise<void> {
-    const mine = await this.deps.scripts.deleteIfEqual(this.keys.agentSession(session.agentId), this.sessionValue(session));
+    const mine = await this.records.endSession(session.agentId, this.sessionValue(session));
     if (!mine) return; // superseded by a newer connection
-    await this.deps.scripts.touchAgent(this.keys.agent(session.agentId), session.tokenHash, {
+    await this.records.touch(session.agentId, session.tokenHash, {
       lastSeenAt: new Date().toISOString(),
     });
     this.deps.logger.info({ agentId: session.agentId }, 'agent disconnected');
     // Fail over: configurations this agent was active for get another connected agent.
     const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
     for (const cfg of configs) {
-      if (!(await this.deps.scripts.deleteIfEqual(this.keys.active(cfg.id), session.agentId))) continue;
+      if (!(await this.records.releaseActive(cfg.id, session.agentId))) continue;
       const next = await this.agents.activeAgent(cfg);
       if (!next) continue;
       this.deps.logger.info({ configurationId: cfg.id, agentId: next }, 'agent takes over');

@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { AbortReason } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import { ENDED_PHASES, isCyclePhase } from '../cycles/cycle-phase';
+import type { CycleRecords } from '../cycles/cycle-records';
 import type { CycleService } from '../cycles/cycle-service';
 import { applyConfigurationPatch, validateConfigurationInput } from './configuration-validation';
 import { ConflictError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { Actor, Configuration, ConfigurationPatch, StoredConfiguration } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
-import type { ConfigurationStore } from '../store/configuration-store';
-import type { Keys } from '../store/keys';
 import type { Target } from '../targets/target';
+import type { ConfigurationRecords } from './configuration-records';
 
 /** What configurations need to know of agents (the agent registry answers it). */
 export interface AgentDirectory {
@@ -22,13 +20,11 @@ export interface AgentDirectory {
 }
 
 export interface ConfigurationServiceDeps {
-  redis: Redis;
-  keys: Keys;
+  cycleRecords: CycleRecords;
   options: CompiledControllerOptions;
   logger: Logger;
-  audit: AuditLog;
   target: Target;
-  configs: ConfigurationStore;
+  configs: ConfigurationRecords;
   agents: AgentDirectory;
   cycles: CycleService;
   queues: PipelineQueues;
@@ -37,17 +33,15 @@ export interface ConfigurationServiceDeps {
 
 /** Configurations: create, change, remove (with everything held for them), each audited and scheduled. */
 export class ConfigurationService {
-  private readonly redis: Redis;
-  private readonly keys: Keys;
-  private readonly configs: ConfigurationStore;
+  private readonly cycleRecords: CycleRecords;
+  private readonly configs: ConfigurationRecords;
   private readonly agents: AgentDirectory;
   private readonly cycles: CycleService;
   private readonly queues: PipelineQueues;
   private readonly link: AgentChannel;
 
   constructor(private readonly deps: ConfigurationServiceDeps) {
-    this.redis = deps.redis;
-    this.keys = deps.keys;
+    this.cycleRecords = deps.cycleRecords;
     this.configs = deps.configs;
     this.agents = deps.agents;
     this.cycles = deps.cycles;
@@ -72,20 +66,12 @@ export class ConfigurationService {
   async createConfiguration(input: unknown, actor: Actor): Promise<Configuration> {
     const cfg = validateConfigurationInput(input, randomUUID(), new Date().toISOString());
     await this.checkAgents(cfg.agentIds);
-    const tx = this.redis.multi();
-    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-    tx.zadd(this.keys.configs, Date.parse(cfg.createdAt), cfg.id);
-    tx.hset(this.keys.state(cfg.id), 'state', 'pending');
-    await this.deps.audit.record(
-      {
-        actor: { tokenId: actor.tokenId, name: actor.name },
-        action: 'configuration.create',
-        target: { type: 'configuration', id: cfg.id },
-        details: { name: cfg.name },
-      },
-      tx,
-    );
-    await tx.exec();
+    await this.configs.create(cfg, {
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'configuration.create',
+      target: { type: 'configuration', id: cfg.id },
+      details: { name: cfg.name },
+    });
     await this.queues.schedule(cfg);
     if (this.deps.options.schedule) {
       // The first cycle starts now when an agent is connected, instead of waiting for the
@@ -106,30 +92,24 @@ export class ConfigurationService {
     const current = await this.configs.get(id);
     const next = applyConfigurationPatch(current, patch, new Date().toISOString());
     await this.checkAgents(next.agentIds);
-    const tx = this.redis.multi();
-    tx.set(this.keys.config(id), JSON.stringify(next));
-    await this.deps.audit.record(
-      {
-        actor: { tokenId: actor.tokenId, name: actor.name },
-        action: 'configuration.update',
-        target: { type: 'configuration', id },
-        details: { changed: Object.keys(patch ?? {}) },
-      },
-      tx,
-    );
-    await tx.exec();
+    await this.configs.update(next, {
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'configuration.update',
+      target: { type: 'configuration', id },
+      details: { changed: Object.keys(patch ?? {}) },
+    });
     if (next.syncIntervalSeconds !== current.syncIntervalSeconds) await this.queues.schedule(next);
     return this.withState(next);
   }
 
   async deleteConfiguration(id: string, actor: Actor): Promise<void> {
     const cfg = await this.configs.get(id);
-    const st = await this.redis.hgetall(this.keys.state(id));
+    const st = await this.cycleRecords.stateFields(id);
     await this.queues.unschedule(id);
     if (st.currentCycleId) {
-      const c = await this.redis.hmget(this.keys.cycle(st.currentCycleId), 'agentId', 'phase');
-      if (c[0] && isCyclePhase(c[1]) && !ENDED_PHASES.includes(c[1])) {
-        await this.link.send(c[0], {
+      const { agentId, phase } = await this.cycleRecords.run(st.currentCycleId);
+      if (agentId && isCyclePhase(phase) && !ENDED_PHASES.includes(phase)) {
+        await this.link.send(agentId, {
           type: 'cycleAborted',
           value: {
             configurationId: id,
@@ -140,32 +120,13 @@ export class ConfigurationService {
         });
       }
     }
-    const cycleIds = await this.redis.zrange(this.keys.cycles(id), 0, -1);
-    for (let i = 0; i < cycleIds.length; i += 500) {
-      const part = cycleIds.slice(i, i + 500);
-      await this.redis.del(...part.flatMap((c) => [this.keys.cycle(c), ...this.keys.staged(c)]));
-    }
+    await this.cycleRecords.removeAllCycles(id);
     await this.deps.target.removeAll(id);
-    const tx = this.redis.multi();
-    tx.del(
-      this.keys.config(id),
-      this.keys.state(id),
-      this.keys.active(id),
-      this.keys.cycles(id),
-      this.keys.index(id),
-      this.keys.retry(id),
-      this.keys.plog(id),
-    );
-    tx.zrem(this.keys.configs, id);
-    await this.deps.audit.record(
-      {
-        actor: { tokenId: actor.tokenId, name: actor.name },
-        action: 'configuration.delete',
-        target: { type: 'configuration', id },
-        details: { name: cfg.name },
-      },
-      tx,
-    );
-    await tx.exec();
+    await this.configs.remove(id, {
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'configuration.delete',
+      target: { type: 'configuration', id },
+      details: { name: cfg.name },
+    });
   }
 }

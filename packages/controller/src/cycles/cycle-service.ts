@@ -1,33 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { StoredConfiguration } from '../model';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { ControllerMetrics } from '../metrics';
-import type {
-  Actor,
-  ConfigurationState,
-  ConfigurationStatus,
-  Cycle,
-  CycleCounts,
-  CycleTrigger,
-  Page,
-  ProvisioningAction,
-  ProvisioningLogEntry,
-  Quarantine,
-} from '../model';
+import type { Actor, ConfigurationStatus, Cycle, CycleTrigger, Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
 import { limitOf } from '../page-limit';
 import { isLogCursor, type ProvisioningLog } from '../store/provisioning-log';
 import type { PipelineQueues } from '../pipeline/queues';
-import type { ConfigurationStore } from '../store/configuration-store';
-import type { Keys } from '../store/keys';
-import { NO_NOTIFICATION, decodeNotification, decodeQuarantine } from '../store/quarantine-codec';
-import { StartCycleResult, type Scripts } from '../store/scripts';
-import { ENDED_PHASES, cycleState, isCyclePhase, type CyclePhase } from './cycle-phase';
+import { StartCycleResult } from '../store/scripts';
+import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
+import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 
 /** What cycles need to know of agents (the agent registry answers it). */
 export interface AgentPresence {
@@ -38,15 +23,14 @@ export interface AgentPresence {
 }
 
 export interface CycleServiceDeps {
-  redis: Redis;
-  keys: Keys;
-  scripts: Scripts;
+  records: CycleRecords;
+  cursors: AgentCursors;
   options: CompiledControllerOptions;
   logger: Logger;
   metrics: ControllerMetrics;
-  audit: AuditLog;
+  audit: AuditTrail;
   plog: ProvisioningLog;
-  configs: ConfigurationStore;
+  configs: ConfigurationReader;
   agents: AgentPresence;
   queues: PipelineQueues;
   link: AgentChannel;
@@ -58,16 +42,16 @@ export interface CycleServiceDeps {
  * (CycleProcessor); the quarantine commands are QuarantineService's.
  */
 export class CycleService {
-  private readonly redis: Redis;
-  private readonly keys: Keys;
-  private readonly configs: ConfigurationStore;
+  private readonly records: CycleRecords;
+  private readonly cursors: AgentCursors;
+  private readonly configs: ConfigurationReader;
   private readonly agents: AgentPresence;
   private readonly queues: PipelineQueues;
   private readonly link: AgentChannel;
 
   constructor(private readonly deps: CycleServiceDeps) {
-    this.redis = deps.redis;
-    this.keys = deps.keys;
+    this.records = deps.records;
+    this.cursors = deps.cursors;
     this.configs = deps.configs;
     this.agents = deps.agents;
     this.queues = deps.queues;
@@ -77,36 +61,13 @@ export class CycleService {
   // ---------------------------------------------------------------- status, cycles, logs
 
   async readCycle(cycleId: string): Promise<Cycle | null> {
-    const h = await this.redis.hgetall(this.keys.cycle(cycleId));
-    if (!h.configurationId) return null;
-    return {
-      id: cycleId,
-      configurationId: h.configurationId,
-      state: cycleState(h.phase),
-      mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
-      trigger: (h.trigger ?? 'manual') as CycleTrigger,
-      agentId: h.agentId || null,
-      baseCycleId: h.baseCycleId || null,
-      startedAt: h.startedAt ?? '',
-      completedAt: h.completedAt ?? null,
-      counts: {
-        ...(h.counts ? (JSON.parse(h.counts) as Omit<CycleCounts, 'failed'>) : { create: 0, update: 0, delete: 0 }),
-        failed: Number(h.failed ?? 0),
-      },
-      error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
-    };
+    return this.records.read(cycleId);
   }
 
   async getStatus(id: string): Promise<ConfigurationStatus> {
     await this.configs.get(id);
-    const st = await this.redis.hgetall(this.keys.state(id));
-    const state = (st.state ?? 'pending') as ConfigurationState;
-    let quarantine: Quarantine | null = null;
-    if (state === 'quarantined' && st.quarantine) {
-      const notification = st.notification ? decodeNotification(st.notification) : { ...NO_NOTIFICATION };
-      quarantine = { ...decodeQuarantine(st.quarantine), notification };
-    }
-    const lastCycle = st.lastCycleId ? await this.readCycle(st.lastCycleId) : null;
+    const { state, quarantine, lastCycleId } = await this.records.status(id);
+    const lastCycle = lastCycleId ? await this.readCycle(lastCycleId) : null;
     return { state, quarantine, lastCycle };
   }
 
@@ -128,37 +89,30 @@ export class CycleService {
    */
   async startCycleFor(id: string, trigger: CycleTrigger): Promise<string> {
     const cfg = await this.configs.get(id);
-    const st = await this.redis.hgetall(this.keys.state(id));
+    const st = await this.records.stateFields(id);
     if (st.state === 'quarantined')
       throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined: allow the deletes or restart it`);
     const agentId = await this.agents.activeAgent(cfg);
     if (st.currentCycleId) await this.settleCurrent(cfg, st.currentCycleId, agentId);
     if (!agentId) throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${id} is connected`);
     const base = st.committedCycleId ?? '';
-    const cursor = await this.redis.hget(this.keys.agentCursors(agentId), id);
+    const cursor = await this.cursors.cursor(agentId, id);
     const scope = JSON.stringify(cfg.source);
     const full = base === '' || cursor !== base || st.committedScope !== scope;
     const cycleId = randomUUID();
     const now = Date.now();
-    const result = await this.deps.scripts.startCycle(
-      this.keys.state(id),
-      this.keys.cycle(cycleId),
-      this.keys.cycles(id),
-      cycleId,
-      now,
-      {
-        phase: 'streaming',
-        configurationId: id,
-        agentId,
-        mode: full ? 'full' : 'delta',
-        trigger,
-        baseCycleId: base,
-        scope,
-        startedAt: new Date(now).toISOString(),
-        acked: '0',
-        lastFrameAt: String(now),
-      },
-    );
+    const result = await this.records.start(id, cycleId, now, {
+      phase: 'streaming',
+      configurationId: id,
+      agentId,
+      mode: full ? 'full' : 'delta',
+      trigger,
+      baseCycleId: base,
+      scope,
+      startedAt: new Date(now).toISOString(),
+      acked: '0',
+      lastFrameAt: String(now),
+    });
     if (result === StartCycleResult.QUARANTINED)
       throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined`);
     if (result === StartCycleResult.CYCLE_RUNNING)
@@ -194,20 +148,13 @@ export class CycleService {
    */
   async pruneHistory(id: string, now = Date.now()): Promise<number> {
     const cutoff = now - this.deps.options.historyRetentionDays * 86_400_000;
-    const keep = new Set(
-      (await this.redis.hmget(this.keys.state(id), 'currentCycleId', 'lastCycleId', 'committedCycleId')).filter(
-        (c): c is string => !!c,
-      ),
-    );
+    const keep = new Set(await this.records.heldCycleIds(id));
     let removed = 0;
     for (;;) {
-      const old = await this.redis.zrangebyscore(this.keys.cycles(id), '-inf', `(${cutoff}`, 'LIMIT', 0, 500);
+      const old = await this.records.startedBefore(id, cutoff, 500);
       const gone = old.filter((c) => !keep.has(c));
       if (gone.length === 0) return removed;
-      const tx = this.redis.multi();
-      tx.zrem(this.keys.cycles(id), ...gone);
-      tx.del(...gone.flatMap((c) => [this.keys.cycle(c), ...this.keys.staged(c)]));
-      await tx.exec();
+      await this.records.removeCycles(id, gone);
       removed += gone.length;
       if (old.length < 500) return removed;
     }
@@ -218,9 +165,9 @@ export class CycleService {
    * another active, or silent past cycleTimeoutMs. Otherwise throws SG_ERR_CYCLE_RUNNING.
    */
   private async settleCurrent(cfg: StoredConfiguration, cycleId: string, activeAgentId: string | null): Promise<void> {
-    const [phase, agentId, lastFrameAt] = await this.redis.hmget(this.keys.cycle(cycleId), 'phase', 'agentId', 'lastFrameAt');
+    const { phase, agentId, lastFrameAt } = await this.records.run(cycleId);
     if (!isCyclePhase(phase) || ENDED_PHASES.includes(phase)) {
-      await this.deps.scripts.clearCurrentCycle(this.keys.state(cfg.id), cycleId);
+      await this.records.clearCurrent(cfg.id, cycleId);
       return;
     }
     if (phase === 'complete' || phase === 'applying') {
@@ -255,23 +202,12 @@ export class CycleService {
     error: { code: string; message: string },
     from: readonly CyclePhase[] = ['streaming', 'complete'],
   ): Promise<boolean> {
-    const moved = await this.deps.scripts.transition(
-      this.keys.cycle(cycleId),
-      this.keys.state(configurationId),
-      { from, to: 'failed' },
-      {
-        cycle: { completedAt: new Date().toISOString(), error: JSON.stringify(error) },
-        state: { state: 'error' },
-        stateDel: ['currentCycleId'],
-        requireCurrent: true,
-        cycleId,
-      },
-    );
+    const moved = await this.records.markFailed(configurationId, cycleId, from, error, new Date().toISOString());
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
     }
-    await this.redis.del(...this.keys.staged(cycleId));
+    await this.records.dropStaged(cycleId);
     return moved;
   }
 
@@ -283,7 +219,6 @@ export class CycleService {
   async listCycles(id: string, page: { limit?: number; cursor?: string }): Promise<Page<Cycle>> {
     await this.configs.get(id);
     const limit = limitOf(page.limit, 50);
-    const key = this.keys.cycles(id);
     const after = page.cursor === undefined ? null : /^(\d+):(\S+)$/.exec(page.cursor);
     if (page.cursor !== undefined && !after) throw new ValidationError('cursor', 'is not a cursor of this list');
     const found: { id: string; score: string }[] = [];
@@ -291,7 +226,7 @@ export class CycleService {
     if (after) {
       const [, score, last] = after as unknown as [string, string, string];
       // Cycles of the same start time that come after the cursor's one (Redis: reverse id order).
-      const tied = (await this.redis.zrangebyscore(key, score, score))
+      const tied = (await this.records.startedAt(id, score))
         .filter((c) => c < last)
         .sort()
         .reverse();
@@ -299,8 +234,7 @@ export class CycleService {
       upper = `(${score}`;
     }
     if (found.length <= limit) {
-      const rest = await this.redis.zrevrangebyscore(key, upper, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1 - found.length);
-      for (let i = 0; i + 1 < rest.length; i += 2) found.push({ id: rest[i]!, score: rest[i + 1]! });
+      found.push(...(await this.records.newestFirst(id, upper, limit + 1 - found.length)));
     }
     const pageIds = found.slice(0, limit);
     const items = (await Promise.all(pageIds.map((c) => this.readCycle(c.id)))).filter((c): c is Cycle => c !== null);
@@ -329,9 +263,9 @@ export class CycleService {
    */
   async recover(): Promise<void> {
     for (const cfg of await this.configs.list()) {
-      const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
+      const current = await this.records.currentCycleId(cfg.id);
       if (!current) continue;
-      const phase = await this.redis.hget(this.keys.cycle(current), 'phase');
+      const phase = await this.records.phase(current);
       if (phase === 'complete' || phase === 'applying') await this.queues.enqueueCycle(current, 'recover');
     }
   }
@@ -355,7 +289,7 @@ export class CycleService {
    * (written atomically with the target), so the next cycle converges from there.
    */
   async giveUpCycle(cycleId: string, cause: Error): Promise<void> {
-    const [cfgId, agentId] = await this.redis.hmget(this.keys.cycle(cycleId), 'configurationId', 'agentId');
+    const { configurationId: cfgId, agentId } = await this.records.owner(cycleId);
     if (!cfgId) return;
     const failed = await this.failCycle(cfgId, cycleId, { code: 'CONTROLLER_ERROR', message: cause.message }, [
       'complete',
@@ -376,7 +310,7 @@ export class CycleService {
 
   async sendCommitted(agentId: string, configurationId: string, cycleId: string): Promise<void> {
     if (!agentId) return;
-    await this.redis.hset(this.keys.agentCursors(agentId), configurationId, cycleId);
+    await this.cursors.setCursor(agentId, configurationId, cycleId);
     await this.link.send(agentId, { type: 'cycleCommitted', value: { configurationId, cycleId } });
   }
 
@@ -391,10 +325,10 @@ export class CycleService {
     );
     const agent = { name };
     for (const cfg of configs) {
-      await this.deps.scripts.deleteIfEqual(this.keys.active(cfg.id), id);
-      const current = await this.redis.hget(this.keys.state(cfg.id), 'currentCycleId');
+      await this.cursors.releaseActive(cfg.id, id);
+      const current = await this.records.currentCycleId(cfg.id);
       if (!current) continue;
-      const [phase, owner] = await this.redis.hmget(this.keys.cycle(current), 'phase', 'agentId');
+      const { phase, agentId: owner } = await this.records.run(current);
       if (phase !== 'streaming' || owner !== id) continue;
       await this.failCycle(cfg.id, current, {
         code: 'AGENT_REVOKED',

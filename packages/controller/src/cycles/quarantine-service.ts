@@ -1,29 +1,22 @@
 import { AbortReason } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../store/audit-log';
 import type { CompiledControllerOptions } from '../controller-options';
 import { ConflictError, ControllerError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { ControllerMetrics } from '../metrics';
-import type { Actor, AllowDeletesResult } from '../model';
+import type { Actor, AllowDeletesResult, Quarantine } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
-import type { ConfigurationStore } from '../store/configuration-store';
-import type { Keys } from '../store/keys';
-import { decodeQuarantine, type StoredQuarantine } from '../store/quarantine-codec';
-import type { Scripts } from '../store/scripts';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
+import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
 
 export interface QuarantineServiceDeps {
-  redis: Redis;
-  keys: Keys;
-  scripts: Scripts;
+  records: CycleRecords;
   options: CompiledControllerOptions;
   logger: Logger;
   metrics: ControllerMetrics;
-  audit: AuditLog;
-  configs: ConfigurationStore;
+  audit: AuditTrail;
+  configs: ConfigurationReader;
   cycles: CycleService;
   queues: PipelineQueues;
   link: AgentChannel;
@@ -35,16 +28,14 @@ export interface QuarantineServiceDeps {
  * cycle, so of two concurrent calls one wins and the other gets 409; each is audited.
  */
 export class QuarantineService {
-  private readonly redis: Redis;
-  private readonly keys: Keys;
-  private readonly configs: ConfigurationStore;
+  private readonly records: CycleRecords;
+  private readonly configs: ConfigurationReader;
   private readonly cycles: CycleService;
   private readonly queues: PipelineQueues;
   private readonly link: AgentChannel;
 
   constructor(private readonly deps: QuarantineServiceDeps) {
-    this.redis = deps.redis;
-    this.keys = deps.keys;
+    this.records = deps.records;
     this.configs = deps.configs;
     this.cycles = deps.cycles;
     this.queues = deps.queues;
@@ -53,12 +44,10 @@ export class QuarantineService {
 
   // ---------------------------------------------------------------- quarantine decisions
 
-  private async quarantineOf(id: string): Promise<StoredQuarantine> {
-    const st = await this.redis.hgetall(this.keys.state(id));
-    if (st.state !== 'quarantined' || !st.quarantine) {
-      throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined`);
-    }
-    return decodeQuarantine(st.quarantine);
+  private async quarantineOf(id: string): Promise<Omit<Quarantine, 'notification'>> {
+    const q = await this.records.quarantine(id);
+    if (!q) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined`);
+    return q;
   }
 
   async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
@@ -66,16 +55,7 @@ export class QuarantineService {
     const q = await this.quarantineOf(id);
     const now = new Date().toISOString();
     // The one atomic step that decides which call releases the cycle.
-    const won = await this.deps.scripts.transition(
-      this.keys.cycle(q.cycleId),
-      this.keys.state(id),
-      { from: ['quarantined'], to: 'applying' },
-      {
-        cycle: { released: '1', releasedBy: actor.name, releasedAt: now },
-        requireCurrent: true,
-        cycleId: q.cycleId,
-      },
-    );
+    const won = await this.records.release(id, q.cycleId, actor.name, now);
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -95,8 +75,7 @@ export class QuarantineService {
         return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
       case 'failed':
       case 'discarded': {
-        const error = await this.redis.hget(this.keys.cycle(q.cycleId), 'error');
-        const reason = error ? (JSON.parse(error) as { message?: string }).message : undefined;
+        const reason = await this.records.errorMessage(q.cycleId);
         throw new ControllerError(
           'SG_ERR_APPLY_FAILED',
           `the deletes of cycle ${q.cycleId} were released, but applying the cycle failed${reason ? `: ${reason}` : ''}; ` +
@@ -113,7 +92,7 @@ export class QuarantineService {
   private async waitForPhase(cycleId: string, phases: readonly CyclePhase[], timeoutMs: number): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const phase = await this.redis.hget(this.keys.cycle(cycleId), 'phase');
+      const phase = await this.records.phase(cycleId);
       if (!isCyclePhase(phase) || phases.includes(phase) || Date.now() >= deadline) return phase;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -122,33 +101,25 @@ export class QuarantineService {
   async restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {
     await this.configs.get(id);
     const q = await this.quarantineOf(id);
-    const st = await this.redis.hgetall(this.keys.state(id));
-    const won = await this.deps.scripts.transition(
-      this.keys.cycle(q.cycleId),
-      this.keys.state(id),
-      { from: ['quarantined'], to: 'discarded' },
-      {
-        cycle: {
-          completedAt: new Date().toISOString(),
-          error: JSON.stringify({ code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` }),
-        },
-        state: { state: st.committedCycleId ? 'healthy' : 'pending' },
-        stateDel: ['currentCycleId', 'quarantine', 'notification'],
-        requireCurrent: true,
-        cycleId: q.cycleId,
-      },
+    const st = await this.records.stateFields(id);
+    const won = await this.records.discard(
+      id,
+      q.cycleId,
+      { code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` },
+      new Date().toISOString(),
+      st.committedCycleId ? 'healthy' : 'pending',
     );
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     this.deps.metrics.cycles.inc({ outcome: 'discarded' });
-    await this.redis.del(...this.keys.staged(q.cycleId));
+    await this.records.dropStaged(q.cycleId);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'restart',
       target: { type: 'configuration', id },
       details: { discardedCycleId: q.cycleId, deleteCount: q.deleteCount },
     });
-    const agentId = await this.redis.hget(this.keys.cycle(q.cycleId), 'agentId');
+    const { agentId } = await this.records.owner(q.cycleId);
     if (agentId) {
       await this.link.send(agentId, {
         type: 'cycleAborted',

@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { AuditTrail } from '../cycles/cycle-records';
 import type { AuditEntry, Page } from '../model';
 import type { Keys } from './keys';
 
@@ -9,7 +10,7 @@ const MAX_AUDIT_ENTRIES = 100_000;
  * The audit log: who did what, when. A Redis stream, newest read first; the entry id
  * is the stream id, which is also the pagination cursor.
  */
-export class AuditLog {
+export class AuditLog implements AuditTrail {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,

@@ -1,17 +1,23 @@
 import type { Redis } from 'ioredis';
+import type { AgentConfigurations } from '../agents/agent-records';
+import type { AuditRecord, ConfigurationRecords } from '../configurations/configuration-records';
+import type { ConfigurationReader } from '../cycles/cycle-records';
 import type { StoredConfiguration } from '../model';
 import { NotFoundError } from '../errors';
 import type { ConfigurationState } from '../model';
+import type { AuditLog } from './audit-log';
 import type { Keys } from './keys';
 
 /**
  * The configurations' settings in Redis (`P:config:{id}`, JSON, and the `P:configs` index)
- * and their state field, as every service reads them.
+ * and their state field, as every service reads them; creating, changing and removing one
+ * (each in one transaction with its audit entry).
  */
-export class ConfigurationStore {
+export class ConfigurationStore implements ConfigurationRecords, ConfigurationReader, AgentConfigurations {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    private readonly audit: AuditLog,
   ) {}
 
   /** Every configuration, oldest first. */
@@ -41,5 +47,37 @@ export class ConfigurationStore {
 
   async state(id: string): Promise<ConfigurationState> {
     return ((await this.redis.hget(this.keys.state(id), 'state')) ?? 'pending') as ConfigurationState;
+  }
+
+  async create(cfg: StoredConfiguration, entry: AuditRecord): Promise<void> {
+    const tx = this.redis.multi();
+    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    tx.zadd(this.keys.configs, Date.parse(cfg.createdAt), cfg.id);
+    tx.hset(this.keys.state(cfg.id), 'state', 'pending');
+    await this.audit.record(entry, tx);
+    await tx.exec();
+  }
+
+  async update(cfg: StoredConfiguration, entry: AuditRecord): Promise<void> {
+    const tx = this.redis.multi();
+    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    await this.audit.record(entry, tx);
+    await tx.exec();
+  }
+
+  async remove(id: string, entry: AuditRecord): Promise<void> {
+    const tx = this.redis.multi();
+    tx.del(
+      this.keys.config(id),
+      this.keys.state(id),
+      this.keys.active(id),
+      this.keys.cycles(id),
+      this.keys.index(id),
+      this.keys.retry(id),
+      this.keys.plog(id),
+    );
+    tx.zrem(this.keys.configs, id);
+    await this.audit.record(entry, tx);
+    await tx.exec();
   }
 }

@@ -1,0 +1,253 @@
+import type { Redis } from 'ioredis';
+import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
+import type { SessionCycles } from '../agents/agent-records';
+import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
+import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
+import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
+import type { Keys } from './keys';
+import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from './quarantine-codec';
+
+/** Deletes of cycle records go in chunks of this many cycles. */
+const CHUNK = 500;
+
+/**
+ * Cycles in Redis: `P:cycle:{id}` hashes and their staged keys, each configuration's state
+ * hash (`P:config:{id}:state`) as cycles use it, and the history zset `P:config:{id}:cycles`.
+ */
+export class CycleStore implements CycleRecords, SessionCycles {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly scripts: Scripts,
+  ) {}
+
+  async read(cycleId: string): Promise<Cycle | null> {
+    const h = await this.redis.hgetall(this.keys.cycle(cycleId));
+    if (!h.configurationId) return null;
+    return {
+      id: cycleId,
+      configurationId: h.configurationId,
+      state: cycleState(h.phase),
+      mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
+      trigger: (h.trigger ?? 'manual') as CycleTrigger,
+      agentId: h.agentId || null,
+      baseCycleId: h.baseCycleId || null,
+      startedAt: h.startedAt ?? '',
+      completedAt: h.completedAt ?? null,
+      counts: {
+        ...(h.counts ? (JSON.parse(h.counts) as Omit<CycleCounts, 'failed'>) : { create: 0, update: 0, delete: 0 }),
+        failed: Number(h.failed ?? 0),
+      },
+      error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+    };
+  }
+
+  async run(cycleId: string): Promise<CycleRun> {
+    const [phase = null, configurationId = null, agentId = null, startedAt = null, lastFrameAt = null, lastSequence = null] =
+      await this.redis.hmget(
+        this.keys.cycle(cycleId),
+        'phase',
+        'configurationId',
+        'agentId',
+        'startedAt',
+        'lastFrameAt',
+        'lastSequence',
+      );
+    return { phase, configurationId, agentId, startedAt, lastFrameAt, lastSequence };
+  }
+
+  async owner(cycleId: string): Promise<CycleOwner> {
+    const [configurationId = null, agentId = null] = await this.redis.hmget(
+      this.keys.cycle(cycleId),
+      'configurationId',
+      'agentId',
+    );
+    return { configurationId, agentId };
+  }
+
+  async phase(cycleId: string): Promise<string | null> {
+    return this.redis.hget(this.keys.cycle(cycleId), 'phase');
+  }
+
+  async errorMessage(cycleId: string): Promise<string | undefined> {
+    const error = await this.redis.hget(this.keys.cycle(cycleId), 'error');
+    return error ? (JSON.parse(error) as { message?: string }).message : undefined;
+  }
+
+  async stateFields(configurationId: string): Promise<CycleStateFields> {
+    const st = await this.redis.hgetall(this.keys.state(configurationId));
+    return {
+      state: (st.state as ConfigurationState | undefined) ?? null,
+      currentCycleId: st.currentCycleId ?? null,
+      lastCycleId: st.lastCycleId ?? null,
+      committedCycleId: st.committedCycleId ?? null,
+      committedScope: st.committedScope ?? null,
+    };
+  }
+
+  async currentCycleId(configurationId: string): Promise<string | null> {
+    return this.redis.hget(this.keys.state(configurationId), 'currentCycleId');
+  }
+
+  async status(
+    configurationId: string,
+  ): Promise<{ state: ConfigurationState; quarantine: Quarantine | null; lastCycleId: string | null }> {
+    const st = await this.redis.hgetall(this.keys.state(configurationId));
+    const state = (st.state ?? 'pending') as ConfigurationState;
+    let quarantine: Quarantine | null = null;
+    if (state === 'quarantined' && st.quarantine) {
+      const notification = st.notification ? decodeNotification(st.notification) : { ...NO_NOTIFICATION };
+      quarantine = { ...decodeQuarantine(st.quarantine), notification };
+    }
+    return { state, quarantine, lastCycleId: st.lastCycleId || null };
+  }
+
+  async quarantine(configurationId: string): Promise<StoredQuarantine | null> {
+    const st = await this.redis.hgetall(this.keys.state(configurationId));
+    return st.state === 'quarantined' && st.quarantine ? decodeQuarantine(st.quarantine) : null;
+  }
+
+  async start(
+    configurationId: string,
+    cycleId: string,
+    startedAtMs: number,
+    fields: Record<string, string>,
+  ): Promise<StartCycleResult> {
+    return this.scripts.startCycle(
+      this.keys.state(configurationId),
+      this.keys.cycle(cycleId),
+      this.keys.cycles(configurationId),
+      cycleId,
+      startedAtMs,
+      fields,
+    );
+  }
+
+  async clearCurrent(configurationId: string, cycleId: string): Promise<void> {
+    await this.scripts.clearCurrentCycle(this.keys.state(configurationId), cycleId);
+  }
+
+  async markFailed(
+    configurationId: string,
+    cycleId: string,
+    from: readonly CyclePhase[],
+    error: { code: string; message: string },
+    completedAt: string,
+  ): Promise<boolean> {
+    return this.scripts.transition(
+      this.keys.cycle(cycleId),
+      this.keys.state(configurationId),
+      { from, to: 'failed' },
+      {
+        cycle: { completedAt, error: JSON.stringify(error) },
+        state: { state: 'error' },
+        stateDel: ['currentCycleId'],
+        requireCurrent: true,
+        cycleId,
+      },
+    );
+  }
+
+  async release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean> {
+    return this.scripts.transition(
+      this.keys.cycle(cycleId),
+      this.keys.state(configurationId),
+      { from: ['quarantined'], to: 'applying' },
+      { cycle: { released: '1', releasedBy: by, releasedAt: at }, requireCurrent: true, cycleId },
+    );
+  }
+
+  async discard(
+    configurationId: string,
+    cycleId: string,
+    error: { code: string; message: string },
+    completedAt: string,
+    nextState: ConfigurationState,
+  ): Promise<boolean> {
+    return this.scripts.transition(
+      this.keys.cycle(cycleId),
+      this.keys.state(configurationId),
+      { from: ['quarantined'], to: 'discarded' },
+      {
+        cycle: { completedAt, error: JSON.stringify(error) },
+        state: { state: nextState },
+        stateDel: ['currentCycleId', 'quarantine', 'notification'],
+        requireCurrent: true,
+        cycleId,
+      },
+    );
+  }
+
+  async dropStaged(cycleId: string): Promise<void> {
+    await this.redis.del(...this.keys.staged(cycleId));
+  }
+
+  async startedAt(configurationId: string, startedAtMs: string): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.cycles(configurationId), startedAtMs, startedAtMs);
+  }
+
+  async newestFirst(configurationId: string, upper: string, count: number): Promise<{ id: string; score: string }[]> {
+    const rows = await this.redis.zrevrangebyscore(
+      this.keys.cycles(configurationId),
+      upper,
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      count,
+    );
+    const out: { id: string; score: string }[] = [];
+    for (let i = 0; i + 1 < rows.length; i += 2) out.push({ id: rows[i]!, score: rows[i + 1]! });
+    return out;
+  }
+
+  async startedBefore(configurationId: string, cutoffMs: number, count: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.cycles(configurationId), '-inf', `(${cutoffMs}`, 'LIMIT', 0, count);
+  }
+
+  async heldCycleIds(configurationId: string): Promise<string[]> {
+    const ids = await this.redis.hmget(this.keys.state(configurationId), 'currentCycleId', 'lastCycleId', 'committedCycleId');
+    return ids.filter((c): c is string => !!c);
+  }
+
+  async removeCycles(configurationId: string, cycleIds: readonly string[]): Promise<void> {
+    const tx = this.redis.multi();
+    tx.zrem(this.keys.cycles(configurationId), ...cycleIds);
+    tx.del(...this.cycleKeys(cycleIds));
+    await tx.exec();
+  }
+
+  async removeAllCycles(configurationId: string): Promise<void> {
+    const cycleIds = await this.redis.zrange(this.keys.cycles(configurationId), 0, -1);
+    for (let i = 0; i < cycleIds.length; i += CHUNK) await this.redis.del(...this.cycleKeys(cycleIds.slice(i, i + CHUNK)));
+  }
+
+  /** Every key of the cycles' records: the hash and what was staged. */
+  private cycleKeys(cycleIds: readonly string[]): string[] {
+    return cycleIds.flatMap((c) => [this.keys.cycle(c), ...this.keys.staged(c)]);
+  }
+
+  // ---------------------------------------------------------------- an agent's batches (the session's hot path)
+
+  async persistBatch(
+    cycleId: string,
+    sequence: number,
+    stored: { changes: Buffer; summaries: string; objectIds: readonly string[] },
+    owner: { configurationId: string; agentId: string },
+    limits: { maxCycleBatches: number; maxCycleBytes: number },
+  ): Promise<{ result: PersistBatchResult; acked: number }> {
+    return this.scripts.persistBatch(
+      this.keys.cycle(cycleId),
+      this.keys.batches(cycleId),
+      this.keys.seen(cycleId),
+      sequence,
+      stored,
+      owner,
+      limits,
+    );
+  }
+
+  async complete(cycleId: string, lastSequence: number, totals: string, mode: string): Promise<CompleteCycleResult> {
+    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode);
+  }
+}
