@@ -105,7 +105,13 @@ export class Agent {
         ? (options as CompiledAgentOptions)
         : compileAgentOptions(options as AgentOptions);
     const log =
-      createOptions.logger ?? pino({ level: compiled.logLevel, base: compiled.agentId ? { agentId: compiled.agentId } : {} });
+      createOptions.logger ??
+      pino({
+        level: compiled.logLevel,
+        name: 'syncguard-agent',
+        timestamp: pino.stdTimeFunctions.isoTime,
+        base: compiled.agentId ? { agentId: compiled.agentId } : {},
+      });
     const agent = new Agent(compiled, log);
     agent.restore();
     agent.state = 'running';

@@ -65,7 +65,7 @@ it('refuses to start without a required setting and names it', async () => {
   const environment = env(tmpDir());
   delete environment['LDAP_BIND_DN'];
   const run = runMain(environment);
-  expect(await run.exited).toBe(1);
+  expect(await run.exited).toBe(78);
   expect(run.err()).toContain('LDAP_BIND_DN');
 });
 
