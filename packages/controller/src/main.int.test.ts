@@ -33,7 +33,7 @@ describe('syncguard-controller', () => {
     const env = { PATH: process.env.PATH ?? '' };
     const missing = spawnSync(process.execPath, [MAIN], { env, encoding: 'utf8' });
     expect(missing.status).toBe(78);
-    expect(missing.stderr).toContain('adminToken');
+    expect(missing.stderr).toContain('invalid setting SYNCGUARD_ADMIN_TOKEN (--admin-token): is required');
     expect(missing.stderr).toContain('SYNCGUARD_ADMIN_TOKEN');
     const badPort = spawnSync(process.execPath, [MAIN, '--port', 'x'], {
       env: { ...env, SYNCGUARD_ADMIN_TOKEN: TEST_ADMIN_TOKEN },

@@ -143,12 +143,16 @@ export class ControllerConnection {
     // The controller's WebSocket pings (ws answers them) count as signs of life too.
     ws.on('ping', () => (this.lastHeard = Date.now()));
     ws.on('pong', () => (this.lastHeard = Date.now()));
+    // After an HTTP answer to the upgrade, terminate() raises an error of its own: not news.
+    let answered = false;
     ws.on('error', (error) => {
+      if (answered) return;
       const tls = tlsTrustHint(error, 'controller', 'SYNCGUARD_CA_FILE');
       if (tls) this.slowRetry = true;
       this.problem(tls ?? error.message, { err: error.message }, 'controller connection error');
     });
     ws.on('unexpected-response', (_req, res) => {
+      answered = true;
       if (res.statusCode === 404) {
         this.slowRetry = true;
         this.problem(
