@@ -110,7 +110,9 @@ export class Agent {
         level: compiled.logLevel,
         name: 'syncguard-agent',
         timestamp: pino.stdTimeFunctions.isoTime,
-        base: compiled.agentId ? { agentId: compiled.agentId } : {},
+        // No agentId binding: 'connected to the controller' names the id the controller
+        // gives (a binding would put a second agentId in that line).
+        base: {},
       });
     const agent = new Agent(compiled, log);
     agent.restore();
