@@ -8,11 +8,10 @@ import https from 'node:https';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { makeTestCertificates, waitFor } from '@syncguard/testkit';
 import { Agent } from '../agent';
+import { captureLogs } from '../testing/log-capture';
 
 jest.setTimeout(30_000);
 
@@ -41,13 +40,7 @@ async function upgradeCounter(server: http.Server): Promise<{ url: string; attem
 }
 
 async function startAgent(name: string, controllerUrl: string) {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
+  const { logger, lines } = captureLogs('debug');
   const agent = await Agent.create(
     {
       controllerUrl,
@@ -57,13 +50,8 @@ async function startAgent(name: string, controllerUrl: string) {
       reconnectMaxDelay: '1s',
       ldap: { url: 'ldap://127.0.0.1:1', bindDn: 'cn=admin,dc=example,dc=com', bindPassword: 'unused' },
     },
-    { logger: pino({ level: 'debug' }, sink) },
+    { logger },
   );
-  const lines = () =>
-    text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { level: number; msg: string; problem?: string });
   return { agent, warnings: () => lines().filter((l) => l.level === 40) };
 }
 
@@ -78,7 +66,9 @@ it('a controller URL without /agent (HTTP 404): one clear warning, then a slow r
     await waitFor(() => server.attempts() >= 2, { message: 'it does retry', timeoutMs: 5000 });
     const wrongUrl = warnings().filter((w) => w.msg === 'wrong controller URL');
     expect(wrongUrl).toHaveLength(1);
-    expect(wrongUrl[0]!.problem).toContain("SYNCGUARD_CONTROLLER_URL must be the controller's agent endpoint, ending in /agent");
+    expect(String(wrongUrl[0]!.problem)).toContain(
+      "SYNCGUARD_CONTROLLER_URL must be the controller's agent endpoint, ending in /agent",
+    );
   } finally {
     await agent.close();
     await server.close();
@@ -94,9 +84,9 @@ it('a controller certificate it cannot verify: names SYNCGUARD_CA_FILE, once, an
     await waitFor(() => warnings().length >= 1, { message: 'a warning' });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(server.attempts()).toBeLessThanOrEqual(3);
-    const tls = warnings().filter((w) => w.problem?.includes('TLS certificate'));
+    const tls = warnings().filter((w) => String(w.problem).includes('TLS certificate'));
     expect(tls).toHaveLength(1);
-    expect(tls[0]!.problem).toContain('set SYNCGUARD_CA_FILE to the PEM file of the CA that signed it');
+    expect(String(tls[0]!.problem)).toContain('set SYNCGUARD_CA_FILE to the PEM file of the CA that signed it');
   } finally {
     await agent.close();
     await server.close();
