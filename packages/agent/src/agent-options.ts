@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SettingError, SettingsError } from './errors';
+import { compileAttributeFilter, type AttributeFilter } from './ldap/attribute-filter';
+import { redactUrl } from './redact';
 
 /** A duration: milliseconds as a number, or a string such as `"500ms"`, `"30s"`, `"5m"`, `"1h"`. */
 export type Duration = number | string;
@@ -51,6 +53,14 @@ export interface AgentOptions {
      * It covers clock skew between agent and directory. Default `"10m"`.
      */
     deltaSkew?: Duration;
+    /**
+     * Only these attributes go to the controller (LDAP_ATTRIBUTES_ALLOW; a list, or names
+     * separated by commas). Default: every attribute not denied. Password-equivalent
+     * attributes (SECRET_ATTRIBUTES of @syncguard/protocol) are never sent, even when listed.
+     */
+    attributesAllow?: string | readonly string[];
+    /** These attributes never go to the controller (LDAP_ATTRIBUTES_DENY), on top of the secret ones. Wins over the allow list. */
+    attributesDeny?: string | readonly string[];
   };
   /** pino level (SYNCGUARD_LOG_LEVEL). Default `info`. */
   logLevel?: LogLevel;
@@ -82,6 +92,7 @@ export interface CompiledAgentOptions {
     readonly operationTimeoutMs: number;
     readonly connectTimeoutMs: number;
     readonly deltaSkewMs: number;
+    readonly attributeFilter: AttributeFilter;
   };
   readonly logLevel: LogLevel;
   readonly reconnectInitialDelayMs: number;
@@ -115,7 +126,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
     try {
       parsed = new URL(value);
     } catch {
-      throw new SettingError('controllerUrl', `not a URL: ${value}`);
+      throw new SettingError('controllerUrl', `not a URL: ${redactUrl(value)}`);
     }
     if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
       throw new SettingError('controllerUrl', `must start with ws:// or wss://, got ${parsed.protocol}//`);
@@ -126,7 +137,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   const ldapUrl = check(() => {
     const value = requiredString(ldapOptions.url, 'ldap.url');
     if (!/^ldaps?:\/\/[^/]+/i.test(value))
-      throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${value}`);
+      throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${redactUrl(value)}`);
     return value;
   }, '');
   const startTls = check(() => {
@@ -206,6 +217,14 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
       operationTimeoutMs: check(() => duration(ldapOptions.operationTimeout ?? '120s', 'ldap.operationTimeout', 1), 0),
       connectTimeoutMs: check(() => duration(ldapOptions.connectTimeout ?? '10s', 'ldap.connectTimeout', 1), 0),
       deltaSkewMs: check(() => duration(ldapOptions.deltaSkew ?? '10m', 'ldap.deltaSkew', 0), 0),
+      attributeFilter: check(
+        () =>
+          compileAttributeFilter(
+            attributeList(ldapOptions.attributesAllow, 'ldap.attributesAllow'),
+            attributeList(ldapOptions.attributesDeny, 'ldap.attributesDeny'),
+          ),
+        compileAttributeFilter([], []),
+      ),
     }),
     logLevel,
     reconnectInitialDelayMs,
@@ -235,6 +254,18 @@ function duration(value: Duration, name: string, min: number): number {
   }
   if (!Number.isFinite(ms) || ms < min) throw new SettingError(name, `must be at least ${min} ms, got ${String(value)}`);
   return Math.round(ms);
+}
+
+/** An attribute list: an array of names or one string of names separated by commas. */
+function attributeList(value: unknown, name: string): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  const list = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(list) || !list.every((v) => typeof v === 'string'))
+    throw new SettingError(name, 'must be attribute names separated by commas (or a list of names)');
+  const names = list.map((v: string) => v.trim()).filter((v) => v !== '');
+  const bad = names.find((n) => !/^[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9=*.-]+)*$|^\d+(\.\d+)+$/.test(n));
+  if (bad !== undefined) throw new SettingError(name, `${JSON.stringify(bad)} is not an attribute name`);
+  return names;
 }
 
 function requiredString(value: unknown, name: string): string {

@@ -15,12 +15,15 @@ import {
 } from '@syncguard/protocol';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options';
 import { AgentError, toAgentError } from './errors';
+import { tightenStateDir } from './cache/state-dir';
 import { StateStore, type CycleRecord } from './cache/state-store';
 import { CycleRunner, type CyclePlan } from './cycle/cycle-runner';
 import { scopeKey } from './cycle/scope';
 import { peakRssKb } from './memory';
 import { ControllerConnection } from './transport/controller-connection';
 import { Outbox } from './transport/outbox';
+import { redactUrl } from './redact';
+import { transportWarnings } from './transport-warnings';
 
 export type AgentState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -114,12 +117,20 @@ export class Agent {
         // gives (a binding would put a second agentId in that line).
         base: {},
       });
+    for (const warning of [tightenStateDir(compiled.stateDir), ...transportWarnings(compiled)]) {
+      if (warning) log.warn(warning);
+    }
     const agent = new Agent(compiled, log);
     agent.restore();
     agent.state = 'running';
     agent.connection.start();
     log.info(
-      { version: AGENT_VERSION, controllerUrl: compiled.controllerUrl, ldapUrl: compiled.ldap.url, stateDir: compiled.stateDir },
+      {
+        version: AGENT_VERSION,
+        controllerUrl: redactUrl(compiled.controllerUrl),
+        ldapUrl: redactUrl(compiled.ldap.url),
+        stateDir: compiled.stateDir,
+      },
       'agent started',
     );
     return agent;

@@ -10,6 +10,7 @@ import { Agent } from './agent';
 import { peakRssKb } from './memory';
 import { compileAgentOptions, type AgentOptions } from './agent-options';
 import { SettingError, SettingsError, isAgentError } from './errors';
+import { redactUrlsIn } from './redact';
 import { collectSettings, helpText, settingName } from './settings';
 
 /** Exit status of every syncguard program for a bad setting (sysexits EX_CONFIG). */
@@ -52,12 +53,12 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     if (problems) {
       for (const p of problems)
         process.stderr.write(
-          `syncguard-agent: invalid setting ${settingName(p.setting)}: ${p.message.slice(p.setting.length + 2)}\n`,
+          `syncguard-agent: invalid setting ${settingName(p.setting)}: ${redactUrlsIn(p.message.slice(p.setting.length + 2))}\n`,
         );
       return EXIT_BAD_SETTING;
     }
     process.stderr.write(
-      `syncguard-agent: cannot start: ${isAgentError(error) ? `${error.code}: ` : ''}${(error as Error).message}\n`,
+      `syncguard-agent: cannot start: ${isAgentError(error) ? `${error.code}: ` : ''}${redactUrlsIn((error as Error).message)}\n`,
     );
     return 1;
   }

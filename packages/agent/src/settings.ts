@@ -10,7 +10,7 @@ interface SettingSpec {
   flag: string;
   option: string;
   description: string;
-  kind?: 'string' | 'boolean' | 'integer';
+  kind?: 'string' | 'boolean' | 'integer' | 'list';
 }
 
 /**
@@ -74,6 +74,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: 'ldap-timeout',
     option: 'ldap.operationTimeout',
     description: 'longest wait for one LDAP operation (default 120s)',
+  },
+  {
+    env: 'LDAP_ATTRIBUTES_ALLOW',
+    flag: 'ldap-attributes-allow',
+    option: 'ldap.attributesAllow',
+    description: 'only these attributes go to the controller (comma-separated; default all)',
+    kind: 'list',
+  },
+  {
+    env: 'LDAP_ATTRIBUTES_DENY',
+    flag: 'ldap-attributes-deny',
+    option: 'ldap.attributesDeny',
+    description: 'these attributes never go to the controller (comma-separated; secrets never do)',
+    kind: 'list',
   },
   {
     env: 'LDAP_DELTA_SKEW',
@@ -171,6 +185,12 @@ function convert(raw: unknown, s: SettingSpec): unknown {
     const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
     if (!Number.isInteger(n)) throw new SettingError(s.env, `must be a whole number, got ${String(raw)}`);
     return n;
+  }
+  if (s.kind === 'list') {
+    // A config file may hold a YAML/JSON list; flags and the environment a comma-separated string.
+    if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw;
+    if (typeof raw !== 'string') throw new SettingError(s.env, 'must be names separated by commas, or a list of names');
+    return raw;
   }
   if (typeof raw !== 'string' && typeof raw !== 'number') throw new SettingError(s.env, 'must be a string');
   return String(raw);

@@ -52,8 +52,18 @@ export interface ControllerOptions {
   maxFrameBytes?: number;
   /** Most changes per ChangeBatch. Default 1000. */
   maxBatchChanges?: number;
-  /** Most unacknowledged batches in flight per agent. Default 16. */
+  /**
+   * Most unacknowledged batches in flight per agent connection. Default 16. An agent that
+   * sends more is disconnected (close code RATE_LIMITED, error LIMIT_EXCEEDED).
+   */
   maxInFlightBatches?: number;
+  /** Most batches in one cycle; a cycle with more fails with LIMIT_EXCEEDED. Default 100000. */
+  maxCycleBatches?: number;
+  /**
+   * Most bytes of changes (as encoded by the agent) staged for one cycle; a cycle with more
+   * fails with LIMIT_EXCEEDED. Default 4294967296 (4 GiB).
+   */
+  maxCycleBytes?: number;
   /** Objects applied to the target per atomic step. Default 1000. */
   applyChunkSize?: number;
   /** Pause between apply chunks, for crash tests that must kill a controller mid-apply. Default 0. */
@@ -128,6 +138,8 @@ export interface CompiledControllerOptions {
   readonly maxFrameBytes: number;
   readonly maxBatchChanges: number;
   readonly maxInFlightBatches: number;
+  readonly maxCycleBatches: number;
+  readonly maxCycleBytes: number;
   readonly applyChunkSize: number;
   readonly historyRetentionDays: number;
   readonly heapGrowingPercent: number;
@@ -320,6 +332,8 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     maxFrameBytes: i('maxFrameBytes', DEFAULT_LIMITS.maxFrameBytes, 1024, 64 * 1024 * 1024),
     maxBatchChanges: i('maxBatchChanges', DEFAULT_LIMITS.maxBatchChanges, 1, 100_000),
     maxInFlightBatches: i('maxInFlightBatches', DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
+    maxCycleBatches: i('maxCycleBatches', 100_000, 1, 100_000_000),
+    maxCycleBytes: i('maxCycleBytes', 4 * 1024 ** 3, 1024, 2 ** 46),
     applyChunkSize: i('applyChunkSize', 1000, 1, 100_000),
     applyStepDelayMs: i('applyStepDelayMs', 0, 0, 60_000),
     historyRetentionDays: i('historyRetentionDays', 30, 1, 3650),

@@ -10,7 +10,10 @@ const ENGINE_SOURCES = [
   'server.ts',
   'controller-options.ts',
   'main.ts',
-  'engine',
+  'controller-facade.ts',
+  'page-limit.ts',
+  'agents',
+  'configurations',
   'guard',
   'cycles',
   'gateway',
@@ -18,7 +21,6 @@ const ENGINE_SOURCES = [
   'mail',
   'store',
   'targets',
-  'audit',
 ];
 
 function sources(entry: string): string[] {
@@ -31,13 +33,19 @@ function sources(entry: string): string[] {
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
 }
 
+/** The text of the section of docs/errors.md with this heading, up to the next one. */
+function section(heading: string): string {
+  const start = doc.indexOf(`## ${heading}`);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const next = doc.indexOf('\n## ', start + 1);
+  return doc.slice(start, next < 0 ? undefined : next);
+}
+
 describe('docs/errors.md, section Controller', () => {
   it('lists exactly the codes the engine raises, each with its status', () => {
-    const start = doc.indexOf('## Controller (`@syncguard/controller`)');
-    expect(start).toBeGreaterThanOrEqual(0);
-    const next = doc.indexOf('\n## ', start + 1);
-    const section = doc.slice(start, next < 0 ? undefined : next);
-    const rows = section.split('\n').filter((line) => /^\| `SG_ERR_[A-Z_]+` \|/.test(line));
+    const rows = section('Controller (`@syncguard/controller`)')
+      .split('\n')
+      .filter((line) => /^\| `SG_ERR_[A-Z_]+` \|/.test(line));
     const listed = rows.map((row) => /`(SG_ERR_[A-Z_]+)`/.exec(row)![1]!).sort();
     const raised = new Set<string>();
     for (const file of ENGINE_SOURCES.flatMap(sources)) {
@@ -45,5 +53,18 @@ describe('docs/errors.md, section Controller', () => {
     }
     expect(listed).toEqual([...raised].sort());
     for (const row of rows) expect(row).toMatch(/^\| `SG_ERR_[A-Z_]+` \| [45]\d\d \|/);
+  });
+});
+
+describe('docs/errors.md, section Cycle errors', () => {
+  it('lists exactly the codes a cycle can fail or be discarded with', () => {
+    const listed = [...section('Cycle errors (`cycle.error.code`)').matchAll(/^\| `([A-Z_*]+)` \|/gm)].map((m) => m[1]!).sort();
+    const raised = new Set<string>(['CYCLE_ERROR_*']);
+    for (const file of ['agents', 'configurations', 'cycles', 'pipeline'].flatMap(sources)) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/\bcode: '([A-Z][A-Z_]+)'/g)) {
+        if (!m[1]!.startsWith('SG_ERR_')) raised.add(m[1]!);
+      }
+    }
+    expect(listed).toEqual([...raised].sort());
   });
 });

@@ -49,6 +49,9 @@ export interface Configuration {
   updatedAt: string;
 }
 
+/** A configuration as stored: its settings without the state, which is kept apart. */
+export type StoredConfiguration = Omit<Configuration, 'state'>;
+
 /** Body of POST /configurations; PATCH takes any subset (nested objects merge). */
 export interface ConfigurationInput {
   name: string;

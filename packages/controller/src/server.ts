@@ -7,32 +7,47 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http-app';
-import { AuditLog } from './audit/audit-log';
+import { AuditLog } from './store/audit-log';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter';
 import { compileControllerOptions, type CompiledControllerOptions, type ControllerOptions } from './controller-options';
 import { ControllerError } from './errors';
-import { Engine } from './engine/engine';
+import { AgentRegistry } from './agents/agent-registry';
+import { SessionService } from './agents/session-service';
+import { ConfigurationService } from './configurations/configuration-service';
+import { ControllerFacade } from './controller-facade';
+import { CycleService } from './cycles/cycle-service';
+import { QuarantineService } from './cycles/quarantine-service';
+import { AgentChannel } from './gateway/agent-channel';
+import { ConfigurationStore } from './store/configuration-store';
 import { createLogger } from './logger';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
 import { ControllerMetrics } from './metrics';
 import { redactUrlCredentials } from './redact';
-import { CycleProcessor } from './pipeline/cycle-processor';
-import { ProvisioningLog } from './pipeline/provisioning-log';
+import { CycleProcessor } from './cycles/cycle-processor';
+import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
 import { Keys } from './store/keys';
 import { checkRedisRequirements } from './store/redis-requirements';
 import { Scripts } from './store/scripts';
-import { CloudDirectoryTarget } from './targets/cloud-directory';
+import { CloudDirectoryTarget } from './store/cloud-directory';
 import type { Target } from './targets/target';
 
 type State = 'created' | 'running' | 'draining' | 'stopped';
 
 /** One controller: HTTP API and agent WebSocket on one port, BullMQ workers, Redis. */
 export interface ControllerServer {
-  /** The engine the HTTP API calls (ControllerService). */
-  readonly service: Engine;
+  /** What the HTTP API calls (ControllerService), composed of the domain services. */
+  readonly service: ControllerFacade;
+  /** The domain services behind it (for tests and tools that drive one directly). */
+  readonly services: {
+    readonly agents: AgentRegistry;
+    readonly configurations: ConfigurationService;
+    readonly cycles: CycleService;
+    readonly quarantines: QuarantineService;
+    readonly sessions: SessionService;
+  };
   readonly httpServer: http.Server | https.Server;
   readonly app: FastifyInstance;
   readonly options: CompiledControllerOptions;
@@ -94,17 +109,89 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const target = extras.wrapTarget ? extras.wrapTarget(cloudDirectory) : cloudDirectory;
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
-  const engine = new Engine({ redis, keys, scripts, options: opts, logger, metrics, target, audit, plog, controllerId });
   const gatewayLogger = logger.child({ component: 'gateway' });
+  const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
+  // The composition root: each service gets what it uses, built in dependency order
+  // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
+  const link = new AgentChannel(redis, subscriber, keys, gatewayLogger, metrics);
+  const configs = new ConfigurationStore(redis, keys);
+  const agents = new AgentRegistry({ redis, keys, scripts, audit, logger, controllerId, configs, link });
+  const cycles = new CycleService({
+    redis,
+    keys,
+    scripts,
+    options: opts,
+    logger,
+    metrics,
+    audit,
+    plog,
+    configs,
+    agents,
+    queues,
+    link,
+  });
+  const configurations = new ConfigurationService({
+    redis,
+    keys,
+    options: opts,
+    logger,
+    audit,
+    target,
+    configs,
+    agents,
+    cycles,
+    queues,
+    link,
+  });
+  const quarantines = new QuarantineService({
+    redis,
+    keys,
+    scripts,
+    options: opts,
+    logger,
+    metrics,
+    audit,
+    configs,
+    cycles,
+    queues,
+    link,
+  });
+  const sessions = new SessionService({
+    redis,
+    keys,
+    scripts,
+    options: opts,
+    logger,
+    controllerId,
+    configs,
+    agents,
+    cycles,
+    queues,
+    link,
+  });
+  const service = new ControllerFacade({
+    agents,
+    configurations,
+    cycles,
+    quarantines,
+    configs,
+    target,
+    audit,
+    ping: async () => {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+  });
   const agentAuthLimiter = new AuthFailureLimiter(
     redis,
     opts.redisKeyPrefix,
     { limit: opts.authFailureLimit, windowMs: opts.authFailureWindowMs },
     gatewayLogger,
   );
-  const gateway = new AgentGateway(redis, subscriber, keys, opts, gatewayLogger, metrics, engine, agentAuthLimiter);
-  const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
-  engine.attach(gateway, queues);
+  const gateway = new AgentGateway(redis, link, keys, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
   const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
   if (!mailer.configured) logger.warn('SMTP_URL is not set: quarantine notifications cannot be sent');
 
@@ -122,21 +209,21 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     logger.child({ component: 'pipeline' }),
     opts.applyChunkSize,
     {
-      committed: (agentId, cfgId, cycleId) => engine.sendCommitted(agentId, cfgId, cycleId),
+      committed: (agentId, cfgId, cycleId) => cycles.sendCommitted(agentId, cfgId, cycleId),
       quarantined: (cfgId, cycleId) => queues.enqueueMail(cfgId, cycleId),
       released: async (cfgId) => {
-        await engine.startCycleFor(cfgId, 'schedule');
+        await cycles.startCycleFor(cfgId, 'schedule');
       },
-      loadConfiguration: (id) => engine.loadConfiguration(id),
+      loadConfiguration: (id) => configs.load(id),
     },
     opts.applyStepDelayMs,
   );
   const notifier = new QuarantineNotifier(redis, keys, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
-    engine.loadConfiguration(id),
+    configs.load(id),
   );
 
   const app = await buildHttpApp({
-    service: engine,
+    service,
     metrics,
     redis,
     keyPrefix: opts.redisKeyPrefix,
@@ -174,7 +261,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
 
   let closing: Promise<void> | null = null;
   const server: ControllerServer = {
-    service: engine,
+    service,
+    services: { agents, configurations, cycles, quarantines, sessions },
     httpServer,
     app,
     options: opts,
@@ -189,19 +277,19 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     },
     async listen() {
       if (state !== 'created') throw new ControllerError('SG_ERR_STATE', `cannot listen: the server is ${state}`);
-      await gateway.start();
-      await engine.startLiveness();
-      await engine.claimAgentNames();
+      await link.start();
+      await agents.startLiveness();
+      await agents.claimAgentNames();
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
-          tick: (cfgId) => engine.tick(cfgId),
+          tick: (cfgId) => cycles.tick(cfgId),
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
-          cycleGaveUp: (cycleId, error) => engine.giveUpCycle(cycleId, error),
+          cycleGaveUp: (cycleId, error) => cycles.giveUpCycle(cycleId, error),
         });
-        await engine.recover();
+        await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
-        if (opts.schedule) for (const cfg of await engine.listConfigurations()) await queues.schedule(cfg);
+        if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);
       }
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
@@ -234,7 +322,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           await done;
         });
         await step('queues', () => queues.close());
-        await step('liveness', () => engine.stopLiveness());
+        await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();
         for (const r of [subscriber, bullConnection, redis]) await step('redis', () => r.quit());

@@ -70,6 +70,8 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = Object.freeze([
   s('SYNCGUARD_MAX_FRAME_BYTES', 'maxFrameBytes', 'integer', 'largest agent frame (default 4194304)'),
   s('SYNCGUARD_MAX_BATCH_CHANGES', 'maxBatchChanges', 'integer', 'most changes per batch (default 1000)'),
   s('SYNCGUARD_MAX_IN_FLIGHT_BATCHES', 'maxInFlightBatches', 'integer', 'unacknowledged batches per agent (default 16)'),
+  s('SYNCGUARD_MAX_CYCLE_BATCHES', 'maxCycleBatches', 'integer', 'most batches in one cycle (default 100000)'),
+  s('SYNCGUARD_MAX_CYCLE_BYTES', 'maxCycleBytes', 'integer', 'most bytes of changes staged for one cycle (default 4 GiB)'),
   s('SYNCGUARD_APPLY_CHUNK_SIZE', 'applyChunkSize', 'integer', 'objects per atomic apply step (default 1000)'),
   s('SYNCGUARD_HISTORY_RETENTION_DAYS', 'historyRetentionDays', 'integer', 'days logs and cycle records are kept (default 30)'),
   s('SYNCGUARD_HEAP_GROWING_PERCENT', 'heapGrowingPercent', 'integer', "V8's heap growing percent (default 100)"),

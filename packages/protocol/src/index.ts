@@ -19,3 +19,4 @@ export { ProtocolError, ProtocolErrorCodes, isProtocolError, type ProtocolErrorC
 export { CloseCode, describeCloseCode, isRetryableClose, type CloseCodeName, type CloseCodeValue } from './close-codes';
 export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, isSupportedVersion, negotiateVersion } from './version';
 export { DEFAULT_LIMITS, HEARTBEAT_MISSES_ALLOWED, CONTENT_HASH_BYTES } from './limits';
+export { SECRET_ATTRIBUTES, attributeBaseName, isSecretAttribute } from './secret-attributes';

@@ -18,6 +18,8 @@ export interface SlapdOptions {
   sizeLimit?: number | 'unlimited';
   /** Extra lines for the database section of slapd.conf. */
   extraDatabaseConfig?: string;
+  /** Extra schema (slapd.conf `attributetype` / `objectclass` lines), loaded after core, cosine, nis and inetorgperson. */
+  extraSchema?: string;
   /** Serve TLS too: StartTLS on the ldap:// port and ldaps:// on a second port ({@link SlapdServer.ldapsUrl}). */
   tls?: { certFile: string; keyFile: string };
 }
@@ -80,6 +82,8 @@ export class SlapdServer {
     const server = new SlapdServer(dir, await freePort(), suffix, options.tls ? await freePort() : null);
     await fs.mkdir(path.join(dir, 'data'));
     const limit = options.sizeLimit ?? 'unlimited';
+    const extraSchema = path.join(dir, 'extra.schema');
+    if (options.extraSchema) await fs.writeFile(extraSchema, options.extraSchema);
     await fs.writeFile(
       server.confPath,
       [
@@ -87,6 +91,7 @@ export class SlapdServer {
         'include /etc/ldap/schema/cosine.schema',
         'include /etc/ldap/schema/nis.schema',
         'include /etc/ldap/schema/inetorgperson.schema',
+        ...(options.extraSchema ? [`include ${extraSchema}`] : []),
         `pidfile ${path.join(dir, 'slapd.pid')}`,
         `argsfile ${path.join(dir, 'slapd.args')}`,
         'modulepath /usr/lib/ldap',

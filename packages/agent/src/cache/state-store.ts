@@ -2,6 +2,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { CacheCursor, ObjectType } from '@syncguard/protocol';
 import { AgentError } from '../errors';
+import { openPrivately } from './state-dir';
 
 export interface CachedObject {
   /** Row number in the cache; dense enough to index a bitset of objects seen by a cycle. */
@@ -96,10 +97,10 @@ export class StateStore {
     this.stmts = this.prepare();
   }
 
-  /** Opens (creating if needed) `agent.sqlite` in `dir`. */
+  /** Opens (creating if needed) `agent.sqlite` in `dir`, readable by the agent's user only (0600). */
   static open(dir: string): StateStore {
     try {
-      return new StateStore(path.join(dir, 'agent.sqlite'));
+      return openPrivately(dir, () => new StateStore(path.join(dir, 'agent.sqlite')));
     } catch (error) {
       throw new AgentError('AGENT_ERR_CACHE', `cannot open the cache in ${dir}: ${(error as Error).message}`, { cause: error });
     }

@@ -12,7 +12,15 @@ import {
 } from '@syncguard/protocol';
 import { AgentError } from '../errors';
 import type { CachedObject, CycleCounts, ObjectRow, StateStore } from '../cache/state-store';
-import { guidToString, idAttribute, mapEntry, type DirectoryFlavor, type SourceObject } from '../ldap/entry-mapper';
+import type { AttributeFilter } from '../ldap/attribute-filter';
+import {
+  guidToString,
+  idAttribute,
+  mapEntry,
+  type DirectoryFlavor,
+  type MapOptions,
+  type SourceObject,
+} from '../ldap/entry-mapper';
 import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap-source';
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
@@ -34,7 +42,7 @@ export interface CyclePlan {
 export interface CycleDeps {
   store: StateStore;
   outbox: Outbox;
-  ldap: LdapSourceOptions;
+  ldap: LdapSourceOptions & { attributeFilter?: AttributeFilter };
   deltaSkewMs: number;
   /** Current limits (from the latest ControllerWelcome). */
   limits: () => { maxFrameBytes: number; maxBatchChanges: number };
@@ -157,9 +165,19 @@ export class CycleRunner {
     }
   }
 
+  private mapOptions(flavor: DirectoryFlavor): MapOptions {
+    const scope = this.plan.start.scope;
+    return {
+      flavor,
+      objectTypes: scope.objectTypes,
+      disabledAttribute: scope.disabledAttribute,
+      attributes: this.deps.ldap.attributeFilter,
+    };
+  }
+
   private async readFull(source: LdapSource, filter: string, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
     const scope = this.plan.start.scope;
-    const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
+    const mapOptions = this.mapOptions(flavor);
     for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes })) {
       this.checkAborted();
       await this.considerPage(page, mapOptions, true);
@@ -169,7 +187,7 @@ export class CycleRunner {
   private async readDelta(source: LdapSource, filter: string, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
     const scope = this.plan.start.scope;
     const store = this.deps.store;
-    const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
+    const mapOptions = this.mapOptions(flavor);
     const since =
       flavor === 'ad' ? `(uSNChanged>=${this.plan.sinceWatermark})` : `(modifyTimestamp>=${this.plan.sinceWatermark})`;
     this.deps.log.debug({ since }, 'DELTA: reading entries changed since the committed read');

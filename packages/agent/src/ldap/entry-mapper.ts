@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { ObjectType, type Attribute } from '@syncguard/protocol';
 import type { Entry } from 'ldapts';
+import { DEFAULT_ATTRIBUTE_FILTER, type AttributeFilter } from './attribute-filter';
 
 /** Which kind of directory an entry came from; decides ids, types and the disabled flag. */
 export type DirectoryFlavor = 'openldap' | 'ad';
@@ -24,6 +25,8 @@ export interface MapOptions {
   objectTypes: readonly ObjectType[];
   /** OpenLDAP: attribute whose presence with a value other than FALSE/0 marks the entry disabled. */
   disabledAttribute: string;
+  /** Which attributes a change carries. Default: all but the secret ones (see attribute-filter.ts). */
+  attributes?: AttributeFilter;
 }
 
 /** The attribute holding an object's stable id. */
@@ -41,7 +44,10 @@ export function typeFilter(flavor: DirectoryFlavor, type: ObjectType): string {
     : '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))';
 }
 
-/** Attributes never carried in a change nor hashed: ids, bookkeeping that changes on its own, secrets. */
+/**
+ * Attributes never carried in a change nor hashed: ids and bookkeeping that changes on its
+ * own. Secrets (passwords, hashes, keys) are never carried either: see AttributeFilter.
+ */
 const EXCLUDED = new Set(
   [
     'entryUUID',
@@ -55,12 +61,6 @@ const EXCLUDED = new Set(
     'structuralObjectClass',
     'subschemaSubentry',
     'hasSubordinates',
-    'userPassword',
-    'unicodePwd',
-    'dBCSPwd',
-    'ntPwdHistory',
-    'lmPwdHistory',
-    'supplementalCredentials',
     'uSNChanged',
     'uSNCreated',
     'whenChanged',
@@ -150,6 +150,7 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
   const attributes: Attribute[] = [];
   const infos: NameInfo[] = [];
   const disabledName = options.disabledAttribute.toLowerCase();
+  const filter = options.attributes ?? DEFAULT_ATTRIBUTE_FILTER;
   for (const key in entry) {
     if (key === 'dn') continue;
     const raw = entry[key]!;
@@ -178,7 +179,7 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
         return t !== 'FALSE' && t !== '0';
       });
     }
-    if (info.excluded) continue;
+    if (info.excluded || !filter.carries(key)) continue;
     const binary = info.binary;
     const values = binary ? toBase64(raw) : toStrings(raw);
     // An attribute without values is no attribute: ldapts reports the requested '*' as one.

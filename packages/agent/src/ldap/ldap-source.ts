@@ -1,5 +1,6 @@
 import { Client, FilterParser, type Entry } from 'ldapts';
 import { AgentError, fromLdapError } from '../errors';
+import { redactUrl } from '../redact';
 import { BINARY_ATTRIBUTES, type DirectoryFlavor } from './entry-mapper';
 
 export interface LdapSourceOptions {
@@ -85,7 +86,7 @@ export class LdapSource {
   }
 
   get serverUrl(): string {
-    return this.options.url.replace(/\/\/[^@/]*@/, '//');
+    return redactUrl(this.options.url);
   }
 
   /**

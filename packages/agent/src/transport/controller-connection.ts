@@ -17,6 +17,7 @@ import {
   type ControllerWelcome,
 } from '@syncguard/protocol';
 import { AgentError, tlsTrustHint } from '../errors';
+import { redactUrl, redactUrlsIn } from '../redact';
 import { Backoff } from './backoff';
 
 export interface ControllerConnectionOptions {
@@ -149,14 +150,14 @@ export class ControllerConnection {
       if (answered) return;
       const tls = tlsTrustHint(error, 'controller', 'SYNCGUARD_CA_FILE');
       if (tls) this.slowRetry = true;
-      this.problem(tls ?? error.message, { err: error.message }, 'controller connection error');
+      this.problem(tls ?? redactUrlsIn(error.message), { err: redactUrlsIn(error.message) }, 'controller connection error');
     });
     ws.on('unexpected-response', (_req, res) => {
       answered = true;
       if (res.statusCode === 404) {
         this.slowRetry = true;
         this.problem(
-          `controller answered HTTP 404 to the upgrade at ${this.options.url}: SYNCGUARD_CONTROLLER_URL must be the ` +
+          `controller answered HTTP 404 to the upgrade at ${redactUrl(this.options.url)}: SYNCGUARD_CONTROLLER_URL must be the ` +
             "controller's agent endpoint, ending in /agent (e.g. wss://syncguard.example.com/agent)",
           { status: 404 },
           'wrong controller URL',
@@ -319,7 +320,7 @@ export class ControllerConnection {
   private problem(message: string, fields: Record<string, unknown>, what: string): void {
     const repeated = message === this.lastProblem;
     this.lastProblem = message;
-    this.log[repeated ? 'debug' : 'warn']({ ...fields, problem: message, url: this.options.url }, what);
+    this.log[repeated ? 'debug' : 'warn']({ ...fields, problem: message, url: redactUrl(this.options.url) }, what);
   }
 
   private refuse(error: AgentError): void {

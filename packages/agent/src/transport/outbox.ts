@@ -64,6 +64,13 @@ export class Outbox {
     return this.connection.limits.maxInFlightBatches;
   }
 
+  /** Batches sent on this connection and not acknowledged, over all streams. */
+  private inFlight(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.sent - s.acked;
+    return n;
+  }
+
   /** Resolves once fewer than maxInFlightBatches batches are unacknowledged. */
   async waitForRoom(signal?: AbortSignal): Promise<void> {
     while (this.unackedCount >= this.window) {
@@ -84,7 +91,9 @@ export class Outbox {
     const stream = this.streams.get(batch.cycleId);
     if (!stream) throw new Error(`outbox: unknown cycle ${batch.cycleId}`);
     const limits = this.connection.limits;
-    const direct = this.connection.ready && stream.sent === stream.last;
+    // Sent at once only within the window: producers of two cycles woken together by one
+    // ack may both push, and the controller disconnects an agent beyond the window.
+    const direct = this.connection.ready && stream.sent === stream.last && this.inFlight() < this.window;
     const bytes = direct
       ? this.connection.encode({ type: 'changeBatch', value: batch })
       : encodeFrame(
@@ -147,8 +156,7 @@ export class Outbox {
     if (!this.connection.ready) return;
     for (const s of this.streams.values()) {
       if (s.sent < s.last) {
-        const inFlight = () => [...this.streams.values()].reduce((n, x) => n + (x.sent - x.acked), 0);
-        const room = this.window - inFlight();
+        const room = this.window - this.inFlight();
         if (room <= 0) return;
         const rows = this.store.unacked(s.cycleId, s.sent).slice(0, room);
         for (const row of rows) {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { actorOf } from '../auth/auth-hook';
+import { actorOf } from './auth-hook';
 import type { Agent } from '../model';
 import type { ApiContext } from './api-context';
 import { paginate } from './paginate';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ApiTokenStore } from '../auth/token-store';
+import type { ApiTokenStore } from '../store/token-store';
 import type { ControllerService } from '../controller-service';
 
 /** What the /api/v1 route plugins share. */

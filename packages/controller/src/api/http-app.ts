@@ -5,10 +5,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuthFailureLimiter } from '../auth/auth-failure-limiter';
-import { authHook } from '../auth/auth-hook';
+import { authHook } from './auth-hook';
 import { Authenticator } from '../auth/authenticator';
-import { DashboardSessions } from '../auth/dashboard-sessions';
-import { ApiTokenStore } from '../auth/token-store';
+import { DashboardSessions } from '../store/dashboard-sessions';
+import { ApiTokenStore } from '../store/token-store';
 import { DEFAULT_HTTP_SECURITY, type HttpSecurityOptions } from '../controller-options';
 import type { ControllerService } from '../controller-service';
 import type { ControllerMetrics } from '../metrics';

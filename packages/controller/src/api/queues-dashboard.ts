@@ -3,10 +3,10 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthFailureLimiter } from '../auth/auth-failure-limiter';
-import { refuseWhenBlocked } from '../auth/auth-hook';
+import { refuseWhenBlocked } from './auth-hook';
 import { Authenticator, bearerToken } from '../auth/authenticator';
-import type { DashboardSessions } from '../auth/dashboard-sessions';
-import { BOOTSTRAP_ACTOR } from '../auth/token-store';
+import type { DashboardSessions } from '../store/dashboard-sessions';
+import { BOOTSTRAP_ACTOR } from '../store/token-store';
 import type { Actor } from '../model';
 import { BullBoardAdapter, READ_METHODS } from './bull-board-adapter';
 import { API_ERROR_CODES, sendError } from './errors';
@@ -45,10 +45,15 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-/** The actor of a dashboard session, while its API token is still live (a revoke ends the session). */
+/**
+ * The actor of a dashboard session, while the secret it was made with is still live: a
+ * revoked API token, or a changed bootstrap token, ends the session.
+ */
 async function sessionActor(auth: Authenticator, sessions: DashboardSessions, id: string): Promise<Actor | null> {
-  const actor = await sessions.get(id);
-  if (!actor || actor.tokenId === BOOTSTRAP_ACTOR.tokenId) return actor;
+  const session = await sessions.get(id);
+  if (!session) return null;
+  const { actor } = session;
+  if (actor.tokenId === BOOTSTRAP_ACTOR.tokenId) return session.credential === auth.bootstrapFingerprint ? actor : null;
   return auth.tokens.get(actor.tokenId).then(
     (token) => ({ ...actor, role: token.role }),
     () => null,
@@ -113,7 +118,10 @@ export async function registerQueuesDashboard(
         if (actor.role !== 'admin')
           return sendError(reply, 403, API_ERROR_CODES.FORBIDDEN, 'the queue dashboard needs an admin token');
         if (fromQuery !== undefined) {
-          const sessionId = await sessions.create(actor);
+          const sessionId = await sessions.create(
+            actor,
+            actor.tokenId === BOOTSTRAP_ACTOR.tokenId ? auth.bootstrapFingerprint : '',
+          );
           url.searchParams.delete('token');
           const secure = request.protocol === 'https' ? '; Secure' : '';
           const maxAge = Math.floor(sessions.ttlMs / 1000);

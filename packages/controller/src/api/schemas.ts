@@ -128,7 +128,12 @@ export const CycleSchema = {
         },
       },
     },
-    error: { type: ['object', 'null'], properties: { code: str, message: str } },
+    error: {
+      type: ['object', 'null'],
+      description:
+        "Why the cycle failed or was discarded: code ABANDONED, CONTROLLER_ERROR, LIMIT_EXCEEDED, DISCARDED or the agent's CYCLE_ERROR_* (docs/errors.md, Cycle errors).",
+      properties: { code: str, message: str },
+    },
   },
 } as const;
 

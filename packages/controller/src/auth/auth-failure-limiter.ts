@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from '@fastify/proxy-addr';
 import type { Redis } from 'ioredis';
+import { COUNT_IN_WINDOW, callScript } from '../store/scripts';
 import type { Logger } from 'pino';
 
 /** Where a secret was presented, for the log. */
@@ -44,13 +45,7 @@ export class AuthFailureLimiter {
 
   /** Counts a failed authentication of `address` and logs it at warn (never the secret). */
   async recordFailure(address: string, surface: AuthSurface, reason: string): Promise<void> {
-    const failures = (await this.redis.eval(
-      // KEYS[1] the counter; ARGV[1] the window in ms. Returns the count in this window.
-      "local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end return n",
-      1,
-      this.key(address),
-      this.options.windowMs,
-    )) as number;
+    const failures = (await callScript(this.redis, COUNT_IN_WINDOW, [this.key(address)], [this.options.windowMs])) as number;
     const blocked = this.options.limit > 0 && failures >= this.options.limit;
     this.logger.warn(
       { client: address, surface, reason, failures, ...(blocked ? { blockedForMs: this.options.windowMs } : {}) },

@@ -1,5 +1,5 @@
 import type { Actor } from '../model';
-import { ApiTokenStore, BOOTSTRAP_ACTOR, secretEquals } from './token-store';
+import { ApiTokenStore, BOOTSTRAP_ACTOR, secretEquals, sha256 } from '../store/token-store';
 
 /**
  * Turns a presented secret into the Actor it stands for: the bootstrap admin token
@@ -10,6 +10,14 @@ export class Authenticator {
     private readonly adminToken: string,
     readonly tokens: ApiTokenStore,
   ) {}
+
+  /**
+   * SHA-256 (hex) of the bootstrap token: what a dashboard session made with it records, so
+   * that the session ends when the token is changed (a restart with a new one).
+   */
+  get bootstrapFingerprint(): string {
+    return sha256(this.adminToken).toString('hex');
+  }
 
   async authenticate(secret: string | undefined): Promise<Actor | null> {
     if (!secret) return null;

@@ -16,11 +16,21 @@ import {
   type ChangeHeader,
   type CycleComplete,
   type CycleFailed,
+  type Frame,
 } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerMetrics } from '../metrics';
+import {
+  MAX_AGENT_MESSAGE_CHARS,
+  MAX_HELLO_CURSORS,
+  MAX_HOSTNAME_CHARS,
+  MAX_ID_CHARS,
+  MAX_VERSION_CHARS,
+  boundedText,
+  overLimit,
+} from './agent-limits';
 
 /** A ChangeBatch as staging reads it: its changes' headers (a full Change is one too). */
 export interface StagedBatch {
@@ -53,7 +63,8 @@ export interface SessionHandler {
     wire: { protocolVersion: number; encoded: readonly Uint8Array[] },
   ): Promise<{ ackedThrough: number | null; error: SessionError | null }>;
   complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null>;
-  failed(session: AgentSession, message: CycleFailed): Promise<void>;
+  /** CycleFailed: taken only from the agent the cycle belongs to (an error otherwise). */
+  failed(session: AgentSession, message: CycleFailed): Promise<SessionError | null>;
   /** The agent is alive (heartbeat or pong); refresh its session key and lastSeenAt. */
   alive(session: AgentSession): Promise<void>;
   closed(session: AgentSession): Promise<void>;
@@ -61,10 +72,28 @@ export interface SessionHandler {
 
 type SessionState = 'hello' | 'ready' | 'closed';
 
+/** A frame as read on arrival: a batch by the fast path, any frame decoded, or why it was refused. */
+type Incoming =
+  | { kind: 'batch'; batch: StagedBatch; wire: { protocolVersion: number; encoded: readonly Uint8Array[] } }
+  | { kind: 'frame'; frame: Frame; bytes: Buffer }
+  | { kind: 'refused'; error: ProtocolError };
+
+/**
+ * Frames other than batches (heartbeats, CycleComplete, Error, ...) that may wait in a
+ * session's queue before the socket stops being read. Batches are bounded by the window.
+ */
+const QUEUED_OTHER_FRAMES_BOUND = 4;
+
 /**
  * One agent's WebSocket connection. Frames are handled strictly in arrival order. A
  * frame that cannot be decoded gets an Error frame and closes this connection with the
  * ProtocolError's close code; nothing else is affected.
+ *
+ * Nothing an agent sends is held without bound: frames are read (decoded) as they arrive
+ * and queued for handling; a ChangeBatch beyond the `maxInFlightBatches` window announced
+ * in the welcome (more batches received than handled and acknowledged) closes the
+ * connection with RATE_LIMITED and a LIMIT_EXCEEDED error, and while other frames wait
+ * beyond a small bound the socket is not read (TCP back-pressure on the agent).
  */
 export class AgentSession {
   readonly sessionId = randomUUID();
@@ -73,6 +102,10 @@ export class AgentSession {
   private registered = false;
   private readonly encoder = new FrameEncoder();
   private chain: Promise<void> = Promise.resolve();
+  /** Batches received and not yet handled (acknowledged or refused). */
+  private pendingBatches = 0;
+  /** Other frames received and not yet handled. */
+  private pendingOther = 0;
   private lastHeardAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -95,7 +128,7 @@ export class AgentSession {
     this.encoder.maxFrameBytes = options.maxFrameBytes;
     ws.on('message', (data, isBinary) => {
       this.lastHeardAt = Date.now();
-      this.enqueue(() => this.onMessage(data, isBinary));
+      this.receive(data, isBinary);
     });
     ws.on('pong', () => {
       this.lastHeardAt = Date.now();
@@ -177,6 +210,7 @@ export class AgentSession {
         CloseCode.POLICY_VIOLATION,
       );
     }
+    if (!this.idsWithinBounds('ChangeBatch', batch)) return;
     const { ackedThrough, error } = await this.handler.batch(this, batch, wire);
     if (error) this.sendError(error, false);
     if (ackedThrough !== null && ackedThrough > 0) {
@@ -187,9 +221,61 @@ export class AgentSession {
     }
   }
 
-  private async onMessage(data: WebSocket.RawData, isBinary: boolean): Promise<void> {
+  /** False (and the connection closing with POLICY_VIOLATION, naming the field) when an id is over its bound. */
+  private idsWithinBounds(message: string, ids: { configurationId: string; cycleId: string }): boolean {
+    const tooLong = overLimit([
+      ['configurationId', ids.configurationId, MAX_ID_CHARS],
+      ['cycleId', ids.cycleId, MAX_ID_CHARS],
+    ]);
+    if (tooLong) this.fatal(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `${message} ${tooLong}`, CloseCode.POLICY_VIOLATION);
+    return tooLong === null;
+  }
+
+  /**
+   * A WebSocket message arrived: read it now (so that the window is checked against what
+   * arrived, not what was handled) and queue its handling.
+   */
+  private receive(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
-    let frame;
+    let incoming: Incoming;
+    try {
+      incoming = this.read(data, isBinary);
+    } catch (error) {
+      // Not the agent's fault (read refuses bad frames with a ProtocolError): handled, in
+      // order, as any failure of a frame's handling.
+      this.enqueue(() => Promise.reject(error));
+      return;
+    }
+    const isBatch = incoming.kind === 'batch' || (incoming.kind === 'frame' && incoming.frame.body.type === 'changeBatch');
+    if (isBatch) {
+      // An agent that keeps to the window never has more than maxInFlightBatches batches
+      // here: it sends one only while fewer are unacknowledged, and a batch is acknowledged
+      // after it was handled.
+      if (this.pendingBatches >= this.options.maxInFlightBatches) {
+        this.fatal(
+          ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+          `more than maxInFlightBatches (${this.options.maxInFlightBatches}) unacknowledged batches`,
+          CloseCode.RATE_LIMITED,
+        );
+        return;
+      }
+      this.pendingBatches += 1;
+    } else {
+      this.pendingOther += 1;
+      if (this.pendingOther >= QUEUED_OTHER_FRAMES_BOUND && !this.ws.isPaused) this.ws.pause();
+    }
+    this.enqueue(async () => {
+      try {
+        await this.onMessage(incoming);
+      } finally {
+        if (isBatch) this.pendingBatches -= 1;
+        else this.pendingOther -= 1;
+        if (this.ws.isPaused && this.pendingOther < QUEUED_OTHER_FRAMES_BOUND) this.ws.resume();
+      }
+    });
+  }
+
+  private read(data: WebSocket.RawData, isBinary: boolean): Incoming {
     // One buffer for the whole message (ws hands a fragmented one over in parts).
     const raw = Array.isArray(data) ? Buffer.concat(data) : data;
     const bytes = raw instanceof ArrayBuffer ? Buffer.from(raw) : raw;
@@ -200,15 +286,24 @@ export class AgentSession {
         versions: SUPPORTED_PROTOCOL_VERSIONS,
       });
       if (fast !== null && fast.protocolVersion === this.encoder.protocolVersion)
-        return this.onBatch(fast, { protocolVersion: fast.protocolVersion, encoded: fast.encoded });
+        return { kind: 'batch', batch: fast, wire: { protocolVersion: fast.protocolVersion, encoded: fast.encoded } };
     }
     try {
       if (!isBinary) throw new ProtocolError('PROTO_ERR_NOT_BINARY', 'expected a binary frame, got text');
-      frame = decodeFrame(bytes, { maxFrameBytes: this.options.maxFrameBytes, versions: SUPPORTED_PROTOCOL_VERSIONS });
+      const frame = decodeFrame(bytes, { maxFrameBytes: this.options.maxFrameBytes, versions: SUPPORTED_PROTOCOL_VERSIONS });
+      return { kind: 'frame', frame, bytes };
     } catch (error) {
-      if (error instanceof ProtocolError) return this.refuse(error);
+      if (error instanceof ProtocolError) return { kind: 'refused', error };
       throw error;
     }
+  }
+
+  private async onMessage(incoming: Incoming): Promise<void> {
+    if (this.state === 'closed') return;
+    if (incoming.kind === 'refused') return this.refuse(incoming.error);
+    // Read by the fast path, which needs the session ready and in the frame's version.
+    if (incoming.kind === 'batch') return this.onBatch(incoming.batch, incoming.wire);
+    const { frame, bytes } = incoming;
     const body = frame.body;
     if (this.state === 'hello') {
       if (body.type !== 'agentHello') {
@@ -235,15 +330,22 @@ export class AgentSession {
       case 'changeBatch':
         return this.onBatch(body.value, { protocolVersion: frame.protocolVersion, encoded: encodedChangesOfFrame(bytes) });
       case 'cycleComplete': {
+        if (!this.idsWithinBounds('CycleComplete', body.value)) return;
         const error = await this.handler.complete(this, body.value);
         if (error) this.sendError(error, false);
         return;
       }
-      case 'cycleFailed':
-        await this.handler.failed(this, body.value);
+      case 'cycleFailed': {
+        if (!this.idsWithinBounds('CycleFailed', body.value)) return;
+        const error = await this.handler.failed(this, body.value);
+        if (error) this.sendError(error, false);
         return;
+      }
       case 'error':
-        this.logger.warn({ agentId: this.agentId, error: body.value }, 'agent reported an error');
+        this.logger.warn(
+          { agentId: this.agentId, error: { ...body.value, message: boundedText(body.value.message, MAX_AGENT_MESSAGE_CHARS) } },
+          'agent reported an error',
+        );
         return;
       default:
         return this.fatal(
@@ -263,6 +365,25 @@ export class AgentSession {
 
   private async onHello(hello: AgentHello): Promise<void> {
     clearTimeout(this.helloTimer);
+    if (hello.cursors.length > MAX_HELLO_CURSORS) {
+      return this.fatal(
+        ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+        `AgentHello has ${hello.cursors.length} cursors, at most ${MAX_HELLO_CURSORS}`,
+        CloseCode.POLICY_VIOLATION,
+      );
+    }
+    const tooLong = overLimit([
+      ['agentId', hello.agentId, MAX_ID_CHARS],
+      ['hostname', hello.hostname, MAX_HOSTNAME_CHARS],
+      ['softwareVersion', hello.softwareVersion, MAX_VERSION_CHARS],
+      ...hello.cursors.flatMap((c, i): [string, string, number][] => [
+        [`cursors[${i}].configurationId`, c.configurationId, MAX_ID_CHARS],
+        [`cursors[${i}].committedCycleId`, c.committedCycleId, MAX_ID_CHARS],
+        [`cursors[${i}].pendingCycleId`, c.pendingCycleId, MAX_ID_CHARS],
+        [`cursors[${i}].runningCycleId`, c.runningCycleId, MAX_ID_CHARS],
+      ]),
+    ]);
+    if (tooLong) return this.fatal(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `AgentHello ${tooLong}`, CloseCode.POLICY_VIOLATION);
     // An empty agent id means "the token's agent": the token alone identifies the agent.
     if (hello.agentId !== '' && hello.agentId !== this.agentId) {
       return this.fatal(ErrorCode.ERROR_CODE_AUTH_FAILED, 'the token does not belong to this agent id', CloseCode.AUTH_FAILED);

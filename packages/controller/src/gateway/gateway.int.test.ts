@@ -279,7 +279,7 @@ describe('agent gateway', () => {
       const agent = await FakeAgent.connect({ url: agentUrl(replica), agentId: id, token });
       await waitFor(async () => (await server.service.getAgent(id)).status === 'connected', { message: 'connected' });
       // What a crash leaves: the agent's session key, but no liveness key of its controller.
-      await replica.service.stopLiveness();
+      await replica.services.agents.stopLiveness();
       expect(await server.redis.exists(`${server.options.redisKeyPrefix}:agent:${id}:session`)).toBe(1);
       expect((await server.service.getAgent(id)).status).toBe('disconnected');
       // A session written by a controller version without liveness keys counts until it expires.

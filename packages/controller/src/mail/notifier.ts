@@ -2,8 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { ObjectTypeName, Quarantine } from '../model';
-import type { StoredConfiguration } from '../engine/configuration-validation';
+import type { StoredConfiguration } from '../model';
 import type { Keys } from '../store/keys';
+import { SET_NOTIFICATION, callScript } from '../store/scripts';
 import { decodeNotification, decodeQuarantine, encodeNotification } from '../store/quarantine-codec';
 import type { Mailer } from './mailer';
 import { quarantineEmail } from './quarantine-email';
@@ -83,14 +84,6 @@ export class QuarantineNotifier {
 
   /** Writes the notification state while the quarantine of `cycleId` is still the current one. */
   private async update(configurationId: string, cycleId: string, n: Notification): Promise<void> {
-    await this.redis.eval(
-      `local q = redis.call('HGET', KEYS[1], 'quarantine')
-       if q and cjson.decode(q).cycleId == ARGV[1] then redis.call('HSET', KEYS[1], 'notification', ARGV[2]) end
-       return 1`,
-      1,
-      this.keys.state(configurationId),
-      cycleId,
-      encodeNotification(n),
-    );
+    await callScript(this.redis, SET_NOTIFICATION, [this.keys.state(configurationId)], [cycleId, encodeNotification(n)]);
   }
 }

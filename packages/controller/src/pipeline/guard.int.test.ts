@@ -115,7 +115,7 @@ describe('accidental delete prevention', () => {
     expect(staged.items).toHaveLength(THRESHOLD);
     expect(staged.items.every((e) => e.status === 'staged' && e.cycleId === cycleId && e.dn.endsWith(PEOPLE))).toBe(true);
     await expect(server.service.startCycle(s.cfg, TEST_ADMIN)).rejects.toMatchObject({ status: 409, code: 'SG_ERR_QUARANTINED' });
-    await server.service.tick(s.cfg); // a scheduler tick starts nothing either
+    await server.services.cycles.tick(s.cfg); // a scheduler tick starts nothing either
     expect((await server.service.getStatus(s.cfg)).lastCycle?.id).toBe(cycleId);
 
     const [mail] = await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });

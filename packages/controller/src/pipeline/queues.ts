@@ -1,7 +1,7 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
-import type { StoredConfiguration } from '../engine/configuration-validation';
+import type { StoredConfiguration } from '../model';
 import type { Keys } from '../store/keys';
 
 export interface PipelineProcessors {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { assertTransition, type CyclePhase } from '../cycles/cycle-phase';
 import { summaryField } from '../pipeline/stored-batch';
@@ -6,24 +7,102 @@ import { encodedCommand } from './resp';
 /*
  * Lua scripts: the state transitions that must be atomic. Each runs as one Redis
  * command, so two controllers (or two API calls) racing for the same transition see
- * exactly one winner.
+ * exactly one winner. Each has a header: its KEYS, its ARGV and what it returns (the
+ * results of the ones read as codes are named below, e.g. PersistBatchResult).
+ *
+ * Called on their own, scripts go by SHA (EVALSHA): the text is sent once per Redis server
+ * (SCRIPT LOAD after a NOSCRIPT answer, which means the script did not run, so the call is
+ * simply made again; a restarted or failed-over Redis has an empty script cache). Inside a
+ * MULTI they go as EVAL with their text: a NOSCRIPT there would fail that one command while
+ * the transaction's other commands still ran, which is not a risk worth a smaller request.
  */
+
+/** A Lua script and its SHA-1, computed once. */
+export class LuaScript {
+  readonly sha: string;
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source, 'utf8').digest('hex');
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/** Runs a script by SHA, loading it first when the Redis server does not hold it. */
+export async function callScript(
+  redis: Redis,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number | Buffer)[],
+): Promise<unknown> {
+  try {
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    await redis.script('LOAD', script.source);
+    return redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  }
+}
+
+/** Results of PERSIST_BATCH. */
+export const PersistBatchResult = Object.freeze({
+  /** The batch is held. */
+  STORED: 1,
+  /** The batch is held and completes the cycle (its CycleComplete came first): the cycle is `complete`. */
+  STORED_COMPLETE: 2,
+  /** A batch of this sequence is held already (a resend). */
+  DUPLICATE: 0,
+  /** A batch before it is missing. */
+  GAP: -1,
+  /** The cycle no longer takes batches. */
+  NOT_STREAMING: -2,
+  /** No cycle of that configuration and agent. */
+  NOT_OWNED: -3,
+  /** The batch would take the cycle over maxCycleBatches (nothing stored). */
+  TOO_MANY_BATCHES: -4,
+  /** The batch would take the cycle over maxCycleBytes (nothing stored). */
+  TOO_MANY_BYTES: -5,
+});
+export type PersistBatchResult = (typeof PersistBatchResult)[keyof typeof PersistBatchResult];
+
+/** Results of COMPLETE_CYCLE. */
+export const CompleteCycleResult = Object.freeze({
+  /** Every batch is held: the cycle became `complete` now. */
+  COMPLETE: 1,
+  /** Recorded; batches are still missing (the last of them completes the cycle). */
+  WAITING: 0,
+  /** The cycle does not take batches any more. */
+  NOT_STREAMING: -1,
+});
+export type CompleteCycleResult = (typeof CompleteCycleResult)[keyof typeof CompleteCycleResult];
+
+/** Results of START_CYCLE. */
+export const StartCycleResult = Object.freeze({ STARTED: 1, QUARANTINED: 0, CYCLE_RUNNING: -1 });
+export type StartCycleResult = (typeof StartCycleResult)[keyof typeof StartCycleResult];
 
 /**
  * Persists one ChangeBatch. KEYS: cycle hash, batches hash, seen hash. ARGV: sequence,
  * stored changes, now (ms), summaries field, stored summaries (pipeline/stored-batch.ts),
- * the configuration id and the agent id the cycle must have, then per change of the batch
- * its object id and `seq:idx`.
+ * the configuration id and the agent id the cycle must have, the most batches and the most
+ * bytes of stored changes a cycle may hold (maxCycleBatches, maxCycleBytes; the cycle's
+ * `bytes` counts them), then per change of the batch its object id and `seq:idx`.
  * Records in the seen hash, for each object of the batch, `seq:idx` of this change (the
  * last change of an object in a cycle wins), and counts in the cycle's `duplicates` the
  * changes that named an object already seen, so that evaluation knows whether it must
  * look for superseded changes at all.
  * Returns {result, acked}: result 1 stored, 2 stored and the cycle complete now (its
  * CycleComplete came before this, its last batch: the cycle moved to `complete`), 0
- * duplicate, -1 gap, -2 cycle not streaming, -3 no such cycle of that configuration and agent.
+ * duplicate, -1 gap, -2 cycle not streaming, -3 no such cycle of that configuration and agent,
+ * -4 the batch would take the cycle over maxCycleBatches, -5 over maxCycleBytes (nothing stored).
  */
-const PERSIST_BATCH = `
-local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked', 'lastSequence')
+const PERSIST_BATCH = new LuaScript(
+  'persist-batch',
+  `
+local cycle = redis.call('HMGET', KEYS[1], 'configurationId', 'agentId', 'phase', 'acked', 'lastSequence', 'bytes')
 if cycle[1] ~= ARGV[6] or cycle[2] ~= ARGV[7] then return {-3, 0} end
 local phase = cycle[3]
 local acked = tonumber(cycle[4] or '0')
@@ -31,11 +110,14 @@ local seq = tonumber(ARGV[1])
 if seq <= acked then return {0, acked} end
 if phase ~= 'streaming' then return {-2, acked} end
 if seq > acked + 1 then return {-1, acked} end
+if seq > tonumber(ARGV[8]) then return {-4, acked} end
+local bytes = tonumber(cycle[6] or '0') + #ARGV[2]
+if bytes > tonumber(ARGV[9]) then return {-5, acked} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], ARGV[4], ARGV[5])
--- The seen entries come as ARGV 8.. (object id, seq:idx pairs): no JSON to decode here.
-local n = (#ARGV - 7) / 2
+-- The seen entries come as ARGV 10.. (object id, seq:idx pairs): no JSON to decode here.
+local n = (#ARGV - 9) / 2
 local added = 0
-local i = 8
+local i = 10
 while i <= #ARGV do
   local last = math.min(#ARGV, i + 1999)
   added = added + redis.call('HSET', KEYS[3], unpack(ARGV, i, last))
@@ -47,13 +129,14 @@ if added < n then redis.call('HINCRBY', KEYS[1], 'duplicates', n - added) end
 if tonumber(redis.call('HGET', KEYS[1], 'seenThrough') or '0') == seq - 1 then
   redis.call('HSET', KEYS[1], 'seenThrough', seq)
 end
-redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3])
+redis.call('HSET', KEYS[1], 'acked', seq, 'lastFrameAt', ARGV[3], 'bytes', bytes)
 if cycle[5] and tonumber(cycle[5]) <= seq then
   redis.call('HSET', KEYS[1], 'phase', 'complete')
   return {2, seq}
 end
 return {1, seq}
-`;
+`,
+);
 
 /**
  * Records CycleComplete and moves a streaming cycle to `complete` once every batch is
@@ -61,7 +144,9 @@ return {1, seq}
  * lastSequence, totals JSON, mode.
  * Returns 1 when the cycle became complete now, 0 otherwise, -1 when not streaming.
  */
-const COMPLETE_CYCLE = `
+const COMPLETE_CYCLE = new LuaScript(
+  'complete-cycle',
+  `
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if phase ~= 'streaming' then return -1 end
 redis.call('HSET', KEYS[1], 'lastSequence', ARGV[1], 'totals', ARGV[2], 'agentMode', ARGV[3])
@@ -72,7 +157,8 @@ if acked >= tonumber(last) then
   return 1
 end
 return 0
-`;
+`,
+);
 
 /**
  * Generic guarded transition. KEYS: cycle hash, state hash. ARGV[1]: allowed current
@@ -80,7 +166,9 @@ return 0
  * requireCurrent:bool, cycleId}. Writes only when the cycle's phase is allowed (and,
  * with requireCurrent, the configuration's currentCycleId is this cycle). Returns 1 or 0.
  */
-const TRANSITION = `
+const TRANSITION = new LuaScript(
+  'transition',
+  `
 local phase = redis.call('HGET', KEYS[1], 'phase')
 local ok = false
 for p in string.gmatch(ARGV[1], '[^,]+') do
@@ -93,14 +181,17 @@ for k, v in pairs(spec.cycle) do redis.call('HSET', KEYS[1], k, v) end
 for k, v in pairs(spec.state) do redis.call('HSET', KEYS[2], k, v) end
 for _, k in ipairs(spec.stateDel) do redis.call('HDEL', KEYS[2], k) end
 return 1
-`;
+`,
+);
 
 /**
  * Starts a cycle when the configuration has none current and is not quarantined.
  * KEYS: state hash, cycle hash, cycles zset. ARGV: cycleId, startedAtMs, then field/value
  * pairs of the cycle hash. Returns 1, or 0 (quarantined) / -1 (a cycle is current).
  */
-const START_CYCLE = `
+const START_CYCLE = new LuaScript(
+  'start-cycle',
+  `
 if redis.call('HGET', KEYS[1], 'state') == 'quarantined' then return 0 end
 local current = redis.call('HGET', KEYS[1], 'currentCycleId')
 if current and current ~= '' then return -1 end
@@ -108,16 +199,22 @@ redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
-`;
+`,
+);
 
 /** Deletes KEYS[1] when its value is ARGV[1]. */
-const DELETE_IF_EQUAL = `
+const DELETE_IF_EQUAL = new LuaScript(
+  'delete-if-equal',
+  `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`,
+);
 
 /** Sets KEYS[1] to ARGV[1] (for ARGV[3] ms when given) when it is unset or holds ARGV[2] or ARGV[1]. Returns 1 when set. */
-const SET_IF_FREE = `
+const SET_IF_FREE = new LuaScript(
+  'set-if-free',
+  `
 local v = redis.call('GET', KEYS[1])
 if (not v) or v == ARGV[2] or v == ARGV[1] then
   if ARGV[3] and ARGV[3] ~= '' then
@@ -128,33 +225,40 @@ if (not v) or v == ARGV[2] or v == ARGV[1] then
   return 1
 end
 return 0
-`;
+`,
+);
 
 /**
  * Registers an agent under a name no other agent has. KEYS: names hash, agent hash, agents
  * zset, token key. ARGV: name, id, token hash, createdAt (ISO), createdAt (ms). Returns 1,
  * or 0 (and writes nothing) when the name is taken.
  */
-const REGISTER_AGENT = `
+const REGISTER_AGENT = new LuaScript(
+  'register-agent',
+  `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], 'id', ARGV[2], 'name', ARGV[1], 'tokenHash', ARGV[3], 'createdAt', ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[2])
 return 1
-`;
+`,
+);
 
 /**
  * Replaces an agent's token while it is still the one read before. KEYS: agent hash, old
  * token key, new token key. ARGV: old token hash, new token hash, agent id. Returns 1, or 0
  * when the agent is gone or its token changed meanwhile.
  */
-const ROTATE_AGENT_TOKEN = `
+const ROTATE_AGENT_TOKEN = new LuaScript(
+  'rotate-agent-token',
+  `
 if redis.call('HGET', KEYS[1], 'tokenHash') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'tokenHash', ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[3], ARGV[3])
 return 1
-`;
+`,
+);
 
 /**
  * Removes an agent while its token is still the one read before: its hash, its place in
@@ -162,24 +266,86 @@ return 1
  * KEYS: agent hash, agents zset, token key, cursors hash, names hash. ARGV: agent id, token
  * hash, name. Returns 1, or 0 when the agent is gone or its token changed meanwhile.
  */
-const DELETE_AGENT = `
+const DELETE_AGENT = new LuaScript(
+  'delete-agent',
+  `
 if redis.call('HGET', KEYS[1], 'tokenHash') ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HGET', KEYS[5], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[5], ARGV[3]) end
 return 1
-`;
+`,
+);
 
 /**
  * Writes fields of an agent's hash while the agent exists and its token is the one a
  * session authenticated with. KEYS: agent hash. ARGV: token hash, then field/value pairs.
  * Returns 1, or 0 (nothing written) when the agent was deleted or its token rotated.
  */
-const TOUCH_AGENT = `
+const TOUCH_AGENT = new LuaScript(
+  'touch-agent',
+  `
 if redis.call('HGET', KEYS[1], 'tokenHash') ~= ARGV[1] then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
-`;
+`,
+);
+
+/** Deletes the currentCycleId of a state hash (KEYS[1]) while it is ARGV[1]. Returns 1. */
+const CLEAR_CURRENT_CYCLE = new LuaScript(
+  'clear-current-cycle',
+  `
+if redis.call('HGET', KEYS[1], 'currentCycleId') == ARGV[1] then redis.call('HDEL', KEYS[1], 'currentCycleId') end
+return 1
+`,
+);
+
+/** Sets field ARGV[1] of the hash KEYS[1] to ARGV[2] while the hash exists (a removed record is not recreated). Returns 0. */
+export const HSET_IF_EXISTS = new LuaScript(
+  'hset-if-exists',
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+`,
+);
+
+/** Counts one more event in KEYS[1], a window of ARGV[1] ms starting with the first. Returns the count in this window. */
+export const COUNT_IN_WINDOW = new LuaScript(
+  'count-in-window',
+  `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`,
+);
+
+/**
+ * Writes a quarantine's notification progress (KEYS[1]: the state hash, field
+ * `notification`: ARGV[2]) while its quarantine is still the one of cycle ARGV[1]. Returns 1.
+ */
+export const SET_NOTIFICATION = new LuaScript(
+  'set-notification',
+  `
+local q = redis.call('HGET', KEYS[1], 'quarantine')
+if q and cjson.decode(q).cycleId == ARGV[1] then redis.call('HSET', KEYS[1], 'notification', ARGV[2]) end
+return 1
+`,
+);
+
+/** Appends each bundle of a list (KEYS[1]) to the log stream (KEYS[2]), ARGV[1]: MINID; then removes the list. */
+export const COPY_BUNDLES = new LuaScript(
+  'copy-bundles',
+  `
+local n = redis.call('LLEN', KEYS[1])
+for i = 0, n - 1, 100 do
+  for _, b in ipairs(redis.call('LRANGE', KEYS[1], i, i + 99)) do
+    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[1], '*', 'b', b)
+  end
+end
+redis.call('DEL', KEYS[1])
+return n
+`,
+);
 
 /**
  * Releases DNs that objects leave (deleted or renamed), each only while it still points at
@@ -187,7 +353,9 @@ return 1
  * (a new user with a deleted one's DN, applied in an earlier chunk). KEYS: the DN hash.
  * ARGV: dn, object id, dn, object id, ... Returns how many were released.
  */
-export const RELEASE_DNS = `
+export const RELEASE_DNS = new LuaScript(
+  'release-dns',
+  `
 local released = 0
 for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
@@ -196,7 +364,8 @@ for i = 1, #ARGV, 2 do
   end
 end
 return released
-`;
+`,
+);
 
 /**
  * Puts an evaluated plan together from the parts evaluation wrote (users, then groups,
@@ -204,7 +373,9 @@ return released
  * nothing). KEYS: plan, users part, groups part, deletes part, delete-ids set, cycle hash.
  * Returns the plan's length.
  */
-export const ASSEMBLE_PLAN = `
+export const ASSEMBLE_PLAN = new LuaScript(
+  'assemble-plan',
+  `
 if redis.call('HGET', KEYS[6], 'phase') ~= 'complete' then return -1 end
 redis.call('DEL', KEYS[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -219,7 +390,8 @@ for k = 3, 4 do
 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return redis.call('LLEN', KEYS[1])
-`;
+`,
+);
 
 /** A cycle's move between two phases (allowed moves: cycles/cycle-phase.ts). */
 export interface PhaseMove {
@@ -240,6 +412,15 @@ export interface TransitionSpec {
 export class Scripts {
   constructor(private readonly redis: Redis) {}
 
+  private call(script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    return callScript(this.redis, script, keys, args);
+  }
+
+  /** Deletes the configuration's currentCycleId while it is `cycleId`. */
+  async clearCurrentCycle(stateKey: string, cycleId: string): Promise<void> {
+    await this.call(CLEAR_CURRENT_CYCLE, [stateKey], [cycleId]);
+  }
+
   async persistBatch(
     cycleKey: string,
     batchesKey: string,
@@ -247,9 +428,10 @@ export class Scripts {
     sequence: number,
     stored: { changes: Buffer; summaries: string; objectIds: readonly string[] },
     owner: { configurationId: string; agentId: string },
-  ): Promise<{ result: number; acked: number }> {
+    limits: { maxCycleBatches: number; maxCycleBytes: number },
+  ): Promise<{ result: PersistBatchResult; acked: number }> {
     const args: (string | number | Buffer)[] = [
-      PERSIST_BATCH,
+      PERSIST_BATCH.sha,
       3,
       cycleKey,
       batchesKey,
@@ -261,20 +443,29 @@ export class Scripts {
       stored.summaries,
       owner.configurationId,
       owner.agentId,
+      limits.maxCycleBatches,
+      limits.maxCycleBytes,
     ];
     stored.objectIds.forEach((id, i) => args.push(id, `${sequence}:${i}`));
-    // Encoded in one go (see resp.ts): a batch's eval carries hundreds of arguments.
-    const [result, acked] = (await this.redis.sendCommand(encodedCommand('eval', args))) as [number, number];
-    return { result, acked };
+    // Encoded in one go (see resp.ts): a batch's call carries hundreds of arguments.
+    let reply: [PersistBatchResult, number];
+    try {
+      reply = (await this.redis.sendCommand(encodedCommand('evalsha', args))) as [PersistBatchResult, number];
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      await this.redis.script('LOAD', PERSIST_BATCH.source);
+      reply = (await this.redis.sendCommand(encodedCommand('evalsha', args))) as [PersistBatchResult, number];
+    }
+    return { result: reply[0], acked: reply[1] };
   }
 
-  async completeCycle(cycleKey: string, lastSequence: number, totals: string, mode: string): Promise<number> {
-    return (await this.redis.eval(COMPLETE_CYCLE, 1, cycleKey, String(lastSequence), totals, mode)) as number;
+  async completeCycle(cycleKey: string, lastSequence: number, totals: string, mode: string): Promise<CompleteCycleResult> {
+    return (await this.call(COMPLETE_CYCLE, [cycleKey], [String(lastSequence), totals, mode])) as CompleteCycleResult;
   }
 
   async transition(cycleKey: string, stateKey: string, move: PhaseMove, spec: TransitionSpec): Promise<boolean> {
-    const args = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
-    return ((await this.redis.eval(...args)) as number) === 1;
+    const [, , ...keysAndArgs] = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
+    return ((await this.call(TRANSITION, keysAndArgs.slice(0, 2), keysAndArgs.slice(2))) as number) === 1;
   }
 
   /** Arguments of EVAL for {@link transition}, to queue it inside a MULTI. */
@@ -293,7 +484,7 @@ export class Scripts {
       cycleId: spec.cycleId ?? '',
     });
     // cjson decodes an empty JSON array or object as an empty table, which pairs/ipairs accept.
-    return [TRANSITION, 2, cycleKey, stateKey, move.from.join(','), payload];
+    return [TRANSITION.source, 2, cycleKey, stateKey, move.from.join(','), payload];
   }
 
   async startCycle(
@@ -303,14 +494,14 @@ export class Scripts {
     cycleId: string,
     startedAtMs: number,
     fields: Record<string, string>,
-  ): Promise<number> {
+  ): Promise<StartCycleResult> {
     const args: string[] = [cycleId, String(startedAtMs)];
     for (const [k, v] of Object.entries(fields)) args.push(k, v);
-    return (await this.redis.eval(START_CYCLE, 3, stateKey, cycleKey, cyclesKey, ...args)) as number;
+    return (await this.call(START_CYCLE, [stateKey, cycleKey, cyclesKey], args)) as StartCycleResult;
   }
 
   async deleteIfEqual(key: string, value: string): Promise<boolean> {
-    return ((await this.redis.eval(DELETE_IF_EQUAL, 1, key, value)) as number) === 1;
+    return ((await this.call(DELETE_IF_EQUAL, [key], [value])) as number) === 1;
   }
 
   async registerAgent(
@@ -319,7 +510,7 @@ export class Scripts {
   ): Promise<boolean> {
     const { names, agent: agentKey, agents, token } = keys;
     const args = [agent.name, agent.id, agent.tokenHash, agent.createdAt.toISOString(), String(agent.createdAt.getTime())];
-    return ((await this.redis.eval(REGISTER_AGENT, 4, names, agentKey, agents, token, ...args)) as number) === 1;
+    return ((await this.call(REGISTER_AGENT, [names, agentKey, agents, token], args)) as number) === 1;
   }
 
   async rotateAgentToken(
@@ -328,15 +519,10 @@ export class Scripts {
   ): Promise<boolean> {
     const { agent: agentKey, oldToken, newToken } = keys;
     return (
-      ((await this.redis.eval(
+      ((await this.call(
         ROTATE_AGENT_TOKEN,
-        3,
-        agentKey,
-        oldToken,
-        newToken,
-        agent.oldHash,
-        agent.newHash,
-        agent.id,
+        [agentKey, oldToken, newToken],
+        [agent.oldHash, agent.newHash, agent.id],
       )) as number) === 1
     );
   }
@@ -347,30 +533,21 @@ export class Scripts {
   ): Promise<boolean> {
     const { agent: agentKey, agents, token, cursors, names } = keys;
     return (
-      ((await this.redis.eval(
+      ((await this.call(
         DELETE_AGENT,
-        5,
-        agentKey,
-        agents,
-        token,
-        cursors,
-        names,
-        agent.id,
-        agent.tokenHash,
-        agent.name,
+        [agentKey, agents, token, cursors, names],
+        [agent.id, agent.tokenHash, agent.name],
       )) as number) === 1
     );
   }
 
   /** HSET of `fields` on an agent's hash while its token hash is `tokenHash`; false when revoked. */
   async touchAgent(agentKey: string, tokenHash: string, fields: Record<string, string>): Promise<boolean> {
-    return ((await this.redis.eval(TOUCH_AGENT, 1, agentKey, tokenHash, ...Object.entries(fields).flat())) as number) === 1;
+    return ((await this.call(TOUCH_AGENT, [agentKey], [tokenHash, ...Object.entries(fields).flat()])) as number) === 1;
   }
 
   /** Claims `key` for `value` when free or held by `staleValue`. */
   async setIfFree(key: string, value: string, staleValue: string, ttlMs?: number): Promise<boolean> {
-    return (
-      ((await this.redis.eval(SET_IF_FREE, 1, key, value, staleValue, ttlMs === undefined ? '' : String(ttlMs))) as number) === 1
-    );
+    return ((await this.call(SET_IF_FREE, [key], [value, staleValue, ttlMs === undefined ? '' : String(ttlMs)])) as number) === 1;
   }
 }

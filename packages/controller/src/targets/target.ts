@@ -1,4 +1,4 @@
-import type { Change } from '@syncguard/protocol';
+import { isSecretAttribute, type Change } from '@syncguard/protocol';
 import type { CloudObject, ObjectTypeName, Page } from '../model';
 
 /** One object operation of an evaluated cycle. */
@@ -70,10 +70,15 @@ export interface Target {
   removeAll(configurationId: string): Promise<void>;
 }
 
-/** A change's attributes as targets see them: `{name: values}`, binary values as `base64:<value>`. */
+/**
+ * A change's attributes as targets see them: `{name: values}`, binary values as `base64:<value>`.
+ * Password-equivalent attributes (SECRET_ATTRIBUTES) are dropped: an agent never sends them,
+ * and one that does (an old or hostile one) gets them neither served nor provisioned.
+ */
 export function attributesObject(attributes: Change['attributes']): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const a of attributes) {
+    if (isSecretAttribute(a.name)) continue;
     const values = a.binary ? a.values.map((v) => `base64:${v}`) : a.values;
     // An attribute named __proto__ must stay an attribute, not become the object's prototype.
     if (a.name === '__proto__')
@@ -81,6 +86,12 @@ export function attributesObject(attributes: Change['attributes']): Record<strin
     else out[a.name] = values;
   }
   return out;
+}
+
+/** Attributes in the JSON form (as earlier versions stored them), without the secret ones. */
+export function withoutSecretAttributes(attributes: Record<string, string[]>): Record<string, string[]> {
+  for (const name of Object.keys(attributes)) if (isSecretAttribute(name)) delete attributes[name];
+  return attributes;
 }
 
 /**

@@ -97,6 +97,8 @@ export class FakeAgent {
   private readonly views = new Map<string, { configurationId: string; view: Map<string, CacheEntry> }>();
   private readonly acked = new Map<string, number>();
   private encoder = new FrameEncoder();
+  /** The welcome's maxInFlightBatches. */
+  private window = 16;
   private closed: Promise<void>;
   private closedResolve!: () => void;
   private waiters: (() => void)[] = [];
@@ -250,6 +252,7 @@ export class FakeAgent {
     switch (body.type) {
       case 'controllerWelcome':
         this.encoder.protocolVersion = body.value.protocolVersion;
+        this.window = body.value.maxInFlightBatches || 16;
         break;
       case 'startCycle':
         if (this.autoRespond) void this.runCycle(body.value).catch(() => undefined);
@@ -341,14 +344,14 @@ export class FakeAgent {
     return { changes, view, mode };
   }
 
-  /** Streams one cycle: batches (respecting a window of 16 unacknowledged), then CycleComplete. */
+  /** Streams one cycle: batches (within the welcome's window of unacknowledged ones), then CycleComplete. */
   async runCycle(start: StartCycle): Promise<void> {
     const { changes, view, mode } = this.changesFor(start);
     this.views.set(start.cycleId, { configurationId: start.configurationId, view });
     let seq = 0;
     for (let i = 0; i < changes.length; i += this.batchSize) {
       seq += 1;
-      while (seq - (this.acked.get(start.cycleId) ?? 0) > 16) await new Promise((r) => setTimeout(r, 10));
+      while (seq - (this.acked.get(start.cycleId) ?? 0) > this.window) await new Promise((r) => setTimeout(r, 10));
       this.send({
         type: 'changeBatch',
         value: {

@@ -1,10 +1,10 @@
 import { ChangeKind, ObjectType, encodeChangeBatch, encodedChangesOfBatch, type Change } from '@syncguard/protocol';
 import { startRedis, type RedisServer } from '@syncguard/testkit';
 import Redis from 'ioredis';
-import { Keys } from '../store/keys';
-import { unitOfWork } from '../store/unit-of-work';
+import { Keys } from './keys';
+import { unitOfWork } from './unit-of-work';
 import { CloudDirectoryTarget } from './cloud-directory';
-import type { TargetOperation } from './target';
+import type { TargetOperation } from '../targets/target';
 
 /*
  * The cloud directory stores an object as the change the agent encoded (binary form);

@@ -91,9 +91,9 @@ describe('cycle history', () => {
     const { cfg, ids, close } = await withCycles(4);
     const prefix = server.options.redisKeyPrefix;
     // Nothing is old yet.
-    expect(await server.service.pruneHistory(cfg)).toBe(0);
+    expect(await server.services.cycles.pruneHistory(cfg)).toBe(0);
     // 31 days on: all but the last (also the committed) cycle go, with their records.
-    const removed = await server.service.pruneHistory(cfg, Date.now() + 31 * 86_400_000);
+    const removed = await server.services.cycles.pruneHistory(cfg, Date.now() + 31 * 86_400_000);
     expect(removed).toBe(3);
     expect((await server.service.listCycles(cfg, {})).items.map((c) => c.id)).toEqual([ids[3]]);
     for (const id of ids.slice(0, 3)) expect(await server.redis.exists(`${prefix}:cycle:${id}`)).toBe(0);

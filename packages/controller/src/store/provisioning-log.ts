@@ -1,6 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
-import type { Keys } from '../store/keys';
+import type { Keys } from './keys';
+import { COPY_BUNDLES } from './scripts';
 
 export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
 
@@ -8,18 +9,6 @@ export type NewLogEntry = Omit<ProvisioningLogEntry, 'id' | 'at'>;
 export const BUNDLE_SIZE = 1000;
 
 const BUNDLE = BUNDLE_SIZE;
-
-/** Appends each bundle of a list (KEYS[1]) to the log stream (KEYS[2]), ARGV[1]: MINID; then removes the list. */
-const COPY_BUNDLES = `
-local n = redis.call('LLEN', KEYS[1])
-for i = 0, n - 1, 100 do
-  for _, b in ipairs(redis.call('LRANGE', KEYS[1], i, i + 99)) do
-    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[1], '*', 'b', b)
-  end
-end
-redis.call('DEL', KEYS[1])
-return n
-`;
 
 /**
  * The stored text of a bundle: entries of one cycle, written at one time (up to
@@ -98,7 +87,7 @@ export class ProvisioningLog {
    * they are written to the log inside Redis, in order, and the list is removed.
    */
   addRendered(tx: ChainableCommander, configurationId: string, bundlesKey: string): void {
-    tx.eval(COPY_BUNDLES, 2, bundlesKey, this.keys.plog(configurationId), this.minId());
+    tx.eval(COPY_BUNDLES.source, 2, bundlesKey, this.keys.plog(configurationId), this.minId());
   }
 
   async list(

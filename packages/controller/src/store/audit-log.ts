@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { AuditEntry, Page } from '../model';
-import type { Keys } from '../store/keys';
+import type { Keys } from './keys';
 
 /** Caps the audit stream (approximately) so that it cannot grow without bound. */
 const MAX_AUDIT_ENTRIES = 100_000;

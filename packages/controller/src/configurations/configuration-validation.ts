@@ -1,16 +1,17 @@
 import { ValidationError } from '../errors';
 import type {
   AccidentalDeleteSettings,
-  Configuration,
   ConfigurationInput,
   ConfigurationPatch,
   ObjectTypeName,
   SourceSettings,
+  StoredConfiguration,
 } from '../model';
+
+export type { StoredConfiguration };
 import { sourceFilterProblem } from './source-filter';
 
 /** A configuration as stored (the `state` lives in the state hash). */
-export type StoredConfiguration = Omit<Configuration, 'state'>;
 
 export const DEFAULT_ACCIDENTAL_DELETES: AccidentalDeleteSettings = Object.freeze({
   enabled: true,

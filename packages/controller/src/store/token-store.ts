@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { HSET_IF_EXISTS, callScript } from './scripts';
 import { NotFoundError, ValidationError } from '../errors';
 import type { Actor, ApiToken, Role } from '../model';
 
@@ -107,12 +108,7 @@ export class ApiTokenStore {
     const at = this.now();
     if (!record.lastUsedAt || at.getTime() - Date.parse(record.lastUsedAt) >= LAST_USED_RESOLUTION_MS) {
       // Only when the record still exists: a concurrent revoke must not leave a stub behind.
-      await this.redis.eval(
-        "if redis.call('exists', KEYS[1]) == 1 then redis.call('hset', KEYS[1], 'lastUsedAt', ARGV[1]) end return 0",
-        1,
-        this.key(id),
-        at.toISOString(),
-      );
+      await callScript(this.redis, HSET_IF_EXISTS, [this.key(id)], ['lastUsedAt', at.toISOString()]);
       record.lastUsedAt = at.toISOString();
     }
     return record;

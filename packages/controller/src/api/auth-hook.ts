@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { API_ERROR_CODES, sendError } from '../api/errors';
+import { API_ERROR_CODES, sendError } from './errors';
 import type { Actor, Role } from '../model';
-import type { AuthFailureLimiter } from './auth-failure-limiter';
-import { Authenticator, bearerToken } from './authenticator';
+import type { AuthFailureLimiter } from '../auth/auth-failure-limiter';
+import { Authenticator, bearerToken } from '../auth/authenticator';
 
 declare module 'fastify' {
   interface FastifyRequest {

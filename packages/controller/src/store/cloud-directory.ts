@@ -1,19 +1,20 @@
 import { ObjectType, decodeChange } from '@syncguard/protocol';
 import type { Redis } from 'ioredis';
 import type { CloudObject, ObjectTypeName } from '../model';
-import type { Keys } from '../store/keys';
-import { queueEncoded } from '../store/resp';
-import { RELEASE_DNS } from '../store/scripts';
-import { readVarint, varintSize, writeVarint } from '../store/varint';
-import { transactionOf } from '../store/unit-of-work';
+import type { Keys } from './keys';
+import { queueEncoded } from './resp';
+import { RELEASE_DNS } from './scripts';
+import { readVarint, varintSize, writeVarint } from './varint';
+import { transactionOf } from './unit-of-work';
 import {
   STORED_CHANGE_VERSIONS,
   attributesObject,
+  withoutSecretAttributes,
   type Target,
   type TargetOperation,
   type TargetOutcome,
   type UnitOfWork,
-} from './target';
+} from '../targets/target';
 
 type StoredObject = Omit<CloudObject, 'memberIds'>;
 
@@ -34,7 +35,10 @@ const KEPT_ATTRIBUTES: TargetOutcome = Object.freeze({
 
 /** Reads an object in either stored form. */
 export function decodeStoredObject(bytes: Buffer): StoredObject {
-  if (bytes[0] !== BINARY) return JSON.parse(bytes.toString('utf8')) as StoredObject;
+  if (bytes[0] !== BINARY) {
+    const stored = JSON.parse(bytes.toString('utf8')) as StoredObject;
+    return { ...stored, attributes: withoutSecretAttributes(stored.attributes ?? {}) };
+  }
   const version = bytes[1] ?? 0;
   if (!STORED_CHANGE_VERSIONS.includes(version))
     throw new Error(`a stored object of protocol version ${version}, which this build does not read`);
@@ -140,7 +144,7 @@ export class CloudDirectoryTarget implements Target {
       if (typeRem[t].length > 0) queueEncoded(tx, 'zrem', [this.keys.dirType(cfg, t), ...typeRem[t]]);
     // A DN left here and taken again in this chunk is simply set below.
     const released = dnLeft.filter(([d]) => !dnSet.has(d)).flat();
-    if (released.length > 0) queueEncoded(tx, 'eval', [RELEASE_DNS, 1, this.keys.dirDn(cfg), ...released]);
+    if (released.length > 0) queueEncoded(tx, 'eval', [RELEASE_DNS.source, 1, this.keys.dirDn(cfg), ...released]);
     // The big commands are encoded here, when the chunk is worked out (see store/resp.ts).
     if (sets.length > 0) queueEncoded(tx, 'mset', sets);
     for (const t of ['user', 'group'] as const)

@@ -1,7 +1,7 @@
 import { startRedis, type RedisServer } from '@syncguard/testkit';
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { ProvisioningLogEntry } from '../model';
-import { Keys } from '../store/keys';
+import { Keys } from './keys';
 import { isLogCursor, ProvisioningLog, type NewLogEntry } from './provisioning-log';
 
 jest.setTimeout(60_000);

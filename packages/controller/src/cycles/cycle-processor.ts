@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import { decide, describeVerdict } from '../guard/decide';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
-import { decodePlanEntry, encodePlanEntry, type PlanEntry } from '../cycles/plan-entry';
+import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
 import type { Keys } from '../store/keys';
 import {
@@ -20,9 +20,9 @@ import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store
 import { unitOfWork } from '../store/unit-of-work';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
-import type { StoredConfiguration } from '../engine/configuration-validation';
-import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from './provisioning-log';
-import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from './stored-batch';
+import type { StoredConfiguration } from '../model';
+import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../store/provisioning-log';
+import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from '../pipeline/stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -421,7 +421,7 @@ export class CycleProcessor {
       if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
       const tx = conn.multi();
       if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
-      tx.eval(ASSEMBLE_PLAN, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
+      tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
         const q: StoredQuarantine = {
           reason: 'TooManyDeletes',

@@ -1,0 +1,245 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { AuditLog } from '../store/audit-log';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import type { AgentChannel } from '../gateway/agent-channel';
+import { hashAgentToken } from '../gateway/agent-gateway';
+import type { Actor, Agent } from '../model';
+import type { ConfigurationStore } from '../store/configuration-store';
+import type { Keys } from '../store/keys';
+import type { Scripts } from '../store/scripts';
+import type { StoredConfiguration } from '../model';
+import type { Logger } from 'pino';
+
+/** A new agent token: `sga_` and 256 random bits; Redis keeps only its SHA-256. */
+function newAgentToken(): string {
+  return `sga_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * A controller refreshes its liveness key this often, and the key lives this long: a
+ * process whose event loop stalls for up to 12 s (a long GC, a starved CPU) still counts as
+ * alive, and one that crashed is known dead within 15 s.
+ */
+const LIVENESS_INTERVAL_MS = 3000;
+/** Third part of a session key's value `{controllerId}/{sessionId}/2`: its controller keeps a liveness key. */
+export const SESSION_FORMAT = '2';
+const LIVENESS_TTL_MS = 15_000;
+
+export interface AgentRegistryDeps {
+  redis: Redis;
+  keys: Keys;
+  scripts: Scripts;
+  audit: AuditLog;
+  logger: Logger;
+  controllerId: string;
+  configs: ConfigurationStore;
+  link: AgentChannel;
+}
+
+/**
+ * The registered agents: registration, token rotation and removal, whether each is
+ * connected (on any replica), and which agent is the active one of a configuration.
+ */
+export class AgentRegistry {
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+  private readonly configs: ConfigurationStore;
+  private readonly link: AgentChannel;
+
+  constructor(private readonly deps: AgentRegistryDeps) {
+    this.redis = deps.redis;
+    this.keys = deps.keys;
+    this.configs = deps.configs;
+    this.link = deps.link;
+  }
+
+  /** True when the agent is registered. */
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.agent(id))) === 1;
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  async registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }> {
+    if (typeof input?.name !== 'string' || input.name.trim() === '')
+      throw new ValidationError('name', 'must be a non-empty string');
+    const name = input.name.trim();
+    const id = randomUUID();
+    const token = newAgentToken();
+    // Name claim and agent creation in one script: of two registrations of a name, one wins.
+    const created = await this.deps.scripts.registerAgent(
+      {
+        names: this.keys.agentNames,
+        agent: this.keys.agent(id),
+        agents: this.keys.agents,
+        token: this.keys.agentToken(hashAgentToken(token)),
+      },
+      { id, name, tokenHash: hashAgentToken(token), createdAt: new Date() },
+    );
+    if (!created) throw new ConflictError('SG_ERR_NAME_TAKEN', `name: an agent named ${name} exists`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'agent.register',
+      target: { type: 'agent', id },
+      details: { name },
+    });
+    return { id, token };
+  }
+
+  /**
+   * Names of agents registered before names were unique: each is claimed for its oldest
+   * agent (idempotent, run at start). A later registration of a taken name gets 409; agents
+   * that already share a name keep it (the CLI then asks for the id).
+   */
+  async claimAgentNames(): Promise<void> {
+    for (const id of await this.redis.zrange(this.keys.agents, 0, -1)) {
+      const name = await this.redis.hget(this.keys.agent(id), 'name');
+      if (name) await this.redis.hsetnx(this.keys.agentNames, name, id);
+    }
+  }
+
+  private async storedAgent(id: string): Promise<{ name: string; tokenHash: string }> {
+    const [name, tokenHash] = await this.redis.hmget(this.keys.agent(id), 'name', 'tokenHash');
+    if (!tokenHash) throw new NotFoundError('agent', id);
+    return { name: name ?? '', tokenHash };
+  }
+
+  /**
+   * Removes an agent: its token stops working at once, its live session (on any replica) is
+   * closed with AGENT_REVOKED, and configurations no longer name it (then
+   * CycleService.agentRemoved fails a cycle it was running).
+   */
+  async deleteAgent(id: string, actor: Actor): Promise<{ id: string; name: string; configurationIds: string[] }> {
+    let agent = await this.storedAgent(id);
+    // Retried when a rotation changed the token between the read and the delete.
+    while (
+      !(await this.deps.scripts.deleteAgent(
+        {
+          agent: this.keys.agent(id),
+          agents: this.keys.agents,
+          token: this.keys.agentToken(agent.tokenHash),
+          cursors: this.keys.agentCursors(id),
+          names: this.keys.agentNames,
+        },
+        { id, tokenHash: agent.tokenHash, name: agent.name },
+      ))
+    ) {
+      agent = await this.storedAgent(id);
+    }
+    const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(id));
+    const now = new Date().toISOString();
+    for (const cfg of configs) {
+      const next: StoredConfiguration = { ...cfg, agentIds: cfg.agentIds.filter((a) => a !== id), updatedAt: now };
+      await this.configs.save(next);
+    }
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'agent.delete',
+      target: { type: 'agent', id },
+      details: { name: agent.name, configurationIds: configs.map((c) => c.id) },
+    });
+    await this.link.revoke(id, '', 'the agent was deleted');
+    this.deps.logger.warn({ agentId: id, name: agent.name, by: actor.name }, 'agent deleted');
+    return { id, name: agent.name, configurationIds: configs.map((c) => c.id) };
+  }
+
+  /**
+   * Gives an agent a new token (answered once): the old one stops working at once and a
+   * session authenticated with it (on any replica) is closed with AGENT_REVOKED.
+   */
+  async rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }> {
+    const agent = await this.storedAgent(id);
+    const token = newAgentToken();
+    const rotated = await this.deps.scripts.rotateAgentToken(
+      {
+        agent: this.keys.agent(id),
+        oldToken: this.keys.agentToken(agent.tokenHash),
+        newToken: this.keys.agentToken(hashAgentToken(token)),
+      },
+      { id, oldHash: agent.tokenHash, newHash: hashAgentToken(token) },
+    );
+    if (!rotated) throw new ConflictError('SG_ERR_AGENT_CHANGED', `agent ${id} was deleted or its token rotated meanwhile`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'agent.rotate-token',
+      target: { type: 'agent', id },
+      details: { name: agent.name },
+    });
+    await this.link.revoke(id, agent.tokenHash, 'the agent token was rotated');
+    this.deps.logger.warn({ agentId: id, name: agent.name, by: actor.name }, 'agent token rotated');
+    return { id, token };
+  }
+
+  async listAgents(): Promise<Agent[]> {
+    const ids = await this.redis.zrange(this.keys.agents, 0, -1);
+    const configs = await this.configs.list();
+    return Promise.all(ids.map((id) => this.agentView(id, configs))).then((a) => a.filter((x): x is Agent => x !== null));
+  }
+
+  async getAgent(id: string): Promise<Agent> {
+    const agent = await this.agentView(id, await this.configs.list());
+    if (!agent) throw new NotFoundError('agent', id);
+    return agent;
+  }
+
+  private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
+    const [h, connected] = await Promise.all([this.redis.hgetall(this.keys.agent(id)), this.isConnected(id)]);
+    if (!h.id) return null;
+    return {
+      id,
+      name: h.name ?? '',
+      status: connected ? 'connected' : 'disconnected',
+      lastSeenAt: h.lastSeenAt ?? null,
+      version: h.version ?? null,
+      hostname: h.hostname ?? null,
+      configurationIds: configs.filter((c) => c.agentIds.includes(id)).map((c) => c.id),
+      createdAt: h.createdAt ?? '',
+    };
+  }
+
+  /**
+   * Connected: the agent has a session, held by a controller process that is alive (a
+   * crashed controller's sessions would otherwise look connected until they expire).
+   */
+  async isConnected(agentId: string): Promise<boolean> {
+    const holder = await this.redis.get(this.keys.agentSession(agentId));
+    if (!holder) return false;
+    const [controllerId = '', , version] = holder.split('/');
+    // A session written by a controller version without liveness keys (no `/2` suffix: a
+    // rolling upgrade) counts until it expires, as it always did.
+    if (version !== SESSION_FORMAT || controllerId === this.deps.controllerId) return true;
+    return (await this.redis.exists(this.keys.controller(controllerId))) === 1;
+  }
+
+  private livenessTimer: NodeJS.Timeout | null = null;
+
+  /** Keeps this process's liveness key (`P:controller:{id}`) while it runs. */
+  async startLiveness(): Promise<void> {
+    const beat = () => this.redis.set(this.keys.controller(this.deps.controllerId), '1', 'PX', LIVENESS_TTL_MS);
+    await beat();
+    this.livenessTimer = setInterval(() => {
+      beat().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'liveness key not refreshed'));
+    }, LIVENESS_INTERVAL_MS);
+    this.livenessTimer.unref();
+  }
+
+  async stopLiveness(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = null;
+    await this.redis.del(this.keys.controller(this.deps.controllerId));
+  }
+
+  /** The agent that gets StartCycle for a configuration: the current one if connected, else the first connected one. */
+  async activeAgent(cfg: StoredConfiguration): Promise<string | null> {
+    const current = await this.redis.get(this.keys.active(cfg.id));
+    if (current && cfg.agentIds.includes(current) && (await this.isConnected(current))) return current;
+    for (const agentId of cfg.agentIds) {
+      if (!(await this.isConnected(agentId))) continue;
+      if (await this.deps.scripts.setIfFree(this.keys.active(cfg.id), agentId, current ?? '')) return agentId;
+      const now = await this.redis.get(this.keys.active(cfg.id));
+      if (now && (await this.isConnected(now))) return now;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,141 @@
+import type { AgentRegistry } from './agents/agent-registry';
+import type { AuditLog } from './store/audit-log';
+import type { ConfigurationService } from './configurations/configuration-service';
+import type { ControllerService } from './controller-service';
+import type { CycleService } from './cycles/cycle-service';
+import type { QuarantineService } from './cycles/quarantine-service';
+import { ValidationError } from './errors';
+import type {
+  Actor,
+  Agent,
+  AllowDeletesResult,
+  AuditEntry,
+  CloudObject,
+  Configuration,
+  ConfigurationInput,
+  ConfigurationPatch,
+  ConfigurationStatus,
+  Cycle,
+  ObjectTypeName,
+  Page,
+  ProvisioningAction,
+  ProvisioningLogEntry,
+} from './model';
+import { limitOf } from './page-limit';
+import type { ConfigurationStore } from './store/configuration-store';
+import type { Target } from './targets/target';
+
+export interface ControllerFacadeDeps {
+  agents: AgentRegistry;
+  configurations: ConfigurationService;
+  cycles: CycleService;
+  quarantines: QuarantineService;
+  configs: ConfigurationStore;
+  target: Target;
+  audit: AuditLog;
+  /** True while Redis answers. */
+  ping(): Promise<boolean>;
+}
+
+/**
+ * The ControllerService the HTTP API, the CLI's tests and the portal's server call: each
+ * call handed to the service of its domain (agents, configurations, cycles, quarantines).
+ */
+export class ControllerFacade implements ControllerService {
+  constructor(private readonly deps: ControllerFacadeDeps) {}
+
+  registerAgent(input: { name: string }, actor: Actor): Promise<{ id: string; token: string }> {
+    return this.deps.agents.registerAgent(input, actor);
+  }
+
+  async deleteAgent(id: string, actor: Actor): Promise<{ id: string; configurationIds: string[] }> {
+    const removed = await this.deps.agents.deleteAgent(id, actor);
+    await this.deps.cycles.agentRemoved(id, removed.name, removed.configurationIds);
+    return { id: removed.id, configurationIds: removed.configurationIds };
+  }
+
+  rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }> {
+    return this.deps.agents.rotateAgentToken(id, actor);
+  }
+
+  listAgents(): Promise<Agent[]> {
+    return this.deps.agents.listAgents();
+  }
+
+  getAgent(id: string): Promise<Agent> {
+    return this.deps.agents.getAgent(id);
+  }
+
+  listConfigurations(): Promise<Configuration[]> {
+    return this.deps.configurations.listConfigurations();
+  }
+
+  createConfiguration(input: ConfigurationInput, actor: Actor): Promise<Configuration> {
+    return this.deps.configurations.createConfiguration(input, actor);
+  }
+
+  getConfiguration(id: string): Promise<Configuration> {
+    return this.deps.configurations.getConfiguration(id);
+  }
+
+  updateConfiguration(id: string, patch: ConfigurationPatch, actor: Actor): Promise<Configuration> {
+    return this.deps.configurations.updateConfiguration(id, patch, actor);
+  }
+
+  deleteConfiguration(id: string, actor: Actor): Promise<void> {
+    return this.deps.configurations.deleteConfiguration(id, actor);
+  }
+
+  getStatus(id: string): Promise<ConfigurationStatus> {
+    return this.deps.cycles.getStatus(id);
+  }
+
+  startCycle(id: string, actor: Actor): Promise<{ cycleId: string }> {
+    return this.deps.cycles.startCycle(id, actor);
+  }
+
+  listCycles(id: string, page: { limit?: number; cursor?: string }): Promise<Page<Cycle>> {
+    return this.deps.cycles.listCycles(id, page);
+  }
+
+  listProvisioningLogs(
+    id: string,
+    query: { action?: ProvisioningAction; cycleId?: string; dn?: string; limit?: number; cursor?: string },
+  ): Promise<Page<ProvisioningLogEntry>> {
+    return this.deps.cycles.listProvisioningLogs(id, query);
+  }
+
+  allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
+    return this.deps.quarantines.allowDeletes(id, actor);
+  }
+
+  restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {
+    return this.deps.quarantines.restart(id, actor);
+  }
+
+  // ---------------------------------------------------------------- objects, audit
+
+  async listObjects(
+    id: string,
+    query: { type?: ObjectTypeName; limit?: number; cursor?: string },
+  ): Promise<{ total: number } & Page<CloudObject>> {
+    await this.deps.configs.get(id);
+    if (query.type !== undefined && query.type !== 'user' && query.type !== 'group')
+      throw new ValidationError('type', 'must be user or group');
+    return this.deps.target.listObjects(id, { type: query.type, limit: limitOf(query.limit, 100), cursor: query.cursor });
+  }
+
+  async listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>> {
+    if (query.cursor !== undefined && !/^\d+-\d+$/.test(query.cursor))
+      throw new ValidationError('cursor', 'is not a cursor of this list');
+    return this.deps.audit.list({ limit: limitOf(query.limit, 50), cursor: query.cursor });
+  }
+
+  async recordAudit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+    await this.deps.audit.record(entry);
+  }
+
+  ping(): Promise<boolean> {
+    return this.deps.ping();
+  }
+}

@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+import type { StoredConfiguration } from '../model';
+import { NotFoundError } from '../errors';
+import type { ConfigurationState } from '../model';
+import type { Keys } from './keys';
+
+/**
+ * The configurations' settings in Redis (`P:config:{id}`, JSON, and the `P:configs` index)
+ * and their state field, as every service reads them.
+ */
+export class ConfigurationStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Every configuration, oldest first. */
+  async list(): Promise<StoredConfiguration[]> {
+    const ids = await this.redis.zrange(this.keys.configs, 0, -1);
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(...ids.map((id) => this.keys.config(id)));
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as StoredConfiguration);
+  }
+
+  async load(id: string): Promise<StoredConfiguration | null> {
+    const raw = await this.redis.get(this.keys.config(id));
+    return raw ? (JSON.parse(raw) as StoredConfiguration) : null;
+  }
+
+  /** The configuration; NotFoundError when there is none. */
+  async get(id: string): Promise<StoredConfiguration> {
+    const cfg = await this.load(id);
+    if (!cfg) throw new NotFoundError('configuration', id);
+    return cfg;
+  }
+
+  /** Overwrites the settings of an existing configuration. */
+  async save(cfg: StoredConfiguration): Promise<void> {
+    await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+  }
+
+  async state(id: string): Promise<ConfigurationState> {
+    return ((await this.redis.hget(this.keys.state(id), 'state')) ?? 'pending') as ConfigurationState;
+  }
+}
