@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import {
   type SlapdServer,
   type SmtpSink,
 } from '@syncguard/testkit';
+import { CONTROLLER_SETTINGS } from '@syncguard/controller';
 import { ApiClient, ApiError } from './api-client';
 
 // Resolved through the workspace links, so this works from test/harness and test/dist/harness alike.
@@ -53,7 +55,8 @@ export interface ConfigurationBody {
  * controller program and real agent programs (built dist/), driven through the HTTP API.
  */
 export class TestSystem {
-  readonly adminToken = 'e2e-admin-token-0123456789abcdef';
+  /** Fresh for every run: the demo prints it, and nobody else can guess it. */
+  readonly adminToken = `sg-${randomBytes(24).toString('base64url')}`;
   readonly api: ApiClient;
   controller?: ManagedProcess;
   readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
@@ -96,13 +99,22 @@ export class TestSystem {
     const args = [...(this.options.nodeArgs ?? []), CONTROLLER_MAIN, '--port', String(this.port)];
     if (this.options.controllerConfig) {
       const file = path.join(this.dir, 'controller.json');
-      await fs.writeFile(file, JSON.stringify(this.options.controllerConfig));
+      // The file's keys are the settings' names (SYNCGUARD_MAX_BATCH_CHANGES); tests may give option names.
+      const byName = Object.fromEntries(
+        Object.entries(this.options.controllerConfig).map(([key, value]) => [
+          CONTROLLER_SETTINGS.find((s) => s.option === key)?.env ?? key,
+          value,
+        ]),
+      );
+      await fs.writeFile(file, JSON.stringify(byName));
       args.push('--config', file);
     }
     this.controller = new ManagedProcess(process.execPath, args, {
       env: {
         ...process.env,
         REDIS_URL: this.redis.url,
+        // Loopback only: the demo runs on laptops, and nothing but this machine needs to reach it.
+        SYNCGUARD_HOST: '127.0.0.1',
         SYNCGUARD_ADMIN_TOKEN: this.adminToken,
         SMTP_URL: this.smtp.url,
         SYNCGUARD_MAIL_FROM: 'syncguard@example.com',

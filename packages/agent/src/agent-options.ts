@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SettingError } from './errors';
+import { SettingError, SettingsError } from './errors';
 import { compileAttributeFilter, type AttributeFilter } from './ldap/attribute-filter';
 import { redactUrl } from './redact';
 
@@ -105,91 +105,135 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 
 /**
  * Applies defaults, converts durations to milliseconds, reads the certificate files and
- * rejects bad values with a {@link SettingError} naming the option (dot path).
+ * rejects bad values with a {@link SettingError} naming the option (dot path); several
+ * bad values at once with a {@link SettingsError} holding each. The state folder is
+ * created 0700 (it holds a copy of directory data).
  */
 export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions {
-  const controllerUrl = requiredString(options.controllerUrl, 'controllerUrl');
-  let parsed: URL;
-  try {
-    parsed = new URL(controllerUrl);
-  } catch {
-    throw new SettingError('controllerUrl', `not a URL: ${redactUrl(controllerUrl)}`);
-  }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new SettingError('controllerUrl', `must start with ws:// or wss://, got ${parsed.protocol}//`);
-  }
+  const problems: SettingError[] = [];
+  const check = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (!(error instanceof SettingError)) throw error;
+      problems.push(error);
+      return fallback;
+    }
+  };
+  const controllerUrl = check(() => {
+    const value = requiredString(options.controllerUrl, 'controllerUrl');
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new SettingError('controllerUrl', `not a URL: ${redactUrl(value)}`);
+    }
+    if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+      throw new SettingError('controllerUrl', `must start with ws:// or wss://, got ${parsed.protocol}//`);
+    }
+    return value;
+  }, '');
   const ldapOptions = options.ldap ?? ({} as AgentOptions['ldap']);
-  const ldapUrl = requiredString(ldapOptions.url, 'ldap.url');
-  if (!/^ldaps?:\/\/[^/]+/i.test(ldapUrl))
-    throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${redactUrl(ldapUrl)}`);
-  const startTls = ldapOptions.startTls ?? false;
-  if (typeof startTls !== 'boolean') throw new SettingError('ldap.startTls', 'must be true or false');
-  if (startTls && ldapUrl.toLowerCase().startsWith('ldaps:')) {
-    throw new SettingError('ldap.startTls', 'StartTLS applies to ldap:// URLs; ldaps:// is already TLS');
-  }
-  if (ldapOptions.caFile !== undefined && !startTls && !ldapUrl.toLowerCase().startsWith('ldaps:')) {
-    // Said plainly rather than connecting in plain text while the admin believes TLS is on.
-    throw new SettingError(
-      'ldap.caFile',
-      'applies to ldaps:// URLs or StartTLS (ldap.startTls); an ldap:// URL alone is not encrypted',
-    );
-  }
-  const pageSize = ldapOptions.pageSize ?? 300;
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
-    throw new SettingError('ldap.pageSize', `must be a whole number from 1 to 100000, got ${String(pageSize)}`);
-  }
-  if ((options.clientCertFile === undefined) !== (options.clientKeyFile === undefined)) {
-    throw new SettingError(
-      options.clientCertFile === undefined ? 'clientCertFile' : 'clientKeyFile',
-      'a client certificate and its key must be set together',
-    );
-  }
-  const logLevel = options.logLevel ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new SettingError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
-  const stateDir = path.resolve(requiredString(options.stateDir, 'stateDir'));
-  try {
-    // Only the agent's user may read the cache and outbox (see cache/state-dir.ts).
-    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    fs.accessSync(stateDir, fs.constants.W_OK);
-  } catch (error) {
-    throw new SettingError('stateDir', `cannot create or write ${stateDir}: ${(error as Error).message}`);
-  }
-  const reconnectInitialDelayMs = duration(options.reconnectInitialDelay ?? '500ms', 'reconnectInitialDelay', 1);
-  const reconnectMaxDelayMs = duration(options.reconnectMaxDelay ?? '30s', 'reconnectMaxDelay', 1);
-  if (reconnectMaxDelayMs < reconnectInitialDelayMs) {
-    throw new SettingError('reconnectMaxDelay', 'must not be shorter than reconnectInitialDelay');
-  }
+  const ldapUrl = check(() => {
+    const value = requiredString(ldapOptions.url, 'ldap.url');
+    if (!/^ldaps?:\/\/[^/]+/i.test(value))
+      throw new SettingError('ldap.url', `must be ldap://host[:port] or ldaps://host[:port], got ${redactUrl(value)}`);
+    return value;
+  }, '');
+  const startTls = check(() => {
+    const value = ldapOptions.startTls ?? false;
+    if (typeof value !== 'boolean') throw new SettingError('ldap.startTls', 'must be true or false');
+    if (value && ldapUrl.toLowerCase().startsWith('ldaps:')) {
+      throw new SettingError('ldap.startTls', 'StartTLS applies to ldap:// URLs; ldaps:// is already TLS');
+    }
+    return value;
+  }, false);
+  check(() => {
+    if (ldapOptions.caFile !== undefined && ldapUrl && !startTls && !ldapUrl.toLowerCase().startsWith('ldaps:')) {
+      // Said plainly rather than connecting in plain text while the admin believes TLS is on.
+      throw new SettingError(
+        'ldap.caFile',
+        'applies to ldaps:// URLs or StartTLS (ldap.startTls); an ldap:// URL alone is not encrypted',
+      );
+    }
+  }, undefined);
+  const pageSize = check(() => {
+    const value = ldapOptions.pageSize ?? 300;
+    if (!Number.isInteger(value) || value < 1 || value > 100_000) {
+      throw new SettingError('ldap.pageSize', `must be a whole number from 1 to 100000, got ${String(value)}`);
+    }
+    return value;
+  }, 300);
+  check(() => {
+    if ((options.clientCertFile === undefined) !== (options.clientKeyFile === undefined)) {
+      throw new SettingError(
+        options.clientCertFile === undefined ? 'clientCertFile' : 'clientKeyFile',
+        'a client certificate and its key must be set together',
+      );
+    }
+  }, undefined);
+  const logLevel = check(() => {
+    const value = options.logLevel ?? 'info';
+    if (!LOG_LEVELS.includes(value)) throw new SettingError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+    return value;
+  }, 'info' as LogLevel);
+  const stateDir = check(() => {
+    const value = path.resolve(requiredString(options.stateDir, 'stateDir'));
+    try {
+      fs.mkdirSync(value, { recursive: true, mode: 0o700 });
+      fs.accessSync(value, fs.constants.W_OK);
+    } catch (error) {
+      throw new SettingError('stateDir', `cannot create or write ${value}: ${(error as Error).message}`);
+    }
+    return value;
+  }, '');
+  const reconnectInitialDelayMs = check(
+    () => duration(options.reconnectInitialDelay ?? '500ms', 'reconnectInitialDelay', 1),
+    500,
+  );
+  const reconnectMaxDelayMs = check(() => {
+    const value = duration(options.reconnectMaxDelay ?? '30s', 'reconnectMaxDelay', 1);
+    if (value < reconnectInitialDelayMs)
+      throw new SettingError('reconnectMaxDelay', 'must not be shorter than reconnectInitialDelay');
+    return value;
+  }, 30_000);
   const compiled: CompiledAgentOptions = {
     controllerUrl,
-    agentToken: requiredString(options.agentToken, 'agentToken'),
-    agentId: optionalString(options.agentId, 'agentId'),
+    agentToken: check(() => requiredString(options.agentToken, 'agentToken'), ''),
+    agentId: check(() => optionalString(options.agentId, 'agentId'), ''),
     stateDir,
     controllerTls: Object.freeze({
-      ca: readFile(options.controllerCaFile, 'controllerCaFile'),
-      cert: readFile(options.clientCertFile, 'clientCertFile'),
-      key: readFile(options.clientKeyFile, 'clientKeyFile'),
+      ca: check(() => readFile(options.controllerCaFile, 'controllerCaFile'), undefined),
+      cert: check(() => readFile(options.clientCertFile, 'clientCertFile'), undefined),
+      key: check(() => readFile(options.clientKeyFile, 'clientKeyFile'), undefined),
     }),
     ldap: Object.freeze({
       url: ldapUrl,
-      bindDn: requiredString(ldapOptions.bindDn, 'ldap.bindDn'),
-      bindPassword: requiredString(ldapOptions.bindPassword, 'ldap.bindPassword'),
-      ca: readFile(ldapOptions.caFile, 'ldap.caFile'),
+      bindDn: check(() => requiredString(ldapOptions.bindDn, 'ldap.bindDn'), ''),
+      bindPassword: check(() => requiredString(ldapOptions.bindPassword, 'ldap.bindPassword'), ''),
+      ca: check(() => readFile(ldapOptions.caFile, 'ldap.caFile'), undefined),
       startTls,
       pageSize,
-      operationTimeoutMs: duration(ldapOptions.operationTimeout ?? '120s', 'ldap.operationTimeout', 1),
-      connectTimeoutMs: duration(ldapOptions.connectTimeout ?? '10s', 'ldap.connectTimeout', 1),
-      deltaSkewMs: duration(ldapOptions.deltaSkew ?? '10m', 'ldap.deltaSkew', 0),
-      attributeFilter: compileAttributeFilter(
-        attributeList(ldapOptions.attributesAllow, 'ldap.attributesAllow'),
-        attributeList(ldapOptions.attributesDeny, 'ldap.attributesDeny'),
+      operationTimeoutMs: check(() => duration(ldapOptions.operationTimeout ?? '120s', 'ldap.operationTimeout', 1), 0),
+      connectTimeoutMs: check(() => duration(ldapOptions.connectTimeout ?? '10s', 'ldap.connectTimeout', 1), 0),
+      deltaSkewMs: check(() => duration(ldapOptions.deltaSkew ?? '10m', 'ldap.deltaSkew', 0), 0),
+      attributeFilter: check(
+        () =>
+          compileAttributeFilter(
+            attributeList(ldapOptions.attributesAllow, 'ldap.attributesAllow'),
+            attributeList(ldapOptions.attributesDeny, 'ldap.attributesDeny'),
+          ),
+        compileAttributeFilter([], []),
       ),
     }),
     logLevel,
     reconnectInitialDelayMs,
     reconnectMaxDelayMs,
-    helloTimeoutMs: duration(options.helloTimeout ?? '15s', 'helloTimeout', 1),
+    helloTimeoutMs: check(() => duration(options.helloTimeout ?? '15s', 'helloTimeout', 1), 0),
     hostname: options.hostname ?? os.hostname(),
   };
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new SettingsError(problems);
   return Object.freeze(compiled);
 }
 

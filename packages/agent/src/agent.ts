@@ -108,7 +108,15 @@ export class Agent {
         ? (options as CompiledAgentOptions)
         : compileAgentOptions(options as AgentOptions);
     const log =
-      createOptions.logger ?? pino({ level: compiled.logLevel, base: compiled.agentId ? { agentId: compiled.agentId } : {} });
+      createOptions.logger ??
+      pino({
+        level: compiled.logLevel,
+        name: 'syncguard-agent',
+        timestamp: pino.stdTimeFunctions.isoTime,
+        // No agentId binding: 'connected to the controller' names the id the controller
+        // gives (a binding would put a second agentId in that line).
+        base: {},
+      });
     for (const warning of [tightenStateDir(compiled.stateDir), ...transportWarnings(compiled)]) {
       if (warning) log.warn(warning);
     }

@@ -74,6 +74,13 @@ export class SettingError extends AgentError {
   }
 }
 
+/** Several settings are bad at once: each in `problems`, so that one start shows them all. */
+export class SettingsError extends AgentError {
+  constructor(readonly problems: readonly SettingError[]) {
+    super('AGENT_ERR_INVALID_SETTING', problems.map((p) => p.message).join('\n'));
+  }
+}
+
 export function isAgentError(error: unknown): error is AgentError {
   return error instanceof AgentError;
 }
@@ -103,15 +110,65 @@ const LDAP_RESULT: Record<number, AgentErrorCode> = {
   87: 'AGENT_ERR_INVALID_SCOPE', // filterError (client side)
 };
 
+/** What an operator should do about an LDAP result code: named, with the setting to check. */
+function ldapHint(resultCode: number, during: string, baseDn: string | undefined): string | null {
+  switch (resultCode) {
+    case 49:
+      return 'invalid credentials: check LDAP_BIND_DN and LDAP_BIND_PASSWORD';
+    case 32:
+      return during === 'search' && baseDn
+        ? `no such object: the base DN ${baseDn} does not exist (check the configuration's source.baseDn)`
+        : 'no such object: the DN does not exist';
+    case 8:
+    case 13:
+      return 'the directory requires TLS: use an ldaps:// LDAP_URL or LDAP_STARTTLS=true';
+    case 48:
+      return 'inappropriate authentication: the directory refuses a simple bind for LDAP_BIND_DN';
+    case 50:
+      return 'insufficient access rights: give LDAP_BIND_DN read access to the scope';
+    case 4:
+      return "size limit exceeded: lift the directory's size limit for LDAP_BIND_DN";
+    default:
+      return null;
+  }
+}
+
+/** Node's codes for a certificate it cannot verify: a CA file fixes them. */
+const TLS_TRUST_ERRORS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * The message for a TLS error that names the setting fixing it (`caSetting`:
+ * LDAP_CA_FILE or SYNCGUARD_CA_FILE), or null when the error is not about trust.
+ */
+export function tlsTrustHint(error: unknown, peer: string, caSetting: string): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  if (TLS_TRUST_ERRORS.has(code))
+    return `cannot verify the ${peer}'s TLS certificate (${code}: self-signed or signed by an unknown CA): set ${caSetting} to the PEM file of the CA that signed it`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the ${peer}'s TLS certificate does not name the host in the URL: ${(error as Error).message}`;
+  if (code === 'CERT_HAS_EXPIRED') return `the ${peer}'s TLS certificate has expired`;
+  return null;
+}
+
 /**
  * Maps an error thrown by ldapts (or the socket under it) to an AgentError. This is the
  * only place LDAP result codes are interpreted. `during` says what was being done, for
- * the message and to tell a refused bind from other failures.
+ * the message and to tell a refused bind from other failures; `baseDn`, the searched base.
  */
-export function fromLdapError(error: unknown, during: 'connect' | 'bind' | 'search'): AgentError {
+export function fromLdapError(error: unknown, during: 'connect' | 'bind' | 'search', baseDn?: string): AgentError {
   if (error instanceof AgentError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const resultCode = ldapResultCodeOf(error);
+  const tls = tlsTrustHint(error, 'directory', 'LDAP_CA_FILE');
+  if (tls) return new AgentError('AGENT_ERR_LDAP_UNAVAILABLE', `LDAP ${during} failed: ${tls}`, { cause: error });
   if (resultCode !== undefined) {
     let code = LDAP_RESULT[resultCode] ?? 'AGENT_ERR_LDAP_OTHER';
     if (during === 'bind' && code === 'AGENT_ERR_LDAP_OTHER') code = 'AGENT_ERR_LDAP_BIND_FAILED';
@@ -119,7 +176,8 @@ export function fromLdapError(error: unknown, during: 'connect' | 'bind' | 'sear
     if (during === 'search' && (resultCode === 1 || resultCode === 2 || resultCode === 53) && /pag|cookie/i.test(message)) {
       code = 'AGENT_ERR_LDAP_PAGING';
     }
-    return new AgentError(code, `LDAP ${during} failed (result ${resultCode}): ${message}`, {
+    const hint = ldapHint(resultCode, during, baseDn);
+    return new AgentError(code, `LDAP ${during} failed (result ${resultCode}): ${hint ? `${hint} (${message})` : message}`, {
       cause: error,
       ldapResultCode: resultCode,
     });

@@ -7,11 +7,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { CloseCode } from '@syncguard/protocol';
 import { waitFor } from '@syncguard/testkit';
 import { Agent } from './agent';
+import { captureLogs } from './testing/log-capture';
 import { MiniController } from './testing/mini-controller';
 
 jest.setTimeout(30_000);
@@ -37,13 +36,7 @@ afterAll(() => {
 async function startAgent(): Promise<{ agent: Agent; lines: () => Record<string, unknown>[] }> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-identity-'));
   dirs.push(stateDir);
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
+  const { logger, lines } = captureLogs();
   const agent = await Agent.create(
     {
       controllerUrl: controller.url,
@@ -54,14 +47,9 @@ async function startAgent(): Promise<{ agent: Agent; lines: () => Record<string,
       // Never reached: these tests run no cycle.
       ldap: { url: 'ldap://127.0.0.1:1', bindDn: 'cn=admin,dc=example,dc=com', bindPassword: 'unused' },
     },
-    { logger: pino({ level: 'info' }, sink) },
+    { logger },
   );
   agents.push(agent);
-  const lines = () =>
-    text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { agent, lines };
 }
 

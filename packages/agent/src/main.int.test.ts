@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CycleMode, ObjectType } from '@syncguard/protocol';
-import { startSlapd, usersLdif, waitFor, type SlapdServer } from '@syncguard/testkit';
+import { duplicateTopLevelKeys, type SlapdServer, startSlapd, usersLdif, waitFor } from '@syncguard/testkit';
 import { MiniController } from './testing/mini-controller';
 
 jest.setTimeout(90_000);
@@ -65,7 +65,7 @@ it('refuses to start without a required setting and names it', async () => {
   const environment = env(tmpDir());
   delete environment['LDAP_BIND_DN'];
   const run = runMain(environment);
-  expect(await run.exited).toBe(1);
+  expect(await run.exited).toBe(78);
   expect(run.err()).toContain('LDAP_BIND_DN');
 });
 
@@ -88,6 +88,12 @@ it('exits 0 on SIGTERM in the middle of a cycle, logging JSON, and the cycle res
     .split('\n')
     .map((line) => JSON.parse(line) as { msg: string; level: number });
   expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['agent started', 'cycle started', 'agent stopped']));
+  // For operators: ISO-8601 times, the program named, no key twice in one line.
+  for (const line of run.out().trim().split('\n')) {
+    expect((JSON.parse(line) as { time: string }).time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect({ line, twice: duplicateTopLevelKeys(line) }).toEqual({ line, twice: [] });
+  }
+  expect(lines[0]).toMatchObject({ name: 'syncguard-agent' });
 
   controller.autoAck = true;
   const again = runMain(env(stateDir));

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compileAgentOptions } from './agent-options';
-import { SettingError } from './errors';
+import { SettingError, type SettingsError } from './errors';
 import { resolveSettings, settingName } from './settings';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-settings-'));
@@ -98,5 +98,46 @@ describe('settings', () => {
     const file = path.join(dir, 'typo.yaml');
     fs.writeFileSync(file, 'LDAP_ULR: ldap://x\n');
     expect(failure(['--config', file], ENV)).toMatch(/^--config.*unknown setting LDAP_ULR/);
+  });
+});
+
+describe('the config file of the repository', () => {
+  it('loads, with the secrets from the environment', () => {
+    const example = path.resolve(__dirname, '../examples/agent.yaml');
+    const options = resolveSettings(['--config', example, '--state-dir', path.join(dir, 'example-state')], {
+      SYNCGUARD_AGENT_TOKEN: 'token',
+      LDAP_BIND_PASSWORD: 'secret',
+    });
+    const compiled = compileAgentOptions(options);
+    expect(compiled).toMatchObject({
+      controllerUrl: 'wss://syncguard.example.com/agent',
+      ldap: { url: 'ldaps://dc1.corp.example.com:636', pageSize: 300, operationTimeoutMs: 120_000 },
+    });
+    expect(fs.statSync(path.join(dir, 'example-state')).mode & 0o777).toBe(0o700);
+  });
+
+  it('reports every problem at once', () => {
+    const file = path.join(dir, 'many.yaml');
+    fs.writeFileSync(file, 'LDAP_ULR: ldap://x\nldap_bind_dn: x\nLDAP_PAGE_SIZE: many\n');
+    let problems: string[] = [];
+    try {
+      resolveSettings(['--config', file], ENV);
+    } catch (error) {
+      problems = (error as SettingsError).problems.map((p) => p.message);
+    }
+    expect(problems).toEqual([
+      expect.stringContaining('unknown setting LDAP_ULR'),
+      expect.stringContaining('unknown setting ldap_bind_dn (did you mean LDAP_BIND_DN?)'),
+      expect.stringContaining('LDAP_PAGE_SIZE: must be a whole number'),
+    ]);
+    let compiled: string[] = [];
+    try {
+      compileAgentOptions({ ldap: { url: 'http://x' } } as never);
+    } catch (error) {
+      compiled = (error as SettingsError).problems.map((p) => p.setting);
+    }
+    expect(compiled).toEqual(
+      expect.arrayContaining(['controllerUrl', 'ldap.url', 'stateDir', 'agentToken', 'ldap.bindDn', 'ldap.bindPassword']),
+    );
   });
 });

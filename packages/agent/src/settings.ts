@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import YAML from 'yaml';
 import type { AgentOptions } from './agent-options';
-import { SettingError } from './errors';
+import { SettingError, SettingsError } from './errors';
 
 /** One program setting: its environment name (also its key in the config file), its flag and option path. */
 interface SettingSpec {
@@ -97,8 +97,23 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
 ];
 
-/** Parses argv (without node and script), env and the config file into AgentOptions. Throws SettingError naming the setting. */
+/**
+ * Parses argv (without node and script), env and the config file into AgentOptions. Throws
+ * SettingError naming the setting, or SettingsError with every problem (each unknown key,
+ * each value that does not convert) when there are several.
+ */
 export function resolveSettings(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentOptions {
+  const { options, problems } = collectSettings(argv, env);
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new SettingsError(problems);
+  return options;
+}
+
+/** As {@link resolveSettings}, but returns the problems with what could be read. */
+export function collectSettings(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): { options: AgentOptions; problems: SettingError[] } {
   const program = new Command('syncguard-agent')
     .description('syncguard agent: reads your LDAP directory and streams its changes to the syncguard controller')
     .option('--config <file>', 'YAML or JSON file with the settings below (keys as the environment names)')
@@ -113,18 +128,26 @@ export function resolveSettings(argv: readonly string[], env: Readonly<Record<st
     throw new SettingError('arguments', (e.message ?? String(error)).replace(/^error: /, ''));
   }
   const flags = program.opts<Record<string, string | undefined>>();
-  const file = flags['config'] ? readConfigFile(flags['config']) : {};
+  const problems: SettingError[] = [];
+  const file = flags['config'] ? readConfigFile(flags['config'], problems) : {};
   const options: Record<string, unknown> = { ldap: {} };
   for (const s of SETTINGS) {
     const flagKey = s.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
     const raw = flags[flagKey] ?? env[s.env] ?? file[s.env];
     if (raw === undefined || raw === '') continue;
-    const value = convert(raw, s);
+    let value: unknown;
+    try {
+      value = convert(raw, s);
+    } catch (error) {
+      if (!(error instanceof SettingError)) throw error;
+      problems.push(error);
+      continue;
+    }
     const [head, tail] = s.option.split('.') as [string, string | undefined];
     if (tail) (options[head] as Record<string, unknown>)[tail] = value;
     else options[head] = value;
   }
-  return options as unknown as AgentOptions;
+  return { options: options as unknown as AgentOptions, problems };
 }
 
 /** The environment name and flag of an option path, for messages. */
@@ -137,9 +160,16 @@ export function settingName(option: string): string {
 export function helpText(): string {
   return [
     'Usage: syncguard-agent [--config FILE] [--<setting> VALUE ...]',
+    '       syncguard-agent --version | --help',
+    '',
+    'syncguard agent: reads your LDAP directory and streams its changes to the syncguard controller.',
     '',
     'Settings (flag, environment / config file key):',
     ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.description}`),
+    '',
+    'Flags override the environment, which overrides the --config file (YAML or JSON, keys as',
+    'the environment names). Exit status: 0 stopped by a signal, 1 failed at start, 2 refused',
+    'by the controller for good (token unknown or revoked), 78 a bad setting.',
   ].join('\n');
 }
 
@@ -166,7 +196,7 @@ function convert(raw: unknown, s: SettingSpec): unknown {
   return String(raw);
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
+function readConfigFile(file: string, problems: SettingError[]): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -187,7 +217,14 @@ function readConfigFile(file: string): Record<string, unknown> {
     throw new SettingError('--config', `${file} must hold a mapping of settings`);
   const known = new Set(SETTINGS.map((s) => s.env));
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new SettingError('--config', `${file}: unknown setting ${key} (known: ${[...known].join(', ')})`);
+    if (known.has(key)) continue;
+    const hint = SETTINGS.find((s) => s.env.toLowerCase() === key.toLowerCase() || s.option === key);
+    problems.push(
+      new SettingError(
+        '--config',
+        `${file}: unknown setting ${key}${hint ? ` (did you mean ${hint.env}?)` : ''}; see syncguard-agent --help`,
+      ),
+    );
   }
   return parsed as Record<string, unknown>;
 }

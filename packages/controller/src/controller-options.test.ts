@@ -87,7 +87,8 @@ describe('resolveOptions', () => {
     const file = path.join(dir, 'c.yaml');
     fs.writeFileSync(
       file,
-      'port: 1111\nredisUrl: redis://file:1\nmailFrom: file@example.com\nadminToken: from-the-file-0123456789abcdefghijkl\n',
+      'SYNCGUARD_PORT: 1111\nREDIS_URL: redis://file:1\nSYNCGUARD_MAIL_FROM: file@example.com\n' +
+        'SYNCGUARD_ADMIN_TOKEN: from-the-file-0123456789abcdefghijkl\n',
     );
     try {
       const o = resolveOptions(['node', 'main', '--config', file, '--port', '3333'], {
@@ -109,6 +110,84 @@ describe('resolveOptions', () => {
   });
 
   it('names the config file setting when the file is missing', () => {
-    expect(() => resolveOptions(['node', 'main', '--config', '/nonexistent/c.yaml'], {})).toThrow(/^config: cannot read/);
+    expect(() =>
+      resolveOptions(['node', 'main', '--config', '/nonexistent/c.yaml'], { SYNCGUARD_ADMIN_TOKEN: 'a'.repeat(32) }),
+    ).toThrow(/^--config: cannot read/);
+  });
+});
+
+describe('the config file', () => {
+  const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+  const os = jest.requireActual<typeof import('node:os')>('node:os');
+  const path = jest.requireActual<typeof import('node:path')>('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sg-config-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (text: string) => {
+    const file = path.join(dir, `c-${Math.random().toString(36).slice(2)}.yaml`);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  const failure = (argv: string[], env: NodeJS.ProcessEnv): string => {
+    try {
+      resolveOptions(['node', 'main', ...argv], env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('no error');
+  };
+
+  it('loads the example of the repository, keys as the documented names', () => {
+    const example = path.resolve(__dirname, '../examples/controller.yaml');
+    const options = resolveOptions(['node', 'main', '--config', example], { SYNCGUARD_ADMIN_TOKEN: TOKEN });
+    const compiled = compileControllerOptions(options);
+    expect(compiled).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      smtpUrl: 'smtp://127.0.0.1:25',
+      redisCommandTimeoutMs: 3000,
+      trustProxy: ['127.0.0.1'],
+      workers: true,
+    });
+  });
+
+  it('stops at an unknown key, naming it (smtp_url is not SMTP_URL)', () => {
+    const file = write('smtp_url: smtp://127.0.0.1:25\n');
+    expect(failure(['--config', file], { SYNCGUARD_ADMIN_TOKEN: TOKEN })).toMatch(
+      /unknown setting smtp_url \(did you mean SMTP_URL\?\)/,
+    );
+    // The old ControllerOptions names are not config keys any more.
+    expect(failure(['--config', write('redisUrl: redis://x:1\n')], { SYNCGUARD_ADMIN_TOKEN: TOKEN })).toMatch(
+      /unknown setting redisUrl \(did you mean REDIS_URL\?\)/,
+    );
+  });
+
+  it('reports every problem at once', () => {
+    const file = write('smtp_url: x\nSYNCGUARD_PORT: 99999\nSYNCGUARD_MAIL_FROM: nobody\nSYNCGUARD_LOG_LEVEL: loud\n');
+    const message = failure(['--config', file], {});
+    expect(message.split('\n')).toEqual([
+      expect.stringContaining('unknown setting smtp_url'),
+      expect.stringContaining('adminToken: is required'),
+      expect.stringContaining('mailFrom: is not an email address'),
+      expect.stringContaining('logLevel: must be one of'),
+      expect.stringContaining('port: must be a whole number from 0 to 65535'),
+    ]);
+  });
+
+  it('takes every setting from the environment too, numbers and booleans converted', () => {
+    const o = compileControllerOptions(
+      resolveOptions(['node', 'main'], {
+        SYNCGUARD_ADMIN_TOKEN: TOKEN,
+        SYNCGUARD_CYCLE_CONCURRENCY: '8',
+        SYNCGUARD_WORKERS: 'false',
+        SYNCGUARD_REDIS_COMMAND_TIMEOUT_MS: '500',
+      }),
+    );
+    expect(o).toMatchObject({ cycleConcurrency: 8, workers: false, redisCommandTimeoutMs: 500 });
+  });
+
+  it('needs TLS for a client CA', () => {
+    expect(() => compileControllerOptions({ adminToken: TOKEN, tlsClientCaFile: '/etc/ca.pem' })).toThrow(
+      /^tlsClientCaFile: needs tlsCertFile/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { DEFAULT_LIMITS } from '@syncguard/protocol';
-import { ConfigError } from './errors';
+import { ConfigError, InvalidSettingsError } from './errors';
 import { redactUrlCredentials } from './redact';
 
 /**
@@ -18,6 +18,12 @@ export interface ControllerOptions {
   /** Prefix of every Redis key this controller writes (BullMQ's too). Default `syncguard`. */
   redisKeyPrefix?: string;
   /**
+   * Longest wait for one Redis command of the API and the gateway, in ms. A Redis that stops
+   * answering (overloaded, paused, a network partition) then fails calls with
+   * SG_ERR_UNAVAILABLE (503) instead of hanging them. Default 3000.
+   */
+  redisCommandTimeoutMs?: number;
+  /**
    * The bootstrap admin API token (SYNCGUARD_ADMIN_TOKEN). Required, at least 32 characters
    * (e.g. `openssl rand -base64 32`): it is tried by anyone who reaches the port.
    */
@@ -32,6 +38,12 @@ export interface ControllerOptions {
   tlsCertFile?: string;
   /** TLS private key (PEM file). */
   tlsKeyFile?: string;
+  /**
+   * PEM file of the CA(s) that sign agents' client certificates (SYNCGUARD_TLS_CLIENT_CA).
+   * Set: an agent WebSocket upgrade without a certificate signed by it is refused before
+   * any token is read (mutual TLS); API clients are not asked for one. Needs tlsCertFile.
+   */
+  tlsClientCaFile?: string;
   /** Heartbeat interval announced to agents. Default 15000. A peer silent for 3 intervals is terminated. */
   heartbeatIntervalMs?: number;
   /** Time an agent has to send AgentHello after the upgrade. Default 10000. */
@@ -115,11 +127,12 @@ export interface CompiledControllerOptions {
   readonly host: string;
   readonly redisUrl: string;
   readonly redisKeyPrefix: string;
+  readonly redisCommandTimeoutMs: number;
   readonly adminToken: string;
   readonly smtpUrl: string | null;
   readonly mailFrom: string;
   readonly publicUrl: string | null;
-  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer | null } | null;
   readonly heartbeatIntervalMs: number;
   readonly helloTimeoutMs: number;
   readonly maxFrameBytes: number;
@@ -160,6 +173,8 @@ export const DEFAULT_HTTP_SECURITY: HttpSecurityOptions = Object.freeze({
   trustProxy: Object.freeze([]),
   dashboardSessionTtlMs: 3_600_000,
 });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Shortest SYNCGUARD_ADMIN_TOKEN accepted. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
@@ -233,75 +248,112 @@ function readPem(name: string, file: string): Buffer {
   }
 }
 
-/** Applies defaults, checks every setting (errors name it) and returns a frozen object. */
+/**
+ * Applies defaults, checks every setting (errors name it) and returns a frozen object.
+ * Every bad setting is reported: one is thrown as its ConfigError, several together as an
+ * InvalidSettingsError.
+ */
 export function compileControllerOptions(options: ControllerOptions): CompiledControllerOptions {
-  const adminToken = text('adminToken', options.adminToken, null);
-  if (adminToken === null) throw new ConfigError('adminToken', 'is required (SYNCGUARD_ADMIN_TOKEN)');
-  if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH)
-    throw new ConfigError(
-      'adminToken',
-      `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (SYNCGUARD_ADMIN_TOKEN; e.g. openssl rand -base64 32)`,
-    );
-  const prefix = text('redisKeyPrefix', options.redisKeyPrefix, 'syncguard')!;
-  if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) {
-    throw new ConfigError('redisKeyPrefix', 'may only hold letters, digits and _ . : -');
-  }
-  const certFile = text('tlsCertFile', options.tlsCertFile, null);
-  const keyFile = text('tlsKeyFile', options.tlsKeyFile, null);
-  if ((certFile === null) !== (keyFile === null)) {
-    throw new ConfigError(certFile === null ? 'tlsCertFile' : 'tlsKeyFile', 'set both tlsCertFile and tlsKeyFile, or neither');
-  }
-  const mailFrom = text('mailFrom', options.mailFrom, 'syncguard@localhost')!;
-  if (!/^[^\s@]+@[^\s@]+$/.test(mailFrom) && !/<[^\s@]+@[^\s@]+>/.test(mailFrom)) {
-    throw new ConfigError('mailFrom', `is not an email address: ${JSON.stringify(mailFrom)}`);
-  }
-  const compiled: CompiledControllerOptions = {
-    port: int('port', options.port, 8080, 0, 65535),
-    host: text('host', options.host, '0.0.0.0')!,
-    redisUrl: url('redisUrl', text('redisUrl', options.redisUrl, 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'])!,
-    redisKeyPrefix: prefix,
-    adminToken,
-    smtpUrl: url('smtpUrl', text('smtpUrl', options.smtpUrl, null), ['smtp:', 'smtps:']),
-    mailFrom,
-    publicUrl: withoutCredentials('publicUrl', url('publicUrl', text('publicUrl', options.publicUrl, null), ['http:', 'https:'])),
-    tls: certFile && keyFile ? { cert: readPem('tlsCertFile', certFile), key: readPem('tlsKeyFile', keyFile) } : null,
-    heartbeatIntervalMs: int('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULT_LIMITS.heartbeatIntervalMs, 100),
-    helloTimeoutMs: int('helloTimeoutMs', options.helloTimeoutMs, 10_000, 100),
-    maxFrameBytes: int('maxFrameBytes', options.maxFrameBytes, DEFAULT_LIMITS.maxFrameBytes, 1024, 64 * 1024 * 1024),
-    maxBatchChanges: int('maxBatchChanges', options.maxBatchChanges, DEFAULT_LIMITS.maxBatchChanges, 1, 100_000),
-    maxInFlightBatches: int('maxInFlightBatches', options.maxInFlightBatches, DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
-    maxCycleBatches: int('maxCycleBatches', options.maxCycleBatches, 100_000, 1, 100_000_000),
-    maxCycleBytes: int('maxCycleBytes', options.maxCycleBytes, 4 * 1024 ** 3, 1024, 2 ** 46),
-    applyChunkSize: int('applyChunkSize', options.applyChunkSize, 1000, 1, 100_000),
-    applyStepDelayMs: int('applyStepDelayMs', options.applyStepDelayMs, 0, 0, 60_000),
-    historyRetentionDays: int('historyRetentionDays', options.historyRetentionDays, 30, 1, 3650),
-    heapGrowingPercent: int('heapGrowingPercent', options.heapGrowingPercent, 100, 0, 1000),
-    jobLockMs: int('jobLockMs', options.jobLockMs, 30_000, 500),
-    stalledIntervalMs: int('stalledIntervalMs', options.stalledIntervalMs, 30_000, 200),
-    mailAttempts: int('mailAttempts', options.mailAttempts, 10, 1, 1000),
-    mailBackoffMs: int('mailBackoffMs', options.mailBackoffMs, 5000, 1),
-    cycleTimeoutMs: int('cycleTimeoutMs', options.cycleTimeoutMs, 600_000, 1000),
-    releaseWaitMs: int('releaseWaitMs', options.releaseWaitMs, 30_000, 0, 600_000),
-    cycleConcurrency: int('cycleConcurrency', options.cycleConcurrency, 4, 1, 256),
-    workers: flag('workers', options.workers, true),
-    schedule: flag('schedule', options.schedule, true),
-    logLevel: text('logLevel', options.logLevel, 'info')!,
-    authFailureLimit: int('authFailureLimit', options.authFailureLimit, DEFAULT_HTTP_SECURITY.authFailureLimit, 0, 1_000_000),
-    authFailureWindowMs: int(
-      'authFailureWindowMs',
-      options.authFailureWindowMs,
-      DEFAULT_HTTP_SECURITY.authFailureWindowMs,
-      1000,
-      86_400_000,
-    ),
-    trustProxy: addressList('trustProxy', options.trustProxy),
-    dashboardSessionTtlMs: int(
-      'dashboardSessionTtlMs',
-      options.dashboardSessionTtlMs,
-      DEFAULT_HTTP_SECURITY.dashboardSessionTtlMs,
-      1000,
-      7 * 86_400_000,
-    ),
+  const problems: ConfigError[] = [];
+  const check = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error);
+      return fallback;
+    }
   };
+  const adminToken = check(() => {
+    const token = text('adminToken', options.adminToken, null);
+    if (token === null) throw new ConfigError('adminToken', 'is required (SYNCGUARD_ADMIN_TOKEN)');
+    if (token.length < MIN_ADMIN_TOKEN_LENGTH)
+      throw new ConfigError(
+        'adminToken',
+        `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (SYNCGUARD_ADMIN_TOKEN; e.g. openssl rand -base64 32)`,
+      );
+    return token;
+  }, '');
+  const prefix = check(() => {
+    const value = text('redisKeyPrefix', options.redisKeyPrefix, 'syncguard')!;
+    if (!/^[A-Za-z0-9_.:-]+$/.test(value)) throw new ConfigError('redisKeyPrefix', 'may only hold letters, digits and _ . : -');
+    return value;
+  }, 'syncguard');
+  const tls = check((): CompiledControllerOptions['tls'] => {
+    const certFile = text('tlsCertFile', options.tlsCertFile, null);
+    const keyFile = text('tlsKeyFile', options.tlsKeyFile, null);
+    const clientCaFile = text('tlsClientCaFile', options.tlsClientCaFile, null);
+    if ((certFile === null) !== (keyFile === null)) {
+      throw new ConfigError(certFile === null ? 'tlsCertFile' : 'tlsKeyFile', 'set both tlsCertFile and tlsKeyFile, or neither');
+    }
+    if (clientCaFile !== null && certFile === null)
+      throw new ConfigError('tlsClientCaFile', 'needs tlsCertFile and tlsKeyFile: client certificates are checked over TLS');
+    if (!certFile || !keyFile) return null;
+    return {
+      cert: readPem('tlsCertFile', certFile),
+      key: readPem('tlsKeyFile', keyFile),
+      clientCa: clientCaFile === null ? null : readPem('tlsClientCaFile', clientCaFile),
+    };
+  }, null);
+  const mailFrom = check(() => {
+    const value = text('mailFrom', options.mailFrom, 'syncguard@localhost')!;
+    if (!/^[^\s@]+@[^\s@]+$/.test(value) && !/<[^\s@]+@[^\s@]+>/.test(value)) {
+      throw new ConfigError('mailFrom', `is not an email address: ${JSON.stringify(value)}`);
+    }
+    return value;
+  }, 'syncguard@localhost');
+  const logLevel = check(() => {
+    const value = text('logLevel', options.logLevel, 'info')!;
+    if (!LOG_LEVELS.includes(value))
+      throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+    return value;
+  }, 'info');
+  const i = (name: keyof ControllerOptions, fallback: number, min: number, max?: number) =>
+    check(() => int(name, options[name], fallback, min, max), fallback);
+  const compiled: CompiledControllerOptions = {
+    port: i('port', 8080, 0, 65535),
+    host: check(() => text('host', options.host, '0.0.0.0')!, '0.0.0.0'),
+    redisUrl: check(
+      () => url('redisUrl', text('redisUrl', options.redisUrl, 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'])!,
+      'redis://127.0.0.1:6379',
+    ),
+    redisKeyPrefix: prefix,
+    redisCommandTimeoutMs: i('redisCommandTimeoutMs', 3000, 100, 600_000),
+    adminToken,
+    smtpUrl: check(() => url('smtpUrl', text('smtpUrl', options.smtpUrl, null), ['smtp:', 'smtps:']), null),
+    mailFrom,
+    publicUrl: check(
+      () => withoutCredentials('publicUrl', url('publicUrl', text('publicUrl', options.publicUrl, null), ['http:', 'https:'])),
+      null,
+    ),
+    tls,
+    heartbeatIntervalMs: i('heartbeatIntervalMs', DEFAULT_LIMITS.heartbeatIntervalMs, 100),
+    helloTimeoutMs: i('helloTimeoutMs', 10_000, 100),
+    maxFrameBytes: i('maxFrameBytes', DEFAULT_LIMITS.maxFrameBytes, 1024, 64 * 1024 * 1024),
+    maxBatchChanges: i('maxBatchChanges', DEFAULT_LIMITS.maxBatchChanges, 1, 100_000),
+    maxInFlightBatches: i('maxInFlightBatches', DEFAULT_LIMITS.maxInFlightBatches, 1, 1024),
+    maxCycleBatches: i('maxCycleBatches', 100_000, 1, 100_000_000),
+    maxCycleBytes: i('maxCycleBytes', 4 * 1024 ** 3, 1024, 2 ** 46),
+    applyChunkSize: i('applyChunkSize', 1000, 1, 100_000),
+    applyStepDelayMs: i('applyStepDelayMs', 0, 0, 60_000),
+    historyRetentionDays: i('historyRetentionDays', 30, 1, 3650),
+    heapGrowingPercent: i('heapGrowingPercent', 100, 0, 1000),
+    jobLockMs: i('jobLockMs', 30_000, 500),
+    stalledIntervalMs: i('stalledIntervalMs', 30_000, 200),
+    mailAttempts: i('mailAttempts', 10, 1, 1000),
+    mailBackoffMs: i('mailBackoffMs', 5000, 1),
+    cycleTimeoutMs: i('cycleTimeoutMs', 600_000, 1000),
+    releaseWaitMs: i('releaseWaitMs', 30_000, 0, 600_000),
+    cycleConcurrency: i('cycleConcurrency', 4, 1, 256),
+    workers: check(() => flag('workers', options.workers, true), true),
+    schedule: check(() => flag('schedule', options.schedule, true), true),
+    logLevel,
+    authFailureLimit: i('authFailureLimit', DEFAULT_HTTP_SECURITY.authFailureLimit, 0, 1_000_000),
+    authFailureWindowMs: i('authFailureWindowMs', DEFAULT_HTTP_SECURITY.authFailureWindowMs, 1000, 86_400_000),
+    trustProxy: check(() => addressList('trustProxy', options.trustProxy), Object.freeze([])),
+    dashboardSessionTtlMs: i('dashboardSessionTtlMs', DEFAULT_HTTP_SECURITY.dashboardSessionTtlMs, 1000, 7 * 86_400_000),
+  };
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new InvalidSettingsError(problems);
   return Object.freeze(compiled);
 }

@@ -56,3 +56,14 @@ export class ConfigError extends ControllerError {
     super('SG_ERR_CONFIG', `${setting}: ${message}`);
   }
 }
+
+/**
+ * Several settings are bad at once (SG_ERR_CONFIG): every one is in `problems`, and the
+ * message lists them all, one a line, so that one start shows everything to fix.
+ */
+export class InvalidSettingsError extends ControllerError {
+  override name = 'InvalidSettingsError';
+  constructor(readonly problems: readonly ConfigError[]) {
+    super('SG_ERR_CONFIG', problems.map((p) => p.message).join('\n'));
+  }
+}

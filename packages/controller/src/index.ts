@@ -6,6 +6,7 @@
 export { createServer, type ControllerServer, type CreateServerExtras } from './server';
 export { compileControllerOptions, type ControllerOptions, type CompiledControllerOptions } from './controller-options';
 export type { ControllerService } from './controller-service';
+export { CONTROLLER_SETTINGS, type ControllerSetting } from './settings';
 export * from './errors';
 export * from './model';
 export { ControllerMetrics } from './metrics';

@@ -32,15 +32,15 @@ describe('syncguard-controller', () => {
   it('stops at start with a message that names a missing or bad setting', () => {
     const env = { PATH: process.env.PATH ?? '' };
     const missing = spawnSync(process.execPath, [MAIN], { env, encoding: 'utf8' });
-    expect(missing.status).toBe(2);
-    expect(missing.stderr).toContain('adminToken');
+    expect(missing.status).toBe(78);
+    expect(missing.stderr).toContain('invalid setting SYNCGUARD_ADMIN_TOKEN (--admin-token): is required');
     expect(missing.stderr).toContain('SYNCGUARD_ADMIN_TOKEN');
     const badPort = spawnSync(process.execPath, [MAIN, '--port', 'x'], {
       env: { ...env, SYNCGUARD_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
       encoding: 'utf8',
     });
-    expect(badPort.status).toBe(2);
-    expect(badPort.stderr).toContain('port:');
+    expect(badPort.status).toBe(78);
+    expect(badPort.stderr).toContain('SYNCGUARD_PORT (--port):');
   });
 
   it('prints no password of a Redis or SMTP URL, and refuses a short admin token', async () => {
@@ -57,10 +57,14 @@ describe('syncguard-controller', () => {
       ],
       [{ REDIS_URL: `redis://admin:S3cret@127.0.0.1:${closed}/0` }, 'redis://[REDACTED]@127.0.0.1', 1],
       // URLs that do not parse or have the wrong scheme.
-      [{ REDIS_URL: 'redis://:S3cret@redis.example.com:port' }, 'redisUrl: is not a URL', 2],
-      [{ REDIS_URL: 'http://:S3cret@redis.example.com' }, 'redisUrl: must start with', 2],
-      [{ SMTP_URL: 'smtp://mailer:S3cret@smtp.example.com:99999' }, 'smtpUrl: is not a URL', 2],
-      [{ SYNCGUARD_PUBLIC_URL: 'https://ops:S3cret@sync.example.com' }, 'publicUrl: must not hold a user or password', 2],
+      [{ REDIS_URL: 'redis://:S3cret@redis.example.com:port' }, 'REDIS_URL (--redis-url): is not a URL', 78],
+      [{ REDIS_URL: 'http://:S3cret@redis.example.com' }, 'REDIS_URL (--redis-url): must start with', 78],
+      [{ SMTP_URL: 'smtp://mailer:S3cret@smtp.example.com:99999' }, 'SMTP_URL (--smtp-url): is not a URL', 78],
+      [
+        { SYNCGUARD_PUBLIC_URL: 'https://ops:S3cret@sync.example.com' },
+        'SYNCGUARD_PUBLIC_URL (--public-url): must not hold a user or password',
+        78,
+      ],
     ];
     for (const [extra, expected, status] of cases) {
       const result = run(extra);
@@ -69,8 +73,8 @@ describe('syncguard-controller', () => {
       expect(result.stderr + result.stdout).not.toContain('S3cret');
     }
     const short = run({ SYNCGUARD_ADMIN_TOKEN: 'x'.repeat(31), REDIS_URL: redis.url });
-    expect(short.status).toBe(2);
-    expect(short.stderr).toContain('adminToken: must be at least 32 characters');
+    expect(short.status).toBe(78);
+    expect(short.stderr).toContain('SYNCGUARD_ADMIN_TOKEN (--admin-token): must be at least 32 characters');
   });
 
   it('serves HTTP and agents on one port, logs JSON, and shuts down gracefully on SIGTERM', async () => {

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http-app';
 import { AuditLog } from './store/audit-log';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter';
@@ -20,6 +21,7 @@ import { AgentChannel } from './gateway/agent-channel';
 import { AgentStore } from './store/agent-store';
 import { ConfigurationStore } from './store/configuration-store';
 import { CycleStore } from './store/cycle-store';
+import { createLogger } from './logger';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
@@ -29,6 +31,7 @@ import { CycleProcessor } from './cycles/cycle-processor';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
 import { Keys } from './store/keys';
+import { checkRedisRequirements } from './store/redis-requirements';
 import { Scripts } from './store/scripts';
 import { CloudDirectoryTarget } from './store/cloud-directory';
 import type { Target } from './targets/target';
@@ -71,12 +74,19 @@ export interface CreateServerExtras {
 /** Builds a controller from its options. Connects to Redis but does not listen until `listen()`. */
 export async function createServer(options: ControllerOptions, extras: CreateServerExtras = {}): Promise<ControllerServer> {
   const opts = compileControllerOptions(options);
-  const logger = extras.logger ?? pino({ level: opts.logLevel, base: { component: 'syncguard-controller' } });
+  const logger = extras.logger ?? createLogger(opts.logLevel);
   const controllerId = randomUUID();
   const keys = new Keys(opts.redisKeyPrefix);
   const metrics = new ControllerMetrics();
   const onRedisError = (error: Error) => logger.warn({ err: error }, 'redis connection error');
-  const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
+  // A Redis that stops answering fails API and gateway commands after redisCommandTimeoutMs
+  // (SG_ERR_UNAVAILABLE) instead of hanging them; BullMQ's own connection takes blocking
+  // commands and keeps no timeout.
+  const redis = new Redis(opts.redisUrl, {
+    maxRetriesPerRequest: 3,
+    lazyConnect: true,
+    commandTimeout: opts.redisCommandTimeoutMs,
+  });
   const bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   for (const r of [redis, bullConnection, subscriber]) r.on('error', onRedisError);
@@ -88,6 +98,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     subscriber.disconnect();
     const at = redactUrlCredentials(opts.redisUrl);
     throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${at}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    await checkRedisRequirements(redis);
+  } catch (error) {
+    for (const r of [redis, bullConnection, subscriber]) r.disconnect();
+    throw error;
   }
 
   const scripts = new Scripts(redis);
@@ -216,9 +232,30 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   });
   const handler: http.RequestListener = (req, res) => app.routing(req, res);
   const httpServer = opts.tls
-    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+    ? https.createServer(
+        {
+          cert: opts.tls.cert,
+          key: opts.tls.key,
+          // Mutual TLS for agents: asked of every client, required (below) only on /agent.
+          ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+        },
+        handler,
+      )
     : http.createServer(handler);
-  httpServer.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+  httpServer.on('upgrade', (req, socket, head) => {
+    if (opts.tls?.clientCa && !(socket as TLSSocket).authorized) {
+      gatewayLogger.warn(
+        {
+          remoteAddress: (socket as TLSSocket).remoteAddress,
+          reason: (socket as TLSSocket).authorizationError?.toString() ?? 'no certificate',
+        },
+        'agent refused: no client certificate signed by SYNCGUARD_TLS_CLIENT_CA',
+      );
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    gateway.handleUpgrade(req, socket, head);
+  });
 
   let closing: Promise<void> | null = null;
   const server: ControllerServer = {

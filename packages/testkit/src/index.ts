@@ -7,5 +7,6 @@ export { ManagedProcess } from './process';
 export { SlapdServer, startSlapd, type SlapdOptions } from './slapd';
 export { RedisServer, startRedis, type RedisOptions } from './redis';
 export { SmtpSink, startSmtp, type ReceivedMail } from './smtp';
+export { duplicateTopLevelKeys } from './log-lines';
 export { makeTestCertificates, type TestCertificates } from './certificates';
 export { usersLdif, userLdif, groupLdif, userDns, type SampleUser } from './ldif';

@@ -112,7 +112,7 @@ export class LdapSource {
         try {
           result = await next;
         } catch (error) {
-          throw fromLdapError(error, 'search');
+          throw fromLdapError(error, 'search', spec.base);
         }
         if (result.done) return;
         this.pages += 1;

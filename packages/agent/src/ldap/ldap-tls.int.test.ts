@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 /** One FULL cycle of a fresh agent with these LDAP settings, into a fresh controller. */
-async function fullCycle(name: string, ldap: Partial<AgentOptions['ldap']>) {
+async function fullCycle(name: string, ldap: Partial<AgentOptions['ldap']>, baseDn = PEOPLE) {
   const controller = await MiniController.start();
   let agent: Agent | undefined;
   try {
@@ -49,7 +49,7 @@ async function fullCycle(name: string, ldap: Partial<AgentOptions['ldap']>) {
     await waitFor(() => controller.connected, { message: 'agent connected' });
     const cycleId = controller.startCycle(
       'cfg',
-      { baseDn: PEOPLE, objectTypes: [ObjectType.OBJECT_TYPE_USER], filter: '' },
+      { baseDn, objectTypes: [ObjectType.OBJECT_TYPE_USER], filter: '' },
       CycleMode.CYCLE_MODE_FULL,
       '',
     );
@@ -91,6 +91,24 @@ describe('LDAP over TLS', () => {
     expect(complete).toBeUndefined();
     expect(failed).toMatchObject({ code: CycleErrorCode.CYCLE_ERROR_LDAP_UNAVAILABLE });
     expect(failed?.message).toMatch(/certificate/i);
+    // The message names the setting that fixes it.
+    expect(failed?.message).toContain('self-signed or signed by an unknown CA): set LDAP_CA_FILE');
+    expect(changes).toEqual([]);
+  });
+});
+
+describe('LDAP errors that say what to do', () => {
+  it('invalid credentials (49): check LDAP_BIND_DN and LDAP_BIND_PASSWORD', async () => {
+    const { failed } = await fullCycle('bad-password', { bindPassword: 'wrong' });
+    expect(failed).toMatchObject({ code: CycleErrorCode.CYCLE_ERROR_LDAP_BIND_FAILED, ldapResultCode: 49 });
+    expect(failed?.message).toContain('invalid credentials: check LDAP_BIND_DN and LDAP_BIND_PASSWORD');
+  });
+
+  it('no such object (32): the base DN ... does not exist', async () => {
+    const missing = 'ou=nowhere,dc=example,dc=com';
+    const { failed, changes } = await fullCycle('no-base', {}, missing);
+    expect(failed).toMatchObject({ code: CycleErrorCode.CYCLE_ERROR_LDAP_NO_SUCH_OBJECT, ldapResultCode: 32 });
+    expect(failed?.message).toContain(`no such object: the base DN ${missing} does not exist`);
     expect(changes).toEqual([]);
   });
 });

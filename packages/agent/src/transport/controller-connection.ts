@@ -16,8 +16,8 @@ import {
   type BodyInput,
   type ControllerWelcome,
 } from '@syncguard/protocol';
-import { AgentError } from '../errors';
-import { redactUrlsIn } from '../redact';
+import { AgentError, tlsTrustHint } from '../errors';
+import { redactUrl, redactUrlsIn } from '../redact';
 import { Backoff } from './backoff';
 
 export interface ControllerConnectionOptions {
@@ -60,6 +60,10 @@ export class ControllerConnection {
   private helloTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private lastHeard = 0;
+  /** The last connection problem reported at warn level: the same one again goes to debug. */
+  private lastProblem = '';
+  /** The last failure will not fix itself (wrong path, untrusted certificate): retry slowly. */
+  private slowRetry = false;
 
   constructor(
     private readonly options: ControllerConnectionOptions,
@@ -140,9 +144,25 @@ export class ControllerConnection {
     // The controller's WebSocket pings (ws answers them) count as signs of life too.
     ws.on('ping', () => (this.lastHeard = Date.now()));
     ws.on('pong', () => (this.lastHeard = Date.now()));
-    ws.on('error', (error) => this.log.warn({ err: redactUrlsIn(error.message) }, 'controller connection error'));
+    // After an HTTP answer to the upgrade, terminate() raises an error of its own: not news.
+    let answered = false;
+    ws.on('error', (error) => {
+      if (answered) return;
+      const tls = tlsTrustHint(error, 'controller', 'SYNCGUARD_CA_FILE');
+      if (tls) this.slowRetry = true;
+      this.problem(tls ?? redactUrlsIn(error.message), { err: redactUrlsIn(error.message) }, 'controller connection error');
+    });
     ws.on('unexpected-response', (_req, res) => {
-      this.log.warn({ status: res.statusCode }, 'controller refused the WebSocket upgrade');
+      answered = true;
+      if (res.statusCode === 404) {
+        this.slowRetry = true;
+        this.problem(
+          `controller answered HTTP 404 to the upgrade at ${redactUrl(this.options.url)}: SYNCGUARD_CONTROLLER_URL must be the ` +
+            "controller's agent endpoint, ending in /agent (e.g. wss://syncguard.example.com/agent)",
+          { status: 404 },
+          'wrong controller URL',
+        );
+      } else this.problem(`HTTP ${res.statusCode}`, { status: res.statusCode }, 'controller refused the WebSocket upgrade');
       if (res.statusCode === 401 || res.statusCode === 403) {
         this.refuse(
           new AgentError(
@@ -231,6 +251,7 @@ export class ControllerConnection {
     this.encoder.maxFrameBytes = welcome.maxFrameBytes;
     this.state = 'ready';
     this.backoff.reset();
+    this.lastProblem = '';
     this.log.info(
       {
         agentId: welcome.agentId,
@@ -287,10 +308,19 @@ export class ControllerConnection {
       );
       return;
     }
-    const delay = this.backoff.next();
+    // A problem that will not fix itself is retried at the longest delay, not hammered.
+    const delay = this.slowRetry ? this.options.reconnectMaxDelayMs : this.backoff.next();
+    this.slowRetry = false;
     this.log.info({ code, closeName: info?.name, reason, retryInMs: delay }, 'controller connection closed; reconnecting');
     this.state = 'waiting';
     this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Logs a connection problem at warn the first time, at debug while it repeats. */
+  private problem(message: string, fields: Record<string, unknown>, what: string): void {
+    const repeated = message === this.lastProblem;
+    this.lastProblem = message;
+    this.log[repeated ? 'debug' : 'warn']({ ...fields, problem: message, url: redactUrl(this.options.url) }, what);
   }
 
   private refuse(error: AgentError): void {

@@ -22,6 +22,8 @@ export const API_ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 'SG_ERR_UNSUPPORTED_MEDIA_TYPE',
   /** 413: the body is larger than the limit (1 MiB). */
   BODY_TOO_LARGE: 'SG_ERR_BODY_TOO_LARGE',
+  /** 503: the controller's Redis did not answer in time or is not connected; retry later. */
+  UNAVAILABLE: 'SG_ERR_UNAVAILABLE',
   /** 500: anything unexpected; the details are in the controller's log. */
   INTERNAL: 'SG_ERR_INTERNAL',
 } as const;
@@ -69,6 +71,18 @@ function describe(error: AjvError): string {
   return error.message ?? 'is invalid';
 }
 
+/**
+ * Whether an error is ioredis saying that Redis did not answer (commandTimeout), is not
+ * connected, or gave up retrying: the API answers 503, not 500.
+ */
+export function isRedisUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; message?: string; code?: string } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT') return true;
+  return /^(Command timed out|Connection is closed|Stream isn't writeable)/.test(e.message ?? '');
+}
+
 /** Maps any error to the status and body the API answers with. */
 export function toApiError(error: unknown, request: FastifyRequest): { status: number; body: ApiErrorBody } {
   const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
@@ -85,6 +99,18 @@ export function toApiError(error: unknown, request: FastifyRequest): { status: n
     const body: ApiErrorBody = { error: { code: error.code, message: error.message } };
     if (typeof field === 'string') body.error.field = field;
     return { status: error.status, body };
+  }
+  if (isRedisUnavailable(error)) {
+    request.log.warn({ err: error }, 'Redis unavailable');
+    return {
+      status: 503,
+      body: {
+        error: {
+          code: API_ERROR_CODES.UNAVAILABLE,
+          message: "the controller's Redis is unavailable (it did not answer in time); retry later",
+        },
+      },
+    };
   }
   const code = typeof fe?.code === 'string' ? fe.code : '';
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')

@@ -102,7 +102,7 @@ describe('/api/v1/openapi.json', () => {
     }
   });
 
-  test('every API operation documents a success answer and the 401 error shape; path ids are parameters', () => {
+  test('every API operation documents a success answer and the 401 and 503 error shapes; path ids are parameters', () => {
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         const statuses = Object.keys(op.responses);
@@ -112,6 +112,8 @@ describe('/api/v1/openapi.json', () => {
           continue;
         }
         expect(op.responses['401']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' });
+        // Any call may meet a Redis that does not answer (SG_ERR_UNAVAILABLE).
+        expect(op.responses['503']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' });
         if (p.includes('{id}'))
           expect(op.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'path', name: 'id' })]));
         const route = `${method} ${p}`;

@@ -3,8 +3,15 @@ import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Where the portal's build is, seen from dist/api/ (or src/api/ under ts-jest). */
-export const DEFAULT_PORTAL_DIR = path.resolve(__dirname, '../../../portal/dist');
+/**
+ * Where the portal's build is: `portal/` of the installed package (the packed tarball and
+ * the Debian package carry a copy there), else packages/portal/dist of the checkout, seen
+ * from dist/api/ (or src/api/ under ts-jest).
+ */
+export const DEFAULT_PORTAL_DIR =
+  [path.resolve(__dirname, '../../portal'), path.resolve(__dirname, '../../../portal/dist')].find((dir) =>
+    fs.existsSync(path.join(dir, 'index.html')),
+  ) ?? path.resolve(__dirname, '../../../portal/dist');
 
 /** Paths that never fall back to the portal's index.html. */
 const NOT_PORTAL = /^\/(api|admin|metrics|healthz|agent)(\/|$|\?)/;

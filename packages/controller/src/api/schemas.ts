@@ -326,8 +326,10 @@ export function errorResponses(...statuses: number[]): Record<number, { $ref: st
     404: 'Unknown id',
     409: 'Wrong state',
     429: 'Too many failed authentications from this address; see Retry-After',
+    503: "SG_ERR_UNAVAILABLE: the controller's Redis did not answer in time; retry later",
   };
   const out: Record<number, { $ref: string; description: string }> = {};
-  for (const status of [401, 429, ...statuses]) out[status] = { $ref: 'Error#', description: descriptions[status] ?? 'Error' };
+  for (const status of [401, 429, 503, ...statuses])
+    out[status] = { $ref: 'Error#', description: descriptions[status] ?? 'Error' };
   return out;
 }

@@ -191,7 +191,10 @@ test("a failing call exits non-zero with the API's message", async () => {
   r = await ctl(['configs', 'list'], { token: 'wrong' });
   expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('unknown or revoked (HTTP 401') });
   r = await ctl(['configs', 'list'], { token: null });
-  expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('SYNCGUARD_TOKEN') });
+  expect(r).toMatchObject({
+    code: 78,
+    stderr: expect.stringContaining('invalid setting SYNCGUARD_TOKEN (--token): is required'),
+  });
   const reader = JSON.parse((await ctl(['--json', 'tokens', 'create', 'viewer', '--role', 'reader'])).stdout) as {
     token: string;
   };

@@ -17,6 +17,10 @@ import { formatFields, formatTable } from './table';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
+function cliVersion(): string {
+  return (require('../../package.json') as { version: string }).version;
+}
+
 /** Where the CLI reads and writes; process.* in main.ts, fakes in tests. */
 export interface CliIo {
   stdout: (text: string) => void;
@@ -28,7 +32,17 @@ export interface CliIo {
 interface GlobalOptions {
   url?: string;
   token?: string;
+  caFile?: string;
+  timeout?: string;
   json?: boolean;
+}
+
+/** Exit status of every syncguard program for a bad setting (sysexits EX_CONFIG). */
+export const EXIT_BAD_SETTING = 78;
+
+/** A bad setting of the CLI (SYNCGUARD_URL, SYNCGUARD_TOKEN, --ca-file, --timeout): exit 78. */
+export class CliSettingError extends CliError {
+  override name = 'CliSettingError';
 }
 
 type Page<T> = { items: T[]; nextCursor: string | null };
@@ -43,6 +57,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliSettingError) {
+      io.stderr(`syncguardctl: invalid setting ${error.message}\n`);
+      return EXIT_BAD_SETTING;
+    }
     if (error instanceof CliError) {
       io.stderr(`syncguardctl: ${error.message}\n`);
       return 1;
@@ -58,6 +76,9 @@ export function buildProgram(io: CliIo): Command {
     .description('Admin CLI of syncguard, over the controller HTTP API.')
     .addOption(new Option('--url <url>', `controller URL (env SYNCGUARD_URL, default ${DEFAULT_URL})`))
     .addOption(new Option('--token <token>', 'API token (env SYNCGUARD_TOKEN)'))
+    .addOption(new Option('--ca-file <file>', "PEM CA of the controller's TLS certificate (env SYNCGUARD_CA_FILE)"))
+    .addOption(new Option('--timeout <seconds>', 'longest wait for one call (env SYNCGUARD_TIMEOUT, default 30)'))
+    .version(cliVersion(), '-V, --version')
     .option('--json', 'print JSON for scripts instead of tables')
     .showHelpAfterError()
     .exitOverride()
@@ -65,9 +86,10 @@ export function buildProgram(io: CliIo): Command {
     .addHelpText(
       'after',
       `
-Settings: SYNCGUARD_URL (default ${DEFAULT_URL}) and SYNCGUARD_TOKEN, or --url and --token.
+Settings: SYNCGUARD_URL (default ${DEFAULT_URL}), SYNCGUARD_TOKEN, SYNCGUARD_CA_FILE and
+SYNCGUARD_TIMEOUT (seconds, default 30), or --url, --token, --ca-file and --timeout.
 CONFIG and AGENT arguments take an id or a name. Exit codes: 0 done, 1 the call failed
-(the API's message is printed), 2 bad usage.
+(the API's message is printed), 2 bad usage, 78 a bad setting.
 
 Examples:
   syncguardctl configs create --name corp --base-dn ou=people,dc=example,dc=com --agent dc1 --threshold 500
@@ -81,8 +103,23 @@ Examples:
     const opts = cmd.optsWithGlobals<GlobalOptions>();
     const url = opts.url ?? io.env.SYNCGUARD_URL ?? DEFAULT_URL;
     const token = opts.token ?? io.env.SYNCGUARD_TOKEN;
-    if (!token) throw new CliError('no API token: set SYNCGUARD_TOKEN or pass --token');
-    const api = new ApiClient(url, token);
+    if (!token) throw new CliSettingError('SYNCGUARD_TOKEN (--token): is required (an API token)');
+    if (!/^https?:\/\/[^/]/.test(url))
+      throw new CliSettingError(`SYNCGUARD_URL (--url): must start with http:// or https://, got ${JSON.stringify(url)}`);
+    const caFile = opts.caFile ?? io.env.SYNCGUARD_CA_FILE;
+    let ca: Buffer | undefined;
+    if (caFile) {
+      try {
+        ca = fs.readFileSync(caFile);
+      } catch (error) {
+        throw new CliSettingError(`SYNCGUARD_CA_FILE (--ca-file): cannot read ${caFile}: ${(error as Error).message}`);
+      }
+    }
+    const timeoutText = opts.timeout ?? io.env.SYNCGUARD_TIMEOUT ?? '30';
+    const timeout = Number(timeoutText);
+    if (!Number.isFinite(timeout) || timeout <= 0)
+      throw new CliSettingError(`SYNCGUARD_TIMEOUT (--timeout): must be a number of seconds, got ${JSON.stringify(timeoutText)}`);
+    const api = new ApiClient(url, token, { ca, timeoutMs: Math.round(timeout * 1000) });
     const json = opts.json === true;
     const out = (human: () => string, data: unknown) => io.stdout(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
     /** Messages that are not the result: stderr under --json, so that stdout stays JSON. */
