@@ -73,6 +73,12 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = Object.freeze([
   s('SYNCGUARD_MAX_CYCLE_BATCHES', 'maxCycleBatches', 'integer', 'most batches in one cycle (default 100000)'),
   s('SYNCGUARD_MAX_CYCLE_BYTES', 'maxCycleBytes', 'integer', 'most bytes of changes staged for one cycle (default 4 GiB)'),
   s('SYNCGUARD_APPLY_CHUNK_SIZE', 'applyChunkSize', 'integer', 'objects per atomic apply step (default 1000)'),
+  s(
+    'SYNCGUARD_APPLY_STEP_DELAY_MS',
+    'applyStepDelayMs',
+    'integer',
+    'pause after each apply step, for tests and demos of a slow apply (default 0)',
+  ),
   s('SYNCGUARD_HISTORY_RETENTION_DAYS', 'historyRetentionDays', 'integer', 'days logs and cycle records are kept (default 30)'),
   s('SYNCGUARD_HEAP_GROWING_PERCENT', 'heapGrowingPercent', 'integer', "V8's heap growing percent (default 100)"),
   s('SYNCGUARD_JOB_LOCK_MS', 'jobLockMs', 'integer', 'BullMQ lock of cycle jobs (default 30000)'),

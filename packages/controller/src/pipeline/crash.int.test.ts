@@ -55,17 +55,17 @@ beforeAll(async () => {
   fs.writeFileSync(
     path.join(dir, 'controller.json'),
     JSON.stringify({
-      port,
-      host: '127.0.0.1',
-      redisUrl: redis.url,
-      redisKeyPrefix: prefix,
-      adminToken: TEST_ADMIN_TOKEN,
-      schedule: false,
-      heartbeatIntervalMs: 1000,
-      applyChunkSize: 10,
-      applyStepDelayMs: 40,
-      jobLockMs: 2000,
-      stalledIntervalMs: 1000,
+      SYNCGUARD_PORT: port,
+      SYNCGUARD_HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      SYNCGUARD_REDIS_PREFIX: prefix,
+      SYNCGUARD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      SYNCGUARD_SCHEDULE: false,
+      SYNCGUARD_HEARTBEAT_INTERVAL_MS: 1000,
+      SYNCGUARD_APPLY_CHUNK_SIZE: 10,
+      SYNCGUARD_APPLY_STEP_DELAY_MS: 40,
+      SYNCGUARD_JOB_LOCK_MS: 2000,
+      SYNCGUARD_STALLED_INTERVAL_MS: 1000,
     }),
   );
   api = await createServer(
