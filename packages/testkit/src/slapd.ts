@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { LdapTools } from './ldap-tools';
 import { freePort, waitForPort } from './ports';
 import { ManagedProcess } from './process';
 
@@ -33,6 +34,7 @@ export class SlapdServer {
   readonly peopleDn: string;
   readonly groupsDn: string;
   private process?: ManagedProcess;
+  private readonly tools: LdapTools;
 
   private constructor(
     readonly dir: string,
@@ -44,6 +46,7 @@ export class SlapdServer {
     this.rootDn = `cn=admin,${suffix}`;
     this.peopleDn = `ou=people,${suffix}`;
     this.groupsDn = `ou=groups,${suffix}`;
+    this.tools = new LdapTools({ url: this.url, bindDn: this.rootDn, bindPassword: this.rootPassword, workDir: dir });
   }
 
   get url(): string {
@@ -169,66 +172,34 @@ export class SlapdServer {
   }
 
   /** Adds entries over LDAP (ldapadd), as a directory admin would. */
-  async add(ldif: string): Promise<void> {
-    await this.ldapmodify(['-a'], ldif);
+  add(ldif: string): Promise<void> {
+    return this.tools.add(ldif);
   }
 
   /** Applies an LDIF change record set (ldapmodify). */
-  async modify(ldif: string): Promise<void> {
-    await this.ldapmodify([], ldif);
+  modify(ldif: string): Promise<void> {
+    return this.tools.modify(ldif);
   }
 
   /** Deletes entries by DN (ldapdelete); with `recursive` whole subtrees. */
-  async delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
-    if (dns.length === 0) return;
-    const file = path.join(this.dir, `delete-${Date.now()}-${Math.random()}.txt`);
-    await fs.writeFile(file, dns.join('\n') + '\n');
-    try {
-      await run('ldapdelete', [...this.bindArgs(), ...(options.recursive ? ['-r'] : []), '-f', file], {
-        maxBuffer: 16 * 1024 * 1024,
-      });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
+  delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
+    return this.tools.delete(dns, options);
   }
 
   /** Renames or moves an entry (ldapmodrdn semantics through ldapmodify). */
-  async moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
-    const lines = [`dn: ${dn}`, 'changetype: modrdn', `newrdn: ${newRdn}`, 'deleteoldrdn: 1'];
-    if (newSuperior) lines.push(`newsuperior: ${newSuperior}`);
-    await this.modify(lines.join('\n') + '\n');
+  moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
+    return this.tools.moveEntry(dn, newRdn, newSuperior);
   }
 
   /** Runs ldapsearch as the rootdn and returns its LDIF output. */
-  async search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
-    const { stdout } = await run(
-      'ldapsearch',
-      [...this.bindArgs(), '-LLL', '-o', 'ldif-wrap=no', '-b', base, filter, ...attributes],
-      {
-        maxBuffer: 512 * 1024 * 1024,
-      },
-    );
-    return stdout;
+  search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
+    return this.tools.search(base, filter, attributes);
   }
 
   /** Stops the server and removes its folder. Safe to call twice. */
   async dispose(): Promise<void> {
     await this.process?.stop('SIGKILL', 1000);
     await fs.rm(this.dir, { recursive: true, force: true });
-  }
-
-  private bindArgs(): string[] {
-    return ['-x', '-H', this.url, '-D', this.rootDn, '-w', this.rootPassword];
-  }
-
-  private async ldapmodify(extra: string[], ldif: string): Promise<void> {
-    const file = path.join(this.dir, `change-${Date.now()}-${Math.random()}.ldif`);
-    await fs.writeFile(file, ldif);
-    try {
-      await run('ldapmodify', [...this.bindArgs(), ...extra, '-f', file], { maxBuffer: 16 * 1024 * 1024 });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
   }
 }
 
