@@ -4,6 +4,7 @@ import type { Entry } from 'ldapts';
 import {
   ChangeKind,
   CycleMode,
+  ObjectType,
   batchOverheadBytes,
   encodedChangeSize,
   type Change,
@@ -87,6 +88,9 @@ export class CycleRunner {
    */
   private handledRows = new Uint8Array(0);
   private readonly handledNew = new Set<string>();
+  /** DELTA: objects whose DN differs from the cache's (renamed or moved), and deletes sent. */
+  private dnChanges = 0;
+  private deletesSent = 0;
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -135,6 +139,9 @@ export class CycleRunner {
       }
       await this.flush();
       if (!this.plan.rebase) await this.emitDeletes();
+      if (this.plan.mode !== CycleMode.CYCLE_MODE_FULL && flavor === 'ad' && (this.deletesSent > 0 || this.dnChanges > 0)) {
+        await this.rereadGroups(source, attributes, flavor);
+      }
       await this.flush();
       const readDurationMs = Date.now() - startedAt;
       const counts = this.deps.store.cycle(this.cycleId)!;
@@ -212,6 +219,42 @@ export class CycleRunner {
     }
   }
 
+  /**
+   * Active Directory DELTA after a rename, move or delete: re-reads the scope's groups that
+   * this cycle has not read yet. AD stores a group's `member` as links to the objects, so a
+   * member renamed, moved or deleted changes the member DNs the group shows without
+   * changing the group's own uSNChanged (Samba 4.17 shows it; so does Windows for renames):
+   * the group is not among the changed entries, and the cloud directory would keep the old
+   * member DN (or a deleted member) until a FULL cycle. Costs one read of the groups, only
+   * in cycles where an object changed DN or left the scope.
+   */
+  private async rereadGroups(source: LdapSource, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
+    const scope = this.plan.start.scope;
+    if (!scope.objectTypes.includes(ObjectType.OBJECT_TYPE_GROUP)) return;
+    const store = this.deps.store;
+    const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
+    const filter = scopeFilter({ ...scope, objectTypes: [ObjectType.OBJECT_TYPE_GROUP] }, flavor);
+    this.deps.log.debug(
+      { dnChanges: this.dnChanges, deletes: this.deletesSent },
+      'DELTA: re-reading groups for their member DNs',
+    );
+    for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes })) {
+      this.checkAborted();
+      const ids = page.map((entry) => entryId(entry, flavor));
+      const cached = store.lookupDns(
+        this.configurationId,
+        ids.filter((id): id is string => id !== undefined),
+      );
+      const unread = page.filter((_entry, i) => {
+        const id = ids[i];
+        if (id === undefined) return false;
+        const hit = cached.get(id);
+        return hit ? !bitSet(this.handledRows, hit.rowid) : !this.handledNew.has(id);
+      });
+      await this.considerPage(unread, mapOptions, false, true);
+    }
+  }
+
   /** Classifies a page of entries against the cache (one lookup for the page) and queues their changes. */
   private async considerPage(
     page: Entry[],
@@ -252,6 +295,7 @@ export class CycleRunner {
       if (!full) {
         if (cached) this.handledRows = withBit(this.handledRows, cached.rowid);
         else this.handledNew.add(object.id);
+        if (cached && cached.dn !== object.dn) this.dnChanges += 1;
       }
       let kind: ChangeKind;
       if (!cached) kind = ChangeKind.CHANGE_KIND_ADD;
@@ -335,6 +379,7 @@ export class CycleRunner {
           memberDns: [],
         };
         await this.add(change, { id: m.id, kind: ChangeKind.CHANGE_KIND_DELETE, type: m.type, dn: m.dn, hash: null });
+        this.deletesSent += 1;
       }
     }
   }
