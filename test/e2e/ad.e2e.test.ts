@@ -7,7 +7,7 @@
  * own OU and configuration, one agent serves them all. Threshold 20.
  */
 import { adGroupLdif, adOusLdif, adUserDns, adUsersLdif } from '@syncguard/testkit';
-import { startSystem, type CloudObjectView, type TestSystem } from '../harness';
+import { startSystem, type CloudObjectView, type CycleView, type TestSystem } from '../harness';
 
 const BASE = 'DC=corp,DC=example';
 const T = 20;
@@ -105,6 +105,8 @@ describe('Active Directory (Samba AD DC) end to end', () => {
       // u0 is a member of inner: the group's member value follows the rename.
       await samba.moveEntry(`CN=u0,${PEOPLE}`, 'CN=u0-renamed');
       await samba.moveEntry(`CN=u7,${PEOPLE}`, 'CN=u7', MOVED);
+      // u9 joins inner: the group's uSNChanged changes, u9's does not (but its memberOf does).
+      await samba.modify(`dn: CN=inner,${GROUPS}\nchangetype: modify\nadd: member\nmember: CN=u9,${PEOPLE}\n`);
       // u3 is a member of outer: deleted, it leaves the group's members.
       await samba.delete([`CN=u8,${PEOPLE}`, `CN=u3,${PEOPLE}`]);
 
@@ -124,12 +126,27 @@ describe('Active Directory (Samba AD DC) end to end', () => {
       const inner = byDn(after, `CN=inner,${GROUPS}`)!;
       expect(inner.memberDns).toContain(`CN=u0-renamed,${PEOPLE}`);
       expect(inner.memberIds).toContain(idOf(`CN=u0,${PEOPLE}`));
+      expect(inner.memberIds).toContain(idOf(`CN=u9,${PEOPLE}`));
       const outer = byDn(after, `CN=outer,${GROUPS}`)!;
       expect(outer.memberDns).toEqual([`CN=inner,${GROUPS}`]);
       expect(outer.memberIds).toEqual([inner.id]);
 
       const quiet = await system.syncNow(id);
       expect(quiet.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
+    });
+
+    it('a FULL read after those DELTA cycles (the agent lost its cache) finds the cloud directory in step', async () => {
+      const last = (await system.status(id)).lastCycle!.id;
+      await system.stopAgent(agentId);
+      await system.wipeAgentState(agentId);
+      await system.startAgent(agentId);
+      // The controller starts the FULL cycle itself when the agent connects (its base is unknown to it).
+      await system.waitForCycle(id, 'applied', { after: last });
+      const { items } = await system.api.get<{ items: CycleView[] }>(`/api/v1/configurations/${id}/cycles?limit=5`);
+      const full = items[0]!;
+      expect(full.mode).toBe('full');
+      // Anything a DELTA missed (a stale member DN, a back link in a user's hash) shows here as updates.
+      expect(full.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     });
   });
 

@@ -209,6 +209,15 @@ export class TestSystem {
     return agent.process.wait();
   }
 
+  /** Empties a stopped agent's state folder (its cache and outbox), as a lost disk would: its next cycles are FULL. */
+  async wipeAgentState(id: string): Promise<void> {
+    const agent = this.agents.get(id);
+    if (!agent) throw new Error(`unknown agent ${id}`);
+    if (agent.process?.running) throw new Error(`agent ${id} is running`);
+    await fs.rm(agent.stateDir, { recursive: true, force: true });
+    await fs.mkdir(agent.stateDir, { recursive: true });
+  }
+
   agentLog(id: string): string {
     return this.agents.get(id)?.process?.log ?? '';
   }
