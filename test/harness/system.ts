@@ -362,6 +362,7 @@ export interface CycleView {
   id: string;
   state: string;
   mode?: string;
+  changeTracking?: 'scan' | 'accesslog' | null;
   startedAt: string;
   completedAt: string | null;
   counts: { create: number; update: number; delete: number };

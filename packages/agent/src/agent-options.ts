@@ -51,6 +51,20 @@ export interface AgentOptions {
      * It covers clock skew between agent and directory. Default `"10m"`.
      */
     deltaSkew?: Duration;
+    /**
+     * How DELTA cycles find what changed (LDAP_CHANGE_TRACKING): `auto` (the default: the
+     * accesslog where the directory is OpenLDAP and `accesslogBase` can be read, else a
+     * scan), `accesslog`, or `scan` (changed entries plus an id scan of the whole scope).
+     * `dirsync` and `usn` are names reserved for Active Directory and not implemented yet.
+     */
+    changeTracking?: ChangeTrackingSetting;
+    /** Suffix of OpenLDAP's accesslog database (LDAP_ACCESSLOG_BASE). Default `cn=accesslog`. */
+    accesslogBase?: string;
+    /**
+     * With a log-based change tracking, the longest time between two scans of the whole
+     * scope (LDAP_FULL_SCAN_INTERVAL): a DELTA after it scans, whatever the log says. Default `"24h"`.
+     */
+    fullScanInterval?: Duration;
   };
   /** pino level (SYNCGUARD_LOG_LEVEL). Default `info`. */
   logLevel?: LogLevel;
@@ -82,6 +96,9 @@ export interface CompiledAgentOptions {
     readonly operationTimeoutMs: number;
     readonly connectTimeoutMs: number;
     readonly deltaSkewMs: number;
+    readonly changeTracking: 'auto' | 'accesslog' | 'scan';
+    readonly accesslogBase: string;
+    readonly fullScanIntervalMs: number;
   };
   readonly logLevel: LogLevel;
   readonly reconnectInitialDelayMs: number;
@@ -167,6 +184,9 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
       operationTimeoutMs: duration(ldapOptions.operationTimeout ?? '120s', 'ldap.operationTimeout', 1),
       connectTimeoutMs: duration(ldapOptions.connectTimeout ?? '10s', 'ldap.connectTimeout', 1),
       deltaSkewMs: duration(ldapOptions.deltaSkew ?? '10m', 'ldap.deltaSkew', 0),
+      changeTracking: changeTracking(ldapOptions.changeTracking),
+      accesslogBase: accesslogBase(ldapOptions.accesslogBase),
+      fullScanIntervalMs: duration(ldapOptions.fullScanInterval ?? '24h', 'ldap.fullScanInterval', 1000),
     }),
     logLevel,
     reconnectInitialDelayMs,
@@ -175,6 +195,26 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
     hostname: options.hostname ?? os.hostname(),
   };
   return Object.freeze(compiled);
+}
+
+/** The values of LDAP_CHANGE_TRACKING (contract names; `dirsync` and `usn` are refused as not implemented). */
+export type ChangeTrackingSetting = 'auto' | 'dirsync' | 'usn' | 'accesslog' | 'scan';
+
+function changeTracking(value: unknown): 'auto' | 'accesslog' | 'scan' {
+  const v = value ?? 'auto';
+  if (v === 'auto' || v === 'accesslog' || v === 'scan') return v;
+  if (v === 'dirsync' || v === 'usn') {
+    throw new SettingError('ldap.changeTracking', `${v} is not implemented yet: use auto, accesslog or scan`);
+  }
+  throw new SettingError('ldap.changeTracking', `must be auto, accesslog or scan, got ${String(v)}`);
+}
+
+function accesslogBase(value: unknown): string {
+  const v = value ?? 'cn=accesslog';
+  if (typeof v !== 'string' || !/^[^=,]+=[^=]/.test(v.trim())) {
+    throw new SettingError('ldap.accesslogBase', `must be a DN such as cn=accesslog, got ${JSON.stringify(v)}`);
+  }
+  return v.trim();
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -19,6 +19,12 @@ export interface SlapdOptions {
   sizeLimit?: number | 'unlimited';
   /** Extra lines for the database section of slapd.conf. */
   extraDatabaseConfig?: string;
+  /**
+   * Keep an accesslog (the `accesslog` overlay) of every successful write in a second
+   * database, suffix `cn=accesslog` ({@link SlapdServer.accesslogBase}), readable by the
+   * rootdn, which is the rootdn of that database too.
+   */
+  accesslog?: boolean;
   /** Serve TLS too: StartTLS on the ldap:// port and ldaps:// on a second port ({@link SlapdServer.ldapsUrl}). */
   tls?: { certFile: string; keyFile: string };
 }
@@ -33,6 +39,8 @@ export class SlapdServer {
   readonly rootPassword = 'secret';
   readonly peopleDn: string;
   readonly groupsDn: string;
+  /** The accesslog database's suffix (started with `accesslog`). */
+  readonly accesslogBase = 'cn=accesslog';
   private process?: ManagedProcess;
   private readonly tools: LdapTools;
 
@@ -82,6 +90,7 @@ export class SlapdServer {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-slapd-'));
     const server = new SlapdServer(dir, await freePort(), suffix, options.tls ? await freePort() : null);
     await fs.mkdir(path.join(dir, 'data'));
+    if (options.accesslog) await fs.mkdir(path.join(dir, 'accesslog'));
     const limit = options.sizeLimit ?? 'unlimited';
     await fs.writeFile(
       server.confPath,
@@ -94,8 +103,19 @@ export class SlapdServer {
         `argsfile ${path.join(dir, 'slapd.args')}`,
         'modulepath /usr/lib/ldap',
         'moduleload back_mdb',
+        ...(options.accesslog ? ['moduleload accesslog'] : []),
         `sizelimit ${limit}`,
         ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
+        ...(options.accesslog
+          ? [
+              'database mdb',
+              `suffix "${server.accesslogBase}"`,
+              `rootdn "${server.rootDn}"`,
+              `directory ${path.join(dir, 'accesslog')}`,
+              'index reqStart,reqEntryUUID eq',
+              `limits dn.exact="${server.rootDn}" size=${limit}`,
+            ]
+          : []),
         'database mdb',
         'maxsize 4294967296',
         `suffix "${suffix}"`,
@@ -107,6 +127,9 @@ export class SlapdServer {
         'index entryUUID eq',
         'index modifyTimestamp eq',
         options.extraDatabaseConfig ?? '',
+        ...(options.accesslog
+          ? ['overlay accesslog', `logdb "${server.accesslogBase}"`, 'logops writes', 'logsuccess TRUE']
+          : []),
         '',
       ].join('\n'),
     );
@@ -164,7 +187,7 @@ export class SlapdServer {
     const file = path.join(this.dir, `seed-${Date.now()}.ldif`);
     await fs.writeFile(file, ldif);
     try {
-      await run('slapadd', ['-q', '-f', this.confPath, '-l', file], { maxBuffer: 64 * 1024 * 1024 });
+      await run('slapadd', ['-q', '-f', this.confPath, '-b', this.suffix, '-l', file], { maxBuffer: 64 * 1024 * 1024 });
     } finally {
       await fs.rm(file, { force: true });
     }

@@ -2,6 +2,7 @@ import { isLogCursor } from '../pipeline/provisioning-log';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   AbortReason,
+  ChangeTracking,
   CloseCode,
   CycleErrorCode,
   CycleMode,
@@ -458,6 +459,7 @@ export class Engine implements ControllerService, SessionHandler {
       configurationId: h.configurationId,
       state: cycleState(h.phase),
       mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
+      changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
       trigger: (h.trigger ?? 'manual') as CycleTrigger,
       agentId: h.agentId || null,
       baseCycleId: h.baseCycleId || null,
@@ -1074,6 +1076,8 @@ export class Engine implements ControllerService, SessionHandler {
     if (cfgId !== message.configurationId || owner !== session.agentId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
+    const tracking = changeTrackingName(message.changeTracking);
+    if (tracking) await this.redis.hset(cycleKey, 'changeTracking', tracking);
     const r = await this.deps.scripts.completeCycle(
       cycleKey,
       message.lastSequence,
@@ -1143,3 +1147,10 @@ export class Engine implements ControllerService, SessionHandler {
 }
 
 export { PRIVATE_ACTOR };
+
+/** The API name of how the agent found a cycle's changes; null when it did not say (older agents). */
+function changeTrackingName(value: ChangeTracking): 'scan' | 'accesslog' | null {
+  if (value === ChangeTracking.CHANGE_TRACKING_SCAN) return 'scan';
+  if (value === ChangeTracking.CHANGE_TRACKING_ACCESSLOG) return 'accesslog';
+  return null;
+}
