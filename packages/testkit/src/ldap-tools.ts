@@ -76,3 +76,57 @@ export class LdapTools {
     return stdout;
   }
 }
+
+/**
+ * What the slapd and Samba helpers share: changes over LDAP with the command-line tools as
+ * the server's admin, and offline loads (the server stopped meanwhile, started again after).
+ */
+export abstract class LdapTestServer {
+  protected abstract readonly tools: LdapTools;
+  abstract readonly dir: string;
+  abstract get running(): boolean;
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+
+  /** Adds entries over LDAP (ldapadd), as a directory admin would. */
+  add(ldif: string): Promise<void> {
+    return this.tools.add(ldif);
+  }
+
+  /** Applies an LDIF change record set (ldapmodify). */
+  modify(ldif: string): Promise<void> {
+    return this.tools.modify(ldif);
+  }
+
+  /** Deletes entries by DN (ldapdelete); with `recursive` whole subtrees. */
+  delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
+    return this.tools.delete(dns, options);
+  }
+
+  /** Renames or moves an entry (a modrdn change record). */
+  moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
+    return this.tools.moveEntry(dn, newRdn, newSuperior);
+  }
+
+  /** Runs ldapsearch as the admin and returns its LDIF output. */
+  search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
+    return this.tools.search(base, filter, attributes);
+  }
+
+  /** Runs an offline loader (`args` given the LDIF file) with the server stopped, and starts it again if it ran. */
+  protected async loadOffline(ldif: string, command: string, args: (file: string) => string[]): Promise<void> {
+    const wasRunning = this.running;
+    if (wasRunning) await this.stop();
+    const file = path.join(this.dir, `seed-${Date.now()}.ldif`);
+    await fs.writeFile(file, ldif);
+    try {
+      await run(command, args(file), { maxBuffer: 64 * 1024 * 1024 });
+    } catch (error) {
+      const e = error as { stderr?: string; stdout?: string };
+      throw new Error(`${command} failed: ${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: error });
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+    if (wasRunning) await this.start();
+  }
+}

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeTestCertificates } from './certificates';
-import { LdapTools } from './ldap-tools';
+import { LdapTestServer, LdapTools } from './ldap-tools';
 import { waitForPort } from './ports';
 import { ManagedProcess } from './process';
 
@@ -46,7 +46,7 @@ const SERVICE_PASSWORD = 'Svc-Passw0rd-1!';
  * domain user with no extra rights. Binding the fixed ports needs root (or
  * CAP_NET_BIND_SERVICE).
  */
-export class SambaDc {
+export class SambaDc extends LdapTestServer {
   readonly realm = REALM;
   readonly baseDn = BASE_DN;
   readonly adminDn = `CN=Administrator,CN=Users,${BASE_DN}`;
@@ -55,13 +55,14 @@ export class SambaDc {
   readonly serviceDn = `CN=svc-syncguard,OU=Service,${BASE_DN}`;
   readonly servicePassword = SERVICE_PASSWORD;
   private process?: ManagedProcess;
-  private readonly tools: LdapTools;
+  protected readonly tools: LdapTools;
 
   private constructor(
     readonly dir: string,
     readonly address: string,
     private readonly releaseAddress: () => Promise<void>,
   ) {
+    super();
     this.tools = new LdapTools({
       url: this.url,
       bindDn: this.adminDn,
@@ -162,42 +163,12 @@ export class SambaDc {
 
   /**
    * Loads LDIF straight into sam.ldb with ldbadd (much faster than LDAP adds for thousands
-   * of entries). Stops Samba first if it runs, and starts it again after.
+   * of entries). Stops Samba first if it runs, and starts it again after. Changes over LDAP
+   * ({@link SambaDc.add} and the others) run as the domain administrator over LDAPS; a
+   * deleted entry becomes a tombstone, as in AD.
    */
-  async ldbadd(ldif: string): Promise<void> {
-    const wasRunning = this.running;
-    if (wasRunning) await this.stop();
-    const file = path.join(this.dir, `seed-${Date.now()}.ldif`);
-    await fs.writeFile(file, ldif);
-    try {
-      await run('ldbadd', ['--nosync', '-H', this.samLdb, file], { maxBuffer: 64 * 1024 * 1024 });
-    } catch (error) {
-      const e = error as { stderr?: string; stdout?: string };
-      throw new Error(`ldbadd failed: ${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: error });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
-    if (wasRunning) await this.start();
-  }
-
-  /** Adds entries over LDAPS as the domain administrator (ldapadd). */
-  add(ldif: string): Promise<void> {
-    return this.tools.add(ldif);
-  }
-
-  /** Applies an LDIF change record set over LDAPS as the domain administrator (ldapmodify). */
-  modify(ldif: string): Promise<void> {
-    return this.tools.modify(ldif);
-  }
-
-  /** Deletes entries by DN (ldapdelete; `recursive` for subtrees). AD keeps them as tombstones. */
-  delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
-    return this.tools.delete(dns, options);
-  }
-
-  /** Renames or moves an entry (modrdn). */
-  moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
-    return this.tools.moveEntry(dn, newRdn, newSuperior);
+  ldbadd(ldif: string): Promise<void> {
+    return this.loadOffline(ldif, 'ldbadd', (file) => ['--nosync', '-H', this.samLdb, file]);
   }
 
   /** Sets or clears ACCOUNTDISABLE (userAccountControl bit 2) of users made by {@link adUsersLdif}. */
@@ -206,11 +177,6 @@ export class SambaDc {
     await this.modify(
       dns.map((dn) => `dn: ${dn}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: ${uac}\n`).join('\n'),
     );
-  }
-
-  /** Runs ldapsearch over LDAPS as the domain administrator and returns its LDIF output. */
-  search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
-    return this.tools.search(base, filter, attributes);
   }
 
   /** An object's objectGUID in Samba's own string form (read with ldbsearch, not through LDAP). */

@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { LdapTools } from './ldap-tools';
+import { LdapTestServer, LdapTools } from './ldap-tools';
 import { freePort, waitForPort } from './ports';
 import { ManagedProcess } from './process';
-
-const run = promisify(execFile);
 
 export interface SlapdOptions {
   /** The database suffix. Default `dc=example,dc=com`. */
@@ -34,7 +30,7 @@ export interface SlapdOptions {
  * database in a temporary folder. Stop it, kill it and start it again at will; the
  * data stays until {@link SlapdServer.dispose}.
  */
-export class SlapdServer {
+export class SlapdServer extends LdapTestServer {
   readonly rootDn: string;
   readonly rootPassword = 'secret';
   readonly peopleDn: string;
@@ -42,7 +38,7 @@ export class SlapdServer {
   /** The accesslog database's suffix (started with `accesslog`). */
   readonly accesslogBase = 'cn=accesslog';
   private process?: ManagedProcess;
-  private readonly tools: LdapTools;
+  protected readonly tools: LdapTools;
 
   private constructor(
     readonly dir: string,
@@ -51,6 +47,7 @@ export class SlapdServer {
     /** The ldaps:// port, when started with `tls`. */
     readonly tlsPort: number | null = null,
   ) {
+    super();
     this.rootDn = `cn=admin,${suffix}`;
     this.peopleDn = `ou=people,${suffix}`;
     this.groupsDn = `ou=groups,${suffix}`;
@@ -181,42 +178,8 @@ export class SlapdServer {
   }
 
   /** Loads LDIF offline with slapadd (fast for large seeds). Stops the server first if it runs, and restarts it after. */
-  async slapadd(ldif: string): Promise<void> {
-    const wasRunning = this.running;
-    if (wasRunning) await this.stop();
-    const file = path.join(this.dir, `seed-${Date.now()}.ldif`);
-    await fs.writeFile(file, ldif);
-    try {
-      await run('slapadd', ['-q', '-f', this.confPath, '-b', this.suffix, '-l', file], { maxBuffer: 64 * 1024 * 1024 });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
-    if (wasRunning) await this.start();
-  }
-
-  /** Adds entries over LDAP (ldapadd), as a directory admin would. */
-  add(ldif: string): Promise<void> {
-    return this.tools.add(ldif);
-  }
-
-  /** Applies an LDIF change record set (ldapmodify). */
-  modify(ldif: string): Promise<void> {
-    return this.tools.modify(ldif);
-  }
-
-  /** Deletes entries by DN (ldapdelete); with `recursive` whole subtrees. */
-  delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
-    return this.tools.delete(dns, options);
-  }
-
-  /** Renames or moves an entry (ldapmodrdn semantics through ldapmodify). */
-  moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
-    return this.tools.moveEntry(dn, newRdn, newSuperior);
-  }
-
-  /** Runs ldapsearch as the rootdn and returns its LDIF output. */
-  search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
-    return this.tools.search(base, filter, attributes);
+  slapadd(ldif: string): Promise<void> {
+    return this.loadOffline(ldif, 'slapadd', (file) => ['-q', '-f', this.confPath, '-b', this.suffix, '-l', file]);
   }
 
   /** Stops the server and removes its folder. Safe to call twice. */
