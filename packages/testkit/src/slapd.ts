@@ -18,9 +18,10 @@ export interface SlapdOptions {
   /**
    * Keep an accesslog (the `accesslog` overlay) of every successful write in a second
    * database, suffix `cn=accesslog` ({@link SlapdServer.accesslogBase}), readable by the
-   * rootdn, which is the rootdn of that database too.
+   * rootdn, which is the rootdn of that database too. `databaseConfig`: extra lines for
+   * that database's section (e.g. `limits` for an account that reads it).
    */
-  accesslog?: boolean;
+  accesslog?: boolean | { databaseConfig: string };
   /** Serve TLS too: StartTLS on the ldap:// port and ldaps:// on a second port ({@link SlapdServer.ldapsUrl}). */
   tls?: { certFile: string; keyFile: string };
 }
@@ -110,6 +111,7 @@ export class SlapdServer extends LdapTestServer {
               `rootdn "${server.rootDn}"`,
               `directory ${path.join(dir, 'accesslog')}`,
               'index reqStart,reqEntryUUID eq',
+              typeof options.accesslog === 'object' ? options.accesslog.databaseConfig : '',
               `limits dn.exact="${server.rootDn}" size=${limit}`,
             ]
           : []),

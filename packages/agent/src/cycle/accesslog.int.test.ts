@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { ChangeTracking, CycleMode, ObjectType, type Change } from '@syncguard/protocol';
+import { ChangeTracking, CycleErrorCode, CycleMode, ObjectType, type Change } from '@syncguard/protocol';
 import { startSlapd, userDns, usersLdif, waitFor, type SlapdServer } from '@syncguard/testkit';
 import { Agent } from '../agent';
 import type { AgentOptions } from '../agent-options';
@@ -179,5 +179,57 @@ describe('accesslog change tracking', () => {
     const next = await cycle('people', PEOPLE, DELTA, scan.cycleId);
     expect(next.complete.changeTracking).toBe(ACCESSLOG);
     expect(next.changes).toEqual({ add: [], modify: [], delete: [] });
+  });
+});
+
+describe('accesslog read health', () => {
+  const READER = `cn=reader,${SUFFIX}`;
+  let limited: SlapdServer;
+  let peer: MiniController;
+  let reader: Agent | undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-accesslog-limited-'));
+
+  beforeAll(async () => {
+    // The reader may take at most 2 log entries per search: a longer log read is cut short.
+    limited = await startSlapd({
+      accesslog: { databaseConfig: `limits dn.exact="${READER}" size=2` },
+      seedLdif:
+        usersLdif(PEOPLE, 10) +
+        `dn: ${READER}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: reader\nuserPassword: reader-secret\n\n`,
+    });
+    await limited.modify(modifyTitle(`uid=user9,${PEOPLE}`, 'Seed'));
+    peer = await MiniController.start();
+    reader = await Agent.create(
+      {
+        controllerUrl: peer.url,
+        agentToken: peer.token,
+        agentId: 'reader',
+        stateDir: dir,
+        ldap: { url: limited.url, bindDn: READER, bindPassword: 'reader-secret', changeTracking: 'accesslog' },
+      },
+      { logger: pino({ level: 'silent' }) },
+    );
+    await waitFor(() => peer.connected, { message: 'agent connected' });
+  });
+  afterAll(async () => {
+    await reader?.close();
+    await peer?.close();
+    await limited?.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a log read cut short by a size limit fails the cycle and sends no delete', async () => {
+    const start = (mode: CycleMode, base: string) =>
+      peer.startCycle('people', { baseDn: PEOPLE, objectTypes: [ObjectType.OBJECT_TYPE_USER] }, mode, base);
+    const full = start(FULL, '');
+    await waitFor(() => peer.complete(full) ?? peer.failed(full), { message: 'FULL' });
+    expect(peer.complete(full)?.totals.adds).toBe(10);
+    peer.commit('people', full);
+    await limited.delete(userDns(PEOPLE, 3));
+    const delta = start(DELTA, full);
+    const failed = await waitFor(() => peer.failed(delta) ?? peer.complete(delta), { message: 'DELTA' });
+    expect(peer.complete(delta)).toBeUndefined();
+    expect(failed).toMatchObject({ code: CycleErrorCode.CYCLE_ERROR_LDAP_SIZE_LIMIT });
+    expect(peer.changes(delta)).toEqual([]);
   });
 });
