@@ -233,3 +233,68 @@ describe('accesslog read health', () => {
     expect(peer.changes(delta)).toEqual([]);
   });
 });
+
+describe('full consistency read', () => {
+  let peer: MiniController;
+  let checker: Agent | undefined;
+  const lines: string[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-accesslog-drift-'));
+  const INTERVAL_MS = 3000;
+
+  beforeAll(async () => {
+    peer = await MiniController.start();
+    checker = await Agent.create(
+      {
+        controllerUrl: peer.url,
+        agentToken: peer.token,
+        agentId: 'checker',
+        stateDir: dir,
+        ldap: {
+          url: slapd.url,
+          bindDn: slapd.rootDn,
+          bindPassword: slapd.rootPassword,
+          changeTracking: 'accesslog',
+          fullScanInterval: INTERVAL_MS,
+        },
+      },
+      { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) },
+    );
+    await waitFor(() => peer.connected, { message: 'agent connected' });
+  });
+  afterAll(async () => {
+    await checker?.close();
+    await peer?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('after LDAP_FULL_SCAN_INTERVAL a DELTA scans too, and reports what the log missed as drift', async () => {
+    const run = async (mode: CycleMode, base: string) => {
+      const id = peer.startCycle('drift', { baseDn: PEOPLE, objectTypes: [ObjectType.OBJECT_TYPE_USER] }, mode, base);
+      await waitFor(() => peer.complete(id) ?? peer.failed(id), { message: `end of ${id}` });
+      expect(peer.failed(id)).toBeUndefined();
+      peer.commit('drift', id);
+      return { id, complete: peer.complete(id)!, changes: kinds(peer.changes(id)) };
+    };
+    await slapd.modify(modifyTitle(`uid=user11,${PEOPLE}`, 'Anchor'));
+    const full = await run(FULL, '');
+    const scannedAt = Date.now();
+    // Written offline (slapadd): the accesslog never sees it.
+    await slapd.slapadd(usersLdif(PEOPLE, 1, { prefix: 'offline' }));
+    const logged = await run(DELTA, full.id);
+    if (Date.now() - scannedAt < INTERVAL_MS) {
+      expect(logged.complete.changeTracking).toBe(ACCESSLOG);
+      expect(logged.changes.add).toEqual([]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, scannedAt + INTERVAL_MS - Date.now()) + 100));
+    await slapd.modify(modifyTitle(`uid=user12,${PEOPLE}`, 'Logged'));
+    const consistency = await run(DELTA, logged.id);
+    expect(consistency.complete.changeTracking).toBe(SCAN);
+    expect(consistency.changes).toEqual({ add: [`uid=offline0,${PEOPLE}`], modify: [`uid=user12,${PEOPLE}`], delete: [] });
+    const report = lines.map((l) => JSON.parse(l) as { msg: string; drift?: number }).find((l) => l.msg.includes('(drift)'));
+    expect(report?.drift).toBe(1);
+    // The scan was committed: the next cycles read the log again.
+    const next = await run(DELTA, consistency.id);
+    expect(next.complete.changeTracking).toBe(ACCESSLOG);
+    expect(next.changes).toEqual({ add: [], modify: [], delete: [] });
+  });
+});

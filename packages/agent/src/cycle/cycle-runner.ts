@@ -98,6 +98,9 @@ export class CycleRunner {
   /** DELTA: objects whose DN differs from the cache's (renamed or moved), and deletes sent. */
   private dnChanges = 0;
   private deletesSent = 0;
+  /** Changes (not PRESENT) queued so far; with a consistency read, how many the log phase had queued (-1: none). */
+  private changesSent = 0;
+  private driftFrom = -1;
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -139,8 +142,20 @@ export class CycleRunner {
       const prev = parseWatermark(this.plan.sinceWatermark);
       const full = this.plan.mode === CycleMode.CYCLE_MODE_FULL;
       let tracking = ChangeTracking.CHANGE_TRACKING_SCAN;
-      if (!full && log && (await this.readLog(log, prev, filter, attributes, flavor))) {
+      // A full consistency read is due: the log first, then a scan; what the scan adds is drift.
+      const due = Date.now() - prev.scannedAt >= this.deps.tracking.fullScanIntervalMs;
+      const logged =
+        !full &&
+        log !== undefined &&
+        (await this.readLog(log, prev, filter, attributes, flavor, due ? startedAt : prev.scannedAt));
+      if (logged && !due) {
         tracking = ChangeTracking.CHANGE_TRACKING_ACCESSLOG;
+      } else if (logged) {
+        await this.flush();
+        const fromLog = this.changesSent;
+        await this.readDelta(source, filter, attributes, flavor, prev.since, true);
+        await this.flush();
+        this.driftFrom = fromLog;
       } else {
         if (!this.plan.resume) {
           // Taken before the read: whatever changes from here on is read by the next DELTA.
@@ -155,6 +170,12 @@ export class CycleRunner {
       }
       await this.flush();
       if (!this.plan.rebase && tracking === ChangeTracking.CHANGE_TRACKING_SCAN) await this.emitDeletes();
+      if (this.driftFrom >= 0) {
+        const drift = this.changesSent - this.driftFrom;
+        const message = 'full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the accesslog did not show (drift)';
+        if (drift > 0) this.deps.log.warn({ drift }, message);
+        else this.deps.log.info({ drift }, message);
+      }
       if (this.plan.mode !== CycleMode.CYCLE_MODE_FULL && flavor === 'ad' && (this.deletesSent > 0 || this.dnChanges > 0)) {
         await this.rereadGroups(source, attributes, flavor);
       }
@@ -195,6 +216,8 @@ export class CycleRunner {
     attributes: string[],
     flavor: DirectoryFlavor,
     watermark: string,
+    /** After a log read: leave out what it already read. */
+    skipHandled = false,
   ): Promise<void> {
     const scope = this.plan.start.scope;
     const store = this.deps.store;
@@ -204,7 +227,7 @@ export class CycleRunner {
     // 1. Entries changed since the committed read, in full.
     for await (const page of source.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
       this.checkAborted();
-      await this.considerPage(page, mapOptions, false);
+      await this.considerPage(skipHandled ? this.unhandled(page, flavor) : page, mapOptions, false);
     }
     // 2. Every id in scope (ids and DNs only): marks what is still in scope; a DN that differs
     //    from the cache (moved or renamed without a change of its own, e.g. a parent OU renamed)
@@ -278,15 +301,20 @@ export class CycleRunner {
    * Returns false, before sending anything, when the log cannot serve this cycle (no anchor,
    * the anchor purged, a full scan due, records without reqEntryUUID): the caller scans.
    */
-  private async readLog(log: Accesslog, prev: Watermark, filter: string, attributes: string[], flavor: DirectoryFlavor) {
+  private async readLog(
+    log: Accesslog,
+    prev: Watermark,
+    filter: string,
+    attributes: string[],
+    flavor: DirectoryFlavor,
+    scannedAt: number,
+  ) {
     const why =
       prev.logAnchor === ''
         ? 'no log entry read yet'
-        : Date.now() - prev.scannedAt >= this.deps.tracking.fullScanIntervalMs
-          ? 'a full scan is due (LDAP_FULL_SCAN_INTERVAL)'
-          : !(await log.has(prev.logAnchor))
-            ? `the log no longer holds the last entry read (${prev.logAnchor}): purged`
-            : '';
+        : !(await log.has(prev.logAnchor))
+          ? `the log no longer holds the last entry read (${prev.logAnchor}): purged`
+          : '';
     if (why) {
       this.deps.log.info({ reason: why }, 'accesslog: scanning instead');
       return false;
@@ -307,7 +335,7 @@ export class CycleRunner {
       return false;
     }
     this.deps.log.debug({ records: records.length, after: prev.logAnchor, newest }, 'accesslog: read');
-    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt: prev.scannedAt }));
+    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt }));
     const store = this.deps.store;
     const source = this.source!;
     const mapOptions = { flavor, objectTypes: scope.objectTypes, disabledAttribute: scope.disabledAttribute };
@@ -344,6 +372,8 @@ export class CycleRunner {
       const cached = store.lookup(this.configurationId, chunk);
       const sent = this.resuming ? store.resumeLookup(this.cycleId, [...cached.keys()]) : undefined;
       for (const [id, m] of cached) {
+        // Accounted for: a consistency scan after the log must not delete it again.
+        this.markSeen(m.rowid);
         if (sent?.get(id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
         await this.add(deleteChange(id, m.type, m.dn), {
           id,
@@ -546,6 +576,7 @@ export class CycleRunner {
     this.batchBytes += size;
     if (change.attributes.length > 0 || change.memberDns.length > 0) this.batchHeldBytes += size;
     const counts = this.batchCounts;
+    if (change.kind !== ChangeKind.CHANGE_KIND_PRESENT) this.changesSent += 1;
     if (change.kind === ChangeKind.CHANGE_KIND_ADD) counts.adds += 1;
     else if (change.kind === ChangeKind.CHANGE_KIND_MODIFY) counts.modifies += 1;
     else if (change.kind === ChangeKind.CHANGE_KIND_DELETE) counts.deletes += 1;
