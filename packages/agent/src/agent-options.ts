@@ -52,6 +52,11 @@ export interface AgentOptions {
      */
     deltaSkew?: Duration;
     /**
+     * Which kind of directory this is (LDAP_DIRECTORY): `auto` (the default: Active Directory
+     * when the root DSE names its capability, else OpenLDAP-style schema), `openldap` or `ad`.
+     */
+    directory?: 'auto' | 'openldap' | 'ad';
+    /**
      * How DELTA cycles find what changed (LDAP_CHANGE_TRACKING): `auto` (the default: the
      * accesslog where the directory is OpenLDAP and `accesslogBase` can be read, else a
      * scan), `accesslog`, or `scan` (changed entries plus an id scan of the whole scope).
@@ -96,6 +101,7 @@ export interface CompiledAgentOptions {
     readonly operationTimeoutMs: number;
     readonly connectTimeoutMs: number;
     readonly deltaSkewMs: number;
+    readonly directory: 'auto' | 'openldap' | 'ad';
     readonly changeTracking: 'auto' | 'accesslog' | 'scan';
     readonly accesslogBase: string;
     readonly fullScanIntervalMs: number;
@@ -184,6 +190,7 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
       operationTimeoutMs: duration(ldapOptions.operationTimeout ?? '120s', 'ldap.operationTimeout', 1),
       connectTimeoutMs: duration(ldapOptions.connectTimeout ?? '10s', 'ldap.connectTimeout', 1),
       deltaSkewMs: duration(ldapOptions.deltaSkew ?? '10m', 'ldap.deltaSkew', 0),
+      directory: directory(ldapOptions.directory),
       changeTracking: changeTracking(ldapOptions.changeTracking),
       accesslogBase: accesslogBase(ldapOptions.accesslogBase),
       fullScanIntervalMs: duration(ldapOptions.fullScanInterval ?? '24h', 'ldap.fullScanInterval', 1000),
@@ -207,6 +214,12 @@ function changeTracking(value: unknown): 'auto' | 'accesslog' | 'scan' {
     throw new SettingError('ldap.changeTracking', `${v} is not implemented yet: use auto, accesslog or scan`);
   }
   throw new SettingError('ldap.changeTracking', `must be auto, accesslog or scan, got ${String(v)}`);
+}
+
+function directory(value: unknown): 'auto' | 'openldap' | 'ad' {
+  const v = value ?? 'auto';
+  if (v === 'auto' || v === 'openldap' || v === 'ad') return v;
+  throw new SettingError('ldap.directory', `must be auto, openldap or ad, got ${String(v)}`);
 }
 
 function accesslogBase(value: unknown): string {

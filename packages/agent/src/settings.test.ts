@@ -38,6 +38,7 @@ describe('settings', () => {
       bindDn: ENV.LDAP_BIND_DN,
       startTls: false,
       pageSize: 300,
+      directory: 'auto',
       changeTracking: 'auto',
       accesslogBase: 'cn=accesslog',
       fullScanIntervalMs: 24 * 3600 * 1000,
@@ -91,6 +92,7 @@ describe('settings', () => {
     ['a certificate without key', { SYNCGUARD_CLIENT_CERT_FILE: '/etc/hostname' }, [], /^SYNCGUARD_CLIENT_KEY_FILE/],
     ['a bad log level', { SYNCGUARD_LOG_LEVEL: 'loud' }, [], /^SYNCGUARD_LOG_LEVEL/],
     ['a bad duration', { LDAP_TIMEOUT: 'soon' }, [], /^LDAP_TIMEOUT.*not a duration/],
+    ['an unknown directory kind', { LDAP_DIRECTORY: 'eDirectory' }, [], /^LDAP_DIRECTORY.*auto, openldap or ad/],
     ['an unknown change tracking', { LDAP_CHANGE_TRACKING: 'journal' }, [], /^LDAP_CHANGE_TRACKING.*auto, accesslog or scan/],
     [
       'change tracking not implemented yet',

@@ -82,6 +82,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'DELTA look-back margin for clock skew (default 10m)',
   },
   {
+    env: 'LDAP_DIRECTORY',
+    flag: 'ldap-directory',
+    option: 'ldap.directory',
+    description: 'auto|openldap|ad: the kind of directory (default auto, from the root DSE)',
+  },
+  {
     env: 'LDAP_CHANGE_TRACKING',
     flag: 'ldap-change-tracking',
     option: 'ldap.changeTracking',

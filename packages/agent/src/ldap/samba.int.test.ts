@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { ObjectType } from '@syncguard/protocol';
 import { adGroupLdif, adOusLdif, adUserDns, adUsersLdif, startSambaDc, type SambaDc } from '@syncguard/testkit';
 import { mapEntry } from './entry-mapper';
-import { LdapSource } from './ldap-source';
+import { LdapSource, type LdapSourceOptions } from './ldap-source';
 import { completeRanges, hasRanges } from './ranged';
 
 /* The agent's LDAP layer against a real Active Directory (Samba AD DC), as its service account over LDAPS. */
@@ -15,7 +15,12 @@ let source: LdapSource;
 
 beforeAll(async () => {
   dc = await startSambaDc({ seedLdif: adOusLdif(OU) + adUsersLdif(OU, 45) + adGroupLdif(OU, 'big', adUserDns(OU, 45)) });
-  source = await LdapSource.connect({
+  source = await LdapSource.connect(options());
+});
+
+/** The service account over LDAPS, trusting the domain's CA. */
+function options(): LdapSourceOptions {
+  return {
     url: dc.url,
     bindDn: dc.serviceDn,
     bindPassword: dc.servicePassword,
@@ -24,8 +29,8 @@ beforeAll(async () => {
     pageSize: 10,
     operationTimeoutMs: 10_000,
     connectTimeoutMs: 5_000,
-  });
-});
+  };
+}
 
 afterAll(async () => {
   await source?.close();
@@ -35,6 +40,15 @@ afterAll(async () => {
 it('detects Active Directory from the root DSE and reads highestCommittedUSN', async () => {
   expect(source.flavor).toBe('ad');
   expect(Number(await source.highestCommittedUsn())).toBeGreaterThan(0);
+});
+
+it('takes the kind of directory from LDAP_DIRECTORY when it is not auto', async () => {
+  const told = await LdapSource.connect({ ...options(), directory: 'openldap' });
+  try {
+    expect(told.flavor).toBe('openldap');
+  } finally {
+    await told.close();
+  }
 });
 
 it('maps objectGUID to the string form Samba itself shows', async () => {
