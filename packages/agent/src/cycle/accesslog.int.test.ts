@@ -25,20 +25,30 @@ let controller: MiniController;
 let agent: Agent | undefined;
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-accesslog-'));
 
-function options(): AgentOptions {
-  return {
-    controllerUrl: controller.url,
-    agentToken: controller.token,
-    agentId: 'agent-1',
-    stateDir,
-    reconnectInitialDelay: '50ms',
-    ldap: { url: slapd.url, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, pageSize: 50, changeTracking: 'accesslog' },
-  };
+/** An agent for `peer` with its own state folder, connected, reading with these LDAP settings. */
+async function agentFor(
+  peer: MiniController,
+  agentId: string,
+  dir: string,
+  ldap: AgentOptions['ldap'],
+  logger = pino({ level: 'silent' }),
+): Promise<Agent> {
+  const started = await Agent.create(
+    { controllerUrl: peer.url, agentToken: peer.token, agentId, stateDir: dir, reconnectInitialDelay: '50ms', ldap },
+    { logger },
+  );
+  await waitFor(() => peer.connected, { message: `${agentId} connected` });
+  return started;
 }
 
 async function startAgent(): Promise<void> {
-  agent = await Agent.create(options(), { logger: pino({ level: 'silent' }) });
-  await waitFor(() => controller.connected, { message: 'agent connected' });
+  agent = await agentFor(controller, 'agent-1', stateDir, {
+    url: slapd.url,
+    bindDn: slapd.rootDn,
+    bindPassword: slapd.rootPassword,
+    pageSize: 50,
+    changeTracking: 'accesslog',
+  });
 }
 
 /** Runs one cycle to its end and commits it unless told not to. */
@@ -199,17 +209,12 @@ describe('accesslog read health', () => {
     });
     await limited.modify(modifyTitle(`uid=user9,${PEOPLE}`, 'Seed'));
     peer = await MiniController.start();
-    reader = await Agent.create(
-      {
-        controllerUrl: peer.url,
-        agentToken: peer.token,
-        agentId: 'reader',
-        stateDir: dir,
-        ldap: { url: limited.url, bindDn: READER, bindPassword: 'reader-secret', changeTracking: 'accesslog' },
-      },
-      { logger: pino({ level: 'silent' }) },
-    );
-    await waitFor(() => peer.connected, { message: 'agent connected' });
+    reader = await agentFor(peer, 'reader', dir, {
+      url: limited.url,
+      bindDn: READER,
+      bindPassword: 'reader-secret',
+      changeTracking: 'accesslog',
+    });
   });
   afterAll(async () => {
     await reader?.close();
@@ -243,23 +248,19 @@ describe('full consistency read', () => {
 
   beforeAll(async () => {
     peer = await MiniController.start();
-    checker = await Agent.create(
+    checker = await agentFor(
+      peer,
+      'checker',
+      dir,
       {
-        controllerUrl: peer.url,
-        agentToken: peer.token,
-        agentId: 'checker',
-        stateDir: dir,
-        ldap: {
-          url: slapd.url,
-          bindDn: slapd.rootDn,
-          bindPassword: slapd.rootPassword,
-          changeTracking: 'accesslog',
-          fullScanInterval: INTERVAL_MS,
-        },
+        url: slapd.url,
+        bindDn: slapd.rootDn,
+        bindPassword: slapd.rootPassword,
+        changeTracking: 'accesslog',
+        fullScanInterval: INTERVAL_MS,
       },
-      { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) },
+      pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
     );
-    await waitFor(() => peer.connected, { message: 'agent connected' });
   });
   afterAll(async () => {
     await checker?.close();
