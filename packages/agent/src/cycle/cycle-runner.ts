@@ -51,6 +51,7 @@ export interface CycleDeps {
 const DELETE_CHUNK = 1000;
 /** entryUUIDs per search when reading the objects an accesslog names. */
 const LOG_CHUNK = 100;
+const HOUR_MS = 3_600_000;
 /**
  * A batch being filled holds its changes' attribute values (the LDAP entries' own strings)
  * until it is encoded. If it lives through two of V8's young-generation collections, all
@@ -283,13 +284,17 @@ export class CycleRunner {
   }
 
   /**
-   * The log anchor a scan leaves for the next DELTA: the newest log entry of the skew window
-   * before the read (anything after it is read again next time, which changes nothing), or
-   * the previous anchor while the log still holds it; '' when neither is known.
+   * The log anchor a scan leaves for the next DELTA: the newest log entry of the last hour
+   * (or of the skew window, if longer), else of the last day, before the read (anything after
+   * it is read again next time, which changes nothing), or the previous anchor while the log
+   * still holds it; '' when none is known (the next DELTA scans again).
    */
   private async scanAnchor(log: Accesslog, prev: Watermark): Promise<string> {
-    const newest = await log.newestSince(generalizedTime(Date.now() - this.deps.deltaSkewMs));
-    if (newest) return newest;
+    const now = Date.now();
+    for (const windowMs of [Math.max(this.deps.deltaSkewMs, HOUR_MS), 24 * HOUR_MS]) {
+      const newest = await log.newestSince(generalizedTime(now - windowMs));
+      if (newest) return newest;
+    }
     return prev.logAnchor && (await log.has(prev.logAnchor)) ? prev.logAnchor : '';
   }
 
