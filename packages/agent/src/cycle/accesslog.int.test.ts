@@ -47,6 +47,8 @@ async function startAgent(): Promise<void> {
     bindDn: slapd.rootDn,
     bindPassword: slapd.rootPassword,
     pageSize: 50,
+    // No look-back margin: the scan must still find a log entry to anchor on.
+    deltaSkew: '0s',
     changeTracking: 'accesslog',
   });
 }
@@ -85,6 +87,8 @@ beforeAll(async () => {
   });
   // slapadd writes no log: one write so that the first FULL finds an entry to start from.
   await slapd.modify(modifyTitle(`uid=user29,${PEOPLE}`, 'Seed'));
+  // ... more than a second (reqStart's filter resolution) before the FULL read.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   controller = await MiniController.start();
   await startAgent();
 });
