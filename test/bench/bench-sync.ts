@@ -1,5 +1,5 @@
 /**
- * npm run bench:sync [-- --objects N] [--profile DIR] [--controller-config JSON]
+ * npm run bench:sync [-- --objects N] [--profile DIR] [--controller-config JSON] [--accesslog]
  *
  * Initial sync end to end: slapd seeded with N users (default 100,000), the real agent and
  * controller programs, Redis; times one FULL cycle from "sync now" until the cloud directory
@@ -15,6 +15,7 @@
  * of the initial sync (INFO commandstats: calls and CPU microseconds per command) to stderr.
  * `--timeline` prints the controller's and the agent's log lines of the initial sync to stderr,
  * each with its offset from the sync's start in ms (where the time goes between the programs).
+ * `--accesslog` gives slapd an accesslog that the agent reads (the quiet cycle reads the log only).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -102,12 +103,16 @@ async function main(): Promise<void> {
   const configAt = process.argv.indexOf('--controller-config');
   const controllerConfig =
     configAt >= 0 ? (JSON.parse(process.argv[configAt + 1] ?? '{}') as Record<string, unknown>) : undefined;
+  const accesslog = process.argv.includes('--accesslog');
   const system = await startSystem({
     controllerConfig,
-    slapd: { seedLdif: usersLdif(people, objects) },
+    slapd: { seedLdif: usersLdif(people, objects), accesslog },
+    agentEnv: { LDAP_CHANGE_TRACKING: accesslog ? 'accesslog' : 'scan' },
     nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...nodeArgs],
   });
   try {
+    // slapadd writes no log: one write before the initial sync, for its scan to anchor the log on.
+    if (accesslog) await system.slapd.modify(`dn: ${people}\nchangetype: modify\nreplace: description\ndescription: bench\n`);
     const agentId = await system.addAgent('bench');
     const dump = await ldapsearchSeconds(system, people);
     if (dump.entries !== objects) throw new Error(`ldapsearch returned ${dump.entries} entries, expected ${objects}`);
@@ -200,6 +205,7 @@ async function main(): Promise<void> {
       agentPeakRssMb: peakRssMb(system.agents.get(agentId)?.process?.child.pid),
       redisUsedMemoryMb: round(after.usedMemory / 1048576),
       quietCycleSeconds: round(quietSeconds),
+      quietCycleChangeTracking: quiet.lastCycle?.changeTracking ?? null,
       quietCycleRedisKeysAdded: after.keys - before.keys,
       initialSyncCpuSeconds: cpu,
     };

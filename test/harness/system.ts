@@ -6,10 +6,13 @@ import {
   ManagedProcess,
   freePort,
   startRedis,
+  startSambaDc,
   startSlapd,
   startSmtp,
   waitFor,
   type RedisServer,
+  type SambaDc,
+  type SambaDcOptions,
   type SlapdOptions,
   type SlapdServer,
   type SmtpSink,
@@ -27,6 +30,11 @@ export const CTL_MAIN = path.join(packageDir('controller'), 'dist', 'cli', 'main
 
 export interface SystemOptions {
   slapd?: SlapdOptions;
+  /**
+   * Read an Active Directory instead: a throwaway Samba AD DC (no slapd is started), which
+   * agents read over LDAPS as its service account.
+   */
+  samba?: SambaDcOptions;
   /** Redis with an append-only file, so that it can be killed and started with its data. */
   persistentRedis?: boolean;
   /** Extra environment for the controller process. */
@@ -63,13 +71,35 @@ export class TestSystem {
 
   private constructor(
     readonly dir: string,
-    readonly slapd: SlapdServer,
+    private readonly directory: { slapd: SlapdServer } | { samba: SambaDc },
     readonly redis: RedisServer,
     readonly smtp: SmtpSink,
     readonly port: number,
     private readonly options: SystemOptions,
   ) {
     this.api = new ApiClient(this.url, this.adminToken);
+  }
+
+  /** The OpenLDAP server (systems started without `samba`). */
+  get slapd(): SlapdServer {
+    if (!('slapd' in this.directory)) throw new Error('this system reads a Samba AD DC, not slapd');
+    return this.directory.slapd;
+  }
+
+  /** The Samba AD DC (systems started with `samba`). */
+  get samba(): SambaDc {
+    if (!('samba' in this.directory)) throw new Error('this system reads slapd, not a Samba AD DC');
+    return this.directory.samba;
+  }
+
+  /** What agents bind to: slapd's rootdn, or Samba's service account over LDAPS. */
+  private get ldapEnv(): Record<string, string> {
+    if ('samba' in this.directory) {
+      const dc = this.directory.samba;
+      return { LDAP_URL: dc.url, LDAP_BIND_DN: dc.serviceDn, LDAP_BIND_PASSWORD: dc.servicePassword, LDAP_CA_FILE: dc.caFile };
+    }
+    const slapd = this.directory.slapd;
+    return { LDAP_URL: slapd.url, LDAP_BIND_DN: slapd.rootDn, LDAP_BIND_PASSWORD: slapd.rootPassword };
   }
 
   get url(): string {
@@ -82,13 +112,15 @@ export class TestSystem {
 
   static async start(options: SystemOptions = {}): Promise<TestSystem> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-e2e-'));
-    const [slapd, redis, smtp, port] = await Promise.all([
-      startSlapd(options.slapd),
+    const [directory, redis, smtp, port] = await Promise.all([
+      options.samba
+        ? startSambaDc(options.samba).then((samba) => ({ samba }))
+        : startSlapd(options.slapd).then((slapd) => ({ slapd })),
       startRedis({ persistent: options.persistentRedis ?? false }),
       startSmtp(),
       freePort(),
     ]);
-    const system = new TestSystem(dir, slapd, redis, smtp, port, options);
+    const system = new TestSystem(dir, directory, redis, smtp, port, options);
     await system.startController();
     return system;
   }
@@ -153,7 +185,8 @@ export class TestSystem {
     return id;
   }
 
-  async startAgent(id: string): Promise<void> {
+  /** Starts the agent program of a registered agent (again); `env` adds to or overrides its environment. */
+  async startAgent(id: string, env: Record<string, string> = {}): Promise<void> {
     const agent = this.agents.get(id);
     if (!agent) throw new Error(`unknown agent ${id}`);
     if (agent.process?.running) return;
@@ -163,12 +196,11 @@ export class TestSystem {
         // No SYNCGUARD_AGENT_ID: the token alone identifies the agent.
         SYNCGUARD_CONTROLLER_URL: this.agentUrl,
         SYNCGUARD_AGENT_TOKEN: agent.token,
-        LDAP_URL: this.slapd.url,
-        LDAP_BIND_DN: this.slapd.rootDn,
-        LDAP_BIND_PASSWORD: this.slapd.rootPassword,
+        ...this.ldapEnv,
         SYNCGUARD_STATE_DIR: agent.stateDir,
         SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
         ...this.options.agentEnv,
+        ...env,
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
@@ -187,6 +219,15 @@ export class TestSystem {
     if (!agent?.process) return null;
     await agent.process.stop(signal);
     return agent.process.wait();
+  }
+
+  /** Empties a stopped agent's state folder (its cache and outbox), as a lost disk would: its next cycles are FULL. */
+  async wipeAgentState(id: string): Promise<void> {
+    const agent = this.agents.get(id);
+    if (!agent) throw new Error(`unknown agent ${id}`);
+    if (agent.process?.running) throw new Error(`agent ${id} is running`);
+    await fs.rm(agent.stateDir, { recursive: true, force: true });
+    await fs.mkdir(agent.stateDir, { recursive: true });
   }
 
   agentLog(id: string): string {
@@ -323,7 +364,8 @@ export class TestSystem {
     const stops: Promise<unknown>[] = [...this.agents.values()].map((a) => a.process?.stop('SIGKILL', 1000) ?? Promise.resolve());
     stops.push(this.controller?.stop('SIGKILL', 1000) ?? Promise.resolve());
     await Promise.allSettled(stops);
-    await Promise.allSettled([this.slapd.dispose(), this.redis.dispose(), this.smtp.dispose()]);
+    const directory = 'slapd' in this.directory ? this.directory.slapd : this.directory.samba;
+    await Promise.allSettled([directory.dispose(), this.redis.dispose(), this.smtp.dispose()]);
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -332,6 +374,7 @@ export interface CycleView {
   id: string;
   state: string;
   mode?: string;
+  changeTracking?: 'scan' | 'accesslog' | null;
   startedAt: string;
   completedAt: string | null;
   counts: { create: number; update: number; delete: number };

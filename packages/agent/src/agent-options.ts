@@ -61,6 +61,25 @@ export interface AgentOptions {
     attributesAllow?: string | readonly string[];
     /** These attributes never go to the controller (LDAP_ATTRIBUTES_DENY), on top of the secret ones. Wins over the allow list. */
     attributesDeny?: string | readonly string[];
+    /**
+     * Which kind of directory this is (LDAP_DIRECTORY): `auto` (the default: Active Directory
+     * when the root DSE names its capability, else OpenLDAP-style schema), `openldap` or `ad`.
+     */
+    directory?: 'auto' | 'openldap' | 'ad';
+    /**
+     * How DELTA cycles find what changed (LDAP_CHANGE_TRACKING): `auto` (the default: the
+     * accesslog where the directory is OpenLDAP and `accesslogBase` can be read, else a
+     * scan), `accesslog`, or `scan` (changed entries plus an id scan of the whole scope).
+     * `dirsync` and `usn` are names reserved for Active Directory and not implemented yet.
+     */
+    changeTracking?: ChangeTrackingSetting;
+    /** Suffix of OpenLDAP's accesslog database (LDAP_ACCESSLOG_BASE). Default `cn=accesslog`. */
+    accesslogBase?: string;
+    /**
+     * With a log-based change tracking, the longest time between two scans of the whole
+     * scope (LDAP_FULL_SCAN_INTERVAL): a DELTA after it scans, whatever the log says. Default `"24h"`.
+     */
+    fullScanInterval?: Duration;
   };
   /** pino level (SYNCGUARD_LOG_LEVEL). Default `info`. */
   logLevel?: LogLevel;
@@ -93,6 +112,10 @@ export interface CompiledAgentOptions {
     readonly connectTimeoutMs: number;
     readonly deltaSkewMs: number;
     readonly attributeFilter: AttributeFilter;
+    readonly directory: 'auto' | 'openldap' | 'ad';
+    readonly changeTracking: 'auto' | 'accesslog' | 'scan';
+    readonly accesslogBase: string;
+    readonly fullScanIntervalMs: number;
   };
   readonly logLevel: LogLevel;
   readonly reconnectInitialDelayMs: number;
@@ -225,6 +248,10 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
           ),
         compileAttributeFilter([], []),
       ),
+      directory: check(() => directory(ldapOptions.directory), 'auto'),
+      changeTracking: check(() => changeTracking(ldapOptions.changeTracking), 'auto'),
+      accesslogBase: check(() => accesslogBase(ldapOptions.accesslogBase), 'cn=accesslog'),
+      fullScanIntervalMs: check(() => duration(ldapOptions.fullScanInterval ?? '24h', 'ldap.fullScanInterval', 1000), 0),
     }),
     logLevel,
     reconnectInitialDelayMs,
@@ -235,6 +262,32 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) throw new SettingsError(problems);
   return Object.freeze(compiled);
+}
+
+/** The values of LDAP_CHANGE_TRACKING (contract names; `dirsync` and `usn` are refused as not implemented). */
+export type ChangeTrackingSetting = 'auto' | 'dirsync' | 'usn' | 'accesslog' | 'scan';
+
+function changeTracking(value: unknown): 'auto' | 'accesslog' | 'scan' {
+  const v = value ?? 'auto';
+  if (v === 'auto' || v === 'accesslog' || v === 'scan') return v;
+  if (v === 'dirsync' || v === 'usn') {
+    throw new SettingError('ldap.changeTracking', `${v} is not implemented yet: use auto, accesslog or scan`);
+  }
+  throw new SettingError('ldap.changeTracking', `must be auto, accesslog or scan, got ${String(v)}`);
+}
+
+function directory(value: unknown): 'auto' | 'openldap' | 'ad' {
+  const v = value ?? 'auto';
+  if (v === 'auto' || v === 'openldap' || v === 'ad') return v;
+  throw new SettingError('ldap.directory', `must be auto, openldap or ad, got ${String(v)}`);
+}
+
+function accesslogBase(value: unknown): string {
+  const v = value ?? 'cn=accesslog';
+  if (typeof v !== 'string' || !/^[^=,]+=[^=]/.test(v.trim())) {
+    throw new SettingError('ldap.accesslogBase', `must be a DN such as cn=accesslog, got ${JSON.stringify(v)}`);
+  }
+  return v.trim();
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -346,6 +346,11 @@ export class Agent {
       outbox: this.outbox,
       ldap: this.options.ldap,
       deltaSkewMs: this.options.ldap.deltaSkewMs,
+      tracking: {
+        setting: this.options.ldap.changeTracking,
+        accesslogBase: this.options.ldap.accesslogBase,
+        fullScanIntervalMs: this.options.ldap.fullScanIntervalMs,
+      },
       limits: () => this.connection.limits,
       log,
       signal: abort.signal,

@@ -38,6 +38,10 @@ describe('settings', () => {
       bindDn: ENV.LDAP_BIND_DN,
       startTls: false,
       pageSize: 300,
+      directory: 'auto',
+      changeTracking: 'auto',
+      accesslogBase: 'cn=accesslog',
+      fullScanIntervalMs: 24 * 3600 * 1000,
       operationTimeoutMs: 120_000,
     });
     expect(options.stateDir).toBe(ENV.SYNCGUARD_STATE_DIR);
@@ -88,6 +92,21 @@ describe('settings', () => {
     ['a certificate without key', { SYNCGUARD_CLIENT_CERT_FILE: '/etc/hostname' }, [], /^SYNCGUARD_CLIENT_KEY_FILE/],
     ['a bad log level', { SYNCGUARD_LOG_LEVEL: 'loud' }, [], /^SYNCGUARD_LOG_LEVEL/],
     ['a bad duration', { LDAP_TIMEOUT: 'soon' }, [], /^LDAP_TIMEOUT.*not a duration/],
+    ['an unknown directory kind', { LDAP_DIRECTORY: 'eDirectory' }, [], /^LDAP_DIRECTORY.*auto, openldap or ad/],
+    ['an unknown change tracking', { LDAP_CHANGE_TRACKING: 'journal' }, [], /^LDAP_CHANGE_TRACKING.*auto, accesslog or scan/],
+    [
+      'change tracking not implemented yet',
+      { LDAP_CHANGE_TRACKING: 'dirsync' },
+      [],
+      /^LDAP_CHANGE_TRACKING.*dirsync is not implemented/,
+    ],
+    ['an accesslog base that is no DN', { LDAP_ACCESSLOG_BASE: 'accesslog' }, [], /^LDAP_ACCESSLOG_BASE.*must be a DN/],
+    [
+      'a full scan interval under a second',
+      { LDAP_FULL_SCAN_INTERVAL: '10ms' },
+      [],
+      /^LDAP_FULL_SCAN_INTERVAL.*at least 1000 ms/,
+    ],
     ['an unknown flag', {}, ['--colour'], /^arguments.*unknown option/],
     ['a missing config file', {}, ['--config', '/nonexistent.yaml'], /^--config.*cannot read/],
   ])('stops on %s with a message naming the setting', (_name, overrides, argv, message) => {

@@ -95,6 +95,30 @@ export const SETTINGS: readonly SettingSpec[] = [
     option: 'ldap.deltaSkew',
     description: 'DELTA look-back margin for clock skew (default 10m)',
   },
+  {
+    env: 'LDAP_DIRECTORY',
+    flag: 'ldap-directory',
+    option: 'ldap.directory',
+    description: 'auto|openldap|ad: the kind of directory (default auto, from the root DSE)',
+  },
+  {
+    env: 'LDAP_CHANGE_TRACKING',
+    flag: 'ldap-change-tracking',
+    option: 'ldap.changeTracking',
+    description: 'auto|accesslog|scan: how DELTA cycles find changes (default auto)',
+  },
+  {
+    env: 'LDAP_ACCESSLOG_BASE',
+    flag: 'ldap-accesslog-base',
+    option: 'ldap.accesslogBase',
+    description: "suffix of OpenLDAP's accesslog database (default cn=accesslog)",
+  },
+  {
+    env: 'LDAP_FULL_SCAN_INTERVAL',
+    flag: 'ldap-full-scan-interval',
+    option: 'ldap.fullScanInterval',
+    description: 'longest time between two scans of the whole scope with a change log (default 24h)',
+  },
 ];
 
 /**

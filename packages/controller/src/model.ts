@@ -80,6 +80,8 @@ export interface Cycle {
   configurationId: string;
   state: CycleState;
   mode: 'delta' | 'full';
+  /** How the agent found what changed: `scan` (the whole scope) or `accesslog`; null before the agent said. */
+  changeTracking?: 'scan' | 'accesslog' | null;
   trigger: CycleTrigger;
   agentId: string | null;
   baseCycleId: string | null;

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import protobuf from 'protobufjs/minimal';
-import { AbortReason, ChangeKind, CycleErrorCode, CycleMode, ErrorCode, ObjectType, type BodyInput } from './messages';
+import {
+  AbortReason,
+  ChangeKind,
+  ChangeTracking,
+  CycleErrorCode,
+  CycleMode,
+  ErrorCode,
+  ObjectType,
+  type BodyInput,
+} from './messages';
 import { decodeFrame, encodeFrame, encodedChangeSize, FrameEncoder, tryDecodeFrame, batchOverheadBytes } from './frame';
 import { ProtocolError } from './errors';
 import { CloseCode } from './close-codes';
@@ -115,6 +124,7 @@ const SAMPLES: BodyInput[] = [
       totals: { adds: 1, modifies: 1, deletes: 1, presents: 6000 },
       source: { entriesRead: 6003, pages: 7, readDurationMs: 812, serverUrl: 'ldap://127.0.0.1:389' },
       mode: CycleMode.CYCLE_MODE_FULL,
+      changeTracking: ChangeTracking.CHANGE_TRACKING_ACCESSLOG,
     },
   },
   {
@@ -192,8 +202,17 @@ describe('round trip', () => {
         totals: { adds: 0, modifies: 0, deletes: 0, presents: 0 },
         source: { entriesRead: 0, pages: 0, readDurationMs: 0, serverUrl: '' },
         mode: CycleMode.CYCLE_MODE_UNSPECIFIED,
+        changeTracking: ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
       },
     });
+  });
+
+  it("reads a changeTracking this version does not know (a newer agent's) as UNSPECIFIED", () => {
+    const value = { configurationId: 'a', cycleId: 'b', changeTracking: 99 as ChangeTracking };
+    const frame = decodeFrame(encodeFrame({ type: 'cycleComplete', value }));
+    expect(frame.body.type === 'cycleComplete' && frame.body.value.changeTracking).toBe(
+      ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
+    );
   });
 
   it('keeps 64-bit numbers as plain numbers', () => {

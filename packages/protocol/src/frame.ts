@@ -6,6 +6,7 @@ import {
   ChangeKind,
   CycleErrorCode,
   CycleMode,
+  ChangeTracking,
   ErrorCode,
   ObjectType,
   type AgentHello,
@@ -282,6 +283,7 @@ const itemUint = (v: unknown, path: Path): number => {
 const enumValues = (e: object): number[] => Object.values(e).filter((x): x is number => typeof x === 'number');
 const MODES = [CycleMode.CYCLE_MODE_DELTA, CycleMode.CYCLE_MODE_FULL];
 const ANY_MODE = enumValues(CycleMode) as CycleMode[];
+const KNOWN_TRACKING = enumValues(ChangeTracking) as ChangeTracking[];
 const TYPES = [ObjectType.OBJECT_TYPE_USER, ObjectType.OBJECT_TYPE_GROUP];
 const KINDS = [
   ChangeKind.CHANGE_KIND_ADD,
@@ -446,6 +448,10 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
         serverUrl: str(s, 'serverUrl', sp),
       },
       mode: oneOf(r, 'mode', p, ANY_MODE),
+      // Informational: a value this version does not know (a newer agent's) reads as UNSPECIFIED.
+      changeTracking: KNOWN_TRACKING.includes(r?.['changeTracking'] as ChangeTracking)
+        ? (r?.['changeTracking'] as ChangeTracking)
+        : ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
     };
   },
   cycleFailed: (r, p): CycleFailed => ({

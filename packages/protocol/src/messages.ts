@@ -14,6 +14,8 @@ export const ObjectType = pb.ObjectType;
 export type ObjectType = syncguard.v1.ObjectType;
 export const ChangeKind = pb.ChangeKind;
 export type ChangeKind = syncguard.v1.ChangeKind;
+export const ChangeTracking = pb.ChangeTracking;
+export type ChangeTracking = syncguard.v1.ChangeTracking;
 export const CycleErrorCode = pb.CycleErrorCode;
 export type CycleErrorCode = syncguard.v1.CycleErrorCode;
 export const AbortReason = pb.AbortReason;
@@ -124,6 +126,7 @@ export interface CycleComplete {
   totals: CycleTotals;
   source: SourceStats;
   mode: CycleMode;
+  changeTracking: ChangeTracking;
 }
 
 export interface CycleFailed {

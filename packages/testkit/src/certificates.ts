@@ -16,11 +16,11 @@ export interface TestCertificates {
 }
 
 /**
- * A private CA, a server certificate for 127.0.0.1 (and localhost) and a client
+ * A private CA, a server certificate for `serverAddress` (default 127.0.0.1, and localhost) and a client
  * certificate (`extendedKeyUsage=clientAuth`), all signed by it and valid for a day.
  * Made with the `openssl` program, in a temporary folder.
  */
-export function makeTestCertificates(clientName = 'agent-tls'): TestCertificates {
+export function makeTestCertificates(clientName = 'agent-tls', serverAddress = '127.0.0.1'): TestCertificates {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-certs-'));
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   openssl(
@@ -39,7 +39,7 @@ export function makeTestCertificates(clientName = 'agent-tls'): TestCertificates
     'ca.pem',
   );
   for (const [name, cn, ext] of [
-    ['server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ['server', serverAddress, `subjectAltName=IP:${serverAddress},DNS:localhost`],
     ['client', clientName, 'extendedKeyUsage=clientAuth'],
   ] as const) {
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);

@@ -1,10 +1,12 @@
 /**
  * @syncguard/testkit: real servers for tests, started as processes on free loopback
- * ports (no Docker): OpenLDAP's slapd, redis-server and an SMTP server.
+ * ports (no Docker): OpenLDAP's slapd, a Samba AD DC, redis-server and an SMTP server.
  */
 export { freePort, waitForPort, waitFor, sleep } from './ports';
 export { ManagedProcess } from './process';
 export { SlapdServer, startSlapd, type SlapdOptions } from './slapd';
+export { SambaDc, startSambaDc, adUsersLdif, adUserDns, adGroupLdif, adOusLdif, type SambaDcOptions } from './samba';
+export { LdapTools, type LdapToolsTarget } from './ldap-tools';
 export { RedisServer, startRedis, type RedisOptions } from './redis';
 export { SmtpSink, startSmtp, type ReceivedMail } from './smtp';
 export { duplicateTopLevelKeys } from './log-lines';

@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { LdapTestServer, LdapTools } from './ldap-tools';
 import { freePort, waitForPort } from './ports';
 import { ManagedProcess } from './process';
-
-const run = promisify(execFile);
 
 export interface SlapdOptions {
   /** The database suffix. Default `dc=example,dc=com`. */
@@ -20,6 +17,13 @@ export interface SlapdOptions {
   extraDatabaseConfig?: string;
   /** Extra schema (slapd.conf `attributetype` / `objectclass` lines), loaded after core, cosine, nis and inetorgperson. */
   extraSchema?: string;
+  /**
+   * Keep an accesslog (the `accesslog` overlay) of every successful write in a second
+   * database, suffix `cn=accesslog` ({@link SlapdServer.accesslogBase}), readable by the
+   * rootdn, which is the rootdn of that database too. `databaseConfig`: extra lines for
+   * that database's section (e.g. `limits` for an account that reads it).
+   */
+  accesslog?: boolean | { databaseConfig: string };
   /** Serve TLS too: StartTLS on the ldap:// port and ldaps:// on a second port ({@link SlapdServer.ldapsUrl}). */
   tls?: { certFile: string; keyFile: string };
 }
@@ -29,12 +33,15 @@ export interface SlapdOptions {
  * database in a temporary folder. Stop it, kill it and start it again at will; the
  * data stays until {@link SlapdServer.dispose}.
  */
-export class SlapdServer {
+export class SlapdServer extends LdapTestServer {
   readonly rootDn: string;
   readonly rootPassword = 'secret';
   readonly peopleDn: string;
   readonly groupsDn: string;
+  /** The accesslog database's suffix (started with `accesslog`). */
+  readonly accesslogBase = 'cn=accesslog';
   private process?: ManagedProcess;
+  protected readonly tools: LdapTools;
 
   private constructor(
     readonly dir: string,
@@ -43,9 +50,11 @@ export class SlapdServer {
     /** The ldaps:// port, when started with `tls`. */
     readonly tlsPort: number | null = null,
   ) {
+    super();
     this.rootDn = `cn=admin,${suffix}`;
     this.peopleDn = `ou=people,${suffix}`;
     this.groupsDn = `ou=groups,${suffix}`;
+    this.tools = new LdapTools({ url: this.url, bindDn: this.rootDn, bindPassword: this.rootPassword, workDir: dir });
   }
 
   get url(): string {
@@ -81,6 +90,7 @@ export class SlapdServer {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-slapd-'));
     const server = new SlapdServer(dir, await freePort(), suffix, options.tls ? await freePort() : null);
     await fs.mkdir(path.join(dir, 'data'));
+    if (options.accesslog) await fs.mkdir(path.join(dir, 'accesslog'));
     const limit = options.sizeLimit ?? 'unlimited';
     const extraSchema = path.join(dir, 'extra.schema');
     if (options.extraSchema) await fs.writeFile(extraSchema, options.extraSchema);
@@ -96,8 +106,20 @@ export class SlapdServer {
         `argsfile ${path.join(dir, 'slapd.args')}`,
         'modulepath /usr/lib/ldap',
         'moduleload back_mdb',
+        ...(options.accesslog ? ['moduleload accesslog'] : []),
         `sizelimit ${limit}`,
         ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
+        ...(options.accesslog
+          ? [
+              'database mdb',
+              `suffix "${server.accesslogBase}"`,
+              `rootdn "${server.rootDn}"`,
+              `directory ${path.join(dir, 'accesslog')}`,
+              'index reqStart,reqEntryUUID eq',
+              typeof options.accesslog === 'object' ? options.accesslog.databaseConfig : '',
+              `limits dn.exact="${server.rootDn}" size=${limit}`,
+            ]
+          : []),
         'database mdb',
         'maxsize 4294967296',
         `suffix "${suffix}"`,
@@ -109,6 +131,9 @@ export class SlapdServer {
         'index entryUUID eq',
         'index modifyTimestamp eq',
         options.extraDatabaseConfig ?? '',
+        ...(options.accesslog
+          ? ['overlay accesslog', `logdb "${server.accesslogBase}"`, 'logops writes', 'logsuccess TRUE']
+          : []),
         '',
       ].join('\n'),
     );
@@ -160,80 +185,14 @@ export class SlapdServer {
   }
 
   /** Loads LDIF offline with slapadd (fast for large seeds). Stops the server first if it runs, and restarts it after. */
-  async slapadd(ldif: string): Promise<void> {
-    const wasRunning = this.running;
-    if (wasRunning) await this.stop();
-    const file = path.join(this.dir, `seed-${Date.now()}.ldif`);
-    await fs.writeFile(file, ldif);
-    try {
-      await run('slapadd', ['-q', '-f', this.confPath, '-l', file], { maxBuffer: 64 * 1024 * 1024 });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
-    if (wasRunning) await this.start();
-  }
-
-  /** Adds entries over LDAP (ldapadd), as a directory admin would. */
-  async add(ldif: string): Promise<void> {
-    await this.ldapmodify(['-a'], ldif);
-  }
-
-  /** Applies an LDIF change record set (ldapmodify). */
-  async modify(ldif: string): Promise<void> {
-    await this.ldapmodify([], ldif);
-  }
-
-  /** Deletes entries by DN (ldapdelete); with `recursive` whole subtrees. */
-  async delete(dns: readonly string[], options: { recursive?: boolean } = {}): Promise<void> {
-    if (dns.length === 0) return;
-    const file = path.join(this.dir, `delete-${Date.now()}-${Math.random()}.txt`);
-    await fs.writeFile(file, dns.join('\n') + '\n');
-    try {
-      await run('ldapdelete', [...this.bindArgs(), ...(options.recursive ? ['-r'] : []), '-f', file], {
-        maxBuffer: 16 * 1024 * 1024,
-      });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
-  }
-
-  /** Renames or moves an entry (ldapmodrdn semantics through ldapmodify). */
-  async moveEntry(dn: string, newRdn: string, newSuperior?: string): Promise<void> {
-    const lines = [`dn: ${dn}`, 'changetype: modrdn', `newrdn: ${newRdn}`, 'deleteoldrdn: 1'];
-    if (newSuperior) lines.push(`newsuperior: ${newSuperior}`);
-    await this.modify(lines.join('\n') + '\n');
-  }
-
-  /** Runs ldapsearch as the rootdn and returns its LDIF output. */
-  async search(base: string, filter = '(objectClass=*)', attributes: readonly string[] = []): Promise<string> {
-    const { stdout } = await run(
-      'ldapsearch',
-      [...this.bindArgs(), '-LLL', '-o', 'ldif-wrap=no', '-b', base, filter, ...attributes],
-      {
-        maxBuffer: 512 * 1024 * 1024,
-      },
-    );
-    return stdout;
+  slapadd(ldif: string): Promise<void> {
+    return this.loadOffline(ldif, 'slapadd', (file) => ['-q', '-f', this.confPath, '-b', this.suffix, '-l', file]);
   }
 
   /** Stops the server and removes its folder. Safe to call twice. */
   async dispose(): Promise<void> {
     await this.process?.stop('SIGKILL', 1000);
     await fs.rm(this.dir, { recursive: true, force: true });
-  }
-
-  private bindArgs(): string[] {
-    return ['-x', '-H', this.url, '-D', this.rootDn, '-w', this.rootPassword];
-  }
-
-  private async ldapmodify(extra: string[], ldif: string): Promise<void> {
-    const file = path.join(this.dir, `change-${Date.now()}-${Math.random()}.ldif`);
-    await fs.writeFile(file, ldif);
-    try {
-      await run('ldapmodify', [...this.bindArgs(), ...extra, '-f', file], { maxBuffer: 16 * 1024 * 1024 });
-    } finally {
-      await fs.rm(file, { force: true });
-    }
   }
 }
 

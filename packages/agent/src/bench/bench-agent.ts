@@ -1,11 +1,12 @@
 /*
- * npm run bench:agent [-- --objects N]
+ * npm run bench:agent [-- --objects N] [--accesslog]
  *
  * Seeds a private slapd with N inetOrgPerson users (slapadd), runs one FULL cycle of the
  * agent (in a child process, so that its peak RSS is its own) into an in-process sink (a
  * MiniController that decodes every frame and acknowledges it), times a raw paged
  * `ldapsearch` dump of the same entries, then modifies 1% of the users and runs a DELTA
- * cycle. Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
+ * cycle, then a quiet DELTA. With `--accesslog` slapd keeps an accesslog and the agent's
+ * DELTAs read it; otherwise they scan. Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
  * (`--cpu-prof`) into DIR when it exits.
  */
 import { execFile, fork } from 'node:child_process';
@@ -13,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CycleMode, ObjectType } from '@syncguard/protocol';
+import { ChangeTracking, CycleMode, ObjectType } from '@syncguard/protocol';
 import { startSlapd, usersLdif, waitFor } from '@syncguard/testkit';
 import { MiniController } from '../testing/mini-controller';
 
@@ -53,7 +54,11 @@ async function main(): Promise<void> {
   const chunks: string[] = [];
   for (let start = 0; start < objects; start += 10_000)
     chunks.push(usersLdif(people, Math.min(10_000, objects - start), { start }));
-  const slapd = await startSlapd({ seedLdif: chunks.join('') });
+  // --accesslog: slapd keeps an accesslog and the agent reads it (LDAP_CHANGE_TRACKING=accesslog).
+  const accesslog = process.argv.includes('--accesslog');
+  const slapd = await startSlapd({ seedLdif: chunks.join(''), accesslog });
+  // slapadd writes no log: one write before the FULL, for its scan to anchor the log on.
+  if (accesslog) await slapd.modify(`dn: ${people}\nchangetype: modify\nreplace: description\ndescription: bench\n`);
   const controller = await MiniController.start({ keepChanges: false });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-bench-'));
   const child = fork(path.join(__dirname, '..', 'main.js'), [], {
@@ -69,6 +74,7 @@ async function main(): Promise<void> {
       LDAP_BIND_PASSWORD: slapd.rootPassword,
       ...(process.env['BENCH_PAGE_SIZE'] ? { LDAP_PAGE_SIZE: process.env['BENCH_PAGE_SIZE'] } : {}),
       LDAP_DELTA_SKEW: '0s',
+      LDAP_CHANGE_TRACKING: accesslog ? 'accesslog' : 'scan',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // e.g. BENCH_AGENT_EXEC_ARGV="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agent.
@@ -136,6 +142,17 @@ async function main(): Promise<void> {
     if (deltaComplete.mode !== CycleMode.CYCLE_MODE_DELTA || deltaComplete.totals.modifies !== changed) {
       throw new Error(`DELTA cycle: unexpected ${JSON.stringify(deltaComplete)}`);
     }
+    controller.commit('bench', delta);
+
+    log('quiet DELTA cycle');
+    const t3 = process.hrtime.bigint();
+    const quiet = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, delta);
+    await waitFor(() => controller.complete(quiet) ?? controller.failed(quiet), { timeoutMs: 600_000, intervalMs: 5 });
+    const quietSeconds = Number(process.hrtime.bigint() - t3) / 1e9;
+    const quietComplete = controller.complete(quiet);
+    if (!quietComplete || quietComplete.totals.modifies + quietComplete.totals.adds + quietComplete.totals.deletes !== 0) {
+      throw new Error(`quiet DELTA cycle: unexpected ${JSON.stringify(quietComplete ?? controller.failed(quiet))}`);
+    }
 
     const peakRssMb = await new Promise<number>((resolve) => {
       child.once('exit', () => undefined);
@@ -151,6 +168,9 @@ async function main(): Promise<void> {
       ratioToLdapsearch: round(objectsPerSecond / (objects / ldapsearchSeconds)),
       peakRssMb: round(peakRssMb, 1),
       deltaSeconds: round(deltaSeconds),
+      deltaToFull: round(deltaSeconds / seconds),
+      quietSeconds: round(quietSeconds),
+      changeTracking: ChangeTracking[deltaComplete.changeTracking],
       fullCpuSeconds: round(fullCpuMs / 1000, 2),
       commitCpuSeconds: round(commitCpuMs / 1000, 2),
       deltaCpuSeconds: round(deltaCpuMs / 1000, 2),

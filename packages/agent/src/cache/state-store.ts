@@ -132,6 +132,13 @@ export class StateStore {
            CROSS JOIN objects o ON o.configuration_id = ? AND o.object_id = CAST(j.value AS TEXT)`,
         )
         .raw(),
+      // A scan of the configuration's rows (no index on DN suffixes): used for renamed subtrees only.
+      idsUnder: db
+        .prepare<[string, string, string, string], [string]>(
+          `SELECT object_id FROM objects
+           WHERE configuration_id = ? AND length(dn) > length(?) AND lower(substr(dn, -length(?))) = ?`,
+        )
+        .raw(),
       maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM objects'),
       cachedPage: db.prepare<[string, number, number], { rowid: number; id: string; type: number; dn: string }>(
         `SELECT rowid, object_id AS id, object_type AS type, dn FROM objects
@@ -239,6 +246,12 @@ export class StateStore {
       for (const [rowid, id, dn] of this.stmts.lookupDn.all(JSON.stringify(ids), configurationId)) out.set(id, { rowid, dn });
       return out;
     });
+  }
+
+  /** Ids of the cached objects strictly below `dn` (compared case-insensitively). */
+  idsUnder(configurationId: string, dn: string): string[] {
+    const suffix = `,${dn}`.toLowerCase();
+    return this.guard('read', () => this.stmts.idsUnder.all(configurationId, suffix, suffix, suffix).map(([id]) => id));
   }
 
   /** Highest cache row number (sizes the bitset of objects a cycle saw). */

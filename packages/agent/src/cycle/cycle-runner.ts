@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Entry } from 'ldapts';
 import {
   ChangeKind,
+  ChangeTracking,
   CycleMode,
+  ObjectType,
   batchOverheadBytes,
   encodedChangeSize,
   type Change,
@@ -24,6 +26,8 @@ import {
 import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap-source';
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
+import { Accesslog, isUnder, type LogRecord } from '../ldap/accesslog';
+import { formatWatermark, parseWatermark, type Watermark } from './watermark';
 
 export interface CyclePlan {
   start: StartCycle;
@@ -44,6 +48,8 @@ export interface CycleDeps {
   outbox: Outbox;
   ldap: LdapSourceOptions & { attributeFilter?: AttributeFilter };
   deltaSkewMs: number;
+  /** How DELTA cycles find what changed (LDAP_CHANGE_TRACKING, LDAP_ACCESSLOG_BASE, LDAP_FULL_SCAN_INTERVAL). */
+  tracking: { setting: 'auto' | 'accesslog' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
   /** Current limits (from the latest ControllerWelcome). */
   limits: () => { maxFrameBytes: number; maxBatchChanges: number };
   log: Logger;
@@ -51,6 +57,9 @@ export interface CycleDeps {
 }
 
 const DELETE_CHUNK = 1000;
+/** entryUUIDs per search when reading the objects an accesslog names. */
+const LOG_CHUNK = 100;
+const HOUR_MS = 3_600_000;
 /**
  * A batch being filled holds its changes' attribute values (the LDAP entries' own strings)
  * until it is encoded. If it lives through two of V8's young-generation collections, all
@@ -95,6 +104,12 @@ export class CycleRunner {
    */
   private handledRows = new Uint8Array(0);
   private readonly handledNew = new Set<string>();
+  /** DELTA: objects whose DN differs from the cache's (renamed or moved), and deletes sent. */
+  private dnChanges = 0;
+  private deletesSent = 0;
+  /** Changes (not PRESENT) queued so far; with a consistency read, how many the log phase had queued (-1: none). */
+  private changesSent = 0;
+  private driftFrom = -1;
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -122,10 +137,7 @@ export class CycleRunner {
       this.checkAborted();
       const source = this.source;
       const flavor = source.flavor;
-      if (!this.plan.resume) {
-        // Taken before the read: whatever changes from here on is read by the next DELTA.
-        this.deps.store.setWatermark(this.cycleId, await watermark(flavor, source, this.deps.deltaSkewMs));
-      }
+      const log = await this.usableLog(source, flavor);
       const filter = scopeFilter(start.scope, flavor);
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
@@ -136,17 +148,49 @@ export class CycleRunner {
         this.deps.store.prepareResume(this.cycleId);
         this.resuming = true;
       }
-      if (this.plan.mode === CycleMode.CYCLE_MODE_FULL) {
-        await this.readFull(source, filter, attributes, flavor);
+      const prev = parseWatermark(this.plan.sinceWatermark);
+      const full = this.plan.mode === CycleMode.CYCLE_MODE_FULL;
+      let tracking = ChangeTracking.CHANGE_TRACKING_SCAN;
+      // A full consistency read is due: the log first, then a scan; what the scan adds is drift.
+      const due = Date.now() - prev.scannedAt >= this.deps.tracking.fullScanIntervalMs;
+      const logged =
+        !full &&
+        log !== undefined &&
+        (await this.readLog(log, prev, filter, attributes, flavor, due ? startedAt : prev.scannedAt));
+      if (logged && !due) {
+        tracking = ChangeTracking.CHANGE_TRACKING_ACCESSLOG;
+      } else if (logged) {
+        await this.flush();
+        const fromLog = this.changesSent;
+        await this.readDelta(source, filter, attributes, flavor, prev.since, true);
+        await this.flush();
+        this.driftFrom = fromLog;
       } else {
-        await this.readDelta(source, filter, attributes, flavor);
+        if (!this.plan.resume) {
+          // Taken before the read: whatever changes from here on is read by the next DELTA.
+          const since = await watermark(flavor, source, this.deps.deltaSkewMs);
+          this.deps.store.setWatermark(
+            this.cycleId,
+            log ? formatWatermark({ since, logAnchor: await this.scanAnchor(log, prev), scannedAt: startedAt }) : since,
+          );
+        }
+        if (full) await this.readFull(source, filter, attributes, flavor);
+        else await this.readDelta(source, filter, attributes, flavor, prev.since);
       }
       await this.flush();
-      if (!this.plan.rebase) await this.emitDeletes();
+      if (!this.plan.rebase && tracking === ChangeTracking.CHANGE_TRACKING_SCAN) await this.emitDeletes();
+      if (this.driftFrom >= 0) {
+        const drift = this.changesSent - this.driftFrom;
+        const message = 'full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the accesslog did not show (drift)';
+        if (drift > 0) this.deps.log.warn({ drift }, message);
+        else this.deps.log.info({ drift }, message);
+      }
+      if (this.plan.mode !== CycleMode.CYCLE_MODE_FULL && flavor === 'ad' && (this.deletesSent > 0 || this.dnChanges > 0)) {
+        await this.rereadGroups(source, attributes, flavor);
+      }
       await this.flush();
       const readDurationMs = Date.now() - startedAt;
       const counts = this.deps.store.cycle(this.cycleId)!;
-      const full = this.plan.mode === CycleMode.CYCLE_MODE_FULL;
       return {
         configurationId: this.configurationId,
         cycleId: this.cycleId,
@@ -154,6 +198,7 @@ export class CycleRunner {
         totals: { adds: counts.adds, modifies: counts.modifies, deletes: counts.deletes, presents: full ? counts.presents : 0 },
         source: { entriesRead: this.entriesRead, pages: source.pages, readDurationMs, serverUrl: source.serverUrl },
         mode: this.plan.mode,
+        changeTracking: tracking,
       };
     } catch (error) {
       // Stopped from outside (abort, shutdown): report why, not the socket error it caused.
@@ -184,17 +229,24 @@ export class CycleRunner {
     }
   }
 
-  private async readDelta(source: LdapSource, filter: string, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
+  private async readDelta(
+    source: LdapSource,
+    filter: string,
+    attributes: string[],
+    flavor: DirectoryFlavor,
+    watermark: string,
+    /** After a log read: leave out what it already read. */
+    skipHandled = false,
+  ): Promise<void> {
     const scope = this.plan.start.scope;
     const store = this.deps.store;
     const mapOptions = this.mapOptions(flavor);
-    const since =
-      flavor === 'ad' ? `(uSNChanged>=${this.plan.sinceWatermark})` : `(modifyTimestamp>=${this.plan.sinceWatermark})`;
+    const since = flavor === 'ad' ? `(uSNChanged>=${watermark})` : `(modifyTimestamp>=${watermark})`;
     this.deps.log.debug({ since }, 'DELTA: reading entries changed since the committed read');
     // 1. Entries changed since the committed read, in full.
     for await (const page of source.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
       this.checkAborted();
-      await this.considerPage(page, mapOptions, false);
+      await this.considerPage(skipHandled ? this.unhandled(page, flavor) : page, mapOptions, false);
     }
     // 2. Every id in scope (ids and DNs only): marks what is still in scope; a DN that differs
     //    from the cache (moved or renamed without a change of its own, e.g. a parent OU renamed)
@@ -227,6 +279,179 @@ export class CycleRunner {
       this.checkAborted();
       const entry = await source.readEntry(dn, filter, attributes);
       if (entry) await this.considerPage([entry], mapOptions, false, true);
+    }
+  }
+
+  /**
+   * The accesslog this cycle may read, or undefined: OpenLDAP only, unless LDAP_CHANGE_TRACKING
+   * is `scan`; a log that cannot be read means a scan (said at warn when `accesslog` was asked).
+   */
+  private async usableLog(source: LdapSource, flavor: DirectoryFlavor): Promise<Accesslog | undefined> {
+    const { setting, accesslogBase } = this.deps.tracking;
+    if (setting === 'scan') return undefined;
+    if (flavor !== 'openldap') {
+      if (setting === 'accesslog') this.deps.log.warn('LDAP_CHANGE_TRACKING=accesslog: the directory is not OpenLDAP; scanning');
+      return undefined;
+    }
+    const log = new Accesslog(source, accesslogBase);
+    if (await log.readable()) return log;
+    const message = `the accesslog ${accesslogBase} (LDAP_ACCESSLOG_BASE) cannot be read; scanning`;
+    if (setting === 'accesslog') this.deps.log.warn(message);
+    else this.deps.log.debug(message);
+    return undefined;
+  }
+
+  /**
+   * The log anchor a scan leaves for the next DELTA: the newest log entry of the last hour
+   * (or of the skew window, if longer), else of the last day, before the read (anything after
+   * it is read again next time, which changes nothing), or the previous anchor while the log
+   * still holds it; '' when none is known (the next DELTA scans again).
+   */
+  private async scanAnchor(log: Accesslog, prev: Watermark): Promise<string> {
+    const now = Date.now();
+    for (const windowMs of [Math.max(this.deps.deltaSkewMs, HOUR_MS), 24 * HOUR_MS]) {
+      const newest = await log.newestSince(generalizedTime(now - windowMs));
+      if (newest) return newest;
+    }
+    return prev.logAnchor && (await log.has(prev.logAnchor)) ? prev.logAnchor : '';
+  }
+
+  /**
+   * accesslog DELTA: reads the successful writes logged after the committed anchor, then the
+   * objects they name by entryUUID (current content, in chunks), and the subtrees of renamed
+   * or moved entries (their descendants' DNs changed without a record of their own). A named
+   * object that is cached but no longer in scope is a delete (deleted, moved out, filtered out).
+   * Returns false, before sending anything, when the log cannot serve this cycle (no anchor,
+   * the anchor purged, a full scan due, records without reqEntryUUID): the caller scans.
+   */
+  private async readLog(
+    log: Accesslog,
+    prev: Watermark,
+    filter: string,
+    attributes: string[],
+    flavor: DirectoryFlavor,
+    scannedAt: number,
+  ) {
+    const why =
+      prev.logAnchor === ''
+        ? 'no log entry read yet'
+        : !(await log.has(prev.logAnchor))
+          ? `the log no longer holds the last entry read (${prev.logAnchor}): purged`
+          : '';
+    if (why) {
+      this.deps.log.info({ reason: why }, 'accesslog: scanning instead');
+      return false;
+    }
+    const since = generalizedTime(Date.now() - this.deps.deltaSkewMs);
+    const scope = this.plan.start.scope;
+    const records: LogRecord[] = [];
+    let newest = prev.logAnchor;
+    for await (const page of log.recordsAfter(prev.logAnchor)) {
+      this.checkAborted();
+      for (const r of page) {
+        if (r.start > newest) newest = r.start;
+        if (isUnder(r.dn, scope.baseDn) || (r.newDn !== undefined && isUnder(r.newDn, scope.baseDn))) records.push(r);
+      }
+    }
+    if (records.some((r) => !/^[0-9a-f-]{36}$/i.test(r.entryUuid))) {
+      this.deps.log.info('accesslog: records without reqEntryUUID (OpenLDAP before 2.5); scanning instead');
+      return false;
+    }
+    this.deps.log.debug({ records: records.length, after: prev.logAnchor, newest }, 'accesslog: read');
+    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt }));
+    const store = this.deps.store;
+    const source = this.source!;
+    const mapOptions = this.mapOptions(flavor);
+    const ids = new Set(records.map((r) => r.entryUuid.toLowerCase()));
+    for (const r of records) {
+      if (r.type !== 'modrdn' || r.newDn === undefined) continue;
+      for (const id of store.idsUnder(this.configurationId, r.dn)) ids.add(id);
+      if (!isUnder(r.newDn, scope.baseDn)) continue;
+      try {
+        for await (const page of source.pagesOf({ base: r.newDn, filter, attributes })) {
+          this.checkAborted();
+          await this.considerPage(this.unhandled(page, flavor), mapOptions, false);
+        }
+      } catch (error) {
+        // Renamed again or deleted since: the later records name its entries.
+        if (!(error instanceof AgentError && error.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT')) throw error;
+      }
+    }
+    const list = [...ids];
+    const gone: string[] = [];
+    for (let i = 0; i < list.length; i += LOG_CHUNK) {
+      this.checkAborted();
+      const chunk = list.slice(i, i + LOG_CHUNK).filter((id) => !this.handled(id));
+      if (chunk.length === 0) continue;
+      const byId = `(&${filter}(|${chunk.map((id) => `(entryUUID=${id})`).join('')}))`;
+      for await (const page of source.pagesOf({ base: scope.baseDn, filter: byId, attributes })) {
+        await this.considerPage(this.unhandled(page, flavor), mapOptions, false);
+      }
+      for (const id of chunk) if (!this.handled(id)) gone.push(id);
+    }
+    // Only after every read the log asked for succeeded: the named objects not found in scope.
+    for (let i = 0; i < gone.length; i += LOG_CHUNK) {
+      const chunk = gone.slice(i, i + LOG_CHUNK);
+      const cached = store.lookup(this.configurationId, chunk);
+      const sent = this.resuming ? store.resumeLookup(this.cycleId, [...cached.keys()]) : undefined;
+      for (const [id, m] of cached) {
+        // Accounted for: a consistency scan after the log must not delete it again.
+        this.markSeen(m.rowid);
+        if (sent?.get(id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
+        await this.add(deleteChange(id, m.type, m.dn), {
+          id,
+          kind: ChangeKind.CHANGE_KIND_DELETE,
+          type: m.type,
+          dn: m.dn,
+          hash: null,
+        });
+      }
+    }
+    return true;
+  }
+
+  /** DELTA: whether this cycle already read the object with this id. */
+  private handled(id: string): boolean {
+    const hit = this.deps.store.lookupDns(this.configurationId, [id]).get(id);
+    return hit ? bitSet(this.handledRows, hit.rowid) : this.handledNew.has(id);
+  }
+
+  /** The entries of a page this cycle has not read yet. */
+  private unhandled(page: Entry[], flavor: DirectoryFlavor): Entry[] {
+    const ids = page.map((entry) => entryId(entry, flavor));
+    const cached = this.deps.store.lookupDns(
+      this.configurationId,
+      ids.filter((id): id is string => id !== undefined),
+    );
+    return page.filter((_entry, i) => {
+      const id = ids[i];
+      if (id === undefined) return false;
+      const hit = cached.get(id);
+      return hit ? !bitSet(this.handledRows, hit.rowid) : !this.handledNew.has(id);
+    });
+  }
+
+  /**
+   * Active Directory DELTA after a rename, move or delete: re-reads the scope's groups that
+   * this cycle has not read yet. AD stores a group's `member` as links to the objects, so a
+   * member renamed, moved or deleted changes the member DNs the group shows without
+   * changing the group's own uSNChanged (Samba 4.17 shows it; so does Windows for renames):
+   * the group is not among the changed entries, and the cloud directory would keep the old
+   * member DN (or a deleted member) until a FULL cycle. Costs one read of the groups, only
+   * in cycles where an object changed DN or left the scope.
+   */
+  private async rereadGroups(source: LdapSource, attributes: string[], flavor: DirectoryFlavor): Promise<void> {
+    const scope = this.plan.start.scope;
+    if (!scope.objectTypes.includes(ObjectType.OBJECT_TYPE_GROUP)) return;
+    const mapOptions = this.mapOptions(flavor);
+    const filter = scopeFilter({ ...scope, objectTypes: [ObjectType.OBJECT_TYPE_GROUP] }, flavor);
+    this.deps.log.debug(
+      { dnChanges: this.dnChanges, deletes: this.deletesSent },
+      'DELTA: re-reading groups for their member DNs',
+    );
+    for await (const page of source.pagesOf({ base: scope.baseDn, filter, attributes })) {
+      this.checkAborted();
+      await this.considerPage(this.unhandled(page, flavor), mapOptions, false, true);
     }
   }
 
@@ -270,6 +495,7 @@ export class CycleRunner {
       if (!full) {
         if (cached) this.handledRows = withBit(this.handledRows, cached.rowid);
         else this.handledNew.add(object.id);
+        if (cached && cached.dn !== object.dn) this.dnChanges += 1;
       }
       let kind: ChangeKind;
       if (!cached) kind = ChangeKind.CHANGE_KIND_ADD;
@@ -342,17 +568,14 @@ export class CycleRunner {
       for (const m of page) {
         if (this.wasSeen(m.rowid)) continue;
         if (sent?.get(m.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
-        const change: Change = {
+        await this.add(deleteChange(m.id, m.type, m.dn), {
+          id: m.id,
           kind: ChangeKind.CHANGE_KIND_DELETE,
-          objectType: m.type,
-          objectId: m.id,
+          type: m.type,
           dn: m.dn,
-          attributes: [],
-          contentHash: EMPTY,
-          disabled: false,
-          memberDns: [],
-        };
-        await this.add(change, { id: m.id, kind: ChangeKind.CHANGE_KIND_DELETE, type: m.type, dn: m.dn, hash: null });
+          hash: null,
+        });
+        this.deletesSent += 1;
       }
     }
   }
@@ -376,6 +599,7 @@ export class CycleRunner {
     this.batchBytes += size;
     if (change.attributes.length > 0 || change.memberDns.length > 0) this.batchHeldBytes += size;
     const counts = this.batchCounts;
+    if (change.kind !== ChangeKind.CHANGE_KIND_PRESENT) this.changesSent += 1;
     if (change.kind === ChangeKind.CHANGE_KIND_ADD) counts.adds += 1;
     else if (change.kind === ChangeKind.CHANGE_KIND_MODIFY) counts.modifies += 1;
     else if (change.kind === ChangeKind.CHANGE_KIND_DELETE) counts.deletes += 1;
@@ -409,6 +633,20 @@ export class CycleRunner {
     const reason: unknown = signal.reason;
     throw reason instanceof AgentError ? reason : new AgentError('AGENT_ERR_CYCLE_ABORTED', 'the cycle was stopped');
   }
+}
+
+/** A DELETE change of a cached object. */
+function deleteChange(id: string, type: ObjectType, dn: string): Change {
+  return {
+    kind: ChangeKind.CHANGE_KIND_DELETE,
+    objectType: type,
+    objectId: id,
+    dn,
+    attributes: [],
+    contentHash: EMPTY,
+    disabled: false,
+    memberDns: [],
+  };
 }
 
 /** Attributes to request: the scope's list (plus what the agent always needs), or every user attribute. */

@@ -111,6 +111,20 @@ describe('mapEntry', () => {
     expect(group.memberDns).toEqual(['CN=Ann,DC=x']);
   });
 
+  it("leaves out AD's memberOf (a back link that changes without the user's uSNChanged), but not OpenLDAP's", () => {
+    const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    const entry = { dn: 'CN=Ann,DC=x', objectClass: ['user'], objectGUID: guid, sn: 'Ann' };
+    const ad = { flavor: 'ad' as const, objectTypes: [ObjectType.OBJECT_TYPE_USER], disabledAttribute: '' };
+    const inGroup = mapEntry({ ...entry, memberOf: 'CN=G,DC=x' }, ad)!;
+    expect(inGroup.attributes.map((a) => a.name)).toEqual(['objectClass', 'sn']);
+    expect(inGroup.hash.equals(mapEntry(entry, ad)!.hash)).toBe(true);
+    const openldap = mapEntry(
+      { dn: 'uid=a,dc=x', objectClass: ['inetOrgPerson'], entryUUID: 'u-1', memberOf: 'cn=g,dc=x' },
+      { flavor: 'openldap', objectTypes: [ObjectType.OBJECT_TYPE_USER], disabledAttribute: '' },
+    )!;
+    expect(openldap.attributes.map((a) => a.name)).toEqual(['memberOf', 'objectClass']);
+  });
+
   it('formats GUIDs as Active Directory does', () => {
     expect(guidToString(Buffer.from('c6ad5b4a1f0e4d4ba3a1b2c3d4e5f607', 'hex'))).toBe('4a5badc6-0e1f-4b4d-a3a1-b2c3d4e5f607');
   });

@@ -80,6 +80,15 @@ const EXCLUDED = new Set(
     'objectCategory',
   ].map((name) => name.toLowerCase()),
 );
+/**
+ * Active Directory back links, which the server changes without changing the object's own
+ * uSNChanged: adding a user to a group adds the group to the user's `memberOf`, but a DELTA
+ * (`uSNChanged>=`) does not see the user, so its hash went stale and the next FULL read
+ * reported every such user as modified (Samba 4.17 shows it). Membership travels with the
+ * groups' `member`, which does change their uSNChanged. OpenLDAP's memberOf is operational
+ * and read only when a scope asks for it.
+ */
+const AD_EXCLUDED = new Set(['memberof']);
 const MEMBER_ATTRIBUTES = new Set(['member', 'uniquemember']);
 
 /** Attributes returned as raw bytes (and carried as base64 with `binary: true`). */
@@ -112,6 +121,8 @@ const sha256: (data: string) => Buffer = oneShot
 interface NameInfo {
   lower: string;
   excluded: boolean;
+  /** Active Directory only: not carried nor hashed (see AD_EXCLUDED). */
+  adExcluded: boolean;
   member: boolean;
   binary: boolean;
   /** Start of the attribute's element in the canonical JSON: `["<lower>",<binary>,[`. */
@@ -126,6 +137,7 @@ function nameInfo(name: string): NameInfo {
     info = {
       lower,
       excluded: EXCLUDED.has(lower),
+      adExcluded: AD_EXCLUDED.has(lower),
       member: MEMBER_ATTRIBUTES.has(lower),
       binary,
       prefix: `[${JSON.stringify(lower)},${binary},[`,
@@ -179,7 +191,7 @@ export function mapEntry(entry: Entry, options: MapOptions): SourceObject | unde
         return t !== 'FALSE' && t !== '0';
       });
     }
-    if (info.excluded || !filter.carries(key)) continue;
+    if (info.excluded || (info.adExcluded && options.flavor === 'ad') || !filter.carries(key)) continue;
     const binary = info.binary;
     const values = binary ? toBase64(raw) : toStrings(raw);
     // An attribute without values is no attribute: ldapts reports the requested '*' as one.

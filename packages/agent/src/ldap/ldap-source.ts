@@ -12,6 +12,8 @@ export interface LdapSourceOptions {
   pageSize: number;
   operationTimeoutMs: number;
   connectTimeoutMs: number;
+  /** The kind of directory; `auto` (or left out) asks the root DSE. */
+  directory?: 'auto' | 'openldap' | 'ad';
 }
 
 export interface SearchSpec {
@@ -65,7 +67,8 @@ export class LdapSource {
       } catch (error) {
         throw fromLdapError(error, 'bind');
       }
-      let flavor: DirectoryFlavor = 'openldap';
+      let flavor: DirectoryFlavor = options.directory === 'ad' ? 'ad' : 'openldap';
+      if (options.directory === 'ad' || options.directory === 'openldap') return new LdapSource(client, flavor, options);
       try {
         const { searchEntries } = await client.search('', {
           scope: 'base',

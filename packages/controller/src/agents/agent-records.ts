@@ -75,7 +75,13 @@ export interface SessionCycles {
     limits: { maxCycleBatches: number; maxCycleBytes: number },
   ): Promise<{ result: PersistBatchResult; acked: number }>;
   /** Records CycleComplete (one script). */
-  complete(cycleId: string, lastSequence: number, totals: string, mode: string): Promise<CompleteCycleResult>;
+  complete(
+    cycleId: string,
+    lastSequence: number,
+    totals: string,
+    mode: string,
+    changeTracking: 'scan' | 'accesslog' | null,
+  ): Promise<CompleteCycleResult>;
 }
 
 /** The configurations as agents read and change them (store/configuration-store.ts implements it). */

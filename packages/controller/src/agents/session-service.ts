@@ -1,5 +1,6 @@
 import {
   AbortReason,
+  ChangeTracking,
   CloseCode,
   CycleErrorCode,
   ErrorCode,
@@ -294,6 +295,7 @@ export class SessionService implements SessionHandler {
       message.lastSequence,
       JSON.stringify(message.totals),
       String(message.mode),
+      changeTrackingName(message.changeTracking),
     );
     if (r === CompleteCycleResult.COMPLETE) await this.queues.enqueueCycle(message.cycleId, 'complete');
     if (r === CompleteCycleResult.NOT_STREAMING) {
@@ -364,4 +366,11 @@ export class SessionService implements SessionHandler {
       });
     }
   }
+}
+
+/** The API name of how the agent found a cycle's changes; null when it did not say (older agents). */
+function changeTrackingName(value: ChangeTracking): 'scan' | 'accesslog' | null {
+  if (value === ChangeTracking.CHANGE_TRACKING_SCAN) return 'scan';
+  if (value === ChangeTracking.CHANGE_TRACKING_ACCESSLOG) return 'accesslog';
+  return null;
 }

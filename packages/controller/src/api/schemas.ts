@@ -111,6 +111,12 @@ export const CycleSchema = {
     configurationId: str,
     state: { type: 'string', enum: ['running', 'applied', 'quarantined', 'failed', 'discarded'] },
     mode: { type: 'string', enum: ['delta', 'full'] },
+    changeTracking: {
+      type: ['string', 'null'],
+      enum: ['scan', 'accesslog', null],
+      description:
+        "How the agent found what changed: scan (a read of the whole scope) or accesslog (OpenLDAP's change log); null until the agent completed its read, or from agents that do not say.",
+    },
     trigger: { type: 'string', enum: ['schedule', 'manual', 'restart', 'agent-connected'] },
     agentId: nullableStr,
     baseCycleId: nullableStr,

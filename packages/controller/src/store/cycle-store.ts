@@ -29,6 +29,7 @@ export class CycleStore implements CycleRecords, SessionCycles {
       configurationId: h.configurationId,
       state: cycleState(h.phase),
       mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
+      changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
       trigger: (h.trigger ?? 'manual') as CycleTrigger,
       agentId: h.agentId || null,
       baseCycleId: h.baseCycleId || null,
@@ -247,7 +248,13 @@ export class CycleStore implements CycleRecords, SessionCycles {
     );
   }
 
-  async complete(cycleId: string, lastSequence: number, totals: string, mode: string): Promise<CompleteCycleResult> {
-    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode);
+  async complete(
+    cycleId: string,
+    lastSequence: number,
+    totals: string,
+    mode: string,
+    changeTracking: 'scan' | 'accesslog' | null,
+  ): Promise<CompleteCycleResult> {
+    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '');
   }
 }

@@ -141,7 +141,8 @@ return {1, seq}
 /**
  * Records CycleComplete and moves a streaming cycle to `complete` once every batch is
  * held (a batch that comes later completes it in PERSIST_BATCH). KEYS: cycle hash. ARGV:
- * lastSequence, totals JSON, mode.
+ * lastSequence, totals JSON, mode, how the agent found the changes (`changeTracking`:
+ * `scan`, `accesslog`, or '' when the agent did not say).
  * Returns 1 when the cycle became complete now, 0 otherwise, -1 when not streaming.
  */
 const COMPLETE_CYCLE = new LuaScript(
@@ -150,6 +151,7 @@ const COMPLETE_CYCLE = new LuaScript(
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if phase ~= 'streaming' then return -1 end
 redis.call('HSET', KEYS[1], 'lastSequence', ARGV[1], 'totals', ARGV[2], 'agentMode', ARGV[3])
+if ARGV[4] and ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'changeTracking', ARGV[4]) end
 local last = ARGV[1]
 local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
 if acked >= tonumber(last) then
@@ -459,8 +461,18 @@ export class Scripts {
     return { result: reply[0], acked: reply[1] };
   }
 
-  async completeCycle(cycleKey: string, lastSequence: number, totals: string, mode: string): Promise<CompleteCycleResult> {
-    return (await this.call(COMPLETE_CYCLE, [cycleKey], [String(lastSequence), totals, mode])) as CompleteCycleResult;
+  async completeCycle(
+    cycleKey: string,
+    lastSequence: number,
+    totals: string,
+    mode: string,
+    changeTracking = '',
+  ): Promise<CompleteCycleResult> {
+    return (await this.call(
+      COMPLETE_CYCLE,
+      [cycleKey],
+      [String(lastSequence), totals, mode, changeTracking],
+    )) as CompleteCycleResult;
   }
 
   async transition(cycleKey: string, stateKey: string, move: PhaseMove, spec: TransitionSpec): Promise<boolean> {

@@ -1873,6 +1873,9 @@ export namespace syncguard {
             /** CycleComplete mode. */
             mode: syncguard.v1.CycleMode;
 
+            /** CycleComplete changeTracking. */
+            changeTracking: syncguard.v1.ChangeTracking;
+
             /**
              * Encodes the specified CycleComplete message. Does not implicitly {@link syncguard.v1.CycleComplete.verify|verify} messages.
              * @param message CycleComplete message or plain object to encode
@@ -1960,12 +1963,28 @@ export namespace syncguard {
                 /** CycleComplete mode */
                 mode?: (syncguard.v1.CycleMode|null);
 
+                /** CycleComplete changeTracking */
+                changeTracking?: (syncguard.v1.ChangeTracking|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
 
             /** Shape of a CycleComplete. */
             type $Shape = syncguard.v1.CycleComplete.$Properties;
+        }
+
+        /** ChangeTracking enum. */
+        enum ChangeTracking {
+
+            /** CHANGE_TRACKING_UNSPECIFIED value */
+            CHANGE_TRACKING_UNSPECIFIED = 0,
+
+            /** CHANGE_TRACKING_SCAN value */
+            CHANGE_TRACKING_SCAN = 1,
+
+            /** CHANGE_TRACKING_ACCESSLOG value */
+            CHANGE_TRACKING_ACCESSLOG = 2
         }
 
         /** CycleErrorCode enum. */

@@ -5663,6 +5663,7 @@ $root.syncguard = (function() {
              * @property {syncguard.v1.CycleTotals.$Properties|null} [totals] CycleComplete totals
              * @property {syncguard.v1.SourceStats.$Properties|null} [source] CycleComplete source
              * @property {syncguard.v1.CycleMode|null} [mode] CycleComplete mode
+             * @property {syncguard.v1.ChangeTracking|null} [changeTracking] CycleComplete changeTracking
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -5743,6 +5744,14 @@ $root.syncguard = (function() {
             CycleComplete.prototype.mode = 0;
 
             /**
+             * CycleComplete changeTracking.
+             * @member {syncguard.v1.ChangeTracking} changeTracking
+             * @memberof syncguard.v1.CycleComplete
+             * @instance
+             */
+            CycleComplete.prototype.changeTracking = 0;
+
+            /**
              * Encodes the specified CycleComplete message. Does not implicitly {@link syncguard.v1.CycleComplete.verify|verify} messages.
              * @function encode
              * @memberof syncguard.v1.CycleComplete
@@ -5770,6 +5779,8 @@ $root.syncguard = (function() {
                     $root.syncguard.v1.SourceStats.encode(message.source, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
                 if (message.mode != null && $Object.hasOwnProperty.call(message, "mode") && message.mode !== 0)
                     writer.uint32(/* id 6, wireType 0 =*/48).int32(message.mode);
+                if (message.changeTracking != null && $Object.hasOwnProperty.call(message, "changeTracking") && message.changeTracking !== 0)
+                    writer.uint32(/* id 7, wireType 0 =*/56).int32(message.changeTracking);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -5875,6 +5886,15 @@ $root.syncguard = (function() {
                                 delete message.mode;
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.changeTracking = value;
+                            else
+                                delete message.changeTracking;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -5945,6 +5965,9 @@ $root.syncguard = (function() {
                 if (message.mode != null && $Object.hasOwnProperty.call(message, "mode"))
                     if (typeof message.mode !== "number" || (message.mode | 0) !== message.mode)
                         return "mode: enum value expected";
+                if (message.changeTracking != null && $Object.hasOwnProperty.call(message, "changeTracking"))
+                    if (typeof message.changeTracking !== "number" || (message.changeTracking | 0) !== message.changeTracking)
+                        return "changeTracking: enum value expected";
                 return null;
             };
 
@@ -6010,6 +6033,24 @@ $root.syncguard = (function() {
                         if (typeof object.mode === "number" && (object.mode | 0) === object.mode)
                             message.mode = object.mode;
                     }
+                if (object.changeTracking !== 0 && (typeof object.changeTracking !== "string" || $root.syncguard.v1.ChangeTracking[object.changeTracking] !== 0))
+                    switch (object.changeTracking) {
+                    case "CHANGE_TRACKING_UNSPECIFIED":
+                    case 0:
+                        message.changeTracking = 0;
+                        break;
+                    case "CHANGE_TRACKING_SCAN":
+                    case 1:
+                        message.changeTracking = 1;
+                        break;
+                    case "CHANGE_TRACKING_ACCESSLOG":
+                    case 2:
+                        message.changeTracking = 2;
+                        break;
+                    default:
+                        if (typeof object.changeTracking === "number" && (object.changeTracking | 0) === object.changeTracking)
+                            message.changeTracking = object.changeTracking;
+                    }
                 return message;
             };
 
@@ -6041,6 +6082,7 @@ $root.syncguard = (function() {
                     object.totals = null;
                     object.source = null;
                     object.mode = options.enums === $String ? "CYCLE_MODE_UNSPECIFIED" : 0;
+                    object.changeTracking = options.enums === $String ? "CHANGE_TRACKING_UNSPECIFIED" : 0;
                 }
                 if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
                     object.configurationId = message.configurationId;
@@ -6059,6 +6101,8 @@ $root.syncguard = (function() {
                     object.source = $root.syncguard.v1.SourceStats.toObject(message.source, options, _depth + 1);
                 if (message.mode != null && $Object.hasOwnProperty.call(message, "mode"))
                     object.mode = options.enums === $String ? $root.syncguard.v1.CycleMode[message.mode] === $undefined ? message.mode : $root.syncguard.v1.CycleMode[message.mode] : message.mode;
+                if (message.changeTracking != null && $Object.hasOwnProperty.call(message, "changeTracking"))
+                    object.changeTracking = options.enums === $String ? $root.syncguard.v1.ChangeTracking[message.changeTracking] === $undefined ? message.changeTracking : $root.syncguard.v1.ChangeTracking[message.changeTracking] : message.changeTracking;
                 return object;
             };
 
@@ -6074,6 +6118,22 @@ $root.syncguard = (function() {
             };
 
             return CycleComplete;
+        })();
+
+        /**
+         * ChangeTracking enum.
+         * @name syncguard.v1.ChangeTracking
+         * @enum {number}
+         * @property {number} CHANGE_TRACKING_UNSPECIFIED=0 CHANGE_TRACKING_UNSPECIFIED value
+         * @property {number} CHANGE_TRACKING_SCAN=1 CHANGE_TRACKING_SCAN value
+         * @property {number} CHANGE_TRACKING_ACCESSLOG=2 CHANGE_TRACKING_ACCESSLOG value
+         */
+        v1.ChangeTracking = (function() {
+            var valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "CHANGE_TRACKING_UNSPECIFIED"] = 0;
+            values[valuesById[1] = "CHANGE_TRACKING_SCAN"] = 1;
+            values[valuesById[2] = "CHANGE_TRACKING_ACCESSLOG"] = 2;
+            return values;
         })();
 
         /**

@@ -1,0 +1,25 @@
+/**
+ * What a committed cycle leaves for the next DELTA, stored as one string in the cache.
+ * Plain strings (a GeneralizedTime or an AD USN) are the scan's watermark as before; with
+ * a change log it is JSON.
+ */
+export interface Watermark {
+  /** The scan's: OpenLDAP `modifyTimestamp` (GeneralizedTime) or AD `uSNChanged` to read changed entries from. */
+  since: string;
+  /** accesslog: `reqStart` of a log entry at or before the committed read; '' when none was known. */
+  logAnchor: string;
+  /** Unix ms at which the last read of the whole scope (FULL or scan DELTA) started; 0 when unknown. */
+  scannedAt: number;
+}
+
+export function parseWatermark(raw: string): Watermark {
+  if (raw.startsWith('{')) {
+    const w = JSON.parse(raw) as Partial<Watermark>;
+    return { since: String(w.since ?? ''), logAnchor: String(w.logAnchor ?? ''), scannedAt: Number(w.scannedAt ?? 0) };
+  }
+  return { since: raw, logAnchor: '', scannedAt: 0 };
+}
+
+export function formatWatermark(w: Watermark): string {
+  return JSON.stringify({ since: w.since, logAnchor: w.logAnchor, scannedAt: w.scannedAt });
+}
