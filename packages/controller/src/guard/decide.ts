@@ -37,6 +37,8 @@ export interface CycleSummary {
   readonly deletesByType?: PerType<number>;
   /** Objects the target holds for the configuration before the cycle, per type. Default 0. */
   readonly heldByType?: PerType<number>;
+  /** Objects the target holds before the cycle, all types (for `percentage`). Default: the sum of `heldByType`. */
+  readonly held?: number;
   /** Deletes of the cycle whose object is protected (`protected`). Default 0. */
   readonly protectedDeletes?: number;
 }
@@ -141,7 +143,7 @@ export function decide(summary: CycleSummary, policy: DeletePolicy, history: Gua
     if (limit == null || whole === 0 || whole < floor || part * 100 < limit * whole) return;
     trippedBy.push({ rule, value: percentOf(part, whole), limit, of: whole });
   };
-  share('percentage', deletes, held.user + held.group, policy.percentage);
+  share('percentage', deletes, summary.held ?? held.user + held.group, policy.percentage);
   for (const type of ['user', 'group'] as const) {
     const limits = policy.perType?.[type];
     if (!limits) continue;
