@@ -29,6 +29,12 @@ export class ControllerMetrics {
     help: 'Deletes held back by quarantines',
     registers: [this.registry],
   });
+  readonly guardTrips = new Counter({
+    name: 'syncguard_guard_trips_total',
+    help: 'Delete-policy rules that tripped (one per rule of each quarantined cycle), by rule',
+    labelNames: ['rule'] as const, // count | percentage | type:user | type:group | window | protected
+    registers: [this.registry],
+  });
   readonly quarantinedConfigurations = new Gauge({
     name: 'syncguard_quarantined_configurations',
     help: 'Configurations currently quarantined (read from Redis at scrape time)',

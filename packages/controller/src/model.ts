@@ -30,6 +30,46 @@ export interface AccidentalDeleteSettings {
   threshold: number;
   /** Count accounts disabled at the source as deletes. Default false. */
   countDisables: boolean;
+  /**
+   * Reached when a cycle's deletes >= this share (percent, > 0 and <= 100) of the objects
+   * the target holds for the configuration before the cycle. null (the default): off.
+   */
+  percentage: number | null;
+  /** `percentage` and the per-type percentages apply only while the target holds (of the type) >= this. Default 100. */
+  minimumObjects: number;
+  /** Limits per object type (`type:user`, `type:group`); null (the default) or a type left out: none. */
+  perType: PerTypeDeleteLimits | null;
+  /** Deletes applied in the last `hours` plus this cycle's deletes >= `threshold`. null (the default): off. */
+  window: DeleteWindow | null;
+  /** Objects whose delete (or counted disable) always quarantines. null (the default): none. */
+  protected: ProtectedObjectSettings | null;
+}
+
+/** The limits of one object type; a limit that is null is off. */
+export interface TypeDeleteLimits {
+  /** Whole number >= 1: reached when the type's deletes >= threshold. */
+  threshold: number | null;
+  /** Percent (> 0, <= 100) of the type's objects held, from `minimumObjects` of the type on. */
+  percentage: number | null;
+}
+
+export interface PerTypeDeleteLimits {
+  user?: TypeDeleteLimits | null;
+  group?: TypeDeleteLimits | null;
+}
+
+export interface DeleteWindow {
+  /** Whole hours, 1 to 720 (30 days). */
+  hours: number;
+  /** Whole number >= 1. */
+  threshold: number;
+}
+
+export interface ProtectedObjectSettings {
+  /** DNs: the object of the DN and everything under it (case-insensitive, on RDN boundaries). At most 100. */
+  dnSuffixes: string[];
+  /** Object ids as the agent reports them. At most 1,000. */
+  objectIds: string[];
 }
 
 export type ConfigurationState = 'pending' | 'healthy' | 'quarantined' | 'error';
@@ -101,6 +141,11 @@ export interface Quarantine {
   threshold: number;
   /** Every rule of the delete policy that tripped, with the value the cycle reached and the limit. */
   trippedBy: TrippedRule[];
+  /**
+   * How many cycles found this quarantine so far. While quarantined no further cycle runs
+   * (the held cycle waits for allow-deletes or restart), so this is 1 today.
+   */
+  seriesCount: number;
   cycleId: string;
   since: string;
   /** The quarantine email: 'none' when no notificationEmail is set; 'failed' after the last retry failed. */

@@ -1,4 +1,5 @@
 import {
+  trippedRuleText,
   countsLabel,
   cycleStateLabel,
   filterByDn,
@@ -11,6 +12,15 @@ import {
   stateTone,
   thresholdRatio,
 } from './format';
+
+describe('trippedRuleText', () => {
+  it('names what tripped with value and limit', () => {
+    expect(trippedRuleText({ rule: 'percentage', value: 12.2, limit: 10, of: 5000 })).toBe('12.2% of 5,000 objects, limit 10%');
+    expect(trippedRuleText({ rule: 'type:group', value: 20, limit: 20 })).toBe('20 groups deleted, limit 20');
+    expect(trippedRuleText({ rule: 'protected', value: 1, limit: 1 })).toBe('1 protected object deleted');
+    expect(trippedRuleText({ rule: 'count', value: 612, limit: 500 })).toBe('612 deletes, limit 500');
+  });
+});
 
 describe('format', () => {
   it('formats times in UTC and durations coarsely', () => {

@@ -1,4 +1,29 @@
-import type { ConfigurationState, CycleCounts, CycleState, NotificationStatus, ProvisioningLogEntry } from './api/model';
+import type {
+  ConfigurationState,
+  CycleCounts,
+  CycleState,
+  NotificationStatus,
+  ProvisioningLogEntry,
+  Quarantine,
+} from './api/model';
+
+/** One rule of `quarantine.trippedBy`, as the banner names it: "12.2% of 5,000 objects, limit 10%". */
+export function trippedRuleText(t: Quarantine['trippedBy'][number]): string {
+  const n = (v: number): string => v.toLocaleString('en-US');
+  const what = t.rule === 'type:user' ? 'users' : t.rule === 'type:group' ? 'groups' : 'objects';
+  if (t.of !== undefined) return `${t.value}% of ${n(t.of)} ${what}, limit ${t.limit}%`;
+  switch (t.rule) {
+    case 'window':
+      return `${n(t.value)} deletes in the window, limit ${n(t.limit)}`;
+    case 'protected':
+      return `${plural(t.value, 'protected object')} deleted`;
+    case 'type:user':
+    case 'type:group':
+      return `${n(t.value)} ${what} deleted, limit ${n(t.limit)}`;
+    default:
+      return `${n(t.value)} deletes, limit ${n(t.limit)}`;
+  }
+}
 
 /** "1 object", "612 objects". */
 export function plural(n: number, one: string, many = `${one}s`): string {

@@ -237,7 +237,16 @@ describe('configurations', () => {
 
     const patched = await call('PATCH', `/api/v1/configurations/${created.id}`, ADMIN, { accidentalDeletes: { threshold: 50 } });
     expect(patched.statusCode).toBe(200);
-    expect(patched.json().accidentalDeletes).toEqual({ enabled: true, threshold: 50, countDisables: false });
+    expect(patched.json().accidentalDeletes).toEqual({
+      enabled: true,
+      threshold: 50,
+      countDisables: false,
+      percentage: null,
+      minimumObjects: 100,
+      perType: null,
+      window: null,
+      protected: null,
+    });
 
     expect((await call('DELETE', `/api/v1/configurations/${created.id}`)).statusCode).toBe(204);
     expect((await call('GET', `/api/v1/configurations/${created.id}`)).statusCode).toBe(404);

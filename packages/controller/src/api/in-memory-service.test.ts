@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ControllerService } from '../controller-service';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { DEFAULT_ACCIDENTAL_DELETES } from '../configurations/configuration-validation';
 import type {
   AllowDeletesResult,
   Actor,
@@ -125,7 +126,7 @@ export class InMemoryControllerService implements ControllerService {
       agentIds: input.agentIds ?? [],
       source: { filter: '', objectTypes: ['user', 'group'], attributes: [], disabledAttribute: '', ...input.source },
       syncIntervalSeconds: input.syncIntervalSeconds ?? 120,
-      accidentalDeletes: { enabled: true, threshold: 500, countDisables: false, ...input.accidentalDeletes },
+      accidentalDeletes: { ...DEFAULT_ACCIDENTAL_DELETES, ...input.accidentalDeletes },
       notificationEmail: input.notificationEmail ?? null,
       state: 'pending',
       createdAt: at,
@@ -178,6 +179,7 @@ export class InMemoryControllerService implements ControllerService {
             deleteCount: q.deleteCount,
             threshold: config.accidentalDeletes.threshold,
             trippedBy: [{ rule: 'count', value: q.deleteCount, limit: config.accidentalDeletes.threshold }],
+            seriesCount: 1,
             cycleId: q.cycleId,
             since: q.since,
             notification: { status: 'sent', attempts: 1, lastError: null, sentAt: q.since },

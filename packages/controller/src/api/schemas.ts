@@ -5,6 +5,8 @@
  * `{ $ref: 'Name#' }`; they become `components.schemas.Name` in the OpenAPI document.
  */
 
+import { RULE_NAMES } from '../guard/decide';
+
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const time = { type: 'string', format: 'date-time' } as const;
@@ -42,10 +44,65 @@ const sourceProperties = {
   disabledAttribute: { type: 'string', description: "OpenLDAP: attribute marking an account disabled; '' for none." },
 } as const;
 
+const typeLimits = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    threshold: { type: ['integer', 'null'], minimum: 1, description: "Reached when the type's deletes >= threshold." },
+    percentage: {
+      type: ['number', 'null'],
+      exclusiveMinimum: 0,
+      maximum: 100,
+      description: "Percent of the type's objects held (from minimumObjects of the type on).",
+    },
+  },
+} as const;
+
 const accidentalDeleteProperties = {
   enabled: { type: 'boolean', description: 'Default true.' },
   threshold: { type: 'integer', minimum: 1, description: "Default 500. Reached when a cycle's deletes >= threshold." },
   countDisables: { type: 'boolean', description: 'Count accounts disabled at the source as deletes. Default false.' },
+  percentage: {
+    type: ['number', 'null'],
+    exclusiveMinimum: 0,
+    maximum: 100,
+    description:
+      'Percent: reached when deletes >= this share of the objects the target holds before the cycle (from minimumObjects on). null (default): off.',
+  },
+  minimumObjects: {
+    type: 'integer',
+    minimum: 0,
+    description: 'The percentages apply only while the target holds at least this many objects (of the type). Default 100.',
+  },
+  perType: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    description: 'Limits per object type (rules type:user, type:group). null (default): none.',
+    properties: { user: typeLimits, group: typeLimits },
+  },
+  window: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    description: "Reached when the deletes applied in the last `hours` plus this cycle's >= threshold. null (default): off.",
+    properties: {
+      hours: { type: 'integer', minimum: 1, maximum: 720, description: 'Whole hours, at most 720 (30 days).' },
+      threshold: { type: 'integer', minimum: 1 },
+    },
+  },
+  protected: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    description: 'Objects whose delete (or counted disable) always quarantines. null (default): none.',
+    properties: {
+      dnSuffixes: {
+        type: 'array',
+        maxItems: 100,
+        items: { type: 'string', minLength: 1 },
+        description: 'LDAP DNs: the object and everything under it (case-insensitive, on RDN boundaries).',
+      },
+      objectIds: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1 } },
+    },
+  },
 } as const;
 
 const configurationInputProperties = {
@@ -157,9 +214,15 @@ export const QuarantineSchema = {
       items: {
         type: 'object',
         required: ['rule', 'value', 'limit'],
-        properties: { rule: { type: 'string', enum: ['count'] }, value: { type: 'number' }, limit: { type: 'number' } },
+        properties: {
+          rule: { type: 'string', enum: [...RULE_NAMES] },
+          value: { type: 'number', description: 'A count, or for a percentage the percent (one decimal).' },
+          limit: { type: 'number' },
+          of: { type: 'integer', description: 'Percentages only: the number of objects (of the type) the value is a share of.' },
+        },
       },
     },
+    seriesCount: { type: 'integer', minimum: 1, description: 'How many cycles found this quarantine so far.' },
     cycleId: str,
     since: time,
     notification: {

@@ -115,7 +115,8 @@ describe('request bodies are taken as typed (finding 2)', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatchObject({ code: 'SG_ERR_INVALID_INPUT', field });
     const after = (await call('GET', `/api/v1/configurations/${id}`)).json();
-    expect(after.accidentalDeletes).toEqual({ enabled: true, threshold: 50, countDisables: false });
+    expect(after.accidentalDeletes).toEqual(created.json().accidentalDeletes);
+    expect(after.accidentalDeletes).toMatchObject({ enabled: true, threshold: 50, countDisables: false });
     expect(after.name).toBe(config.name);
     await call('DELETE', `/api/v1/configurations/${id}`);
   });

@@ -175,7 +175,39 @@ test('configs: create from flags and --file, list as a table and JSON, show and 
   r = await ctl(['configs', 'show', 'corp.example.com']);
   expect(r.stdout).toMatch(/delete prevention:\s+on, threshold 300/);
   r = await ctl(['--json', 'configs', 'update', 'corp.example.com', '--threshold', '50', '--prevention', 'off']);
-  expect(JSON.parse(r.stdout).accidentalDeletes).toEqual({ enabled: false, threshold: 50, countDisables: false });
+  expect(JSON.parse(r.stdout).accidentalDeletes).toMatchObject({ enabled: false, threshold: 50, countDisables: false });
+  r = await ctl([
+    '--json',
+    'configs',
+    'update',
+    'corp.example.com',
+    '--percentage',
+    '10',
+    '--minimum-objects',
+    '500',
+    '--group-threshold',
+    '20',
+    '--user-percentage',
+    '5',
+    '--window-hours',
+    '24',
+    '--window-threshold',
+    '1000',
+    '--protect-dn',
+    'ou=admins,dc=example,dc=com',
+    '--protect-id',
+    'a1',
+    'a2',
+  ]);
+  expect(JSON.parse(r.stdout).accidentalDeletes).toMatchObject({
+    percentage: 10,
+    minimumObjects: 500,
+    perType: { group: { threshold: 20 }, user: { percentage: 5 } },
+    window: { hours: 24, threshold: 1000 },
+    protected: { dnSuffixes: ['ou=admins,dc=example,dc=com'], objectIds: ['a1', 'a2'] },
+  });
+  r = await ctl(['--json', 'configs', 'update', 'corp.example.com', '--percentage', 'off', '--window-hours', 'off']);
+  expect(JSON.parse(r.stdout).accidentalDeletes).toMatchObject({ percentage: null, window: null });
   r = await ctl(['configs', 'delete', 'from-file']);
   expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining('deleted configuration from-file') });
   expect(JSON.parse((await ctl(['configs', 'list', '--json'])).stdout)).toHaveLength(1);
@@ -230,6 +262,7 @@ test('agents, tokens, status, sync, logs, objects, restart and audit', async () 
   r = await ctl(['status', 'corp']);
   expect(r.stdout).toMatch(/state:\s+quarantined/);
   expect(r.stdout).toMatch(/TooManyDeletes: 3 staged deletes >= threshold 500/);
+  expect(r.stdout).toMatch(/tripped by:\s+3 deletes >= threshold 500/);
   expect(JSON.parse((await ctl(['status', id, '--json'])).stdout)).toMatchObject({
     state: 'quarantined',
     quarantine: { deleteCount: 3 },

@@ -14,6 +14,7 @@ import type {
 } from '../model';
 import { ApiClient, CliError, withQuery } from './api-client';
 import { formatFields, formatTable } from './table';
+import { describeRule } from '../guard/decide';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
@@ -222,6 +223,19 @@ Examples:
       .option('--agent <agent...>', 'agent id or name serving it (repeatable)')
       .option('--threshold <n>', 'accidental delete threshold: quarantine when deletes >= n')
       .addOption(new Option('--prevention <state>', 'accidental delete prevention').choices(['on', 'off']))
+      .option('--percentage <p>', "quarantine when deletes >= p percent of the objects held ('off' for none)")
+      .option('--minimum-objects <n>', 'the percentages apply only from n objects held (of the type) on; default 100')
+      .option('--user-threshold <n>', "quarantine when user deletes >= n ('off' for none)")
+      .option('--user-percentage <p>', "quarantine when user deletes >= p percent of the users held ('off' for none)")
+      .option('--group-threshold <n>', "quarantine when group deletes >= n ('off' for none)")
+      .option('--group-percentage <p>', "quarantine when group deletes >= p percent of the groups held ('off' for none)")
+      .option('--window-hours <h>', "rolling window: the deletes applied in the last h hours plus the cycle's ('off' for none)")
+      .option('--window-threshold <n>', 'rolling window: quarantine when those deletes >= n')
+      .option(
+        '--protect-dn <dn...>',
+        'protected DN suffix: any delete at or under it quarantines (repeatable; replaces the list)',
+      )
+      .option('--protect-id <id...>', 'protected object id (repeatable; replaces the list)')
       .option('--notification-email <address>', "where quarantine notifications go ('' for nobody)")
       .option('--interval <seconds>', 'seconds between scheduled cycles (>= 10)');
   withConfigFlags(sub(configs, 'create', 'create a configuration from --file and/or flags')).action(
@@ -475,8 +489,53 @@ interface ConfigFlags {
   agent?: string[];
   threshold?: string;
   prevention?: 'on' | 'off';
+  percentage?: string;
+  minimumObjects?: string;
+  userThreshold?: string;
+  userPercentage?: string;
+  groupThreshold?: string;
+  groupPercentage?: string;
+  windowHours?: string;
+  windowThreshold?: string;
+  protectDn?: string[];
+  protectId?: string[];
   notificationEmail?: string;
   interval?: string;
+}
+
+/** null for `off`; else as numberOrText. */
+function limitOrOff(text: string): number | string | null {
+  return text.trim() === 'off' ? null : numberOrText(text);
+}
+
+/** The delete-policy flags, merged into `deletes` (the body's accidentalDeletes). */
+function deletePolicyFlags(opts: ConfigFlags, deletes: Record<string, unknown>): void {
+  const nested = (key: string): Record<string, unknown> => {
+    const current = deletes[key];
+    const value = typeof current === 'object' && current !== null ? { ...(current as Record<string, unknown>) } : {};
+    deletes[key] = value;
+    return value;
+  };
+  if (opts.percentage !== undefined) deletes.percentage = limitOrOff(opts.percentage);
+  if (opts.minimumObjects !== undefined) deletes.minimumObjects = numberOrText(opts.minimumObjects);
+  for (const type of ['user', 'group'] as const) {
+    const threshold = type === 'user' ? opts.userThreshold : opts.groupThreshold;
+    const percentage = type === 'user' ? opts.userPercentage : opts.groupPercentage;
+    if (threshold === undefined && percentage === undefined) continue;
+    const perType = nested('perType');
+    const limits = { ...((perType[type] as Record<string, unknown> | null | undefined) ?? {}) };
+    if (threshold !== undefined) limits.threshold = limitOrOff(threshold);
+    if (percentage !== undefined) limits.percentage = limitOrOff(percentage);
+    perType[type] = limits;
+  }
+  if (opts.windowHours?.trim() === 'off') deletes.window = null;
+  else if (opts.windowHours !== undefined || opts.windowThreshold !== undefined) {
+    const window = nested('window');
+    if (opts.windowHours !== undefined) window.hours = numberOrText(opts.windowHours);
+    if (opts.windowThreshold !== undefined) window.threshold = numberOrText(opts.windowThreshold);
+  }
+  if (opts.protectDn !== undefined) nested('protected').dnSuffixes = opts.protectDn;
+  if (opts.protectId !== undefined) nested('protected').objectIds = opts.protectId;
 }
 
 /** A number when the text is one; else the text itself, so that the API names the field in its 400. */
@@ -513,6 +572,7 @@ async function configBody(api: ApiClient, opts: ConfigFlags): Promise<Record<str
       .filter(Boolean);
   if (opts.threshold !== undefined) deletes.threshold = numberOrText(opts.threshold);
   if (opts.prevention !== undefined) deletes.enabled = opts.prevention === 'on';
+  deletePolicyFlags(opts, deletes);
   if (opts.interval !== undefined) body.syncIntervalSeconds = numberOrText(opts.interval);
   if (opts.notificationEmail !== undefined)
     body.notificationEmail = opts.notificationEmail === '' ? null : opts.notificationEmail;
@@ -646,6 +706,7 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
     const q = s.quarantine;
     fields.push(
       ['quarantine', `${q.reason}: ${q.deleteCount} staged deletes >= threshold ${q.threshold}`],
+      ...(q.trippedBy ?? []).map((t): [string, unknown] => ['tripped by', describeRule(t)]),
       ['quarantined cycle', q.cycleId],
       ['since', q.since],
     );

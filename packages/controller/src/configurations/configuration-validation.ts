@@ -1,6 +1,11 @@
 import { ValidationError } from '../errors';
+import { DEFAULT_MINIMUM_OBJECTS } from '../guard/decide';
 import type {
   AccidentalDeleteSettings,
+  DeleteWindow,
+  PerTypeDeleteLimits,
+  ProtectedObjectSettings,
+  TypeDeleteLimits,
   ConfigurationInput,
   ConfigurationPatch,
   ObjectTypeName,
@@ -17,7 +22,16 @@ export const DEFAULT_ACCIDENTAL_DELETES: AccidentalDeleteSettings = Object.freez
   enabled: true,
   threshold: 500,
   countDisables: false,
+  percentage: null,
+  minimumObjects: DEFAULT_MINIMUM_OBJECTS,
+  perType: null,
+  window: null,
+  protected: null,
 });
+/** The longest `accidentalDeletes.window.hours`: 30 days. */
+export const MAX_WINDOW_HOURS = 720;
+const MAX_PROTECTED_DNS = 100;
+const MAX_PROTECTED_IDS = 1000;
 export const DEFAULT_SYNC_INTERVAL_SECONDS = 120;
 
 const OBJECT_TYPES: readonly ObjectTypeName[] = ['user', 'group'];
@@ -98,17 +112,118 @@ function source(v: unknown, base: SourceSettings | null): SourceSettings {
   return out;
 }
 
-function accidentalDeletes(v: unknown, base: AccidentalDeleteSettings): AccidentalDeleteSettings {
-  if (!isObject(v)) throw new ValidationError('accidentalDeletes', 'must be an object');
-  const known = ['enabled', 'threshold', 'countDisables'];
-  for (const k of Object.keys(v)) {
-    if (!known.includes(k)) throw new ValidationError(`accidentalDeletes.${k}`, 'is not a known setting');
+/** Refuses keys other than `known` (naming the field). */
+function knownKeys(field: string, v: Record<string, unknown>, known: readonly string[]): void {
+  for (const k of Object.keys(v)) if (!known.includes(k)) throw new ValidationError(`${field}.${k}`, 'is not a known setting');
+}
+
+function object(field: string, v: unknown): Record<string, unknown> {
+  if (!isObject(v)) throw new ValidationError(field, 'must be an object or null');
+  return v;
+}
+
+/** A share in percent: > 0 and <= 100 (decimals allowed); null is off. */
+function percentage(field: string, v: unknown): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100) {
+    throw new ValidationError(field, 'must be a number > 0 and <= 100 (percent), or null');
   }
+  return v;
+}
+
+function nullableWholeNumber(field: string, v: unknown, min: number): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    throw new ValidationError(field, `must be a whole number >= ${min}, or null`);
+  }
+  return v;
+}
+
+function typeLimits(field: string, v: unknown, base: TypeDeleteLimits | null | undefined): TypeDeleteLimits | null {
+  if (v === null) return null;
+  const o = object(field, v);
+  knownKeys(field, o, ['threshold', 'percentage']);
+  const from = base ?? { threshold: null, percentage: null };
+  return {
+    threshold: o.threshold === undefined ? from.threshold : nullableWholeNumber(`${field}.threshold`, o.threshold, 1),
+    percentage: o.percentage === undefined ? from.percentage : percentage(`${field}.percentage`, o.percentage),
+  };
+}
+
+function perType(v: unknown, base: PerTypeDeleteLimits | null): PerTypeDeleteLimits | null {
+  const field = 'accidentalDeletes.perType';
+  if (v === null) return null;
+  const o = object(field, v);
+  knownKeys(field, o, OBJECT_TYPES);
+  const out: PerTypeDeleteLimits = { ...base };
+  for (const t of OBJECT_TYPES) if (o[t] !== undefined) out[t] = typeLimits(`${field}.${t}`, o[t], base?.[t]);
+  return out;
+}
+
+function deleteWindow(v: unknown, base: DeleteWindow | null): DeleteWindow | null {
+  const field = 'accidentalDeletes.window';
+  if (v === null) return null;
+  const o = object(field, v);
+  knownKeys(field, o, ['hours', 'threshold']);
+  if (!base && (o.hours === undefined || o.threshold === undefined)) {
+    throw new ValidationError(o.hours === undefined ? `${field}.hours` : `${field}.threshold`, 'is required');
+  }
+  const hours = o.hours === undefined ? base!.hours : wholeNumber(`${field}.hours`, o.hours, 1);
+  if (hours > MAX_WINDOW_HOURS)
+    throw new ValidationError(`${field}.hours`, `must be a whole number from 1 to ${MAX_WINDOW_HOURS}`);
+  return { hours, threshold: o.threshold === undefined ? base!.threshold : wholeNumber(`${field}.threshold`, o.threshold, 1) };
+}
+
+function protectedObjects(v: unknown, base: ProtectedObjectSettings | null): ProtectedObjectSettings | null {
+  const field = 'accidentalDeletes.protected';
+  if (v === null) return null;
+  const o = object(field, v);
+  knownKeys(field, o, ['dnSuffixes', 'objectIds']);
+  const out = base ? { ...base } : { dnSuffixes: [], objectIds: [] };
+  if (o.dnSuffixes !== undefined) {
+    if (!Array.isArray(o.dnSuffixes)) throw new ValidationError(`${field}.dnSuffixes`, 'must be a list of LDAP DNs');
+    if (o.dnSuffixes.length > MAX_PROTECTED_DNS)
+      throw new ValidationError(`${field}.dnSuffixes`, `must hold at most ${MAX_PROTECTED_DNS} DNs`);
+    out.dnSuffixes = [...new Set(o.dnSuffixes.map((d, i) => dn(`${field}.dnSuffixes.${i}`, d)))];
+  }
+  if (o.objectIds !== undefined) {
+    out.objectIds = strings(`${field}.objectIds`, o.objectIds);
+    if (out.objectIds.length > MAX_PROTECTED_IDS)
+      throw new ValidationError(`${field}.objectIds`, `must hold at most ${MAX_PROTECTED_IDS} ids`);
+  }
+  return out;
+}
+
+/**
+ * Checks `accidentalDeletes` and merges it into `base` (nested objects merge, as PATCH does;
+ * null turns a rule off). `memberRemovals`, `hold` and `approvals` are not implemented yet
+ * and are refused as unknown settings.
+ */
+function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): AccidentalDeleteSettings {
+  if (!isObject(v)) throw new ValidationError('accidentalDeletes', 'must be an object');
+  // A configuration stored by an earlier version has only the first three settings.
+  const base: AccidentalDeleteSettings = { ...DEFAULT_ACCIDENTAL_DELETES, ...current };
+  knownKeys('accidentalDeletes', v, [
+    'enabled',
+    'threshold',
+    'countDisables',
+    'percentage',
+    'minimumObjects',
+    'perType',
+    'window',
+    'protected',
+  ]);
   return {
     enabled: v.enabled === undefined ? base.enabled : boolean('accidentalDeletes.enabled', v.enabled),
     threshold: v.threshold === undefined ? base.threshold : wholeNumber('accidentalDeletes.threshold', v.threshold, 1),
     countDisables:
       v.countDisables === undefined ? base.countDisables : boolean('accidentalDeletes.countDisables', v.countDisables),
+    percentage: v.percentage === undefined ? base.percentage : percentage('accidentalDeletes.percentage', v.percentage),
+    minimumObjects:
+      v.minimumObjects === undefined ? base.minimumObjects : wholeNumber('accidentalDeletes.minimumObjects', v.minimumObjects, 0),
+    perType: v.perType === undefined ? base.perType : perType(v.perType, base.perType),
+    window: v.window === undefined ? base.window : deleteWindow(v.window, base.window),
+    protected: v.protected === undefined ? base.protected : protectedObjects(v.protected, base.protected),
   };
 }
 

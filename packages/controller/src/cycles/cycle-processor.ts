@@ -3,7 +3,8 @@ import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/prot
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import { decide, describeVerdict } from '../guard/decide';
+import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
+import { ProtectedMatcher } from '../guard/protected-objects';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
@@ -46,6 +47,14 @@ interface ChangeRef {
 
 /** Moot retry records dropped by one FULL cycle at most (the rest by the cycles after it). */
 const MAX_MOOT_RETRIES = 10_000;
+
+/** How far back the record of applied deletes reaches: the longest `window.hours` (30 days). */
+const APPLIED_DELETES_KEPT_MS = 720 * 3600 * 1000;
+
+/** The type of an index value (`<hash>\t<u|g>\t<dn>`) without decoding the rest. */
+function indexedType(stored: string): ObjectTypeName {
+  return stored[stored.indexOf('\t') + 1] === 'g' ? 'group' : 'user';
+}
 
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
 const PART_TTL_MS = 24 * 3600 * 1000;
@@ -330,6 +339,17 @@ export class CycleProcessor {
     const lengths = { u: 0, g: 0, d: 0 };
     const counts: CycleCounts = { create: 0, update: 0, delete: 0, failed: 0 };
     const cycleFields: Record<string, string | number> = {};
+    // What the guard weighs besides the count, gathered per delete as the plan is written.
+    const policy = cfg.accidentalDeletes;
+    const protection = new ProtectedMatcher(policy.enabled ? policy.protected : null);
+    const deletesByType = { user: 0, group: 0 };
+    let protectedDeletes = 0;
+    const planDelete = (objectId: string, indexed: string): string => {
+      const held = decodeIndexEntry(indexed);
+      deletesByType[held.objectType] += 1;
+      if (!protection.empty && protection.matches(objectId, held.dn)) protectedDeletes += 1;
+      return encodePlanEntry({ kind: 'delete', objectId, ...held });
+    };
     // Appends entries to the parts; a TTL takes the parts away should this run die.
     const write = async (entries: { u: string[]; g: string[]; d: string[] }, deleteIds: string[] = []): Promise<void> => {
       const pipe = this.redis.pipeline();
@@ -342,7 +362,15 @@ export class CycleProcessor {
       if (pipe.length > 0) throwOnError(await pipe.exec());
     };
     try {
-      const indexed = await this.redis.hlen(indexKey);
+      const [indexed, heldRaw] = await Promise.all([
+        this.redis.hlen(indexKey),
+        this.redis.hmget(this.keys.heldCounts(cfgId), 'user', 'group'),
+      ]);
+      // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
+      // index below, else as the apply chunks kept them.
+      let heldByType: PerType<number> | null =
+        heldRaw[0] !== null && heldRaw[1] !== null ? { user: Number(heldRaw[0]), group: Number(heldRaw[1]) } : null;
+      const scanned = { user: 0, group: 0 };
       const superseded = Number(c.duplicates ?? 0) > 0;
       for await (const refs of this.summaryGroups(cycleId, c)) {
         if (refs.length === 0) continue;
@@ -361,7 +389,7 @@ export class CycleProcessor {
           const inScope = kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && disabled === 1);
           if (!inScope) {
             // Described as the target holds it (as the index recorded it when applied).
-            if (was !== null) entries.d.push(encodePlanEntry({ kind: 'delete', objectId, ...decodeIndexEntry(was) }));
+            if (was !== null) entries.d.push(planDelete(objectId, was));
             return;
           }
           const ops = objectType === ObjectType.OBJECT_TYPE_GROUP ? entries.g : entries.u;
@@ -382,7 +410,10 @@ export class CycleProcessor {
           const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
           cursor = next;
           const held = new Map<string, string>();
-          for (let i = 0; i + 1 < kv.length; i += 2) held.set(kv[i]!, kv[i + 1]!);
+          for (let i = 0; i + 1 < kv.length; i += 2) {
+            held.set(kv[i]!, kv[i + 1]!);
+            scanned[indexedType(kv[i + 1]!)] += 1;
+          }
           const ids = [...held.keys()];
           if (ids.length === 0) continue;
           const seen = await this.redis.hmget(seenKey, ...ids);
@@ -392,11 +423,16 @@ export class CycleProcessor {
           const listed = await this.redis.smismember(part.ds, ...missing);
           missing = missing.filter((_, i) => listed[i] === 0);
           if (missing.length === 0) continue;
-          const d = missing.map((id) => encodePlanEntry({ kind: 'delete', objectId: id, ...decodeIndexEntry(held.get(id)!) }));
+          const d = missing.map((id) => planDelete(id, held.get(id)!));
           await write({ u: [], g: [], d }, missing);
         } while (cursor !== '0');
+        heldByType = scanned;
+      } else if (heldByType === null && indexed > 0) {
+        // Counters missing (an index written by an earlier version): counted once, then kept.
+        heldByType = await this.countIndexed(indexKey);
       }
-      const owed = await this.planRetries(cfgId, seenKey, part.ds, full, counts, write);
+      heldByType ??= { user: 0, group: 0 };
+      const owed = await this.planRetries(cfgId, seenKey, part.ds, full, counts, write, planDelete);
       cycleFields.retries = owed.retries;
       cycleFields.retryRecords = owed.records;
       if (owed.moot.length > 0) cycleFields.mootRetries = JSON.stringify(owed.moot);
@@ -404,10 +440,16 @@ export class CycleProcessor {
       const deleteCount = lengths.d;
       const planSize = lengths.u + lengths.g + lengths.d;
 
-      const policy = cfg.accidentalDeletes;
-      const verdict = decide({ deletes: deleteCount }, policy, { released: c.released === '1' });
+      const nowMs = Date.now();
+      const applied =
+        policy.enabled && policy.window && deleteCount > 0 ? await this.appliedSince(cfgId, nowMs, policy.window.hours) : [];
+      const verdict = decide({ deletes: deleteCount, deletesByType, heldByType, held: indexed, protectedDeletes }, policy, {
+        released: c.released === '1',
+        now: nowMs,
+        applied,
+      });
       const quarantine = verdict.quarantine;
-      const now = new Date().toISOString();
+      const now = new Date(nowMs).toISOString();
       Object.assign(cycleFields, {
         planSize,
         applied: 0,
@@ -420,6 +462,7 @@ export class CycleProcessor {
       // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
       if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
       const tx = conn.multi();
+      tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
       if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
       tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
@@ -428,6 +471,7 @@ export class CycleProcessor {
           deleteCount,
           threshold: policy.threshold,
           trippedBy: [...verdict.trippedBy],
+          seriesCount: 1,
           cycleId,
           since: now,
         };
@@ -471,6 +515,7 @@ export class CycleProcessor {
       if (moved && quarantine) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
+        for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
         this.logger.warn(
           { configurationId: cfgId, cycleId, deleteCount, trippedBy: verdict.trippedBy },
           `cycle quarantined: ${describeVerdict(verdict)}`,
@@ -499,6 +544,7 @@ export class CycleProcessor {
     full: boolean,
     counts: CycleCounts,
     write: (entries: { u: string[]; g: string[]; d: string[] }, deleteIds?: string[]) => Promise<void>,
+    planDelete: (objectId: string, indexed: string) => string,
   ): Promise<{ records: number; retries: number; moot: string[] }> {
     const retryKey = this.keys.retry(cfgId);
     const out = { records: await this.redis.hlen(retryKey), retries: 0, moot: [] as string[] };
@@ -531,7 +577,7 @@ export class CycleProcessor {
         }
         out.retries += 1;
         if (record.op === 'delete') {
-          entries.d.push(encodePlanEntry({ kind: 'delete', objectId: id, ...decodeIndexEntry(held!) }));
+          entries.d.push(planDelete(id, held!));
           deleteIds.push(id);
           return;
         }
@@ -541,6 +587,34 @@ export class CycleProcessor {
       });
       await write(entries, deleteIds);
     } while (cursor !== '0');
+    return out;
+  }
+
+  /** Objects of the index per type, by one scan (only for an index whose counters an earlier version did not keep). */
+  private async countIndexed(indexKey: string): Promise<PerType<number>> {
+    const out = { user: 0, group: 0 };
+    let cursor = '0';
+    do {
+      const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
+      cursor = next;
+      for (let i = 1; i < kv.length; i += 2) out[indexedType(kv[i]!)] += 1;
+    } while (cursor !== '0');
+    return out;
+  }
+
+  /** The deletes applied by the configuration's cycles committed in the `hours` before `nowMs` (one ZRANGEBYSCORE). */
+  private async appliedSince(cfgId: string, nowMs: number, hours: number): Promise<AppliedDeletes[]> {
+    const raw = await this.redis.zrangebyscore(
+      this.keys.appliedDeletes(cfgId),
+      nowMs - hours * 3600 * 1000,
+      '+inf',
+      'WITHSCORES',
+    );
+    const out: AppliedDeletes[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const member = raw[i]!;
+      out.push({ at: Number(raw[i + 1]), deletes: Number(member.slice(member.lastIndexOf(':') + 1)) });
+    }
     return out;
   }
 
@@ -674,14 +748,20 @@ export class CycleProcessor {
     const now = new Date().toISOString();
     const indexSet: string[] = [];
     const indexDel: string[] = [];
+    const heldDelta = { user: 0, group: 0 };
     const settled: string[] = [];
     const failed: number[] = [];
     const logEntries: NewLogEntry[] = new Array<NewLogEntry>(ops.length);
     ops.forEach((op, i) => {
       const outcome = outcomes[i]!;
       if (outcome.status === 'applied') {
-        if (op.kind === 'delete') indexDel.push(op.objectId);
-        else indexSet.push(op.objectId, encodeIndexEntry(op.hash ?? '', op.objectType, op.dn));
+        if (op.kind === 'delete') {
+          indexDel.push(op.objectId);
+          heldDelta[op.objectType] -= 1;
+        } else {
+          indexSet.push(op.objectId, encodeIndexEntry(op.hash ?? '', op.objectType, op.dn));
+          if (op.kind === 'create') heldDelta[op.objectType] += 1;
+        }
         settled.push(op.objectId);
       } else {
         failed.push(i);
@@ -711,6 +791,9 @@ export class CycleProcessor {
     }
     if (indexDel.length > 0) queueEncoded(tx, 'hdel', [this.keys.index(cfgId), ...indexDel]);
     if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
+    for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) tx.hincrby(this.keys.heldCounts(cfgId), t, heldDelta[t]);
+    // Deletes applied count towards the window (recorded by finalize, with the commit time).
+    if (indexDel.length > 0) tx.hincrby(this.keys.cycle(cycleId), 'deletesApplied', indexDel.length);
     // Records exist only where an earlier cycle failed (this cycle's own are for other objects).
     if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...settled]);
     if (owed.length > 0) {
@@ -767,7 +850,9 @@ export class CycleProcessor {
 
   private async finalize(cycleId: string, c: CycleFields): Promise<boolean> {
     const cfgId = c.configurationId ?? '';
-    const now = new Date().toISOString();
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
+    const deletesApplied = Number((await this.redis.hget(this.keys.cycle(cycleId), 'deletesApplied')) ?? 0);
     const tx = this.redis.multi();
     tx.eval(
       ...Scripts.transitionArgs(
@@ -784,6 +869,9 @@ export class CycleProcessor {
     // What a FULL cycle found moot goes with it (harmless should another run have finalized it first).
     const moot = c.mootRetries ? (JSON.parse(c.mootRetries) as string[]) : [];
     if (moot.length > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...moot]);
+    // The window's record: one member per cycle (another run of this finalize writes the same member).
+    if (deletesApplied > 0) tx.zadd(this.keys.appliedDeletes(cfgId), nowMs, `${cycleId}:${deletesApplied}`);
+    tx.zremrangebyscore(this.keys.appliedDeletes(cfgId), '-inf', `(${nowMs - APPLIED_DELETES_KEPT_MS}`);
     const results = await tx.exec();
     throwOnError(results);
     if (results?.[0]?.[1] !== 1) return false;

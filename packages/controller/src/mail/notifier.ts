@@ -51,6 +51,7 @@ export class QuarantineNotifier {
       cycleId,
       deleteCount: q.deleteCount,
       threshold: q.threshold,
+      trippedBy: q.trippedBy,
       since: q.since,
       staged,
       publicUrl: this.publicUrl(),

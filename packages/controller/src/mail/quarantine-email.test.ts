@@ -10,6 +10,11 @@ describe('quarantineEmail', () => {
     cycleId: 'cycle-1',
     deleteCount: 612,
     threshold: 500,
+    trippedBy: [
+      { rule: 'count', value: 612, limit: 500 },
+      { rule: 'percentage', value: 12.2, limit: 10, of: 5000 },
+      { rule: 'protected', value: 1, limit: 1 },
+    ],
     since: '2026-11-24T10:00:00.000Z',
     staged,
     publicUrl: 'https://sync.example.com/',
@@ -23,6 +28,8 @@ describe('quarantineEmail', () => {
   it('gives the counts, the first 20 staged objects and the exact commands and API calls', () => {
     expect(mail.text).toContain('Delete count: 612');
     expect(mail.text).toContain('Threshold: 500');
+    expect(mail.text).toContain('Tripped by:\n  612 deletes >= threshold 500\n  percentage: 12.2% of 5,000 objects, limit 10%\n');
+    expect(mail.text).toContain('  protected: 1 protected object deleted\n');
     for (const s of staged.slice(0, 20)) expect(mail.text).toContain(`${s.dn}  (user)`);
     for (const s of staged.slice(20)) expect(mail.text).not.toContain(s.dn);
     expect(mail.text).toContain('syncguardctl allow-deletes cfg-1');

@@ -1,10 +1,13 @@
-import type { Configuration, ObjectTypeName } from '../model';
+import { describeRule } from '../guard/decide';
+import type { Configuration, ObjectTypeName, TrippedRule } from '../model';
 
 export interface QuarantineEmailInput {
   configuration: Pick<Configuration, 'id' | 'name'>;
   cycleId: string;
   deleteCount: number;
   threshold: number;
+  /** Every rule of the delete policy that tripped (each is named in the email). */
+  trippedBy: readonly TrippedRule[];
   since: string;
   /** The first staged deletes (at most 20 are shown). */
   staged: { dn: string; objectType: ObjectTypeName }[];
@@ -22,6 +25,8 @@ export function quarantineEmail(input: QuarantineEmailInput): { subject: string;
     '',
     `Delete count: ${input.deleteCount}`,
     `Threshold: ${input.threshold}`,
+    'Tripped by:',
+    ...input.trippedBy.map((t) => `  ${describeRule(t)}`),
     `Cycle: ${input.cycleId}`,
     `Since: ${input.since}`,
     '',

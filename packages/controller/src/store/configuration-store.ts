@@ -73,6 +73,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.active(id),
       this.keys.cycles(id),
       this.keys.index(id),
+      this.keys.heldCounts(id),
+      this.keys.appliedDeletes(id),
       this.keys.retry(id),
       this.keys.plog(id),
     );

@@ -32,6 +32,7 @@ const quarantine = {
   deleteCount: 12,
   threshold: 10,
   trippedBy: [],
+  seriesCount: 1,
   cycleId: 'c-held',
   since: '2026-01-01T00:00:00.000Z',
 };

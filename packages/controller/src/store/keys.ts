@@ -17,6 +17,8 @@
  * | `P:config:{id}:active` | string | the active agent's id |
  * | `P:config:{id}:cycles` | zset | cycle ids by start time |
  * | `P:config:{id}:index` | hash | synced index: object id -> `<content hash (hex)>\t<u\|g>\t<dn>` as applied (store/index-entry.ts) |
+ * | `P:config:{id}:held` | hash | `user`, `group` -> objects of the type the index holds (kept by apply chunks, set exactly by FULL cycles; for the delete guard's per-type percentages) |
+ * | `P:config:{id}:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
  * | `P:config:{id}:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
@@ -74,6 +76,14 @@ export class Keys {
   }
   index(id: string): string {
     return `${this.prefix}:config:${id}:index`;
+  }
+  /** Objects the synced index holds per type (for the delete guard). */
+  heldCounts(id: string): string {
+    return `${this.prefix}:config:${id}:held`;
+  }
+  /** Deletes applied by the configuration's cycles, by commit time (the delete guard's window). */
+  appliedDeletes(id: string): string {
+    return `${this.prefix}:config:${id}:applied-deletes`;
   }
   retry(id: string): string {
     return `${this.prefix}:config:${id}:retry`;

@@ -12,7 +12,15 @@ const quarantine: StoredQuarantine = {
   reason: 'TooManyDeletes',
   deleteCount: 612,
   threshold: 500,
-  trippedBy: [{ rule: 'count', value: 612, limit: 500 }],
+  trippedBy: [
+    { rule: 'count', value: 612, limit: 500 },
+    { rule: 'percentage', value: 12.2, limit: 10, of: 5000 },
+    { rule: 'type:user', value: 300, limit: 300 },
+    { rule: 'type:group', value: 20, limit: 20 },
+    { rule: 'window', value: 1000, limit: 1000 },
+    { rule: 'protected', value: 1, limit: 1 },
+  ],
+  seriesCount: 1,
   cycleId: 'c1',
   since: '2026-11-24T10:00:00.000Z',
 };
@@ -20,6 +28,11 @@ const quarantine: StoredQuarantine = {
 describe('quarantine codec', () => {
   it('round-trips a quarantine', () => {
     expect(decodeQuarantine(encodeQuarantine(quarantine))).toEqual(quarantine);
+  });
+
+  it('reads a quarantine stored before seriesCount as found by one cycle', () => {
+    const { seriesCount: _, ...old } = quarantine;
+    expect(decodeQuarantine(JSON.stringify(old)).seriesCount).toBe(1);
   });
 
   it('keeps only the known fields', () => {
@@ -33,6 +46,8 @@ describe('quarantine codec', () => {
     ['another reason', JSON.stringify({ ...quarantine, reason: 'Other' })],
     ['a string count', JSON.stringify({ ...quarantine, deleteCount: '612' })],
     ['no trippedBy', JSON.stringify({ ...quarantine, trippedBy: undefined })],
+    ['a fractional of', JSON.stringify({ ...quarantine, trippedBy: [{ rule: 'percentage', value: 1, limit: 1, of: 2.5 }] })],
+    ['a seriesCount of 0', JSON.stringify({ ...quarantine, seriesCount: 0 })],
     ['an unknown rule', JSON.stringify({ ...quarantine, trippedBy: [{ rule: 'nope', value: 1, limit: 1 }] })],
   ])('refuses %s', (_what, raw) => {
     expect(() => decodeQuarantine(raw)).toThrow(StoredFormatError);

@@ -1,4 +1,4 @@
-import type { TrippedRule } from '../guard/decide';
+import { RULE_NAMES, type TrippedRule } from '../guard/decide';
 import type { Quarantine } from '../model';
 
 /** A quarantine as stored in the `quarantine` field of `P:config:{id}:state` (JSON). */
@@ -28,6 +28,7 @@ export function encodeQuarantine(q: StoredQuarantine): string {
     deleteCount: q.deleteCount,
     threshold: q.threshold,
     trippedBy: q.trippedBy,
+    seriesCount: q.seriesCount,
     cycleId: q.cycleId,
     since: q.since,
   });
@@ -40,11 +41,15 @@ export function decodeQuarantine(raw: string): StoredQuarantine {
   if (!isCount(v.deleteCount) || !isCount(v.threshold)) throw new StoredFormatError('quarantine', 'counts');
   if (typeof v.cycleId !== 'string' || typeof v.since !== 'string') throw new StoredFormatError('quarantine', 'cycleId/since');
   if (!Array.isArray(v.trippedBy) || !v.trippedBy.every(isTrippedRule)) throw new StoredFormatError('quarantine', 'trippedBy');
+  // Quarantines stored before seriesCount were found by their one cycle.
+  const seriesCount = v.seriesCount === undefined ? 1 : v.seriesCount;
+  if (!isCount(seriesCount) || seriesCount < 1) throw new StoredFormatError('quarantine', 'seriesCount');
   return {
     reason: v.reason,
     deleteCount: v.deleteCount,
     threshold: v.threshold,
     trippedBy: v.trippedBy,
+    seriesCount,
     cycleId: v.cycleId,
     since: v.since,
   };
@@ -87,5 +92,10 @@ function isNullableString(v: unknown): v is string | null {
 function isTrippedRule(v: unknown): v is TrippedRule {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
-  return r.rule === 'count' && typeof r.value === 'number' && typeof r.limit === 'number';
+  return (
+    RULE_NAMES.includes(r.rule as TrippedRule['rule']) &&
+    typeof r.value === 'number' &&
+    typeof r.limit === 'number' &&
+    (r.of === undefined || isCount(r.of))
+  );
 }

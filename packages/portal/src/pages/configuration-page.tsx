@@ -4,7 +4,16 @@ import type { Agent, AllowDeletesResult, Configuration, ConfigurationStatus, Cyc
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { ConfirmDialog, ErrorNotice, KebabMenu, Loading, Notice, StateBadge, type MenuItem } from '../components/ui';
-import { formatAgo, formatTime, notificationLabel, plural, reasonLabel, cycleStateLabel, thresholdRatio } from '../format';
+import {
+  formatAgo,
+  formatTime,
+  notificationLabel,
+  plural,
+  reasonLabel,
+  cycleStateLabel,
+  thresholdRatio,
+  trippedRuleText,
+} from '../format';
 import { href } from '../routes';
 import { useLoad } from '../use-load';
 
@@ -193,6 +202,11 @@ export function ConfigurationPage({ id }: { id: string }) {
             <Notice tone="danger" title="Delete threshold exceeded" testId="quarantine-banner">
               Synchronisation is stopped: the last cycle would delete {plural(q.deleteCount, 'object')} from the cloud directory
               and the threshold is {q.threshold.toLocaleString('en-US')}. Nothing of that cycle was applied.{' '}
+              {q.trippedBy.length > 0 ? (
+                <span data-testid="tripped-by">
+                  Tripped: {q.trippedBy.map((t) => `${t.rule} (${trippedRuleText(t)})`).join('; ')}.{' '}
+                </span>
+              ) : null}
               <a href={href({ page: 'logs', id, action: 'StagedDelete', cycleId: q.cycleId })} data-testid="review-staged">
                 Review the staged deletes
               </a>
