@@ -44,7 +44,7 @@ const PROGRAMS = {
   controller: {
     name: 'syncguard-controller',
     dir: 'packages/controller',
-    bins: { 'syncguard-controller': 'dist/main.js', syncguardctl: 'dist/cli/main.js' },
+    bins: { 'syncguard-controller': 'bin/syncguard-controller.js', syncguardctl: 'bin/syncguardctl.js' },
     user: 'syncguard',
     home: '/var/lib/syncguard',
     envFile: 'controller.env',
@@ -57,7 +57,7 @@ const PROGRAMS = {
   agent: {
     name: 'syncguard-agent',
     dir: 'packages/agent',
-    bins: { 'syncguard-agent': 'dist/main.js' },
+    bins: { 'syncguard-agent': 'bin/syncguard-agent.js' },
     user: 'syncguard-agent',
     home: '/var/lib/syncguard-agent',
     envFile: 'agent.env',

@@ -87,7 +87,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   return exit.code;
 }
 
-if (require.main === module) {
+/** Runs the program as `syncguard-agent` (bin/syncguard-agent.js, or this file run directly). */
+export function start(): void {
   main(process.argv.slice(2), process.env).then(
     (code) => {
       // Let pino flush its last lines before leaving.
@@ -99,3 +100,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) start();

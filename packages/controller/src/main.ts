@@ -92,9 +92,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-if (require.main === module) {
+/** Runs the program as `syncguard-controller` (bin/syncguard-controller.js, or this file run directly). */
+export function start(): void {
   main().catch((error: unknown) => {
     process.stderr.write(`syncguard-controller: ${redactUrlCredentials((error as Error).message)}\n`);
     process.exit(1);
   });
 }
+
+if (require.main === module) start();

@@ -337,7 +337,7 @@ describe('sync pipeline', () => {
       notificationEmail: null,
     });
     const patched = await server.service.updateConfiguration(cfg.id, { accidentalDeletes: { threshold: 7 } }, TEST_ADMIN);
-    expect(patched.accidentalDeletes).toEqual({ enabled: true, threshold: 7, countDisables: false });
+    expect(patched.accidentalDeletes).toMatchObject({ enabled: true, threshold: 7, countDisables: false, percentage: null });
     await expect(
       server.service.updateConfiguration(cfg.id, { accidentalDeletes: { threshold: -1 } }, TEST_ADMIN),
     ).rejects.toMatchObject({
