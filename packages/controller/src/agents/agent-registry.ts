@@ -37,19 +37,11 @@ export interface AgentRegistryDeps {
  * connected (on any replica), and which agent is the active one of a configuration.
  */
 export class AgentRegistry {
-  private readonly records: AgentRecords;
-  private readonly configs: AgentConfigurations;
-  private readonly link: AgentChannel;
-
-  constructor(private readonly deps: AgentRegistryDeps) {
-    this.records = deps.records;
-    this.configs = deps.configs;
-    this.link = deps.link;
-  }
+  constructor(private readonly deps: AgentRegistryDeps) {}
 
   /** True when the agent is registered. */
   async exists(id: string): Promise<boolean> {
-    return this.records.exists(id);
+    return this.deps.records.exists(id);
   }
 
   // ---------------------------------------------------------------- agents
@@ -61,7 +53,7 @@ export class AgentRegistry {
     const id = randomUUID();
     const token = newAgentToken();
     // Name claim and agent creation in one script: of two registrations of a name, one wins.
-    const created = await this.records.register({ id, name, tokenHash: hashAgentToken(token), createdAt: new Date() });
+    const created = await this.deps.records.register({ id, name, tokenHash: hashAgentToken(token), createdAt: new Date() });
     if (!created) throw new ConflictError('SG_ERR_NAME_TAKEN', `name: an agent named ${name} exists`);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
@@ -78,14 +70,14 @@ export class AgentRegistry {
    * that already share a name keep it (the CLI then asks for the id).
    */
   async claimAgentNames(): Promise<void> {
-    for (const id of await this.records.ids()) {
-      const name = await this.records.name(id);
-      if (name) await this.records.claimName(name, id);
+    for (const id of await this.deps.records.ids()) {
+      const name = await this.deps.records.name(id);
+      if (name) await this.deps.records.claimName(name, id);
     }
   }
 
   private async storedAgent(id: string): Promise<{ name: string; tokenHash: string }> {
-    const agent = await this.records.credentials(id);
+    const agent = await this.deps.records.credentials(id);
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
   }
@@ -98,14 +90,14 @@ export class AgentRegistry {
   async deleteAgent(id: string, actor: Actor): Promise<{ id: string; name: string; configurationIds: string[] }> {
     let agent = await this.storedAgent(id);
     // Retried when a rotation changed the token between the read and the delete.
-    while (!(await this.records.remove({ id, tokenHash: agent.tokenHash, name: agent.name }))) {
+    while (!(await this.deps.records.remove({ id, tokenHash: agent.tokenHash, name: agent.name }))) {
       agent = await this.storedAgent(id);
     }
-    const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(id));
+    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(id));
     const now = new Date().toISOString();
     for (const cfg of configs) {
       const next: StoredConfiguration = { ...cfg, agentIds: cfg.agentIds.filter((a) => a !== id), updatedAt: now };
-      await this.configs.save(next);
+      await this.deps.configs.save(next);
     }
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
@@ -113,7 +105,7 @@ export class AgentRegistry {
       target: { type: 'agent', id },
       details: { name: agent.name, configurationIds: configs.map((c) => c.id) },
     });
-    await this.link.revoke(id, '', 'the agent was deleted');
+    await this.deps.link.revoke(id, '', 'the agent was deleted');
     this.deps.logger.warn({ agentId: id, name: agent.name, by: actor.name }, 'agent deleted');
     return { id, name: agent.name, configurationIds: configs.map((c) => c.id) };
   }
@@ -125,7 +117,7 @@ export class AgentRegistry {
   async rotateAgentToken(id: string, actor: Actor): Promise<{ id: string; token: string }> {
     const agent = await this.storedAgent(id);
     const token = newAgentToken();
-    const rotated = await this.records.rotateToken(id, agent.tokenHash, hashAgentToken(token));
+    const rotated = await this.deps.records.rotateToken(id, agent.tokenHash, hashAgentToken(token));
     if (!rotated) throw new ConflictError('SG_ERR_AGENT_CHANGED', `agent ${id} was deleted or its token rotated meanwhile`);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
@@ -133,25 +125,25 @@ export class AgentRegistry {
       target: { type: 'agent', id },
       details: { name: agent.name },
     });
-    await this.link.revoke(id, agent.tokenHash, 'the agent token was rotated');
+    await this.deps.link.revoke(id, agent.tokenHash, 'the agent token was rotated');
     this.deps.logger.warn({ agentId: id, name: agent.name, by: actor.name }, 'agent token rotated');
     return { id, token };
   }
 
   async listAgents(): Promise<Agent[]> {
-    const ids = await this.records.ids();
-    const configs = await this.configs.list();
+    const ids = await this.deps.records.ids();
+    const configs = await this.deps.configs.list();
     return Promise.all(ids.map((id) => this.agentView(id, configs))).then((a) => a.filter((x): x is Agent => x !== null));
   }
 
   async getAgent(id: string): Promise<Agent> {
-    const agent = await this.agentView(id, await this.configs.list());
+    const agent = await this.agentView(id, await this.deps.configs.list());
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
   }
 
   private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
-    const [record, connected] = await Promise.all([this.records.read(id), this.isConnected(id)]);
+    const [record, connected] = await Promise.all([this.deps.records.read(id), this.isConnected(id)]);
     if (!record) return null;
     return {
       id,
@@ -170,20 +162,20 @@ export class AgentRegistry {
    * crashed controller's sessions would otherwise look connected until they expire).
    */
   async isConnected(agentId: string): Promise<boolean> {
-    const holder = await this.records.sessionHolder(agentId);
+    const holder = await this.deps.records.sessionHolder(agentId);
     if (!holder) return false;
     const [controllerId = '', , version] = holder.split('/');
     // A session written by a controller version without liveness keys (no `/2` suffix: a
     // rolling upgrade) counts until it expires, as it always did.
     if (version !== SESSION_FORMAT || controllerId === this.deps.controllerId) return true;
-    return this.records.controllerAlive(controllerId);
+    return this.deps.records.controllerAlive(controllerId);
   }
 
   private livenessTimer: NodeJS.Timeout | null = null;
 
   /** Keeps this process's liveness key (`P:controller:{id}`) while it runs. */
   async startLiveness(): Promise<void> {
-    const beat = () => this.records.markControllerAlive(this.deps.controllerId, LIVENESS_TTL_MS);
+    const beat = () => this.deps.records.markControllerAlive(this.deps.controllerId, LIVENESS_TTL_MS);
     await beat();
     this.livenessTimer = setInterval(() => {
       beat().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'liveness key not refreshed'));
@@ -194,17 +186,17 @@ export class AgentRegistry {
   async stopLiveness(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.livenessTimer = null;
-    await this.records.clearControllerAlive(this.deps.controllerId);
+    await this.deps.records.clearControllerAlive(this.deps.controllerId);
   }
 
   /** The agent that gets StartCycle for a configuration: the current one if connected, else the first connected one. */
   async activeAgent(cfg: StoredConfiguration): Promise<string | null> {
-    const current = await this.records.activeAgent(cfg.id);
+    const current = await this.deps.records.activeAgent(cfg.id);
     if (current && cfg.agentIds.includes(current) && (await this.isConnected(current))) return current;
     for (const agentId of cfg.agentIds) {
       if (!(await this.isConnected(agentId))) continue;
-      if (await this.records.claimActive(cfg.id, agentId, current ?? '')) return agentId;
-      const now = await this.records.activeAgent(cfg.id);
+      if (await this.deps.records.claimActive(cfg.id, agentId, current ?? '')) return agentId;
+      const now = await this.deps.records.activeAgent(cfg.id);
       if (now && (await this.isConnected(now))) return now;
     }
     return null;

@@ -74,23 +74,7 @@ export interface SessionServiceDeps {
  * the cycle's own agent only, liveness, and failover when the agent goes away.
  */
 export class SessionService implements SessionHandler {
-  private readonly records: AgentRecords;
-  private readonly cycleRecords: SessionCycles;
-  private readonly configs: AgentConfigurations;
-  private readonly agents: AgentRegistry;
-  private readonly cycles: CycleService;
-  private readonly queues: PipelineQueues;
-  private readonly link: AgentChannel;
-
-  constructor(private readonly deps: SessionServiceDeps) {
-    this.records = deps.records;
-    this.cycleRecords = deps.cycleRecords;
-    this.configs = deps.configs;
-    this.agents = deps.agents;
-    this.cycles = deps.cycles;
-    this.queues = deps.queues;
-    this.link = deps.link;
-  }
+  constructor(private readonly deps: SessionServiceDeps) {}
 
   /** When each session's AgentHello arrived (ms), to tell cycles sent before it from cycles sent on it. */
   private readonly helloAt = new WeakMap<AgentSession, number>();
@@ -112,17 +96,17 @@ export class SessionService implements SessionHandler {
    */
   private async claimSession(session: AgentSession): Promise<void> {
     const mine = this.sessionValue(session);
-    const previous = await this.records.takeSession(session.agentId, mine, this.sessionTtlMs());
+    const previous = await this.deps.records.takeSession(session.agentId, mine, this.sessionTtlMs());
     const [controllerId, sessionId] = (previous ?? '').split('/');
     if (previous && previous !== mine && controllerId !== this.deps.controllerId && sessionId) {
-      await this.link.supersede(session.agentId, sessionId);
+      await this.deps.link.supersede(session.agentId, sessionId);
     }
   }
 
   async hello(session: AgentSession, hello: AgentHello): Promise<Assignment[]> {
     this.helloAt.set(session, Date.now());
     // Deleted or rotated between the upgrade and this hello: refused, nothing written.
-    const current = await this.records.touch(session.agentId, session.tokenHash, {
+    const current = await this.deps.records.touch(session.agentId, session.tokenHash, {
       lastSeenAt: new Date().toISOString(),
       version: hello.softwareVersion,
       hostname: hello.hostname,
@@ -131,22 +115,22 @@ export class SessionService implements SessionHandler {
       session.revoke('the agent was deleted or its token rotated');
       return [];
     }
-    this.link.register(session);
+    this.deps.link.register(session);
     await this.claimSession(session);
-    const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
+    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
     const cursors = servedCursors(hello, configs).filter((c) => c.committedCycleId !== '');
-    await this.records.replaceCursors(
+    await this.deps.records.replaceCursors(
       session.agentId,
       Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])),
     );
     const out: Assignment[] = [];
     for (const cfg of configs)
-      out.push({ configurationId: cfg.id, active: (await this.agents.activeAgent(cfg)) === session.agentId });
+      out.push({ configurationId: cfg.id, active: (await this.deps.agents.activeAgent(cfg)) === session.agentId });
     return out;
   }
 
   async afterWelcome(session: AgentSession, hello: AgentHello): Promise<void> {
-    const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
+    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
     const cursors = servedCursors(hello, configs);
     for (const cursor of cursors) {
       if (cursor.pendingCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.pendingCycleId, true);
@@ -160,16 +144,19 @@ export class SessionService implements SessionHandler {
     const known = new Set(cursors.flatMap((c) => [c.pendingCycleId, c.runningCycleId]).filter((id) => id !== ''));
     const helloAt = this.helloAt.get(session) ?? 0;
     for (const cfg of configs) {
-      const current = await this.cycleRecords.currentCycleId(cfg.id);
+      const current = await this.deps.cycleRecords.currentCycleId(cfg.id);
       if (!current || known.has(current)) continue;
-      const { phase, agentId: owner, startedAt } = await this.cycleRecords.run(current);
+      const { phase, agentId: owner, startedAt } = await this.deps.cycleRecords.run(current);
       if (phase === 'streaming' && owner === session.agentId && Date.parse(startedAt ?? '') < helloAt) {
-        await this.cycles.failCycle(cfg.id, current, { code: 'ABANDONED', message: 'the agent reconnected without this cycle' });
+        await this.deps.cycles.failCycle(cfg.id, current, {
+          code: 'ABANDONED',
+          message: 'the agent reconnected without this cycle',
+        });
       }
     }
     for (const cfg of configs) {
-      if ((await this.records.activeAgent(cfg.id)) !== session.agentId) continue;
-      await this.cycles.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
+      if ((await this.deps.records.activeAgent(cfg.id)) !== session.agentId) continue;
+      await this.deps.cycles.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
         if (!(error instanceof ConflictError))
           this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start a cycle');
       });
@@ -178,15 +165,15 @@ export class SessionService implements SessionHandler {
 
   /** Answers an agent's pending or running cycle after a reconnect. */
   private async sendVerdict(agentId: string, configurationId: string, cycleId: string, completed: boolean): Promise<void> {
-    const { phase, configurationId: cfgId, lastSequence, agentId: owner } = await this.cycleRecords.run(cycleId);
+    const { phase, configurationId: cfgId, lastSequence, agentId: owner } = await this.deps.cycleRecords.run(cycleId);
     const abort = (reason: AbortReason, message: string) =>
-      this.link.send(agentId, { type: 'cycleAborted', value: { configurationId, cycleId, reason, message } });
+      this.deps.link.send(agentId, { type: 'cycleAborted', value: { configurationId, cycleId, reason, message } });
     // A cursor naming another agent's cycle must not settle (or fail) it.
     if (!phase || cfgId !== configurationId || owner !== agentId)
       return abort(AbortReason.ABORT_REASON_ABANDONED, 'unknown cycle');
     switch (phase) {
       case 'applied':
-        return this.cycles.sendCommitted(agentId, configurationId, cycleId);
+        return this.deps.cycles.sendCommitted(agentId, configurationId, cycleId);
       case 'failed':
         return abort(AbortReason.ABORT_REASON_ABANDONED, 'cycle failed');
       case 'discarded':
@@ -194,7 +181,10 @@ export class SessionService implements SessionHandler {
       case 'streaming':
         if (completed && !lastSequence) {
           // The agent completed a cycle whose CycleComplete never reached us: it cannot be evaluated.
-          await this.cycles.failCycle(configurationId, cycleId, { code: 'ABANDONED', message: 'completion lost in a reconnect' });
+          await this.deps.cycles.failCycle(configurationId, cycleId, {
+            code: 'ABANDONED',
+            message: 'completion lost in a reconnect',
+          });
           return abort(AbortReason.ABORT_REASON_ABANDONED, 'completion lost; a new cycle follows');
         }
         return;
@@ -212,7 +202,7 @@ export class SessionService implements SessionHandler {
     const tooLong = changeOverLimit(batch);
     if (tooLong) return { ackedThrough: null, error: await this.refuseOverLimit(session, batch, tooLong) };
     // The script checks that the cycle is this agent's, for this configuration (one round trip).
-    const { result, acked } = await this.cycleRecords.persistBatch(
+    const { result, acked } = await this.deps.cycleRecords.persistBatch(
       batch.cycleId,
       batch.sequence,
       // The changes are kept as the agent encoded them.
@@ -254,7 +244,7 @@ export class SessionService implements SessionHandler {
       };
     }
     // The last batch, after CycleComplete (a resend after a reconnect): the cycle is complete now.
-    if (result === PersistBatchResult.STORED_COMPLETE) await this.queues.enqueueCycle(batch.cycleId, 'complete');
+    if (result === PersistBatchResult.STORED_COMPLETE) await this.deps.queues.enqueueCycle(batch.cycleId, 'complete');
     return { ackedThrough: acked, error: null };
   }
 
@@ -264,15 +254,15 @@ export class SessionService implements SessionHandler {
    */
   private async refuseOverLimit(session: AgentSession, batch: StagedBatch, why: string): Promise<SessionError> {
     const error = { code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, message: why, cycleId: batch.cycleId };
-    const { configurationId: cfgId, agentId: owner } = await this.cycleRecords.owner(batch.cycleId);
+    const { configurationId: cfgId, agentId: owner } = await this.deps.cycleRecords.owner(batch.cycleId);
     if (cfgId !== batch.configurationId || owner !== session.agentId)
       return { ...error, code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${batch.cycleId}` };
     this.deps.logger.warn(
       { agentId: session.agentId, configurationId: cfgId, cycleId: batch.cycleId, why },
       'batch over a limit',
     );
-    if (await this.cycles.failCycle(cfgId, batch.cycleId, { code: 'LIMIT_EXCEEDED', message: why })) {
-      await this.link.send(session.agentId, {
+    if (await this.deps.cycles.failCycle(cfgId, batch.cycleId, { code: 'LIMIT_EXCEEDED', message: why })) {
+      await this.deps.link.send(session.agentId, {
         type: 'cycleAborted',
         value: {
           configurationId: cfgId,
@@ -286,20 +276,20 @@ export class SessionService implements SessionHandler {
   }
 
   async complete(session: AgentSession, message: CycleComplete): Promise<SessionError | null> {
-    const { configurationId: cfgId, agentId: owner } = await this.cycleRecords.owner(message.cycleId);
+    const { configurationId: cfgId, agentId: owner } = await this.deps.cycleRecords.owner(message.cycleId);
     if (cfgId !== message.configurationId || owner !== session.agentId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
-    const r = await this.cycleRecords.complete(
+    const r = await this.deps.cycleRecords.complete(
       message.cycleId,
       message.lastSequence,
       JSON.stringify(message.totals),
       String(message.mode),
       changeTrackingName(message.changeTracking),
     );
-    if (r === CompleteCycleResult.COMPLETE) await this.queues.enqueueCycle(message.cycleId, 'complete');
+    if (r === CompleteCycleResult.COMPLETE) await this.deps.queues.enqueueCycle(message.cycleId, 'complete');
     if (r === CompleteCycleResult.NOT_STREAMING) {
-      const phase = await this.cycleRecords.phase(message.cycleId);
+      const phase = await this.deps.cycleRecords.phase(message.cycleId);
       if (phase === 'failed' || phase === 'discarded') {
         return {
           code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE,
@@ -315,18 +305,18 @@ export class SessionService implements SessionHandler {
     // Only the agent the cycle was started for may fail it, as for its batches and
     // CycleComplete: cycle ids are visible to readers, and any agent could otherwise put
     // another agent's configuration into `error`.
-    const { configurationId: cfgId, agentId: owner } = await this.cycleRecords.owner(message.cycleId);
+    const { configurationId: cfgId, agentId: owner } = await this.deps.cycleRecords.owner(message.cycleId);
     if (!cfgId || cfgId !== message.configurationId || owner !== session.agentId) {
       return { code: ErrorCode.ERROR_CODE_UNKNOWN_CYCLE, message: `unknown cycle ${message.cycleId}`, cycleId: message.cycleId };
     }
-    await this.cycles.failCycle(cfgId, message.cycleId, {
+    await this.deps.cycles.failCycle(cfgId, message.cycleId, {
       code: cycleErrorName(message.code),
       message: boundedText(message.message, MAX_AGENT_MESSAGE_CHARS),
     });
     if (message.code === CycleErrorCode.CYCLE_ERROR_CACHE_MISMATCH) {
       // The agent's cache is not at our committed cycle: the next cycle runs FULL, now.
-      await this.records.dropCursor(session.agentId, cfgId);
-      await this.cycles.startCycleFor(cfgId, 'agent-connected').catch((error: unknown) => {
+      await this.deps.records.dropCursor(session.agentId, cfgId);
+      await this.deps.cycles.startCycleFor(cfgId, 'agent-connected').catch((error: unknown) => {
         if (!(error instanceof ConflictError)) throw error;
       });
     }
@@ -334,34 +324,34 @@ export class SessionService implements SessionHandler {
   }
 
   async alive(session: AgentSession): Promise<void> {
-    if (!this.link.isCurrent(session)) return;
+    if (!this.deps.link.isCurrent(session)) return;
     const mine = this.sessionValue(session);
     // Extended only while it is this session's; a newer connection elsewhere took it over.
-    if (!(await this.records.extendSession(session.agentId, mine, this.sessionTtlMs()))) {
+    if (!(await this.deps.records.extendSession(session.agentId, mine, this.sessionTtlMs()))) {
       session.close(CloseCode.SUPERSEDED, 'superseded by a new connection');
       return;
     }
     // Also catches a revocation whose pub/sub command this replica missed.
     const lastSeenAt = new Date().toISOString();
-    if (!(await this.records.touch(session.agentId, session.tokenHash, { lastSeenAt })))
+    if (!(await this.deps.records.touch(session.agentId, session.tokenHash, { lastSeenAt })))
       session.revoke('the agent was deleted or its token rotated');
   }
 
   async closed(session: AgentSession): Promise<void> {
-    const mine = await this.records.endSession(session.agentId, this.sessionValue(session));
+    const mine = await this.deps.records.endSession(session.agentId, this.sessionValue(session));
     if (!mine) return; // superseded by a newer connection
-    await this.records.touch(session.agentId, session.tokenHash, {
+    await this.deps.records.touch(session.agentId, session.tokenHash, {
       lastSeenAt: new Date().toISOString(),
     });
     this.deps.logger.info({ agentId: session.agentId }, 'agent disconnected');
     // Fail over: configurations this agent was active for get another connected agent.
-    const configs = (await this.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
+    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
     for (const cfg of configs) {
-      if (!(await this.records.releaseActive(cfg.id, session.agentId))) continue;
-      const next = await this.agents.activeAgent(cfg);
+      if (!(await this.deps.records.releaseActive(cfg.id, session.agentId))) continue;
+      const next = await this.deps.agents.activeAgent(cfg);
       if (!next) continue;
       this.deps.logger.info({ configurationId: cfg.id, agentId: next }, 'agent takes over');
-      await this.cycles.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
+      await this.deps.cycles.startCycleFor(cfg.id, 'agent-connected').catch((error: unknown) => {
         if (!(error instanceof ConflictError)) this.deps.logger.warn({ err: error }, 'no cycle after failover');
       });
     }

@@ -33,50 +33,36 @@ export interface ConfigurationServiceDeps {
 
 /** Configurations: create, change, remove (with everything held for them), each audited and scheduled. */
 export class ConfigurationService {
-  private readonly cycleRecords: CycleRecords;
-  private readonly configs: ConfigurationRecords;
-  private readonly agents: AgentDirectory;
-  private readonly cycles: CycleService;
-  private readonly queues: PipelineQueues;
-  private readonly link: AgentChannel;
-
-  constructor(private readonly deps: ConfigurationServiceDeps) {
-    this.cycleRecords = deps.cycleRecords;
-    this.configs = deps.configs;
-    this.agents = deps.agents;
-    this.cycles = deps.cycles;
-    this.queues = deps.queues;
-    this.link = deps.link;
-  }
+  constructor(private readonly deps: ConfigurationServiceDeps) {}
 
   private async withState(cfg: StoredConfiguration): Promise<Configuration> {
-    return { ...cfg, state: await this.configs.state(cfg.id) };
+    return { ...cfg, state: await this.deps.configs.state(cfg.id) };
   }
 
   async listConfigurations(): Promise<Configuration[]> {
-    return Promise.all((await this.configs.list()).map((c) => this.withState(c)));
+    return Promise.all((await this.deps.configs.list()).map((c) => this.withState(c)));
   }
 
   private async checkAgents(agentIds: string[]): Promise<void> {
     for (const id of agentIds) {
-      if (!(await this.agents.exists(id))) throw new ValidationError('agentIds', `unknown agent ${id}`);
+      if (!(await this.deps.agents.exists(id))) throw new ValidationError('agentIds', `unknown agent ${id}`);
     }
   }
 
   async createConfiguration(input: unknown, actor: Actor): Promise<Configuration> {
     const cfg = validateConfigurationInput(input, randomUUID(), new Date().toISOString());
     await this.checkAgents(cfg.agentIds);
-    await this.configs.create(cfg, {
+    await this.deps.configs.create(cfg, {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'configuration.create',
       target: { type: 'configuration', id: cfg.id },
       details: { name: cfg.name },
     });
-    await this.queues.schedule(cfg);
+    await this.deps.queues.schedule(cfg);
     if (this.deps.options.schedule) {
       // The first cycle starts now when an agent is connected, instead of waiting for the
       // scheduler's first job to be picked up; that job then finds the cycle running.
-      await this.cycles.startCycleFor(cfg.id, 'schedule').catch((error: unknown) => {
+      await this.deps.cycles.startCycleFor(cfg.id, 'schedule').catch((error: unknown) => {
         if (!(error instanceof ConflictError))
           this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start the first cycle');
       });
@@ -85,31 +71,31 @@ export class ConfigurationService {
   }
 
   async getConfiguration(id: string): Promise<Configuration> {
-    return this.withState(await this.configs.get(id));
+    return this.withState(await this.deps.configs.get(id));
   }
 
   async updateConfiguration(id: string, patch: ConfigurationPatch, actor: Actor): Promise<Configuration> {
-    const current = await this.configs.get(id);
+    const current = await this.deps.configs.get(id);
     const next = applyConfigurationPatch(current, patch, new Date().toISOString());
     await this.checkAgents(next.agentIds);
-    await this.configs.update(next, {
+    await this.deps.configs.update(next, {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'configuration.update',
       target: { type: 'configuration', id },
       details: { changed: Object.keys(patch ?? {}) },
     });
-    if (next.syncIntervalSeconds !== current.syncIntervalSeconds) await this.queues.schedule(next);
+    if (next.syncIntervalSeconds !== current.syncIntervalSeconds) await this.deps.queues.schedule(next);
     return this.withState(next);
   }
 
   async deleteConfiguration(id: string, actor: Actor): Promise<void> {
-    const cfg = await this.configs.get(id);
-    const st = await this.cycleRecords.stateFields(id);
-    await this.queues.unschedule(id);
+    const cfg = await this.deps.configs.get(id);
+    const st = await this.deps.cycleRecords.stateFields(id);
+    await this.deps.queues.unschedule(id);
     if (st.currentCycleId) {
-      const { agentId, phase } = await this.cycleRecords.run(st.currentCycleId);
+      const { agentId, phase } = await this.deps.cycleRecords.run(st.currentCycleId);
       if (agentId && isCyclePhase(phase) && !ENDED_PHASES.includes(phase)) {
-        await this.link.send(agentId, {
+        await this.deps.link.send(agentId, {
           type: 'cycleAborted',
           value: {
             configurationId: id,
@@ -120,9 +106,9 @@ export class ConfigurationService {
         });
       }
     }
-    await this.cycleRecords.removeAllCycles(id);
+    await this.deps.cycleRecords.removeAllCycles(id);
     await this.deps.target.removeAll(id);
-    await this.configs.remove(id, {
+    await this.deps.configs.remove(id, {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'configuration.delete',
       target: { type: 'configuration', id },

@@ -42,31 +42,17 @@ export interface CycleServiceDeps {
  * (CycleProcessor); the quarantine commands are QuarantineService's.
  */
 export class CycleService {
-  private readonly records: CycleRecords;
-  private readonly cursors: AgentCursors;
-  private readonly configs: ConfigurationReader;
-  private readonly agents: AgentPresence;
-  private readonly queues: PipelineQueues;
-  private readonly link: AgentChannel;
-
-  constructor(private readonly deps: CycleServiceDeps) {
-    this.records = deps.records;
-    this.cursors = deps.cursors;
-    this.configs = deps.configs;
-    this.agents = deps.agents;
-    this.queues = deps.queues;
-    this.link = deps.link;
-  }
+  constructor(private readonly deps: CycleServiceDeps) {}
 
   // ---------------------------------------------------------------- status, cycles, logs
 
   async readCycle(cycleId: string): Promise<Cycle | null> {
-    return this.records.read(cycleId);
+    return this.deps.records.read(cycleId);
   }
 
   async getStatus(id: string): Promise<ConfigurationStatus> {
-    await this.configs.get(id);
-    const { state, quarantine, lastCycleId } = await this.records.status(id);
+    await this.deps.configs.get(id);
+    const { state, quarantine, lastCycleId } = await this.deps.records.status(id);
     const lastCycle = lastCycleId ? await this.readCycle(lastCycleId) : null;
     return { state, quarantine, lastCycle };
   }
@@ -88,20 +74,20 @@ export class CycleService {
    * (SG_ERR_CYCLE_RUNNING) or when no agent serving the configuration is connected (SG_ERR_NO_AGENT).
    */
   async startCycleFor(id: string, trigger: CycleTrigger): Promise<string> {
-    const cfg = await this.configs.get(id);
-    const st = await this.records.stateFields(id);
+    const cfg = await this.deps.configs.get(id);
+    const st = await this.deps.records.stateFields(id);
     if (st.state === 'quarantined')
       throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined: allow the deletes or restart it`);
-    const agentId = await this.agents.activeAgent(cfg);
+    const agentId = await this.deps.agents.activeAgent(cfg);
     if (st.currentCycleId) await this.settleCurrent(cfg, st.currentCycleId, agentId);
     if (!agentId) throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${id} is connected`);
     const base = st.committedCycleId ?? '';
-    const cursor = await this.cursors.cursor(agentId, id);
+    const cursor = await this.deps.cursors.cursor(agentId, id);
     const scope = JSON.stringify(cfg.source);
     const full = base === '' || cursor !== base || st.committedScope !== scope;
     const cycleId = randomUUID();
     const now = Date.now();
-    const result = await this.records.start(id, cycleId, now, {
+    const result = await this.deps.records.start(id, cycleId, now, {
       phase: 'streaming',
       configurationId: id,
       agentId,
@@ -117,7 +103,7 @@ export class CycleService {
       throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined`);
     if (result === StartCycleResult.CYCLE_RUNNING)
       throw new ConflictError('SG_ERR_CYCLE_RUNNING', `a cycle of configuration ${id} is running`);
-    await this.link.send(agentId, {
+    await this.deps.link.send(agentId, {
       type: 'startCycle',
       value: {
         configurationId: id,
@@ -148,13 +134,13 @@ export class CycleService {
    */
   async pruneHistory(id: string, now = Date.now()): Promise<number> {
     const cutoff = now - this.deps.options.historyRetentionDays * 86_400_000;
-    const keep = new Set(await this.records.heldCycleIds(id));
+    const keep = new Set(await this.deps.records.heldCycleIds(id));
     let removed = 0;
     for (;;) {
-      const old = await this.records.startedBefore(id, cutoff, 500);
+      const old = await this.deps.records.startedBefore(id, cutoff, 500);
       const gone = old.filter((c) => !keep.has(c));
       if (gone.length === 0) return removed;
-      await this.records.removeCycles(id, gone);
+      await this.deps.records.removeCycles(id, gone);
       removed += gone.length;
       if (old.length < 500) return removed;
     }
@@ -165,26 +151,26 @@ export class CycleService {
    * another active, or silent past cycleTimeoutMs. Otherwise throws SG_ERR_CYCLE_RUNNING.
    */
   private async settleCurrent(cfg: StoredConfiguration, cycleId: string, activeAgentId: string | null): Promise<void> {
-    const { phase, agentId, lastFrameAt } = await this.records.run(cycleId);
+    const { phase, agentId, lastFrameAt } = await this.deps.records.run(cycleId);
     if (!isCyclePhase(phase) || ENDED_PHASES.includes(phase)) {
-      await this.records.clearCurrent(cfg.id, cycleId);
+      await this.deps.records.clearCurrent(cfg.id, cycleId);
       return;
     }
     if (phase === 'complete' || phase === 'applying') {
       // Waiting for its job; should the job have been lost (a crash between the state
       // change and the enqueue), queue it again. Running it twice is harmless.
-      await this.queues.enqueueCycle(cycleId, 'recover');
+      await this.deps.queues.enqueueCycle(cycleId, 'recover');
     }
     if (phase === 'streaming') {
       const silent = Date.now() - Number(lastFrameAt ?? 0) > this.deps.options.cycleTimeoutMs;
-      const orphaned = agentId !== activeAgentId && !(agentId && (await this.agents.isConnected(agentId)));
+      const orphaned = agentId !== activeAgentId && !(agentId && (await this.deps.agents.isConnected(agentId)));
       if (silent || orphaned) {
         await this.failCycle(cfg.id, cycleId, {
           code: 'ABANDONED',
           message: silent ? 'the agent sent nothing for too long' : 'the agent left; another took over',
         });
         if (agentId) {
-          await this.link.send(agentId, {
+          await this.deps.link.send(agentId, {
             type: 'cycleAborted',
             value: { configurationId: cfg.id, cycleId, reason: AbortReason.ABORT_REASON_ABANDONED, message: 'cycle abandoned' },
           });
@@ -202,12 +188,12 @@ export class CycleService {
     error: { code: string; message: string },
     from: readonly CyclePhase[] = ['streaming', 'complete'],
   ): Promise<boolean> {
-    const moved = await this.records.markFailed(configurationId, cycleId, from, error, new Date().toISOString());
+    const moved = await this.deps.records.markFailed(configurationId, cycleId, from, error, new Date().toISOString());
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
     }
-    await this.records.dropStaged(cycleId);
+    await this.deps.records.dropStaged(cycleId);
     return moved;
   }
 
@@ -217,7 +203,7 @@ export class CycleService {
    * them), so that cycles started meanwhile do not shift the pages.
    */
   async listCycles(id: string, page: { limit?: number; cursor?: string }): Promise<Page<Cycle>> {
-    await this.configs.get(id);
+    await this.deps.configs.get(id);
     const limit = limitOf(page.limit, 50);
     const after = page.cursor === undefined ? null : /^(\d+):(\S+)$/.exec(page.cursor);
     if (page.cursor !== undefined && !after) throw new ValidationError('cursor', 'is not a cursor of this list');
@@ -226,7 +212,7 @@ export class CycleService {
     if (after) {
       const [, score, last] = after as unknown as [string, string, string];
       // Cycles of the same start time that come after the cursor's one (Redis: reverse id order).
-      const tied = (await this.records.startedAt(id, score))
+      const tied = (await this.deps.records.startedAt(id, score))
         .filter((c) => c < last)
         .sort()
         .reverse();
@@ -234,7 +220,7 @@ export class CycleService {
       upper = `(${score}`;
     }
     if (found.length <= limit) {
-      found.push(...(await this.records.newestFirst(id, upper, limit + 1 - found.length)));
+      found.push(...(await this.deps.records.newestFirst(id, upper, limit + 1 - found.length)));
     }
     const pageIds = found.slice(0, limit);
     const items = (await Promise.all(pageIds.map((c) => this.readCycle(c.id)))).filter((c): c is Cycle => c !== null);
@@ -246,7 +232,7 @@ export class CycleService {
     id: string,
     query: { action?: ProvisioningAction; cycleId?: string; dn?: string; limit?: number; cursor?: string },
   ): Promise<Page<ProvisioningLogEntry>> {
-    await this.configs.get(id);
+    await this.deps.configs.get(id);
     if (query.action !== undefined && !['Create', 'Update', 'Delete', 'StagedDelete'].includes(query.action)) {
       throw new ValidationError('action', 'must be one of Create, Update, Delete, StagedDelete');
     }
@@ -262,11 +248,11 @@ export class CycleService {
    * allow-deletes) in case their job was lost with a crashed controller.
    */
   async recover(): Promise<void> {
-    for (const cfg of await this.configs.list()) {
-      const current = await this.records.currentCycleId(cfg.id);
+    for (const cfg of await this.deps.configs.list()) {
+      const current = await this.deps.records.currentCycleId(cfg.id);
       if (!current) continue;
-      const phase = await this.records.phase(current);
-      if (phase === 'complete' || phase === 'applying') await this.queues.enqueueCycle(current, 'recover');
+      const phase = await this.deps.records.phase(current);
+      if (phase === 'complete' || phase === 'applying') await this.deps.queues.enqueueCycle(current, 'recover');
     }
   }
 
@@ -276,7 +262,7 @@ export class CycleService {
       await this.startCycleFor(configurationId, 'schedule');
     } catch (error) {
       if (error instanceof NotFoundError) {
-        await this.queues.unschedule(configurationId);
+        await this.deps.queues.unschedule(configurationId);
         return;
       }
       if (!(error instanceof ConflictError)) throw error;
@@ -289,14 +275,14 @@ export class CycleService {
    * (written atomically with the target), so the next cycle converges from there.
    */
   async giveUpCycle(cycleId: string, cause: Error): Promise<void> {
-    const { configurationId: cfgId, agentId } = await this.records.owner(cycleId);
+    const { configurationId: cfgId, agentId } = await this.deps.records.owner(cycleId);
     if (!cfgId) return;
     const failed = await this.failCycle(cfgId, cycleId, { code: 'CONTROLLER_ERROR', message: cause.message }, [
       'complete',
       'applying',
     ]);
     if (failed && agentId) {
-      await this.link.send(agentId, {
+      await this.deps.link.send(agentId, {
         type: 'cycleAborted',
         value: {
           configurationId: cfgId,
@@ -310,8 +296,8 @@ export class CycleService {
 
   async sendCommitted(agentId: string, configurationId: string, cycleId: string): Promise<void> {
     if (!agentId) return;
-    await this.cursors.setCursor(agentId, configurationId, cycleId);
-    await this.link.send(agentId, { type: 'cycleCommitted', value: { configurationId, cycleId } });
+    await this.deps.cursors.setCursor(agentId, configurationId, cycleId);
+    await this.deps.link.send(agentId, { type: 'cycleCommitted', value: { configurationId, cycleId } });
   }
 
   /**
@@ -320,15 +306,15 @@ export class CycleService {
    * agent of the configuration starts a new one.
    */
   async agentRemoved(id: string, name: string, configurationIds: readonly string[]): Promise<void> {
-    const configs = (await Promise.all(configurationIds.map((c) => this.configs.load(c)))).filter(
+    const configs = (await Promise.all(configurationIds.map((c) => this.deps.configs.load(c)))).filter(
       (c): c is StoredConfiguration => c !== null,
     );
     const agent = { name };
     for (const cfg of configs) {
-      await this.cursors.releaseActive(cfg.id, id);
-      const current = await this.records.currentCycleId(cfg.id);
+      await this.deps.cursors.releaseActive(cfg.id, id);
+      const current = await this.deps.records.currentCycleId(cfg.id);
       if (!current) continue;
-      const { phase, agentId: owner } = await this.records.run(current);
+      const { phase, agentId: owner } = await this.deps.records.run(current);
       if (phase !== 'streaming' || owner !== id) continue;
       await this.failCycle(cfg.id, current, {
         code: 'AGENT_REVOKED',

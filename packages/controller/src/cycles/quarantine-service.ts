@@ -28,34 +28,22 @@ export interface QuarantineServiceDeps {
  * cycle, so of two concurrent calls one wins and the other gets 409; each is audited.
  */
 export class QuarantineService {
-  private readonly records: CycleRecords;
-  private readonly configs: ConfigurationReader;
-  private readonly cycles: CycleService;
-  private readonly queues: PipelineQueues;
-  private readonly link: AgentChannel;
-
-  constructor(private readonly deps: QuarantineServiceDeps) {
-    this.records = deps.records;
-    this.configs = deps.configs;
-    this.cycles = deps.cycles;
-    this.queues = deps.queues;
-    this.link = deps.link;
-  }
+  constructor(private readonly deps: QuarantineServiceDeps) {}
 
   // ---------------------------------------------------------------- quarantine decisions
 
   private async quarantineOf(id: string): Promise<Omit<Quarantine, 'notification'>> {
-    const q = await this.records.quarantine(id);
+    const q = await this.deps.records.quarantine(id);
     if (!q) throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined`);
     return q;
   }
 
   async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
-    await this.configs.get(id);
+    await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
     const now = new Date().toISOString();
     // The one atomic step that decides which call releases the cycle.
-    const won = await this.records.release(id, q.cycleId, actor.name, now);
+    const won = await this.deps.records.release(id, q.cycleId, actor.name, now);
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -68,14 +56,14 @@ export class QuarantineService {
       { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
       'deletes allowed',
     );
-    await this.queues.enqueueCycle(q.cycleId, 'release');
+    await this.deps.queues.enqueueCycle(q.cycleId, 'release');
     const phase = await this.waitForPhase(q.cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
     switch (phase) {
       case 'applied':
         return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
       case 'failed':
       case 'discarded': {
-        const reason = await this.records.errorMessage(q.cycleId);
+        const reason = await this.deps.records.errorMessage(q.cycleId);
         throw new ControllerError(
           'SG_ERR_APPLY_FAILED',
           `the deletes of cycle ${q.cycleId} were released, but applying the cycle failed${reason ? `: ${reason}` : ''}; ` +
@@ -92,17 +80,17 @@ export class QuarantineService {
   private async waitForPhase(cycleId: string, phases: readonly CyclePhase[], timeoutMs: number): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const phase = await this.records.phase(cycleId);
+      const phase = await this.deps.records.phase(cycleId);
       if (!isCyclePhase(phase) || phases.includes(phase) || Date.now() >= deadline) return phase;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
   async restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {
-    await this.configs.get(id);
+    await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
-    const st = await this.records.stateFields(id);
-    const won = await this.records.discard(
+    const st = await this.deps.records.stateFields(id);
+    const won = await this.deps.records.discard(
       id,
       q.cycleId,
       { code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` },
@@ -112,16 +100,16 @@ export class QuarantineService {
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     this.deps.metrics.cycles.inc({ outcome: 'discarded' });
-    await this.records.dropStaged(q.cycleId);
+    await this.deps.records.dropStaged(q.cycleId);
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'restart',
       target: { type: 'configuration', id },
       details: { discardedCycleId: q.cycleId, deleteCount: q.deleteCount },
     });
-    const { agentId } = await this.records.owner(q.cycleId);
+    const { agentId } = await this.deps.records.owner(q.cycleId);
     if (agentId) {
-      await this.link.send(agentId, {
+      await this.deps.link.send(agentId, {
         type: 'cycleAborted',
         value: {
           configurationId: id,
@@ -133,7 +121,7 @@ export class QuarantineService {
     }
     let cycleId: string | null = null;
     try {
-      cycleId = await this.cycles.startCycleFor(id, 'restart');
+      cycleId = await this.deps.cycles.startCycleFor(id, 'restart');
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       this.deps.logger.warn({ configurationId: id, err: error }, 'no cycle started after restart');
