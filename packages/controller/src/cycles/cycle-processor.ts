@@ -6,6 +6,7 @@ import type { ControllerMetrics } from '../metrics';
 import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
+import type { CycleRecord } from './cycle-record';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
 import type { Keys } from '../store/keys';
@@ -35,8 +36,6 @@ export interface CycleProcessorHooks {
   released(configurationId: string): Promise<void>;
   loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
 }
-
-type CycleFields = Record<string, string>;
 
 /** A change's summary and where it is: batch `seq`, position `idx`. */
 interface ChangeRef {
@@ -228,7 +227,7 @@ export class CycleProcessor {
   async process(cycleId: string): Promise<void> {
     let releasedNow = false;
     for (let step = 0; step < 5; step++) {
-      const c = await this.redis.hgetall(this.keys.cycle(cycleId));
+      const c: CycleRecord = await this.redis.hgetall(this.keys.cycle(cycleId));
       switch (c.phase) {
         case 'complete':
           await this.evaluate(cycleId, c);
@@ -265,7 +264,7 @@ export class CycleProcessor {
    * The summaries of the cycle's batches in sequence order, a few batches at a time, so
    * that memory stays small whatever the size of the cycle.
    */
-  private async *summaryGroups(cycleId: string, cycleFields: CycleFields): AsyncGenerator<ChangeRef[]> {
+  private async *summaryGroups(cycleId: string, cycleFields: CycleRecord): AsyncGenerator<ChangeRef[]> {
     const last = Number(cycleFields.acked ?? 0);
     for (let from = 1; from <= last; from += 8) {
       const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => from + i);
@@ -286,7 +285,7 @@ export class CycleProcessor {
    * of its last change. Without it, the objects of those batches would look unseen, and a
    * FULL cycle would delete them.
    */
-  private async rebuildSeen(cycleId: string, c: CycleFields): Promise<void> {
+  private async rebuildSeen(cycleId: string, c: CycleRecord): Promise<void> {
     const seen = this.keys.seen(cycleId);
     await this.redis.del(seen);
     let changes = 0;
@@ -301,7 +300,7 @@ export class CycleProcessor {
     c.duplicates = String(changes - distinct);
   }
 
-  private async evaluate(cycleId: string, c: CycleFields): Promise<void> {
+  private async evaluate(cycleId: string, c: CycleRecord): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const cfg = await this.hooks.loadConfiguration(cfgId);
     if (!cfg) return;
@@ -326,7 +325,7 @@ export class CycleProcessor {
    * groups, deletes, each in batch order); one MULTI under WATCH then puts the plan
    * together, writes the StagedDelete entries of a quarantine, and moves the cycle on.
    */
-  private async evaluateWatched(cycleId: string, c: CycleFields, cfg: StoredConfiguration, conn: Redis): Promise<void> {
+  private async evaluateWatched(cycleId: string, c: CycleRecord, cfg: StoredConfiguration, conn: Redis): Promise<void> {
     const cfgId = cfg.id;
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
@@ -649,7 +648,7 @@ export class CycleProcessor {
     }
   }
 
-  private async apply(cycleId: string, c: CycleFields): Promise<void> {
+  private async apply(cycleId: string, c: CycleRecord): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const cycleKey = this.keys.cycle(cycleId);
     const planKey = this.keys.plan(cycleId);
@@ -738,7 +737,7 @@ export class CycleProcessor {
    * for its object); a failed one is logged as a failure and kept as a retry record for
    * the cycles after, and its object stays as the index had it.
    */
-  private async render(cycleId: string, c: CycleFields, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
+  private async render(cycleId: string, c: CycleRecord, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const ops = chunk.ops;
     const outcomes = await this.target.apply(cfgId, ops, unitOfWork(tx));
@@ -848,7 +847,7 @@ export class CycleProcessor {
     });
   }
 
-  private async finalize(cycleId: string, c: CycleFields): Promise<boolean> {
+  private async finalize(cycleId: string, c: CycleRecord): Promise<boolean> {
     const cfgId = c.configurationId ?? '';
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();

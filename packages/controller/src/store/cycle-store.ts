@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
 import type { SessionCycles } from '../agents/agent-records';
 import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
+import type { CycleRecord } from '../cycles/cycle-record';
 import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
 import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
 import type { Keys } from './keys';
@@ -22,7 +23,7 @@ export class CycleStore implements CycleRecords, SessionCycles {
   ) {}
 
   async read(cycleId: string): Promise<Cycle | null> {
-    const h = await this.redis.hgetall(this.keys.cycle(cycleId));
+    const h: CycleRecord = await this.redis.hgetall(this.keys.cycle(cycleId));
     if (!h.configurationId) return null;
     return {
       id: cycleId,

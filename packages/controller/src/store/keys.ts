@@ -21,7 +21,7 @@
  * | `P:config:{id}:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
  * | `P:config:{id}:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
- * | `P:cycle:{id}` | hash | phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, completedAt, acked, lastSequence, planSize, applied, deleteCount, counts, error, released, stagedPreview |
+ * | `P:cycle:{id}` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
  * | `P:cycle:{id}:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
  * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order (cycles/plan-entry.ts) |

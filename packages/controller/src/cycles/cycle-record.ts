@@ -1,0 +1,57 @@
+/**
+ * The fields of a cycle's hash (`P:cycle:{id}`) as Redis returns them: text, each absent
+ * until written. Who writes what: START_CYCLE the first block, the agent's batches and
+ * CycleComplete the second (PERSIST_BATCH, COMPLETE_CYCLE), evaluation the third, apply and
+ * the quarantine commands the last.
+ */
+export interface CycleRecord {
+  /** A {@link CyclePhase}. */
+  phase?: string;
+  configurationId?: string;
+  agentId?: string;
+  /** `full` or `delta`, as asked of the agent. */
+  mode?: string;
+  trigger?: string;
+  baseCycleId?: string;
+  /** The configuration's `source`, JSON, as the cycle was started with it. */
+  scope?: string;
+  startedAt?: string;
+  lastFrameAt?: string;
+
+  /** Highest batch sequence held (every batch 1..acked is). */
+  acked?: string;
+  /** Batches 1..seenThrough went into the seen hash. */
+  seenThrough?: string;
+  /** Changes that named an object seen before in the cycle. */
+  duplicates?: string;
+  /** Bytes of the staged changes. */
+  bytes?: string;
+  /** From CycleComplete: the last sequence, the agent's totals (JSON), its mode, its change tracking. */
+  lastSequence?: string;
+  totals?: string;
+  agentMode?: string;
+  changeTracking?: string;
+
+  /** From evaluation. */
+  evaluatedMode?: string;
+  planSize?: string;
+  deleteCount?: string;
+  counts?: string;
+  stagedPreview?: string;
+  /** Retry records put into the plan; retry records the configuration held at evaluation. */
+  retries?: string;
+  retryRecords?: string;
+  /** JSON list of retry records a FULL cycle found moot, dropped when it is applied. */
+  mootRetries?: string;
+
+  /** Apply's progress, and the operations the target did not apply. */
+  applied?: string;
+  failed?: string;
+  /** allow-deletes: `1`, by whom, when. */
+  released?: string;
+  releasedBy?: string;
+  releasedAt?: string;
+  completedAt?: string;
+  /** JSON `{code, message}` of a failed or discarded cycle. */
+  error?: string;
+}
