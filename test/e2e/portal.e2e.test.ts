@@ -285,6 +285,38 @@ describe('web portal', () => {
     expect(c.notificationEmail).toBe('security@example.com');
     expect(admin.errors).toEqual([]);
   });
+
+  it('sets a percentage and a protected DN suffix, which a reload shows again', async () => {
+    const { page } = admin;
+    await page.getByTestId('percentage-input').fill('12.5');
+    // A bad DN is refused next to the list, naming nothing else.
+    await page.getByTestId('dnSuffixes-input').fill('not a dn');
+    await page.getByTestId('save-settings').click();
+    await page.getByTestId('error-dnSuffixes').waitFor();
+    expect(await page.getByTestId('dnSuffixes-input').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByTestId('error-percentage').count()).toBe(0);
+
+    await page.getByTestId('dnSuffixes-input').fill(`ou=admins,${OU}`);
+    await page.getByTestId('save-settings').click();
+    await page.getByTestId('saved').waitFor();
+    const c = await system.api.get<{ accidentalDeletes: Record<string, unknown> }>(`/api/v1/configurations/${configId}`);
+    expect(c.accidentalDeletes).toMatchObject({
+      threshold: 25,
+      percentage: 12.5,
+      minimumObjects: 100,
+      perType: null,
+      window: null,
+      protected: { dnSuffixes: [`ou=admins,${OU}`], objectIds: [] },
+    });
+
+    await page.reload();
+    await page.getByTestId('settings-form').waitFor();
+    expect(await page.getByTestId('percentage-input').inputValue()).toBe('12.5');
+    expect(await page.getByTestId('dnSuffixes-input').inputValue()).toBe(`ou=admins,${OU}`);
+    expect(await page.getByTestId('windowHours-input').inputValue()).toBe('');
+    await screenshot(page, '12-settings-policies');
+    expect(admin.errors).toEqual([]);
+  });
 });
 
 /** Waits until the locator's text matches (the pages refresh themselves). */

@@ -7,6 +7,8 @@ export {
   CTL_MAIN,
   type SystemOptions,
   type ConfigurationBody,
+  type DeletePolicyBody,
+  type TrippedRuleView,
   type StatusView,
   type CycleView,
   type CloudObjectView,

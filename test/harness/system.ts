@@ -54,8 +54,28 @@ export interface ConfigurationBody {
   agentIds: string[];
   source: { baseDn: string; filter?: string; objectTypes: ('user' | 'group')[]; disabledAttribute?: string };
   syncIntervalSeconds?: number;
-  accidentalDeletes?: { enabled?: boolean; threshold?: number; countDisables?: boolean };
+  accidentalDeletes?: DeletePolicyBody;
   notificationEmail?: string | null;
+}
+
+/** The delete policy settings (`accidentalDeletes`); null turns a rule off. */
+export interface DeletePolicyBody {
+  enabled?: boolean;
+  threshold?: number;
+  countDisables?: boolean;
+  percentage?: number | null;
+  minimumObjects?: number;
+  perType?: Partial<Record<'user' | 'group', { threshold?: number | null; percentage?: number | null } | null>> | null;
+  window?: { hours: number; threshold: number } | null;
+  protected?: { dnSuffixes?: string[]; objectIds?: string[] } | null;
+}
+
+/** One rule of the delete policy that tripped (`quarantine.trippedBy[]`). */
+export interface TrippedRuleView {
+  rule: string;
+  value: number;
+  limit: number;
+  of?: number;
 }
 
 /**
@@ -389,6 +409,7 @@ export interface StatusView {
     threshold: number;
     cycleId: string;
     since: string;
+    trippedBy: TrippedRuleView[];
     notification?: { status: string; attempts: number; lastError: string | null };
   };
   lastCycle: CycleView | null;

@@ -4,10 +4,18 @@ import type { Configuration, ConfigurationPatch, ConfigurationStatus } from '../
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { ErrorNotice, Loading, Notice } from '../components/ui';
-import { settingsFieldOf, thresholdValue, type SettingsField } from '../settings-form';
+import {
+  policyFormOf,
+  policyPatchOf,
+  settingsFieldOf,
+  thresholdValue,
+  type PolicyField,
+  type PolicyForm,
+  type SettingsField,
+} from '../settings-form';
 import { useLoad } from '../use-load';
 
-interface Form {
+interface Form extends PolicyForm {
   notificationEmail: string;
   enabled: boolean;
   threshold: string;
@@ -20,10 +28,73 @@ function formOf(c: Configuration): Form {
     enabled: c.accidentalDeletes.enabled,
     threshold: String(c.accidentalDeletes.threshold),
     countDisables: c.accidentalDeletes.countDisables ?? false,
+    ...policyFormOf(c.accidentalDeletes),
   };
 }
 
-/** Notification email, "Prevent accidental deletions" and the threshold, saved with PATCH. */
+/** One input of a delete policy rule: its label, help and the API's message for it. */
+interface RuleInput {
+  field: PolicyField;
+  label: string;
+  help: string;
+  /** A list, one item a line (a textarea). */
+  list?: boolean;
+}
+
+const RULE_GROUPS: { legend: string; inputs: RuleInput[] }[] = [
+  {
+    legend: 'Share of the directory',
+    inputs: [
+      {
+        field: 'percentage',
+        label: 'Percentage of the objects held',
+        help: 'Quarantine when the deletes reach this share (percent) of the objects the target holds. Empty: off.',
+      },
+      {
+        field: 'minimumObjects',
+        label: 'Minimum objects for percentages',
+        help: 'The percentages apply only while the target holds at least this many objects (of the type). Empty: 100.',
+      },
+    ],
+  },
+  {
+    legend: 'Per object type',
+    inputs: [
+      { field: 'userThreshold', label: 'User deletes threshold', help: 'Empty: off.' },
+      { field: 'userPercentage', label: 'User deletes percentage', help: 'Percent of the users held. Empty: off.' },
+      { field: 'groupThreshold', label: 'Group deletes threshold', help: 'Empty: off.' },
+      { field: 'groupPercentage', label: 'Group deletes percentage', help: 'Percent of the groups held. Empty: off.' },
+    ],
+  },
+  {
+    legend: 'Rolling window',
+    inputs: [
+      { field: 'windowHours', label: 'Window hours', help: 'From 1 to 720. Both empty: off.' },
+      {
+        field: 'windowThreshold',
+        label: 'Window deletes threshold',
+        help: 'Quarantine when the deletes applied in the window plus this cycle’s reach this number.',
+      },
+    ],
+  },
+  {
+    legend: 'Protected objects',
+    inputs: [
+      {
+        field: 'dnSuffixes',
+        label: 'Protected DN suffixes',
+        help: 'One DN a line: deleting (or, counted, disabling) an object at or under one always quarantines.',
+        list: true,
+      },
+      { field: 'objectIds', label: 'Protected object ids', help: 'One id a line (entryUUID, objectGUID).', list: true },
+    ],
+  },
+];
+
+/**
+ * Notification email, "Prevent accidental deletions", the threshold and the other delete
+ * policy rules, saved with PATCH.
+ */
 export function SettingsPage({ id }: { id: string }) {
   const { client, canWrite } = useSession();
   const loaded = useLoad<{ configuration: Configuration; status: ConfigurationStatus }>(async () => {
@@ -57,6 +128,7 @@ export function SettingsPage({ id }: { id: string }) {
         enabled: form.enabled,
         threshold: thresholdValue(form.threshold) as number,
         countDisables: form.countDisables,
+        ...policyPatchOf(form),
       },
     };
     try {
@@ -161,6 +233,35 @@ export function SettingsPage({ id }: { id: string }) {
               </p>
               {fieldError('countDisables')}
             </div>
+            {RULE_GROUPS.map((group) => (
+              <fieldset class="rule-group" key={group.legend}>
+                <legend>{group.legend}</legend>
+                {group.inputs.map(({ field, label, help, list }) => {
+                  const props = {
+                    id: field,
+                    value: form[field],
+                    onInput: (e: Event) => set({ [field]: (e.target as HTMLInputElement).value }),
+                    'aria-invalid': errors[field] ? ('true' as const) : undefined,
+                    'aria-describedby': describedBy(field, `${field}-help`),
+                    'data-testid': `${field}-input`,
+                  };
+                  return (
+                    <div class="field" key={field}>
+                      <label for={field}>{label}</label>
+                      {list ? (
+                        <textarea rows={3} spellcheck={false} {...props} />
+                      ) : (
+                        <input type="text" inputMode="decimal" {...props} />
+                      )}
+                      <p id={`${field}-help`} class="help">
+                        {help}
+                      </p>
+                      {fieldError(field)}
+                    </div>
+                  );
+                })}
+              </fieldset>
+            ))}
           </fieldset>
           {fieldError('form')}
           {saved ? (

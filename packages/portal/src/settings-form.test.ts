@@ -1,0 +1,111 @@
+import { listValue, policyFormOf, policyPatchOf, ruleValue, settingsFieldOf, type PolicyForm } from './settings-form';
+
+const empty: PolicyForm = policyFormOf({});
+
+describe('the delete policy inputs', () => {
+  it('read a configuration: a rule that is off is an empty input, the lists one item a line', () => {
+    expect(empty).toEqual({
+      percentage: '',
+      minimumObjects: '100',
+      userThreshold: '',
+      userPercentage: '',
+      groupThreshold: '',
+      groupPercentage: '',
+      windowHours: '',
+      windowThreshold: '',
+      dnSuffixes: '',
+      objectIds: '',
+    });
+    expect(
+      policyFormOf({
+        percentage: 12.5,
+        minimumObjects: 0,
+        perType: { user: { threshold: 300, percentage: null }, group: null },
+        window: { hours: 24, threshold: 1000 },
+        protected: { dnSuffixes: ['ou=admins,dc=example,dc=com', 'ou=svc,dc=example,dc=com'], objectIds: ['id-1'] },
+      }),
+    ).toEqual({
+      percentage: '12.5',
+      minimumObjects: '0',
+      userThreshold: '300',
+      userPercentage: '',
+      groupThreshold: '',
+      groupPercentage: '',
+      windowHours: '24',
+      windowThreshold: '1000',
+      dnSuffixes: 'ou=admins,dc=example,dc=com\nou=svc,dc=example,dc=com',
+      objectIds: 'id-1',
+    });
+  });
+
+  it('empty inputs turn every rule off; an empty minimumObjects is the default', () => {
+    expect(policyPatchOf({ ...empty, minimumObjects: ' ' })).toEqual({
+      percentage: null,
+      minimumObjects: 100,
+      perType: null,
+      window: null,
+      protected: null,
+    });
+  });
+
+  it('filled inputs give each rule in full, empty limits of a type as null', () => {
+    expect(
+      policyPatchOf({
+        ...empty,
+        percentage: ' 10 ',
+        minimumObjects: '50',
+        groupThreshold: '20',
+        windowHours: '24',
+        windowThreshold: '1000',
+        dnSuffixes: ' ou=admins,dc=example,dc=com \n\n ou=svc,dc=example,dc=com\n',
+      }),
+    ).toEqual({
+      percentage: 10,
+      minimumObjects: 50,
+      perType: { user: null, group: { threshold: 20, percentage: null } },
+      window: { hours: 24, threshold: 1000 },
+      protected: { dnSuffixes: ['ou=admins,dc=example,dc=com', 'ou=svc,dc=example,dc=com'], objectIds: [] },
+    });
+  });
+
+  it('sends what is not a number as typed, and half a window with null, for the API to name the field', () => {
+    const patch = policyPatchOf({ ...empty, percentage: 'ten', userPercentage: '5%', windowHours: '24' });
+    expect(patch.percentage).toBe('ten');
+    expect(patch.perType).toEqual({ user: { threshold: null, percentage: '5%' }, group: null });
+    expect(patch.window).toEqual({ hours: 24, threshold: null });
+  });
+
+  it('reads rule values and lists', () => {
+    expect(ruleValue('')).toBeNull();
+    expect(ruleValue('  ')).toBeNull();
+    expect(ruleValue('0')).toBe(0);
+    expect(ruleValue('2.5')).toBe(2.5);
+    expect(listValue('\n a \r\nb\n\n')).toEqual(['a', 'b']);
+  });
+
+  it('shows each API message next to the input it names', () => {
+    const cases: [string, string][] = [
+      ['accidentalDeletes.percentage', 'percentage'],
+      ['accidentalDeletes.minimumObjects', 'minimumObjects'],
+      ['accidentalDeletes.perType', 'userThreshold'],
+      ['accidentalDeletes.perType.user', 'userThreshold'],
+      ['accidentalDeletes.perType.user.threshold', 'userThreshold'],
+      ['accidentalDeletes.perType.user.percentage', 'userPercentage'],
+      ['accidentalDeletes.perType.group', 'groupThreshold'],
+      ['accidentalDeletes.perType.group.threshold', 'groupThreshold'],
+      ['accidentalDeletes.perType.group.percentage', 'groupPercentage'],
+      ['accidentalDeletes.window', 'windowHours'],
+      ['accidentalDeletes.window.hours', 'windowHours'],
+      ['accidentalDeletes.window.threshold', 'windowThreshold'],
+      ['accidentalDeletes.protected', 'dnSuffixes'],
+      ['accidentalDeletes.protected.dnSuffixes', 'dnSuffixes'],
+      ['accidentalDeletes.protected.dnSuffixes.3', 'dnSuffixes'],
+      ['accidentalDeletes.protected.objectIds', 'objectIds'],
+      ['accidentalDeletes.protected.objectIds.0', 'objectIds'],
+      ['accidentalDeletes.threshold', 'threshold'],
+    ];
+    for (const [api, field] of cases) expect([api, settingsFieldOf(api)]).toEqual([api, field]);
+    expect(settingsFieldOf('accidentalDeletes.window.days')).toBeNull();
+    expect(settingsFieldOf('accidentalDeletes.memberRemovals')).toBeNull();
+  });
+});

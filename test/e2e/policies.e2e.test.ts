@@ -1,0 +1,178 @@
+/**
+ * The delete policies end to end: the real agent and controller programs, real slapd,
+ * Redis and SMTP. Every rule trips a real cycle after a real change at the source
+ * (ldapdelete, ldapmodify). One system for the file, one OU and configuration per test;
+ * the count threshold is set out of reach, so that only the rule under test can trip.
+ */
+import { groupLdif, userDns, usersLdif } from '@syncguard/testkit';
+import { startSystem, type DeletePolicyBody, type TestSystem } from '../harness';
+
+const SUFFIX = 'dc=example,dc=com';
+const OUT_OF_REACH = 10_000;
+
+describe('delete policies', () => {
+  let system: TestSystem;
+  let agentId: string;
+
+  beforeAll(async () => {
+    system = await startSystem({ controllerConfig: { mailBackoffMs: 300 } });
+    agentId = await system.addAgent('dc1');
+  });
+  afterAll(() => system?.dispose());
+
+  interface Scenario {
+    id: string;
+    ou: string;
+    email: string;
+    users: string[];
+  }
+
+  /** ou=<name> with `users` users (and `ldif` more entries under it), a configuration over it with `policy`, its first cycle applied. */
+  async function scenario(
+    name: string,
+    users: number,
+    policy: DeletePolicyBody,
+    options: { objectTypes?: ('user' | 'group')[]; disabledAttribute?: string; ldif?: (ou: string) => string } = {},
+  ): Promise<Scenario> {
+    const ou = `ou=${name},${SUFFIX}`;
+    await system.slapd.add(
+      `dn: ${ou}\nobjectClass: organizationalUnit\nou: ${name}\n\n` +
+        usersLdif(ou, users, { prefix: `${name}-` }) +
+        (options.ldif?.(ou) ?? ''),
+    );
+    const email = `${name}@example.com`;
+    const { id } = await system.createConfiguration({
+      name: `${name}.example.com`,
+      agentIds: [agentId],
+      source: {
+        baseDn: ou,
+        objectTypes: options.objectTypes ?? ['user'],
+        ...(options.disabledAttribute ? { disabledAttribute: options.disabledAttribute } : {}),
+      },
+      syncIntervalSeconds: 3600,
+      accidentalDeletes: { threshold: OUT_OF_REACH, ...policy },
+      notificationEmail: email,
+    });
+    await system.firstCycle(id);
+    return { id, ou, email, users: userDns(ou, users, { prefix: `${name}-` }) };
+  }
+
+  /** The one quarantine email of a scenario. */
+  async function mailOf(s: Scenario) {
+    const [mail] = await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
+    return mail!;
+  }
+
+  it('percentage: limit - 1 is applied, the limit quarantines, as a share of the objects held before the cycle', async () => {
+    // 25% of 20 users is 5: 4 deletes (20%) pass; then 4 of the 16 left are 25%.
+    const s = await scenario('share', 20, { percentage: 25, minimumObjects: 10 });
+    await system.slapd.delete(s.users.slice(0, 4));
+    const applied = await system.syncNow(s.id);
+    expect(applied.state).toBe('healthy');
+    expect(applied.lastCycle?.counts.delete).toBe(4);
+    await system.slapd.delete(s.users.slice(4, 8));
+    const q = await system.syncNow(s.id, 'quarantined');
+    expect(q.quarantine?.trippedBy).toEqual([{ rule: 'percentage', value: 25, limit: 25, of: 16 }]);
+    expect(await system.objects(s.id)).toHaveLength(16);
+    expect((await mailOf(s)).text).toContain('percentage: 25% of 16 objects, limit 25%');
+  });
+
+  it('percentage: below minimumObjects the share is not applied', async () => {
+    const s = await scenario('few', 10, { percentage: 10, minimumObjects: 11 });
+    await system.slapd.delete(s.users.slice(0, 6));
+    const applied = await system.syncNow(s.id);
+    expect(applied.state).toBe('healthy');
+    expect(applied.lastCycle?.counts.delete).toBe(6);
+    expect(await system.objects(s.id)).toHaveLength(4);
+  });
+
+  it('perType: group deletes under a user-sized threshold quarantine with type:group', async () => {
+    const groups = (ou: string) =>
+      Array.from({ length: 6 }, (_, i) => groupLdif(ou, `team${i}`, userDns(ou, 2, { prefix: 'teams-', start: i }))).join('');
+    const s = await scenario(
+      'teams',
+      10,
+      { threshold: 50, perType: { group: { threshold: 3 } } },
+      { objectTypes: ['user', 'group'], ldif: groups },
+    );
+    expect(await system.objects(s.id, 'group')).toHaveLength(6);
+    const groupDns = Array.from({ length: 6 }, (_, i) => `cn=team${i},${s.ou}`);
+    await system.slapd.delete(groupDns.slice(0, 2));
+    expect((await system.syncNow(s.id)).lastCycle?.counts.delete).toBe(2);
+    await system.slapd.delete(groupDns.slice(2, 5));
+    const q = await system.syncNow(s.id, 'quarantined');
+    expect(q.quarantine?.trippedBy).toEqual([{ rule: 'type:group', value: 3, limit: 3 }]);
+    expect(await system.objects(s.id, 'group')).toHaveLength(4);
+    expect((await mailOf(s)).text).toContain('type:group: 3 group deletes >= threshold 3');
+  });
+
+  it('window: two cycles under the count whose deletes add up to the window threshold', async () => {
+    const s = await scenario('burn', 30, { threshold: 10, window: { hours: 1, threshold: 8 } });
+    await system.slapd.delete(s.users.slice(0, 5));
+    expect((await system.syncNow(s.id)).lastCycle?.counts.delete).toBe(5);
+    await system.slapd.delete(s.users.slice(5, 8));
+    const q = await system.syncNow(s.id, 'quarantined');
+    expect(q.quarantine?.trippedBy).toEqual([{ rule: 'window', value: 8, limit: 8 }]);
+    expect(await system.objects(s.id)).toHaveLength(25);
+    expect((await mailOf(s)).text).toContain("window: 8 deletes in the window (this cycle's included) >= threshold 8");
+  });
+
+  it('protected: one delete under a protected DN suffix quarantines, and so does a counted disable', async () => {
+    const admins = (ou: string) =>
+      `dn: ou=admins,${ou}\nobjectClass: organizationalUnit\nou: admins\n\n` +
+      usersLdif(`ou=admins,${ou}`, 3, { prefix: 'admin-' });
+    const s = await scenario(
+      'prot',
+      10,
+      // Matched case-insensitively, on RDN boundaries.
+      { countDisables: true, protected: { dnSuffixes: [`OU=Admins,ou=prot,${SUFFIX}`] } },
+      { disabledAttribute: 'employeeType', ldif: admins },
+    );
+    const adminDns = userDns(`ou=admins,${s.ou}`, 3, { prefix: 'admin-' });
+    expect(await system.objects(s.id)).toHaveLength(13);
+
+    await system.slapd.delete([adminDns[0]!]);
+    const q = await system.syncNow(s.id, 'quarantined');
+    expect(q.quarantine?.trippedBy).toEqual([{ rule: 'protected', value: 1, limit: 1 }]);
+    expect(await system.objects(s.id)).toHaveLength(13);
+    expect((await mailOf(s)).text).toContain('protected: 1 protected object deleted');
+    await system.api.post(`/api/v1/configurations/${s.id}/allow-deletes`);
+    expect(await system.objects(s.id)).toHaveLength(12);
+
+    // Unprotected deletes pass; disabling a protected account does not.
+    await system.slapd.delete(s.users.slice(0, 2));
+    expect((await system.syncNow(s.id)).lastCycle?.counts.delete).toBe(2);
+    await system.slapd.modify(`dn: ${adminDns[1]}\nchangetype: modify\nadd: employeeType\nemployeeType: TRUE\n`);
+    const disabled = await system.syncNow(s.id, 'quarantined');
+    expect(disabled.quarantine?.trippedBy).toEqual([{ rule: 'protected', value: 1, limit: 1 }]);
+    expect((await system.objects(s.id)).find((o) => o.dn === adminDns[1])?.disabled).toBe(false);
+    const mails = await system.smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
+    expect(mails[1]!.text).toContain('protected: 1 protected object deleted');
+  });
+
+  it('bad policy values over HTTP answer 400 naming the field, and nothing is created', async () => {
+    const bad: [DeletePolicyBody | Record<string, unknown>, string][] = [
+      [{ percentage: 0 }, 'accidentalDeletes.percentage'],
+      [{ minimumObjects: 1.5 }, 'accidentalDeletes.minimumObjects'],
+      [{ perType: { group: { threshold: 2.5 } } }, 'accidentalDeletes.perType.group.threshold'],
+      [{ window: { hours: 721, threshold: 10 } }, 'accidentalDeletes.window.hours'],
+      [{ protected: { dnSuffixes: ['not a dn'] } }, 'accidentalDeletes.protected.dnSuffixes.0'],
+      [{ percentage: '10' }, 'accidentalDeletes.percentage'],
+    ];
+    const before = await system.api.get<{ items: unknown[] }>('/api/v1/configurations');
+    for (const [accidentalDeletes, field] of bad) {
+      const res = await system.api.raw('POST', '/api/v1/configurations', {
+        name: 'bad.example.com',
+        agentIds: [agentId],
+        source: { baseDn: SUFFIX, objectTypes: ['user'] },
+        accidentalDeletes,
+      });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { code: string; field: string; message: string } };
+      expect(error).toMatchObject({ code: 'SG_ERR_INVALID_INPUT', field });
+      expect(error.message).toContain(field);
+    }
+    const after = await system.api.get<{ items: unknown[] }>('/api/v1/configurations');
+    expect(after.items).toHaveLength(before.items.length);
+  });
+});
