@@ -43,6 +43,12 @@ export interface AccidentalDeleteSettings {
   window: DeleteWindow | null;
   /** Objects whose delete (or counted disable) always quarantines. null (the default): none. */
   protected: ProtectedObjectSettings | null;
+  /**
+   * Admin tokens that must allow the deletes before a quarantined cycle is released: 1 (the
+   * default) or 2 (two different tokens; the first allow-deletes answers 202 with
+   * `approvalsNeeded`).
+   */
+  approvals: 1 | 2;
 }
 
 /** The limits of one object type; a limit that is null is off. */
@@ -158,7 +164,10 @@ export interface Quarantine {
  * its progress and its outcome). A failed apply is an error answer, not one of these.
  */
 export type AllowDeletesResult =
-  { state: 'applied'; cycleId: string; deleted: number } | { state: 'applying'; cycleId: string; deleteCount: number };
+  | { state: 'applied'; cycleId: string; deleted: number }
+  | { state: 'applying'; cycleId: string; deleteCount: number }
+  /** With `approvals: 2`: this token's approval is recorded; another admin token must allow too. */
+  | { state: 'awaitingApproval'; cycleId: string; approvalsNeeded: number };
 
 export interface ConfigurationStatus {
   state: ConfigurationState;

@@ -246,6 +246,7 @@ describe('configurations', () => {
       perType: null,
       window: null,
       protected: null,
+      approvals: 1,
     });
 
     expect((await call('DELETE', `/api/v1/configurations/${created.id}`)).statusCode).toBe(204);

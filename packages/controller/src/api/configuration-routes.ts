@@ -176,11 +176,15 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
           },
           202: {
             type: 'object',
-            required: ['state', 'cycleId', 'deleteCount'],
+            description:
+              'applying: the released deletes are still being applied; awaitingApproval (with `approvals: 2`): ' +
+              "this token's approval is recorded and another admin token must allow the deletes too.",
+            required: ['state', 'cycleId'],
             properties: {
-              state: { type: 'string', enum: ['applying'] },
+              state: { type: 'string', enum: ['applying', 'awaitingApproval'] },
               cycleId: { type: 'string' },
-              deleteCount: { type: 'integer', minimum: 0, description: 'The released deletes, still being applied' },
+              deleteCount: { type: 'integer', minimum: 0, description: 'applying: the released deletes, still being applied' },
+              approvalsNeeded: { type: 'integer', minimum: 1, description: 'awaitingApproval: approvals still needed' },
             },
           },
           ...errorResponses(403, 404, 409, 500),

@@ -62,6 +62,11 @@ const accidentalDeleteProperties = {
   enabled: { type: 'boolean', description: 'Default true.' },
   threshold: { type: 'integer', minimum: 1, description: "Default 500. Reached when a cycle's deletes >= threshold." },
   countDisables: { type: 'boolean', description: 'Count accounts disabled at the source as deletes. Default false.' },
+  approvals: {
+    type: 'integer',
+    enum: [1, 2],
+    description: 'Admin tokens that must allow the deletes of a quarantine: 1 (default) or 2 different ones.',
+  },
   percentage: {
     type: ['number', 'null'],
     exclusiveMinimum: 0,

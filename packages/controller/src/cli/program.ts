@@ -225,6 +225,7 @@ Examples:
       .addOption(new Option('--prevention <state>', 'accidental delete prevention').choices(['on', 'off']))
       .option('--percentage <p>', "quarantine when deletes >= p percent of the objects held ('off' for none)")
       .option('--minimum-objects <n>', 'the percentages apply only from n objects held (of the type) on; default 100')
+      .option('--approvals <n>', 'admin tokens that must allow the deletes of a quarantine: 1 (default) or 2')
       .option('--user-threshold <n>', "quarantine when user deletes >= n ('off' for none)")
       .option('--user-percentage <p>', "quarantine when user deletes >= p percent of the users held ('off' for none)")
       .option('--group-threshold <n>', "quarantine when group deletes >= n ('off' for none)")
@@ -400,14 +401,22 @@ Examples:
         if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
       }
       const result = await api.post<AllowDeletesResult>(`${base}/allow-deletes`);
-      out(
-        () =>
-          result.state === 'applied'
-            ? `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`
-            : `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId}); ` +
-              `watch "syncguardctl status ${config.name}"`,
-        result,
-      );
+      out(() => {
+        switch (result.state) {
+          case 'applied':
+            return `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`;
+          case 'applying':
+            return (
+              `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId}); ` +
+              `watch "syncguardctl status ${config.name}"`
+            );
+          case 'awaitingApproval':
+            return (
+              `approved: nothing is deleted yet; ${config.name} needs ${result.approvalsNeeded} more approval ` +
+              `by another admin token (syncguardctl allow-deletes ${config.name})`
+            );
+        }
+      }, result);
     });
 
   sub(program, 'restart', 'discard the quarantined cycle without applying it and run a new cycle')
@@ -491,6 +500,7 @@ interface ConfigFlags {
   prevention?: 'on' | 'off';
   percentage?: string;
   minimumObjects?: string;
+  approvals?: string;
   userThreshold?: string;
   userPercentage?: string;
   groupThreshold?: string;
@@ -518,6 +528,7 @@ function deletePolicyFlags(opts: ConfigFlags, deletes: Record<string, unknown>):
   };
   if (opts.percentage !== undefined) deletes.percentage = limitOrOff(opts.percentage);
   if (opts.minimumObjects !== undefined) deletes.minimumObjects = numberOrText(opts.minimumObjects);
+  if (opts.approvals !== undefined) deletes.approvals = numberOrText(opts.approvals);
   for (const type of ['user', 'group'] as const) {
     const threshold = type === 'user' ? opts.userThreshold : opts.groupThreshold;
     const percentage = type === 'user' ? opts.userPercentage : opts.groupPercentage;

@@ -27,6 +27,7 @@ export const DEFAULT_ACCIDENTAL_DELETES: AccidentalDeleteSettings = Object.freez
   perType: null,
   window: null,
   protected: null,
+  approvals: 1,
 });
 /** The longest `accidentalDeletes.window.hours`: 30 days. */
 export const MAX_WINDOW_HOURS = 720;
@@ -199,6 +200,11 @@ function protectedObjects(v: unknown, base: ProtectedObjectSettings | null): Pro
  * null turns a rule off). `memberRemovals`, `hold` and `approvals` are not implemented yet
  * and are refused as unknown settings.
  */
+function approvals(field: string, v: unknown): 1 | 2 {
+  if (v !== 1 && v !== 2) throw new ValidationError(field, 'must be 1 or 2');
+  return v;
+}
+
 function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): AccidentalDeleteSettings {
   if (!isObject(v)) throw new ValidationError('accidentalDeletes', 'must be an object');
   // A configuration stored by an earlier version has only the first three settings.
@@ -212,6 +218,7 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
     'perType',
     'window',
     'protected',
+    'approvals',
   ]);
   return {
     enabled: v.enabled === undefined ? base.enabled : boolean('accidentalDeletes.enabled', v.enabled),
@@ -224,6 +231,7 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
     perType: v.perType === undefined ? base.perType : perType(v.perType, base.perType),
     window: v.window === undefined ? base.window : deleteWindow(v.window, base.window),
     protected: v.protected === undefined ? base.protected : protectedObjects(v.protected, base.protected),
+    approvals: v.approvals === undefined ? base.approvals : approvals('accidentalDeletes.approvals', v.approvals),
   };
 }
 

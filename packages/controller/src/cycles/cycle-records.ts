@@ -66,6 +66,8 @@ export interface CycleRecords {
   ): Promise<boolean>;
   /** quarantined -> applying (allow-deletes), while the cycle is current. */
   release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean>;
+  /** Records an admin token's approval of a quarantined cycle; answers how many different tokens approved. */
+  approve(cycleId: string, tokenId: string): Promise<number>;
   /** quarantined -> discarded (restart): the configuration back to `nextState`, its quarantine gone. */
   discard(
     configurationId: string,

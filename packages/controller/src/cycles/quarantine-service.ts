@@ -39,9 +39,23 @@ export class QuarantineService {
   }
 
   async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
-    await this.deps.configs.get(id);
+    const cfg = await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
     const now = new Date().toISOString();
+    const needed = cfg.accidentalDeletes.approvals ?? 1;
+    if (needed > 1) {
+      // Two different admin tokens: the same token twice counts once.
+      const approvals = await this.deps.records.approve(q.cycleId, actor.tokenId);
+      if (approvals < needed) {
+        await this.deps.audit.record({
+          actor: { tokenId: actor.tokenId, name: actor.name },
+          action: 'allow-deletes.approve',
+          target: { type: 'configuration', id },
+          details: { cycleId: q.cycleId, deleteCount: q.deleteCount, approvals, approvalsNeeded: needed - approvals },
+        });
+        return { state: 'awaitingApproval', cycleId: q.cycleId, approvalsNeeded: needed - approvals };
+      }
+    }
     // The one atomic step that decides which call releases the cycle.
     const won = await this.deps.records.release(id, q.cycleId, actor.name, now);
     if (!won)

@@ -177,6 +177,46 @@ describe('delete policies through the pipeline', () => {
   });
 });
 
+describe('approvals: 2', () => {
+  it('releases only when two different admin tokens allow the deletes; the same token twice counts once; both audited', async () => {
+    const users = objects('user', 12);
+    const s = await synced({ threshold: 5, approvals: 2 }, users);
+    const cycle = await cycleRemoving(s, idsOf(users, 0, 6));
+    expect(cycle.state).toBe('quarantined');
+    const first = { tokenId: 'token-a', name: 'admin-a', role: 'admin' as const };
+    const second = { tokenId: 'token-b', name: 'admin-b', role: 'admin' as const };
+    expect(await server.service.allowDeletes(s.cfg, first)).toEqual({
+      state: 'awaitingApproval',
+      cycleId: cycle.id,
+      approvalsNeeded: 1,
+    });
+    // The same token again is still one approval: nothing applied.
+    expect(await server.service.allowDeletes(s.cfg, first)).toMatchObject({ state: 'awaitingApproval', approvalsNeeded: 1 });
+    expect((await server.service.getStatus(s.cfg)).state).toBe('quarantined');
+    expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(12);
+    expect(await server.service.allowDeletes(s.cfg, second)).toEqual({ state: 'applied', cycleId: cycle.id, deleted: 6 });
+    expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(6);
+    const audit = (await server.service.listAudit({ limit: 100 })).items.filter((e) => e.target.id === s.cfg);
+    expect(audit.filter((e) => e.action === 'allow-deletes.approve').map((e) => e.actor.name)).toEqual(['admin-a', 'admin-a']);
+    expect(audit.find((e) => e.action === 'allow-deletes')?.actor.name).toBe('admin-b');
+    await s.agent.close();
+  });
+
+  it('answers 202 with approvalsNeeded over HTTP', async () => {
+    const users = objects('user', 8);
+    const s = await synced({ threshold: 3, approvals: 2 }, users);
+    const cycle = await cycleRemoving(s, idsOf(users, 0, 4));
+    const res = await server.app.inject({
+      method: 'POST',
+      url: `/api/v1/configurations/${s.cfg}/allow-deletes`,
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ state: 'awaitingApproval', cycleId: cycle.id, approvalsNeeded: 1 });
+    await s.agent.close();
+  });
+});
+
 describe('the delete policy settings over HTTP', () => {
   const call = (method: 'POST' | 'PATCH' | 'GET', url: string, payload?: object) =>
     server.app.inject({ method, url, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, ...(payload ? { payload } : {}) });
@@ -221,7 +261,10 @@ describe('the delete policy settings over HTTP', () => {
     // Not in this version: refused as unknown settings, not silently ignored.
     [{ memberRemovals: { threshold: 5 } }, `${ad}.memberRemovals`],
     [{ hold: 'deletes' }, `${ad}.hold`],
-    [{ approvals: 2 }, `${ad}.approvals`],
+    [{ approvals: 3 }, `${ad}.approvals`],
+    [{ approvals: '2' }, `${ad}.approvals`],
+    [{ approvals: null }, `${ad}.approvals`],
+    [{ approvals: 1.5 }, `${ad}.approvals`],
   ];
 
   test.each(bad)('POST and PATCH with %j answer 400 naming %s', async (value, field) => {
@@ -249,6 +292,7 @@ describe('the delete policy settings over HTTP', () => {
       perType: { user: { threshold: 300, percentage: null } },
       window: null,
       protected: null,
+      approvals: 1,
     });
     const url = `/api/v1/configurations/${created.json().id as string}`;
     await call('PATCH', url, {

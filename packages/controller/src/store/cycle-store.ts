@@ -150,6 +150,15 @@ export class CycleStore implements CycleRecords, SessionCycles {
     );
   }
 
+  /** Records an admin token's approval of a quarantined cycle; answers how many different tokens approved. */
+  async approve(cycleId: string, tokenId: string): Promise<number> {
+    const key = this.keys.approvals(cycleId);
+    const results = await this.redis.multi().sadd(key, tokenId).scard(key).exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (!results || failed) throw failed?.[0] ?? new Error(`approval of cycle ${cycleId} not recorded`);
+    return Number(results[1]![1]);
+  }
+
   async release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),

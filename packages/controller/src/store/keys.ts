@@ -24,6 +24,7 @@
  * | `P:cycle:{id}` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
  * | `P:cycle:{id}:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
+ * | `P:cycle:{id}:approvals` | set | token ids of the admins who allowed the quarantined cycle's deletes, while `approvals: 2` waits for the second |
  * | `P:cycle:{id}:plan` | list | the evaluated operations, applied in order (cycles/plan-entry.ts) |
  * | `P:cycle:{id}:plan:{run}:{part}` | list/set (TTL) | parts of a plan while an evaluation writes it (renamed into the plan) |
  * | `P:dir:{cfg}:o:{oid}` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
@@ -112,7 +113,11 @@ export class Keys {
   }
   /** Everything staged for a cycle that goes once the cycle is applied or discarded. */
   staged(cycleId: string): string[] {
-    return [this.batches(cycleId), this.seen(cycleId), this.plan(cycleId)];
+    return [this.batches(cycleId), this.seen(cycleId), this.plan(cycleId), this.approvals(cycleId)];
+  }
+  /** Admin tokens that allowed a quarantined cycle's deletes (with `approvals: 2`). */
+  approvals(cycleId: string): string {
+    return `${this.prefix}:cycle:${cycleId}:approvals`;
   }
   dirObject(cfg: string, oid: string): string {
     return `${this.prefix}:dir:${cfg}:o:${oid}`;

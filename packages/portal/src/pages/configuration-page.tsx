@@ -156,19 +156,28 @@ export function ConfigurationPage({ id }: { id: string }) {
       <ErrorNotice error={error} />
       <ErrorNotice error={actionError} />
       {outcome?.kind === 'allowed' ? (
-        <Notice tone="ok" title="Deletes accepted" testId="deletes-accepted">
+        <Notice
+          tone="ok"
+          title={outcome.result.state === 'awaitingApproval' ? 'Approval recorded' : 'Deletes accepted'}
+          testId="deletes-accepted"
+        >
           {outcome.result.state === 'applied' ? (
             <>
               {plural(outcome.result.deleted, 'object')} {outcome.result.deleted === 1 ? 'was' : 'were'} deleted from the cloud
               directory.{' '}
             </>
-          ) : (
+          ) : outcome.result.state === 'applying' ? (
             <span data-testid="still-applying">
               {plural(outcome.result.deleteCount, 'delete')} {outcome.result.deleteCount === 1 ? 'is' : 'are'} still being
               applied; the cycle list below shows when it is done.{' '}
             </span>
+          ) : (
+            <span data-testid="awaiting-approval">
+              Your approval is recorded. Nothing is deleted until another admin allows the deletes too (
+              {plural(outcome.result.approvalsNeeded, 'approval')} needed).{' '}
+            </span>
           )}
-          {outcome.healthy ? (
+          {outcome.result.state === 'awaitingApproval' ? null : outcome.healthy ? (
             <strong data-testid="healthy-again">The status is healthy again.</strong>
           ) : (
             <span data-testid="awaiting-healthy">
