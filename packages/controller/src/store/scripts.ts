@@ -32,20 +32,28 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+/**
+ * Runs `call` (an EVALSHA of `script`); on NOSCRIPT (the script did not run) loads the script
+ * and runs `call` once more.
+ */
+async function bySha<T>(redis: Redis, script: LuaScript, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    await redis.script('LOAD', script.source);
+    return call();
+  }
+}
+
 /** Runs a script by SHA, loading it first when the Redis server does not hold it. */
-export async function callScript(
+export function callScript(
   redis: Redis,
   script: LuaScript,
   keys: readonly string[],
   args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
-  try {
-    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!isNoScript(error)) throw error;
-    await redis.script('LOAD', script.source);
-    return redis.evalsha(script.sha, keys.length, ...keys, ...args);
-  }
+  return bySha(redis, script, () => redis.evalsha(script.sha, keys.length, ...keys, ...args));
 }
 
 /** Results of PERSIST_BATCH. */
@@ -450,15 +458,12 @@ export class Scripts {
     ];
     stored.objectIds.forEach((id, i) => args.push(id, `${sequence}:${i}`));
     // Encoded in one go (see resp.ts): a batch's call carries hundreds of arguments.
-    let reply: [PersistBatchResult, number];
-    try {
-      reply = (await this.redis.sendCommand(encodedCommand('evalsha', args))) as [PersistBatchResult, number];
-    } catch (error) {
-      if (!isNoScript(error)) throw error;
-      await this.redis.script('LOAD', PERSIST_BATCH.source);
-      reply = (await this.redis.sendCommand(encodedCommand('evalsha', args))) as [PersistBatchResult, number];
-    }
-    return { result: reply[0], acked: reply[1] };
+    const [result, acked] = (await bySha(
+      this.redis,
+      PERSIST_BATCH,
+      () => this.redis.sendCommand(encodedCommand('evalsha', args)) as Promise<unknown>,
+    )) as [PersistBatchResult, number];
+    return { result, acked };
   }
 
   async completeCycle(
