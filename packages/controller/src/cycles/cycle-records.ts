@@ -49,6 +49,10 @@ export interface CycleRecords {
   status(
     configurationId: string,
   ): Promise<{ state: ConfigurationState; quarantine: Quarantine | null; lastCycleId: string | null }>;
+  /** The same with the last cycle itself, state and cycle as of one moment. */
+  statusWithLastCycle(
+    configurationId: string,
+  ): Promise<{ state: ConfigurationState; quarantine: Quarantine | null; lastCycle: Cycle | null }>;
   /** The held quarantine, or null when the configuration is not quarantined. */
   quarantine(configurationId: string): Promise<Omit<Quarantine, 'notification'> | null>;
 

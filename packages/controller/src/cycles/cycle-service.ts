@@ -52,9 +52,7 @@ export class CycleService {
 
   async getStatus(id: string): Promise<ConfigurationStatus> {
     await this.deps.configs.get(id);
-    const { state, quarantine, lastCycleId } = await this.deps.records.status(id);
-    const lastCycle = lastCycleId ? await this.readCycle(lastCycleId) : null;
-    return { state, quarantine, lastCycle };
+    return this.deps.records.statusWithLastCycle(id);
   }
 
   async startCycle(id: string, actor: Actor): Promise<{ cycleId: string }> {

@@ -23,25 +23,38 @@ export class CycleStore implements CycleRecords, SessionCycles {
   ) {}
 
   async read(cycleId: string): Promise<Cycle | null> {
-    const h: CycleRecord = await this.redis.hgetall(this.keys.cycle(cycleId));
-    if (!h.configurationId) return null;
-    return {
-      id: cycleId,
-      configurationId: h.configurationId,
-      state: cycleState(h.phase),
-      mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
-      changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
-      trigger: (h.trigger ?? 'manual') as CycleTrigger,
-      agentId: h.agentId || null,
-      baseCycleId: h.baseCycleId || null,
-      startedAt: h.startedAt ?? '',
-      completedAt: h.completedAt ?? null,
-      counts: {
-        ...(h.counts ? (JSON.parse(h.counts) as Omit<CycleCounts, 'failed'>) : { create: 0, update: 0, delete: 0 }),
-        failed: Number(h.failed ?? 0),
-      },
-      error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
-    };
+    return toCycle(cycleId, await this.redis.hgetall(this.keys.cycle(cycleId)));
+  }
+
+  /**
+   * The configuration's state and its last cycle as of one moment: both hashes are read in
+   * one MULTI, so that a cycle's move to `applied` (which sets the state `healthy` in the same
+   * script) is seen in both or in neither. Read again when the last cycle changed meanwhile.
+   */
+  async statusWithLastCycle(
+    configurationId: string,
+  ): Promise<{ state: ConfigurationState; quarantine: Quarantine | null; lastCycle: Cycle | null }> {
+    for (;;) {
+      const first = await this.status(configurationId);
+      if (!first.lastCycleId) return { ...first, lastCycle: null };
+      const results = await this.redis
+        .multi()
+        .hgetall(this.keys.state(configurationId))
+        .hgetall(this.keys.cycle(first.lastCycleId))
+        .exec();
+      const failed = results?.find(([error]) => error !== null);
+      if (!results || failed) throw failed?.[0] ?? new Error(`status of ${configurationId} not read`);
+      const st = results[0]![1] as Record<string, string>;
+      if ((st.lastCycleId || null) !== first.lastCycleId) continue;
+      const { state, quarantine } = statusOf(st);
+      return { state, quarantine, lastCycle: toCycle(first.lastCycleId, results[1]![1] as CycleRecord) };
+    }
+  }
+
+  async status(
+    configurationId: string,
+  ): Promise<{ state: ConfigurationState; quarantine: Quarantine | null; lastCycleId: string | null }> {
+    return statusOf(await this.redis.hgetall(this.keys.state(configurationId)));
   }
 
   async run(cycleId: string): Promise<CycleRun> {
@@ -89,19 +102,6 @@ export class CycleStore implements CycleRecords, SessionCycles {
 
   async currentCycleId(configurationId: string): Promise<string | null> {
     return this.redis.hget(this.keys.state(configurationId), 'currentCycleId');
-  }
-
-  async status(
-    configurationId: string,
-  ): Promise<{ state: ConfigurationState; quarantine: Quarantine | null; lastCycleId: string | null }> {
-    const st = await this.redis.hgetall(this.keys.state(configurationId));
-    const state = (st.state ?? 'pending') as ConfigurationState;
-    let quarantine: Quarantine | null = null;
-    if (state === 'quarantined' && st.quarantine) {
-      const notification = st.notification ? decodeNotification(st.notification) : { ...NO_NOTIFICATION };
-      quarantine = { ...decodeQuarantine(st.quarantine), notification };
-    }
-    return { state, quarantine, lastCycleId: st.lastCycleId || null };
   }
 
   async quarantine(configurationId: string): Promise<StoredQuarantine | null> {
@@ -267,4 +267,41 @@ export class CycleStore implements CycleRecords, SessionCycles {
   ): Promise<CompleteCycleResult> {
     return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '');
   }
+}
+
+/** A cycle as the API shows it, from its record; null when there is none. */
+function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
+  if (!h.configurationId) return null;
+  return {
+    id: cycleId,
+    configurationId: h.configurationId,
+    state: cycleState(h.phase),
+    mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
+    changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
+    trigger: (h.trigger ?? 'manual') as CycleTrigger,
+    agentId: h.agentId || null,
+    baseCycleId: h.baseCycleId || null,
+    startedAt: h.startedAt ?? '',
+    completedAt: h.completedAt ?? null,
+    counts: {
+      ...(h.counts ? (JSON.parse(h.counts) as Omit<CycleCounts, 'failed'>) : { create: 0, update: 0, delete: 0 }),
+      failed: Number(h.failed ?? 0),
+    },
+    error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+  };
+}
+
+/** A configuration's state, its quarantine and its last cycle's id, from its state hash. */
+function statusOf(st: Record<string, string>): {
+  state: ConfigurationState;
+  quarantine: Quarantine | null;
+  lastCycleId: string | null;
+} {
+  const state = (st.state ?? 'pending') as ConfigurationState;
+  let quarantine: Quarantine | null = null;
+  if (state === 'quarantined' && st.quarantine) {
+    const notification = st.notification ? decodeNotification(st.notification) : { ...NO_NOTIFICATION };
+    quarantine = { ...decodeQuarantine(st.quarantine), notification };
+  }
+  return { state, quarantine, lastCycleId: st.lastCycleId || null };
 }
