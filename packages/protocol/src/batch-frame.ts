@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { DEFAULT_LIMITS, CONTENT_HASH_BYTES } from './limits';
-import { ChangeKind, ObjectType } from './messages';
+import { ChangeKind, DeleteCause, ObjectType } from './messages';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './version';
 import type { DecodeOptions } from './frame';
 
@@ -23,6 +23,10 @@ export interface ChangeHeader {
   dn: string;
   contentHash: Uint8Array;
   disabled: boolean;
+  /** DELETE: why the object left (UNSPECIFIED: unknown, or a value this version does not know). */
+  deleteCause: DeleteCause;
+  /** DELETE moved out of scope: the DN it has now; '' when not known. */
+  newDn: string;
 }
 
 export interface ChangeBatchFrame {
@@ -49,6 +53,7 @@ const KINDS = new Set<number>([
   ChangeKind.CHANGE_KIND_PRESENT,
 ]);
 const TYPES = new Set<number>([ObjectType.OBJECT_TYPE_USER, ObjectType.OBJECT_TYPE_GROUP]);
+const CAUSES = new Set<number>(Object.values(DeleteCause).filter((v): v is number => typeof v === 'number'));
 
 class Walk {
   pos: number;
@@ -166,6 +171,8 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
   let dn: string | undefined;
   let hash: Uint8Array | undefined;
   let disabled: boolean | undefined;
+  let cause: number | undefined;
+  let newDn: string | undefined;
   while (w.pos < w.end) {
     const tag = w.varint();
     if (tag === 0x08 && kind === undefined) kind = w.varint();
@@ -183,6 +190,11 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
       if (v > 1) notFast();
       disabled = v === 1;
     } else if (tag === 0x42) w.checkString();
+    else if (tag === 0x48 && cause === undefined) {
+      // An int32 enum: larger varints are truncated by protobufjs; leave those to it.
+      cause = w.varint();
+      if (cause > 0x7fffffff) notFast();
+    } else if (tag === 0x52 && newDn === undefined) newDn = w.string();
     else notFast();
   }
   if (kind === undefined || !KINDS.has(kind) || objectType === undefined || !TYPES.has(objectType)) notFast();
@@ -196,6 +208,8 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
     dn: dn ?? '',
     contentHash,
     disabled: disabled ?? false,
+    deleteCause: cause !== undefined && CAUSES.has(cause) ? (cause as DeleteCause) : DeleteCause.DELETE_CAUSE_UNSPECIFIED,
+    newDn: newDn ?? '',
   };
 }
 

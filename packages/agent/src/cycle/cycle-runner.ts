@@ -5,6 +5,7 @@ import {
   ChangeKind,
   ChangeTracking,
   CycleMode,
+  DeleteCause,
   ObjectType,
   batchOverheadBytes,
   encodedChangeSize,
@@ -16,7 +17,7 @@ import { AgentError } from '../errors';
 import type { CachedObject, CycleCounts, ObjectRow, StateStore } from '../cache/state-store';
 import type { AttributeFilter } from '../ldap/attribute-filter';
 import {
-  guidToString,
+  entryId,
   idAttribute,
   mapEntry,
   type DirectoryFlavor,
@@ -27,6 +28,7 @@ import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
 import { Accesslog, isUnder, type LogRecord } from '../ldap/accesslog';
+import { DELETED, FILTERED_OUT, UNKNOWN, locateByIds, reasonAt, type DeleteReason } from '../ldap/locate';
 import { formatWatermark, parseWatermark, type Watermark } from './watermark';
 
 export interface CyclePlan {
@@ -57,6 +59,8 @@ export interface CycleDeps {
 }
 
 const DELETE_CHUNK = 1000;
+/** A scan's deletes whose new place is looked up by id, per cycle (100 ids a search): beyond, the cause is unknown. */
+const MAX_LOCATED = 10_000;
 /** entryUUIDs per search when reading the objects an accesslog names. */
 const LOG_CHUNK = 100;
 const HOUR_MS = 3_600_000;
@@ -110,6 +114,9 @@ export class CycleRunner {
   /** Changes (not PRESENT) queued so far; with a consistency read, how many the log phase had queued (-1: none). */
   private changesSent = 0;
   private driftFrom = -1;
+  /** A scan's deletes looked up by id so far, and whether a lookup failed (then no more are tried). */
+  private located = 0;
+  private locateFailed = false;
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -377,6 +384,7 @@ export class CycleRunner {
         if (!(error instanceof AgentError && error.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT')) throw error;
       }
     }
+    const reasons = this.logReasons(records);
     const list = [...ids];
     const gone: string[] = [];
     for (let i = 0; i < list.length; i += LOG_CHUNK) {
@@ -398,7 +406,7 @@ export class CycleRunner {
         // Accounted for: a consistency scan after the log must not delete it again.
         this.markSeen(m.rowid);
         if (sent?.get(id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
-        await this.add(deleteChange(id, m.type, m.dn), {
+        await this.add(deleteChange(id, m.type, m.dn, reasons.get(id) ?? FILTERED_OUT), {
           id,
           kind: ChangeKind.CHANGE_KIND_DELETE,
           type: m.type,
@@ -408,6 +416,44 @@ export class CycleRunner {
       }
     }
     return true;
+  }
+
+  /**
+   * Why the objects the log names left the scope, from the log itself, record by record in
+   * time order: deleted, or moved by a modrdn of their own or of an ancestor (to the DN it
+   * gave them; outside the base, moved out of scope). An object that is gone from the scope
+   * without such a record (a modify, or a move inside the base) was filtered out.
+   */
+  private logReasons(records: LogRecord[]): Map<string, DeleteReason> {
+    const base = this.plan.start.scope.baseDn;
+    const reasons = new Map<string, DeleteReason>();
+    // DNs as the records leave them, for moves of moves.
+    const dns = new Map<string, string>();
+    const sorted = [...records].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (const r of sorted) {
+      const id = r.entryUuid.toLowerCase();
+      if (r.type === 'delete') {
+        reasons.set(id, DELETED);
+        continue;
+      }
+      if (r.type !== 'modrdn' || r.newDn === undefined) continue;
+      const newDn = r.newDn;
+      dns.set(id, newDn);
+      reasons.set(id, reasonAt(newDn, base));
+      // The descendants moved with it: their DN's old suffix becomes the new one.
+      const suffix = `,${r.dn}`.toLowerCase();
+      const under = this.deps.store.idsUnder(this.configurationId, r.dn);
+      if (under.length === 0) continue;
+      const cached = this.deps.store.lookupDns(this.configurationId, under);
+      for (const child of under) {
+        const dn = dns.get(child) ?? cached.get(child)?.dn;
+        if (dn === undefined || !dn.toLowerCase().endsWith(suffix)) continue;
+        const moved = `${dn.slice(0, dn.length - suffix.length)},${newDn}`;
+        dns.set(child, moved);
+        reasons.set(child, reasonAt(moved, base));
+      }
+    }
+    return reasons;
   }
 
   /** DELTA: whether this cycle already read the object with this id. */
@@ -565,10 +611,10 @@ export class CycleRunner {
             page.filter((m) => !this.wasSeen(m.rowid)).map((m) => m.id),
           )
         : undefined;
-      for (const m of page) {
-        if (this.wasSeen(m.rowid)) continue;
-        if (sent?.get(m.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
-        await this.add(deleteChange(m.id, m.type, m.dn), {
+      const leaving = page.filter((m) => !this.wasSeen(m.rowid) && sent?.get(m.id)?.kind !== ChangeKind.CHANGE_KIND_DELETE);
+      const reasons = await this.locate(leaving.map((m) => m.id));
+      for (const m of leaving) {
+        await this.add(deleteChange(m.id, m.type, m.dn, reasons.get(m.id)), {
           id: m.id,
           kind: ChangeKind.CHANGE_KIND_DELETE,
           type: m.type,
@@ -577,6 +623,25 @@ export class CycleRunner {
         });
         this.deletesSent += 1;
       }
+    }
+  }
+
+  /**
+   * A scan's deletes: where the objects are now, looked up by id (see {@link locateByIds}),
+   * for the first {@link MAX_LOCATED} of a cycle; after those, or once a lookup failed (said
+   * at warn), the cause is unknown. Never fails the cycle: the cause only describes a delete.
+   */
+  private async locate(ids: string[]): Promise<Map<string, DeleteReason>> {
+    const room = Math.min(ids.length, MAX_LOCATED - this.located);
+    if (room <= 0 || this.locateFailed || !this.source) return new Map();
+    this.located += room;
+    try {
+      return await locateByIds(this.source, this.source.flavor, this.plan.start.scope.baseDn, ids.slice(0, room));
+    } catch (error) {
+      this.checkAborted();
+      this.locateFailed = true;
+      this.deps.log.warn({ err: error }, 'could not look up where deleted objects went; their cause is unknown');
+      return new Map();
     }
   }
 
@@ -635,9 +700,9 @@ export class CycleRunner {
   }
 }
 
-/** A DELETE change of a cached object. */
-function deleteChange(id: string, type: ObjectType, dn: string): Change {
-  return {
+/** A DELETE change of a cached object, with why it left when known. */
+function deleteChange(id: string, type: ObjectType, dn: string, reason: DeleteReason = UNKNOWN): Change {
+  const change: Change = {
     kind: ChangeKind.CHANGE_KIND_DELETE,
     objectType: type,
     objectId: id,
@@ -647,6 +712,9 @@ function deleteChange(id: string, type: ObjectType, dn: string): Change {
     disabled: false,
     memberDns: [],
   };
+  if (reason.cause !== DeleteCause.DELETE_CAUSE_UNSPECIFIED) change.deleteCause = reason.cause;
+  if (reason.newDn) change.newDn = reason.newDn;
+  return change;
 }
 
 /** Attributes to request: the scope's list (plus what the agent always needs), or every user attribute. */
@@ -656,23 +724,6 @@ function readAttributes(requested: string[], disabledAttribute: string, flavor: 
   if (disabledAttribute) always.push(disabledAttribute);
   if (requested.length === 0) return ['*', ...always.slice(0, 1), ...(disabledAttribute ? [disabledAttribute] : [])];
   return [...new Set([...requested, ...always])];
-}
-
-function entryId(entry: Entry, flavor: DirectoryFlavor): string | undefined {
-  for (const key in entry) {
-    const lower = key.toLowerCase();
-    if (flavor === 'openldap' && lower === 'entryuuid') {
-      const v = entry[key];
-      const s = Array.isArray(v) ? v[0] : v;
-      return s === undefined ? undefined : String(s);
-    }
-    if (flavor === 'ad' && lower === 'objectguid') {
-      const v = entry[key];
-      const b = Array.isArray(v) ? v[0] : v;
-      return Buffer.isBuffer(b) && b.length === 16 ? guidToString(b) : undefined;
-    }
-  }
-  return undefined;
 }
 
 /** An upper bound of a change's encoded size, cheap to compute (UTF-16 length x 3 >= UTF-8 bytes). */

@@ -1,7 +1,8 @@
 import { Client, FilterParser, type Entry } from 'ldapts';
 import { AgentError, fromLdapError } from '../errors';
 import { redactUrl } from '../redact';
-import { BINARY_ATTRIBUTES, type DirectoryFlavor } from './entry-mapper';
+import { isUnder } from './accesslog';
+import { BINARY_ATTRIBUTES, entryId, type DirectoryFlavor } from './entry-mapper';
 
 export interface LdapSourceOptions {
   url: string;
@@ -33,6 +34,7 @@ const AD_CAPABILITY = '1.2.840.113556.1.4.800';
  */
 export class LdapSource {
   private closed = false;
+  private contexts?: string[];
   /** Search result pages received so far. */
   pages = 0;
 
@@ -143,6 +145,34 @@ export class LdapSource {
       if (mapped.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT') return undefined;
       throw mapped;
     }
+  }
+
+  /** The object id of an entry read with the id attribute (entryUUID, objectGUID as a string). */
+  idOf(entry: Entry): string | undefined {
+    return entryId(entry, this.flavor);
+  }
+
+  /**
+   * The naming context (root DSE `namingContexts`) that holds `dn`: the longest one above
+   * it; '' when the server names none (or the bind DN may not read the root DSE).
+   */
+  async namingContextOf(dn: string): Promise<string> {
+    if (this.contexts === undefined) {
+      try {
+        const { searchEntries } = await this.client.search('', {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: ['namingContexts'],
+        });
+        const raw = searchEntries[0]?.['namingContexts'];
+        this.contexts = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+      } catch (error) {
+        throw fromLdapError(error, 'search');
+      }
+    }
+    let best = '';
+    for (const c of this.contexts) if (c && isUnder(dn, c) && c.length > best.length) best = c;
+    return best;
   }
 
   /** AD: the server's highestCommittedUSN from the root DSE (the DELTA watermark). */

@@ -3673,6 +3673,8 @@ $root.syncguard = (function() {
              * @property {Uint8Array|null} [contentHash] Change contentHash
              * @property {boolean|null} [disabled] Change disabled
              * @property {Array.<string>|null} [memberDns] Change memberDns
+             * @property {syncguard.v1.DeleteCause|null} [deleteCause] Change deleteCause
+             * @property {string|null} [newDn] Change newDn
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -3771,6 +3773,22 @@ $root.syncguard = (function() {
             Change.prototype.memberDns = $util.emptyArray;
 
             /**
+             * Change deleteCause.
+             * @member {syncguard.v1.DeleteCause} deleteCause
+             * @memberof syncguard.v1.Change
+             * @instance
+             */
+            Change.prototype.deleteCause = 0;
+
+            /**
+             * Change newDn.
+             * @member {string} newDn
+             * @memberof syncguard.v1.Change
+             * @instance
+             */
+            Change.prototype.newDn = "";
+
+            /**
              * Encodes the specified Change message. Does not implicitly {@link syncguard.v1.Change.verify|verify} messages.
              * @function encode
              * @memberof syncguard.v1.Change
@@ -3804,6 +3822,10 @@ $root.syncguard = (function() {
                 if (message.memberDns != null && message.memberDns.length)
                     for (var i = 0; i < message.memberDns.length; ++i)
                         writer.uint32(/* id 8, wireType 2 =*/66).string(message.memberDns[i]);
+                if (message.deleteCause != null && $Object.hasOwnProperty.call(message, "deleteCause") && message.deleteCause !== 0)
+                    writer.uint32(/* id 9, wireType 0 =*/72).int32(message.deleteCause);
+                if (message.newDn != null && $Object.hasOwnProperty.call(message, "newDn") && message.newDn !== "")
+                    writer.uint32(/* id 10, wireType 2 =*/82).string(message.newDn);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -3931,6 +3953,24 @@ $root.syncguard = (function() {
                             message.memberDns.push(reader.stringVerify());
                             continue;
                         }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.deleteCause = value;
+                            else
+                                delete message.deleteCause;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.newDn = value;
+                            else
+                                delete message.newDn;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -4013,6 +4053,12 @@ $root.syncguard = (function() {
                         if (!$util.isString(message.memberDns[i]))
                             return "memberDns: string[] expected";
                 }
+                if (message.deleteCause != null && $Object.hasOwnProperty.call(message, "deleteCause"))
+                    if (typeof message.deleteCause !== "number" || (message.deleteCause | 0) !== message.deleteCause)
+                        return "deleteCause: enum value expected";
+                if (message.newDn != null && $Object.hasOwnProperty.call(message, "newDn"))
+                    if (!$util.isString(message.newDn))
+                        return "newDn: string expected";
                 return null;
             };
 
@@ -4110,6 +4156,31 @@ $root.syncguard = (function() {
                     for (var i = 0; i < object.memberDns.length; ++i)
                         message.memberDns[i] = $String(object.memberDns[i]);
                 }
+                if (object.deleteCause !== 0 && (typeof object.deleteCause !== "string" || $root.syncguard.v1.DeleteCause[object.deleteCause] !== 0))
+                    switch (object.deleteCause) {
+                    case "DELETE_CAUSE_UNSPECIFIED":
+                    case 0:
+                        message.deleteCause = 0;
+                        break;
+                    case "DELETE_CAUSE_DELETED":
+                    case 1:
+                        message.deleteCause = 1;
+                        break;
+                    case "DELETE_CAUSE_MOVED_OUT_OF_SCOPE":
+                    case 2:
+                        message.deleteCause = 2;
+                        break;
+                    case "DELETE_CAUSE_FILTERED_OUT":
+                    case 3:
+                        message.deleteCause = 3;
+                        break;
+                    default:
+                        if (typeof object.deleteCause === "number" && (object.deleteCause | 0) === object.deleteCause)
+                            message.deleteCause = object.deleteCause;
+                    }
+                if (object.newDn != null)
+                    if (typeof object.newDn !== "string" || object.newDn.length)
+                        message.newDn = $String(object.newDn);
                 return message;
             };
 
@@ -4147,6 +4218,8 @@ $root.syncguard = (function() {
                             object.contentHash = $util.newBuffer(object.contentHash);
                     }
                     object.disabled = false;
+                    object.deleteCause = options.enums === $String ? "DELETE_CAUSE_UNSPECIFIED" : 0;
+                    object.newDn = "";
                 }
                 if (message.kind != null && $Object.hasOwnProperty.call(message, "kind"))
                     object.kind = options.enums === $String ? $root.syncguard.v1.ChangeKind[message.kind] === $undefined ? message.kind : $root.syncguard.v1.ChangeKind[message.kind] : message.kind;
@@ -4170,6 +4243,10 @@ $root.syncguard = (function() {
                     for (var j = 0; j < message.memberDns.length; ++j)
                         object.memberDns[j] = message.memberDns[j];
                 }
+                if (message.deleteCause != null && $Object.hasOwnProperty.call(message, "deleteCause"))
+                    object.deleteCause = options.enums === $String ? $root.syncguard.v1.DeleteCause[message.deleteCause] === $undefined ? message.deleteCause : $root.syncguard.v1.DeleteCause[message.deleteCause] : message.deleteCause;
+                if (message.newDn != null && $Object.hasOwnProperty.call(message, "newDn"))
+                    object.newDn = message.newDn;
                 return object;
             };
 
@@ -4185,6 +4262,24 @@ $root.syncguard = (function() {
             };
 
             return Change;
+        })();
+
+        /**
+         * DeleteCause enum.
+         * @name syncguard.v1.DeleteCause
+         * @enum {number}
+         * @property {number} DELETE_CAUSE_UNSPECIFIED=0 DELETE_CAUSE_UNSPECIFIED value
+         * @property {number} DELETE_CAUSE_DELETED=1 DELETE_CAUSE_DELETED value
+         * @property {number} DELETE_CAUSE_MOVED_OUT_OF_SCOPE=2 DELETE_CAUSE_MOVED_OUT_OF_SCOPE value
+         * @property {number} DELETE_CAUSE_FILTERED_OUT=3 DELETE_CAUSE_FILTERED_OUT value
+         */
+        v1.DeleteCause = (function() {
+            var valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "DELETE_CAUSE_UNSPECIFIED"] = 0;
+            values[valuesById[1] = "DELETE_CAUSE_DELETED"] = 1;
+            values[valuesById[2] = "DELETE_CAUSE_MOVED_OUT_OF_SCOPE"] = 2;
+            values[valuesById[3] = "DELETE_CAUSE_FILTERED_OUT"] = 3;
+            return values;
         })();
 
         v1.ChangeBatch = (function() {
