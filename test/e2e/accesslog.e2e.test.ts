@@ -62,6 +62,11 @@ describe('accesslog change tracking end to end', () => {
     expect(q.lastCycle?.changeTracking).toBe('accesslog');
     const staged = await system.logs(id, { action: 'StagedDelete' });
     expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(userDns(STAFF, 25, { prefix: 'staff-' })));
+    // The log said where they went.
+    for (const l of staged) {
+      expect(l.cause).toBe('movedOutOfScope');
+      expect(l.newDn).toBe(l.dn.replace(STAFF, `ou=staff,ou=attic,${SUFFIX}`));
+    }
 
     await system.slapd.moveEntry(`ou=staff,ou=attic,${SUFFIX}`, 'ou=staff', BASE);
     await system.api.post(`/api/v1/configurations/${id}/restart`);

@@ -161,6 +161,8 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     expect(await system.objects(id)).toHaveLength(SCENARIOS.mass);
     const staged = await system.logs(id, { action: 'StagedDelete' });
     expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(dns));
+    // The scan looked them up by objectGUID: gone from the directory (tombstones are hidden).
+    expect(new Set(staged.map((l) => l.cause))).toEqual(new Set(['deleted']));
     await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes('mass@corp.example') });
     const allowed = await system.api.post<{ deleted: number }>(`/api/v1/configurations/${id}/allow-deletes`);
     expect(allowed.deleted).toBe(T);
@@ -177,6 +179,15 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     await system.samba.moveEntry(`OU=staff,${base}`, 'OU=staff', `OU=attic,${BASE}`);
     const q = await system.syncNow(id, 'quarantined');
     expect(q.quarantine?.deleteCount).toBe(SCENARIOS.staff);
+    // Found by objectGUID under the OU's new place.
+    const staged = await system.logs(id, { action: 'StagedDelete' });
+    expect(staged).toHaveLength(SCENARIOS.staff);
+    for (const l of staged) {
+      expect(l.cause).toBe('movedOutOfScope');
+      expect(l.newDn?.toLowerCase()).toBe(
+        l.dn.toLowerCase().replace(`ou=staff,${base}`.toLowerCase(), `ou=staff,ou=attic,${BASE}`.toLowerCase()),
+      );
+    }
 
     await system.samba.moveEntry(`OU=staff,OU=attic,${BASE}`, 'OU=staff', base);
     await system.api.post(`/api/v1/configurations/${id}/restart`);
@@ -195,6 +206,7 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     const q = await system.syncNow(id, 'quarantined');
     expect(q.quarantine).toMatchObject({ reason: 'TooManyDeletes', deleteCount: T });
     expect((await system.objects(id)).filter((o) => o.disabled)).toHaveLength(0);
+    expect(new Set((await system.logs(id, { action: 'StagedDelete' })).map((l) => l.cause))).toEqual(new Set(['disabled']));
 
     await system.samba.setDisabled(dns, false);
     await system.api.post(`/api/v1/configurations/${id}/restart`);

@@ -435,6 +435,9 @@ export interface LogEntryView {
   objectId: string;
   dn: string;
   details: string | null;
+  /** Delete and StagedDelete entries. */
+  cause?: string;
+  newDn?: string;
 }
 
 export function startSystem(options?: SystemOptions): Promise<TestSystem> {

@@ -178,6 +178,13 @@ export interface ConfigurationStatus {
 export type ProvisioningAction = 'Create' | 'Update' | 'Delete' | 'StagedDelete';
 export type ProvisioningStatus = 'success' | 'failure' | 'skipped' | 'staged';
 
+/**
+ * Why a delete is one: the agent's word (deleted, moved out of the base, no longer matching
+ * the filter), a disable counted as a delete (`countDisables`), the configuration's scope
+ * changed, or not known.
+ */
+export type DeleteCauseName = 'deleted' | 'movedOutOfScope' | 'filteredOut' | 'disabled' | 'scopeChanged' | 'unknown';
+
 export interface ProvisioningLogEntry {
   id: string;
   cycleId: string;
@@ -188,6 +195,10 @@ export interface ProvisioningLogEntry {
   objectId: string;
   dn: string;
   details: string | null;
+  /** Delete and StagedDelete entries: why the object is deleted. */
+  cause?: DeleteCauseName;
+  /** A delete moved out of scope: the object's DN now, where the agent found it. */
+  newDn?: string;
 }
 
 export interface Agent {

@@ -93,8 +93,8 @@ function expectSameReading(frame: Buffer): boolean {
       dn: c.dn,
       contentHash: c.contentHash,
       disabled: c.disabled,
-      deleteCause: c.deleteCause ?? DeleteCause.DELETE_CAUSE_UNSPECIFIED,
-      newDn: c.newDn ?? '',
+      deleteCause: c.deleteCause,
+      newDn: c.newDn,
     })),
   );
   expect(fast.encoded.map((b) => Buffer.from(b).toString('hex'))).toEqual(

@@ -23,10 +23,10 @@ export interface ChangeHeader {
   dn: string;
   contentHash: Uint8Array;
   disabled: boolean;
-  /** DELETE: why the object left (UNSPECIFIED: unknown, or a value this version does not know). */
-  deleteCause: DeleteCause;
-  /** DELETE moved out of scope: the DN it has now; '' when not known. */
-  newDn: string;
+  /** DELETE: why the object left; absent when unknown (or a value this version does not know), as decodeFrame reads it. */
+  deleteCause?: DeleteCause;
+  /** DELETE moved out of scope: the DN it has now; absent when not known. */
+  newDn?: string;
 }
 
 export interface ChangeBatchFrame {
@@ -201,16 +201,17 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
   const isDelete = kind === ChangeKind.CHANGE_KIND_DELETE;
   const contentHash = hash ?? new Uint8Array(0);
   if (!objectId || (!isDelete && !dn) || (!isDelete && contentHash.length !== CONTENT_HASH_BYTES)) notFast();
-  return {
+  const header: ChangeHeader = {
     kind: kind as ChangeKind,
     objectType: objectType as ObjectType,
     objectId: objectId!,
     dn: dn ?? '',
     contentHash,
     disabled: disabled ?? false,
-    deleteCause: cause !== undefined && CAUSES.has(cause) ? (cause as DeleteCause) : DeleteCause.DELETE_CAUSE_UNSPECIFIED,
-    newDn: newDn ?? '',
   };
+  if (cause !== undefined && cause !== DeleteCause.DELETE_CAUSE_UNSPECIFIED && CAUSES.has(cause)) header.deleteCause = cause;
+  if (newDn) header.newDn = newDn;
+  return header;
 }
 
 function walkAttribute(buf: Buffer, start: number, end: number): void {

@@ -55,7 +55,12 @@ async function startAgent(): Promise<void> {
 
 /** Runs one cycle to its end and commits it unless told not to. */
 async function cycle(configurationId: string, baseDn: string, mode: CycleMode, base: string, commit = true, filter = '') {
-  const cycleId = controller.startCycle(configurationId, { baseDn, filter, objectTypes: [ObjectType.OBJECT_TYPE_USER] }, mode, base);
+  const cycleId = controller.startCycle(
+    configurationId,
+    { baseDn, filter, objectTypes: [ObjectType.OBJECT_TYPE_USER] },
+    mode,
+    base,
+  );
   await waitFor(() => controller.complete(cycleId) ?? controller.failed(cycleId), { message: `end of ${cycleId}` });
   expect(controller.failed(cycleId)).toBeUndefined();
   if (commit) controller.commit(configurationId, cycleId);
@@ -70,7 +75,9 @@ function causes(changes: Change[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const c of changes) {
     if (c.kind !== 3) continue;
-    out[c.dn] = [CAUSE[(c.deleteCause ?? DeleteCause.DELETE_CAUSE_UNSPECIFIED) as 0 | 1 | 2 | 3], c.newDn].filter(Boolean).join(' ');
+    out[c.dn] = [CAUSE[(c.deleteCause ?? DeleteCause.DELETE_CAUSE_UNSPECIFIED) as 0 | 1 | 2 | 3], c.newDn]
+      .filter(Boolean)
+      .join(' ');
   }
   return out;
 }

@@ -16,14 +16,7 @@ import {
 import { AgentError } from '../errors';
 import type { CachedObject, CycleCounts, ObjectRow, StateStore } from '../cache/state-store';
 import type { AttributeFilter } from '../ldap/attribute-filter';
-import {
-  entryId,
-  idAttribute,
-  mapEntry,
-  type DirectoryFlavor,
-  type MapOptions,
-  type SourceObject,
-} from '../ldap/entry-mapper';
+import { entryId, idAttribute, mapEntry, type DirectoryFlavor, type MapOptions, type SourceObject } from '../ldap/entry-mapper';
 import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap-source';
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';

@@ -1,4 +1,4 @@
-import { Client, FilterParser, type Entry } from 'ldapts';
+import { Client, FilterParser, type Entry, type Filter } from 'ldapts';
 import { AgentError, fromLdapError } from '../errors';
 import { redactUrl } from '../redact';
 import { isUnder } from './accesslog';
@@ -19,7 +19,8 @@ export interface LdapSourceOptions {
 
 export interface SearchSpec {
   base: string;
-  filter: string;
+  /** A filter string, or a built filter (for binary values such as objectGUID, which a string cannot carry through ldapts). */
+  filter: string | Filter;
   attributes: string[];
   /** Entries per page; default the source's page size. */
   pageSize?: number;
@@ -100,7 +101,7 @@ export class LdapSource {
    * ends early; a generator that returns normally has read everything.
    */
   async *pagesOf(spec: SearchSpec): AsyncGenerator<Entry[]> {
-    validateFilter(spec.filter);
+    if (typeof spec.filter === 'string') validateFilter(spec.filter);
     const search = this.client.searchPaginated(spec.base, {
       scope: 'sub',
       filter: spec.filter,

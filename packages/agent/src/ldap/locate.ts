@@ -1,4 +1,5 @@
 import { DeleteCause } from '@syncguard/protocol';
+import { EqualityFilter, OrFilter, type Filter } from 'ldapts';
 import { isUnder } from './accesslog';
 import type { DirectoryFlavor } from './entry-mapper';
 import type { LdapSource } from './ldap-source';
@@ -22,17 +23,26 @@ export function reasonAt(dn: string, baseDn: string): DeleteReason {
 /** Ids per search when looking objects up by id. */
 const CHUNK = 100;
 
-/** The LDAP filter assertion of an id: entryUUID, or AD's objectGUID as escaped bytes. */
-export function idAssertion(flavor: DirectoryFlavor, id: string): string | undefined {
-  if (flavor === 'openldap') return /^[0-9a-f-]{36}$/i.test(id) ? `(entryUUID=${id})` : undefined;
+/** AD's objectGUID bytes of its canonical string (whose first three groups are little-endian), or undefined. */
+export function guidBytes(id: string): Buffer | undefined {
   const hex = id.replace(/-/g, '');
   if (!/^[0-9a-f]{32}$/i.test(hex)) return undefined;
-  // The canonical string's first three groups are little-endian.
   const bytes = Buffer.from(hex, 'hex');
   bytes.subarray(0, 4).reverse();
   bytes.subarray(4, 6).reverse();
   bytes.subarray(6, 8).reverse();
-  return `(objectGUID=${[...bytes].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')})`;
+  return bytes;
+}
+
+/**
+ * The LDAP filter item of an id: entryUUID, or AD's objectGUID as its bytes (built as a filter
+ * object: ldapts turns an escaped filter string into UTF-8 text, which mangles bytes >= 0x80).
+ */
+export function idAssertion(flavor: DirectoryFlavor, id: string): Filter | undefined {
+  if (flavor === 'openldap')
+    return /^[0-9a-f-]{36}$/i.test(id) ? new EqualityFilter({ attribute: 'entryUUID', value: id }) : undefined;
+  const bytes = guidBytes(id);
+  return bytes && new EqualityFilter({ attribute: 'objectGUID', value: bytes });
 }
 
 /**
@@ -55,10 +65,10 @@ export async function locateByIds(
   const idAttr = flavor === 'ad' ? 'objectGUID' : 'entryUUID';
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
-    const assertions = chunk.map((id) => idAssertion(flavor, id)).filter((a): a is string => a !== undefined);
+    const assertions = chunk.map((id) => idAssertion(flavor, id)).filter((a): a is Filter => a !== undefined);
     if (assertions.length === 0) continue;
     const found = new Map<string, string>();
-    const filter = assertions.length === 1 ? assertions[0]! : `(|${assertions.join('')})`;
+    const filter = assertions.length === 1 ? assertions[0]! : new OrFilter({ filters: assertions });
     for await (const page of source.pagesOf({ base: context, filter, attributes: [idAttr] })) {
       for (const entry of page) {
         const id = source.idOf(entry);

@@ -255,6 +255,8 @@ export const ConfigurationStatusSchema = {
 
 export const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'] as const;
 
+export const DELETE_CAUSES = ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'] as const;
+
 export const ProvisioningLogEntrySchema = {
   $id: 'ProvisioningLogEntry',
   type: 'object',
@@ -269,6 +271,13 @@ export const ProvisioningLogEntrySchema = {
     objectId: str,
     dn: str,
     details: nullableStr,
+    cause: {
+      type: 'string',
+      enum: DELETE_CAUSES,
+      description:
+        'Delete and StagedDelete entries: why the object is deleted (deleted, moved out of the base DN, no longer matching the filter or object types, a counted disable, the scope changed, or unknown)',
+    },
+    newDn: { type: 'string', description: 'A delete moved out of scope: the DN the agent found the object at' },
   },
 } as const;
 
