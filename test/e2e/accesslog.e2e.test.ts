@@ -76,3 +76,38 @@ describe('accesslog change tracking end to end', () => {
     expect(await system.objects(id)).toHaveLength(25);
   });
 });
+
+describe('a full consistency read end to end', () => {
+  let system: TestSystem;
+  let id: string;
+  const PEOPLE = `ou=people,${SUFFIX}`;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      slapd: { accesslog: true, seedLdif: usersLdif(PEOPLE, 10) },
+      agentEnv: { LDAP_CHANGE_TRACKING: 'accesslog', LDAP_FULL_SCAN_INTERVAL: '3s', LDAP_DELTA_SKEW: '0s' },
+    });
+    await system.slapd.modify(`dn: uid=user1,${PEOPLE}\nchangetype: modify\nreplace: title\ntitle: seeded\n`);
+    const agentId = await system.addAgent('dc1');
+    ({ id } = await system.createConfiguration({
+      name: 'drift.example.com',
+      agentIds: [agentId],
+      source: { baseDn: PEOPLE, objectTypes: ['user'] },
+      syncIntervalSeconds: 3600,
+    }));
+  });
+  afterAll(() => system?.dispose());
+
+  it("what the scan finds beyond the log is the cycle record's drift", async () => {
+    const first = await system.firstCycle(id);
+    expect(first.lastCycle).toMatchObject({ changeTracking: 'scan', drift: null });
+    // Loaded offline (slapadd): the accesslog never sees it.
+    await system.slapd.slapadd(usersLdif(PEOPLE, 1, { prefix: 'offline' }));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    const consistency = await system.syncNow(id);
+    expect(consistency.lastCycle).toMatchObject({ mode: 'delta', changeTracking: 'scan', drift: 1 });
+    expect(consistency.lastCycle?.counts.create).toBe(1);
+    const next = await system.syncNow(id);
+    expect(next.lastCycle).toMatchObject({ changeTracking: 'accesslog', drift: null });
+  });
+});

@@ -394,7 +394,9 @@ export interface CycleView {
   id: string;
   state: string;
   mode?: string;
-  changeTracking?: 'scan' | 'accesslog' | null;
+  changeTracking?: 'scan' | 'accesslog' | 'usn' | null;
+  /** A full consistency read's drift; null when the cycle made none. */
+  drift?: number | null;
   startedAt: string;
   completedAt: string | null;
   counts: { create: number; update: number; delete: number };

@@ -121,13 +121,21 @@ export interface CycleCounts {
   failed: number;
 }
 
+/** How an agent found a cycle's changes (its LDAP_CHANGE_TRACKING and what the directory allowed). */
+export type ChangeTrackingName = 'scan' | 'accesslog' | 'usn';
+
 export interface Cycle {
   id: string;
   configurationId: string;
   state: CycleState;
   mode: 'delta' | 'full';
-  /** How the agent found what changed: `scan` (the whole scope) or `accesslog`; null before the agent said. */
-  changeTracking?: 'scan' | 'accesslog' | null;
+  /** How the agent found what changed: `scan` (the whole scope), `accesslog` or `usn`; null before the agent said. */
+  changeTracking?: ChangeTrackingName | null;
+  /**
+   * A full consistency read (the agent's LDAP_FULL_SCAN_INTERVAL: the change log, then a scan):
+   * the changes the scan found that the log did not show; null when the cycle made none.
+   */
+  drift?: number | null;
   trigger: CycleTrigger;
   agentId: string | null;
   baseCycleId: string | null;

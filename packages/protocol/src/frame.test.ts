@@ -126,7 +126,9 @@ const SAMPLES: BodyInput[] = [
       totals: { adds: 1, modifies: 1, deletes: 1, presents: 6000 },
       source: { entriesRead: 6003, pages: 7, readDurationMs: 812, serverUrl: 'ldap://127.0.0.1:389' },
       mode: CycleMode.CYCLE_MODE_FULL,
-      changeTracking: ChangeTracking.CHANGE_TRACKING_ACCESSLOG,
+      changeTracking: ChangeTracking.CHANGE_TRACKING_SCAN,
+      consistencyRead: true,
+      drift: 3,
     },
   },
   {
@@ -205,6 +207,8 @@ describe('round trip', () => {
         source: { entriesRead: 0, pages: 0, readDurationMs: 0, serverUrl: '' },
         mode: CycleMode.CYCLE_MODE_UNSPECIFIED,
         changeTracking: ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
+        consistencyRead: false,
+        drift: 0,
       },
     });
   });

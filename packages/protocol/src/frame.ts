@@ -468,6 +468,8 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
       changeTracking: KNOWN_TRACKING.includes(r?.['changeTracking'] as ChangeTracking)
         ? (r?.['changeTracking'] as ChangeTracking)
         : ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
+      consistencyRead: bool(r, 'consistencyRead', p),
+      drift: num(r, 'drift', p),
     };
   },
   cycleFailed: (r, p): CycleFailed => ({

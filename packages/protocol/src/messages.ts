@@ -136,6 +136,10 @@ export interface CycleComplete {
   source: SourceStats;
   mode: CycleMode;
   changeTracking: ChangeTracking;
+  /** A full consistency read (the log, then a scan). */
+  consistencyRead: boolean;
+  /** With consistencyRead: the changes the scan found beyond the log. */
+  drift: number;
 }
 
 export interface CycleFailed {

@@ -242,6 +242,7 @@ describe('accesslog change tracking', () => {
     });
     const next = await cycle('people', PEOPLE, DELTA, scan.cycleId);
     expect(next.complete.changeTracking).toBe(ACCESSLOG);
+    expect(next.complete).toMatchObject({ consistencyRead: false, drift: 0 });
     expect(next.changes).toEqual({ add: [], modify: [], delete: [] });
   });
 });
@@ -344,12 +345,15 @@ describe('full consistency read', () => {
     await slapd.modify(modifyTitle(`uid=user12,${PEOPLE}`, 'Logged'));
     const consistency = await run(DELTA, logged.id);
     expect(consistency.complete.changeTracking).toBe(SCAN);
+    // The cycle record gets it too.
+    expect(consistency.complete).toMatchObject({ consistencyRead: true, drift: 1 });
     expect(consistency.changes).toEqual({ add: [`uid=offline0,${PEOPLE}`], modify: [`uid=user12,${PEOPLE}`], delete: [] });
     const report = lines.map((l) => JSON.parse(l) as { msg: string; drift?: number }).find((l) => l.msg.includes('(drift)'));
     expect(report?.drift).toBe(1);
     // The scan was committed: the next cycles read the log again.
     const next = await run(DELTA, consistency.id);
     expect(next.complete.changeTracking).toBe(ACCESSLOG);
+    expect(next.complete).toMatchObject({ consistencyRead: false, drift: 0 });
     expect(next.changes).toEqual({ add: [], modify: [], delete: [] });
   });
 });

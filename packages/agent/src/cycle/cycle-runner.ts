@@ -22,6 +22,7 @@ import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
 import { Accesslog, isUnder, type LogRecord } from '../ldap/accesslog';
 import { DELETED, FILTERED_OUT, UNKNOWN, locateByIds, reasonAt, type DeleteReason } from '../ldap/locate';
+import { UsnLog, type UsnRecord } from '../ldap/usn';
 import { formatWatermark, parseWatermark, type Watermark } from './watermark';
 
 export interface CyclePlan {
@@ -44,7 +45,7 @@ export interface CycleDeps {
   ldap: LdapSourceOptions & { attributeFilter?: AttributeFilter };
   deltaSkewMs: number;
   /** How DELTA cycles find what changed (LDAP_CHANGE_TRACKING, LDAP_ACCESSLOG_BASE, LDAP_FULL_SCAN_INTERVAL). */
-  tracking: { setting: 'auto' | 'accesslog' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
+  tracking: { setting: 'auto' | 'accesslog' | 'usn' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
   /** Current limits (from the latest ControllerWelcome). */
   limits: () => { maxFrameBytes: number; maxBatchChanges: number };
   log: Logger;
@@ -138,6 +139,7 @@ export class CycleRunner {
       const source = this.source;
       const flavor = source.flavor;
       const log = await this.usableLog(source, flavor);
+      const usn = log ? undefined : await this.usableUsn(source, flavor);
       const filter = scopeFilter(start.scope, flavor);
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
@@ -153,12 +155,14 @@ export class CycleRunner {
       let tracking = ChangeTracking.CHANGE_TRACKING_SCAN;
       // A full consistency read is due: the log first, then a scan; what the scan adds is drift.
       const due = Date.now() - prev.scannedAt >= this.deps.tracking.fullScanIntervalMs;
+      const scannedAt = due ? startedAt : prev.scannedAt;
       const logged =
         !full &&
-        log !== undefined &&
-        (await this.readLog(log, prev, filter, attributes, flavor, due ? startedAt : prev.scannedAt));
+        (log !== undefined
+          ? await this.readLog(log, prev, filter, attributes, flavor, scannedAt)
+          : usn !== undefined && (await this.readUsn(usn, prev, filter, attributes, flavor, scannedAt, startedAt)));
       if (logged && !due) {
-        tracking = ChangeTracking.CHANGE_TRACKING_ACCESSLOG;
+        tracking = log ? ChangeTracking.CHANGE_TRACKING_ACCESSLOG : ChangeTracking.CHANGE_TRACKING_USN;
       } else if (logged) {
         await this.flush();
         const fromLog = this.changesSent;
@@ -169,19 +173,19 @@ export class CycleRunner {
         if (!this.plan.resume) {
           // Taken before the read: whatever changes from here on is read by the next DELTA.
           const since = await watermark(flavor, source, this.deps.deltaSkewMs);
-          this.deps.store.setWatermark(
-            this.cycleId,
-            log ? formatWatermark({ since, logAnchor: await this.scanAnchor(log, prev), scannedAt: startedAt }) : since,
-          );
+          const wm: Watermark = { since, logAnchor: '', scannedAt: startedAt, dc: '', takenAt: 0 };
+          if (log) wm.logAnchor = await this.scanAnchor(log, prev);
+          if (usn) Object.assign(wm, { dc: usn.dc, takenAt: startedAt });
+          this.deps.store.setWatermark(this.cycleId, log || usn ? formatWatermark(wm) : since);
         }
         if (full) await this.readFull(source, filter, attributes, flavor);
         else await this.readDelta(source, filter, attributes, flavor, prev.since);
       }
       await this.flush();
       if (!this.plan.rebase && tracking === ChangeTracking.CHANGE_TRACKING_SCAN) await this.emitDeletes();
+      const drift = this.driftFrom >= 0 ? this.changesSent - this.driftFrom : 0;
       if (this.driftFrom >= 0) {
-        const drift = this.changesSent - this.driftFrom;
-        const message = 'full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the accesslog did not show (drift)';
+        const message = `full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the ${log ? 'accesslog' : 'USN log'} did not show (drift)`;
         if (drift > 0) this.deps.log.warn({ drift }, message);
         else this.deps.log.info({ drift }, message);
       }
@@ -199,6 +203,8 @@ export class CycleRunner {
         source: { entriesRead: this.entriesRead, pages: source.pages, readDurationMs, serverUrl: source.serverUrl },
         mode: this.plan.mode,
         changeTracking: tracking,
+        consistencyRead: this.driftFrom >= 0,
+        drift,
       };
     } catch (error) {
       // Stopped from outside (abort, shutdown): report why, not the socket error it caused.
@@ -302,6 +308,112 @@ export class CycleRunner {
   }
 
   /**
+   * Active Directory's USN log this cycle may read, or undefined: AD only, with
+   * LDAP_CHANGE_TRACKING `auto` or `usn`; a bind DN that cannot read tombstones means a scan
+   * (said at warn when `usn` was asked).
+   */
+  private async usableUsn(source: LdapSource, flavor: DirectoryFlavor): Promise<UsnLog | undefined> {
+    const { setting } = this.deps.tracking;
+    if (setting !== 'auto' && setting !== 'usn') return undefined;
+    if (flavor !== 'ad') {
+      if (setting === 'usn') this.deps.log.warn('LDAP_CHANGE_TRACKING=usn: the directory is not Active Directory; scanning');
+      return undefined;
+    }
+    const opened = await UsnLog.open(source, this.plan.start.scope.baseDn);
+    if (typeof opened !== 'string') return opened;
+    const message = `USN change tracking cannot serve: ${opened}; scanning`;
+    if (setting === 'usn') this.deps.log.warn(message);
+    else this.deps.log.debug(message);
+    return undefined;
+  }
+
+  /**
+   * USN DELTA (Active Directory): reads the naming context's objects changed since the
+   * committed read's highestCommittedUSN (ids, DNs and tombstones only), then the scope's
+   * changed entries in full; a cached object the first read names that is not among them
+   * left the scope: a tombstone is deleted, a DN outside the base moved out of scope, one
+   * under it filtered out. Deletes are sent only after both reads succeeded. Returns false,
+   * before sending anything, when the USNs cannot serve this cycle (no watermark of this DC,
+   * one older than the tombstone lifetime, an OU or container changed: its descendants' DNs
+   * change without their own USN): the caller scans.
+   */
+  private async readUsn(
+    usn: UsnLog,
+    prev: Watermark,
+    filter: string,
+    attributes: string[],
+    flavor: DirectoryFlavor,
+    scannedAt: number,
+    startedAt: number,
+  ): Promise<boolean> {
+    const scope = this.plan.start.scope;
+    const why = !/^\d+$/.test(prev.since)
+      ? 'no USN read yet'
+      : prev.dc !== usn.dc
+        ? `the last read was of another domain controller (${prev.dc || 'unknown'}), and USNs are per DC`
+        : startedAt - prev.takenAt > usn.tombstoneLifetimeMs - 86_400_000
+          ? 'the last read is older than the tombstone lifetime: deletes since may be gone'
+          : '';
+    if (why) {
+      this.deps.log.info({ reason: why }, 'USN change tracking: scanning instead');
+      return false;
+    }
+    // Taken before the reads: whatever changes from here on is read by the next DELTA.
+    const next = await this.source!.highestCommittedUsn();
+    // The committed read started after every change up to its highestCommittedUSN: read from the next one.
+    const after = (BigInt(prev.since) + 1n).toString();
+    const records: UsnRecord[] = [];
+    for await (const page of usn.changedSince(after)) {
+      this.checkAborted();
+      records.push(...page);
+    }
+    const container = records.find((r) => r.container && !r.deleted);
+    if (container) {
+      this.deps.log.info({ container: container.dn }, 'USN change tracking: an OU or container changed; scanning instead');
+      return false;
+    }
+    this.deps.log.debug({ records: records.length, since: prev.since, next }, 'USN change tracking: read');
+    this.deps.store.setWatermark(
+      this.cycleId,
+      formatWatermark({ since: next, logAnchor: '', scannedAt, dc: usn.dc, takenAt: startedAt }),
+    );
+    const mapOptions = this.mapOptions(flavor);
+    const since = `(uSNChanged>=${after})`;
+    for await (const page of this.source!.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
+      this.checkAborted();
+      await this.considerPage(page, mapOptions, false);
+    }
+    // Only after both reads succeeded: the named objects not read in scope.
+    const store = this.deps.store;
+    for (let i = 0; i < records.length; i += DELETE_CHUNK) {
+      this.checkAborted();
+      const chunk = records.slice(i, i + DELETE_CHUNK);
+      const cached = store.lookup(
+        this.configurationId,
+        chunk.map((r) => r.id),
+      );
+      if (cached.size === 0) continue;
+      const sent = this.resuming ? store.resumeLookup(this.cycleId, [...cached.keys()]) : undefined;
+      for (const r of chunk) {
+        const m = cached.get(r.id);
+        if (!m || bitSet(this.handledRows, m.rowid)) continue;
+        this.markSeen(m.rowid);
+        this.handledRows = withBit(this.handledRows, m.rowid);
+        if (sent?.get(r.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
+        await this.add(deleteChange(r.id, m.type, m.dn, r.deleted ? DELETED : reasonAt(r.dn, scope.baseDn)), {
+          id: r.id,
+          kind: ChangeKind.CHANGE_KIND_DELETE,
+          type: m.type,
+          dn: m.dn,
+          hash: null,
+        });
+        this.deletesSent += 1;
+      }
+    }
+    return true;
+  }
+
+  /**
    * The log anchor a scan leaves for the next DELTA: the newest log entry of the last hour
    * (or of the skew window, if longer), else of the last day, before the read (anything after
    * it is read again next time, which changes nothing), or the previous anchor while the log
@@ -358,7 +470,7 @@ export class CycleRunner {
       return false;
     }
     this.deps.log.debug({ records: records.length, after: prev.logAnchor, newest }, 'accesslog: read');
-    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt }));
+    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt, dc: '', takenAt: 0 }));
     const store = this.deps.store;
     const source = this.source!;
     const mapOptions = this.mapOptions(flavor);

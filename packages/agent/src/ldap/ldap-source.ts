@@ -1,4 +1,4 @@
-import { Client, FilterParser, type Entry, type Filter } from 'ldapts';
+import { Client, FilterParser, type Control, type Entry, type Filter } from 'ldapts';
 import { AgentError, fromLdapError } from '../errors';
 import { redactUrl } from '../redact';
 import { isUnder } from './accesslog';
@@ -24,6 +24,8 @@ export interface SearchSpec {
   attributes: string[];
   /** Entries per page; default the source's page size. */
   pageSize?: number;
+  /** Request controls besides paging (e.g. Show Deleted). */
+  controls?: Control[];
 }
 
 /** Active Directory's LDAP_CAP_ACTIVE_DIRECTORY_OID in the root DSE's supportedCapabilities. */
@@ -102,13 +104,17 @@ export class LdapSource {
    */
   async *pagesOf(spec: SearchSpec): AsyncGenerator<Entry[]> {
     if (typeof spec.filter === 'string') validateFilter(spec.filter);
-    const search = this.client.searchPaginated(spec.base, {
-      scope: 'sub',
-      filter: spec.filter,
-      attributes: spec.attributes,
-      explicitBufferAttributes: BINARY_ATTRIBUTES,
-      paged: { pageSize: spec.pageSize ?? this.options.pageSize },
-    });
+    const search = this.client.searchPaginated(
+      spec.base,
+      {
+        scope: 'sub',
+        filter: spec.filter,
+        attributes: spec.attributes,
+        explicitBufferAttributes: BINARY_ATTRIBUTES,
+        paged: { pageSize: spec.pageSize ?? this.options.pageSize },
+      },
+      spec.controls,
+    );
     const iterator = search[Symbol.asyncIterator]();
     let next = iterator.next();
     next.catch(() => undefined);
@@ -132,14 +138,18 @@ export class LdapSource {
   }
 
   /** Reads one entry by DN (base search), or undefined when it does not exist or does not match. */
-  async readEntry(dn: string, filter: string, attributes: string[]): Promise<Entry | undefined> {
+  async readEntry(dn: string, filter: string, attributes: string[], controls?: Control[]): Promise<Entry | undefined> {
     try {
-      const { searchEntries } = await this.client.search(dn, {
-        scope: 'base',
-        filter,
-        attributes,
-        explicitBufferAttributes: BINARY_ATTRIBUTES,
-      });
+      const { searchEntries } = await this.client.search(
+        dn,
+        {
+          scope: 'base',
+          filter,
+          attributes,
+          explicitBufferAttributes: BINARY_ATTRIBUTES,
+        },
+        controls,
+      );
       return searchEntries[0];
     } catch (error) {
       const mapped = fromLdapError(error, 'search');

@@ -175,9 +175,15 @@ export const CycleSchema = {
     mode: { type: 'string', enum: ['delta', 'full'] },
     changeTracking: {
       type: ['string', 'null'],
-      enum: ['scan', 'accesslog', null],
+      enum: ['scan', 'accesslog', 'usn', null],
       description:
-        "How the agent found what changed: scan (a read of the whole scope) or accesslog (OpenLDAP's change log); null until the agent completed its read, or from agents that do not say.",
+        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) or usn (Active Directory's update sequence numbers with tombstones); null until the agent completed its read, or from agents that do not say.",
+    },
+    drift: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      description:
+        "A full consistency read (the agent's LDAP_FULL_SCAN_INTERVAL: the change log, then a scan of the whole scope): the changes the scan found that the log did not show; null when the cycle made none.",
     },
     trigger: { type: 'string', enum: ['schedule', 'manual', 'restart', 'agent-connected'] },
     agentId: nullableStr,

@@ -3,7 +3,7 @@ import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
 import type { SessionCycles } from '../agents/agent-records';
 import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
 import type { CycleRecord } from '../cycles/cycle-record';
-import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
+import type { ChangeTrackingName, ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
 import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
 import type { Keys } from './keys';
 import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from './quarantine-codec';
@@ -263,9 +263,10 @@ export class CycleStore implements CycleRecords, SessionCycles {
     lastSequence: number,
     totals: string,
     mode: string,
-    changeTracking: 'scan' | 'accesslog' | null,
+    changeTracking: ChangeTrackingName | null,
+    drift: number | null,
   ): Promise<CompleteCycleResult> {
-    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '');
+    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '', drift);
   }
 }
 
@@ -278,6 +279,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
     state: cycleState(h.phase),
     mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
     changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
+    drift: h.drift === undefined || h.drift === '' ? null : Number(h.drift),
     trigger: (h.trigger ?? 'manual') as CycleTrigger,
     agentId: h.agentId || null,
     baseCycleId: h.baseCycleId || null,

@@ -1904,6 +1904,12 @@ export namespace syncguard {
             /** CycleComplete changeTracking. */
             changeTracking: syncguard.v1.ChangeTracking;
 
+            /** CycleComplete consistencyRead. */
+            consistencyRead: boolean;
+
+            /** CycleComplete drift. */
+            drift: (number|Long);
+
             /**
              * Encodes the specified CycleComplete message. Does not implicitly {@link syncguard.v1.CycleComplete.verify|verify} messages.
              * @param message CycleComplete message or plain object to encode
@@ -1994,6 +2000,12 @@ export namespace syncguard {
                 /** CycleComplete changeTracking */
                 changeTracking?: (syncguard.v1.ChangeTracking|null);
 
+                /** CycleComplete consistencyRead */
+                consistencyRead?: (boolean|null);
+
+                /** CycleComplete drift */
+                drift?: (number|Long|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -2012,7 +2024,10 @@ export namespace syncguard {
             CHANGE_TRACKING_SCAN = 1,
 
             /** CHANGE_TRACKING_ACCESSLOG value */
-            CHANGE_TRACKING_ACCESSLOG = 2
+            CHANGE_TRACKING_ACCESSLOG = 2,
+
+            /** CHANGE_TRACKING_USN value */
+            CHANGE_TRACKING_USN = 3
         }
 
         /** CycleErrorCode enum. */
