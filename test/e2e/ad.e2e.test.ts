@@ -236,4 +236,28 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(id)).toHaveLength(SCENARIOS.pw);
   });
+  it('with USN change tracking (bound as the Administrator, who may read tombstones) a DELTA reads what changed, and a mass delete quarantines with its cause', async () => {
+    await system.stopAgent(agentId);
+    await system.startAgent(agentId, {
+      LDAP_BIND_DN: system.samba.adminDn,
+      LDAP_BIND_PASSWORD: system.samba.adminPassword,
+      LDAP_CHANGE_TRACKING: 'usn',
+    });
+    const ou = `OU=dis,${BASE}`;
+    const id = await configuration('usn', ou);
+    expect((await system.firstCycle(id)).lastCycle).toMatchObject({ mode: 'full', changeTracking: 'scan' });
+    const dns = adUserDns(ou, SCENARIOS.dis, { prefix: 'dis' });
+    await system.samba.modify(`dn: ${dns[0]}\nchangetype: modify\nreplace: title\ntitle: Tracked\n`);
+    const delta = await system.syncNow(id);
+    expect(delta.lastCycle).toMatchObject({ mode: 'delta', changeTracking: 'usn' });
+    expect(delta.lastCycle?.counts).toEqual({ create: 0, update: 1, delete: 0, failed: 0 });
+    await system.samba.delete(dns.slice(0, T));
+    const q = await system.syncNow(id, 'quarantined');
+    expect(q.lastCycle?.changeTracking).toBe('usn');
+    expect(q.quarantine?.deleteCount).toBe(T);
+    const staged = await system.logs(id, { action: 'StagedDelete' });
+    expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(dns.slice(0, T)));
+    expect(new Set(staged.map((l) => l.cause))).toEqual(new Set(['deleted']));
+    expect(await system.objects(id)).toHaveLength(SCENARIOS.dis);
+  });
 });
