@@ -319,7 +319,9 @@ export class CycleRunner {
       if (setting === 'usn') this.deps.log.warn('LDAP_CHANGE_TRACKING=usn: the directory is not Active Directory; scanning');
       return undefined;
     }
-    const opened = await UsnLog.open(source, this.plan.start.scope.baseDn);
+    const opened = await UsnLog.open(source, this.plan.start.scope.baseDn).catch(
+      (error: unknown) => `the root DSE could not be read (${(error as Error).message})`,
+    );
     if (typeof opened !== 'string') return opened;
     const message = `USN change tracking cannot serve: ${opened}; scanning`;
     if (setting === 'usn') this.deps.log.warn(message);
