@@ -20,6 +20,7 @@ import { ControllerFacade } from './controller-facade';
 import { CycleService } from './cycles/cycle-service';
 import { QuarantineService } from './cycles/quarantine-service';
 import { AgentChannel } from './gateway/agent-channel';
+import { RedisAgentCommandBus } from './store/agent-command-bus';
 import { AgentStore } from './store/agent-store';
 import { ConfigurationStore } from './store/configuration-store';
 import { CycleStore } from './store/cycle-store';
@@ -95,7 +96,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
-  const link = new AgentChannel(redis, subscriber, keys, gatewayLogger, metrics);
+  const link = new AgentChannel(new RedisAgentCommandBus(redis, subscriber, keys), gatewayLogger, metrics);
   const configs = new ConfigurationStore(redis, keys, audit);
   const agentRecords = new AgentStore(redis, keys, scripts);
   const cycleRecords = new CycleStore(redis, keys, scripts);
@@ -162,7 +163,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     { limit: opts.authFailureLimit, windowMs: opts.authFailureWindowMs },
     gatewayLogger,
   );
-  const gateway = new AgentGateway(redis, link, keys, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
+  const gateway = new AgentGateway(agentRecords, link, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
   const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
   if (!mailer.configured) logger.warn('SMTP_URL is not set: quarantine notifications cannot be sent');
 
@@ -189,7 +190,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     },
     opts.applyStepDelayMs,
   );
-  const notifier = new QuarantineNotifier(redis, keys, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
+  const notifier = new QuarantineNotifier(cycleRecords, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
     configs.load(id),
   );
 
