@@ -30,6 +30,7 @@ import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
+import { EvaluationStore } from './store/evaluation-store';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
 import { Keys } from './store/keys';
@@ -173,6 +174,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
 
   const processor = new CycleProcessor(
+    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog) },
     redis,
     keys,
     target,

@@ -7,20 +7,14 @@ import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../g
 import { ProtectedMatcher } from '../guard/protected-objects';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
+import type { EvaluationRecords, EvaluationWatch, PlanParts, ProcessedCycles, QuarantineDecision } from './processing-records';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
 import type { Keys } from '../store/keys';
-import {
-  NO_NOTIFICATION,
-  encodeNotification,
-  encodeQuarantine,
-  type StoredNotification,
-  type StoredQuarantine,
-} from '../store/quarantine-codec';
 import { queueEncoded } from '../store/resp';
 import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store/retry-record';
 import { unitOfWork } from '../store/unit-of-work';
-import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
+import { Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
 import type { StoredConfiguration } from '../model';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../store/provisioning-log';
@@ -35,6 +29,12 @@ export interface CycleProcessorHooks {
   /** A cycle released by allow-deletes was applied: resume the schedule. */
   released(configurationId: string): Promise<void>;
   loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
+}
+
+/** What the processor reads and writes, each through its interface (built in server.ts). */
+export interface CycleProcessorStores {
+  cycles: ProcessedCycles;
+  evaluation: EvaluationRecords;
 }
 
 /** A change's summary and where it is: batch `seq`, position `idx`. */
@@ -54,9 +54,6 @@ const APPLIED_DELETES_KEPT_MS = 720 * 3600 * 1000;
 function indexedType(stored: string): ObjectTypeName {
   return stored[stored.indexOf('\t') + 1] === 'g' ? 'group' : 'user';
 }
-
-/** How long the parts of a plan outlive an evaluation that died while writing them. */
-const PART_TTL_MS = 24 * 3600 * 1000;
 
 /** A delete entry of the plan (the parts of deletes hold nothing else). */
 function deleteEntry(text: string): Extract<PlanEntry, { kind: 'delete' }> {
@@ -213,6 +210,7 @@ export function typeName(t: ObjectType): ObjectTypeName {
  */
 export class CycleProcessor {
   constructor(
+    private readonly stores: CycleProcessorStores,
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly target: Target,
@@ -227,7 +225,7 @@ export class CycleProcessor {
   async process(cycleId: string): Promise<void> {
     let releasedNow = false;
     for (let step = 0; step < 5; step++) {
-      const c: CycleRecord = await this.redis.hgetall(this.keys.cycle(cycleId));
+      const c: CycleRecord = await this.stores.cycles.record(cycleId);
       switch (c.phase) {
         case 'complete':
           await this.evaluate(cycleId, c);
@@ -268,7 +266,7 @@ export class CycleProcessor {
     const last = Number(cycleFields.acked ?? 0);
     for (let from = 1; from <= last; from += 8) {
       const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => from + i);
-      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(summaryField));
+      const stored = await this.stores.evaluation.summaries(cycleId, seqs);
       const refs: ChangeRef[] = [];
       stored.forEach((text, i) => {
         const seq = seqs[i]!;
@@ -286,16 +284,16 @@ export class CycleProcessor {
    * FULL cycle would delete them.
    */
   private async rebuildSeen(cycleId: string, c: CycleRecord): Promise<void> {
-    const seen = this.keys.seen(cycleId);
-    await this.redis.del(seen);
+    const records = this.stores.evaluation;
+    await records.resetSeen(cycleId);
     let changes = 0;
     for await (const refs of this.summaryGroups(cycleId, c)) {
       if (refs.length === 0) continue;
       changes += refs.length;
-      await this.redis.hset(seen, ...refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]));
+      await records.addSeen(cycleId, refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]));
     }
-    const distinct = await this.redis.hlen(seen);
-    await this.redis.hset(this.keys.cycle(cycleId), 'seenThrough', c.acked ?? '0', 'duplicates', String(changes - distinct));
+    const distinct = await records.seenCount(cycleId);
+    await records.markSeen(cycleId, c.acked ?? '0', String(changes - distinct));
     c.seenThrough = c.acked ?? '0';
     c.duplicates = String(changes - distinct);
   }
@@ -308,13 +306,12 @@ export class CycleProcessor {
     // worker that was not dead after all), only the first replaces the plan.
     // Before the WATCH: the rebuild writes the cycle hash (and is the same whoever runs it).
     if (Number(c.seenThrough ?? 0) < Number(c.acked ?? 0)) await this.rebuildSeen(cycleId, c);
-    const conn = this.redis.duplicate();
+    const watch = await this.stores.evaluation.watch(cycleId);
     try {
-      await conn.watch(this.keys.cycle(cycleId));
-      if ((await conn.hget(this.keys.cycle(cycleId), 'phase')) !== 'complete') return;
-      await this.evaluateWatched(cycleId, c, cfg, conn);
+      if ((await watch.phase()) !== 'complete') return;
+      await this.evaluateWatched(cycleId, c, cfg, watch);
     } finally {
-      conn.disconnect();
+      watch.close();
     }
   }
 
@@ -325,16 +322,14 @@ export class CycleProcessor {
    * groups, deletes, each in batch order); one MULTI under WATCH then puts the plan
    * together, writes the StagedDelete entries of a quarantine, and moves the cycle on.
    */
-  private async evaluateWatched(cycleId: string, c: CycleRecord, cfg: StoredConfiguration, conn: Redis): Promise<void> {
+  private async evaluateWatched(cycleId: string, c: CycleRecord, cfg: StoredConfiguration, watch: EvaluationWatch): Promise<void> {
     const cfgId = cfg.id;
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
-    const indexKey = this.keys.index(cfgId);
-    const seenKey = this.keys.seen(cycleId);
+    const records = this.stores.evaluation;
     // Parts of this run's plan, named after the run, so that an overlapping run writes its own.
     const run = randomUUID();
-    const part = { u: '', g: '', d: '', ds: '', sd: '' };
-    for (const p of ['u', 'g', 'd', 'ds', 'sd'] as const) part[p] = this.keys.planPart(cycleId, run, p);
+    const parts = records.planParts(cycleId, run);
     const lengths = { u: 0, g: 0, d: 0 };
     const counts: CycleCounts = { create: 0, update: 0, delete: 0, failed: 0 };
     const cycleFields: Record<string, string | number> = {};
@@ -351,24 +346,14 @@ export class CycleProcessor {
     };
     // Appends entries to the parts; a TTL takes the parts away should this run die.
     const write = async (entries: { u: string[]; g: string[]; d: string[] }, deleteIds: string[] = []): Promise<void> => {
-      const pipe = this.redis.pipeline();
-      for (const p of ['u', 'g', 'd'] as const) {
-        if (entries[p].length === 0) continue;
-        pipe.rpush(part[p], ...entries[p]).pexpire(part[p], PART_TTL_MS);
-        lengths[p] += entries[p].length;
-      }
-      if (deleteIds.length > 0) pipe.sadd(part.ds, ...deleteIds).pexpire(part.ds, PART_TTL_MS);
-      if (pipe.length > 0) throwOnError(await pipe.exec());
+      for (const p of ['u', 'g', 'd'] as const) lengths[p] += entries[p].length;
+      await parts.append(entries, deleteIds);
     };
     try {
-      const [indexed, heldRaw] = await Promise.all([
-        this.redis.hlen(indexKey),
-        this.redis.hmget(this.keys.heldCounts(cfgId), 'user', 'group'),
-      ]);
       // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
       // index below, else as the apply chunks kept them.
-      let heldByType: PerType<number> | null =
-        heldRaw[0] !== null && heldRaw[1] !== null ? { user: Number(heldRaw[0]), group: Number(heldRaw[1]) } : null;
+      const [indexed, heldCounts] = await Promise.all([records.indexSize(cfgId), records.heldCounts(cfgId)]);
+      let heldByType: PerType<number> | null = heldCounts;
       const scanned = { user: 0, group: 0 };
       const superseded = Number(c.duplicates ?? 0) > 0;
       for await (const refs of this.summaryGroups(cycleId, c)) {
@@ -376,8 +361,8 @@ export class CycleProcessor {
         const ids = refs.map((r) => r.summary[2]);
         // Only what is needed: an empty index (an initial sync) has nothing to compare with.
         const [latest, known] = await Promise.all([
-          superseded ? this.redis.hmget(seenKey, ...ids) : null,
-          indexed > 0 ? this.redis.hmget(indexKey, ...ids) : null,
+          superseded ? records.latestChanges(cycleId, ids) : null,
+          indexed > 0 ? records.indexed(cfgId, ids) : null,
         ]);
         const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
         refs.forEach(({ seq, idx, summary }, i) => {
@@ -406,7 +391,7 @@ export class CycleProcessor {
         // FULL mode: whatever the target holds and the scan did not report is gone from scope.
         let cursor = '0';
         do {
-          const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
+          const [next, kv] = await records.scanIndex(cfgId, cursor);
           cursor = next;
           const held = new Map<string, string>();
           for (let i = 0; i + 1 < kv.length; i += 2) {
@@ -415,11 +400,11 @@ export class CycleProcessor {
           }
           const ids = [...held.keys()];
           if (ids.length === 0) continue;
-          const seen = await this.redis.hmget(seenKey, ...ids);
+          const seen = await records.latestChanges(cycleId, ids);
           let missing = ids.filter((_, i) => seen[i] === null);
           if (missing.length === 0) continue;
           // HSCAN may return an id twice (while the hash is rehashed): each delete counts once.
-          const listed = await this.redis.smismember(part.ds, ...missing);
+          const listed = await parts.listedDeletes(missing);
           missing = missing.filter((_, i) => listed[i] === 0);
           if (missing.length === 0) continue;
           const d = missing.map((id) => planDelete(id, held.get(id)!));
@@ -428,10 +413,10 @@ export class CycleProcessor {
         heldByType = scanned;
       } else if (heldByType === null && indexed > 0) {
         // Counters missing (an index written by an earlier version): counted once, then kept.
-        heldByType = await this.countIndexed(indexKey);
+        heldByType = await this.countIndexed(cfgId);
       }
       heldByType ??= { user: 0, group: 0 };
-      const owed = await this.planRetries(cfgId, seenKey, part.ds, full, counts, write, planDelete);
+      const owed = await this.planRetries(cfgId, cycleId, parts, full, counts, write, planDelete);
       cycleFields.retries = owed.retries;
       cycleFields.retryRecords = owed.records;
       if (owed.moot.length > 0) cycleFields.mootRetries = JSON.stringify(owed.moot);
@@ -456,16 +441,13 @@ export class CycleProcessor {
         counts: JSON.stringify(counts),
         evaluatedMode: full ? 'full' : 'delta',
       });
-      const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
+      const preview = quarantine ? await parts.deletes(0, 20) : [];
       // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
       // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
-      if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
-      const tx = conn.multi();
-      tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
-      if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
-      tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
+      if (quarantine) await this.renderStagedDeletes(cycleId, parts, describeVerdict(verdict), now);
+      let decision: QuarantineDecision | null = null;
       if (quarantine) {
-        const q: StoredQuarantine = {
+        const q: QuarantineDecision['quarantine'] = {
           reason: 'TooManyDeletes',
           deleteCount,
           threshold: policy.threshold,
@@ -474,43 +456,14 @@ export class CycleProcessor {
           cycleId,
           since: now,
         };
-        const notification: StoredNotification = cfg.notificationEmail
-          ? { ...NO_NOTIFICATION, status: 'pending' }
-          : NO_NOTIFICATION;
         const stagedPreview = preview.map((e) => {
           const d = deleteEntry(e);
           return { dn: d.dn, objectType: d.objectType };
         });
-        tx.eval(
-          ...Scripts.transitionArgs(
-            this.keys.cycle(cycleId),
-            this.keys.state(cfgId),
-            { from: ['complete'], to: 'quarantined' },
-            {
-              cycle: { ...cycleFields, completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
-              state: {
-                state: 'quarantined',
-                quarantine: encodeQuarantine(q),
-                notification: encodeNotification(notification),
-              },
-            },
-          ),
-        );
-      } else {
-        tx.eval(
-          ...Scripts.transitionArgs(
-            this.keys.cycle(cycleId),
-            this.keys.state(cfgId),
-            { from: ['complete'], to: 'applying' },
-            {
-              cycle: cycleFields,
-            },
-          ),
-        );
+        decision = { quarantine: q, notify: Boolean(cfg.notificationEmail), stagedPreview, completedAt: now };
       }
-      const results = await tx.exec();
-      throwOnError(results);
-      const moved = results !== null && results[results.length - 1]?.[1] === 1;
+      // One MULTI under the WATCH: the counts, the staged deletes' log, the plan, the move.
+      const moved = await watch.commit({ configurationId: cfgId, cycleId, parts, heldByType, cycleFields, quarantine: decision });
       if (moved && quarantine) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
@@ -524,7 +477,7 @@ export class CycleProcessor {
       }
     } finally {
       // Gone already when the MULTI ran; left over when it did not (or this run failed).
-      await this.redis.del(part.u, part.g, part.d, part.ds, part.sd);
+      await parts.drop();
     }
   }
 
@@ -538,29 +491,29 @@ export class CycleProcessor {
    */
   private async planRetries(
     cfgId: string,
-    seenKey: string,
-    deleteIdsKey: string,
+    cycleId: string,
+    parts: PlanParts,
     full: boolean,
     counts: CycleCounts,
     write: (entries: { u: string[]; g: string[]; d: string[] }, deleteIds?: string[]) => Promise<void>,
     planDelete: (objectId: string, indexed: string) => string,
   ): Promise<{ records: number; retries: number; moot: string[] }> {
-    const retryKey = this.keys.retry(cfgId);
-    const out = { records: await this.redis.hlen(retryKey), retries: 0, moot: [] as string[] };
+    const store = this.stores.evaluation;
+    const out = { records: await store.retryCount(cfgId), retries: 0, moot: [] as string[] };
     if (out.records === 0) return out;
     const planned = new Set<string>();
     let cursor = '0';
     do {
-      const [next, kv] = await this.redis.hscan(retryKey, cursor, 'COUNT', 1000);
+      const [next, kv] = await store.scanRetries(cfgId, cursor);
       cursor = next;
       const records = new Map<string, RetryRecord>();
       for (let i = 0; i + 1 < kv.length; i += 2) if (!planned.has(kv[i]!)) records.set(kv[i]!, decodeRetryRecord(kv[i + 1]!));
       const ids = [...records.keys()];
       if (ids.length === 0) continue;
       const [seen, known, listed] = await Promise.all([
-        this.redis.hmget(seenKey, ...ids),
-        this.redis.hmget(this.keys.index(cfgId), ...ids),
-        this.redis.smismember(deleteIdsKey, ...ids),
+        store.latestChanges(cycleId, ids),
+        store.indexed(cfgId, ids),
+        parts.listedDeletes(ids),
       ]);
       const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
       const deleteIds: string[] = [];
@@ -590,11 +543,11 @@ export class CycleProcessor {
   }
 
   /** Objects of the index per type, by one scan (only for an index whose counters an earlier version did not keep). */
-  private async countIndexed(indexKey: string): Promise<PerType<number>> {
+  private async countIndexed(cfgId: string): Promise<PerType<number>> {
     const out = { user: 0, group: 0 };
     let cursor = '0';
     do {
-      const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
+      const [next, kv] = await this.stores.evaluation.scanIndex(cfgId, cursor);
       cursor = next;
       for (let i = 1; i < kv.length; i += 2) out[indexedType(kv[i]!)] += 1;
     } while (cursor !== '0');
@@ -603,30 +556,13 @@ export class CycleProcessor {
 
   /** The deletes applied by the configuration's cycles committed in the `hours` before `nowMs` (one ZRANGEBYSCORE). */
   private async appliedSince(cfgId: string, nowMs: number, hours: number): Promise<AppliedDeletes[]> {
-    const raw = await this.redis.zrangebyscore(
-      this.keys.appliedDeletes(cfgId),
-      nowMs - hours * 3600 * 1000,
-      '+inf',
-      'WITHSCORES',
-    );
-    const out: AppliedDeletes[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const member = raw[i]!;
-      out.push({ at: Number(raw[i + 1]), deletes: Number(member.slice(member.lastIndexOf(':') + 1)) });
-    }
-    return out;
+    return this.stores.evaluation.appliedDeletesSince(cfgId, nowMs - hours * 3600 * 1000);
   }
 
   /** Renders a StagedDelete log bundle per chunk of a deletes list, into a list (with a TTL). */
-  private async renderStagedDeletes(
-    cycleId: string,
-    deletesKey: string,
-    bundlesKey: string,
-    details: string,
-    at: string,
-  ): Promise<void> {
+  private async renderStagedDeletes(cycleId: string, parts: PlanParts, details: string, at: string): Promise<void> {
     for (let offset = 0; ; offset += BUNDLE_SIZE) {
-      const entries = await this.redis.lrange(deletesKey, offset, offset + BUNDLE_SIZE - 1);
+      const entries = await parts.deletes(offset, BUNDLE_SIZE);
       if (entries.length === 0) return;
       const bundle = renderBundle(
         cycleId,
@@ -643,7 +579,7 @@ export class CycleProcessor {
           };
         }),
       );
-      throwOnError(await this.redis.pipeline().rpush(bundlesKey, bundle).pexpire(bundlesKey, PART_TTL_MS).exec());
+      await parts.addStagedBundle(bundle);
       if (entries.length < BUNDLE_SIZE) return;
     }
   }

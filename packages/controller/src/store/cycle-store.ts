@@ -3,6 +3,7 @@ import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
 import type { SessionCycles } from '../agents/agent-records';
 import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
 import type { CycleRecord } from '../cycles/cycle-record';
+import type { ProcessedCycles } from '../cycles/processing-records';
 import type { Notification, QuarantineNotifications } from '../mail/notifier';
 import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, ObjectTypeName, Quarantine } from '../model';
 import { SET_NOTIFICATION, callScript, type CompleteCycleResult, type PersistBatchResult, type Scripts, type StartCycleResult } from './scripts';
@@ -22,12 +23,16 @@ const CHUNK = 500;
  * Cycles in Redis: `P:cycle:{id}` hashes and their staged keys, each configuration's state
  * hash (`P:config:{id}:state`) as cycles use it, and the history zset `P:config:{id}:cycles`.
  */
-export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifications {
+export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifications, ProcessedCycles {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
   ) {}
+
+  async record(cycleId: string): Promise<CycleRecord> {
+    return this.redis.hgetall(this.keys.cycle(cycleId));
+  }
 
   async notificationOf(
     configurationId: string,
