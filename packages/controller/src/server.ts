@@ -30,6 +30,7 @@ import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
+import { ApplyStore } from './store/apply-store';
 import { EvaluationStore } from './store/evaluation-store';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
@@ -174,11 +175,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
 
   const processor = new CycleProcessor(
-    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog) },
-    redis,
-    keys,
+    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
     target,
-    plog,
     metrics,
     logger.child({ component: 'pipeline' }),
     opts.applyChunkSize,

@@ -1,24 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/protocol';
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
-import type { EvaluationRecords, EvaluationWatch, PlanParts, ProcessedCycles, QuarantineDecision } from './processing-records';
+import type {
+  ApplyRecords,
+  ChunkWrites,
+  EvaluationRecords,
+  EvaluationWatch,
+  PlanParts,
+  ProcessedCycles,
+  QuarantineDecision,
+} from './processing-records';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
-import type { Keys } from '../store/keys';
-import { queueEncoded } from '../store/resp';
 import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store/retry-record';
-import { unitOfWork } from '../store/unit-of-work';
-import { Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
 import type { StoredConfiguration } from '../model';
-import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../store/provisioning-log';
-import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from '../pipeline/stored-batch';
+import { BUNDLE_SIZE, renderBundle, type NewLogEntry } from '../store/provisioning-log';
+import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries } from '../pipeline/stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -35,6 +38,7 @@ export interface CycleProcessorHooks {
 export interface CycleProcessorStores {
   cycles: ProcessedCycles;
   evaluation: EvaluationRecords;
+  apply: ApplyRecords;
 }
 
 /** A change's summary and where it is: batch `seq`, position `idx`. */
@@ -62,41 +66,16 @@ function deleteEntry(text: string): Extract<PlanEntry, { kind: 'delete' }> {
   return entry;
 }
 
-function throwOnError(results: [Error | null, unknown][] | null): void {
-  for (const [error] of results ?? []) if (error) throw error;
-}
-
-/** One apply chunk: its operations and, once rendered, the target's results (and the recorded writes). */
+/** One apply chunk: its operations and, once rendered, the target's results (and the queued writes). */
 interface PreparedChunk {
   offset: number;
   ops: PlannedOperation[];
-  calls: RecordedCall[];
+  writes: ChunkWrites;
   outcomes: TargetOutcome[];
 }
 
 /** A target operation with what the pipeline keeps of it: the hash to index, earlier failures. */
 type PlannedOperation = TargetOperation & { hash?: string; attempts?: number };
-
-type RecordedCall = [name: string, args: unknown[]];
-
-/** A stand-in for a MULTI that records the commands queued on it, to be replayed on the real one. */
-function recorder(calls: RecordedCall[]): ChainableCommander {
-  const proxy: ChainableCommander = new Proxy({} as ChainableCommander, {
-    get: (_target, name) => {
-      if (typeof name !== 'string' || name === 'then') return undefined;
-      return (...args: unknown[]) => {
-        calls.push([name, args]);
-        return proxy;
-      };
-    },
-  });
-  return proxy;
-}
-
-function replay(calls: readonly RecordedCall[], tx: ChainableCommander): void {
-  const commands = tx as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const [name, args] of calls) commands[name]!(...args);
-}
 
 /**
  * A create or update of the plan, made from a stored change (or from the retry record of an
@@ -211,10 +190,7 @@ export function typeName(t: ObjectType): ObjectTypeName {
 export class CycleProcessor {
   constructor(
     private readonly stores: CycleProcessorStores,
-    private readonly redis: Redis,
-    private readonly keys: Keys,
     private readonly target: Target,
-    private readonly plog: ProvisioningLog,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
     private readonly chunkSize: number,
@@ -290,7 +266,10 @@ export class CycleProcessor {
     for await (const refs of this.summaryGroups(cycleId, c)) {
       if (refs.length === 0) continue;
       changes += refs.length;
-      await records.addSeen(cycleId, refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]));
+      await records.addSeen(
+        cycleId,
+        refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]),
+      );
     }
     const distinct = await records.seenCount(cycleId);
     await records.markSeen(cycleId, c.acked ?? '0', String(changes - distinct));
@@ -322,7 +301,12 @@ export class CycleProcessor {
    * groups, deletes, each in batch order); one MULTI under WATCH then puts the plan
    * together, writes the StagedDelete entries of a quarantine, and moves the cycle on.
    */
-  private async evaluateWatched(cycleId: string, c: CycleRecord, cfg: StoredConfiguration, watch: EvaluationWatch): Promise<void> {
+  private async evaluateWatched(
+    cycleId: string,
+    c: CycleRecord,
+    cfg: StoredConfiguration,
+    watch: EvaluationWatch,
+  ): Promise<void> {
     const cfgId = cfg.id;
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
@@ -586,40 +570,33 @@ export class CycleProcessor {
 
   private async apply(cycleId: string, c: CycleRecord): Promise<void> {
     const cfgId = c.configurationId ?? '';
-    const cycleKey = this.keys.cycle(cycleId);
-    const planKey = this.keys.plan(cycleId);
-    // WATCH needs a connection of its own: other jobs share the main one.
-    const conn = this.redis.duplicate();
+    const records = this.stores.apply;
+    // Under a WATCH of the cycle's record, on a connection of its own.
+    const session = records.session(cycleId);
     const batches = new Map<number, StoredBatch>();
     // A target that only queues its writes on the transaction (the cloud directory) is
     // run ahead: the next chunk's writes are worked out while the current chunk commits,
-    // recorded, and queued on that chunk's MULTI when its turn comes. Plan entries name
-    // distinct objects, so what a chunk reads is not what the chunk before writes.
+    // queued (not sent), and committed with that chunk's MULTI when its turn comes. Plan
+    // entries name distinct objects, so what a chunk reads is not what the chunk before writes.
     const ahead = this.target.transactional === true;
     const prepare = async (offset: number): Promise<PreparedChunk> => {
-      const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
+      const entries = await records.planEntries(cycleId, offset, this.chunkSize);
       const chunk: PreparedChunk = {
         offset,
         ops: await this.operations(cycleId, cfgId, entries, batches),
-        calls: [],
+        writes: records.chunkWrites(),
         outcomes: [],
       };
-      if (ahead) await this.render(cycleId, c, chunk, recorder(chunk.calls));
+      if (ahead) await this.render(cycleId, c, chunk);
       return chunk;
     };
     // The next chunk is read, decoded (and rendered) while the current one commits.
     const pending: { next: Promise<PreparedChunk> | null } = { next: null };
     try {
       for (;;) {
-        // Sent together: the connection runs WATCH before the read, one round trip for both.
-        const [, [phase, appliedRaw, sizeRaw]] = await Promise.all([
-          conn.watch(cycleKey),
-          conn.hmget(cycleKey, 'phase', 'applied', 'planSize'),
-        ]);
-        const applied = Number(appliedRaw ?? 0);
-        const size = Number(sizeRaw ?? 0);
+        const { phase, applied, size } = await session.progress();
         if (phase !== 'applying' || applied >= size) {
-          await conn.unwatch();
+          await session.unwatch();
           await pending.next?.catch(() => undefined);
           return;
         }
@@ -630,12 +607,9 @@ export class CycleProcessor {
         if (chunk.ops.length === 0) throw new Error(`the plan of cycle ${cycleId} ends at ${applied}, before its size ${size}`);
         pending.next = applied + chunk.ops.length < size ? prepare(applied + chunk.ops.length) : null;
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
-        const tx = conn.multi();
-        if (ahead) replay(chunk.calls, tx);
-        else await this.render(cycleId, c, chunk, tx);
-        tx.hset(cycleKey, 'applied', applied + chunk.ops.length);
-        const done = await tx.exec();
-        if (done === null) {
+        if (!ahead) await this.render(cycleId, c, chunk);
+        const failed = await session.commitChunk(chunk.writes, applied + chunk.ops.length);
+        if (failed === null) {
           // Someone else moved the cycle on: read again, and work out what was run ahead afresh.
           await pending.next?.catch(() => undefined);
           pending.next = null;
@@ -643,13 +617,9 @@ export class CycleProcessor {
         }
         // Redis runs every command of a MULTI even when one fails, and the chunk is marked
         // applied: a failed write (a key of the wrong type, say) must not pass unseen.
-        const failed = done.filter(([error]) => error !== null);
         if (failed.length > 0) {
-          this.logger.error(
-            { cycleId, chunk: applied, errors: failed.map(([error]) => error?.message) },
-            'writes of an apply chunk failed',
-          );
-          throw new Error(`writes of the apply chunk at ${applied} of cycle ${cycleId} failed: ${failed[0]![0]!.message}`);
+          this.logger.error({ cycleId, chunk: applied, errors: failed }, 'writes of an apply chunk failed');
+          throw new Error(`writes of the apply chunk at ${applied} of cycle ${cycleId} failed: ${failed[0]!}`);
         }
         if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
         const counted = new Map<string, number>();
@@ -663,20 +633,21 @@ export class CycleProcessor {
         }
       }
     } finally {
-      conn.disconnect();
+      session.close();
     }
   }
 
   /**
    * Queues a chunk's target writes, index updates, retry records and provisioning-log
-   * entries on `tx`. An applied operation goes into the index (and settles what was owed
+   * entries on its writes. An applied operation goes into the index (and settles what was owed
    * for its object); a failed one is logged as a failure and kept as a retry record for
    * the cycles after, and its object stays as the index had it.
    */
-  private async render(cycleId: string, c: CycleRecord, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
+  private async render(cycleId: string, c: CycleRecord, chunk: PreparedChunk): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const ops = chunk.ops;
-    const outcomes = await this.target.apply(cfgId, ops, unitOfWork(tx));
+    const writes = chunk.writes;
+    const outcomes = await this.target.apply(cfgId, ops, writes.unit);
     if (outcomes.length !== ops.length)
       throw new Error(`the ${this.target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
     chunk.outcomes = outcomes;
@@ -711,12 +682,11 @@ export class CycleProcessor {
         details: outcomeDetails(outcome),
       };
     });
-    this.plog.addMany(tx, cfgId, logEntries, now);
+    writes.log(cfgId, logEntries, now);
     const owed: string[] = [];
     if (failed.length > 0) {
-      const retryKey = this.keys.retry(cfgId);
       const ids = failed.map((i) => ops[i]!.objectId);
-      const earlier = Number(c.retryRecords ?? 0) > 0 ? await this.redis.hmget(retryKey, ...ids) : [];
+      const earlier = Number(c.retryRecords ?? 0) > 0 ? await this.stores.apply.retryRecords(cfgId, ids) : [];
       failed.forEach((i, j) => {
         const op = ops[i]!;
         const outcome = outcomes[i] as Exclude<TargetOutcome, { status: 'applied' }>;
@@ -724,17 +694,14 @@ export class CycleProcessor {
         owed.push(op.objectId, encodeRetryRecord(retryRecordOf(op, outcome.reason, now, before + 1)));
       });
     }
-    if (indexDel.length > 0) queueEncoded(tx, 'hdel', [this.keys.index(cfgId), ...indexDel]);
-    if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
-    for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) tx.hincrby(this.keys.heldCounts(cfgId), t, heldDelta[t]);
+    if (indexDel.length > 0) writes.removeFromIndex(cfgId, indexDel);
+    if (indexSet.length > 0) writes.setInIndex(cfgId, indexSet);
+    for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) writes.addHeld(cfgId, t, heldDelta[t]);
     // Deletes applied count towards the window (recorded by finalize, with the commit time).
-    if (indexDel.length > 0) tx.hincrby(this.keys.cycle(cycleId), 'deletesApplied', indexDel.length);
+    if (indexDel.length > 0) writes.countDeletesApplied(cycleId, indexDel.length);
     // Records exist only where an earlier cycle failed (this cycle's own are for other objects).
-    if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...settled]);
-    if (owed.length > 0) {
-      queueEncoded(tx, 'hset', [this.keys.retry(cfgId), ...owed]);
-      tx.hincrby(this.keys.cycle(cycleId), 'failed', failed.length);
-    }
+    if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) writes.settleRetries(cfgId, settled);
+    if (owed.length > 0) writes.owe(cfgId, cycleId, owed, failed.length);
   }
 
   /**
@@ -758,11 +725,11 @@ export class CycleProcessor {
     // Only the batches this chunk points into are kept (plan order follows batch order).
     for (const seq of batches.keys()) if (!needed.has(seq)) batches.delete(seq);
     const missing = [...needed].filter((s) => !batches.has(s));
-    const key = this.keys.batches(cycleId);
+    const store = this.stores.apply;
     const [changes, summaries, records] = await Promise.all([
-      missing.length > 0 ? this.redis.hmgetBuffer(key, ...missing.map(String)) : [],
-      missing.length > 0 ? this.redis.hmget(key, ...missing.map(summaryField)) : [],
-      retried.length > 0 ? this.redis.hmget(this.keys.retry(cfgId), ...retried) : [],
+      missing.length > 0 ? store.batchChanges(cycleId, missing) : [],
+      missing.length > 0 ? store.summaries(cycleId, missing) : [],
+      retried.length > 0 ? store.retryRecords(cfgId, retried) : [],
     ]);
     missing.forEach((seq, i) => {
       const bytes = changes[i];
@@ -787,35 +754,26 @@ export class CycleProcessor {
     const cfgId = c.configurationId ?? '';
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
-    const deletesApplied = Number((await this.redis.hget(this.keys.cycle(cycleId), 'deletesApplied')) ?? 0);
-    const tx = this.redis.multi();
-    tx.eval(
-      ...Scripts.transitionArgs(
-        this.keys.cycle(cycleId),
-        this.keys.state(cfgId),
-        { from: ['applying'], to: 'applied' },
-        {
-          cycle: { completedAt: now },
-          state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
-          stateDel: ['currentCycleId', 'quarantine', 'notification'],
-        },
-      ),
-    );
+    const deletesApplied = await this.stores.apply.deletesApplied(cycleId);
     // What a FULL cycle found moot goes with it (harmless should another run have finalized it first).
     const moot = c.mootRetries ? (JSON.parse(c.mootRetries) as string[]) : [];
-    if (moot.length > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...moot]);
-    // The window's record: one member per cycle (another run of this finalize writes the same member).
-    if (deletesApplied > 0) tx.zadd(this.keys.appliedDeletes(cfgId), nowMs, `${cycleId}:${deletesApplied}`);
-    tx.zremrangebyscore(this.keys.appliedDeletes(cfgId), '-inf', `(${nowMs - APPLIED_DELETES_KEPT_MS}`);
-    const results = await tx.exec();
-    throwOnError(results);
-    if (results?.[0]?.[1] !== 1) return false;
+    const moved = await this.stores.apply.finalize({
+      configurationId: cfgId,
+      cycleId,
+      completedAt: now,
+      committedScope: c.scope ?? '',
+      mootRetries: moot,
+      deletesApplied,
+      nowMs,
+      keepSinceMs: nowMs - APPLIED_DELETES_KEPT_MS,
+    });
+    if (!moved) return false;
     this.metrics.cycles.inc({ outcome: 'applied' });
     this.logger.info({ configurationId: cfgId, cycleId, released: c.released === '1' }, 'cycle applied');
     return true;
   }
 
   async cleanup(cycleId: string): Promise<void> {
-    await this.redis.del(...this.keys.staged(cycleId));
+    await this.stores.cycles.dropStaged(cycleId);
   }
 }

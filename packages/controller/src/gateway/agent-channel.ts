@@ -107,9 +107,7 @@ export class AgentChannel {
    */
   async revoke(agentId: string, tokenHash: string, reason: string): Promise<void> {
     this.revokeLocal(agentId, tokenHash, reason);
-    await this.bus.publish(
-      JSON.stringify({ agentId, revoke: { tokenHash, reason } } satisfies AgentCommand),
-    );
+    await this.bus.publish(JSON.stringify({ agentId, revoke: { tokenHash, reason } } satisfies AgentCommand));
   }
 
   private revokeLocal(agentId: string, tokenHash: string, reason: string): void {

@@ -6,7 +6,14 @@ import type { CycleRecord } from '../cycles/cycle-record';
 import type { ProcessedCycles } from '../cycles/processing-records';
 import type { Notification, QuarantineNotifications } from '../mail/notifier';
 import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, ObjectTypeName, Quarantine } from '../model';
-import { SET_NOTIFICATION, callScript, type CompleteCycleResult, type PersistBatchResult, type Scripts, type StartCycleResult } from './scripts';
+import {
+  SET_NOTIFICATION,
+  callScript,
+  type CompleteCycleResult,
+  type PersistBatchResult,
+  type Scripts,
+  type StartCycleResult,
+} from './scripts';
 import type { Keys } from './keys';
 import {
   NO_NOTIFICATION,
@@ -50,7 +57,12 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
   }
 
   async setNotification(configurationId: string, cycleId: string, notification: Notification): Promise<void> {
-    await callScript(this.redis, SET_NOTIFICATION, [this.keys.state(configurationId)], [cycleId, encodeNotification(notification)]);
+    await callScript(
+      this.redis,
+      SET_NOTIFICATION,
+      [this.keys.state(configurationId)],
+      [cycleId, encodeNotification(notification)],
+    );
   }
 
   async read(cycleId: string): Promise<Cycle | null> {
