@@ -150,6 +150,49 @@ describe('delete policies', () => {
     expect(mails[1]!.text).toContain('protected: 1 protected object deleted');
   });
 
+  it('memberRemovals: memberships removed from groups that stay, limit - 1 applied, the limit quarantines; a group deleted counts none', async () => {
+    const members = (ou: string) => userDns(ou, 10, { prefix: 'members-' });
+    const groups = (ou: string) => groupLdif(ou, 'staff', members(ou)) + groupLdif(ou, 'ops', members(ou).slice(0, 6));
+    const s = await scenario(
+      'members',
+      10,
+      { memberRemovals: { threshold: 4 } },
+      { objectTypes: ['user', 'group'], ldif: groups },
+    );
+    const staff = `cn=staff,${s.ou}`;
+    const ops = `cn=ops,${s.ou}`;
+    const removeMembers = (group: string, dns: string[]) =>
+      system.slapd.modify(`dn: ${group}\nchangetype: modify\ndelete: member\n${dns.map((d) => `member: ${d}`).join('\n')}\n`);
+    const membersOf = async (dn: string) => (await system.objects(s.id, 'group')).find((g) => g.dn === dn)?.memberDns.length;
+    expect(await membersOf(staff)).toBe(10);
+
+    // 3 removed (limit - 1), and one added, which does not count.
+    await removeMembers(staff, s.users.slice(0, 3));
+    await system.slapd.modify(`dn: ${ops}\nchangetype: modify\nadd: member\nmember: ${s.users[7]}\n`);
+    const applied = await system.syncNow(s.id);
+    expect(applied.state).toBe('healthy');
+    expect(applied.lastCycle?.counts).toMatchObject({ update: 2, delete: 0 });
+    expect(await membersOf(staff)).toBe(7);
+
+    // 2 + 2 over two groups that stay: the limit, and no delete at all.
+    await removeMembers(staff, s.users.slice(3, 5));
+    await removeMembers(ops, s.users.slice(0, 2));
+    const q = await system.syncNow(s.id, 'quarantined');
+    expect(q.quarantine?.trippedBy).toEqual([{ rule: 'memberRemovals', value: 4, limit: 4 }]);
+    expect(q.quarantine?.deleteCount).toBe(0);
+    expect(await membersOf(staff)).toBe(7);
+    expect((await mailOf(s)).text).toContain('memberRemovals: 4 memberships removed from groups >= threshold 4');
+    await system.api.post(`/api/v1/configurations/${s.id}/allow-deletes`);
+    expect(await membersOf(staff)).toBe(5);
+    expect(await membersOf(ops)).toBe(5);
+
+    // A group deleted takes its memberships with it: a delete, not member removals.
+    await system.slapd.delete([staff]);
+    const deleted = await system.syncNow(s.id);
+    expect(deleted.state).toBe('healthy');
+    expect(deleted.lastCycle?.counts.delete).toBe(1);
+  });
+
   it('bad policy values over HTTP answer 400 naming the field, and nothing is created', async () => {
     const bad: [DeletePolicyBody | Record<string, unknown>, string][] = [
       [{ percentage: 0 }, 'accidentalDeletes.percentage'],
@@ -158,6 +201,10 @@ describe('delete policies', () => {
       [{ window: { hours: 721, threshold: 10 } }, 'accidentalDeletes.window.hours'],
       [{ protected: { dnSuffixes: ['not a dn'] } }, 'accidentalDeletes.protected.dnSuffixes.0'],
       [{ percentage: '10' }, 'accidentalDeletes.percentage'],
+      [{ memberRemovals: { threshold: 0 } }, 'accidentalDeletes.memberRemovals.threshold'],
+      [{ memberRemovals: {} }, 'accidentalDeletes.memberRemovals.threshold'],
+      [{ memberRemovals: { threshold: 5, percentage: 1 } }, 'accidentalDeletes.memberRemovals.percentage'],
+      [{ memberRemovals: 10 }, 'accidentalDeletes.memberRemovals'],
     ];
     const before = await system.api.get<{ items: unknown[] }>('/api/v1/configurations');
     for (const [accidentalDeletes, field] of bad) {

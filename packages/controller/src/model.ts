@@ -44,6 +44,11 @@ export interface AccidentalDeleteSettings {
   /** Objects whose delete (or counted disable) always quarantines. null (the default): none. */
   protected: ProtectedObjectSettings | null;
   /**
+   * Reached when the memberships a cycle removes from groups that stay (groups updated, not
+   * deleted) >= `threshold`. null (the default): off.
+   */
+  memberRemovals: MemberRemovalLimit | null;
+  /**
    * Admin tokens that must allow the deletes before a quarantined cycle is released: 1 (the
    * default) or 2 (two different tokens; the first allow-deletes answers 202 with
    * `approvalsNeeded`).
@@ -67,6 +72,11 @@ export interface PerTypeDeleteLimits {
 export interface DeleteWindow {
   /** Whole hours, 1 to 720 (30 days). */
   hours: number;
+  /** Whole number >= 1. */
+  threshold: number;
+}
+
+export interface MemberRemovalLimit {
   /** Whole number >= 1. */
   threshold: number;
 }

@@ -94,6 +94,14 @@ const accidentalDeleteProperties = {
       threshold: { type: 'integer', minimum: 1 },
     },
   },
+  memberRemovals: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    required: ['threshold'],
+    description:
+      'Reached when the memberships a cycle removes from groups that stay (updated, not deleted) >= threshold. null (default): off.',
+    properties: { threshold: { type: 'integer', minimum: 1 } },
+  },
   protected: {
     type: ['object', 'null'],
     additionalProperties: false,

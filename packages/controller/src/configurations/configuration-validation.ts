@@ -3,6 +3,7 @@ import { DEFAULT_MINIMUM_OBJECTS } from '../guard/decide';
 import type {
   AccidentalDeleteSettings,
   DeleteWindow,
+  MemberRemovalLimit,
   PerTypeDeleteLimits,
   ProtectedObjectSettings,
   TypeDeleteLimits,
@@ -27,6 +28,7 @@ export const DEFAULT_ACCIDENTAL_DELETES: AccidentalDeleteSettings = Object.freez
   perType: null,
   window: null,
   protected: null,
+  memberRemovals: null,
   approvals: 1,
 });
 /** The longest `accidentalDeletes.window.hours`: 30 days. */
@@ -195,16 +197,24 @@ function protectedObjects(v: unknown, base: ProtectedObjectSettings | null): Pro
   return out;
 }
 
-/**
- * Checks `accidentalDeletes` and merges it into `base` (nested objects merge, as PATCH does;
- * null turns a rule off). `memberRemovals`, `hold` and `approvals` are not implemented yet
- * and are refused as unknown settings.
- */
+function memberRemovals(v: unknown): MemberRemovalLimit | null {
+  const field = 'accidentalDeletes.memberRemovals';
+  if (v === null) return null;
+  const o = object(field, v);
+  knownKeys(field, o, ['threshold']);
+  if (o.threshold === undefined) throw new ValidationError(`${field}.threshold`, 'is required');
+  return { threshold: wholeNumber(`${field}.threshold`, o.threshold, 1) };
+}
+
 function approvals(field: string, v: unknown): 1 | 2 {
   if (v !== 1 && v !== 2) throw new ValidationError(field, 'must be 1 or 2');
   return v;
 }
 
+/**
+ * Checks `accidentalDeletes` and merges it into `base` (nested objects merge, as PATCH does;
+ * null turns a rule off).
+ */
 function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): AccidentalDeleteSettings {
   if (!isObject(v)) throw new ValidationError('accidentalDeletes', 'must be an object');
   // A configuration stored by an earlier version has only the first three settings.
@@ -218,6 +228,7 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
     'perType',
     'window',
     'protected',
+    'memberRemovals',
     'approvals',
   ]);
   return {
@@ -231,6 +242,7 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
     perType: v.perType === undefined ? base.perType : perType(v.perType, base.perType),
     window: v.window === undefined ? base.window : deleteWindow(v.window, base.window),
     protected: v.protected === undefined ? base.protected : protectedObjects(v.protected, base.protected),
+    memberRemovals: v.memberRemovals === undefined ? base.memberRemovals : memberRemovals(v.memberRemovals),
     approvals: v.approvals === undefined ? base.approvals : approvals('accidentalDeletes.approvals', v.approvals),
   };
 }

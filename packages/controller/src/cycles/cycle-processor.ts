@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
+import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
+import { MemberStore } from '../store/member-store';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
@@ -222,7 +224,34 @@ export class CycleProcessor {
     private readonly chunkSize: number,
     private readonly hooks: CycleProcessorHooks,
     private readonly stepDelayMs = 0,
-  ) {}
+  ) {
+    this.members = new MemberStore(redis, keys);
+  }
+
+  private readonly members: MemberStore;
+
+  /** What the `memberRemovals` count reads: the member record and the cycle's own batches. */
+  private readonly memberReads: MemberRemovalReads = {
+    previous: (cfgId, groupIds) => this.members.previous(cfgId, groupIds),
+    memberDns: async (cycleId, at) => {
+      const seqs = [...new Set(at.map((a) => a.seq))];
+      const key = this.keys.batches(cycleId);
+      const [changes, summaries] = await Promise.all([
+        this.redis.hmgetBuffer(key, ...seqs.map(String)),
+        this.redis.hmget(key, ...seqs.map(summaryField)),
+      ]);
+      const batches = new Map<number, StoredBatch>();
+      seqs.forEach((seq, i) => {
+        const bytes = changes[i];
+        if (!bytes) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+        batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
+      });
+      return at.map((a) => {
+        const stored = batches.get(a.seq)?.change(a.idx);
+        return stored ? decodeChange(stored.encoded.change).memberDns : [];
+      });
+    },
+  };
 
   async process(cycleId: string): Promise<void> {
     let releasedNow = false;
@@ -343,6 +372,11 @@ export class CycleProcessor {
     const protection = new ProtectedMatcher(policy.enabled ? policy.protected : null);
     const deletesByType = { user: 0, group: 0 };
     let protectedDeletes = 0;
+    // Counted only while the rule is on (and the cycle not released: nothing could trip).
+    const memberRemovals =
+      policy.enabled && policy.memberRemovals && c.released !== '1'
+        ? new MemberRemovalCounter(this.memberReads, cfgId, cycleId)
+        : null;
     const planDelete = (objectId: string, indexed: string): string => {
       const held = decodeIndexEntry(indexed);
       deletesByType[held.objectType] += 1;
@@ -398,9 +432,13 @@ export class CycleProcessor {
           } else if (!indexHoldsHash(was, hash)) {
             ops.push(encodePlanEntry({ kind: 'update', from: 'batch', sequence: seq, index: idx }));
             counts.update += 1;
+            // A PRESENT carries no member list: the target keeps the members it has.
+            if (memberRemovals && objectType === ObjectType.OBJECT_TYPE_GROUP && kind !== ChangeKind.CHANGE_KIND_PRESENT)
+              memberRemovals.add(seq, idx, objectId);
           }
         });
         await write(entries);
+        await memberRemovals?.flush();
       }
       if (full && indexed > 0) {
         // FULL mode: whatever the target holds and the scan did not report is gone from scope.
@@ -442,11 +480,22 @@ export class CycleProcessor {
       const nowMs = Date.now();
       const applied =
         policy.enabled && policy.window && deleteCount > 0 ? await this.appliedSince(cfgId, nowMs, policy.window.hours) : [];
-      const verdict = decide({ deletes: deleteCount, deletesByType, heldByType, held: indexed, protectedDeletes }, policy, {
+      const verdict = decide(
+        {
+          deletes: deleteCount,
+          deletesByType,
+          heldByType,
+          held: indexed,
+          protectedDeletes,
+          memberRemovals: memberRemovals?.total ?? 0,
+        },
+        policy,
+        {
         released: c.released === '1',
-        now: nowMs,
-        applied,
-      });
+          now: nowMs,
+          applied,
+        },
+      );
       const quarantine = verdict.quarantine;
       const now = new Date(nowMs).toISOString();
       Object.assign(cycleFields, {
@@ -751,9 +800,13 @@ export class CycleProcessor {
     const settled: string[] = [];
     const failed: number[] = [];
     const logEntries: NewLogEntry[] = new Array<NewLogEntry>(ops.length);
+    const groups: PlannedMembership[] = [];
     ops.forEach((op, i) => {
       const outcome = outcomes[i]!;
       if (outcome.status === 'applied') {
+        // The member record follows what was applied (a change without content keeps it).
+        if (op.objectType === 'group' && (op.kind === 'delete' || op.encoded))
+          groups.push({ groupId: op.objectId, memberDns: op.kind === 'delete' ? null : op.memberDns });
         if (op.kind === 'delete') {
           indexDel.push(op.objectId);
           heldDelta[op.objectType] -= 1;
@@ -790,6 +843,7 @@ export class CycleProcessor {
     }
     if (indexDel.length > 0) queueEncoded(tx, 'hdel', [this.keys.index(cfgId), ...indexDel]);
     if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
+    if (groups.length > 0) this.members.queueApplied(tx, cfgId, groups);
     for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) tx.hincrby(this.keys.heldCounts(cfgId), t, heldDelta[t]);
     // Deletes applied count towards the window (recorded by finalize, with the commit time).
     if (indexDel.length > 0) tx.hincrby(this.keys.cycle(cycleId), 'deletesApplied', indexDel.length);
