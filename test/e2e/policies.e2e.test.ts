@@ -4,7 +4,7 @@
  * (ldapdelete, ldapmodify). One system for the file, one OU and configuration per test;
  * the count threshold is set out of reach, so that only the rule under test can trip.
  */
-import { groupLdif, userDns, usersLdif } from '@syncguard/testkit';
+import { groupLdif, userDns, userLdif, usersLdif } from '@syncguard/testkit';
 import { startSystem, type DeletePolicyBody, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
@@ -193,6 +193,67 @@ describe('delete policies', () => {
     expect(deleted.lastCycle?.counts.delete).toBe(1);
   });
 
+  it('hold deletes: creates and updates are applied while deletes wait across three cycles; one back in scope leaves the held set; allow-deletes applies exactly the held set', async () => {
+    const s = await scenario('lane', 12, { threshold: 2, hold: 'deletes' });
+    const away = `ou=lane-away,${SUFFIX}`;
+    await system.slapd.add(`dn: ${away}\nobjectClass: organizationalUnit\nou: lane-away\n\n`);
+    const [moved, gone1, gone2, gone3] = s.users as [string, string, string, string];
+    const dns = async () => (await system.objects(s.id)).map((o) => o.dn).sort();
+
+    // Cycle 1: 2 deletes (one moved out of scope) trip the count; its create and update are applied.
+    await system.slapd.moveEntry(moved, 'uid=lane-0', away);
+    await system.slapd.delete([gone1]);
+    await system.slapd.add(userLdif(s.ou, 'lane-new1', 100));
+    await system.slapd.modify(`dn: ${s.users[5]}\nchangetype: modify\nreplace: sn\nsn: Renamed\n`);
+    const first = await system.syncNow(s.id);
+    expect(first.state).toBe('quarantined');
+    expect(first.quarantine).toMatchObject({
+      hold: 'deletes',
+      deleteCount: 2,
+      seriesCount: 1,
+      trippedBy: [{ rule: 'count', value: 2, limit: 2 }],
+    });
+    expect(first.lastCycle?.counts).toMatchObject({ create: 1, update: 1, delete: 0 });
+    const objects = await system.objects(s.id);
+    expect(objects).toHaveLength(13);
+    expect(objects.find((o) => o.dn === s.users[5])?.attributes.sn).toEqual(['Renamed']);
+    expect(objects.map((o) => o.dn)).toEqual(expect.arrayContaining([moved, gone1, `uid=lane-new1,${s.ou}`]));
+    expect((await mailOf(s)).text).toContain('its deletes are held');
+
+    // Cycle 2: one delete, under every rule on its own, joins the held set; its create is applied.
+    await system.slapd.delete([gone2]);
+    await system.slapd.add(userLdif(s.ou, 'lane-new2', 101));
+    const second = await system.syncNow(s.id);
+    expect(second.quarantine).toMatchObject({ hold: 'deletes', deleteCount: 3, seriesCount: 2 });
+    expect(second.lastCycle?.counts).toMatchObject({ create: 1, delete: 0 });
+    expect(await dns()).toEqual(expect.arrayContaining([gone2, `uid=lane-new2,${s.ou}`]));
+
+    // Cycle 3: the moved user is back in scope and leaves the set; one more delete joins it.
+    await system.slapd.moveEntry(`uid=lane-0,${away}`, 'uid=lane-0', s.ou);
+    await system.slapd.delete([gone3]);
+    const third = await system.syncNow(s.id);
+    expect(third.state).toBe('quarantined');
+    expect(third.quarantine).toMatchObject({ hold: 'deletes', deleteCount: 3, seriesCount: 3 });
+    expect(await system.objects(s.id)).toHaveLength(14);
+    const staged = await system.api.get<{ items: { dn: string }[] }>(
+      `/api/v1/configurations/${s.id}/provisioning-logs?action=StagedDelete&limit=100`,
+    );
+    expect(staged.items.map((e) => e.dn).sort()).toEqual([moved, gone1, gone2, gone3].sort());
+
+    // allow-deletes applies the held set, exactly: the user back in scope stays.
+    const released = await system.api.post<{ cycleId: string; deleted: number }>(`/api/v1/configurations/${s.id}/allow-deletes`);
+    expect(released.deleted).toBe(3);
+    const after = await dns();
+    expect(after).toHaveLength(11);
+    expect(after).toContain(moved);
+    for (const dn of [gone1, gone2, gone3]) expect(after).not.toContain(dn);
+    await system.waitForIdle(s.id);
+    const next = await system.syncNow(s.id);
+    expect(next.state).toBe('healthy');
+    expect(next.quarantine).toBeNull();
+    expect(next.lastCycle?.counts).toMatchObject({ create: 0, update: 0, delete: 0 });
+  });
+
   it('bad policy values over HTTP answer 400 naming the field, and nothing is created', async () => {
     const bad: [DeletePolicyBody | Record<string, unknown>, string][] = [
       [{ percentage: 0 }, 'accidentalDeletes.percentage'],
@@ -205,6 +266,9 @@ describe('delete policies', () => {
       [{ memberRemovals: {} }, 'accidentalDeletes.memberRemovals.threshold'],
       [{ memberRemovals: { threshold: 5, percentage: 1 } }, 'accidentalDeletes.memberRemovals.percentage'],
       [{ memberRemovals: 10 }, 'accidentalDeletes.memberRemovals'],
+      [{ hold: 'all' }, 'accidentalDeletes.hold'],
+      [{ hold: null } as unknown as DeletePolicyBody, 'accidentalDeletes.hold'],
+      [{ hold: 'deletes', memberRemovals: { threshold: 10 } }, 'accidentalDeletes.hold'],
     ];
     const before = await system.api.get<{ items: unknown[] }>('/api/v1/configurations');
     for (const [accidentalDeletes, field] of bad) {

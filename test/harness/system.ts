@@ -412,6 +412,8 @@ export interface StatusView {
     cycleId: string;
     since: string;
     trippedBy: TrippedRuleView[];
+    seriesCount?: number;
+    hold?: 'cycle' | 'deletes';
     notification?: { status: string; attempts: number; lastError: string | null };
   };
   lastCycle: CycleView | null;

@@ -94,6 +94,12 @@ const accidentalDeleteProperties = {
       threshold: { type: 'integer', minimum: 1 },
     },
   },
+  hold: {
+    type: 'string',
+    enum: ['cycle', 'deletes'],
+    description:
+      'What a quarantine holds back: cycle (default: nothing of the cycle is applied) or deletes (the delete lane: creates and updates are applied at once, deletes are held, later cycles keep running and add theirs). deletes cannot be combined with memberRemovals.',
+  },
   memberRemovals: {
     type: ['object', 'null'],
     additionalProperties: false,
@@ -235,7 +241,17 @@ export const QuarantineSchema = {
         },
       },
     },
-    seriesCount: { type: 'integer', minimum: 1, description: 'How many cycles found this quarantine so far.' },
+    seriesCount: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'How many cycles found this quarantine so far: with hold deletes, the cycle that opened the lane and every cycle run since; with hold cycle, the quarantined cycle and those restart discarded just before it.',
+    },
+    hold: {
+      type: 'string',
+      enum: ['cycle', 'deletes'],
+      description: 'cycle: nothing of the quarantined cycle is applied; deletes: the delete lane, deleteCount is the held set.',
+    },
     cycleId: str,
     since: time,
     notification: {

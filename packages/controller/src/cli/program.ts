@@ -232,6 +232,12 @@ Examples:
       .option('--group-percentage <p>', "quarantine when group deletes >= p percent of the groups held ('off' for none)")
       .option('--window-hours <h>', "rolling window: the deletes applied in the last h hours plus the cycle's ('off' for none)")
       .option('--window-threshold <n>', 'rolling window: quarantine when those deletes >= n')
+      .addOption(
+        new Option('--hold <what>', 'what a quarantine holds back: the whole cycle (default) or only its deletes (the delete lane)').choices([
+          'cycle',
+          'deletes',
+        ]),
+      )
       .option(
         '--member-removals <n>',
         "quarantine when a cycle removes >= n memberships from groups that stay ('off' for none)",
@@ -512,6 +518,7 @@ interface ConfigFlags {
   windowHours?: string;
   windowThreshold?: string;
   memberRemovals?: string;
+  hold?: 'cycle' | 'deletes';
   protectDn?: string[];
   protectId?: string[];
   notificationEmail?: string;
@@ -550,6 +557,7 @@ function deletePolicyFlags(opts: ConfigFlags, deletes: Record<string, unknown>):
     if (opts.windowHours !== undefined) window.hours = numberOrText(opts.windowHours);
     if (opts.windowThreshold !== undefined) window.threshold = numberOrText(opts.windowThreshold);
   }
+  if (opts.hold !== undefined) deletes.hold = opts.hold;
   if (opts.memberRemovals !== undefined) {
     const limit = limitOrOff(opts.memberRemovals);
     deletes.memberRemovals = limit === null ? null : { threshold: limit };
@@ -726,6 +734,7 @@ function policyLines(c: Configuration): [string, unknown][] {
   if (d.window) lines.push(['window', `${d.window.threshold} deletes in ${d.window.hours} h`]);
   if (d.memberRemovals) lines.push(['member removals', `${d.memberRemovals.threshold} memberships a cycle`]);
   if (d.protected) lines.push(['protected', `${d.protected.dnSuffixes.length} DN suffixes, ${d.protected.objectIds.length} ids`]);
+  if (d.hold === 'deletes') lines.push(['hold', 'deletes (the delete lane)']);
   if (d.approvals === 2) lines.push(['approvals', 2]);
   return lines;
 }
@@ -744,7 +753,12 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
   if (s.quarantine) {
     const q = s.quarantine;
     fields.push(
-      ['quarantine', `${q.reason}: ${q.deleteCount} staged deletes >= threshold ${q.threshold}`],
+      [
+        'quarantine',
+        q.hold === 'deletes'
+          ? `${q.reason}: ${q.deleteCount} deletes held by the delete lane (creates and updates go on)`
+          : `${q.reason}: ${q.deleteCount} staged deletes >= threshold ${q.threshold}`,
+      ],
       ...(q.trippedBy ?? []).map((t): [string, unknown] => ['tripped by', describeRule(t)]),
       ['quarantined cycle', q.cycleId],
       ['cycles that found it', q.seriesCount],

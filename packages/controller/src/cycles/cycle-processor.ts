@@ -3,10 +3,12 @@ import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/prot
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
+import { decide, describeVerdict, type AppliedDeletes, type PerType, type TrippedRule } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
 import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
 import { MemberStore } from '../store/member-store';
+import { DeleteLaneStore } from '../store/delete-lane-store';
+import { mergeTrippedBy, type LaneState } from './delete-lane';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
@@ -65,6 +67,12 @@ function deleteEntry(text: string): Extract<PlanEntry, { kind: 'delete' }> {
   const entry = decodePlanEntry(text);
   if (entry.kind !== 'delete') throw new Error(`not a delete plan entry: ${text}`);
   return entry;
+}
+
+/** A staged delete as the quarantine email lists it. */
+function previewOf(text: string): { dn: string; objectType: ObjectTypeName } {
+  const d = deleteEntry(text);
+  return { dn: d.dn, objectType: d.objectType };
 }
 
 function throwOnError(results: [Error | null, unknown][] | null): void {
@@ -226,9 +234,11 @@ export class CycleProcessor {
     private readonly stepDelayMs = 0,
   ) {
     this.members = new MemberStore(redis, keys);
+    this.lanes = new DeleteLaneStore(redis, keys);
   }
 
   private readonly members: MemberStore;
+  private readonly lanes: DeleteLaneStore;
 
   /** What the `memberRemovals` count reads: the member record and the cycle's own batches. */
   private readonly memberReads: MemberRemovalReads = {
@@ -267,7 +277,8 @@ export class CycleProcessor {
           break;
         case 'applied':
           await this.cleanup(cycleId);
-          await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
+          // A delete lane's release cycle had no agent (and commits nothing an agent reads).
+          if (c.trigger !== 'release') await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
           if (releasedNow) {
             // After CycleCommitted, so that the agent's cache has advanced when the next cycle asks for a delta.
             await this.hooks.released(c.configurationId ?? '').catch((error: unknown) => {
@@ -394,10 +405,13 @@ export class CycleProcessor {
       if (deleteIds.length > 0) pipe.sadd(part.ds, ...deleteIds).pexpire(part.ds, PART_TTL_MS);
       if (pipe.length > 0) throwOnError(await pipe.exec());
     };
+    // The delete lane (cycles/delete-lane.ts): held objects back in scope leave the held set.
+    const leaving: string[] = [];
     try {
-      const [indexed, heldRaw] = await Promise.all([
+      const [indexed, heldRaw, lane] = await Promise.all([
         this.redis.hlen(indexKey),
         this.redis.hmget(this.keys.heldCounts(cfgId), 'user', 'group'),
+        this.lanes.state(cfgId),
       ]);
       // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
       // index below, else as the apply chunks kept them.
@@ -409,9 +423,10 @@ export class CycleProcessor {
         if (refs.length === 0) continue;
         const ids = refs.map((r) => r.summary[2]);
         // Only what is needed: an empty index (an initial sync) has nothing to compare with.
-        const [latest, known] = await Promise.all([
+        const [latest, known, laneHolds] = await Promise.all([
           superseded ? this.redis.hmget(seenKey, ...ids) : null,
           indexed > 0 ? this.redis.hmget(indexKey, ...ids) : null,
+          lane.held > 0 ? this.lanes.holds(cfgId, ids) : null,
         ]);
         const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
         refs.forEach(({ seq, idx, summary }, i) => {
@@ -420,6 +435,11 @@ export class CycleProcessor {
           const [kind, objectType, objectId, , hash, disabled] = summary;
           const was = known?.[i] ?? null;
           const inScope = kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && disabled === 1);
+          if (laneHolds?.[i]) {
+            // Held already: out of scope it stays held (not twice); in scope it leaves the set.
+            if (!inScope) return;
+            leaving.push(objectId);
+          }
           if (!inScope) {
             // Described as the target holds it (as the index recorded it when applied).
             if (was !== null) entries.d.push(planDelete(objectId, was));
@@ -459,6 +479,11 @@ export class CycleProcessor {
           // HSCAN may return an id twice (while the hash is rehashed): each delete counts once.
           const listed = await this.redis.smismember(part.ds, ...missing);
           missing = missing.filter((_, i) => listed[i] === 0);
+          if (lane.held > 0 && missing.length > 0) {
+            // Held by the delete lane already: it stays held, and is not planned again.
+            const held = await this.lanes.holds(cfgId, missing);
+            missing = missing.filter((_, i) => !held[i]);
+          }
           if (missing.length === 0) continue;
           const d = missing.map((id) => planDelete(id, held.get(id)!));
           await write({ u: [], g: [], d }, missing);
@@ -496,22 +521,34 @@ export class CycleProcessor {
           applied,
         },
       );
-      const quarantine = verdict.quarantine;
+      // The delete lane: open already, or opened by this verdict with hold "deletes". Its
+      // cycle is applied without its deletes, which join the held set.
+      const held = lane.open || (verdict.quarantine && policy.hold === 'deletes');
+      const quarantine = verdict.quarantine && !held;
+      const heldAfter = held ? lane.held - leaving.length + deleteCount : 0;
       const now = new Date(nowMs).toISOString();
+      if (held) {
+        counts.delete = 0;
+        Object.assign(cycleFields, { lane: heldAfter > 0 ? '1' : '0', heldDeletes: deleteCount });
+      }
       Object.assign(cycleFields, {
-        planSize,
+        planSize: held ? planSize - deleteCount : planSize,
         applied: 0,
-        deleteCount,
+        deleteCount: held ? 0 : deleteCount,
         counts: JSON.stringify(counts),
         evaluatedMode: full ? 'full' : 'delta',
       });
-      const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
-      // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
-      // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
-      if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
+      const preview = quarantine || (held && !lane.open) ? await this.redis.lrange(part.d, 0, 19) : [];
+      // A quarantine logs every staged delete (the lane, every delete it holds). The log bundles
+      // are rendered here, a chunk at a time, and written to the log inside Redis by the MULTI
+      // below (one XADD per 1,000).
+      const logStaged = quarantine || (held && deleteCount > 0);
+      const why = held && !verdict.quarantine ? 'held by the open delete lane' : describeVerdict(verdict);
+      if (logStaged) await this.renderStagedDeletes(cycleId, part.d, part.sd, why, now);
       const tx = conn.multi();
       tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
-      if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
+      if (logStaged) this.plog.addRendered(tx, cfgId, part.sd);
+      if (held) this.lanes.queueHold(tx, cfgId, cycleId, part.d, leaving);
       tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
       if (quarantine) {
         const q: StoredQuarantine = {
@@ -519,17 +556,15 @@ export class CycleProcessor {
           deleteCount,
           threshold: policy.threshold,
           trippedBy: [...verdict.trippedBy],
-          seriesCount: 1,
+          seriesCount: lane.restartedSeries + 1,
+          hold: 'cycle',
           cycleId,
           since: now,
         };
         const notification: StoredNotification = cfg.notificationEmail
           ? { ...NO_NOTIFICATION, status: 'pending' }
           : NO_NOTIFICATION;
-        const stagedPreview = preview.map((e) => {
-          const d = deleteEntry(e);
-          return { dn: d.dn, objectType: d.objectType };
-        });
+        const stagedPreview = preview.map(previewOf);
         tx.eval(
           ...Scripts.transitionArgs(
             this.keys.cycle(cycleId),
@@ -552,7 +587,8 @@ export class CycleProcessor {
             this.keys.state(cfgId),
             { from: ['complete'], to: 'applying' },
             {
-              cycle: cycleFields,
+              cycle: { ...cycleFields, ...(held && !lane.open ? { stagedPreview: JSON.stringify(preview.map(previewOf)) } : {}) },
+              state: held && heldAfter > 0 ? this.laneStateFields(lane, verdict.trippedBy, heldAfter, cycleId, now, cfg, policy.threshold) : {},
             },
           ),
         );
@@ -560,6 +596,23 @@ export class CycleProcessor {
       const results = await tx.exec();
       throwOnError(results);
       const moved = results !== null && results[results.length - 1]?.[1] === 1;
+      if (moved && held && !lane.open) {
+        this.metrics.cycles.inc({ outcome: 'quarantined' });
+        for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
+        this.logger.warn(
+          { configurationId: cfgId, cycleId, held: heldAfter, trippedBy: verdict.trippedBy },
+          `delete lane opened: creates and updates applied, ${heldAfter} deletes held: ${describeVerdict(verdict)}`,
+        );
+      } else if (moved && held) {
+        if (verdict.quarantine) for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
+        this.logger.info(
+          { configurationId: cfgId, cycleId, added: deleteCount, back: leaving.length, held: heldAfter },
+          heldAfter > 0 ? 'cycle evaluated; its deletes join the delete lane' : 'cycle evaluated; the delete lane is empty and closes',
+        );
+      }
+      if (moved && held && heldAfter > 0) this.metrics.stagedDeletes.inc(deleteCount);
+      // The lane's one email (the cycle goes on to apply, so process() does not send it).
+      if (moved && held && !lane.open && heldAfter > 0) await this.hooks.quarantined(cfgId, cycleId);
       if (moved && quarantine) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
@@ -575,6 +628,43 @@ export class CycleProcessor {
       // Gone already when the MULTI ran; left over when it did not (or this run failed).
       await this.redis.del(part.u, part.g, part.d, part.ds, part.sd);
     }
+  }
+
+  /**
+   * The state fields of an open delete lane after this cycle: the lane's quarantine, opened
+   * now (with its email pending) or carried on (held set size, the rules, one more cycle).
+   */
+  private laneStateFields(
+    lane: LaneState,
+    trippedBy: readonly TrippedRule[],
+    held: number,
+    cycleId: string,
+    now: string,
+    cfg: StoredConfiguration,
+    threshold: number,
+  ): Record<string, string> {
+    const earlier = lane.open ? lane.quarantine : null;
+    const q: StoredQuarantine = earlier
+      ? {
+          ...earlier,
+          deleteCount: held,
+          trippedBy: mergeTrippedBy(earlier.trippedBy, trippedBy),
+          seriesCount: earlier.seriesCount + 1,
+        }
+      : {
+          reason: 'TooManyDeletes',
+          deleteCount: held,
+          threshold,
+          trippedBy: [...trippedBy],
+          seriesCount: lane.restartedSeries + 1,
+          hold: 'deletes',
+          cycleId,
+          since: now,
+        };
+    const fields: Record<string, string> = { state: 'quarantined', lane: '1', quarantine: encodeQuarantine(q) };
+    if (!earlier)
+      fields.notification = encodeNotification(cfg.notificationEmail ? { ...NO_NOTIFICATION, status: 'pending' } : NO_NOTIFICATION);
+    return fields;
   }
 
   /**
@@ -907,16 +997,23 @@ export class CycleProcessor {
     const now = new Date(nowMs).toISOString();
     const deletesApplied = Number((await this.redis.hget(this.keys.cycle(cycleId), 'deletesApplied')) ?? 0);
     const tx = this.redis.multi();
+    // A cycle of an open delete lane keeps the lane's quarantine; a lane's release cycle (no
+    // agent) ends it without moving the committed cycle, which the agent's cursor names.
+    const laneOpen = c.lane === '1';
+    const release = c.trigger === 'release';
+    const committed: Record<string, string> = release ? {} : { committedCycleId: cycleId, committedScope: c.scope ?? '' };
     tx.eval(
       ...Scripts.transitionArgs(
         this.keys.cycle(cycleId),
         this.keys.state(cfgId),
         { from: ['applying'], to: 'applied' },
-        {
-          cycle: { completedAt: now },
-          state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
-          stateDel: ['currentCycleId', 'quarantine', 'notification'],
-        },
+        laneOpen
+          ? { cycle: { completedAt: now }, state: committed, stateDel: ['currentCycleId'] }
+          : {
+              cycle: { completedAt: now },
+              state: { state: 'healthy', ...committed },
+              stateDel: ['currentCycleId', 'quarantine', 'notification', 'lane', 'restartedSeries'],
+            },
       ),
     );
     // What a FULL cycle found moot goes with it (harmless should another run have finalized it first).

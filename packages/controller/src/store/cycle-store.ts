@@ -6,6 +6,7 @@ import type { CycleRecord } from '../cycles/cycle-record';
 import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
 import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
 import type { Keys } from './keys';
+import { DeleteLaneStore } from './delete-lane-store';
 import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from './quarantine-codec';
 
 /** Deletes of cycle records go in chunks of this many cycles. */
@@ -20,7 +21,31 @@ export class CycleStore implements CycleRecords, SessionCycles {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
-  ) {}
+  ) {
+    this.lanes = new DeleteLaneStore(redis, keys);
+  }
+
+  private readonly lanes: DeleteLaneStore;
+
+  async releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number> {
+    const now = Date.now();
+    return this.lanes.release(configurationId, cycleId, now, {
+      phase: 'applying',
+      configurationId,
+      agentId: '',
+      mode: 'delta',
+      trigger: 'release',
+      startedAt: new Date(now).toISOString(),
+      evaluatedMode: 'delta',
+      released: '1',
+      releasedBy: by,
+      releasedAt: at,
+    });
+  }
+
+  async discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number> {
+    return this.lanes.discard(configurationId, nextState, seriesCount);
+  }
 
   async read(cycleId: string): Promise<Cycle | null> {
     return toCycle(cycleId, await this.redis.hgetall(this.keys.cycle(cycleId)));
@@ -97,6 +122,7 @@ export class CycleStore implements CycleRecords, SessionCycles {
       lastCycleId: st.lastCycleId ?? null,
       committedCycleId: st.committedCycleId ?? null,
       committedScope: st.committedScope ?? null,
+      lane: st.lane === '1',
     };
   }
 
@@ -174,6 +200,7 @@ export class CycleStore implements CycleRecords, SessionCycles {
     error: { code: string; message: string },
     completedAt: string,
     nextState: ConfigurationState,
+    seriesCount = 0,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -181,7 +208,8 @@ export class CycleStore implements CycleRecords, SessionCycles {
       { from: ['quarantined'], to: 'discarded' },
       {
         cycle: { completedAt, error: JSON.stringify(error) },
-        state: { state: nextState },
+        // The next quarantine, should the source still be as it was, continues the series.
+        state: { state: nextState, restartedSeries: seriesCount },
         stateDel: ['currentCycleId', 'quarantine', 'notification'],
         requireCurrent: true,
         cycleId,
@@ -288,6 +316,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
       failed: Number(h.failed ?? 0),
     },
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+    ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
   };
 }
 
