@@ -258,9 +258,16 @@ describe('the delete policy settings over HTTP', () => {
     [{ protected: { objectIds: [1] } }, `${ad}.protected.objectIds.0`],
     [{ protected: { objectIds: Array.from({ length: 1001 }, (_, i) => `id${i}`) } }, `${ad}.protected.objectIds`],
     [{ protected: { names: [] } }, `${ad}.protected.names`],
-    // Not in this version: refused as unknown settings, not silently ignored.
-    [{ memberRemovals: { threshold: 5 } }, `${ad}.memberRemovals`],
-    [{ hold: 'deletes' }, `${ad}.hold`],
+    [{ memberRemovals: 5 }, `${ad}.memberRemovals`],
+    [{ memberRemovals: {} }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: 0 } }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: 2.5 } }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: '5' } }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: 5, percentage: 1 } }, `${ad}.memberRemovals.percentage`],
+    [{ hold: 'all' }, `${ad}.hold`],
+    [{ hold: null }, `${ad}.hold`],
+    [{ hold: true }, `${ad}.hold`],
+    [{ hold: 'deletes', memberRemovals: { threshold: 5 } }, `${ad}.hold`],
     [{ approvals: 3 }, `${ad}.approvals`],
     [{ approvals: '2' }, `${ad}.approvals`],
     [{ approvals: null }, `${ad}.approvals`],
@@ -292,6 +299,8 @@ describe('the delete policy settings over HTTP', () => {
       perType: { user: { threshold: 300, percentage: null } },
       window: null,
       protected: null,
+      memberRemovals: null,
+      hold: 'cycle',
       approvals: 1,
     });
     const url = `/api/v1/configurations/${created.json().id as string}`;
