@@ -131,8 +131,7 @@ export function policyPatchOf(form: PolicyForm): Partial<AccidentalDeleteSetting
     window: windowOff
       ? null
       : { hours: ruleValue(form.windowHours) as number, threshold: ruleValue(form.windowThreshold) as number },
-    memberRemovals:
-      form.memberRemovals.trim() === '' ? null : { threshold: ruleValue(form.memberRemovals) as number },
+    memberRemovals: form.memberRemovals.trim() === '' ? null : { threshold: ruleValue(form.memberRemovals) as number },
     protected: dnSuffixes.length === 0 && objectIds.length === 0 ? null : { dnSuffixes, objectIds },
   };
 }

@@ -233,15 +233,12 @@ Examples:
       .option('--window-hours <h>', "rolling window: the deletes applied in the last h hours plus the cycle's ('off' for none)")
       .option('--window-threshold <n>', 'rolling window: quarantine when those deletes >= n')
       .addOption(
-        new Option('--hold <what>', 'what a quarantine holds back: the whole cycle (default) or only its deletes (the delete lane)').choices([
-          'cycle',
-          'deletes',
-        ]),
+        new Option(
+          '--hold <what>',
+          'what a quarantine holds back: the whole cycle (default) or only its deletes (the delete lane)',
+        ).choices(['cycle', 'deletes']),
       )
-      .option(
-        '--member-removals <n>',
-        "quarantine when a cycle removes >= n memberships from groups that stay ('off' for none)",
-      )
+      .option('--member-removals <n>', "quarantine when a cycle removes >= n memberships from groups that stay ('off' for none)")
       .option(
         '--protect-dn <dn...>',
         'protected DN suffix: any delete at or under it quarantines (repeatable; replaces the list)',
@@ -725,7 +722,8 @@ function policyLines(c: Configuration): [string, unknown][] {
   const d = c.accidentalDeletes;
   if (!d || d.enabled === false) return [];
   const lines: [string, unknown][] = [];
-  if (d.percentage != null) lines.push(['percentage', `${d.percentage}% of the objects held (from ${d.minimumObjects} objects on)`]);
+  if (d.percentage != null)
+    lines.push(['percentage', `${d.percentage}% of the objects held (from ${d.minimumObjects} objects on)`]);
   for (const t of ['user', 'group'] as const) {
     const l = d.perType?.[t];
     if (l?.threshold != null) lines.push([`${t} threshold`, l.threshold]);

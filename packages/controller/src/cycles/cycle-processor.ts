@@ -516,7 +516,7 @@ export class CycleProcessor {
         },
         policy,
         {
-        released: c.released === '1',
+          released: c.released === '1',
           now: nowMs,
           applied,
         },
@@ -588,7 +588,10 @@ export class CycleProcessor {
             { from: ['complete'], to: 'applying' },
             {
               cycle: { ...cycleFields, ...(held && !lane.open ? { stagedPreview: JSON.stringify(preview.map(previewOf)) } : {}) },
-              state: held && heldAfter > 0 ? this.laneStateFields(lane, verdict.trippedBy, heldAfter, cycleId, now, cfg, policy.threshold) : {},
+              state:
+                held && heldAfter > 0
+                  ? this.laneStateFields(lane, verdict.trippedBy, heldAfter, cycleId, now, cfg, policy.threshold)
+                  : {},
             },
           ),
         );
@@ -607,7 +610,9 @@ export class CycleProcessor {
         if (verdict.quarantine) for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
         this.logger.info(
           { configurationId: cfgId, cycleId, added: deleteCount, back: leaving.length, held: heldAfter },
-          heldAfter > 0 ? 'cycle evaluated; its deletes join the delete lane' : 'cycle evaluated; the delete lane is empty and closes',
+          heldAfter > 0
+            ? 'cycle evaluated; its deletes join the delete lane'
+            : 'cycle evaluated; the delete lane is empty and closes',
         );
       }
       if (moved && held && heldAfter > 0) this.metrics.stagedDeletes.inc(deleteCount);
@@ -663,7 +668,9 @@ export class CycleProcessor {
         };
     const fields: Record<string, string> = { state: 'quarantined', lane: '1', quarantine: encodeQuarantine(q) };
     if (!earlier)
-      fields.notification = encodeNotification(cfg.notificationEmail ? { ...NO_NOTIFICATION, status: 'pending' } : NO_NOTIFICATION);
+      fields.notification = encodeNotification(
+        cfg.notificationEmail ? { ...NO_NOTIFICATION, status: 'pending' } : NO_NOTIFICATION,
+      );
     return fields;
   }
 

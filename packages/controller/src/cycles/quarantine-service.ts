@@ -97,7 +97,12 @@ export class QuarantineService {
    * new `release` cycle, applied as any cycle is. Waits (up to releaseWaitMs) for a running
    * cycle to end first, since the set is only taken while no cycle is current.
    */
-  private async releaseLane(id: string, q: Omit<Quarantine, 'notification'>, actor: Actor, now: string): Promise<AllowDeletesResult> {
+  private async releaseLane(
+    id: string,
+    q: Omit<Quarantine, 'notification'>,
+    actor: Actor,
+    now: string,
+  ): Promise<AllowDeletesResult> {
     const cycleId = randomUUID();
     const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now));
     if (released === 0)

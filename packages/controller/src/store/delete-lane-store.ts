@@ -33,7 +33,13 @@ export class DeleteLaneStore {
   }
 
   /** Queues on the evaluation's MULTI: the cycle's deletes (its deletes part) into the held set, `leaving` out of it. */
-  queueHold(tx: ChainableCommander, configurationId: string, cycleId: string, deletesPart: string, leaving: readonly string[]): void {
+  queueHold(
+    tx: ChainableCommander,
+    configurationId: string,
+    cycleId: string,
+    deletesPart: string,
+    leaving: readonly string[],
+  ): void {
     tx.eval(HOLD_DELETES.source, 3, this.keys.lane(configurationId), deletesPart, this.keys.cycle(cycleId), ...leaving);
   }
 

@@ -259,8 +259,8 @@ export function SettingsPage({ id }: { id: string }) {
               />
               <label for="hold">Hold only the deletes (the delete lane)</label>
               <p id="hold-help" class="help">
-                A quarantine applies creates and updates at once and holds the deletes; later cycles keep running and
-                add their deletes until an admin decides. Off: nothing of the quarantined cycle is applied.
+                A quarantine applies creates and updates at once and holds the deletes; later cycles keep running and add their
+                deletes until an admin decides. Off: nothing of the quarantined cycle is applied.
               </p>
               {fieldError('hold')}
             </div>
