@@ -193,7 +193,15 @@ export const CycleSchema = {
       description:
         "How the agent found what changed: scan (a read of the whole scope) or accesslog (OpenLDAP's change log); null until the agent completed its read, or from agents that do not say.",
     },
-    trigger: { type: 'string', enum: ['schedule', 'manual', 'restart', 'agent-connected'] },
+    trigger: {
+      type: 'string',
+      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release'],
+      description: 'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes").',
+    },
+    heldDeletes: {
+      ...count,
+      description: 'With the delete lane open: the deletes this cycle added to the held set (not applied; counts.delete is 0).',
+    },
     agentId: nullableStr,
     baseCycleId: nullableStr,
     startedAt: time,
