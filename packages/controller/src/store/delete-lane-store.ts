@@ -33,14 +33,15 @@ export class DeleteLaneStore {
   }
 
   /** Queues on the evaluation's MULTI: the cycle's deletes (its deletes part) into the held set, `leaving` out of it. */
-  queueHold(
+  static queueHold(
     tx: ChainableCommander,
+    keys: Keys,
     configurationId: string,
     cycleId: string,
     deletesPart: string,
     leaving: readonly string[],
   ): void {
-    tx.eval(HOLD_DELETES.source, 3, this.keys.lane(configurationId), deletesPart, this.keys.cycle(cycleId), ...leaving);
+    tx.eval(HOLD_DELETES.source, 3, keys.lane(configurationId), deletesPart, keys.cycle(cycleId), ...leaving);
   }
 
   /** RELEASE_LANE: the deletes released into cycle `cycleId`, 0 without a lane, -1 while a cycle is current. */

@@ -34,8 +34,8 @@
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
  * | `P:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
- * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
- * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
+ * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
+ * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (store/dashboard-sessions.ts) |
  * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail` |
  */
 export class Keys {
@@ -146,5 +146,19 @@ export class Keys {
   }
   get bullPrefix(): string {
     return `${this.prefix}:bull`;
+  }
+  apiToken(id: string): string {
+    return `${this.prefix}:apitoken:${id}`;
+  }
+  get apiTokens(): string {
+    return `${this.prefix}:apitokens`;
+  }
+  /** An /admin/queues browser session, by the hex SHA-256 of its id. */
+  dashboardSession(idHash: string): string {
+    return `${this.prefix}:dashboard-session:${idHash}`;
+  }
+  /** Failed authentications of a client address in the current window. */
+  authFailures(address: string): string {
+    return `${this.prefix}:authfail:${address}`;
   }
 }

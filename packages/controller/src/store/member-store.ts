@@ -21,20 +21,25 @@ export class MemberStore {
     const stored = await this.redis.hmget(this.keys.members(configurationId), ...groupIds);
     return stored.map((s) => (s === null ? null : decodeMemberRecord(s)));
   }
+}
 
-  /**
-   * Queues on an apply chunk's transaction the records of the groups it applied: a create or
-   * update that carries its member list replaces the record, a delete removes it.
-   */
-  queueApplied(tx: ChainableCommander, configurationId: string, applied: readonly PlannedMembership[]): void {
-    const set: string[] = [];
-    const del: string[] = [];
-    for (const a of applied) {
-      if (a.memberDns === null) del.push(a.groupId);
-      else set.push(a.groupId, encodeMemberRecord(a.memberDns));
-    }
-    const key = this.keys.members(configurationId);
-    if (del.length > 0) queueEncoded(tx, 'hdel', [key, ...del]);
-    if (set.length > 0) queueEncoded(tx, 'hset', [key, ...set]);
+/**
+ * Queues on an apply chunk's transaction the records of the groups it applied: a create or
+ * update that carries its member list replaces the record, a delete removes it.
+ */
+export function queueMemberRecords(
+  tx: ChainableCommander,
+  keys: Keys,
+  configurationId: string,
+  applied: readonly PlannedMembership[],
+): void {
+  const set: string[] = [];
+  const del: string[] = [];
+  for (const a of applied) {
+    if (a.memberDns === null) del.push(a.groupId);
+    else set.push(a.groupId, encodeMemberRecord(a.memberDns));
   }
+  const key = keys.members(configurationId);
+  if (del.length > 0) queueEncoded(tx, 'hdel', [key, ...del]);
+  if (set.length > 0) queueEncoded(tx, 'hset', [key, ...set]);
 }
