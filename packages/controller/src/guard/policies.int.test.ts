@@ -133,8 +133,17 @@ describe('delete policies through the pipeline', () => {
     // 7 applied + 5 = 12.
     expect((await cycleRemoving(s, idsOf(users, 7, 12))).state).toBe('quarantined');
     expect(await trippedBy(s.cfg)).toEqual([{ rule: 'window', value: 12, limit: 12 }]);
+    const releasedId = (await server.service.getStatus(s.cfg)).quarantine!.cycleId;
     await server.service.allowDeletes(s.cfg, TEST_ADMIN);
     await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'released' });
+    // The cycle the release starts runs first (else starting one below meets it running).
+    await waitFor(
+      async () => {
+        const last = (await server.service.getStatus(s.cfg)).lastCycle;
+        return last !== null && last.id !== releasedId && last.state !== 'running';
+      },
+      { message: 'the cycle after the release' },
+    );
     // The released 5 count: 7 + 5 + 1.
     expect((await cycleRemoving(s, idsOf(users, 12, 13))).state).toBe('quarantined');
     expect(await trippedBy(s.cfg)).toEqual([{ rule: 'window', value: 13, limit: 12 }]);
