@@ -218,6 +218,12 @@ describe('delete policies', () => {
     expect(objects).toHaveLength(13);
     expect(objects.find((o) => o.dn === s.users[5])?.attributes.sn).toEqual(['Renamed']);
     expect(objects.map((o) => o.dn)).toEqual(expect.arrayContaining([moved, gone1, `uid=lane-new1,${s.ou}`]));
+    // The held deletes keep their causes (the plan entries with a cause go into the held set as they are).
+    const held = await system.logs(s.id, { action: 'StagedDelete', cycleId: first.lastCycle!.id });
+    expect(Object.fromEntries(held.map((l) => [l.dn, [l.cause, l.newDn]]))).toEqual({
+      [moved]: ['movedOutOfScope', `uid=lane-0,${away}`],
+      [gone1]: ['deleted', undefined],
+    });
     expect((await mailOf(s)).text).toContain('its deletes are held');
 
     // Cycle 2: one delete, under every rule on its own, joins the held set; its create is applied.

@@ -410,7 +410,7 @@ return redis.call('LLEN', KEYS[1])
  * The delete lane (cycles/delete-lane.ts): moves a lane cycle's deletes into the held set
  * instead of its plan, and takes out the held objects the cycle found back in scope, while
  * the cycle is `complete` (else -1 and nothing). KEYS: held set (hash), deletes part (list
- * of delete plan entries `d\t<id>\t...`), cycle hash. ARGV: ids leaving the set.
+ * of delete plan entries `d\t<id>\t...`, or `D\t<id>\t...` with a cause), cycle hash. ARGV: ids leaving the set.
  * Removes the deletes part. Returns the held set's size.
  */
 export const HOLD_DELETES = new LuaScript(
@@ -421,7 +421,7 @@ local n = redis.call('LLEN', KEYS[2])
 for i = 0, n - 1, 1000 do
   local kv = {}
   for _, e in ipairs(redis.call('LRANGE', KEYS[2], i, i + 999)) do
-    local id = string.match(e, '^d\t([^\t]+)\t')
+    local id = string.match(e, '^[dD]\t([^\t]+)\t')
     if not id then return redis.error_reply('not a delete plan entry: ' .. e) end
     kv[#kv + 1] = id
     kv[#kv + 1] = e
