@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http-app';
 import { AuditLog } from './store/audit-log';
@@ -26,12 +26,11 @@ import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
 import { ControllerMetrics } from './metrics';
-import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
 import { Keys } from './store/keys';
-import { checkRedisRequirements } from './store/redis-requirements';
+import { connectRedis } from './store/redis-connection';
 import { Scripts } from './store/scripts';
 import { CloudDirectoryTarget } from './store/cloud-directory';
 import type { Target } from './targets/target';
@@ -79,32 +78,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const keys = new Keys(opts.redisKeyPrefix);
   const metrics = new ControllerMetrics();
   const onRedisError = (error: Error) => logger.warn({ err: error }, 'redis connection error');
-  // A Redis that stops answering fails API and gateway commands after redisCommandTimeoutMs
-  // (SG_ERR_UNAVAILABLE) instead of hanging them; BullMQ's own connection takes blocking
-  // commands and keeps no timeout.
-  const redis = new Redis(opts.redisUrl, {
-    maxRetriesPerRequest: 3,
-    lazyConnect: true,
-    commandTimeout: opts.redisCommandTimeoutMs,
-  });
-  const bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  for (const r of [redis, bullConnection, subscriber]) r.on('error', onRedisError);
-  try {
-    await Promise.all([redis.connect(), bullConnection.connect(), subscriber.connect()]);
-  } catch (cause) {
-    redis.disconnect();
-    bullConnection.disconnect();
-    subscriber.disconnect();
-    const at = redactUrlCredentials(opts.redisUrl);
-    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${at}: ${(cause as Error).message}`, { cause });
-  }
-  try {
-    await checkRedisRequirements(redis);
-  } catch (error) {
-    for (const r of [redis, bullConnection, subscriber]) r.disconnect();
-    throw error;
-  }
+  // One connection per role (store/redis-connection.ts): the API's, the gateway's and the
+  // queues' producers' commands fail after redisCommandTimeoutMs (SG_ERR_UNAVAILABLE) instead
+  // of hanging; BullMQ's workers block on Redis and keep no timeout, nor does the subscriber.
+  const connections = await connectRedis(opts.redis, onRedisError);
+  const redis = connections.commands;
+  const subscriber = connections.subscriber;
 
   const scripts = new Scripts(redis);
   const cloudDirectory = new CloudDirectoryTarget(redis, keys);
@@ -112,7 +91,10 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const gatewayLogger = logger.child({ component: 'gateway' });
-  const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
+  const queues = new PipelineQueues(
+    { producer: connections.producer, worker: connections.worker },
+    keys,
+    opts, logger.child({ component: 'pipeline' }));
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
   const link = new AgentChannel(redis, subscriber, keys, gatewayLogger, metrics);
@@ -323,7 +305,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();
-        for (const r of [subscriber, bullConnection, redis]) await step('redis', () => r.quit());
+        await step('redis', () => connections.close());
         state = 'stopped';
         logger.info('controller stopped');
       })();

@@ -29,13 +29,18 @@ export class PipelineQueues {
   readonly mailQueue: Queue;
   private readonly workers: Worker[] = [];
 
+  /**
+   * `producer` adds jobs (from API calls too: it should have a command timeout); `worker` is
+   * duplicated by each Worker for its blocking commands (no timeout, retried without end).
+   */
   constructor(
-    private readonly connection: ConnectionOptions,
+    private readonly connections: { readonly producer: ConnectionOptions; readonly worker: ConnectionOptions },
     private readonly keys: Keys,
     private readonly options: CompiledControllerOptions,
     private readonly logger: Logger,
   ) {
     const prefix = keys.bullPrefix;
+    const connection = connections.producer;
     this.cycles = new Queue('cycles', { connection, prefix });
     this.scheduleQueue = new Queue('schedule', { connection, prefix });
     this.mailQueue = new Queue('mail', { connection, prefix });
@@ -50,7 +55,7 @@ export class PipelineQueues {
 
   startWorkers(processors: PipelineProcessors): void {
     const common = {
-      connection: this.connection,
+      connection: this.connections.worker,
       prefix: this.keys.bullPrefix,
       lockDuration: this.options.jobLockMs,
       stalledInterval: this.options.stalledIntervalMs,
