@@ -94,7 +94,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const queues = new PipelineQueues(
     { producer: connections.producer, worker: connections.worker },
     keys,
-    opts, logger.child({ component: 'pipeline' }));
+    opts,
+    logger.child({ component: 'pipeline' }),
+  );
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
   const link = new AgentChannel(redis, subscriber, keys, gatewayLogger, metrics);
