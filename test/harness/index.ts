@@ -7,6 +7,7 @@ export {
   CTL_MAIN,
   defaultRedisTopology,
   type SystemOptions,
+  type ControllerReplica,
   type RedisTopologyName,
   type TestRedis,
   type ConfigurationBody,

@@ -60,6 +60,15 @@ export interface SystemOptions {
   inheritOutput?: boolean;
 }
 
+/** Another controller replica of a TestSystem (addController). */
+export interface ControllerReplica {
+  readonly port: number;
+  readonly url: string;
+  /** The HTTP API of this replica, with the admin token. */
+  readonly api: ApiClient;
+  readonly process: ManagedProcess;
+}
+
 export type RedisTopologyName = 'single' | 'sentinel' | 'cluster';
 
 /** The Redis the controller of a TestSystem uses (see SystemOptions.redisTopology). */
@@ -129,6 +138,8 @@ export class TestSystem {
   readonly api: ApiClient;
   controller?: ManagedProcess;
   readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
+  /** Replicas started by addController (the first controller is `controller`). */
+  readonly replicas: ControllerReplica[] = [];
 
   private constructor(
     readonly dir: string,
@@ -208,7 +219,28 @@ export class TestSystem {
   /** Starts the controller program (again) on the same port, Redis and SMTP. */
   async startController(): Promise<void> {
     if (this.controller?.running) return;
-    const args = [...(this.options.nodeArgs ?? []), CONTROLLER_MAIN, '--port', String(this.port)];
+    this.controller = await this.spawnController(this.port, {});
+  }
+
+  /**
+   * Starts another replica of the controller (its own port, the same Redis, SMTP and admin
+   * token; `env` adds to its environment, e.g. `SYNCGUARD_WORKERS: 'false'`). Agents stay
+   * connected to the first one. Disposed with the system.
+   */
+  async addController(env: Record<string, string> = {}): Promise<ControllerReplica> {
+    const port = await freePort();
+    const replica: ControllerReplica = {
+      port,
+      url: `http://127.0.0.1:${port}`,
+      api: new ApiClient(`http://127.0.0.1:${port}`, this.adminToken),
+      process: await this.spawnController(port, env),
+    };
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  private async spawnController(port: number, env: Record<string, string>): Promise<ManagedProcess> {
+    const args = [...(this.options.nodeArgs ?? []), CONTROLLER_MAIN, '--port', String(port)];
     if (this.options.controllerConfig) {
       const file = path.join(this.dir, 'controller.json');
       // The file's keys are the settings' names (SYNCGUARD_MAX_BATCH_CHANGES); tests may give option names.
@@ -221,7 +253,7 @@ export class TestSystem {
       await fs.writeFile(file, JSON.stringify(byName));
       args.push('--config', file);
     }
-    this.controller = new ManagedProcess(process.execPath, args, {
+    const controller = new ManagedProcess(process.execPath, args, {
       env: {
         ...process.env,
         ...redisEnv(this.redisSetup),
@@ -233,17 +265,19 @@ export class TestSystem {
         SYNCGUARD_PUBLIC_URL: this.url,
         SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
         ...this.options.controllerEnv,
+        ...env,
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
     await waitFor(
       async () => {
-        if (!this.controller?.running) throw new Error(`controller exited:\n${this.controller?.log}`);
-        const res = await fetch(`${this.url}/healthz`);
+        if (!controller.running) throw new Error(`controller exited:\n${controller.log}`);
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
         return res.status === 200;
       },
       { timeoutMs: 20_000, message: 'the controller to answer /healthz' },
     );
+    return controller;
   }
 
   /** SIGKILL the controller, as a crash would. */
@@ -439,10 +473,12 @@ export class TestSystem {
   async dispose(): Promise<void> {
     if (process.env.SYNCGUARD_E2E_DUMP_LOGS) {
       console.log(`controller log:\n${this.controller?.log ?? ''}`);
+      this.replicas.forEach((r, i) => console.log(`replica ${i + 1} log:\n${r.process.log}`));
       for (const [id, a] of this.agents) console.log(`agent ${id} log:\n${a.process?.log ?? ''}`);
     }
     const stops: Promise<unknown>[] = [...this.agents.values()].map((a) => a.process?.stop('SIGKILL', 1000) ?? Promise.resolve());
     stops.push(this.controller?.stop('SIGKILL', 1000) ?? Promise.resolve());
+    for (const r of this.replicas) stops.push(r.process.stop('SIGKILL', 1000));
     await Promise.allSettled(stops);
     const directory = 'slapd' in this.directory ? this.directory.slapd : this.directory.samba;
     const redis =
