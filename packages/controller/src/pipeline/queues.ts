@@ -1,7 +1,8 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { StoredConfiguration } from '../model';
+import type { QueueConnection } from '../store/connection';
 import type { Keys } from '../store/keys';
 
 export interface PipelineProcessors {
@@ -51,7 +52,7 @@ export class PipelineQueues {
    * duplicated by each Worker for its blocking commands (no timeout, retried without end).
    */
   constructor(
-    private readonly connections: { readonly producer: ConnectionOptions; readonly worker: ConnectionOptions },
+    private readonly connections: { readonly producer: QueueConnection; readonly worker: QueueConnection },
     private readonly keys: Keys,
     private readonly options: CompiledControllerOptions,
     private readonly logger: Logger,

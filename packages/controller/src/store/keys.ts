@@ -57,8 +57,10 @@
  * | `P:{C}:dir:<cfg>:dn` | hash | lower-cased DN -> object id |
  * | `P:{g}:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
- * | `P:authfail:<address>` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
- * | `P:dashboard-session:<sha256>` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
+ * | `P:authfail:<address>` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
+ * | `P:dashboard-session:<sha256>` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (store/dashboard-sessions.ts) |
+ * | `P:{tokens}:apitoken:<id>` | hash | an API token: name, role, its secret's SHA-256, createdAt, lastUsedAt (store/token-store.ts) |
+ * | `P:{tokens}:apitokens` | zset | API token ids by creation time (written in one MULTI with the token) |
  * | `P:bull:{cycles-<n>}:*`, `P:bull:{schedule}:*`, `P:bull:{mail}:*` | BullMQ | queues `cycles-0` to `cycles-3` (a configuration's cycle jobs always in the same one: `cycleQueueShard`), `schedule`, `mail` |
  */
 export class Keys {
@@ -177,5 +179,19 @@ export class Keys {
   /** The BullMQ prefix of one queue, with its own hash tag: `P:bull:{<queue>}`. */
   bullPrefix(queue: string): string {
     return `${this.prefix}:bull:{${queue}}`;
+  }
+  apiToken(id: string): string {
+    return `${this.prefix}:{tokens}:apitoken:${id}`;
+  }
+  get apiTokens(): string {
+    return `${this.prefix}:{tokens}:apitokens`;
+  }
+  /** An /admin/queues browser session, by the hex SHA-256 of its id. */
+  dashboardSession(idHash: string): string {
+    return `${this.prefix}:dashboard-session:${idHash}`;
+  }
+  /** Failed authentications of a client address in the current window. */
+  authFailures(address: string): string {
+    return `${this.prefix}:authfail:${address}`;
   }
 }

@@ -258,7 +258,7 @@ export function isCluster(client: Redis): boolean {
 export const START_TIMEOUT_MS = 10_000;
 
 /** The controller's connections, one per role, connected and checked. */
-export interface RedisConnections {
+export interface ConnectedRedis {
   readonly commands: Redis;
   readonly producer: Redis;
   readonly worker: Redis;
@@ -274,7 +274,7 @@ export interface RedisConnections {
  * Connects every role and checks the Redis (version, noeviction; on a Cluster every master).
  * Throws SG_ERR_REDIS naming where it tried, with every connection closed again.
  */
-export async function connectRedis(settings: RedisSettings, onError: (error: Error) => void): Promise<RedisConnections> {
+export async function connectRedis(settings: RedisSettings, onError: (error: Error) => void): Promise<ConnectedRedis> {
   const roles: RedisRole[] = ['commands', 'producer', 'worker', 'subscriber'];
   const [commands, producer, worker, subscriber] = roles.map((role) => createRedisClient(settings, role)) as [
     Redis,
