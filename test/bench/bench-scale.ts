@@ -177,8 +177,15 @@ async function oneController(configs: number, objects: number, agents: number, s
       );
       peers.push(...batch);
     }
-    const listed = await system.api.get<{ items: { status: string }[] }>(`/api/v1/agents?limit=${sessions + agents + 10}`);
-    const connected = listed.items.filter((a) => a.status === 'connected').length;
+    let connected = 0;
+    let cursor: string | null = null;
+    do {
+      const page: { items: { status: string }[]; nextCursor?: string | null } = await system.api.get(
+        `/api/v1/agents?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      connected += page.items.filter((a) => a.status === 'connected').length;
+      cursor = page.nextCursor ?? null;
+    } while (cursor);
     const rssSessions = rssMb(pid);
     await Promise.allSettled(peers.map((p) => p.close()));
 
