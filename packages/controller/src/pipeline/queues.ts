@@ -22,6 +22,20 @@ const CYCLE_ATTEMPTS = 5;
 export const CYCLE_QUEUE_SHARDS = 4;
 
 /**
+ * `call`, or an error once `ms` have passed: a queue call from an API request fails (503, as
+ * any Redis command that timed out) instead of hanging on a Redis that does not answer. The
+ * call itself may still complete later; every job id makes adding it again harmless.
+ */
+function bounded<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('Command timed out (queue)')), ms);
+  });
+  call.catch(() => undefined);
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
  * The cycle queue shard of a cycle (or configuration) id, from the 8 hex digits that both
  * begin with (store/keys.ts, "Hash tags"): a configuration's cycles always go to one shard.
  */
@@ -114,47 +128,57 @@ export class PipelineQueues {
   async enqueueCycle(cycleId: string, reason: 'complete' | 'release' | 'recover'): Promise<void> {
     // Recovery may repeat, at most once a minute per cycle; the processor is safe to run twice.
     const jobId = reason === 'recover' ? `recover-${cycleId}-${Math.floor(Date.now() / 60_000)}` : `${reason}-${cycleId}`;
-    await this.cycleShards[cycleQueueShard(cycleId)]!.add(
-      'cycle',
-      { cycleId },
-      {
-        jobId,
-        attempts: CYCLE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: 1000 },
-        // A done job holds nothing the cycle record does not: it goes, so that a quiet cycle
-        // adds one key to Redis (the cycle record). A failed one stays a week for diagnosis.
-        removeOnComplete: true,
-        removeOnFail: { age: 7 * 24 * 3600 },
-      },
+    await this.bounded(
+      this.cycleShards[cycleQueueShard(cycleId)]!.add(
+        'cycle',
+        { cycleId },
+        {
+          jobId,
+          attempts: CYCLE_ATTEMPTS,
+          backoff: { type: 'exponential', delay: 1000 },
+          // A done job holds nothing the cycle record does not: it goes, so that a quiet cycle
+          // adds one key to Redis (the cycle record). A failed one stays a week for diagnosis.
+          removeOnComplete: true,
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      ),
     );
   }
 
   /** Queues the quarantine email of a cycle; a second call for the same cycle adds nothing. */
   async enqueueMail(configurationId: string, cycleId: string): Promise<void> {
-    await this.mailQueue.add(
-      'quarantine-email',
-      { configurationId, cycleId },
-      {
-        jobId: `mail-${cycleId}`,
-        attempts: this.options.mailAttempts,
-        backoff: { type: 'exponential', delay: this.options.mailBackoffMs },
-        removeOnComplete: { age: 30 * 24 * 3600 },
-        removeOnFail: { age: 30 * 24 * 3600 },
-      },
+    await this.bounded(
+      this.mailQueue.add(
+        'quarantine-email',
+        { configurationId, cycleId },
+        {
+          jobId: `mail-${cycleId}`,
+          attempts: this.options.mailAttempts,
+          backoff: { type: 'exponential', delay: this.options.mailBackoffMs },
+          removeOnComplete: { age: 30 * 24 * 3600 },
+          removeOnFail: { age: 30 * 24 * 3600 },
+        },
+      ),
     );
   }
 
   async schedule(cfg: StoredConfiguration): Promise<void> {
     if (!this.options.schedule) return;
-    await this.scheduleQueue.upsertJobScheduler(
-      `cfg-${cfg.id}`,
-      { every: cfg.syncIntervalSeconds * 1000 },
-      { name: 'tick', data: { configurationId: cfg.id }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    await this.bounded(
+      this.scheduleQueue.upsertJobScheduler(
+        `cfg-${cfg.id}`,
+        { every: cfg.syncIntervalSeconds * 1000 },
+        { name: 'tick', data: { configurationId: cfg.id }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      ),
     );
   }
 
   async unschedule(configurationId: string): Promise<void> {
-    await this.scheduleQueue.removeJobScheduler(`cfg-${configurationId}`);
+    await this.bounded(this.scheduleQueue.removeJobScheduler(`cfg-${configurationId}`));
+  }
+
+  private bounded<T>(call: Promise<T>): Promise<T> {
+    return bounded(call, this.options.redisCommandTimeoutMs);
   }
 
   /** Stops the workers (running jobs finish, or are handed back after lockDuration) and closes the queues. */

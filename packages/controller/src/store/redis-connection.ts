@@ -174,7 +174,9 @@ export function describeRedis(settings: RedisSettings): string {
 /**
  * What each connection is for:
  * - `commands`: the API, the gateway, the stores: bounded by commandTimeoutMs;
- * - `producer`: BullMQ queues (adding jobs from API calls): bounded the same way;
+ * - `producer`: BullMQ queues (adding jobs, also from API calls): no ioredis timeout, since a
+ *   BullMQ queue whose first commands (its version check) time out stays broken for good;
+ *   PipelineQueues bounds each call by commandTimeoutMs instead;
  * - `worker`: BullMQ workers, which block on Redis (BZPOPMIN): no command timeout, retried without end;
  * - `subscriber`: pub/sub for commands to agents on other replicas: no timeout.
  */
@@ -190,7 +192,7 @@ function tlsOptions(settings: RedisSettings): TlsOptions | undefined {
 }
 
 function nodeOptions(settings: RedisSettings, role: RedisRole): RedisOptions {
-  const bounded = role === 'commands' || role === 'producer';
+  const bounded = role === 'commands';
   return {
     lazyConnect: true,
     // Bounded connections give up on a command after 3 reconnection attempts (the API then
