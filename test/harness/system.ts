@@ -118,6 +118,8 @@ export interface DeletePolicyBody {
   perType?: Partial<Record<'user' | 'group', { threshold?: number | null; percentage?: number | null } | null>> | null;
   window?: { hours: number; threshold: number } | null;
   protected?: { dnSuffixes?: string[]; objectIds?: string[] } | null;
+  memberRemovals?: { threshold: number } | null;
+  hold?: 'cycle' | 'deletes';
 }
 
 /** One rule of the delete policy that tripped (`quarantine.trippedBy[]`). */
@@ -496,7 +498,9 @@ export interface CycleView {
   id: string;
   state: string;
   mode?: string;
-  changeTracking?: 'scan' | 'accesslog' | null;
+  changeTracking?: 'scan' | 'accesslog' | 'usn' | null;
+  /** A full consistency read's drift; null when the cycle made none. */
+  drift?: number | null;
   startedAt: string;
   completedAt: string | null;
   counts: { create: number; update: number; delete: number };
@@ -512,6 +516,8 @@ export interface StatusView {
     cycleId: string;
     since: string;
     trippedBy: TrippedRuleView[];
+    seriesCount?: number;
+    hold?: 'cycle' | 'deletes';
     notification?: { status: string; attempts: number; lastError: string | null };
   };
   lastCycle: CycleView | null;
@@ -537,6 +543,9 @@ export interface LogEntryView {
   objectId: string;
   dn: string;
   details: string | null;
+  /** Delete and StagedDelete entries. */
+  cause?: string;
+  newDn?: string;
 }
 
 export function startSystem(options?: SystemOptions): Promise<TestSystem> {

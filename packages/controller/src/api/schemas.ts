@@ -94,6 +94,20 @@ const accidentalDeleteProperties = {
       threshold: { type: 'integer', minimum: 1 },
     },
   },
+  hold: {
+    type: 'string',
+    enum: ['cycle', 'deletes'],
+    description:
+      'What a quarantine holds back: cycle (default: nothing of the cycle is applied) or deletes (the delete lane: creates and updates are applied at once, deletes are held, later cycles keep running and add theirs). deletes cannot be combined with memberRemovals.',
+  },
+  memberRemovals: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    required: ['threshold'],
+    description:
+      'Reached when the memberships a cycle removes from groups that stay (updated, not deleted) >= threshold. null (default): off.',
+    properties: { threshold: { type: 'integer', minimum: 1 } },
+  },
   protected: {
     type: ['object', 'null'],
     additionalProperties: false,
@@ -175,11 +189,25 @@ export const CycleSchema = {
     mode: { type: 'string', enum: ['delta', 'full'] },
     changeTracking: {
       type: ['string', 'null'],
-      enum: ['scan', 'accesslog', null],
+      enum: ['scan', 'accesslog', 'usn', null],
       description:
-        "How the agent found what changed: scan (a read of the whole scope) or accesslog (OpenLDAP's change log); null until the agent completed its read, or from agents that do not say.",
+        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) or usn (Active Directory's update sequence numbers with tombstones); null until the agent completed its read, or from agents that do not say.",
     },
-    trigger: { type: 'string', enum: ['schedule', 'manual', 'restart', 'agent-connected'] },
+    drift: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      description:
+        "A full consistency read (the agent's LDAP_FULL_SCAN_INTERVAL: the change log, then a scan of the whole scope): the changes the scan found that the log did not show; null when the cycle made none.",
+    },
+    trigger: {
+      type: 'string',
+      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release'],
+      description: 'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes").',
+    },
+    heldDeletes: {
+      ...count,
+      description: 'With the delete lane open: the deletes this cycle added to the held set (not applied; counts.delete is 0).',
+    },
     agentId: nullableStr,
     baseCycleId: nullableStr,
     startedAt: time,
@@ -227,7 +255,17 @@ export const QuarantineSchema = {
         },
       },
     },
-    seriesCount: { type: 'integer', minimum: 1, description: 'How many cycles found this quarantine so far.' },
+    seriesCount: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'How many cycles found this quarantine so far: with hold deletes, the cycle that opened the lane and every cycle run since; with hold cycle, the quarantined cycle and those restart discarded just before it.',
+    },
+    hold: {
+      type: 'string',
+      enum: ['cycle', 'deletes'],
+      description: 'cycle: nothing of the quarantined cycle is applied; deletes: the delete lane, deleteCount is the held set.',
+    },
     cycleId: str,
     since: time,
     notification: {
@@ -255,6 +293,8 @@ export const ConfigurationStatusSchema = {
 
 export const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'] as const;
 
+export const DELETE_CAUSES = ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'] as const;
+
 export const ProvisioningLogEntrySchema = {
   $id: 'ProvisioningLogEntry',
   type: 'object',
@@ -269,6 +309,13 @@ export const ProvisioningLogEntrySchema = {
     objectId: str,
     dn: str,
     details: nullableStr,
+    cause: {
+      type: 'string',
+      enum: DELETE_CAUSES,
+      description:
+        'Delete and StagedDelete entries: why the object is deleted (deleted, moved out of the base DN, no longer matching the filter or object types, a counted disable, the scope changed, or unknown)',
+    },
+    newDn: { type: 'string', description: 'A delete moved out of scope: the DN the agent found the object at' },
   },
 } as const;
 

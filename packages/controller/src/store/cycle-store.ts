@@ -5,7 +5,15 @@ import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cy
 import type { CycleRecord } from '../cycles/cycle-record';
 import type { ProcessedCycles } from '../cycles/processing-records';
 import type { Notification, QuarantineNotifications } from '../mail/notifier';
-import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, ObjectTypeName, Quarantine } from '../model';
+import type {
+  ChangeTrackingName,
+  ConfigurationState,
+  Cycle,
+  CycleCounts,
+  CycleTrigger,
+  ObjectTypeName,
+  Quarantine,
+} from '../model';
 import {
   SET_NOTIFICATION,
   callScript,
@@ -15,6 +23,7 @@ import {
   type StartCycleResult,
 } from './scripts';
 import type { Keys } from './keys';
+import { DeleteLaneStore } from './delete-lane-store';
 import {
   NO_NOTIFICATION,
   decodeNotification,
@@ -35,7 +44,31 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
-  ) {}
+  ) {
+    this.lanes = new DeleteLaneStore(redis, keys);
+  }
+
+  private readonly lanes: DeleteLaneStore;
+
+  async releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number> {
+    const now = Date.now();
+    return this.lanes.release(configurationId, cycleId, now, {
+      phase: 'applying',
+      configurationId,
+      agentId: '',
+      mode: 'delta',
+      trigger: 'release',
+      startedAt: new Date(now).toISOString(),
+      evaluatedMode: 'delta',
+      released: '1',
+      releasedBy: by,
+      releasedAt: at,
+    });
+  }
+
+  async discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number> {
+    return this.lanes.discard(configurationId, nextState, seriesCount);
+  }
 
   async record(cycleId: string): Promise<CycleRecord> {
     return this.redis.hgetall(this.keys.cycle(cycleId));
@@ -140,6 +173,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
       lastCycleId: st.lastCycleId ?? null,
       committedCycleId: st.committedCycleId ?? null,
       committedScope: st.committedScope ?? null,
+      lane: st.lane === '1',
     };
   }
 
@@ -217,6 +251,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     error: { code: string; message: string },
     completedAt: string,
     nextState: ConfigurationState,
+    seriesCount = 0,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -224,7 +259,8 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
       { from: ['quarantined'], to: 'discarded' },
       {
         cycle: { completedAt, error: JSON.stringify(error) },
-        state: { state: nextState },
+        // The next quarantine, should the source still be as it was, continues the series.
+        state: { state: nextState, restartedSeries: seriesCount },
         stateDel: ['currentCycleId', 'quarantine', 'notification'],
         requireCurrent: true,
         cycleId,
@@ -306,9 +342,10 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     lastSequence: number,
     totals: string,
     mode: string,
-    changeTracking: 'scan' | 'accesslog' | null,
+    changeTracking: ChangeTrackingName | null,
+    drift: number | null,
   ): Promise<CompleteCycleResult> {
-    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '');
+    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '', drift);
   }
 }
 
@@ -321,6 +358,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
     state: cycleState(h.phase),
     mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
     changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
+    drift: h.drift === undefined || h.drift === '' ? null : Number(h.drift),
     trigger: (h.trigger ?? 'manual') as CycleTrigger,
     agentId: h.agentId || null,
     baseCycleId: h.baseCycleId || null,
@@ -331,6 +369,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
       failed: Number(h.failed ?? 0),
     },
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+    ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
   };
 }
 

@@ -38,15 +38,17 @@
  * | `P:{agents}:agent:<id>:cursors` | hash | configuration id -> the agent's committed cycle id |
  * | `P:{g}:configs` | zset | configuration ids by creation time |
  * | `P:{C}:config:<id>` | string | the configuration's settings (JSON) |
- * | `P:{C}:config:<id>:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification |
+ * | `P:{C}:config:<id>:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification, lane (`1` while a delete lane is open), restartedSeries (the seriesCount of a quarantine restart discarded, until a cycle is applied) |
  * | `P:{C}:config:<id>:active` | string | the active agent's id |
  * | `P:{C}:config:<id>:cycles` | zset | cycle ids by start time |
  * | `P:{C}:config:<id>:index` | hash | synced index: object id -> `<content hash (hex)>\t<u\|g>\t<dn>` as applied (store/index-entry.ts) |
  * | `P:{C}:config:<id>:held` | hash | `user`, `group` -> objects of the type the index holds (kept by apply chunks, set exactly by FULL cycles; for the delete guard's per-type percentages) |
  * | `P:{C}:config:<id>:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
+ * | `P:{C}:config:<id>:lane` | hash | the delete lane's held set: object id -> its delete plan entry (cycles/plan-entry.ts), while `hold: "deletes"` holds deletes (cycles/delete-lane.ts) |
+ * | `P:{C}:config:<id>:members` | hash | group id -> its member keys (JSON) as applied (store/member-record.ts), for the delete guard's `memberRemovals` |
  * | `P:{C}:config:<id>:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:{C}:config:<id>:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
- * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
+ * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, drift, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
  * | `P:{C}:cycle:<id>:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:{C}:cycle:<id>:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
  * | `P:{C}:cycle:<id>:approvals` | set | token ids of the admins who allowed the quarantined cycle's deletes, while `approvals: 2` waits for the second |
@@ -127,6 +129,14 @@ export class Keys {
   /** Deletes applied by the configuration's cycles, by commit time (the delete guard's window). */
   appliedDeletes(id: string): string {
     return `${this.c(id)}:config:${id}:applied-deletes`;
+  }
+  /** The delete lane's held set (cycles/delete-lane.ts). */
+  lane(id: string): string {
+    return `${this.c(id)}:config:${id}:lane`;
+  }
+  /** Groups' members as applied (the delete guard's `memberRemovals`). */
+  members(id: string): string {
+    return `${this.c(id)}:config:${id}:members`;
   }
   retry(id: string): string {
     return `${this.c(id)}:config:${id}:retry`;
