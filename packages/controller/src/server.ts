@@ -83,11 +83,10 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const keys = new Keys(opts.redisKeyPrefix);
   const metrics = new ControllerMetrics();
   const connections = await RedisConnections.create({
-    redisUrl: opts.redisUrl,
-    commandTimeoutMs: opts.redisCommandTimeoutMs,
+    settings: opts.redis,
     onError: (error) => logger.warn({ err: error }, 'redis connection error'),
   });
-  const { main: redis, queues: bullConnection, subscriber } = connections;
+  const { main: redis, subscriber } = connections;
 
   const scripts = new Scripts(redis);
   const cloudDirectory = new CloudDirectoryTarget(redis, keys);
@@ -95,7 +94,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const gatewayLogger = logger.child({ component: 'gateway' });
-  const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
+  const queues = new PipelineQueues(
+    { producer: connections.producer, worker: connections.worker },
+    keys,
+    opts,
+    logger.child({ component: 'pipeline' }),
+  );
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
   const link = new AgentChannel(new RedisAgentCommandBus(redis, subscriber, keys), gatewayLogger, metrics);

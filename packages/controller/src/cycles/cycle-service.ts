@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -11,6 +10,7 @@ import { limitOf } from '../page-limit';
 import { isLogCursor, type ProvisioningLog } from '../store/provisioning-log';
 import type { PipelineQueues } from '../pipeline/queues';
 import { StartCycleResult } from '../store/scripts';
+import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 
@@ -83,7 +83,7 @@ export class CycleService {
     const cursor = await this.deps.cursors.cursor(agentId, id);
     const scope = JSON.stringify(cfg.source);
     const full = base === '' || cursor !== base || st.committedScope !== scope;
-    const cycleId = randomUUID();
+    const cycleId = newCycleId(id);
     const now = Date.now();
     const result = await this.deps.records.start(id, cycleId, now, {
       phase: 'streaming',

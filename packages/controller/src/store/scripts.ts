@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { assertTransition, type CyclePhase } from '../cycles/cycle-phase';
 import { summaryField } from '../pipeline/stored-batch';
+import { isCluster } from './redis-connection';
 import { encodedCommand } from './resp';
 
 /*
@@ -11,7 +12,7 @@ import { encodedCommand } from './resp';
  * results of the ones read as codes are named below, e.g. PersistBatchResult).
  *
  * Called on their own, scripts go by SHA (EVALSHA): the text is sent once per Redis server
- * (SCRIPT LOAD after a NOSCRIPT answer, which means the script did not run, so the call is
+ * (SCRIPT LOAD, on every master of a Cluster, after a NOSCRIPT answer, which means the script did not run, so the call is
  * simply made again; a restarted or failed-over Redis has an empty script cache). Inside a
  * MULTI they go as EVAL with their text: a NOSCRIPT there would fail that one command while
  * the transaction's other commands still ran, which is not a risk worth a smaller request.
@@ -41,7 +42,9 @@ async function bySha<T>(redis: Redis, script: LuaScript, call: () => Promise<T>)
     return await call();
   } catch (error) {
     if (!isNoScript(error)) throw error;
-    await redis.script('LOAD', script.source);
+    // A Cluster sends SCRIPT LOAD to any one node: load it on every master, where the call may go.
+    const nodes = isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
+    await Promise.all(nodes.map((node) => node.script('LOAD', script.source)));
     return call();
   }
 }
