@@ -4,6 +4,7 @@ import type { ConfigurationService } from './configurations/configuration-servic
 import type { ControllerService } from './controller-service';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
+import type { NotificationService } from './notifications/notification-service';
 import { ValidationError } from './errors';
 import type {
   Actor,
@@ -16,6 +17,7 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  NotificationEventView,
   ObjectTypeName,
   Page,
   ProvisioningAction,
@@ -30,6 +32,7 @@ export interface ControllerFacadeDeps {
   configurations: ConfigurationService;
   cycles: CycleService;
   quarantines: QuarantineService;
+  notifications: NotificationService;
   configs: ConfigurationStore;
   target: Target;
   audit: AuditLog;
@@ -86,8 +89,17 @@ export class ControllerFacade implements ControllerService {
     return this.deps.configurations.deleteConfiguration(id, actor);
   }
 
-  getStatus(id: string): Promise<ConfigurationStatus> {
-    return this.deps.cycles.getStatus(id);
+  async getStatus(id: string): Promise<ConfigurationStatus> {
+    const status = await this.deps.cycles.getStatus(id);
+    return { ...status, notifications: await this.deps.notifications.recent(id, 5) };
+  }
+
+  async listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }> {
+    return { items: await this.deps.notifications.recent(id, Math.min(limitOf(query.limit, 20), 100)) };
+  }
+
+  testNotifications(id: string, actor: Actor): Promise<{ eventId: string; deliveries: number }> {
+    return this.deps.notifications.test(id, actor);
   }
 
   startCycle(id: string, actor: Actor): Promise<{ cycleId: string }> {

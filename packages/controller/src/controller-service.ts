@@ -9,6 +9,7 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  NotificationEventView,
   ObjectTypeName,
   Page,
   ProvisioningAction,
@@ -57,6 +58,14 @@ export interface ControllerService {
   allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult>;
   /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
+
+  /** The configuration's newest notification events (at most `limit`, default 20, at most 100) with their deliveries. */
+  listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }>;
+  /**
+   * Sends a `notification.test` event to every email recipient and webhook of the
+   * configuration (audited); ConflictError SG_ERR_NO_NOTIFICATIONS when it has none.
+   */
+  testNotifications(id: string, actor: Actor): Promise<{ eventId: string; deliveries: number }>;
 
   listObjects(
     id: string,

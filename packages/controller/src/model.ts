@@ -88,15 +88,20 @@ export interface Configuration {
   /** Seconds between scheduled cycles, >= 10. Default 120. */
   syncIntervalSeconds: number;
   accidentalDeletes: AccidentalDeleteSettings;
-  /** Where quarantine notifications go; null for nobody. */
+  /** Where quarantine notifications go; null for nobody. Counts as one of `notifications.emails`. */
   notificationEmail: string | null;
+  /** Email recipients and signed webhooks of the configuration's events (webhook secrets never shown). */
+  notifications: { emails: string[]; webhooks: WebhookView[] };
   state: ConfigurationState;
   createdAt: string;
   updatedAt: string;
 }
 
 /** A configuration as stored: its settings without the state, which is kept apart. */
-export type StoredConfiguration = Omit<Configuration, 'state'>;
+export type StoredConfiguration = Omit<Configuration, 'state' | 'notifications'> & {
+  /** Absent in configurations stored before notifications: none but `notificationEmail`. */
+  notifications?: NotificationSettings;
+};
 
 /** Body of POST /configurations; PATCH takes any subset (nested objects merge). */
 export interface ConfigurationInput {
@@ -106,9 +111,78 @@ export interface ConfigurationInput {
   syncIntervalSeconds?: number;
   accidentalDeletes?: Partial<AccidentalDeleteSettings>;
   notificationEmail?: string | null;
+  notifications?: NotificationSettingsInput;
 }
 
 export type ConfigurationPatch = Partial<Omit<ConfigurationInput, 'source'>> & { source?: Partial<SourceSettings> };
+
+/**
+ * Where a configuration's events go. At most 20 email addresses (`notificationEmail`
+ * counted with them) and 5 webhooks.
+ */
+export interface NotificationSettings {
+  emails: string[];
+  webhooks: WebhookSettings[];
+}
+
+/** A webhook as stored: its secret signs every body (HMAC-SHA256). */
+export interface WebhookSettings {
+  /** http:// or https:// URL; unique within the configuration. */
+  url: string;
+  /** Write-only: reads answer null (and `secretSet`). 16 to 256 characters. */
+  secret: string;
+}
+
+/** A webhook as the API shows it: the secret is never read back. */
+export interface WebhookView {
+  url: string;
+  secret: null;
+  secretSet: boolean;
+}
+
+/**
+ * `notifications` in a POST or PATCH body (the lists replace the stored ones). A webhook
+ * whose `secret` is left out or null keeps the secret stored for the same URL.
+ */
+export interface NotificationSettingsInput {
+  emails?: string[];
+  webhooks?: { url: string; secret?: string | null }[];
+}
+
+/** The events a configuration notifies; `notification.test` is only sent by the test call. */
+export type NotificationEventName =
+  | 'quarantine.started'
+  | 'quarantine.released'
+  | 'quarantine.rejected'
+  | 'quarantine.restarted'
+  | 'cycle.failed'
+  | 'notification.test';
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+/** One delivery of an event to one endpoint (an email address or a webhook URL). */
+export interface NotificationDelivery {
+  channel: 'email' | 'webhook';
+  /** The email address or the webhook URL. */
+  to: string;
+  /** pending (being tried, or waiting for a retry), delivered, failed (every attempt failed), cancelled (the endpoint was removed meanwhile). */
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  /** Webhooks: the HTTP status of the last answer, null when none came. */
+  responseStatus: number | null;
+  deliveredAt: string | null;
+}
+
+/** An event and its deliveries, as the status and GET .../notifications show them. */
+export interface NotificationEventView {
+  /** The event id: the webhook's `id` and `X-Syncguard-Delivery`. */
+  id: string;
+  event: NotificationEventName;
+  at: string;
+  cycleId: string | null;
+  deliveries: NotificationDelivery[];
+}
 
 export type CycleState = 'running' | 'applied' | 'quarantined' | 'failed' | 'discarded';
 export type CycleTrigger = 'schedule' | 'manual' | 'restart' | 'agent-connected';
@@ -173,6 +247,8 @@ export interface ConfigurationStatus {
   state: ConfigurationState;
   quarantine: Quarantine | null;
   lastCycle: Cycle | null;
+  /** The newest events (at most 5) and the state of their deliveries. */
+  notifications?: NotificationEventView[];
 }
 
 export type ProvisioningAction = 'Create' | 'Update' | 'Delete' | 'StagedDelete';

@@ -25,6 +25,9 @@ import { createLogger } from './logger';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
+import { NotificationService } from './notifications/notification-service';
+import { NotificationQueue } from './pipeline/notification-queue';
+import { NotificationStore } from './store/notification-store';
 import { ControllerMetrics } from './metrics';
 import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './cycles/cycle-processor';
@@ -120,6 +123,34 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const agentRecords = new AgentStore(redis, keys, scripts);
   const cycleRecords = new CycleStore(redis, keys, scripts);
   const agents = new AgentRegistry({ records: agentRecords, audit, logger, controllerId, configs, link });
+  const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
+  if (!mailer.configured) logger.warn('SMTP_URL is not set: email notifications cannot be sent');
+  let port = opts.port;
+  const scheme = opts.tls ? 'https' : 'http';
+  const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
+  const notifyQueue = new NotificationQueue(
+    bullConnection,
+    keys,
+    {
+      email: { attempts: opts.mailAttempts, backoffMs: opts.mailBackoffMs },
+      webhook: { attempts: opts.webhookAttempts, backoffMs: opts.webhookBackoffMs },
+    },
+    { lockDuration: opts.jobLockMs, stalledInterval: opts.stalledIntervalMs },
+    logger.child({ component: 'notify' }),
+  );
+  const notifications = new NotificationService({
+    records: new NotificationStore(redis, keys),
+    cycles: cycleRecords,
+    configs,
+    audit,
+    queue: notifyQueue,
+    mailer,
+    metrics,
+    logger: logger.child({ component: 'notify' }),
+    publicUrl,
+    webhookTimeoutMs: opts.webhookTimeoutMs,
+    userAgent: `syncguard-controller/${(require('../package.json') as { version: string }).version}`,
+  });
   const cycles = new CycleService({
     records: cycleRecords,
     cursors: agentRecords,
@@ -132,6 +163,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     agents,
     queues,
     link,
+    events: notifications,
   });
   const configurations = new ConfigurationService({
     cycleRecords,
@@ -154,6 +186,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
+    events: notifications,
   });
   const sessions = new SessionService({
     records: agentRecords,
@@ -172,6 +205,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     configurations,
     cycles,
     quarantines,
+    notifications,
     configs,
     target,
     audit,
@@ -190,13 +224,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     gatewayLogger,
   );
   const gateway = new AgentGateway(redis, link, keys, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
-  const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
-  if (!mailer.configured) logger.warn('SMTP_URL is not set: quarantine notifications cannot be sent');
 
   let state: State = 'created';
-  let port = opts.port;
-  const scheme = opts.tls ? 'https' : 'http';
-  const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
 
   const processor = new CycleProcessor(
     redis,
@@ -208,7 +237,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     opts.applyChunkSize,
     {
       committed: (agentId, cfgId, cycleId) => cycles.sendCommitted(agentId, cfgId, cycleId),
-      quarantined: (cfgId, cycleId) => queues.enqueueMail(cfgId, cycleId),
+      quarantined: (cfgId, cycleId) => notifications.publish({ event: 'quarantine.started', configurationId: cfgId, cycleId }),
       released: async (cfgId) => {
         await cycles.startCycleFor(cfgId, 'schedule');
       },
@@ -216,6 +245,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     },
     opts.applyStepDelayMs,
   );
+  // Drains `mail` jobs that a build before notifications queued; new events go through `notify`.
   const notifier = new QuarantineNotifier(redis, keys, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
     configs.load(id),
   );
@@ -227,7 +257,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     keyPrefix: opts.redisKeyPrefix,
     adminToken: opts.adminToken,
     logger,
-    queues: queues.all,
+    queues: [...queues.all, notifyQueue.queue],
     security: opts,
   });
   const handler: http.RequestListener = (req, res) => app.routing(req, res);
@@ -285,6 +315,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
           cycleGaveUp: (cycleId, error) => cycles.giveUpCycle(cycleId, error),
         });
+        notifyQueue.startWorker((job, attempt, max) => notifications.deliver(job, attempt, max));
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);
@@ -320,6 +351,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           await done;
         });
         await step('queues', () => queues.close());
+        await step('notify', () => notifyQueue.close());
         await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();

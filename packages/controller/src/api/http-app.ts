@@ -23,6 +23,7 @@ import { registerQueuesDashboard } from './queues-dashboard';
 import { sharedSchemas } from './schemas';
 import { refreshScrapeGauges } from './scrape';
 import { tokenRoutes } from './token-routes';
+import { notificationRoutes } from './notification-routes';
 
 /** What the HTTP layer needs from the rest of the controller. */
 export interface HttpAppDeps {
@@ -239,6 +240,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       api.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
       await agentRoutes(api, ctx);
       await configurationRoutes(api, ctx);
+      await notificationRoutes(api, ctx);
       await auditRoutes(api, ctx);
       await tokenRoutes(api, ctx);
     },

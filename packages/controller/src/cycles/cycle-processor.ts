@@ -474,7 +474,9 @@ export class CycleProcessor {
           cycleId,
           since: now,
         };
-        const notification: StoredNotification = cfg.notificationEmail
+        // The quarantine emails' progress (notifications/notification-service.ts keeps it).
+        const notification: StoredNotification =
+          cfg.notificationEmail || (cfg.notifications?.emails.length ?? 0) > 0
           ? { ...NO_NOTIFICATION, status: 'pending' }
           : NO_NOTIFICATION;
         const stagedPreview = preview.map((e) => {

@@ -34,7 +34,9 @@
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
  * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
  * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
- * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail` |
+ * | `P:config:{id}:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
+ * | `P:notification:{eventId}` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state) |
+ * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail`, `notify` |
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -127,6 +129,14 @@ export class Keys {
   }
   dirDn(cfg: string): string {
     return `${this.prefix}:dir:${cfg}:dn`;
+  }
+  /** The configuration's notification events, by time. */
+  notificationEvents(cfgId: string): string {
+    return `${this.prefix}:config:${cfgId}:notifications`;
+  }
+  /** One notification event: its header, body and deliveries. */
+  notificationEvent(eventId: string): string {
+    return `${this.prefix}:notification:${eventId}`;
   }
   get audit(): string {
     return `${this.prefix}:audit`;
