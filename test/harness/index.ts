@@ -13,4 +13,5 @@ export {
   type CycleView,
   type CloudObjectView,
   type LogEntryView,
+  type NotificationEventView,
 } from './system';

@@ -91,7 +91,14 @@ export class ControllerFacade implements ControllerService {
 
   async getStatus(id: string): Promise<ConfigurationStatus> {
     const status = await this.deps.cycles.getStatus(id);
-    return { ...status, notifications: await this.deps.notifications.recent(id, 5) };
+    const notifications = await this.deps.notifications.recent(id, 5);
+    if (!status.quarantine) return { ...status, notifications };
+    const emails = await this.deps.notifications.quarantineNotification(id, status.quarantine.cycleId);
+    return {
+      ...status,
+      quarantine: { ...status.quarantine, notification: emails ?? status.quarantine.notification },
+      notifications,
+    };
   }
 
   async listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }> {

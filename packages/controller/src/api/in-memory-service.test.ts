@@ -286,7 +286,8 @@ export class InMemoryControllerService implements ControllerService {
 
   async testNotifications(id: string, actor: Actor): Promise<{ eventId: string; deliveries: number }> {
     const config = await this.getConfiguration(id);
-    const deliveries = config.notifications.emails.length + config.notifications.webhooks.length + (config.notificationEmail ? 1 : 0);
+    const deliveries =
+      config.notifications.emails.length + config.notifications.webhooks.length + (config.notificationEmail ? 1 : 0);
     if (deliveries === 0) throw new ConflictError('SG_ERR_NO_NOTIFICATIONS', `configuration ${config.name} has no recipients`);
     const eventId = randomUUID();
     this.write(actor, 'notifications.test', { type: 'configuration', id }, { eventId, deliveries });

@@ -236,7 +236,15 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
   };
 }
 
-const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail', 'notifications'];
+const TOP_LEVEL = [
+  'name',
+  'agentIds',
+  'source',
+  'syncIntervalSeconds',
+  'accidentalDeletes',
+  'notificationEmail',
+  'notifications',
+];
 
 /** Checks a POST body and fills defaults. Throws ValidationError naming the field. */
 export function validateConfigurationInput(input: unknown, id: string, now: string): StoredConfiguration {

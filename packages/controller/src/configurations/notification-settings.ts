@@ -51,7 +51,8 @@ function emails(v: unknown): string[] {
   v.forEach((e, i) => {
     if (typeof e !== 'string') throw new ValidationError(`${field}.${i}`, 'must be a string');
     const s = e.trim();
-    if (!EMAIL.test(s) || s.length > 320) throw new ValidationError(`${field}.${i}`, `is not an email address: ${JSON.stringify(e)}`);
+    if (!EMAIL.test(s) || s.length > 320)
+      throw new ValidationError(`${field}.${i}`, `is not an email address: ${JSON.stringify(e)}`);
     if (!seen.has(s.toLowerCase())) seen.set(s.toLowerCase(), s);
   });
   return [...seen.values()];
@@ -90,7 +91,8 @@ function webhookUrl(field: string, v: unknown): string {
   } catch {
     throw new ValidationError(field, `is not a URL: ${JSON.stringify(v)}`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ValidationError(field, 'must be an http:// or https:// URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ValidationError(field, 'must be an http:// or https:// URL');
   if (url.username || url.password) throw new ValidationError(field, 'must not carry a user or password (sign with the secret)');
   if (url.href.length > 2048) throw new ValidationError(field, 'must be at most 2048 characters');
   return url.href;

@@ -477,8 +477,8 @@ export class CycleProcessor {
         // The quarantine emails' progress (notifications/notification-service.ts keeps it).
         const notification: StoredNotification =
           cfg.notificationEmail || (cfg.notifications?.emails.length ?? 0) > 0
-          ? { ...NO_NOTIFICATION, status: 'pending' }
-          : NO_NOTIFICATION;
+            ? { ...NO_NOTIFICATION, status: 'pending' }
+            : NO_NOTIFICATION;
         const stagedPreview = preview.map((e) => {
           const d = deleteEntry(e);
           return { dn: d.dn, objectType: d.objectType };

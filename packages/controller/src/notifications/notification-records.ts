@@ -1,4 +1,4 @@
-import type { NotificationDelivery, NotificationEventName, NotificationStatus } from '../model';
+import type { NotificationDelivery, NotificationEventName } from '../model';
 
 /** What every delivery of an event reads: who, what and when, beside the body. */
 export interface NotificationEventHeader {
@@ -33,10 +33,4 @@ export interface NotificationRecords {
   recent(configurationId: string, limit: number): Promise<StoredNotificationEvent[]>;
   /** The first staged deletes of a quarantined cycle (DN and type), as its evaluation kept them. */
   stagedPreview(cycleId: string): Promise<{ dn: string; objectType: 'user' | 'group' }[]>;
-  /** The status's `quarantine.notification` (the quarantine emails), while the quarantine is the one of `cycleId`. */
-  setQuarantineNotification(
-    configurationId: string,
-    cycleId: string,
-    n: { status: NotificationStatus; attempts: number; lastError: string | null; sentAt: string | null },
-  ): Promise<void>;
 }

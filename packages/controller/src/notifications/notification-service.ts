@@ -71,7 +71,11 @@ export class NotificationService implements CycleEvents {
   async publish(e: CycleEvent): Promise<void> {
     try {
       const quarantine =
-        e.quarantine !== undefined ? e.quarantine : e.event === 'quarantine.started' ? await this.deps.cycles.quarantine(e.configurationId) : null;
+        e.quarantine !== undefined
+          ? e.quarantine
+          : e.event === 'quarantine.started'
+            ? await this.deps.cycles.quarantine(e.configurationId)
+            : null;
       await this.emit({
         id: cycleEventId(e.event, e.configurationId, e.cycleId),
         event: e.event,
@@ -156,7 +160,10 @@ export class NotificationService implements CycleEvents {
       await this.deps.queue.add(jobsOf(stored));
       return;
     }
-    this.deps.logger.info({ configurationId: cfg.id, eventId: e.id, event: e.event, endpoints: endpoints.length }, 'notification event');
+    this.deps.logger.info(
+      { configurationId: cfg.id, eventId: e.id, event: e.event, endpoints: endpoints.length },
+      'notification event',
+    );
     await this.deps.queue.add(
       [...deliveries].map(([key, d]) => ({ eventId: e.id, configurationId: cfg.id, key, channel: d.channel, to: d.to })),
     );
@@ -172,11 +179,13 @@ export class NotificationService implements CycleEvents {
       const next = { ...current, ...d };
       stored.deliveries.set(job.key, next);
       await this.deps.records.setDelivery(job.eventId, job.key, next);
-      if (stored.header.event === 'quarantine.started' && job.channel === 'email') await this.quarantineEmailState(stored);
     };
     const webhook = cfg ? notificationsOf(cfg).webhooks.find((w) => w.url === job.to) : undefined;
     if (!cfg || (job.channel === 'webhook' && !webhook)) {
-      await set({ status: 'cancelled', lastError: cfg ? 'the webhook was removed from the configuration' : 'the configuration was removed' });
+      await set({
+        status: 'cancelled',
+        lastError: cfg ? 'the webhook was removed from the configuration' : 'the configuration was removed',
+      });
       return;
     }
     const last = attempt >= maxAttempts;
@@ -193,7 +202,10 @@ export class NotificationService implements CycleEvents {
         throw error;
       }
       this.deps.metrics.emails.inc({ result: 'sent' });
-      this.deps.logger.info({ configurationId: cfg.id, eventId: job.eventId, event: stored.header.event, to: job.to }, 'notification email sent');
+      this.deps.logger.info(
+        { configurationId: cfg.id, eventId: job.eventId, event: stored.header.event, to: job.to },
+        'notification email sent',
+      );
       await set({ status: 'delivered', attempts: attempt, lastError: null, deliveredAt: new Date().toISOString() });
       return;
     }
@@ -212,11 +224,19 @@ export class NotificationService implements CycleEvents {
         { err: outcome.error, configurationId: cfg.id, eventId: job.eventId, event: stored.header.event, attempt, maxAttempts },
         last ? 'webhook failed for good' : 'webhook failed; will retry',
       );
-      await set({ status: last ? 'failed' : 'pending', attempts: attempt, lastError: outcome.error.message, responseStatus: outcome.status });
+      await set({
+        status: last ? 'failed' : 'pending',
+        attempts: attempt,
+        lastError: outcome.error.message,
+        responseStatus: outcome.status,
+      });
       throw outcome.error;
     }
     this.deps.metrics.webhooks.inc({ result: 'delivered' });
-    this.deps.logger.info({ configurationId: cfg.id, eventId: job.eventId, event: stored.header.event, url: job.to }, 'webhook delivered');
+    this.deps.logger.info(
+      { configurationId: cfg.id, eventId: job.eventId, event: stored.header.event, url: job.to },
+      'webhook delivered',
+    );
     await set({
       status: 'delivered',
       attempts: attempt,
@@ -254,22 +274,30 @@ export class NotificationService implements CycleEvents {
     });
   }
 
-  /** The status's `quarantine.notification`: the quarantine emails taken together. */
-  private async quarantineEmailState(stored: StoredNotificationEvent): Promise<void> {
-    const emails = [...stored.deliveries.values()].filter((d) => d.channel === 'email');
-    if (emails.length === 0 || !stored.header.cycleId) return;
+  /**
+   * The status's `quarantine.notification`: the quarantine emails of the cycle taken together
+   * (read, never stored, so that deliveries finishing at once cannot leave it stale); null
+   * when the quarantine has no email delivery (the stored `none` or `pending` stands).
+   */
+  async quarantineNotification(configurationId: string, cycleId: string): Promise<Quarantine['notification'] | null> {
+    const stored = await this.deps.records.get(cycleEventId('quarantine.started', configurationId, cycleId));
+    const emails = stored ? [...stored.deliveries.values()].filter((d) => d.channel === 'email') : [];
+    if (emails.length === 0) return null;
     const status: NotificationStatus = emails.some((d) => d.status === 'pending')
       ? 'pending'
       : emails.every((d) => d.status === 'delivered')
         ? 'sent'
         : 'failed';
-    const sent = emails.map((d) => d.deliveredAt).filter((t): t is string => t !== null).sort();
-    await this.deps.records.setQuarantineNotification(stored.header.configurationId, stored.header.cycleId, {
+    const sent = emails
+      .map((d) => d.deliveredAt)
+      .filter((t): t is string => t !== null)
+      .sort();
+    return {
       status,
       attempts: Math.max(...emails.map((d) => d.attempts)),
       lastError: emails.map((d) => d.lastError).find((x) => x !== null) ?? null,
       sentAt: status === 'sent' ? (sent[sent.length - 1] ?? null) : null,
-    });
+    };
   }
 }
 
@@ -289,6 +317,8 @@ function view(e: StoredNotificationEvent): NotificationEventView {
     event: e.header.event,
     at: e.header.at,
     cycleId: e.header.cycleId,
-    deliveries: [...e.deliveries.values()].sort((a, b) => (a.channel === b.channel ? a.to.localeCompare(b.to) : a.channel < b.channel ? -1 : 1)),
+    deliveries: [...e.deliveries.values()].sort((a, b) =>
+      a.channel === b.channel ? a.to.localeCompare(b.to) : a.channel < b.channel ? -1 : 1,
+    ),
   };
 }

@@ -39,8 +39,13 @@ export async function postWebhook(input: {
       body: input.body,
     });
   } catch (cause) {
-    const reason = cause instanceof Error && cause.name === 'TimeoutError' ? `no answer within ${input.timeoutMs} ms` : describe(cause);
-    return { ok: false, status: null, error: new ControllerError('SG_ERR_WEBHOOK', `webhook ${input.url}: ${reason}`, { cause }) };
+    const reason =
+      cause instanceof Error && cause.name === 'TimeoutError' ? `no answer within ${input.timeoutMs} ms` : describe(cause);
+    return {
+      ok: false,
+      status: null,
+      error: new ControllerError('SG_ERR_WEBHOOK', `webhook ${input.url}: ${reason}`, { cause }),
+    };
   }
   // The answer's body is not read: only its status counts.
   await response.body?.cancel().catch(() => undefined);

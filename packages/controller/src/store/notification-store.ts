@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
-import type { NotificationDelivery, NotificationStatus } from '../model';
+import type { NotificationDelivery } from '../model';
 import type {
   NotificationEventHeader,
   NotificationRecords,
   StoredNotificationEvent,
 } from '../notifications/notification-records';
 import type { Keys } from './keys';
-import { encodeNotification, StoredFormatError } from './quarantine-codec';
-import { LuaScript, SET_NOTIFICATION, callScript } from './scripts';
+import { StoredFormatError } from './quarantine-codec';
+import { LuaScript, callScript } from './scripts';
 
 /** Events are kept this long, and the newest this many per configuration. */
 const EVENT_TTL_SECONDS = 30 * 86_400;
@@ -100,14 +100,6 @@ export class NotificationStore implements NotificationRecords {
   async stagedPreview(cycleId: string): Promise<{ dn: string; objectType: 'user' | 'group' }[]> {
     const raw = await this.redis.hget(this.keys.cycle(cycleId), 'stagedPreview');
     return raw ? (JSON.parse(raw) as { dn: string; objectType: 'user' | 'group' }[]) : [];
-  }
-
-  async setQuarantineNotification(
-    configurationId: string,
-    cycleId: string,
-    n: { status: NotificationStatus; attempts: number; lastError: string | null; sentAt: string | null },
-  ): Promise<void> {
-    await callScript(this.redis, SET_NOTIFICATION, [this.keys.state(configurationId)], [cycleId, encodeNotification(n)]);
   }
 }
 
