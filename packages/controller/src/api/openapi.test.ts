@@ -28,6 +28,8 @@ const CONTRACT_ROUTES = [
   'post /api/v1/configurations/{id}/allow-deletes',
   'post /api/v1/configurations/{id}/restart',
   'get /api/v1/configurations/{id}/objects',
+  'get /api/v1/configurations/{id}/notifications',
+  'post /api/v1/configurations/{id}/notifications/test',
   'get /api/v1/audit',
   'post /api/v1/tokens',
   'get /api/v1/tokens',
