@@ -5,8 +5,10 @@
  * with backoff, its delivery state in the status.
  */
 import { createHmac } from 'node:crypto';
-import { startWebhookReceiver, userDns, usersLdif, waitFor, type WebhookReceiver } from '@syncguard/testkit';
-import { ApiError, startSystem, type NotificationEventView, type TestSystem } from '../harness';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ManagedProcess, startWebhookReceiver, userDns, usersLdif, waitFor, type WebhookReceiver } from '@syncguard/testkit';
+import { ApiError, CTL_MAIN, startSystem, type NotificationEventView, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
 const T = 10;
@@ -247,5 +249,50 @@ describe('notifications', () => {
     expect(bad).toBeInstanceOf(ApiError);
     expect((bad as ApiError).status).toBe(400);
     expect((bad as ApiError).message).toContain('notifications.webhooks.0.secret');
+  });
+
+  it('syncguardctl sets recipients and webhooks (the secret from a file, never printed), tests them and lists the deliveries', async () => {
+    const ctl = async (...args: string[]) => {
+      const run = new ManagedProcess(process.execPath, [CTL_MAIN, ...args], {
+        env: { ...process.env, SYNCGUARD_URL: system.url, SYNCGUARD_TOKEN: system.adminToken },
+      });
+      const code = await run.wait();
+      return { code, log: run.log };
+    };
+    const s = await scenario('cli', 2, {});
+    const secretFile = path.join(system.dir, 'webhook-secret');
+    await fs.writeFile(secretFile, `${SECRET}\n`);
+    const url = hooks.url('/cli');
+    let r = await ctl(
+      'configs',
+      'update',
+      'cli.example.com',
+      '--notify-email',
+      'c1@example.com',
+      'c2@example.com',
+      '--webhook',
+      url,
+      '--webhook-secret-file',
+      secretFile,
+    );
+    expect(r.code).toBe(0);
+    expect(r.log).toContain(`${url} (signed)`);
+    expect(r.log).toContain('c2@example.com');
+    expect(r.log).not.toContain(SECRET);
+    r = await ctl('--json', 'notifications', 'test', 'cli.example.com');
+    expect(r.code).toBe(0);
+    const { eventId } = JSON.parse(r.log) as { eventId: string };
+    const [got] = await hooks.waitForRequests(1, { filter: (x) => x.headers['x-syncguard-delivery'] === eventId });
+    expect(got!.headers['x-syncguard-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(got!.body).digest('hex')}`);
+    await waitFor(async () => (await event(s.id, 'notification.test')).deliveries.every((d) => d.status === 'delivered'));
+    r = await ctl('notifications', 'list', 'cli.example.com');
+    expect(r.code).toBe(0);
+    expect(r.log).toMatch(/notification\.test\s+\S+\s+webhook\s+http:\/\/127\.0\.0\.1:\d+\/cli\s+delivered\s+1/);
+    expect(r.log).toMatch(/email\s+c1@example\.com\s+delivered/);
+    r = await ctl('status', 'cli.example.com');
+    expect(r.log).toMatch(/notified:\s+notification\.test at \S+: 3 delivered/);
+    // Changing the emails alone keeps the webhook and its secret.
+    r = await ctl('--json', 'configs', 'update', 'cli.example.com', '--notify-email', '');
+    expect(JSON.parse(r.log).notifications).toEqual({ emails: [], webhooks: [{ url, secret: null, secretSet: true }] });
   });
 });

@@ -10,6 +10,7 @@ import type {
   Configuration,
   ConfigurationStatus,
   Cycle,
+  NotificationEventView,
   ProvisioningLogEntry,
 } from '../model';
 import { ApiClient, CliError, withQuery } from './api-client';
@@ -238,6 +239,12 @@ Examples:
       )
       .option('--protect-id <id...>', 'protected object id (repeatable; replaces the list)')
       .option('--notification-email <address>', "where quarantine notifications go ('' for nobody)")
+      .option('--notify-email <address...>', "email recipients of every event (repeatable; replaces the list; '' for none)")
+      .option(
+        '--webhook <url...>',
+        "webhooks of every event (repeatable; replaces the list; '' for none); stored URLs keep their secret",
+      )
+      .option('--webhook-secret-file <file>', 'a file holding the signing secret of the --webhook URLs given (16+ characters)')
       .option('--interval <seconds>', 'seconds between scheduled cycles (>= 10)');
   withConfigFlags(sub(configs, 'create', 'create a configuration from --file and/or flags')).action(
     async (opts: ConfigFlags, cmd: Command) => {
@@ -419,6 +426,48 @@ Examples:
       }, result);
     });
 
+  const notifications = sub(program, 'notifications', "a configuration's notification events: list, test");
+  sub(notifications, 'list', 'the newest events and how their deliveries went')
+    .argument('<config>', 'configuration id or name')
+    .option('--limit <n>', 'at most n events (up to 100)', '20')
+    .action(async (ref: string, opts: { limit: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const { items } = await api.get<{ items: NotificationEventView[] }>(
+        withQuery(`/api/v1/configurations/${encodeURIComponent(config.id)}/notifications`, { limit: opts.limit }),
+      );
+      const rows = items.flatMap((e) => e.deliveries.map((d) => ({ e, d })));
+      out(
+        () =>
+          formatTable(rows, [
+            { header: 'AT', value: (r) => r.e.at },
+            { header: 'EVENT', value: (r) => r.e.event },
+            { header: 'ID', value: (r) => r.e.id },
+            { header: 'CHANNEL', value: (r) => r.d.channel },
+            { header: 'TO', value: (r) => r.d.to },
+            { header: 'STATUS', value: (r) => r.d.status },
+            { header: 'ATTEMPTS', value: (r) => r.d.attempts },
+            { header: 'LAST ERROR', value: (r) => r.d.lastError },
+          ]),
+        items,
+      );
+    });
+  sub(notifications, 'test', 'send a test event to every email recipient and webhook of a configuration')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const sent = await api.post<{ eventId: string; deliveries: number }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/notifications/test`,
+      );
+      out(
+        () =>
+          `queued test event ${sent.eventId} to ${sent.deliveries} endpoints; ` +
+          `watch "syncguardctl notifications list ${config.name}"`,
+        sent,
+      );
+    });
+
   sub(program, 'restart', 'discard the quarantined cycle without applying it and run a new cycle')
     .argument('<config>', 'configuration id or name')
     .action(async (ref: string, _o, cmd: Command) => {
@@ -510,6 +559,9 @@ interface ConfigFlags {
   protectDn?: string[];
   protectId?: string[];
   notificationEmail?: string;
+  notifyEmail?: string[];
+  webhook?: string[];
+  webhookSecretFile?: string;
   interval?: string;
 }
 
@@ -587,11 +639,34 @@ async function configBody(api: ApiClient, opts: ConfigFlags): Promise<Record<str
   if (opts.interval !== undefined) body.syncIntervalSeconds = numberOrText(opts.interval);
   if (opts.notificationEmail !== undefined)
     body.notificationEmail = opts.notificationEmail === '' ? null : opts.notificationEmail;
+  notificationFlags(opts, body);
   if (opts.agent !== undefined)
     body.agentIds = await Promise.all(opts.agent.map(async (ref) => (await resolveAgent(api, ref)).id));
   if (Object.keys(source).length > 0) body.source = source;
   if (Object.keys(deletes).length > 0) body.accidentalDeletes = deletes;
   return body;
+}
+
+/** --notify-email, --webhook and --webhook-secret-file, merged into the body's notifications. */
+function notificationFlags(opts: ConfigFlags, body: Record<string, unknown>): void {
+  if (opts.notifyEmail === undefined && opts.webhook === undefined) {
+    if (opts.webhookSecretFile !== undefined) throw new CliError('--webhook-secret-file needs --webhook');
+    return;
+  }
+  const notifications = { ...((body.notifications as Record<string, unknown> | undefined) ?? {}) };
+  if (opts.notifyEmail !== undefined) notifications.emails = opts.notifyEmail.filter((e) => e !== '');
+  if (opts.webhook !== undefined) {
+    let secret: string | null = null;
+    if (opts.webhookSecretFile !== undefined) {
+      try {
+        secret = fs.readFileSync(opts.webhookSecretFile, 'utf8').trim();
+      } catch (error) {
+        throw new CliError(`--webhook-secret-file ${opts.webhookSecretFile}: ${(error as Error).message}`);
+      }
+    }
+    notifications.webhooks = opts.webhook.filter((u) => u !== '').map((url) => ({ url, secret }));
+  }
+  body.notifications = notifications;
 }
 
 /** A configuration by id, or else by exact name. */
@@ -698,8 +773,21 @@ function configFields(c: Configuration): string {
         : `on, threshold ${c.accidentalDeletes?.threshold} (quarantine when deletes >= threshold)`,
     ],
     ['notification email', c.notificationEmail],
+    ['notify emails', c.notifications?.emails ?? []],
+    ['webhooks', (c.notifications?.webhooks ?? []).map((w) => `${w.url}${w.secretSet ? ' (signed)' : ''}`)],
     ['updated', c.updatedAt],
   ]);
+}
+
+/** One event and how its deliveries went: `quarantine.started at ...: 2 delivered, 1 pending (webhook https://...: HTTP 503)`. */
+function notificationLine(e: NotificationEventView): string {
+  const by = new Map<string, number>();
+  for (const d of e.deliveries) by.set(d.status, (by.get(d.status) ?? 0) + 1);
+  const counts = [...by].map(([status, n]) => `${n} ${status}`).join(', ') || 'no endpoint';
+  const problems = e.deliveries
+    .filter((d) => d.status !== 'delivered' && d.lastError)
+    .map((d) => `${d.channel} ${d.to}: ${d.lastError}`);
+  return `${e.event} at ${e.at}: ${counts}${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`;
 }
 
 function cycleLine(c: Cycle | null): string {
@@ -728,6 +816,7 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
       ]);
   }
   fields.push(['last cycle', cycleLine(s.lastCycle)]);
+  for (const e of s.notifications ?? []) fields.push(['notified', notificationLine(e)]);
   let text = formatFields(fields);
   if (s.quarantine)
     text += `\n\nNext: review with "syncguardctl logs ${config.name} --action StagedDelete", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
