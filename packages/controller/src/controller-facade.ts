@@ -1,7 +1,8 @@
 import type { AgentRegistry } from './agents/agent-registry';
 import type { AuditLog } from './store/audit-log';
 import type { ConfigurationService } from './configurations/configuration-service';
-import type { ControllerService } from './controller-service';
+import type { ControllerService, StagedDeleteGroups, StagedDeletePage } from './controller-service';
+import type { StagedDeleteService } from './cycles/staged-deletes';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
 import type { NotificationService } from './notifications/notification-service';
@@ -33,6 +34,7 @@ export interface ControllerFacadeDeps {
   cycles: CycleService;
   quarantines: QuarantineService;
   notifications: NotificationService;
+  stagedDeletes: StagedDeleteService;
   configs: ConfigurationStore;
   target: Target;
   audit: AuditLog;
@@ -99,6 +101,13 @@ export class ControllerFacade implements ControllerService {
       quarantine: { ...status.quarantine, notification: emails ?? status.quarantine.notification },
       notifications,
     };
+  }
+
+  listStagedDeletes(
+    id: string,
+    query: { groupBy?: string; limit?: number; cursor?: string },
+  ): Promise<StagedDeletePage | StagedDeleteGroups> {
+    return this.deps.stagedDeletes.list(id, query);
   }
 
   async listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }> {

@@ -10,11 +10,22 @@ import type {
   ConfigurationStatus,
   Cycle,
   NotificationEventView,
+  StagedDelete,
+  StagedDeleteGroup,
   ObjectTypeName,
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
 } from './model';
+
+/** A page of held deletes, with their total and the quarantined cycle holding them (null: none). */
+export type StagedDeletePage = Page<StagedDelete> & { total: number; cycleId: string | null };
+/** The held deletes grouped. */
+export interface StagedDeleteGroups {
+  groups: StagedDeleteGroup[];
+  total: number;
+  cycleId: string | null;
+}
 
 /**
  * What the admin surface (HTTP API, CLI through it, portal through it) asks of the
@@ -58,6 +69,16 @@ export interface ControllerService {
   allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult>;
   /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
+
+  /**
+   * The deletes the configuration's quarantine holds (none while not quarantined): a page
+   * (`limit` default 100, `cursor`), or with `groupBy` (cause, parent, type) every group with
+   * its count and a sample. ValidationError naming groupBy, limit or cursor.
+   */
+  listStagedDeletes(
+    id: string,
+    query: { groupBy?: string; limit?: number; cursor?: string },
+  ): Promise<StagedDeletePage | StagedDeleteGroups>;
 
   /** The configuration's newest notification events (at most `limit`, default 20, at most 100) with their deliveries. */
   listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }>;

@@ -254,6 +254,33 @@ export interface ConfigurationStatus {
 export type ProvisioningAction = 'Create' | 'Update' | 'Delete' | 'StagedDelete';
 export type ProvisioningStatus = 'success' | 'failure' | 'skipped' | 'staged';
 
+/**
+ * Why a delete is one: the agent's word (deleted, moved out of the base, no longer matching
+ * the filter), a disable counted as a delete (`countDisables`), the configuration's scope
+ * changed, or not known.
+ */
+export type DeleteCauseName = 'deleted' | 'movedOutOfScope' | 'filteredOut' | 'disabled' | 'scopeChanged' | 'unknown';
+
+/** A delete the guard holds (GET .../staged-deletes): the object as the target holds it. */
+export interface StagedDelete {
+  objectId: string;
+  objectType: ObjectTypeName;
+  /** As the target holds the object (before the change). */
+  dn: string;
+  /** `dn` without its first RDN; '' for a DN of one RDN. */
+  parentDn: string;
+  cause: DeleteCauseName;
+  /** A move out of scope: where the agent found the object, when it knows. */
+  newDn?: string;
+}
+
+/** GET .../staged-deletes?groupBy=: one group, its count over every held delete, and the first few of it. */
+export interface StagedDeleteGroup {
+  key: string;
+  count: number;
+  sample: StagedDelete[];
+}
+
 export interface ProvisioningLogEntry {
   id: string;
   cycleId: string;

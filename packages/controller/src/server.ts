@@ -28,6 +28,8 @@ import { QuarantineNotifier } from './mail/notifier';
 import { NotificationService } from './notifications/notification-service';
 import { NotificationQueue } from './pipeline/notification-queue';
 import { NotificationStore } from './store/notification-store';
+import { StagedDeleteStore } from './store/staged-delete-store';
+import { StagedDeleteService } from './cycles/staged-deletes';
 import { ControllerMetrics } from './metrics';
 import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './cycles/cycle-processor';
@@ -206,6 +208,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     quarantines,
     notifications,
+    stagedDeletes: new StagedDeleteService({ records: new StagedDeleteStore(redis, keys), cycles: cycleRecords, configs }),
     configs,
     target,
     audit,

@@ -24,6 +24,7 @@ import { sharedSchemas } from './schemas';
 import { refreshScrapeGauges } from './scrape';
 import { tokenRoutes } from './token-routes';
 import { notificationRoutes } from './notification-routes';
+import { stagedDeleteRoutes } from './staged-delete-routes';
 
 /** What the HTTP layer needs from the rest of the controller. */
 export interface HttpAppDeps {
@@ -241,6 +242,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       await agentRoutes(api, ctx);
       await configurationRoutes(api, ctx);
       await notificationRoutes(api, ctx);
+      await stagedDeleteRoutes(api, ctx);
       await auditRoutes(api, ctx);
       await tokenRoutes(api, ctx);
     },

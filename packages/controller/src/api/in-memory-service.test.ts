@@ -279,6 +279,11 @@ export class InMemoryControllerService implements ControllerService {
     return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
   }
 
+  async listStagedDeletes(id: string): Promise<{ items: never[]; nextCursor: null; total: number; cycleId: null }> {
+    await this.getConfiguration(id);
+    return { items: [], nextCursor: null, total: 0, cycleId: null };
+  }
+
   async listNotifications(id: string): Promise<{ items: NotificationEventView[] }> {
     await this.getConfiguration(id);
     return { items: [] };

@@ -29,6 +29,7 @@ const CONTRACT_ROUTES = [
   'post /api/v1/configurations/{id}/restart',
   'get /api/v1/configurations/{id}/objects',
   'get /api/v1/configurations/{id}/notifications',
+  'get /api/v1/configurations/{id}/staged-deletes',
   'post /api/v1/configurations/{id}/notifications/test',
   'get /api/v1/audit',
   'post /api/v1/tokens',

@@ -334,6 +334,20 @@ export const NotificationEventSchema = {
   },
 } as const;
 
+export const StagedDeleteSchema = {
+  $id: 'StagedDelete',
+  type: 'object',
+  required: ['objectId', 'objectType', 'dn', 'parentDn', 'cause'],
+  properties: {
+    objectId: str,
+    objectType: objectType,
+    dn: { type: 'string', description: 'As the target holds the object (before the change)' },
+    parentDn: { type: 'string', description: "dn without its first RDN ('' for a one-RDN DN)" },
+    cause: { type: 'string', enum: ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'] },
+    newDn: { type: 'string', description: 'movedOutOfScope: where the agent found the object, when it knows' },
+  },
+} as const;
+
 export const ConfigurationStatusSchema = {
   $id: 'ConfigurationStatus',
   type: 'object',
@@ -437,6 +451,7 @@ export const sharedSchemas = [
   CycleSchema,
   QuarantineSchema,
   NotificationEventSchema,
+  StagedDeleteSchema,
   ConfigurationStatusSchema,
   ProvisioningLogEntrySchema,
   AgentSchema,
