@@ -29,7 +29,7 @@ import { NotificationService } from './notifications/notification-service';
 import { NotificationQueue } from './pipeline/notification-queue';
 import { NotificationStore } from './store/notification-store';
 import { StagedDeleteStore } from './store/staged-delete-store';
-import { StagedDeleteService } from './cycles/staged-deletes';
+import { StagedDeleteService, describeCauseGroup } from './cycles/staged-deletes';
 import { ControllerMetrics } from './metrics';
 import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './cycles/cycle-processor';
@@ -140,6 +140,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     { lockDuration: opts.jobLockMs, stalledInterval: opts.stalledIntervalMs },
     logger.child({ component: 'notify' }),
   );
+  const stagedDeletes = new StagedDeleteService({ records: new StagedDeleteStore(redis, keys), cycles: cycleRecords, configs });
   const notifications = new NotificationService({
     records: new NotificationStore(redis, keys),
     cycles: cycleRecords,
@@ -151,6 +152,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     logger: logger.child({ component: 'notify' }),
     publicUrl,
     webhookTimeoutMs: opts.webhookTimeoutMs,
+    describeHeld: async (cfgId, cycleId) => (await stagedDeletes.causesOf(cfgId, cycleId)).map(describeCauseGroup),
     userAgent: `syncguard-controller/${(require('../package.json') as { version: string }).version}`,
   });
   const cycles = new CycleService({
@@ -208,7 +210,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     quarantines,
     notifications,
-    stagedDeletes: new StagedDeleteService({ records: new StagedDeleteStore(redis, keys), cycles: cycleRecords, configs }),
+    stagedDeletes,
     configs,
     target,
     audit,

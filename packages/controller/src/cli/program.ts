@@ -11,6 +11,8 @@ import type {
   ConfigurationStatus,
   Cycle,
   NotificationEventView,
+  StagedDelete,
+  StagedDeleteGroup,
   ProvisioningLogEntry,
 } from '../model';
 import { ApiClient, CliError, withQuery } from './api-client';
@@ -330,8 +332,16 @@ Examples:
     .action(async (ref: string, _o, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const config = await resolveConfig(api, ref);
-      const status = await api.get<ConfigurationStatus>(`/api/v1/configurations/${encodeURIComponent(config.id)}/status`);
-      out(() => statusText(config, status), status);
+      const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
+      const status = await api.get<ConfigurationStatus>(`${base}/status`);
+      // A quarantine's deletes by cause, for people (the JSON is the status alone).
+      const causes = status.quarantine
+        ? await api
+            .get<{ groups: StagedDeleteGroup[] }>(`${base}/staged-deletes?groupBy=cause`)
+            .then((r) => r.groups)
+            .catch(() => [])
+        : [];
+      out(() => statusText(config, status, causes), status);
     });
 
   sub(program, 'sync', 'start a cycle now')
@@ -424,6 +434,55 @@ Examples:
             );
         }
       }, result);
+    });
+
+  sub(program, 'staged', 'the deletes a quarantine holds, or their groups (by cause, parent DN or type)')
+    .argument('<config>', 'configuration id or name')
+    .addOption(new Option('--group-by <key>', 'one line per group: its count and a sample').choices(['cause', 'parent', 'type']))
+    .option('--limit <n>', 'at most n deletes', '100')
+    .option('--all', 'every delete (follows pages)')
+    .action(async (ref: string, opts: { groupBy?: string; limit: string; all?: boolean }, cmd: Command) => {
+      const { api, out, note } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const path = `/api/v1/configurations/${encodeURIComponent(config.id)}/staged-deletes`;
+      if (opts.groupBy) {
+        const grouped = await api.get<{ groups: StagedDeleteGroup[]; total: number; cycleId: string | null }>(
+          withQuery(path, { groupBy: opts.groupBy }),
+        );
+        out(
+          () =>
+            grouped.cycleId === null
+              ? `${config.name} holds no deletes (not quarantined)`
+              : `${grouped.total} deletes held in cycle ${grouped.cycleId}\n` +
+                formatTable(grouped.groups, [
+                  { header: 'COUNT', value: (g) => g.count },
+                  { header: opts.groupBy!.toUpperCase(), value: (g) => g.key || '(root)' },
+                  { header: 'SAMPLE', value: (g) => g.sample.map((d) => d.dn) },
+                ]),
+          grouped,
+        );
+        return;
+      }
+      let items: StagedDelete[];
+      let more = false;
+      if (opts.all) items = await api.all<StagedDelete>(path);
+      else {
+        const page = await api.get<Page<StagedDelete>>(withQuery(path, { limit: opts.limit }));
+        items = page.items;
+        more = page.nextCursor !== null;
+      }
+      out(
+        () =>
+          formatTable(items, [
+            { header: 'TYPE', value: (d) => d.objectType },
+            { header: 'DN', value: (d) => d.dn },
+            { header: 'CAUSE', value: (d) => d.cause },
+            { header: 'NEW DN', value: (d) => d.newDn ?? '' },
+            { header: 'ID', value: (d) => d.objectId },
+          ]),
+        items,
+      );
+      if (more) note('(more deletes: use --all or a larger --limit)');
     });
 
   const notifications = sub(program, 'notifications', "a configuration's notification events: list, test");
@@ -796,7 +855,7 @@ function cycleLine(c: Cycle | null): string {
   return `${c.id} ${c.state}${counts}, started ${c.startedAt}${c.completedAt ? `, completed ${c.completedAt}` : ''}${c.error ? `, error ${c.error.code}: ${c.error.message}` : ''}`;
 }
 
-function statusText(config: Configuration, s: ConfigurationStatus): string {
+function statusText(config: Configuration, s: ConfigurationStatus, causes: StagedDeleteGroup[] = []): string {
   const fields: [string, unknown][] = [
     ['configuration', `${config.name} (${config.id})`],
     ['state', s.state],
@@ -808,6 +867,7 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
       ...(q.trippedBy ?? []).map((t): [string, unknown] => ['tripped by', describeRule(t)]),
       ['quarantined cycle', q.cycleId],
       ['since', q.since],
+      ...causes.map((g): [string, unknown] => ['held', `${g.count} ${g.key} (e.g. ${g.sample[0]?.dn ?? ''})`]),
     );
     if (q.notification)
       fields.push([
@@ -819,6 +879,6 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
   for (const e of s.notifications ?? []) fields.push(['notified', notificationLine(e)]);
   let text = formatFields(fields);
   if (s.quarantine)
-    text += `\n\nNext: review with "syncguardctl logs ${config.name} --action StagedDelete", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
+    text += `\n\nNext: review with "syncguardctl staged ${config.name} --group-by parent", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
   return text;
 }

@@ -79,6 +79,32 @@ export class StagedDeleteGrouper {
   }
 }
 
+/** Deletes counted by cause and parent DN together: what a quarantine email names. */
+export interface CauseParentCount {
+  cause: DeleteCauseName;
+  parentDn: string;
+  count: number;
+}
+
+/** How a quarantine email says a group: `412 moved out of scope from ou=eng,dc=x`. */
+export function describeCauseGroup(g: CauseParentCount): string {
+  const where = g.parentDn || '(the root)';
+  switch (g.cause) {
+    case 'deleted':
+      return `${g.count} deleted in ${where}`;
+    case 'movedOutOfScope':
+      return `${g.count} moved out of scope from ${where}`;
+    case 'filteredOut':
+      return `${g.count} filtered out in ${where}`;
+    case 'disabled':
+      return `${g.count} disabled in ${where}`;
+    case 'scopeChanged':
+      return `${g.count} out of the changed scope in ${where}`;
+    case 'unknown':
+      return `${g.count} gone from ${where} (cause unknown)`;
+  }
+}
+
 export interface StagedDeleteServiceDeps {
   records: StagedDeleteRecords;
   cycles: Pick<CycleRecords, 'quarantine' | 'stateFields'>;
@@ -140,6 +166,24 @@ export class StagedDeleteService {
     const items = page.entries.map((e) => stagedDeleteOf(e, fallback));
     const next = offset + items.length;
     return { items, nextCursor: next < page.total ? `${q.cycleId}:${next}` : null, total: page.total, cycleId: q.cycleId };
+  }
+
+  /** The held deletes of a quarantined cycle by cause and parent DN, largest first ([] when it holds none). */
+  async causesOf(configurationId: string, cycleId: string): Promise<CauseParentCount[]> {
+    const fallback = await this.fallbackCause(configurationId, cycleId);
+    const groups = new Map<string, CauseParentCount>();
+    for (let offset = 0; ; offset += READ_CHUNK) {
+      const page = await this.deps.records.deletes(cycleId, offset, READ_CHUNK);
+      for (const e of page.entries) {
+        const d = stagedDeleteOf(e, fallback);
+        const id = `${d.cause}\u0000${d.parentDn.toLowerCase()}`;
+        const g = groups.get(id) ?? { cause: d.cause, parentDn: d.parentDn, count: 0 };
+        g.count += 1;
+        groups.set(id, g);
+      }
+      if (page.entries.length < READ_CHUNK) break;
+    }
+    return [...groups.values()].sort((a, b) => b.count - a.count || a.parentDn.localeCompare(b.parentDn));
   }
 
   private async fallbackCause(configurationId: string, cycleId: string): Promise<DeleteCauseName> {

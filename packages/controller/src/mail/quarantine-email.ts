@@ -13,6 +13,8 @@ export interface QuarantineEmailInput {
   staged: { dn: string; objectType: ObjectTypeName }[];
   /** Base URL of the controller's API, e.g. `https://sync.example.com`. */
   publicUrl: string;
+  /** The staged deletes by cause and parent DN, said as `412 moved out of scope from ou=eng` (at most 10 shown). */
+  groups?: readonly string[];
 }
 
 /** Subject and plain-text body of the one email sent per quarantine. */
@@ -32,6 +34,15 @@ export function quarantineEmail(input: QuarantineEmailInput): { subject: string;
     '',
     'Nothing of this cycle was applied, and no further cycle runs until you decide.',
     '',
+    ...(input.groups && input.groups.length > 0
+      ? [
+          'The staged deletes by cause and parent:',
+          ...input.groups.slice(0, 10).map((g) => `  ${g}`),
+          ...(input.groups.length > 10 ? [`  and ${input.groups.length - 10} more groups`] : []),
+          `  (all: syncguardctl staged ${cfg.id} --group-by cause)`,
+          '',
+        ]
+      : []),
     `First ${shown.length} of ${input.deleteCount} staged deletes (DN and type):`,
     ...shown.map((s) => `  ${s.dn}  (${s.objectType})`),
     '',

@@ -33,6 +33,8 @@ export interface NotificationServiceDeps {
   publicUrl: () => string;
   webhookTimeoutMs: number;
   userAgent: string;
+  /** The quarantined cycle's deletes as the email names them (`412 moved out of scope from ou=eng`), largest first. */
+  describeHeld?: (configurationId: string, cycleId: string) => Promise<string[]>;
 }
 
 /** What a webhook receives (and what an email is written from): the contract's body. */
@@ -260,6 +262,7 @@ export class NotificationService implements CycleEvents {
         since: q.since,
         staged: await this.deps.records.stagedPreview(q.cycleId),
         publicUrl,
+        groups: this.deps.describeHeld ? await this.deps.describeHeld(body.configuration.id, q.cycleId).catch(() => []) : [],
       });
     }
     return eventEmail({
