@@ -102,6 +102,14 @@ describe('web portal', () => {
     await expectText(page.getByTestId('reason'), /TooManyDeletes/);
     await expectText(page.getByTestId('notification-email'), /portal-ops@example\.com/);
     expect(await page.getByTestId('cycle-row').first().getAttribute('data-state')).toBe('quarantined');
+    // What the quarantine holds, by cause and by parent OU, with an example each.
+    const parent = page.getByTestId('held-by-parent').locator(`[data-testid=held-group][data-key="${OU}"]`);
+    await expectText(parent.getByTestId('held-count'), new RegExp(`^${q.deleteCount}$`));
+    await expectText(parent, /e\.g\. uid=p-/);
+    expect(await page.getByTestId('held-by-cause').getByTestId('held-group').count()).toBeGreaterThanOrEqual(1);
+    // The notifications: the quarantine email went to the address.
+    const started = page.locator('[data-testid=notification-event][data-event="quarantine.started"]');
+    await expectText(started.getByTestId('notification-deliveries'), /1 delivered/, 30_000);
     await screenshot(page, '03-sync-status-info');
   });
 
