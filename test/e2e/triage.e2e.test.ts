@@ -131,4 +131,92 @@ describe('triage', () => {
     expect(lines.slice(at + 1, at + 4).join('\n')).toContain(`5 `);
     await waitFor(async () => (await system.status(m.id)).quarantine?.notification?.status === 'sent');
   });
+
+  it('a pre-approval lets the first cycle within its ceiling through, once, recorded on the cycle and audited; one too small does not', async () => {
+    const name = 'preapp';
+    const ou = `ou=${name},${SUFFIX}`;
+    await system.slapd.add(
+      `dn: ${ou}\nobjectClass: organizationalUnit\nou: ${name}\n\n` + usersLdif(ou, 60, { prefix: `${name}-` }),
+    );
+    const { id } = await system.createConfiguration({
+      name: `${name}.example.com`,
+      agentIds: [agentId],
+      source: { baseDn: ou, objectTypes: ['user'] },
+      syncIntervalSeconds: 3600,
+      accidentalDeletes: { threshold: 10 },
+    });
+    await system.firstCycle(id);
+    const dns = userDns(ou, 60, { prefix: `${name}-` });
+    const base = `/api/v1/configurations/${id}/delete-approvals`;
+
+    // Bad input names the field.
+    await expect(system.api.post(base, { maxDeletes: 0, expiresInHours: 1, reason: 'x' })).rejects.toMatchObject({ status: 400 });
+    await expect(system.api.post(base, { maxDeletes: 5, expiresInHours: 1 })).rejects.toMatchObject({ status: 400 });
+
+    // Too small: 12 deletes against a ceiling of 11 quarantine as ever, and the approval stays unused.
+    const small = await ctl('--json', 'approve', `${name}.example.com`, '--max', '11', '--hours', '2', '--reason', 'too small');
+    expect(small.code).toBe(0);
+    const smallId = (JSON.parse(small.log) as { id: string }).id;
+    await system.slapd.delete(dns.slice(0, 12));
+    const q = await system.syncNow(id, 'quarantined');
+    expect(q.quarantine?.deleteCount).toBe(12);
+    await system.api.post(`/api/v1/configurations/${id}/restart`);
+    await system.waitForIdle(id);
+    // (the restarted cycle finds the same 12 and is quarantined again; release it)
+    await system.api.post(`/api/v1/configurations/${id}/allow-deletes`);
+    await system.syncNow(id);
+
+    // Planned: 20 more deletes, approved up to 25: applied without quarantine, the cycle names the approval.
+    const { id: approvalId } = await system.api.post<{ id: string; state: string }>(base, {
+      maxDeletes: 25,
+      expiresInHours: 1,
+      reason: 'retiring the old sales OU',
+    });
+    await system.slapd.delete(dns.slice(12, 32));
+    const applied = await system.syncNow(id);
+    expect(applied.state).toBe('healthy');
+    expect(applied.lastCycle?.counts.delete).toBe(20);
+    const cycles = await system.api.get<{ items: { id: string; approvalId: string | null }[] }>(
+      `/api/v1/configurations/${id}/cycles`,
+    );
+    expect(cycles.items.find((c) => c.id === applied.lastCycle!.id)?.approvalId).toBe(approvalId);
+    expect(await system.objects(id)).toHaveLength(60 - 32);
+
+    // Used once: the next mass delete within the same ceiling is quarantined.
+    await system.slapd.delete(dns.slice(32, 44));
+    const again = await system.syncNow(id, 'quarantined');
+    expect(again.quarantine?.deleteCount).toBe(12);
+
+    const list = await system.api.get<{
+      items: { id: string; state: string; cycleId: string | null; usedDeletes: number | null }[];
+    }>(base);
+    expect(list.items.find((a) => a.id === approvalId)).toMatchObject({
+      state: 'used',
+      cycleId: applied.lastCycle!.id,
+      usedDeletes: 20,
+    });
+    expect(list.items.find((a) => a.id === smallId)).toMatchObject({ state: 'active', cycleId: null });
+    const audit = await system.api.get<{ items: { action: string; target: { id: string }; details: Record<string, unknown> }[] }>(
+      '/api/v1/audit?limit=200',
+    );
+    const use = audit.items.filter((e) => e.action === 'delete-approval.use' && e.target.id === id);
+    expect(use).toHaveLength(1);
+    expect(use[0]!.details).toMatchObject({
+      approvalId,
+      cycleId: applied.lastCycle!.id,
+      deleteCount: 20,
+      reason: 'retiring the old sales OU',
+    });
+    expect(audit.items.some((e) => e.action === 'delete-approval.create' && e.details.approvalId === approvalId)).toBe(true);
+
+    // Revoke the unused one; a used one cannot be.
+    expect((await ctl('approvals', 'revoke', `${name}.example.com`, smallId)).code).toBe(0);
+    await expect(system.api.delete(`${base}/${approvalId}`)).rejects.toMatchObject({
+      status: 409,
+      code: 'SG_ERR_APPROVAL_SPENT',
+    });
+    const listed = await ctl('approvals', 'list', `${name}.example.com`);
+    expect(listed.log).toMatch(new RegExp(`${smallId}\\s+revoked`));
+    expect(listed.log).toMatch(new RegExp(`${approvalId}\\s+used\\s+25`));
+  });
 });

@@ -3,6 +3,7 @@ import type { AuditLog } from './store/audit-log';
 import type { ConfigurationService } from './configurations/configuration-service';
 import type { ControllerService, StagedDeleteGroups, StagedDeletePage } from './controller-service';
 import type { StagedDeleteService } from './cycles/staged-deletes';
+import type { DeleteApprovalService } from './cycles/delete-approvals';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
 import type { NotificationService } from './notifications/notification-service';
@@ -18,6 +19,7 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
   NotificationEventView,
   ObjectTypeName,
   Page,
@@ -35,6 +37,7 @@ export interface ControllerFacadeDeps {
   quarantines: QuarantineService;
   notifications: NotificationService;
   stagedDeletes: StagedDeleteService;
+  deleteApprovals: DeleteApprovalService;
   configs: ConfigurationStore;
   target: Target;
   audit: AuditLog;
@@ -108,6 +111,18 @@ export class ControllerFacade implements ControllerService {
     query: { groupBy?: string; limit?: number; cursor?: string },
   ): Promise<StagedDeletePage | StagedDeleteGroups> {
     return this.deps.stagedDeletes.list(id, query);
+  }
+
+  createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval> {
+    return this.deps.deleteApprovals.create(id, body, actor);
+  }
+
+  listDeleteApprovals(id: string): Promise<{ items: DeleteApproval[] }> {
+    return this.deps.deleteApprovals.list(id);
+  }
+
+  revokeDeleteApproval(id: string, approvalId: string, actor: Actor): Promise<void> {
+    return this.deps.deleteApprovals.revoke(id, approvalId, actor);
   }
 
   async listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }> {

@@ -9,6 +9,7 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
   NotificationEventView,
   StagedDelete,
   StagedDeleteGroup,
@@ -79,6 +80,15 @@ export interface ControllerService {
     id: string,
     query: { groupBy?: string; limit?: number; cursor?: string },
   ): Promise<StagedDeletePage | StagedDeleteGroups>;
+
+  /**
+   * A pre-approval `{maxDeletes, expiresInHours, reason}` (audited): the next cycle the guard
+   * would quarantine with at most maxDeletes deletes, before it expires, is applied, once.
+   */
+  createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval>;
+  listDeleteApprovals(id: string): Promise<{ items: DeleteApproval[] }>;
+  /** NotFoundError for an unknown id; ConflictError SG_ERR_APPROVAL_SPENT when used or revoked already. */
+  revokeDeleteApproval(id: string, approvalId: string, actor: Actor): Promise<void>;
 
   /** The configuration's newest notification events (at most `limit`, default 20, at most 100) with their deliveries. */
   listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }>;

@@ -211,6 +211,29 @@ export interface Cycle {
   counts: CycleCounts;
   /** Why a cycle failed or was discarded. */
   error: { code: string; message: string } | null;
+  /** The pre-approval (POST .../delete-approvals) that let this cycle's deletes through without quarantine; null if none. */
+  approvalId?: string | null;
+}
+
+/**
+ * A pre-approval of a planned change: the next cycle that the delete guard would quarantine
+ * with at most `maxDeletes` deletes, before `expiresAt`, is applied instead, once.
+ */
+export interface DeleteApproval {
+  id: string;
+  maxDeletes: number;
+  reason: string;
+  createdAt: string;
+  expiresAt: string;
+  /** Who made it (the token's name). */
+  createdBy: string;
+  /** active (waiting for its cycle), used, expired, or revoked (DELETE). */
+  state: 'active' | 'used' | 'expired' | 'revoked';
+  usedAt: string | null;
+  /** The cycle it let through. */
+  cycleId: string | null;
+  /** That cycle's deletes. */
+  usedDeletes: number | null;
 }
 
 export type NotificationStatus = 'none' | 'pending' | 'sent' | 'failed';

@@ -30,6 +30,8 @@ import { NotificationQueue } from './pipeline/notification-queue';
 import { NotificationStore } from './store/notification-store';
 import { StagedDeleteStore } from './store/staged-delete-store';
 import { StagedDeleteService, describeCauseGroup } from './cycles/staged-deletes';
+import { DeleteApprovalService } from './cycles/delete-approvals';
+import { DeleteApprovalStore } from './store/delete-approval-store';
 import { ControllerMetrics } from './metrics';
 import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './cycles/cycle-processor';
@@ -140,6 +142,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     { lockDuration: opts.jobLockMs, stalledInterval: opts.stalledIntervalMs },
     logger.child({ component: 'notify' }),
   );
+  const deleteApprovals = new DeleteApprovalService({
+    records: new DeleteApprovalStore(redis, keys),
+    configs,
+    audit,
+    logger: logger.child({ component: 'pipeline' }),
+  });
   const stagedDeletes = new StagedDeleteService({ records: new StagedDeleteStore(redis, keys), cycles: cycleRecords, configs });
   const notifications = new NotificationService({
     records: new NotificationStore(redis, keys),
@@ -211,6 +219,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     quarantines,
     notifications,
     stagedDeletes,
+    deleteApprovals,
     configs,
     target,
     audit,
@@ -247,6 +256,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         await cycles.startCycleFor(cfgId, 'schedule');
       },
       loadConfiguration: (id) => configs.load(id),
+      preApproval: (cfgId, cycleId, deletes, trippedBy) => deleteApprovals.forCycle(cfgId, cycleId, deletes, trippedBy),
     },
     opts.applyStepDelayMs,
   );

@@ -284,6 +284,19 @@ export class InMemoryControllerService implements ControllerService {
     return { items: [], nextCursor: null, total: 0, cycleId: null };
   }
 
+  async createDeleteApproval(): Promise<never> {
+    throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
+  }
+
+  async listDeleteApprovals(id: string): Promise<{ items: never[] }> {
+    await this.getConfiguration(id);
+    return { items: [] };
+  }
+
+  async revokeDeleteApproval(_id: string, approvalId: string): Promise<void> {
+    throw new NotFoundError('delete approval', approvalId);
+  }
+
   async listNotifications(id: string): Promise<{ items: NotificationEventView[] }> {
     await this.getConfiguration(id);
     return { items: [] };

@@ -244,6 +244,10 @@ export const CycleSchema = {
         },
       },
     },
+    approvalId: {
+      type: ['string', 'null'],
+      description: 'The pre-approval (POST .../delete-approvals) that let its deletes through without quarantine.',
+    },
     error: {
       type: ['object', 'null'],
       description:

@@ -10,6 +10,7 @@ import type {
   Configuration,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
   NotificationEventView,
   StagedDelete,
   StagedDeleteGroup,
@@ -485,6 +486,61 @@ Examples:
       if (more) note('(more deletes: use --all or a larger --limit)');
     });
 
+  sub(program, 'approve', 'approve a planned change ahead: its cycle of at most N deletes is applied without quarantine, once')
+    .argument('<config>', 'configuration id or name')
+    .requiredOption('--max <n>', 'the most deletes the approved cycle may have')
+    .requiredOption('--hours <h>', 'how long the approval waits for its cycle (at most 720)')
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .action(async (ref: string, opts: { max: string; hours: string; reason: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const a = await api.post<DeleteApproval>(`/api/v1/configurations/${encodeURIComponent(config.id)}/delete-approvals`, {
+        maxDeletes: numberOrText(opts.max),
+        expiresInHours: numberOrText(opts.hours),
+        reason: opts.reason,
+      });
+      out(
+        () =>
+          `approved ${a.id}: the next cycle of ${config.name} that would be quarantined with at most ${a.maxDeletes} deletes, ` +
+          `before ${a.expiresAt}, is applied (once)`,
+        a,
+      );
+    });
+  const approvals = sub(program, 'approvals', "a configuration's pre-approvals: list, revoke");
+  sub(approvals, 'list', 'pre-approvals, newest first: active, used (by which cycle), expired, revoked')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const { items } = await api.get<{ items: DeleteApproval[] }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/delete-approvals`,
+      );
+      out(
+        () =>
+          formatTable(items, [
+            { header: 'ID', value: (a) => a.id },
+            { header: 'STATE', value: (a) => a.state },
+            { header: 'MAX', value: (a) => a.maxDeletes },
+            { header: 'EXPIRES', value: (a) => a.expiresAt },
+            { header: 'USED BY', value: (a) => (a.cycleId ? `${a.cycleId} (${a.usedDeletes} deletes)` : '') },
+            { header: 'BY', value: (a) => a.createdBy },
+            { header: 'REASON', value: (a) => a.reason },
+          ]),
+        items,
+      );
+    });
+  sub(approvals, 'revoke', 'revoke a pre-approval that no cycle used yet')
+    .argument('<config>', 'configuration id or name')
+    .argument('<approval>', 'approval id')
+    .action(async (ref: string, approvalId: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      await api.delete(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/delete-approvals/${encodeURIComponent(approvalId)}`,
+      );
+      out(() => `revoked approval ${approvalId} of ${config.name}`, { id: approvalId, revoked: true });
+    });
+
   const notifications = sub(program, 'notifications', "a configuration's notification events: list, test");
   sub(notifications, 'list', 'the newest events and how their deliveries went')
     .argument('<config>', 'configuration id or name')
@@ -852,7 +908,8 @@ function notificationLine(e: NotificationEventView): string {
 function cycleLine(c: Cycle | null): string {
   if (!c) return 'none yet';
   const counts = c.counts ? ` (create ${c.counts.create}, update ${c.counts.update}, delete ${c.counts.delete})` : '';
-  return `${c.id} ${c.state}${counts}, started ${c.startedAt}${c.completedAt ? `, completed ${c.completedAt}` : ''}${c.error ? `, error ${c.error.code}: ${c.error.message}` : ''}`;
+  const approved = c.approvalId ? `, deletes pre-approved by ${c.approvalId}` : '';
+  return `${c.id} ${c.state}${counts}, started ${c.startedAt}${c.completedAt ? `, completed ${c.completedAt}` : ''}${c.error ? `, error ${c.error.code}: ${c.error.message}` : ''}${approved}`;
 }
 
 function statusText(config: Configuration, s: ConfigurationStatus, causes: StagedDeleteGroup[] = []): string {

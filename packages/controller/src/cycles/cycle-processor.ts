@@ -3,7 +3,7 @@ import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/prot
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
+import { decide, describeVerdict, type AppliedDeletes, type PerType, type TrippedRule } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
@@ -35,6 +35,16 @@ export interface CycleProcessorHooks {
   /** A cycle released by allow-deletes was applied: resume the schedule. */
   released(configurationId: string): Promise<void>;
   loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
+  /**
+   * The guard would quarantine the cycle: answers the id of the pre-approval that lets its
+   * deletes through instead (taken for it, once), or null.
+   */
+  preApproval?(
+    configurationId: string,
+    cycleId: string,
+    deletes: number,
+    trippedBy: readonly TrippedRule[],
+  ): Promise<string | null>;
 }
 
 /** A change's summary and where it is: batch `seq`, position `idx`. */
@@ -447,7 +457,14 @@ export class CycleProcessor {
         now: nowMs,
         applied,
       });
-      const quarantine = verdict.quarantine;
+      let quarantine = verdict.quarantine;
+      if (quarantine && this.hooks.preApproval) {
+        const approvalId = await this.hooks.preApproval(cfgId, cycleId, deleteCount, verdict.trippedBy);
+        if (approvalId) {
+          quarantine = false;
+          cycleFields.approvalId = approvalId;
+        }
+      }
       const now = new Date(nowMs).toISOString();
       Object.assign(cycleFields, {
         planSize,

@@ -77,6 +77,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.appliedDeletes(id),
       this.keys.retry(id),
       this.keys.plog(id),
+      this.keys.deleteApprovals(id),
+      this.keys.notificationEvents(id),
     );
     tx.zrem(this.keys.configs, id);
     await this.audit.record(entry, tx);

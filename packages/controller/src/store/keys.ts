@@ -21,7 +21,7 @@
  * | `P:config:{id}:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
  * | `P:config:{id}:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
- * | `P:cycle:{id}` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
+ * | `P:cycle:{id}` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error, approvalId (cycles/cycle-record.ts) |
  * | `P:cycle:{id}:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:cycle:{id}:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
  * | `P:cycle:{id}:approvals` | set | token ids of the admins who allowed the quarantined cycle's deletes, while `approvals: 2` waits for the second |
@@ -34,6 +34,7 @@
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
  * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
  * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
+ * | `P:config:{id}:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:config:{id}:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
  * | `P:notification:{eventId}` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state) |
  * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail`, `notify` |
@@ -129,6 +130,10 @@ export class Keys {
   }
   dirDn(cfg: string): string {
     return `${this.prefix}:dir:${cfg}:dn`;
+  }
+  /** The configuration's pre-approvals of deletes. */
+  deleteApprovals(cfgId: string): string {
+    return `${this.prefix}:config:${cfgId}:delete-approvals`;
   }
   /** The configuration's notification events, by time. */
   notificationEvents(cfgId: string): string {
