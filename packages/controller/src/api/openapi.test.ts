@@ -47,6 +47,7 @@ const BODY_ROUTES = [
   'post /api/v1/configurations',
   'patch /api/v1/configurations/{id}',
   'post /api/v1/tokens',
+  'post /api/v1/configurations/{id}/delete-approvals',
 ];
 
 interface Operation {
