@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { buildHttpApp } from '../api/http-app';
+import { httpStores } from '../store/http-stores';
 import { InMemoryControllerService } from '../api/in-memory-service.test';
 import { ControllerMetrics } from '../metrics';
 import { runCli } from './program';
@@ -109,8 +110,7 @@ beforeEach(async () => {
   app = await buildHttpApp({
     service,
     metrics: new ControllerMetrics(),
-    redis,
-    keyPrefix: 'sgcli',
+    stores: httpStores(redis, 'sgcli'),
     adminToken: ADMIN,
     logger: pino({ level: 'silent' }),
     portalDir: false,

@@ -1,4 +1,5 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { QueueConnection } from '../store/connection';
 import type { Logger } from 'pino';
 import type { Keys } from '../store/keys';
 
@@ -30,7 +31,7 @@ export class NotificationQueue {
   private worker: Worker | null = null;
 
   constructor(
-    private readonly connection: ConnectionOptions,
+    private readonly connection: QueueConnection,
     private readonly keys: Keys,
     private readonly retries: { email: DeliveryRetries; webhook: DeliveryRetries },
     private readonly lock: { lockDuration: number; stalledInterval: number },

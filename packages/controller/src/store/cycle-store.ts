@@ -3,10 +3,25 @@ import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
 import type { SessionCycles } from '../agents/agent-records';
 import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
 import type { CycleRecord } from '../cycles/cycle-record';
-import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
-import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
+import type { ProcessedCycles } from '../cycles/processing-records';
+import type { Notification, QuarantineNotifications } from '../mail/notifier';
+import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, ObjectTypeName, Quarantine } from '../model';
+import {
+  SET_NOTIFICATION,
+  callScript,
+  type CompleteCycleResult,
+  type PersistBatchResult,
+  type Scripts,
+  type StartCycleResult,
+} from './scripts';
 import type { Keys } from './keys';
-import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from './quarantine-codec';
+import {
+  NO_NOTIFICATION,
+  decodeNotification,
+  decodeQuarantine,
+  encodeNotification,
+  type StoredQuarantine,
+} from './quarantine-codec';
 
 /** Deletes of cycle records go in chunks of this many cycles. */
 const CHUNK = 500;
@@ -15,12 +30,40 @@ const CHUNK = 500;
  * Cycles in Redis: `P:cycle:{id}` hashes and their staged keys, each configuration's state
  * hash (`P:config:{id}:state`) as cycles use it, and the history zset `P:config:{id}:cycles`.
  */
-export class CycleStore implements CycleRecords, SessionCycles {
+export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifications, ProcessedCycles {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
   ) {}
+
+  async record(cycleId: string): Promise<CycleRecord> {
+    return this.redis.hgetall(this.keys.cycle(cycleId));
+  }
+
+  async notificationOf(
+    configurationId: string,
+  ): Promise<{ quarantine: StoredQuarantine | null; notification: Notification | null }> {
+    const [quarantine, notification] = await this.redis.hmget(this.keys.state(configurationId), 'quarantine', 'notification');
+    return {
+      quarantine: quarantine ? decodeQuarantine(quarantine) : null,
+      notification: notification ? decodeNotification(notification) : null,
+    };
+  }
+
+  async stagedPreview(cycleId: string): Promise<{ dn: string; objectType: ObjectTypeName }[]> {
+    const preview = await this.redis.hget(this.keys.cycle(cycleId), 'stagedPreview');
+    return preview ? (JSON.parse(preview) as { dn: string; objectType: ObjectTypeName }[]) : [];
+  }
+
+  async setNotification(configurationId: string, cycleId: string, notification: Notification): Promise<void> {
+    await callScript(
+      this.redis,
+      SET_NOTIFICATION,
+      [this.keys.state(configurationId)],
+      [cycleId, encodeNotification(notification)],
+    );
+  }
 
   async read(cycleId: string): Promise<Cycle | null> {
     return toCycle(cycleId, await this.redis.hgetall(this.keys.cycle(cycleId)));

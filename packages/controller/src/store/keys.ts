@@ -32,8 +32,8 @@
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
  * | `P:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
- * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
- * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
+ * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
+ * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (store/dashboard-sessions.ts) |
  * | `P:config:{id}:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:config:{id}:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
  * | `P:notification:{eventId}` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state) |
@@ -151,5 +151,19 @@ export class Keys {
   }
   get bullPrefix(): string {
     return `${this.prefix}:bull`;
+  }
+  apiToken(id: string): string {
+    return `${this.prefix}:apitoken:${id}`;
+  }
+  get apiTokens(): string {
+    return `${this.prefix}:apitokens`;
+  }
+  /** An /admin/queues browser session, by the hex SHA-256 of its id. */
+  dashboardSession(idHash: string): string {
+    return `${this.prefix}:dashboard-session:${idHash}`;
+  }
+  /** Failed authentications of a client address in the current window. */
+  authFailures(address: string): string {
+    return `${this.prefix}:authfail:${address}`;
   }
 }
