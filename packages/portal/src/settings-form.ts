@@ -10,6 +10,7 @@ export type PolicyField =
   | 'groupPercentage'
   | 'windowHours'
   | 'windowThreshold'
+  | 'memberRemovals'
   | 'dnSuffixes'
   | 'objectIds';
 
@@ -22,6 +23,7 @@ export type SettingsField =
   | 'enabled'
   | 'threshold'
   | 'countDisables'
+  | 'hold'
   | PolicyField
   | 'form';
 
@@ -45,6 +47,8 @@ const POLICY_FIELDS: Record<string, PolicyField> = {
   window: 'windowHours',
   'window.hours': 'windowHours',
   'window.threshold': 'windowThreshold',
+  memberRemovals: 'memberRemovals',
+  'memberRemovals.threshold': 'memberRemovals',
   protected: 'dnSuffixes',
   'protected.dnSuffixes': 'dnSuffixes',
   'protected.objectIds': 'objectIds',
@@ -66,6 +70,8 @@ export function settingsFieldOf(apiField: string | null): SettingsField | null {
       return 'threshold';
     case 'accidentalDeletes.countDisables':
       return 'countDisables';
+    case 'accidentalDeletes.hold':
+      return 'hold';
     default:
       return null;
   }
@@ -106,6 +112,7 @@ export function policyFormOf(a: Partial<AccidentalDeleteSettings>): PolicyForm {
     groupPercentage: text(a.perType?.group?.percentage),
     windowHours: text(a.window?.hours),
     windowThreshold: text(a.window?.threshold),
+    memberRemovals: text(a.memberRemovals?.threshold),
     dnSuffixes: (a.protected?.dnSuffixes ?? []).join('\n'),
     objectIds: (a.protected?.objectIds ?? []).join('\n'),
   };
@@ -137,6 +144,7 @@ export function policyPatchOf(form: PolicyForm): Partial<AccidentalDeleteSetting
     window: windowOff
       ? null
       : { hours: ruleValue(form.windowHours) as number, threshold: ruleValue(form.windowThreshold) as number },
+    memberRemovals: form.memberRemovals.trim() === '' ? null : { threshold: ruleValue(form.memberRemovals) as number },
     protected: dnSuffixes.length === 0 && objectIds.length === 0 ? null : { dnSuffixes, objectIds },
   };
 }

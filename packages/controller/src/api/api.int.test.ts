@@ -246,6 +246,8 @@ describe('configurations', () => {
       perType: null,
       window: null,
       protected: null,
+      memberRemovals: null,
+      hold: 'cycle',
       approvals: 1,
     });
 

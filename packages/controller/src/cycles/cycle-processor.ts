@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import { decide, describeVerdict, type AppliedDeletes, type PerType, type TrippedRule } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
+import { mergeTrippedBy, type LaneState } from './delete-lane';
+import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
 import type {
@@ -11,6 +13,7 @@ import type {
   ChunkWrites,
   EvaluationRecords,
   EvaluationWatch,
+  LaneDecision,
   PlanParts,
   ProcessedCycles,
   QuarantineDecision,
@@ -67,6 +70,12 @@ const APPLIED_DELETES_KEPT_MS = 720 * 3600 * 1000;
 /** The type of an index value (`<hash>\t<u|g>\t<dn>`) without decoding the rest. */
 function indexedType(stored: string): ObjectTypeName {
   return stored[stored.indexOf('\t') + 1] === 'g' ? 'group' : 'user';
+}
+
+/** A staged delete as the quarantine email lists it. */
+function previewOf(text: string): { dn: string; objectType: ObjectTypeName } {
+  const d = deleteEntry(text);
+  return { dn: d.dn, objectType: d.objectType };
 }
 
 /** A delete entry of the plan (the parts of deletes hold nothing else). */
@@ -208,6 +217,28 @@ export class CycleProcessor {
     private readonly stepDelayMs = 0,
   ) {}
 
+  /** What the `memberRemovals` count reads: the member record and the cycle's own batches. */
+  private readonly memberReads: MemberRemovalReads = {
+    previous: (cfgId, groupIds) => this.stores.evaluation.previousMembers(cfgId, groupIds),
+    memberDns: async (cycleId, at) => {
+      const seqs = [...new Set(at.map((a) => a.seq))];
+      const [changes, summaries] = await Promise.all([
+        this.stores.evaluation.batchChanges(cycleId, seqs),
+        this.stores.evaluation.summaries(cycleId, seqs),
+      ]);
+      const batches = new Map<number, StoredBatch>();
+      seqs.forEach((seq, i) => {
+        const bytes = changes[i];
+        if (!bytes) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+        batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
+      });
+      return at.map((a) => {
+        const stored = batches.get(a.seq)?.change(a.idx);
+        return stored ? decodeChange(stored.encoded.change).memberDns : [];
+      });
+    },
+  };
+
   async process(cycleId: string): Promise<void> {
     let releasedNow = false;
     for (let step = 0; step < 5; step++) {
@@ -222,7 +253,8 @@ export class CycleProcessor {
           break;
         case 'applied':
           await this.cleanup(cycleId);
-          await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
+          // A delete lane's release cycle had no agent (and commits nothing an agent reads).
+          if (c.trigger !== 'release') await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
           if (releasedNow) {
             // After CycleCommitted, so that the agent's cache has advanced when the next cycle asks for a delta.
             await this.hooks.released(c.configurationId ?? '').catch((error: unknown) => {
@@ -332,6 +364,13 @@ export class CycleProcessor {
     const protection = new ProtectedMatcher(policy.enabled ? policy.protected : null);
     const deletesByType = { user: 0, group: 0 };
     let protectedDeletes = 0;
+    // Counted only while the rule is on (and the cycle not released: nothing could trip).
+    const memberRemovals =
+      policy.enabled && policy.memberRemovals && c.released !== '1'
+        ? new MemberRemovalCounter(this.memberReads, cfgId, cycleId)
+        : null;
+    // The delete lane (cycles/delete-lane.ts): held objects back in scope leave the held set.
+    const leaving: string[] = [];
     const planDelete = (objectId: string, indexed: string): string => {
       const held = decodeIndexEntry(indexed);
       deletesByType[held.objectType] += 1;
@@ -346,7 +385,11 @@ export class CycleProcessor {
     try {
       // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
       // index below, else as the apply chunks kept them.
-      const [indexed, heldCounts] = await Promise.all([records.indexSize(cfgId), records.heldCounts(cfgId)]);
+      const [indexed, heldCounts, lane] = await Promise.all([
+        records.indexSize(cfgId),
+        records.heldCounts(cfgId),
+        records.lane(cfgId),
+      ]);
       let heldByType: PerType<number> | null = heldCounts;
       const scanned = { user: 0, group: 0 };
       const superseded = Number(c.duplicates ?? 0) > 0;
@@ -354,9 +397,10 @@ export class CycleProcessor {
         if (refs.length === 0) continue;
         const ids = refs.map((r) => r.summary[2]);
         // Only what is needed: an empty index (an initial sync) has nothing to compare with.
-        const [latest, known] = await Promise.all([
+        const [latest, known, laneHolds] = await Promise.all([
           superseded ? records.latestChanges(cycleId, ids) : null,
           indexed > 0 ? records.indexed(cfgId, ids) : null,
+          lane.held > 0 ? records.heldByLane(cfgId, ids) : null,
         ]);
         const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
         refs.forEach(({ seq, idx, summary }, i) => {
@@ -365,6 +409,11 @@ export class CycleProcessor {
           const [kind, objectType, objectId, , hash, disabled] = summary;
           const was = known?.[i] ?? null;
           const inScope = kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && disabled === 1);
+          if (laneHolds?.[i]) {
+            // Held already: out of scope it stays held (not twice); in scope it leaves the set.
+            if (!inScope) return;
+            leaving.push(objectId);
+          }
           if (!inScope) {
             // Described as the target holds it (as the index recorded it when applied).
             if (was !== null) entries.d.push(planDelete(objectId, was));
@@ -377,9 +426,13 @@ export class CycleProcessor {
           } else if (!indexHoldsHash(was, hash)) {
             ops.push(encodePlanEntry({ kind: 'update', from: 'batch', sequence: seq, index: idx }));
             counts.update += 1;
+            // A PRESENT carries no member list: the target keeps the members it has.
+            if (memberRemovals && objectType === ObjectType.OBJECT_TYPE_GROUP && kind !== ChangeKind.CHANGE_KIND_PRESENT)
+              memberRemovals.add(seq, idx, objectId);
           }
         });
         await write(entries);
+        await memberRemovals?.flush();
       }
       if (full && indexed > 0) {
         // FULL mode: whatever the target holds and the scan did not report is gone from scope.
@@ -400,6 +453,11 @@ export class CycleProcessor {
           // HSCAN may return an id twice (while the hash is rehashed): each delete counts once.
           const listed = await parts.listedDeletes(missing);
           missing = missing.filter((_, i) => listed[i] === 0);
+          if (lane.held > 0 && missing.length > 0) {
+            // Held by the delete lane already: it stays held, and is not planned again.
+            const held = await records.heldByLane(cfgId, missing);
+            missing = missing.filter((_, i) => !held[i]);
+          }
           if (missing.length === 0) continue;
           const d = missing.map((id) => planDelete(id, held.get(id)!));
           await write({ u: [], g: [], d }, missing);
@@ -421,31 +479,61 @@ export class CycleProcessor {
       const nowMs = Date.now();
       const applied =
         policy.enabled && policy.window && deleteCount > 0 ? await this.appliedSince(cfgId, nowMs, policy.window.hours) : [];
-      const verdict = decide({ deletes: deleteCount, deletesByType, heldByType, held: indexed, protectedDeletes }, policy, {
-        released: c.released === '1',
-        now: nowMs,
-        applied,
-      });
-      let quarantine = verdict.quarantine;
-      if (quarantine && this.hooks.preApproval) {
+      const verdict = decide(
+        {
+          deletes: deleteCount,
+          deletesByType,
+          heldByType,
+          held: indexed,
+          protectedDeletes,
+          memberRemovals: memberRemovals?.total ?? 0,
+        },
+        policy,
+        { released: c.released === '1', now: nowMs, applied },
+      );
+      // The delete lane: open already, or opened by this verdict with hold "deletes". Its
+      // cycle is applied without its deletes, which join the held set.
+      // A pre-approval lets a cycle the guard would stop through instead (not while the lane is open).
+      let tripped = verdict.quarantine;
+      if (tripped && !lane.open && this.hooks.preApproval) {
         const approvalId = await this.hooks.preApproval(cfgId, cycleId, deleteCount, verdict.trippedBy);
         if (approvalId) {
-          quarantine = false;
+          tripped = false;
           cycleFields.approvalId = approvalId;
         }
       }
+      const held = lane.open || (tripped && policy.hold === 'deletes');
+      const quarantine = tripped && !held;
+      const heldAfter = held ? lane.held - leaving.length + deleteCount : 0;
       const now = new Date(nowMs).toISOString();
+      if (held) {
+        counts.delete = 0;
+        Object.assign(cycleFields, { lane: heldAfter > 0 ? '1' : '0', heldDeletes: deleteCount });
+      }
       Object.assign(cycleFields, {
-        planSize,
+        planSize: held ? planSize - deleteCount : planSize,
         applied: 0,
-        deleteCount,
+        deleteCount: held ? 0 : deleteCount,
         counts: JSON.stringify(counts),
         evaluatedMode: full ? 'full' : 'delta',
       });
-      const preview = quarantine ? await parts.deletes(0, 20) : [];
-      // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
-      // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
-      if (quarantine) await this.renderStagedDeletes(cycleId, parts, describeVerdict(verdict), now);
+      const preview = quarantine || (held && !lane.open) ? await parts.deletes(0, 20) : [];
+      // A quarantine logs every staged delete (the lane, every delete it holds). The log bundles
+      // are rendered here, a chunk at a time, and written to the log inside Redis by the MULTI
+      // below (one XADD per 1,000).
+      const logStaged = quarantine || (held && deleteCount > 0);
+      const why = held && !tripped ? 'held by the open delete lane' : describeVerdict(verdict);
+      if (logStaged) await this.renderStagedDeletes(cycleId, parts, why, now);
+      const laneDecision: LaneDecision | null = held
+        ? {
+            leaving,
+            quarantine:
+              heldAfter > 0 ? this.laneQuarantine(lane, verdict.trippedBy, heldAfter, cycleId, now, policy.threshold) : null,
+            notify: lane.open ? null : Boolean(cfg.notificationEmail),
+            stagedPreview: preview.map(previewOf),
+            logStaged,
+          }
+        : null;
       let decision: QuarantineDecision | null = null;
       if (quarantine) {
         const q: QuarantineDecision['quarantine'] = {
@@ -453,20 +541,45 @@ export class CycleProcessor {
           deleteCount,
           threshold: policy.threshold,
           trippedBy: [...verdict.trippedBy],
-          seriesCount: 1,
+          seriesCount: lane.restartedSeries + 1,
+          hold: 'cycle',
           cycleId,
           since: now,
         };
-        const stagedPreview = preview.map((e) => {
-          const d = deleteEntry(e);
-          return { dn: d.dn, objectType: d.objectType };
-        });
+        const stagedPreview = preview.map(previewOf);
         // The quarantine emails' progress starts pending when anyone is to be emailed (notifications/notification-service.ts).
         const notify = Boolean(cfg.notificationEmail) || (cfg.notifications?.emails.length ?? 0) > 0;
         decision = { quarantine: q, notify, stagedPreview, completedAt: now };
       }
       // One MULTI under the WATCH: the counts, the staged deletes' log, the plan, the move.
-      const moved = await watch.commit({ configurationId: cfgId, cycleId, parts, heldByType, cycleFields, quarantine: decision });
+      const moved = await watch.commit({
+        configurationId: cfgId,
+        cycleId,
+        parts,
+        heldByType,
+        cycleFields,
+        quarantine: decision,
+        lane: laneDecision,
+      });
+      if (moved && held && !lane.open) {
+        this.metrics.cycles.inc({ outcome: 'quarantined' });
+        for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
+        this.logger.warn(
+          { configurationId: cfgId, cycleId, held: heldAfter, trippedBy: verdict.trippedBy },
+          `delete lane opened: creates and updates applied, ${heldAfter} deletes held: ${describeVerdict(verdict)}`,
+        );
+      } else if (moved && held) {
+        if (verdict.quarantine) for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
+        this.logger.info(
+          { configurationId: cfgId, cycleId, added: deleteCount, back: leaving.length, held: heldAfter },
+          heldAfter > 0
+            ? 'cycle evaluated; its deletes join the delete lane'
+            : 'cycle evaluated; the delete lane is empty and closes',
+        );
+      }
+      if (moved && held && heldAfter > 0) this.metrics.stagedDeletes.inc(deleteCount);
+      // The lane's one email (the cycle goes on to apply, so process() does not send it).
+      if (moved && held && !lane.open && heldAfter > 0) await this.hooks.quarantined(cfgId, cycleId);
       if (moved && quarantine) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
@@ -482,6 +595,38 @@ export class CycleProcessor {
       // Gone already when the MULTI ran; left over when it did not (or this run failed).
       await parts.drop();
     }
+  }
+
+  /**
+   * The quarantine of an open delete lane after this cycle: opened now, or carried on (held
+   * set size, the rules, one more cycle).
+   */
+  private laneQuarantine(
+    lane: LaneState,
+    trippedBy: readonly TrippedRule[],
+    held: number,
+    cycleId: string,
+    now: string,
+    threshold: number,
+  ): LaneDecision['quarantine'] {
+    const earlier = lane.open ? lane.quarantine : null;
+    if (earlier)
+      return {
+        ...earlier,
+        deleteCount: held,
+        trippedBy: mergeTrippedBy(earlier.trippedBy, trippedBy),
+        seriesCount: earlier.seriesCount + 1,
+      };
+    return {
+      reason: 'TooManyDeletes',
+      deleteCount: held,
+      threshold,
+      trippedBy: [...trippedBy],
+      seriesCount: lane.restartedSeries + 1,
+      hold: 'deletes',
+      cycleId,
+      since: now,
+    };
   }
 
   /**
@@ -677,9 +822,13 @@ export class CycleProcessor {
     const settled: string[] = [];
     const failed: number[] = [];
     const logEntries: NewLogEntry[] = new Array<NewLogEntry>(ops.length);
+    const groups: PlannedMembership[] = [];
     ops.forEach((op, i) => {
       const outcome = outcomes[i]!;
       if (outcome.status === 'applied') {
+        // The member record follows what was applied (a change without content keeps it).
+        if (op.objectType === 'group' && (op.kind === 'delete' || op.encoded))
+          groups.push({ groupId: op.objectId, memberDns: op.kind === 'delete' ? null : op.memberDns });
         if (op.kind === 'delete') {
           indexDel.push(op.objectId);
           heldDelta[op.objectType] -= 1;
@@ -715,6 +864,7 @@ export class CycleProcessor {
     }
     if (indexDel.length > 0) writes.removeFromIndex(cfgId, indexDel);
     if (indexSet.length > 0) writes.setInIndex(cfgId, indexSet);
+    if (groups.length > 0) writes.setMembers(cfgId, groups);
     for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) writes.addHeld(cfgId, t, heldDelta[t]);
     // Deletes applied count towards the window (recorded by finalize, with the commit time).
     if (indexDel.length > 0) writes.countDeletesApplied(cycleId, indexDel.length);
@@ -785,6 +935,10 @@ export class CycleProcessor {
       deletesApplied,
       nowMs,
       keepSinceMs: nowMs - APPLIED_DELETES_KEPT_MS,
+      // A cycle of an open delete lane keeps the lane's quarantine; a lane's release cycle (no
+      // agent) ends it without moving the committed cycle, which the agent's cursor names.
+      laneOpen: c.lane === '1',
+      release: c.trigger === 'release',
     });
     if (!moved) return false;
     this.metrics.cycles.inc({ outcome: 'applied' });

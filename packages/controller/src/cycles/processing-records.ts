@@ -3,6 +3,8 @@ import type { ObjectTypeName, Quarantine } from '../model';
 import type { NewLogEntry } from '../store/provisioning-log';
 import type { UnitOfWork } from '../targets/target';
 import type { CycleRecord } from './cycle-record';
+import type { LaneState } from './delete-lane';
+import type { PlannedMembership } from './member-removal-counter';
 
 /**
  * What the cycle processor reads and writes, as interfaces that store/ implements
@@ -48,6 +50,23 @@ export interface QuarantineDecision {
 }
 
 /**
+ * A cycle of the delete lane (cycles/delete-lane.ts), as the commit records it: its deletes
+ * (the plan's deletes part) go into the held set instead of the plan, `leaving` out of it.
+ */
+export interface LaneDecision {
+  /** Held ids the cycle found back in scope. */
+  leaving: readonly string[];
+  /** The lane's quarantine after this cycle; null when the held set is empty after it (the lane closes with the cycle). */
+  quarantine: Omit<Quarantine, 'notification'> | null;
+  /** The lane opens with this cycle: its email is to go out (`pending`), else `none`; null: the lane was open already. */
+  notify: boolean | null;
+  /** When the lane opens: the first held deletes, for the email. */
+  stagedPreview: { dn: string; objectType: ObjectTypeName }[];
+  /** Whether the StagedDelete bundles rendered into the parts are to be logged. */
+  logStaged: boolean;
+}
+
+/**
  * An evaluation holding a watch on the cycle's record (on a connection of its own): should
  * another run change the record first, the commit does nothing.
  */
@@ -67,6 +86,8 @@ export interface EvaluationWatch {
     heldByType: PerType<number>;
     cycleFields: Record<string, string | number>;
     quarantine: QuarantineDecision | null;
+    /** A delete lane's cycle (then `quarantine` is null): moved on to `applying` without its deletes. */
+    lane?: LaneDecision | null;
   }): Promise<boolean>;
   close(): void;
 }
@@ -103,6 +124,15 @@ export interface EvaluationRecords {
   /** The deletes applied by the configuration's cycles committed at or after `sinceMs`. */
   appliedDeletesSince(configurationId: string, sinceMs: number): Promise<AppliedDeletes[]>;
 
+  /** The changes (binary) of batches `seqs`, null for one not held (for the member lists of group updates). */
+  batchChanges(cycleId: string, seqs: readonly number[]): Promise<(Buffer | null)[]>;
+  /** The member keys the pipeline last applied for each group (store/member-record.ts), null where no record. */
+  previousMembers(configurationId: string, groupIds: readonly string[]): Promise<(string[] | null)[]>;
+  /** The configuration's delete lane: open or not, its held set's size and quarantine. */
+  lane(configurationId: string): Promise<LaneState>;
+  /** For each id, whether the delete lane holds it. */
+  heldByLane(configurationId: string, objectIds: readonly string[]): Promise<boolean[]>;
+
   /** The parts of a new plan, named after the run. */
   planParts(cycleId: string, run: string): PlanParts;
   /** Watches the cycle's record on a connection of its own (close it). */
@@ -124,6 +154,8 @@ export interface ChunkWrites {
   addHeld(configurationId: string, type: ObjectTypeName, delta: number): void;
   /** Deletes applied, counted on the cycle for the window (recorded by finalize). */
   countDeletesApplied(cycleId: string, n: number): void;
+  /** Replaces (or, for a delete, removes) the member records of the groups applied (store/member-record.ts). */
+  setMembers(configurationId: string, groups: readonly PlannedMembership[]): void;
   /** Drops the retry records of objects now applied. */
   settleRetries(configurationId: string, objectIds: readonly string[]): void;
   /** Writes `objectId, retry record` pairs and counts `failed` operations on the cycle. */
@@ -174,5 +206,9 @@ export interface ApplyRecords {
     deletesApplied: number;
     nowMs: number;
     keepSinceMs: number;
+    /** A delete lane's cycle with the lane still open after it: the lane's quarantine stays. */
+    laneOpen: boolean;
+    /** A lane's release cycle: the configuration's committed cycle (the agent's cursor) does not move. */
+    release: boolean;
   }): Promise<boolean>;
 }

@@ -109,3 +109,26 @@ test('a scope change names its deletes scopeChanged', async () => {
   expect(byCause.groups.map((g) => [g.key, g.count])).toEqual([['scopeChanged', 4]]);
   await agent.close();
 });
+
+test('with hold "deletes" the delete lane’s held set is read', async () => {
+  const { agent, configurationId: cfg } = await setupConfiguration(server, {
+    name: 'lane',
+    source: { baseDn: BASE, objectTypes: ['user'] },
+    accidentalDeletes: { enabled: true, threshold: 3, hold: 'deletes' },
+  });
+  const users = fakeUsers(`ou=lane,${BASE}`, 8, 'ln');
+  for (const u of users) agent.directory.set(u.id, u);
+  await agent.hello();
+  await waitFor(async () => (await server.service.getStatus(cfg)).lastCycle?.state === 'applied');
+  for (const u of users.slice(0, 5)) agent.directory.delete(u.id);
+  await evaluated(cfg);
+  await waitFor(async () => (await server.service.getStatus(cfg)).quarantine?.hold === 'deletes');
+  const page = (await server.service.listStagedDeletes(cfg, { limit: 3 })) as StagedDeletePage;
+  expect(page.total).toBe(5);
+  expect(page.items).toHaveLength(3);
+  const rest = (await server.service.listStagedDeletes(cfg, { cursor: page.nextCursor! })) as StagedDeletePage;
+  expect(new Set([...page.items, ...rest.items].map((d) => d.dn))).toEqual(new Set(users.slice(0, 5).map((u) => u.dn)));
+  const byParent = (await server.service.listStagedDeletes(cfg, { groupBy: 'parent' })) as StagedDeleteGroups;
+  expect(byParent.groups).toEqual([expect.objectContaining({ key: `ou=lane,${BASE}`, count: 5 })]);
+  await agent.close();
+});

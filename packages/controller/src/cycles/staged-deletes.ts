@@ -16,6 +16,8 @@ const READ_CHUNK = 5000;
 export interface StagedDeleteRecords {
   /** The cycle's deletes as its plan holds them (encoded plan entries), `offset` on, at most `count`; and how many it holds. */
   deletes(cycleId: string, offset: number, count: number): Promise<{ total: number; entries: string[] }>;
+  /** The delete lane's held set (`hold: "deletes"`), sorted by object id, `offset` on, at most `count`; and its size. */
+  laneDeletes(configurationId: string, offset: number, count: number): Promise<{ total: number; entries: string[] }>;
   /** The source scope (JSON of `source`) the cycle read. */
   scopeOf(cycleId: string): Promise<string | null>;
 }
@@ -137,13 +139,18 @@ export class StagedDeleteService {
       return query.groupBy ? { groups: [], total: 0, cycleId: null } : { items: [], nextCursor: null, total: 0, cycleId: null };
     }
     const fallback = await this.fallbackCause(configurationId, q.cycleId);
+    // hold "cycle": the quarantined cycle's plan; hold "deletes": the delete lane's held set.
+    const read = (offset: number, count: number) =>
+      q.hold === 'deletes'
+        ? this.deps.records.laneDeletes(configurationId, offset, count)
+        : this.deps.records.deletes(q.cycleId, offset, count);
     if (query.groupBy) {
       if (query.cursor !== undefined)
         throw new ValidationError('cursor', 'is not taken with groupBy (the groups are one answer)');
       const grouper = new StagedDeleteGrouper(query.groupBy as StagedDeleteGrouping);
       let total = 0;
       for (let offset = 0; ; offset += READ_CHUNK) {
-        const page = await this.deps.records.deletes(q.cycleId, offset, READ_CHUNK);
+        const page = await read(offset, READ_CHUNK);
         total = page.total;
         for (const e of page.entries) grouper.add(stagedDeleteOf(e, fallback));
         if (page.entries.length < READ_CHUNK) break;
@@ -162,7 +169,7 @@ export class StagedDeleteService {
         );
       offset = Number(m[2]);
     }
-    const page = await this.deps.records.deletes(q.cycleId, offset, limit);
+    const page = await read(offset, limit);
     const items = page.entries.map((e) => stagedDeleteOf(e, fallback));
     const next = offset + items.length;
     return { items, nextCursor: next < page.total ? `${q.cycleId}:${next}` : null, total: page.total, cycleId: q.cycleId };
@@ -171,9 +178,12 @@ export class StagedDeleteService {
   /** The held deletes of a quarantined cycle by cause and parent DN, largest first ([] when it holds none). */
   async causesOf(configurationId: string, cycleId: string): Promise<CauseParentCount[]> {
     const fallback = await this.fallbackCause(configurationId, cycleId);
+    const lane = (await this.deps.cycles.quarantine(configurationId))?.hold === 'deletes';
     const groups = new Map<string, CauseParentCount>();
     for (let offset = 0; ; offset += READ_CHUNK) {
-      const page = await this.deps.records.deletes(cycleId, offset, READ_CHUNK);
+      const page = lane
+        ? await this.deps.records.laneDeletes(configurationId, offset, READ_CHUNK)
+        : await this.deps.records.deletes(cycleId, offset, READ_CHUNK);
       for (const e of page.entries) {
         const d = stagedDeleteOf(e, fallback);
         const id = `${d.cause}\u0000${d.parentDn.toLowerCase()}`;

@@ -52,6 +52,7 @@ export class QuarantineNotifier {
       deleteCount: q.deleteCount,
       threshold: q.threshold,
       trippedBy: q.trippedBy,
+      hold: q.hold,
       since: q.since,
       staged,
       publicUrl: this.publicUrl(),

@@ -1,10 +1,12 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { PlannedMembership } from '../cycles/member-removal-counter';
 import type { ApplyRecords, ApplySession, ChunkWrites } from '../cycles/processing-records';
 import type { ObjectTypeName } from '../model';
 import { summaryField } from '../pipeline/stored-batch';
 import type { UnitOfWork } from '../targets/target';
 import { throwOnError } from './evaluation-store';
 import type { Keys } from './keys';
+import { queueMemberRecords } from './member-store';
 import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
 import { queueEncoded } from './resp';
 import { Scripts } from './scripts';
@@ -66,6 +68,10 @@ class RecordedChunk implements ChunkWrites {
     this.tx.hincrby(this.keys.cycle(cycleId), 'deletesApplied', n);
   }
 
+  setMembers(configurationId: string, groups: readonly PlannedMembership[]): void {
+    queueMemberRecords(this.tx, this.keys, configurationId, groups);
+  }
+
   settleRetries(configurationId: string, objectIds: readonly string[]): void {
     queueEncoded(this.tx, 'hdel', [this.keys.retry(configurationId), ...objectIds]);
   }
@@ -121,6 +127,23 @@ class RedisApplySession implements ApplySession {
  * writes, the index, per-type counts, retry records, the provisioning log, progress), and
  * the finalizing transaction.
  */
+/**
+ * The state a cycle's move to `applied` writes: the committed cycle advances (not for a
+ * delete lane's release cycle, which no agent ran); the quarantine goes, unless a delete
+ * lane is still open after the cycle (cycles/delete-lane.ts).
+ */
+function finalizeSpec(input: Parameters<ApplyRecords['finalize']>[0]) {
+  const committed: Record<string, string> = input.release
+    ? {}
+    : { committedCycleId: input.cycleId, committedScope: input.committedScope };
+  if (input.laneOpen) return { cycle: { completedAt: input.completedAt }, state: committed, stateDel: ['currentCycleId'] };
+  return {
+    cycle: { completedAt: input.completedAt },
+    state: { state: 'healthy', ...committed },
+    stateDel: ['currentCycleId', 'quarantine', 'notification', 'lane', 'restartedSeries'],
+  };
+}
+
 export class ApplyStore implements ApplyRecords {
   constructor(
     private readonly redis: Redis,
@@ -165,11 +188,7 @@ export class ApplyStore implements ApplyRecords {
         this.keys.cycle(cycleId),
         this.keys.state(cfgId),
         { from: ['applying'], to: 'applied' },
-        {
-          cycle: { completedAt: input.completedAt },
-          state: { state: 'healthy', committedCycleId: cycleId, committedScope: input.committedScope },
-          stateDel: ['currentCycleId', 'quarantine', 'notification'],
-        },
+        finalizeSpec(input),
       ),
     );
     if (input.mootRetries.length > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...input.mootRetries]);

@@ -15,6 +15,7 @@ import {
   type StartCycleResult,
 } from './scripts';
 import type { Keys } from './keys';
+import { DeleteLaneStore } from './delete-lane-store';
 import {
   NO_NOTIFICATION,
   decodeNotification,
@@ -35,7 +36,31 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
-  ) {}
+  ) {
+    this.lanes = new DeleteLaneStore(redis, keys);
+  }
+
+  private readonly lanes: DeleteLaneStore;
+
+  async releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number> {
+    const now = Date.now();
+    return this.lanes.release(configurationId, cycleId, now, {
+      phase: 'applying',
+      configurationId,
+      agentId: '',
+      mode: 'delta',
+      trigger: 'release',
+      startedAt: new Date(now).toISOString(),
+      evaluatedMode: 'delta',
+      released: '1',
+      releasedBy: by,
+      releasedAt: at,
+    });
+  }
+
+  async discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number> {
+    return this.lanes.discard(configurationId, nextState, seriesCount);
+  }
 
   async record(cycleId: string): Promise<CycleRecord> {
     return this.redis.hgetall(this.keys.cycle(cycleId));
@@ -140,6 +165,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
       lastCycleId: st.lastCycleId ?? null,
       committedCycleId: st.committedCycleId ?? null,
       committedScope: st.committedScope ?? null,
+      lane: st.lane === '1',
     };
   }
 
@@ -217,6 +243,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     error: { code: string; message: string },
     completedAt: string,
     nextState: ConfigurationState,
+    seriesCount = 0,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -224,7 +251,8 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
       { from: ['quarantined'], to: 'discarded' },
       {
         cycle: { completedAt, error: JSON.stringify(error) },
-        state: { state: nextState },
+        // The next quarantine, should the source still be as it was, continues the series.
+        state: { state: nextState, restartedSeries: seriesCount },
         stateDel: ['currentCycleId', 'quarantine', 'notification'],
         requireCurrent: true,
         cycleId,
@@ -332,6 +360,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
     },
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
     approvalId: h.approvalId || null,
+    ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
   };
 }
 

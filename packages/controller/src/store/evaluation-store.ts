@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { AppliedDeletes, PerType } from '../guard/decide';
-import type { EvaluationRecords, EvaluationWatch, PlanParts, QuarantineDecision } from '../cycles/processing-records';
+import type { LaneState } from '../cycles/delete-lane';
+import type {
+  EvaluationRecords,
+  EvaluationWatch,
+  LaneDecision,
+  PlanParts,
+  QuarantineDecision,
+} from '../cycles/processing-records';
+import { DeleteLaneStore } from './delete-lane-store';
+import { MemberStore } from './member-store';
 import { summaryField } from '../pipeline/stored-batch';
 import type { Keys } from './keys';
 import type { ProvisioningLog } from './provisioning-log';
@@ -76,11 +85,14 @@ class RedisEvaluationWatch implements EvaluationWatch {
 
   async commit(input: Parameters<EvaluationWatch['commit']>[0]): Promise<boolean> {
     const { configurationId: cfgId, cycleId, heldByType, cycleFields, quarantine } = input;
+    const lane = input.lane ?? null;
     if (!(input.parts instanceof RedisPlanParts)) throw new Error('not plan parts of this store');
     const part = input.parts;
     const tx = this.conn.multi();
     tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
-    if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
+    if (quarantine || lane?.logStaged) this.plog.addRendered(tx, cfgId, part.sd);
+    // The delete lane: the deletes go into the held set (emptying the deletes part) first.
+    if (lane) DeleteLaneStore.queueHold(tx, this.keys, cfgId, cycleId, part.d, lane.leaving);
     tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
     if (quarantine) {
       tx.eval(
@@ -97,9 +109,7 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'applying' },
-          {
-            cycle: cycleFields,
-          },
+          lane ? laneFields(cycleFields, lane) : { cycle: cycleFields },
         ),
       );
     }
@@ -124,6 +134,16 @@ function quarantinedFields(cycleFields: Record<string, string | number>, d: Quar
   };
 }
 
+/** The fields a delete lane's cycle writes as it moves to `applying` (cycles/delete-lane.ts). */
+function laneFields(cycleFields: Record<string, string | number>, d: LaneDecision) {
+  const cycle = d.notify !== null ? { ...cycleFields, stagedPreview: JSON.stringify(d.stagedPreview) } : cycleFields;
+  if (!d.quarantine) return { cycle };
+  const state: Record<string, string> = { state: 'quarantined', lane: '1', quarantine: encodeQuarantine(d.quarantine) };
+  if (d.notify !== null)
+    state.notification = encodeNotification(d.notify ? { ...NO_NOTIFICATION, status: 'pending' } : NO_NOTIFICATION);
+  return { cycle, state };
+}
+
 /**
  * What evaluation reads and writes: the batches' summaries and the seen hash of the cycle
  * (`P:cycle:{id}:batches`, `:seen`), the synced index, per-type counts, retry records and
@@ -139,6 +159,22 @@ export class EvaluationStore implements EvaluationRecords {
 
   summaries(cycleId: string, seqs: readonly number[]): Promise<(string | null)[]> {
     return this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(summaryField));
+  }
+
+  batchChanges(cycleId: string, seqs: readonly number[]): Promise<(Buffer | null)[]> {
+    return this.redis.hmgetBuffer(this.keys.batches(cycleId), ...seqs.map(String));
+  }
+
+  previousMembers(configurationId: string, groupIds: readonly string[]): Promise<(string[] | null)[]> {
+    return new MemberStore(this.redis, this.keys).previous(configurationId, groupIds);
+  }
+
+  lane(configurationId: string): Promise<LaneState> {
+    return new DeleteLaneStore(this.redis, this.keys).state(configurationId);
+  }
+
+  heldByLane(configurationId: string, objectIds: readonly string[]): Promise<boolean[]> {
+    return new DeleteLaneStore(this.redis, this.keys).holds(configurationId, objectIds);
   }
 
   latestChanges(cycleId: string, objectIds: readonly string[]): Promise<(string | null)[]> {

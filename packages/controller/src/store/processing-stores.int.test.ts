@@ -173,6 +173,8 @@ describe('ApplyStore', () => {
       deletesApplied: 3,
       nowMs: 5000,
       keepSinceMs: 100,
+      laneOpen: false,
+      release: false,
     };
     expect(await apply.finalize(input)).toBe(true);
     expect(await redis.hget(keys.cycle('c-1'), 'phase')).toBe('applied');
