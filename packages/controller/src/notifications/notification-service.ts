@@ -259,6 +259,7 @@ export class NotificationService implements CycleEvents {
         deleteCount: q.deleteCount,
         threshold: q.threshold,
         trippedBy: q.trippedBy,
+        hold: q.hold,
         since: q.since,
         staged: await this.deps.records.stagedPreview(q.cycleId),
         publicUrl,
