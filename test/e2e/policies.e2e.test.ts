@@ -59,7 +59,9 @@ describe('delete policies', () => {
 
   /** The one quarantine email of a scenario. */
   async function mailOf(s: Scenario) {
-    const [mail] = await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
+    const [mail] = await system.smtp.waitForMessages(1, {
+      filter: (m) => m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded'),
+    });
     return mail!;
   }
 
@@ -146,7 +148,9 @@ describe('delete policies', () => {
     const disabled = await system.syncNow(s.id, 'quarantined');
     expect(disabled.quarantine?.trippedBy).toEqual([{ rule: 'protected', value: 1, limit: 1 }]);
     expect((await system.objects(s.id)).find((o) => o.dn === adminDns[1])?.disabled).toBe(false);
-    const mails = await system.smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
+    const mails = await system.smtp.waitForMessages(2, {
+      filter: (m) => m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded'),
+    });
     expect(mails[1]!.text).toContain('protected: 1 protected object deleted');
   });
 

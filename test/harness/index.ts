@@ -17,4 +17,5 @@ export {
   type CycleView,
   type CloudObjectView,
   type LogEntryView,
+  type NotificationEventView,
 } from './system';

@@ -106,6 +106,7 @@ export interface ConfigurationBody {
   syncIntervalSeconds?: number;
   accidentalDeletes?: DeletePolicyBody;
   notificationEmail?: string | null;
+  notifications?: { emails?: string[]; webhooks?: { url: string; secret?: string | null }[] };
 }
 
 /** The delete policy settings (`accidentalDeletes`); null turns a rule off. */
@@ -418,7 +419,7 @@ export class TestSystem {
     });
   }
 
-  private waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
+  waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
     return waitFor(
       async () => {
         const s = await this.status(configurationId);
@@ -521,6 +522,24 @@ export interface StatusView {
     notification?: { status: string; attempts: number; lastError: string | null };
   };
   lastCycle: CycleView | null;
+  notifications?: NotificationEventView[];
+}
+
+/** A notification event and its deliveries (`status.notifications[]`, GET .../notifications). */
+export interface NotificationEventView {
+  id: string;
+  event: string;
+  at: string;
+  cycleId: string | null;
+  deliveries: {
+    channel: 'email' | 'webhook';
+    to: string;
+    status: 'pending' | 'delivered' | 'failed' | 'cancelled';
+    attempts: number;
+    lastError: string | null;
+    responseStatus: number | null;
+    deliveredAt: string | null;
+  }[];
 }
 
 export interface CloudObjectView {

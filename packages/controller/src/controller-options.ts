@@ -119,6 +119,12 @@ export interface ControllerOptions {
   mailAttempts?: number;
   /** First retry delay of a failed email (exponential backoff). Default 5000. */
   mailBackoffMs?: number;
+  /** Webhook POST attempts before a delivery is marked failed. Default 10. */
+  webhookAttempts?: number;
+  /** First retry delay of a failed webhook POST (exponential backoff). Default 5000. */
+  webhookBackoffMs?: number;
+  /** How long one webhook POST may take before it counts as failed. Default 10000. */
+  webhookTimeoutMs?: number;
   /** A running cycle with no frame from its agent for this long is failed. Default 600000. */
   cycleTimeoutMs?: number;
   /**
@@ -183,6 +189,9 @@ export interface CompiledControllerOptions {
   readonly stalledIntervalMs: number;
   readonly mailAttempts: number;
   readonly mailBackoffMs: number;
+  readonly webhookAttempts: number;
+  readonly webhookBackoffMs: number;
+  readonly webhookTimeoutMs: number;
   readonly cycleTimeoutMs: number;
   readonly releaseWaitMs: number;
   readonly cycleConcurrency: number;
@@ -380,6 +389,9 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     stalledIntervalMs: i('stalledIntervalMs', 30_000, 200),
     mailAttempts: i('mailAttempts', 10, 1, 1000),
     mailBackoffMs: i('mailBackoffMs', 5000, 1),
+    webhookAttempts: i('webhookAttempts', 10, 1, 1000),
+    webhookBackoffMs: i('webhookBackoffMs', 5000, 1),
+    webhookTimeoutMs: i('webhookTimeoutMs', 10_000, 100, 300_000),
     cycleTimeoutMs: i('cycleTimeoutMs', 600_000, 1000),
     releaseWaitMs: i('releaseWaitMs', 30_000, 0, 600_000),
     cycleConcurrency: i('cycleConcurrency', 4, 1, 256),

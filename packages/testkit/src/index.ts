@@ -14,3 +14,4 @@ export { SmtpSink, startSmtp, type ReceivedMail } from './smtp';
 export { duplicateTopLevelKeys } from './log-lines';
 export { makeTestCertificates, type TestCertificates } from './certificates';
 export { usersLdif, userLdif, groupLdif, userDns, type SampleUser } from './ldif';
+export { WebhookReceiver, startWebhookReceiver, type ReceivedRequest } from './webhook-receiver';

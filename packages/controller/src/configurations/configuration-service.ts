@@ -6,6 +6,7 @@ import { ENDED_PHASES, isCyclePhase } from '../cycles/cycle-phase';
 import type { CycleRecords } from '../cycles/cycle-records';
 import type { CycleService } from '../cycles/cycle-service';
 import { applyConfigurationPatch, validateConfigurationInput } from './configuration-validation';
+import { publicNotifications } from './notification-settings';
 import { ConflictError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { Actor, Configuration, ConfigurationPatch, StoredConfiguration } from '../model';
@@ -36,7 +37,7 @@ export class ConfigurationService {
   constructor(private readonly deps: ConfigurationServiceDeps) {}
 
   private async withState(cfg: StoredConfiguration): Promise<Configuration> {
-    return { ...cfg, state: await this.deps.configs.state(cfg.id) };
+    return { ...cfg, notifications: publicNotifications(cfg), state: await this.deps.configs.state(cfg.id) };
   }
 
   async listConfigurations(): Promise<Configuration[]> {
@@ -67,7 +68,7 @@ export class ConfigurationService {
           this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start the first cycle');
       });
     }
-    return { ...cfg, state: 'pending' };
+    return { ...cfg, notifications: publicNotifications(cfg), state: 'pending' };
   }
 
   async getConfiguration(id: string): Promise<Configuration> {

@@ -17,6 +17,7 @@ import type {
 
 export type { StoredConfiguration };
 import { sourceFilterProblem } from './source-filter';
+import { notificationsOf, validateNotifications } from './notification-settings';
 
 /** A configuration as stored (the `state` lives in the state hash). */
 
@@ -265,7 +266,15 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
   return out;
 }
 
-const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail'];
+const TOP_LEVEL = [
+  'name',
+  'agentIds',
+  'source',
+  'syncIntervalSeconds',
+  'accidentalDeletes',
+  'notificationEmail',
+  'notifications',
+];
 
 /** Checks a POST body and fills defaults. Throws ValidationError naming the field. */
 export function validateConfigurationInput(input: unknown, id: string, now: string): StoredConfiguration {
@@ -273,6 +282,7 @@ export function validateConfigurationInput(input: unknown, id: string, now: stri
   for (const k of Object.keys(input)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const body = input as unknown as ConfigurationInput;
   if (body.source === undefined) throw new ValidationError('source', 'is required');
+  const notificationEmail = body.notificationEmail === undefined ? null : email('notificationEmail', body.notificationEmail);
   return {
     id,
     name: string('name', body.name, true).trim(),
@@ -286,7 +296,8 @@ export function validateConfigurationInput(input: unknown, id: string, now: stri
       body.accidentalDeletes === undefined
         ? { ...DEFAULT_ACCIDENTAL_DELETES }
         : accidentalDeletes(body.accidentalDeletes, DEFAULT_ACCIDENTAL_DELETES),
-    notificationEmail: body.notificationEmail === undefined ? null : email('notificationEmail', body.notificationEmail),
+    notificationEmail,
+    notifications: validateNotifications(body.notifications, { emails: [], webhooks: [] }, notificationEmail),
     createdAt: now,
     updatedAt: now,
   };
@@ -297,6 +308,8 @@ export function applyConfigurationPatch(current: StoredConfiguration, patch: unk
   if (!isObject(patch)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(patch)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const p = patch as ConfigurationPatch;
+  const notificationEmail =
+    p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail);
   return {
     ...current,
     name: p.name === undefined ? current.name : string('name', p.name, true).trim(),
@@ -310,8 +323,8 @@ export function applyConfigurationPatch(current: StoredConfiguration, patch: unk
       p.accidentalDeletes === undefined
         ? current.accidentalDeletes
         : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
-    notificationEmail:
-      p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail),
+    notificationEmail,
+    notifications: validateNotifications(p.notifications, notificationsOf(current), notificationEmail),
     updatedAt: now,
   };
 }

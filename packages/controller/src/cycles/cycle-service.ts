@@ -13,6 +13,7 @@ import { StartCycleResult } from '../store/scripts';
 import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
+import { NO_EVENTS, type CycleEvents } from './cycle-events';
 
 /** What cycles need to know of agents (the agent registry answers it). */
 export interface AgentPresence {
@@ -34,6 +35,8 @@ export interface CycleServiceDeps {
   agents: AgentPresence;
   queues: PipelineQueues;
   link: AgentChannel;
+  /** Where cycle.failed is reported. */
+  events?: CycleEvents;
 }
 
 /**
@@ -190,6 +193,7 @@ export class CycleService {
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
+      await (this.deps.events ?? NO_EVENTS).publish({ event: 'cycle.failed', configurationId, cycleId });
     }
     await this.deps.records.dropStaged(cycleId);
     return moved;

@@ -254,19 +254,23 @@ describe('accidental delete prevention', () => {
     await s.agent.close();
   });
 
-  it('restart without fixing the source quarantines again, with one new email', async () => {
+  it('restart without fixing the source quarantines again, with one new quarantine email (and one saying it was restarted)', async () => {
     const s = await synced(12);
     removeUsers(s, THRESHOLD);
     const first = await runCycle(s);
-    await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
+    const quarantineMail = (m: { to: string[]; subject: string }) =>
+      m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded');
+    await smtp.waitForMessages(1, { filter: quarantineMail });
     const { cycleId: second } = await server.service.restart(s.cfg, TEST_ADMIN);
     await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.cycleId === second, {
       message: 'quarantined again',
     });
     expect(second).not.toBe(first);
-    await smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
+    await smtp.waitForMessages(2, { filter: quarantineMail });
+    await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) && m.subject.includes('quarantine restarted') });
     await new Promise((r) => setTimeout(r, 300));
-    expect(mailsTo(s.email)).toHaveLength(2);
+    expect(mailsTo(s.email)).toHaveLength(3);
+    expect(mailsTo(s.email).filter(quarantineMail)).toHaveLength(2);
     expect(await total(s.cfg)).toBe(12);
     await s.agent.close();
   });

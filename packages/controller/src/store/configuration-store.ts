@@ -93,6 +93,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.lane(id),
       this.keys.retry(id),
       this.keys.plog(id),
+      this.keys.deleteApprovals(id),
+      this.keys.notificationEvents(id),
     );
   }
 }

@@ -48,7 +48,7 @@
  * | `P:{C}:config:<id>:members` | hash | group id -> its member keys (JSON) as applied (store/member-record.ts), for the delete guard's `memberRemovals` |
  * | `P:{C}:config:<id>:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:{C}:config:<id>:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
- * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, drift, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
+ * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, drift, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error, approvalId (cycles/cycle-record.ts) |
  * | `P:{C}:cycle:<id>:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:{C}:cycle:<id>:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
  * | `P:{C}:cycle:<id>:approvals` | set | token ids of the admins who allowed the quarantined cycle's deletes, while `approvals: 2` waits for the second |
@@ -57,13 +57,16 @@
  * | `P:{C}:dir:<cfg>:o:<oid>` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
  * | `P:{C}:dir:<cfg>:t:<type>` | zset (lex) | object ids of the type (each object in one) |
  * | `P:{C}:dir:<cfg>:dn` | hash | lower-cased DN -> object id |
+ * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
+ * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
+ * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
  * | `P:{g}:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
  * | `P:authfail:<address>` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
  * | `P:dashboard-session:<sha256>` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (store/dashboard-sessions.ts) |
  * | `P:{tokens}:apitoken:<id>` | hash | an API token: name, role, its secret's SHA-256, createdAt, lastUsedAt (store/token-store.ts) |
  * | `P:{tokens}:apitokens` | zset | API token ids by creation time (written in one MULTI with the token) |
- * | `P:bull:{cycles-<n>}:*`, `P:bull:{schedule}:*`, `P:bull:{mail}:*` | BullMQ | queues `cycles-0` to `cycles-3` (a configuration's cycle jobs always in the same one: `cycleQueueShard`), `schedule`, `mail` |
+ * | `P:bull:{cycles-<n>}:*`, `P:bull:{schedule}:*`, `P:bull:{mail}:*`, `P:bull:{notify}:*` | BullMQ | queues `cycles-0` to `cycles-3` (a configuration's cycle jobs always in the same one: `cycleQueueShard`), `schedule`, `mail` (drained only), `notify` (the notifications' outbox) |
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -179,6 +182,18 @@ export class Keys {
   }
   dirDn(cfg: string): string {
     return `${this.c(cfg)}:dir:${cfg}:dn`;
+  }
+  /** The configuration's pre-approvals of deletes. */
+  deleteApprovals(cfgId: string): string {
+    return `${this.c(cfgId)}:config:${cfgId}:delete-approvals`;
+  }
+  /** The configuration's notification events, by time. */
+  notificationEvents(cfgId: string): string {
+    return `${this.c(cfgId)}:config:${cfgId}:notifications`;
+  }
+  /** One notification event: its header, body and deliveries (in its configuration's slot: the id begins with its 8 hex digits). */
+  notificationEvent(eventId: string): string {
+    return `${this.c(eventId)}:notification:${eventId}`;
   }
   get audit(): string {
     return `${this.prefix}:{g}:audit`;
