@@ -167,8 +167,12 @@ async function massDelete(system: TestSystem, id: string): Promise<void> {
   );
   const entry = audit.items.find((a) => a.action === 'allow-deletes');
   expectEq('audit: allow-deletes by', entry?.actor.name, 'bootstrap-admin');
-  await waitFor(() => system.smtp.messages.length >= 1, { message: 'email' });
-  expectEq('emails sent in all', system.smtp.messages.filter((m) => m.to.includes('ops@example.com')).length, 1);
+  // One email for the quarantine and one for its release, each once.
+  const toOps = () => system.smtp.messages.filter((m) => m.to.includes('ops@example.com'));
+  await waitFor(() => toOps().length >= 2, { message: 'the release email' });
+  expectEq('quarantine emails', toOps().filter((m) => m.subject.includes('Delete threshold exceeded')).length, 1);
+  expectEq('release emails', toOps().filter((m) => m.subject.includes('deletes released')).length, 1);
+  expectEq('emails sent in all', toOps().length, 2);
 }
 
 main().catch((error: unknown) => {
