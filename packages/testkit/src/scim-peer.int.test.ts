@@ -10,6 +10,7 @@ describe('ScimPeer', () => {
   afterAll(async () => peer.close());
   beforeEach(() => peer.clearRequests());
 
+  type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const call = async (method: string, path: string, body?: unknown, token = peer.token) => {
     const res = await fetch(`${peer.url}${path}`, {
       method,
@@ -17,7 +18,7 @@ describe('ScimPeer', () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : null };
+    return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Body) : null };
   };
 
   it('creates, finds by filter, patches and deletes users and groups, and records every request', async () => {

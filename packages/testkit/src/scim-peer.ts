@@ -86,13 +86,20 @@ function plain(instance: unknown): Record<string, unknown> {
   return JSON.parse(JSON.stringify(instance)) as Record<string, unknown>;
 }
 
+/** SCIMMY's handler registration, typed as this file uses it (its own types want schema instances). */
+interface Declared {
+  egress(handler: (resource: ScimmyResource, ctx: Context) => unknown): Declared;
+  ingress(handler: (resource: ScimmyResource, instance: unknown, ctx: Context) => unknown): Declared;
+  degress(handler: (resource: ScimmyResource, ctx: Context) => void): Declared;
+}
+
 let declared = false;
 
 /** Declares SCIMMY's User (with the enterprise extension) and Group once per process. */
 function declareResources(): void {
   if (declared) return;
   declared = true;
-  SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false))
+  (SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false)) as unknown as Declared)
     .egress((resource: ScimmyResource, ctx: Context) => {
       const s = ctx.store;
       if (resource.id) {
@@ -138,7 +145,7 @@ function declareResources(): void {
         if (members?.some((m) => m.value === before.id)) g.members = members.filter((m) => m.value !== before.id);
       }
     });
-  SCIMMY.Resources.declare(SCIMMY.Resources.Group)
+  (SCIMMY.Resources.declare(SCIMMY.Resources.Group) as unknown as Declared)
     .egress((resource: ScimmyResource, ctx: Context) => {
       const s = ctx.store;
       if (resource.id) {
