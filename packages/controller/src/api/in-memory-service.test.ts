@@ -128,6 +128,7 @@ export class InMemoryControllerService implements ControllerService {
       syncIntervalSeconds: input.syncIntervalSeconds ?? 120,
       accidentalDeletes: { ...DEFAULT_ACCIDENTAL_DELETES, ...input.accidentalDeletes },
       notificationEmail: input.notificationEmail ?? null,
+      target: { type: 'cloudDirectory' },
       state: 'pending',
       createdAt: at,
       updatedAt: at,

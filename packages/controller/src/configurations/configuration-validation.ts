@@ -15,6 +15,8 @@ import type {
 
 export type { StoredConfiguration };
 import { sourceFilterProblem } from './source-filter';
+import { DEFAULT_TARGET, validateTarget } from '../targets/target-settings';
+import type { SecretBox } from '../secrets/secret-box';
 
 /** A configuration as stored (the `state` lives in the state hash). */
 
@@ -235,10 +237,18 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
   };
 }
 
-const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail'];
+const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail', 'target'];
 
-/** Checks a POST body and fills defaults. Throws ValidationError naming the field. */
-export function validateConfigurationInput(input: unknown, id: string, now: string): StoredConfiguration {
+/**
+ * Checks a POST body and fills defaults. Throws ValidationError naming the field. `secrets`
+ * seals a SCIM target's secrets (null when SYNCGUARD_SECRET_KEY is not set: a SCIM target is refused).
+ */
+export function validateConfigurationInput(
+  input: unknown,
+  id: string,
+  now: string,
+  secrets: SecretBox | null = null,
+): StoredConfiguration {
   if (!isObject(input)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(input)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const body = input as unknown as ConfigurationInput;
@@ -257,13 +267,20 @@ export function validateConfigurationInput(input: unknown, id: string, now: stri
         ? { ...DEFAULT_ACCIDENTAL_DELETES }
         : accidentalDeletes(body.accidentalDeletes, DEFAULT_ACCIDENTAL_DELETES),
     notificationEmail: body.notificationEmail === undefined ? null : email('notificationEmail', body.notificationEmail),
+    target:
+      body.target === undefined ? DEFAULT_TARGET : validateTarget(body.target, undefined, { box: secrets, configurationId: id }),
     createdAt: now,
     updatedAt: now,
   };
 }
 
 /** Applies a PATCH (nested objects merge) to a stored configuration. */
-export function applyConfigurationPatch(current: StoredConfiguration, patch: unknown, now: string): StoredConfiguration {
+export function applyConfigurationPatch(
+  current: StoredConfiguration,
+  patch: unknown,
+  now: string,
+  secrets: SecretBox | null = null,
+): StoredConfiguration {
   if (!isObject(patch)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(patch)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const p = patch as ConfigurationPatch;
@@ -282,6 +299,10 @@ export function applyConfigurationPatch(current: StoredConfiguration, patch: unk
         : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
     notificationEmail:
       p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail),
+    target:
+      p.target === undefined
+        ? (current.target ?? DEFAULT_TARGET)
+        : validateTarget(p.target, current.target, { box: secrets, configurationId: current.id }),
     updatedAt: now,
   };
 }

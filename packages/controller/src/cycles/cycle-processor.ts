@@ -22,6 +22,7 @@ import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store
 import { unitOfWork } from '../store/unit-of-work';
 import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
+import type { TargetResolver } from '../targets/target-resolver';
 import type { StoredConfiguration } from '../model';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../store/provisioning-log';
 import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from '../pipeline/stored-batch';
@@ -190,6 +191,13 @@ function outcomeDetails(outcome: TargetOutcome): string | null {
   }
 }
 
+/** Failed operations of a cycle of `size` that quarantine it with TargetFailures (Infinity: never). */
+export function failureLimit(target: Target, size: number): number {
+  const q = target.failureQuarantine;
+  if (!q) return Number.POSITIVE_INFINITY;
+  return Math.max(q.minimum, Math.ceil((size * q.percent) / 100));
+}
+
 export function typeName(t: ObjectType): ObjectTypeName {
   return t === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user';
 }
@@ -215,7 +223,7 @@ export class CycleProcessor {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly target: Target,
+    private readonly targets: TargetResolver,
     private readonly plog: ProvisioningLog,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
@@ -659,7 +667,8 @@ export class CycleProcessor {
     // run ahead: the next chunk's writes are worked out while the current chunk commits,
     // recorded, and queued on that chunk's MULTI when its turn comes. Plan entries name
     // distinct objects, so what a chunk reads is not what the chunk before writes.
-    const ahead = this.target.transactional === true;
+    const target = this.targets.forConfiguration(await this.hooks.loadConfiguration(cfgId));
+    const ahead = target.transactional === true;
     const prepare = async (offset: number): Promise<PreparedChunk> => {
       const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
       const chunk: PreparedChunk = {
@@ -668,7 +677,7 @@ export class CycleProcessor {
         calls: [],
         outcomes: [],
       };
-      if (ahead) await this.render(cycleId, c, chunk, recorder(chunk.calls));
+      if (ahead) await this.render(cycleId, c, target, chunk, recorder(chunk.calls));
       return chunk;
     };
     // The next chunk is read, decoded (and rendered) while the current one commits.
@@ -676,15 +685,23 @@ export class CycleProcessor {
     try {
       for (;;) {
         // Sent together: the connection runs WATCH before the read, one round trip for both.
-        const [, [phase, appliedRaw, sizeRaw]] = await Promise.all([
+        const [, [phase, appliedRaw, sizeRaw, failedRaw]] = await Promise.all([
           conn.watch(cycleKey),
-          conn.hmget(cycleKey, 'phase', 'applied', 'planSize'),
+          conn.hmget(cycleKey, 'phase', 'applied', 'planSize', 'failed'),
         ]);
         const applied = Number(appliedRaw ?? 0);
         const size = Number(sizeRaw ?? 0);
         if (phase !== 'applying' || applied >= size) {
           await conn.unwatch();
           await pending.next?.catch(() => undefined);
+          return;
+        }
+        // TargetFailures: once enough of the cycle's operations failed, nothing more is sent.
+        const limit = failureLimit(target, size);
+        if (Number(failedRaw ?? 0) >= limit) {
+          await conn.unwatch();
+          await pending.next?.catch(() => undefined);
+          await this.quarantineForFailures(cycleId, cfgId, Number(failedRaw ?? 0), limit);
           return;
         }
         let prepared: PreparedChunk | null = pending.next ? await pending.next : null;
@@ -696,7 +713,7 @@ export class CycleProcessor {
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
         const tx = conn.multi();
         if (ahead) replay(chunk.calls, tx);
-        else await this.render(cycleId, c, chunk, tx);
+        else await this.render(cycleId, c, target, chunk, tx);
         tx.hset(cycleKey, 'applied', applied + chunk.ops.length);
         const done = await tx.exec();
         if (done === null) {
@@ -737,12 +754,18 @@ export class CycleProcessor {
    * for its object); a failed one is logged as a failure and kept as a retry record for
    * the cycles after, and its object stays as the index had it.
    */
-  private async render(cycleId: string, c: CycleRecord, chunk: PreparedChunk, tx: ChainableCommander): Promise<void> {
+  private async render(
+    cycleId: string,
+    c: CycleRecord,
+    target: Target,
+    chunk: PreparedChunk,
+    tx: ChainableCommander,
+  ): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const ops = chunk.ops;
-    const outcomes = await this.target.apply(cfgId, ops, unitOfWork(tx));
+    const outcomes = await target.apply(cfgId, ops, unitOfWork(tx));
     if (outcomes.length !== ops.length)
-      throw new Error(`the ${this.target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
+      throw new Error(`the ${target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
     chunk.outcomes = outcomes;
     const now = new Date().toISOString();
     const indexSet: string[] = [];
@@ -845,6 +868,43 @@ export class CycleProcessor {
       if (!record) throw new Error(`plan entry ${texts[i]} of cycle ${cycleId}: its retry record is gone`);
       return PlannedChange.retry(e.kind, e.objectId, decodeRetryRecord(record));
     });
+  }
+
+  /**
+   * Quarantines an applying cycle whose target refused too many of its operations
+   * (`TargetFailures`): what was applied stays, the rest of the plan is not sent, and the
+   * configuration waits for a restart (which discards the cycle and reads the source again).
+   */
+  private async quarantineForFailures(cycleId: string, cfgId: string, failed: number, limit: number): Promise<void> {
+    const cfg = await this.hooks.loadConfiguration(cfgId);
+    const now = new Date().toISOString();
+    const q: StoredQuarantine = {
+      reason: 'TargetFailures',
+      deleteCount: failed,
+      threshold: limit,
+      trippedBy: [],
+      seriesCount: 1,
+      cycleId,
+      since: now,
+    };
+    const notification: StoredNotification = cfg?.notificationEmail ? { ...NO_NOTIFICATION, status: 'pending' } : NO_NOTIFICATION;
+    const moved = await this.redis.eval(
+      ...Scripts.transitionArgs(
+        this.keys.cycle(cycleId),
+        this.keys.state(cfgId),
+        { from: ['applying'], to: 'quarantined' },
+        {
+          cycle: { completedAt: now },
+          state: { state: 'quarantined', quarantine: encodeQuarantine(q), notification: encodeNotification(notification) },
+        },
+      ),
+    );
+    if (moved !== 1) return;
+    this.metrics.cycles.inc({ outcome: 'quarantined' });
+    this.logger.warn(
+      { configurationId: cfgId, cycleId, failed, limit },
+      `cycle quarantined: the target refused ${failed} operations (limit ${limit}); nothing more is sent until restart`,
+    );
   }
 
   private async finalize(cycleId: string, c: CycleRecord): Promise<boolean> {

@@ -20,6 +20,8 @@
  * | `P:config:{id}:held` | hash | `user`, `group` -> objects of the type the index holds (kept by apply chunks, set exactly by FULL cycles; for the delete guard's per-type percentages) |
  * | `P:config:{id}:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
  * | `P:config:{id}:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
+ * | `P:config:{id}:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?}` (store/scim-record-store.ts) |
+ * | `P:config:{id}:scim-dn` | hash | SCIM target: lower-cased DN -> the service provider's id (members and managers resolve through it) |
  * | `P:config:{id}:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:cycle:{id}` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error (cycles/cycle-record.ts) |
  * | `P:cycle:{id}:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
@@ -88,6 +90,14 @@ export class Keys {
   }
   retry(id: string): string {
     return `${this.prefix}:config:${id}:retry`;
+  }
+  /** The SCIM target's records: object id -> JSON. */
+  scimRecords(id: string): string {
+    return `${this.prefix}:config:${id}:scim`;
+  }
+  /** The SCIM target's DN map: lower-cased DN -> the service provider's id. */
+  scimDns(id: string): string {
+    return `${this.prefix}:config:${id}:scim-dn`;
   }
   plog(id: string): string {
     return `${this.prefix}:config:${id}:plog`;
