@@ -56,6 +56,8 @@ export interface ConfigurationBody {
   syncIntervalSeconds?: number;
   accidentalDeletes?: DeletePolicyBody;
   notificationEmail?: string | null;
+  /** `{type: 'cloudDirectory'}` (default) or a SCIM target (see the contract's "Targets"). */
+  target?: Record<string, unknown>;
 }
 
 /** The delete policy settings (`accidentalDeletes`); null turns a rule off. */

@@ -58,25 +58,32 @@ function scimError(status: number, scimType: string | null, detail: string): Err
   return new SCIMMY.Types.Error(status, scimType as never, detail);
 }
 
-/** `userName eq "x"`-style filters answered from an index; others by SCIMMY's matcher over everything. */
+/**
+ * Filters of `eq` terms on indexed attributes joined by `or` (`userName eq "x" or externalId eq "y"`)
+ * are answered from the indexes; any other filter by SCIMMY's matcher over every resource.
+ * (SCIMMY gives a filter as an array of alternatives, each an object of ANDed terms.)
+ */
 function byFilter(
   resource: ScimmyResource,
   all: Map<string, ScimResource>,
   indexes: Record<string, Map<string, string>>,
 ): ScimResource[] {
   const expression = resource.filter;
-  if (Array.isArray(expression) && expression.length === 1) {
-    const only = expression[0]!;
-    const keys = Object.keys(only);
-    if (keys.length === 1) {
-      const index = indexes[keys[0]!.toLowerCase()];
-      const test = only[keys[0]!];
-      if (index && Array.isArray(test) && test[0] === 'eq' && typeof test[1] === 'string') {
-        const id = index.get(keys[0] === 'userName' ? test[1].toLowerCase() : test[1]);
-        const found = id === undefined ? undefined : all.get(id);
-        return found ? [found] : [];
+  if (Array.isArray(expression) && expression.length > 0) {
+    const ids = new Set<string>();
+    let indexed = true;
+    for (const alternative of expression) {
+      const keys = Object.keys(alternative);
+      const test = keys.length === 1 ? alternative[keys[0]!] : undefined;
+      const index = keys.length === 1 ? indexes[keys[0]!.toLowerCase()] : undefined;
+      if (!index || !Array.isArray(test) || test[0] !== 'eq' || typeof test[1] !== 'string') {
+        indexed = false;
+        break;
       }
+      const id = index.get(keys[0]!.toLowerCase() === 'username' ? test[1].toLowerCase() : test[1]);
+      if (id !== undefined) ids.add(id);
     }
+    if (indexed) return [...ids].map((id) => all.get(id)!).filter(Boolean);
   }
   const values = [...all.values()];
   return resource.filter ? (resource.filter.match(values) as ScimResource[]) : values;
