@@ -267,4 +267,51 @@ describe('SCIM 2.0 target end to end', () => {
       await oauthPeer.close();
     }
   });
+
+  it('the built-in cloud directory is served read-only as SCIM 2.0, with API tokens', async () => {
+    const [agentId] = [...system.agents.keys()];
+    const { id } = await system.createConfiguration({
+      name: 'cloud',
+      agentIds: [agentId!],
+      source: { baseDn: 'dc=example,dc=com', objectTypes: ['user', 'group'] },
+      syncIntervalSeconds: 3600,
+    });
+    const status = await system.firstCycle(id);
+    const total = status.lastCycle!.counts.create;
+    const reader = await system.api.post<{ token: string }>('/api/v1/tokens', { name: 'scim-reader', role: 'reader' });
+    const get = async (p: string, token: string | null = reader.token) => {
+      const res = await fetch(`${system.url}/scim/v2/configurations/${id}${p}`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    const one = await get(`/Users?filter=${encodeURIComponent('userName eq "USER7"')}`);
+    expect(one.status).toBe(200);
+    expect(one.type).toContain('application/scim+json');
+    expect(one.body.totalResults).toBe(1);
+    expect(one.body.Resources[0]).toMatchObject({ userName: 'user7', active: true, emails: [{ value: 'user7@example.com' }] });
+    const byId = await get(`/Users/${one.body.Resources[0].id}`);
+    expect(byId.body.userName).toBe('user7');
+
+    const page = await get('/Users?startIndex=11&count=10');
+    expect(page.body).toMatchObject({ startIndex: 11, itemsPerPage: 10 });
+    const users = await get('/Users?count=1000');
+    expect(page.body.Resources.map((r: { id: string }) => r.id)).toEqual(
+      users.body.Resources.slice(10, 20).map((r: { id: string }) => r.id),
+    );
+    const groups = await get(`/Groups?filter=${encodeURIComponent('displayName eq "group3"')}`);
+    expect(groups.body.totalResults).toBe(1);
+    expect(groups.body.Resources[0].members).toHaveLength(40);
+    expect(users.body.totalResults + (await get('/Groups?count=0')).body.totalResults).toBe(total);
+
+    expect((await get('/Users', null)).status).toBe(401);
+    expect((await get('/Users', 'not-a-token')).status).toBe(401);
+    const badFilter = await get(`/Users?filter=${encodeURIComponent('title co "x"')}`);
+    expect(badFilter.status).toBe(400);
+    expect(badFilter.body.scimType).toBe('invalidFilter');
+    const unknown = await fetch(`${system.url}/scim/v2/configurations/00000000-0000-4000-8000-000000000000/Users`, {
+      headers: { authorization: `Bearer ${reader.token}` },
+    });
+    expect(unknown.status).toBe(404);
+  });
 });

@@ -21,6 +21,7 @@ const ENGINE_SOURCES = [
   'mail',
   'store',
   'targets',
+  'secrets',
 ];
 
 function sources(entry: string): string[] {

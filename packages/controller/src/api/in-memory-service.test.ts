@@ -110,6 +110,11 @@ export class InMemoryControllerService implements ControllerService {
     return { id, token: `agent-secret-${id}-${randomUUID()}` };
   }
 
+  async listScimResources(id: string): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
+    await this.getConfiguration(id);
+    return { totalResults: 0, resources: [] };
+  }
+
   async listConfigurations(): Promise<Configuration[]> {
     return [...this.configurations.values()];
   }
