@@ -13,7 +13,9 @@ export interface ScimRequest {
   authorization: string | null;
   body: unknown;
   status: number;
+  /** When the request arrived and when its answer was sent (how many were in flight at once, in tests). */
   at: Date;
+  answeredAt: Date;
 }
 
 /** A resource as the peer holds it (SCIM JSON, `id` and `meta` included). */
@@ -256,6 +258,7 @@ export class ScimPeer {
           body: (req as { body?: unknown }).body ?? null,
           status: res.statusCode,
           at,
+          answeredAt: new Date(),
         });
       });
       next();
