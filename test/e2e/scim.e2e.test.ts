@@ -314,4 +314,29 @@ describe('SCIM 2.0 target end to end', () => {
     });
     expect(unknown.status).toBe(404);
   });
+
+  it('a configuration moved from the cloud directory to a SCIM target provisions everything there with its next cycle', async () => {
+    const fresh = await ScimPeer.start();
+    try {
+      const [agentId] = [...system.agents.keys()];
+      const { id } = await system.createConfiguration({
+        name: 'moving',
+        agentIds: [agentId!],
+        source: { baseDn: 'ou=contractors,dc=example,dc=com', objectTypes: ['user'] },
+        syncIntervalSeconds: 3600,
+      });
+      expect((await system.firstCycle(id)).lastCycle?.counts.create).toBe(30);
+      expect(await system.objects(id)).toHaveLength(30);
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        target: { type: 'scim', baseUrl: fresh.url, auth: { type: 'bearer', token: fresh.token } },
+      });
+      const moved = await system.syncNow(id);
+      expect(moved.lastCycle).toMatchObject({ mode: 'full', counts: { create: 30, update: 0, delete: 0, failed: 0 } });
+      expect(fresh.users()).toHaveLength(30);
+      // What the cloud directory held for it is gone with the old target.
+      expect(await system.objects(id)).toHaveLength(0);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

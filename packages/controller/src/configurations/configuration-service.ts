@@ -35,6 +35,12 @@ export interface ConfigurationServiceDeps {
   secrets: SecretBox | null;
 }
 
+/** Which target a configuration writes to: a change of it is a new target (the cloud directory, or a SCIM base URL). */
+function targetIdentity(cfg: StoredConfiguration): string {
+  const t = cfg.target;
+  return !t || t.type === 'cloudDirectory' ? 'cloudDirectory' : `scim ${t.baseUrl}`;
+}
+
 /** A stored configuration as the API shows it: its target's secrets replaced by whether they are set. */
 export function configurationView(cfg: StoredConfiguration, state: Configuration['state']): Configuration {
   return { ...cfg, target: targetView(cfg.target), state };
@@ -87,12 +93,27 @@ export class ConfigurationService {
     const current = await this.deps.configs.get(id);
     const next = applyConfigurationPatch(current, patch, new Date().toISOString(), this.deps.secrets);
     await this.checkAgents(next.agentIds);
-    await this.deps.configs.update(next, {
-      actor: { tokenId: actor.tokenId, name: actor.name },
-      action: 'configuration.update',
-      target: { type: 'configuration', id },
-      details: { changed: Object.keys(patch ?? {}) },
-    });
+    const newTarget = targetIdentity(current) !== targetIdentity(next);
+    if (newTarget) {
+      // A new target holds nothing yet: what was synced is forgotten, and the next cycle (FULL) creates everything there.
+      const st = await this.deps.cycleRecords.stateFields(id);
+      if (st.currentCycleId || st.state === 'quarantined')
+        throw new ConflictError(
+          'SG_ERR_CYCLE_RUNNING',
+          `configuration ${id} has a running or quarantined cycle: let it end (or restart it) before changing its target`,
+        );
+    }
+    await this.deps.configs.update(
+      next,
+      {
+        actor: { tokenId: actor.tokenId, name: actor.name },
+        action: 'configuration.update',
+        target: { type: 'configuration', id },
+        details: { changed: Object.keys(patch ?? {}), ...(newTarget ? { newTarget: true } : {}) },
+      },
+      { resetSynced: newTarget },
+    );
+    if (newTarget) await this.deps.targets.removeAll(current);
     if (next.syncIntervalSeconds !== current.syncIntervalSeconds) await this.deps.queues.schedule(next);
     return this.withState(next);
   }

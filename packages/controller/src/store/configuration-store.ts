@@ -58,9 +58,13 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     await tx.exec();
   }
 
-  async update(cfg: StoredConfiguration, entry: AuditRecord): Promise<void> {
+  async update(cfg: StoredConfiguration, entry: AuditRecord, options: { resetSynced?: boolean } = {}): Promise<void> {
     const tx = this.redis.multi();
     tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    if (options.resetSynced) {
+      tx.del(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
+      tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
+    }
     await this.audit.record(entry, tx);
     await tx.exec();
   }
