@@ -110,7 +110,8 @@ async function main(): Promise<void> {
       syncIntervalSeconds: 86_400,
       target: { type: 'scim', baseUrl: peer.url, auth: { type: 'bearer', token: peer.token }, concurrency },
     });
-    const status = await system.firstCycle(id);
+    // The controller starts the first cycle itself (the agent is connected); it may take minutes.
+    const status = await system.waitForCycle(id, 'applied', { timeoutMs: 1_800_000 });
     const completedAt = Date.parse(status.lastCycle!.completedAt!);
     const syncSeconds = (completedAt - createdAt) / 1000;
     const counts = status.lastCycle!.counts as Record<string, number>;
