@@ -79,7 +79,8 @@ describe('SCIM 2.0 target end to end', () => {
     const g3 = peer.group('group3')!;
     const memberNames = (g3.members as Array<{ value: string }>).map((m) => peer.users().find((u) => u.id === m.value)?.userName);
     expect(memberNames.sort()).toEqual(uids(120, 40).sort());
-    // Every request spoke SCIM JSON with the bearer token; creates were POSTs after one match GET per 20 objects.
+    // Every request spoke SCIM JSON with the bearer token; the peer held none but ours, so nothing was matched.
+    expect(peer.requests.filter((r) => r.path.includes('filter='))).toHaveLength(0);
     expect(peer.requests.every((r) => r.authorization === `Bearer ${peer.token}`)).toBe(true);
     expect(
       peer.requests.filter((r) => r.body !== null && r.method !== 'GET').every((r) => r.contentType === 'application/scim+json'),
@@ -327,12 +328,28 @@ describe('SCIM 2.0 target end to end', () => {
       });
       expect((await system.firstCycle(id)).lastCycle?.counts.create).toBe(30);
       expect(await system.objects(id)).toHaveLength(30);
+      // The application already has one of them (made by hand): it is matched by userName, not created again.
+      const made = await fetch(`${fresh.url}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${fresh.token}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: 'contractor3',
+          title: 'by hand',
+        }),
+      });
+      expect(made.status).toBe(201);
+      fresh.clearRequests();
       await system.api.patch(`/api/v1/configurations/${id}`, {
         target: { type: 'scim', baseUrl: fresh.url, auth: { type: 'bearer', token: fresh.token } },
       });
       const moved = await system.syncNow(id);
       expect(moved.lastCycle).toMatchObject({ mode: 'full', counts: { create: 30, update: 0, delete: 0, failed: 0 } });
       expect(fresh.users()).toHaveLength(30);
+      expect(fresh.requests.filter((r) => r.method === 'POST')).toHaveLength(29);
+      expect(fresh.requests.some((r) => r.method === 'GET' && r.path.includes('filter='))).toBe(true);
+      expect(fresh.user('contractor3')).toMatchObject({ title: 'Engineer 3', active: true });
+      expect(typeof fresh.user('contractor3')!.externalId).toBe('string');
       // What the cloud directory held for it is gone with the old target.
       expect(await system.objects(id)).toHaveLength(0);
     } finally {

@@ -17,6 +17,10 @@ export class ScimRecordStore implements ScimRecords {
     return raw.map((r) => (r === null ? null : (JSON.parse(r) as ScimRecord)));
   }
 
+  count(cfg: string): Promise<number> {
+    return this.redis.hlen(this.keys.scimRecords(cfg));
+  }
+
   async idsByDn(cfg: string, dns: readonly string[]): Promise<(string | null)[]> {
     if (dns.length === 0) return [];
     return this.redis.hmget(this.keys.scimDns(cfg), ...dns.map((d) => d.toLowerCase()));

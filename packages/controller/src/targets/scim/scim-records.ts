@@ -22,6 +22,8 @@ export interface ScimRecord {
  */
 export interface ScimRecords {
   get(configurationId: string, objectIds: readonly string[]): Promise<(ScimRecord | null)[]>;
+  /** How many records the configuration keeps (users and groups). */
+  count(configurationId: string): Promise<number>;
   /** The service provider's ids of the objects with these DNs (case-insensitive), null where none. */
   idsByDn(configurationId: string, dns: readonly string[]): Promise<(string | null)[]>;
   /** Queues the writes on the chunk's commit: records to keep (with their DNs), records to drop, DNs that no longer name one. */

@@ -127,10 +127,16 @@ export class ScimTarget implements Target {
     // Match what has no record (creates, updates of objects provisioned before the records, deletes).
     const matched = new Map<number, Resource | null>();
     const matchErrors = new Map<number, Error>();
-    for (const type of ['user', 'group'] as const) {
-      const want = [...users, ...groups, ...deletes].filter((i) => recs[i] === null && operations[i]!.objectType === type);
-      await this.matchMany(operations, want, type, matched, matchErrors);
-    }
+    const unmatched = [...users, ...groups, ...deletes].filter((i) => recs[i] === null);
+    // Nothing to match when the provider holds exactly the resources we provisioned (a new
+    // application, or one only we write to): then an object without a record is not there.
+    // A resource created meanwhile by someone else still answers the POST with 409, which matches.
+    if (unmatched.length > 0 && (await this.onlyOurs(cfg))) for (const i of unmatched) matched.set(i, null);
+    else
+      for (const type of ['user', 'group'] as const) {
+        const want = unmatched.filter((i) => operations[i]!.objectType === type);
+        await this.matchMany(operations, want, type, matched, matchErrors);
+      }
     const matchedOrThrow = (i: number): Resource | null => {
       const e = matchErrors.get(i);
       if (e) throw e;
@@ -214,6 +220,26 @@ export class ScimTarget implements Target {
       w.staleDns.filter((dn) => !kept.has(dn.toLowerCase())),
     );
     return outcomes;
+  }
+
+  /**
+   * True when the provider's users and groups are as many as the records this configuration
+   * keeps (two `count=0` GETs): every resource there is one we provisioned. False on any doubt
+   * (another count, an error, a provider that does not say `totalResults`).
+   */
+  private async onlyOurs(cfg: string): Promise<boolean> {
+    try {
+      const [held, u, g] = await Promise.all([
+        this.records.count(cfg),
+        this.client.request('GET', '/Users?count=0'),
+        this.client.request('GET', '/Groups?count=0'),
+      ]);
+      const total = (r: ScimResponse) =>
+        r.status === 200 && typeof r.body?.totalResults === 'number' ? r.body.totalResults : -1;
+      return total(u) >= 0 && total(g) >= 0 && total(u) + total(g) === held;
+    } catch {
+      return false;
+    }
   }
 
   private userOf(op: Upsert) {
