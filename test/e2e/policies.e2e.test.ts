@@ -4,7 +4,7 @@
  * (ldapdelete, ldapmodify). One system for the file, one OU and configuration per test;
  * the count threshold is set out of reach, so that only the rule under test can trip.
  */
-import { groupLdif, userDns, usersLdif } from '@syncguard/testkit';
+import { groupLdif, userDns, userLdif, usersLdif } from '@syncguard/testkit';
 import { startSystem, type DeletePolicyBody, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
@@ -150,6 +150,110 @@ describe('delete policies', () => {
     expect(mails[1]!.text).toContain('protected: 1 protected object deleted');
   });
 
+  it('memberRemovals: memberships removed from groups that stay, limit - 1 applied, the limit quarantines; a group deleted counts none', async () => {
+    const members = (ou: string) => userDns(ou, 10, { prefix: 'members-' });
+    const groups = (ou: string) => groupLdif(ou, 'staff', members(ou)) + groupLdif(ou, 'ops', members(ou).slice(0, 6));
+    const s = await scenario(
+      'members',
+      10,
+      { memberRemovals: { threshold: 4 } },
+      { objectTypes: ['user', 'group'], ldif: groups },
+    );
+    const staff = `cn=staff,${s.ou}`;
+    const ops = `cn=ops,${s.ou}`;
+    const removeMembers = (group: string, dns: string[]) =>
+      system.slapd.modify(`dn: ${group}\nchangetype: modify\ndelete: member\n${dns.map((d) => `member: ${d}`).join('\n')}\n`);
+    const membersOf = async (dn: string) => (await system.objects(s.id, 'group')).find((g) => g.dn === dn)?.memberDns.length;
+    expect(await membersOf(staff)).toBe(10);
+
+    // 3 removed (limit - 1), and one added, which does not count.
+    await removeMembers(staff, s.users.slice(0, 3));
+    await system.slapd.modify(`dn: ${ops}\nchangetype: modify\nadd: member\nmember: ${s.users[7]}\n`);
+    const applied = await system.syncNow(s.id);
+    expect(applied.state).toBe('healthy');
+    expect(applied.lastCycle?.counts).toMatchObject({ update: 2, delete: 0 });
+    expect(await membersOf(staff)).toBe(7);
+
+    // 2 + 2 over two groups that stay: the limit, and no delete at all.
+    await removeMembers(staff, s.users.slice(3, 5));
+    await removeMembers(ops, s.users.slice(0, 2));
+    const q = await system.syncNow(s.id, 'quarantined');
+    expect(q.quarantine?.trippedBy).toEqual([{ rule: 'memberRemovals', value: 4, limit: 4 }]);
+    expect(q.quarantine?.deleteCount).toBe(0);
+    expect(await membersOf(staff)).toBe(7);
+    expect((await mailOf(s)).text).toContain('memberRemovals: 4 memberships removed from groups >= threshold 4');
+    await system.api.post(`/api/v1/configurations/${s.id}/allow-deletes`);
+    expect(await membersOf(staff)).toBe(5);
+    expect(await membersOf(ops)).toBe(5);
+
+    // A group deleted takes its memberships with it: a delete, not member removals.
+    await system.slapd.delete([staff]);
+    const deleted = await system.syncNow(s.id);
+    expect(deleted.state).toBe('healthy');
+    expect(deleted.lastCycle?.counts.delete).toBe(1);
+  });
+
+  it('hold deletes: creates and updates are applied while deletes wait across three cycles; one back in scope leaves the held set; allow-deletes applies exactly the held set', async () => {
+    const s = await scenario('lane', 12, { threshold: 2, hold: 'deletes' });
+    const away = `ou=lane-away,${SUFFIX}`;
+    await system.slapd.add(`dn: ${away}\nobjectClass: organizationalUnit\nou: lane-away\n\n`);
+    const [moved, gone1, gone2, gone3] = s.users as [string, string, string, string];
+    const dns = async () => (await system.objects(s.id)).map((o) => o.dn).sort();
+
+    // Cycle 1: 2 deletes (one moved out of scope) trip the count; its create and update are applied.
+    await system.slapd.moveEntry(moved, 'uid=lane-0', away);
+    await system.slapd.delete([gone1]);
+    await system.slapd.add(userLdif(s.ou, 'lane-new1', 100));
+    await system.slapd.modify(`dn: ${s.users[5]}\nchangetype: modify\nreplace: sn\nsn: Renamed\n`);
+    const first = await system.syncNow(s.id);
+    expect(first.state).toBe('quarantined');
+    expect(first.quarantine).toMatchObject({
+      hold: 'deletes',
+      deleteCount: 2,
+      seriesCount: 1,
+      trippedBy: [{ rule: 'count', value: 2, limit: 2 }],
+    });
+    expect(first.lastCycle?.counts).toMatchObject({ create: 1, update: 1, delete: 0 });
+    const objects = await system.objects(s.id);
+    expect(objects).toHaveLength(13);
+    expect(objects.find((o) => o.dn === s.users[5])?.attributes.sn).toEqual(['Renamed']);
+    expect(objects.map((o) => o.dn)).toEqual(expect.arrayContaining([moved, gone1, `uid=lane-new1,${s.ou}`]));
+    expect((await mailOf(s)).text).toContain('its deletes are held');
+
+    // Cycle 2: one delete, under every rule on its own, joins the held set; its create is applied.
+    await system.slapd.delete([gone2]);
+    await system.slapd.add(userLdif(s.ou, 'lane-new2', 101));
+    const second = await system.syncNow(s.id);
+    expect(second.quarantine).toMatchObject({ hold: 'deletes', deleteCount: 3, seriesCount: 2 });
+    expect(second.lastCycle?.counts).toMatchObject({ create: 1, delete: 0 });
+    expect(await dns()).toEqual(expect.arrayContaining([gone2, `uid=lane-new2,${s.ou}`]));
+
+    // Cycle 3: the moved user is back in scope and leaves the set; one more delete joins it.
+    await system.slapd.moveEntry(`uid=lane-0,${away}`, 'uid=lane-0', s.ou);
+    await system.slapd.delete([gone3]);
+    const third = await system.syncNow(s.id);
+    expect(third.state).toBe('quarantined');
+    expect(third.quarantine).toMatchObject({ hold: 'deletes', deleteCount: 3, seriesCount: 3 });
+    expect(await system.objects(s.id)).toHaveLength(14);
+    const staged = await system.api.get<{ items: { dn: string }[] }>(
+      `/api/v1/configurations/${s.id}/provisioning-logs?action=StagedDelete&limit=100`,
+    );
+    expect(staged.items.map((e) => e.dn).sort()).toEqual([moved, gone1, gone2, gone3].sort());
+
+    // allow-deletes applies the held set, exactly: the user back in scope stays.
+    const released = await system.api.post<{ cycleId: string; deleted: number }>(`/api/v1/configurations/${s.id}/allow-deletes`);
+    expect(released.deleted).toBe(3);
+    const after = await dns();
+    expect(after).toHaveLength(11);
+    expect(after).toContain(moved);
+    for (const dn of [gone1, gone2, gone3]) expect(after).not.toContain(dn);
+    await system.waitForIdle(s.id);
+    const next = await system.syncNow(s.id);
+    expect(next.state).toBe('healthy');
+    expect(next.quarantine).toBeNull();
+    expect(next.lastCycle?.counts).toMatchObject({ create: 0, update: 0, delete: 0 });
+  });
+
   it('bad policy values over HTTP answer 400 naming the field, and nothing is created', async () => {
     const bad: [DeletePolicyBody | Record<string, unknown>, string][] = [
       [{ percentage: 0 }, 'accidentalDeletes.percentage'],
@@ -158,6 +262,13 @@ describe('delete policies', () => {
       [{ window: { hours: 721, threshold: 10 } }, 'accidentalDeletes.window.hours'],
       [{ protected: { dnSuffixes: ['not a dn'] } }, 'accidentalDeletes.protected.dnSuffixes.0'],
       [{ percentage: '10' }, 'accidentalDeletes.percentage'],
+      [{ memberRemovals: { threshold: 0 } }, 'accidentalDeletes.memberRemovals.threshold'],
+      [{ memberRemovals: {} }, 'accidentalDeletes.memberRemovals.threshold'],
+      [{ memberRemovals: { threshold: 5, percentage: 1 } }, 'accidentalDeletes.memberRemovals.percentage'],
+      [{ memberRemovals: 10 }, 'accidentalDeletes.memberRemovals'],
+      [{ hold: 'all' }, 'accidentalDeletes.hold'],
+      [{ hold: null } as unknown as DeletePolicyBody, 'accidentalDeletes.hold'],
+      [{ hold: 'deletes', memberRemovals: { threshold: 10 } }, 'accidentalDeletes.hold'],
     ];
     const before = await system.api.get<{ items: unknown[] }>('/api/v1/configurations');
     for (const [accidentalDeletes, field] of bad) {

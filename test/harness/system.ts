@@ -70,6 +70,8 @@ export interface DeletePolicyBody {
   perType?: Partial<Record<'user' | 'group', { threshold?: number | null; percentage?: number | null } | null>> | null;
   window?: { hours: number; threshold: number } | null;
   protected?: { dnSuffixes?: string[]; objectIds?: string[] } | null;
+  memberRemovals?: { threshold: number } | null;
+  hold?: 'cycle' | 'deletes';
 }
 
 /** One rule of the delete policy that tripped (`quarantine.trippedBy[]`). */
@@ -412,6 +414,8 @@ export interface StatusView {
     cycleId: string;
     since: string;
     trippedBy: TrippedRuleView[];
+    seriesCount?: number;
+    hold?: 'cycle' | 'deletes';
     notification?: { status: string; attempts: number; lastError: string | null };
   };
   lastCycle: CycleView | null;

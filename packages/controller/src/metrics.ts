@@ -32,7 +32,7 @@ export class ControllerMetrics {
   readonly guardTrips = new Counter({
     name: 'syncguard_guard_trips_total',
     help: 'Delete-policy rules that tripped (one per rule of each quarantined cycle), by rule',
-    labelNames: ['rule'] as const, // count | percentage | type:user | type:group | window | protected
+    labelNames: ['rule'] as const, // count | percentage | type:user | type:group | window | memberRemovals | protected
     registers: [this.registry],
   });
   readonly quarantinedConfigurations = new Gauge({

@@ -44,6 +44,19 @@ export interface AccidentalDeleteSettings {
   /** Objects whose delete (or counted disable) always quarantines. null (the default): none. */
   protected: ProtectedObjectSettings | null;
   /**
+   * Reached when the memberships a cycle removes from groups that stay (groups updated, not
+   * deleted) >= `threshold`. null (the default): off.
+   */
+  memberRemovals: MemberRemovalLimit | null;
+  /**
+   * What a quarantine holds back: `cycle` (the default: nothing of the cycle is applied) or
+   * `deletes` (the delete lane: creates and updates are applied at once, the deletes are
+   * held, and later cycles keep running, adding their deletes to the held set;
+   * cycles/delete-lane.ts). `deletes` cannot be combined with `memberRemovals`, whose
+   * removals are updates.
+   */
+  hold: HoldMode;
+  /**
    * Admin tokens that must allow the deletes before a quarantined cycle is released: 1 (the
    * default) or 2 (two different tokens; the first allow-deletes answers 202 with
    * `approvalsNeeded`).
@@ -67,6 +80,13 @@ export interface PerTypeDeleteLimits {
 export interface DeleteWindow {
   /** Whole hours, 1 to 720 (30 days). */
   hours: number;
+  /** Whole number >= 1. */
+  threshold: number;
+}
+
+export type HoldMode = 'cycle' | 'deletes';
+
+export interface MemberRemovalLimit {
   /** Whole number >= 1. */
   threshold: number;
 }
@@ -169,7 +189,8 @@ export interface ConfigurationInput {
 export type ConfigurationPatch = Partial<Omit<ConfigurationInput, 'source'>> & { source?: Partial<SourceSettings> };
 
 export type CycleState = 'running' | 'applied' | 'quarantined' | 'failed' | 'discarded';
-export type CycleTrigger = 'schedule' | 'manual' | 'restart' | 'agent-connected';
+/** `release`: the cycle that applies a delete lane's held set (allow-deletes), without an agent. */
+export type CycleTrigger = 'schedule' | 'manual' | 'restart' | 'agent-connected' | 'release';
 
 export interface CycleCounts {
   create: number;
@@ -193,6 +214,8 @@ export interface Cycle {
   /** Set when the state becomes applied, quarantined, failed or discarded. */
   completedAt: string | null;
   counts: CycleCounts;
+  /** With the delete lane open: the deletes this cycle added to the held set (not applied). */
+  heldDeletes?: number;
   /** Why a cycle failed or was discarded. */
   error: { code: string; message: string } | null;
 }
@@ -212,10 +235,14 @@ export interface Quarantine {
   /** Every rule of the delete policy that tripped, with the value the cycle reached and the limit. */
   trippedBy: TrippedRule[];
   /**
-   * How many cycles found this quarantine so far. While quarantined no further cycle runs
-   * (the held cycle waits for allow-deletes or restart), so this is 1 today.
+   * How many cycles found this quarantine so far. With `hold: "deletes"`, the cycle that
+   * opened the delete lane and every later cycle that ran while it was open; with
+   * `hold: "cycle"`, the quarantined cycle and the quarantined cycles before it that restart
+   * discarded in a row (restart, quarantined again: 2), since no cycle runs during one.
    */
   seriesCount: number;
+  /** What the quarantine holds back: the whole cycle, or (the delete lane) only the deletes. */
+  hold: HoldMode;
   cycleId: string;
   since: string;
   /** The quarantine email: 'none' when no notificationEmail is set; 'failed' after the last retry failed. */

@@ -4,11 +4,13 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http-app';
 import { AuditLog } from './store/audit-log';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter';
+import { AuthFailureStore } from './store/auth-failure-store';
+import { RedisConnections, type RedisConnection } from './store/connection';
+import { httpStores } from './store/http-stores';
 import { compileControllerOptions, type CompiledControllerOptions, type ControllerOptions } from './controller-options';
 import { ControllerError } from './errors';
 import { AgentRegistry } from './agents/agent-registry';
@@ -18,6 +20,7 @@ import { ControllerFacade } from './controller-facade';
 import { CycleService } from './cycles/cycle-service';
 import { QuarantineService } from './cycles/quarantine-service';
 import { AgentChannel } from './gateway/agent-channel';
+import { RedisAgentCommandBus } from './store/agent-command-bus';
 import { AgentStore } from './store/agent-store';
 import { ConfigurationStore } from './store/configuration-store';
 import { CycleStore } from './store/cycle-store';
@@ -26,12 +29,12 @@ import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
 import { ControllerMetrics } from './metrics';
-import { redactUrlCredentials } from './redact';
 import { CycleProcessor } from './cycles/cycle-processor';
+import { ApplyStore } from './store/apply-store';
+import { EvaluationStore } from './store/evaluation-store';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
 import { Keys } from './store/keys';
-import { checkRedisRequirements } from './store/redis-requirements';
 import { Scripts } from './store/scripts';
 import { CloudDirectoryTarget } from './store/cloud-directory';
 import type { Target } from './targets/target';
@@ -56,7 +59,8 @@ export interface ControllerServer {
   readonly httpServer: http.Server | https.Server;
   readonly app: FastifyInstance;
   readonly options: CompiledControllerOptions;
-  readonly redis: Redis;
+  /** The main Redis connection (for tests that look into Redis). */
+  readonly redis: RedisConnection;
   readonly metrics: ControllerMetrics;
   readonly logger: Logger;
   /** Base URL once listening, e.g. `http://127.0.0.1:41234` (agents connect at `<url>/agent`, ws:// or wss://). */
@@ -83,33 +87,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const controllerId = randomUUID();
   const keys = new Keys(opts.redisKeyPrefix);
   const metrics = new ControllerMetrics();
-  const onRedisError = (error: Error) => logger.warn({ err: error }, 'redis connection error');
-  // A Redis that stops answering fails API and gateway commands after redisCommandTimeoutMs
-  // (SG_ERR_UNAVAILABLE) instead of hanging them; BullMQ's own connection takes blocking
-  // commands and keeps no timeout.
-  const redis = new Redis(opts.redisUrl, {
-    maxRetriesPerRequest: 3,
-    lazyConnect: true,
-    commandTimeout: opts.redisCommandTimeoutMs,
+  const connections = await RedisConnections.create({
+    redisUrl: opts.redisUrl,
+    commandTimeoutMs: opts.redisCommandTimeoutMs,
+    onError: (error) => logger.warn({ err: error }, 'redis connection error'),
   });
-  const bullConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  for (const r of [redis, bullConnection, subscriber]) r.on('error', onRedisError);
-  try {
-    await Promise.all([redis.connect(), bullConnection.connect(), subscriber.connect()]);
-  } catch (cause) {
-    redis.disconnect();
-    bullConnection.disconnect();
-    subscriber.disconnect();
-    const at = redactUrlCredentials(opts.redisUrl);
-    throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${at}: ${(cause as Error).message}`, { cause });
-  }
-  try {
-    await checkRedisRequirements(redis);
-  } catch (error) {
-    for (const r of [redis, bullConnection, subscriber]) r.disconnect();
-    throw error;
-  }
+  const { main: redis, queues: bullConnection, subscriber } = connections;
 
   const scripts = new Scripts(redis);
   const cloudDirectory = new CloudDirectoryTarget(redis, keys);
@@ -122,7 +105,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
-  const link = new AgentChannel(redis, subscriber, keys, gatewayLogger, metrics);
+  const link = new AgentChannel(new RedisAgentCommandBus(redis, subscriber, keys), gatewayLogger, metrics);
   const configs = new ConfigurationStore(redis, keys, audit);
   const agentRecords = new AgentStore(redis, keys, scripts);
   const cycleRecords = new CycleStore(redis, keys, scripts);
@@ -183,21 +166,14 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     configs,
     target,
     audit,
-    ping: async () => {
-      try {
-        return (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    },
+    ping: () => connections.ping(),
   });
   const agentAuthLimiter = new AuthFailureLimiter(
-    redis,
-    opts.redisKeyPrefix,
+    new AuthFailureStore(redis, keys),
     { limit: opts.authFailureLimit, windowMs: opts.authFailureWindowMs },
     gatewayLogger,
   );
-  const gateway = new AgentGateway(redis, link, keys, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
+  const gateway = new AgentGateway(agentRecords, link, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
   const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
   if (!mailer.configured) logger.warn('SMTP_URL is not set: quarantine notifications cannot be sent');
 
@@ -207,10 +183,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
 
   const processor = new CycleProcessor(
-    redis,
-    keys,
+    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
     targets,
-    plog,
     metrics,
     logger.child({ component: 'pipeline' }),
     opts.applyChunkSize,
@@ -224,15 +198,14 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     },
     opts.applyStepDelayMs,
   );
-  const notifier = new QuarantineNotifier(redis, keys, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
+  const notifier = new QuarantineNotifier(cycleRecords, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
     configs.load(id),
   );
 
   const app = await buildHttpApp({
     service,
     metrics,
-    redis,
-    keyPrefix: opts.redisKeyPrefix,
+    stores: httpStores(redis, opts.redisKeyPrefix, opts.dashboardSessionTtlMs),
     adminToken: opts.adminToken,
     logger,
     queues: queues.all,
@@ -331,7 +304,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();
-        for (const r of [subscriber, bullConnection, redis]) await step('redis', () => r.quit());
+        await connections.close(step);
         state = 'stopped';
         logger.info('controller stopped');
       })();

@@ -19,6 +19,9 @@ describe('trippedRuleText', () => {
     expect(trippedRuleText({ rule: 'type:group', value: 20, limit: 20 })).toBe('20 groups deleted, limit 20');
     expect(trippedRuleText({ rule: 'protected', value: 1, limit: 1 })).toBe('1 protected object deleted');
     expect(trippedRuleText({ rule: 'count', value: 612, limit: 500 })).toBe('612 deletes, limit 500');
+    expect(trippedRuleText({ rule: 'memberRemovals', value: 2400, limit: 2000 })).toBe(
+      '2,400 memberships removed from groups, limit 2,000',
+    );
   });
 });
 

@@ -17,6 +17,8 @@ export function trippedRuleText(t: Quarantine['trippedBy'][number]): string {
       return `${n(t.value)} deletes in the window, limit ${n(t.limit)}`;
     case 'protected':
       return `${plural(t.value, 'protected object')} deleted`;
+    case 'memberRemovals':
+      return `${plural(t.value, 'membership')} removed from groups, limit ${n(t.limit)}`;
     case 'type:user':
     case 'type:group':
       return `${n(t.value)} ${what} deleted, limit ${n(t.limit)}`;

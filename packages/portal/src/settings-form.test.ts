@@ -13,6 +13,7 @@ describe('the delete policy inputs', () => {
       groupPercentage: '',
       windowHours: '',
       windowThreshold: '',
+      memberRemovals: '',
       dnSuffixes: '',
       objectIds: '',
     });
@@ -22,6 +23,7 @@ describe('the delete policy inputs', () => {
         minimumObjects: 0,
         perType: { user: { threshold: 300, percentage: null }, group: null },
         window: { hours: 24, threshold: 1000 },
+        memberRemovals: { threshold: 2000 },
         protected: { dnSuffixes: ['ou=admins,dc=example,dc=com', 'ou=svc,dc=example,dc=com'], objectIds: ['id-1'] },
       }),
     ).toEqual({
@@ -33,6 +35,7 @@ describe('the delete policy inputs', () => {
       groupPercentage: '',
       windowHours: '24',
       windowThreshold: '1000',
+      memberRemovals: '2000',
       dnSuffixes: 'ou=admins,dc=example,dc=com\nou=svc,dc=example,dc=com',
       objectIds: 'id-1',
     });
@@ -44,6 +47,7 @@ describe('the delete policy inputs', () => {
       minimumObjects: 100,
       perType: null,
       window: null,
+      memberRemovals: null,
       protected: null,
     });
   });
@@ -57,6 +61,7 @@ describe('the delete policy inputs', () => {
         groupThreshold: '20',
         windowHours: '24',
         windowThreshold: '1000',
+        memberRemovals: ' 500 ',
         dnSuffixes: ' ou=admins,dc=example,dc=com \n\n ou=svc,dc=example,dc=com\n',
       }),
     ).toEqual({
@@ -64,6 +69,7 @@ describe('the delete policy inputs', () => {
       minimumObjects: 50,
       perType: { user: null, group: { threshold: 20, percentage: null } },
       window: { hours: 24, threshold: 1000 },
+      memberRemovals: { threshold: 500 },
       protected: { dnSuffixes: ['ou=admins,dc=example,dc=com', 'ou=svc,dc=example,dc=com'], objectIds: [] },
     });
   });
@@ -98,6 +104,8 @@ describe('the delete policy inputs', () => {
       ['accidentalDeletes.window.hours', 'windowHours'],
       ['accidentalDeletes.window.threshold', 'windowThreshold'],
       ['accidentalDeletes.protected', 'dnSuffixes'],
+      ['accidentalDeletes.memberRemovals.threshold', 'memberRemovals'],
+      ['accidentalDeletes.hold', 'hold'],
       ['accidentalDeletes.protected.dnSuffixes', 'dnSuffixes'],
       ['accidentalDeletes.protected.dnSuffixes.3', 'dnSuffixes'],
       ['accidentalDeletes.protected.objectIds', 'objectIds'],
@@ -106,6 +114,7 @@ describe('the delete policy inputs', () => {
     ];
     for (const [api, field] of cases) expect([api, settingsFieldOf(api)]).toEqual([api, field]);
     expect(settingsFieldOf('accidentalDeletes.window.days')).toBeNull();
-    expect(settingsFieldOf('accidentalDeletes.memberRemovals')).toBeNull();
+    expect(settingsFieldOf('accidentalDeletes.memberRemovals')).toBe('memberRemovals');
+    expect(settingsFieldOf('accidentalDeletes.approvalz')).toBeNull();
   });
 });

@@ -10,11 +10,12 @@ export type PolicyField =
   | 'groupPercentage'
   | 'windowHours'
   | 'windowThreshold'
+  | 'memberRemovals'
   | 'dnSuffixes'
   | 'objectIds';
 
 /** The settings form's fields, and `form` for messages that name no field of it. */
-export type SettingsField = 'notificationEmail' | 'enabled' | 'threshold' | 'countDisables' | PolicyField | 'form';
+export type SettingsField = 'notificationEmail' | 'enabled' | 'threshold' | 'countDisables' | 'hold' | PolicyField | 'form';
 
 /** The delete policy rules as typed: numbers as text, '' for a rule that is off; the lists one item a line. */
 export type PolicyForm = Record<PolicyField, string>;
@@ -36,6 +37,8 @@ const POLICY_FIELDS: Record<string, PolicyField> = {
   window: 'windowHours',
   'window.hours': 'windowHours',
   'window.threshold': 'windowThreshold',
+  memberRemovals: 'memberRemovals',
+  'memberRemovals.threshold': 'memberRemovals',
   protected: 'dnSuffixes',
   'protected.dnSuffixes': 'dnSuffixes',
   'protected.objectIds': 'objectIds',
@@ -54,6 +57,8 @@ export function settingsFieldOf(apiField: string | null): SettingsField | null {
       return 'threshold';
     case 'accidentalDeletes.countDisables':
       return 'countDisables';
+    case 'accidentalDeletes.hold':
+      return 'hold';
     default:
       return null;
   }
@@ -94,6 +99,7 @@ export function policyFormOf(a: Partial<AccidentalDeleteSettings>): PolicyForm {
     groupPercentage: text(a.perType?.group?.percentage),
     windowHours: text(a.window?.hours),
     windowThreshold: text(a.window?.threshold),
+    memberRemovals: text(a.memberRemovals?.threshold),
     dnSuffixes: (a.protected?.dnSuffixes ?? []).join('\n'),
     objectIds: (a.protected?.objectIds ?? []).join('\n'),
   };
@@ -125,6 +131,7 @@ export function policyPatchOf(form: PolicyForm): Partial<AccidentalDeleteSetting
     window: windowOff
       ? null
       : { hours: ruleValue(form.windowHours) as number, threshold: ruleValue(form.windowThreshold) as number },
+    memberRemovals: form.memberRemovals.trim() === '' ? null : { threshold: ruleValue(form.memberRemovals) as number },
     protected: dnSuffixes.length === 0 && objectIds.length === 0 ? null : { dnSuffixes, objectIds },
   };
 }

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { ApiTokenStore } from '../store/token-store';
 import type { ControllerService } from '../controller-service';
 
@@ -6,6 +5,4 @@ import type { ControllerService } from '../controller-service';
 export interface ApiContext {
   service: ControllerService;
   tokens: ApiTokenStore;
-  redis: Redis;
-  keyPrefix: string;
 }

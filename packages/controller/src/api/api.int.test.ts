@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { ControllerMetrics } from '../metrics';
 import { buildHttpApp } from './http-app';
+import { httpStores } from '../store/http-stores';
 import { InMemoryControllerService } from './in-memory-service.test';
 
 // Fastify's inject() (light-my-request) requires cookie 2, an ES module that Jest cannot
@@ -73,8 +74,7 @@ beforeEach(async () => {
   app = await buildHttpApp({
     service,
     metrics: new ControllerMetrics(),
-    redis,
-    keyPrefix: prefix,
+    stores: httpStores(redis, prefix),
     adminToken: ADMIN,
     logger: pino({ level: 'silent' }),
     queues: [queue],
@@ -246,6 +246,8 @@ describe('configurations', () => {
       perType: null,
       window: null,
       protected: null,
+      memberRemovals: null,
+      hold: 'cycle',
       approvals: 1,
     });
 

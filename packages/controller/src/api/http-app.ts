@@ -2,13 +2,11 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuthFailureLimiter } from '../auth/auth-failure-limiter';
 import { authHook } from './auth-hook';
 import { Authenticator } from '../auth/authenticator';
-import { DashboardSessions } from '../store/dashboard-sessions';
-import { ApiTokenStore } from '../store/token-store';
+import type { HttpStores } from '../store/http-stores';
 import { DEFAULT_HTTP_SECURITY, type HttpSecurityOptions } from '../controller-options';
 import type { ControllerService } from '../controller-service';
 import type { ControllerMetrics } from '../metrics';
@@ -29,9 +27,8 @@ import { tokenRoutes } from './token-routes';
 export interface HttpAppDeps {
   service: ControllerService;
   metrics: ControllerMetrics;
-  /** The controller's Redis connection and key prefix (for API tokens and audit reads). */
-  redis: Redis;
-  keyPrefix: string;
+  /** API tokens, failed authentications, dashboard sessions (store/http-stores.ts builds them). */
+  stores: HttpStores;
   /** The bootstrap admin token (SYNCGUARD_ADMIN_TOKEN). */
   adminToken: string;
   logger: Logger;
@@ -44,7 +41,7 @@ export interface HttpAppDeps {
   portalDir?: string | false;
   /** Version shown in the OpenAPI document. Default the controller package's. */
   version?: string;
-  /** Rate limit of failed authentications, trusted proxies, dashboard sessions. Default DEFAULT_HTTP_SECURITY. */
+  /** Rate limit of failed authentications, trusted proxies. Default DEFAULT_HTTP_SECURITY. (The dashboard session TTL is the stores'.) */
   security?: HttpSecurityOptions;
 }
 
@@ -160,11 +157,10 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     if (text.trim() === '') return done(null, undefined);
     parseJson(request, text, done);
   });
-  const tokens = new ApiTokenStore(deps.redis, deps.keyPrefix);
+  const tokens = deps.stores.tokens;
   const auth = new Authenticator(deps.adminToken, tokens);
   const limiter = new AuthFailureLimiter(
-    deps.redis,
-    deps.keyPrefix,
+    deps.stores.authFailures,
     { limit: security.authFailureLimit, windowMs: security.authFailureWindowMs },
     httpLogger,
   );
@@ -233,7 +229,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     },
   );
 
-  const ctx: ApiContext = { service: deps.service, tokens, redis: deps.redis, keyPrefix: deps.keyPrefix };
+  const ctx: ApiContext = { service: deps.service, tokens };
   await app.register(
     async (api) => {
       api.addHook('onRequest', authHook(auth, limiter));
@@ -256,8 +252,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   );
 
   if (deps.queues && deps.queues.length > 0) {
-    const sessions = new DashboardSessions(deps.redis, deps.keyPrefix, security.dashboardSessionTtlMs);
-    await registerQueuesDashboard(app, deps.queues, { auth, limiter, sessions });
+    await registerQueuesDashboard(app, deps.queues, { auth, limiter, sessions: deps.stores.dashboardSessions });
   }
   if (deps.portalDir !== false) portalFallback = await registerPortal(app, deps.portalDir ?? DEFAULT_PORTAL_DIR);
 

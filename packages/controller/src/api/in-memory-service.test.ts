@@ -186,6 +186,7 @@ export class InMemoryControllerService implements ControllerService {
             threshold: config.accidentalDeletes.threshold,
             trippedBy: [{ rule: 'count', value: q.deleteCount, limit: config.accidentalDeletes.threshold }],
             seriesCount: 1,
+            hold: 'cycle',
             cycleId: q.cycleId,
             since: q.since,
             notification: { status: 'sent', attempts: 1, lastError: null, sentAt: q.since },

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { ControllerMetrics } from '../metrics';
 import { buildHttpApp } from './http-app';
+import { httpStores } from '../store/http-stores';
 import { InMemoryControllerService } from './in-memory-service.test';
 
 // Fastify's inject() (light-my-request) requires cookie 2, an ES module that Jest cannot
@@ -68,8 +69,7 @@ beforeAll(async () => {
   app = await buildHttpApp({
     service: new InMemoryControllerService(),
     metrics: new ControllerMetrics(),
-    redis: {} as Redis, // no token lookups: the document is public
-    keyPrefix: 'unused',
+    stores: httpStores({} as Redis, 'unused'), // no token lookups: the document is public
     adminToken: 'unused',
     logger: pino({ level: 'silent' }),
     portalDir: false,

@@ -94,6 +94,20 @@ const accidentalDeleteProperties = {
       threshold: { type: 'integer', minimum: 1 },
     },
   },
+  hold: {
+    type: 'string',
+    enum: ['cycle', 'deletes'],
+    description:
+      'What a quarantine holds back: cycle (default: nothing of the cycle is applied) or deletes (the delete lane: creates and updates are applied at once, deletes are held, later cycles keep running and add theirs). deletes cannot be combined with memberRemovals.',
+  },
+  memberRemovals: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    required: ['threshold'],
+    description:
+      'Reached when the memberships a cycle removes from groups that stay (updated, not deleted) >= threshold. null (default): off.',
+    properties: { threshold: { type: 'integer', minimum: 1 } },
+  },
   protected: {
     type: ['object', 'null'],
     additionalProperties: false,
@@ -229,7 +243,15 @@ export const CycleSchema = {
       description:
         "How the agent found what changed: scan (a read of the whole scope) or accesslog (OpenLDAP's change log); null until the agent completed its read, or from agents that do not say.",
     },
-    trigger: { type: 'string', enum: ['schedule', 'manual', 'restart', 'agent-connected'] },
+    trigger: {
+      type: 'string',
+      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release'],
+      description: 'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes").',
+    },
+    heldDeletes: {
+      ...count,
+      description: 'With the delete lane open: the deletes this cycle added to the held set (not applied; counts.delete is 0).',
+    },
     agentId: nullableStr,
     baseCycleId: nullableStr,
     startedAt: time,
@@ -277,7 +299,17 @@ export const QuarantineSchema = {
         },
       },
     },
-    seriesCount: { type: 'integer', minimum: 1, description: 'How many cycles found this quarantine so far.' },
+    seriesCount: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'How many cycles found this quarantine so far: with hold deletes, the cycle that opened the lane and every cycle run since; with hold cycle, the quarantined cycle and those restart discarded just before it.',
+    },
+    hold: {
+      type: 'string',
+      enum: ['cycle', 'deletes'],
+      description: 'cycle: nothing of the quarantined cycle is applied; deletes: the delete lane, deleteCount is the held set.',
+    },
     cycleId: str,
     since: time,
     notification: {

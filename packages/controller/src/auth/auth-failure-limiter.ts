@@ -1,7 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from '@fastify/proxy-addr';
-import type { Redis } from 'ioredis';
-import { COUNT_IN_WINDOW, callScript } from '../store/scripts';
 import type { Logger } from 'pino';
 
 /** Where a secret was presented, for the log. */
@@ -13,39 +11,38 @@ export interface AuthFailureLimiterOptions {
   windowMs: number;
 }
 
+/** Where the failures are counted, shared by every replica (store/auth-failure-store.ts implements it). */
+export interface AuthFailureCounts {
+  /** The address's failures in the current window (null: none) and the ms left of the window (<= 0: none set). */
+  current(address: string): Promise<{ count: number | null; ttlMs: number }>;
+  /** Counts one more failure of the address in a window of `windowMs` starting with its first; answers the count. */
+  count(address: string, windowMs: number): Promise<number>;
+}
+
 /**
  * Counts failed authentications per client address in Redis (fixed windows), so that
  * every replica sees the same count: once an address has failed `limit` times in the
  * window, every request of it that needs a secret is refused (429) until the window
- * ends, a right secret included, so that guessing learns nothing more. Keys:
- * `${keyPrefix}:authfail:<address>` (string with TTL, the count).
+ * ends, a right secret included, so that guessing learns nothing more.
  */
 export class AuthFailureLimiter {
   constructor(
-    private readonly redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly counts: AuthFailureCounts,
     private readonly options: AuthFailureLimiterOptions,
     private readonly logger: Logger,
   ) {}
 
-  private key(address: string): string {
-    return `${this.keyPrefix}:authfail:${address}`;
-  }
-
   /** Seconds until `address` may present a secret again; 0 when it may now. */
   async retryAfterSeconds(address: string): Promise<number> {
     if (this.options.limit === 0) return 0;
-    const [[, count], [, ttl]] = (await this.redis.multi().get(this.key(address)).pttl(this.key(address)).exec()) as [
-      [unknown, string | null],
-      [unknown, number],
-    ];
-    if (count === null || Number(count) < this.options.limit) return 0;
+    const { count, ttlMs: ttl } = await this.counts.current(address);
+    if (count === null || count < this.options.limit) return 0;
     return Math.max(1, Math.ceil((ttl > 0 ? ttl : this.options.windowMs) / 1000));
   }
 
   /** Counts a failed authentication of `address` and logs it at warn (never the secret). */
   async recordFailure(address: string, surface: AuthSurface, reason: string): Promise<void> {
-    const failures = (await callScript(this.redis, COUNT_IN_WINDOW, [this.key(address)], [this.options.windowMs])) as number;
+    const failures = await this.counts.count(address, this.options.windowMs);
     const blocked = this.options.limit > 0 && failures >= this.options.limit;
     this.logger.warn(
       { client: address, surface, reason, failures, ...(blocked ? { blockedForMs: this.options.windowMs } : {}) },

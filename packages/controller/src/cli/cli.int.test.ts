@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { buildHttpApp } from '../api/http-app';
+import { httpStores } from '../store/http-stores';
 import { InMemoryControllerService } from '../api/in-memory-service.test';
 import { ControllerMetrics } from '../metrics';
 import { runCli } from './program';
@@ -109,8 +110,7 @@ beforeEach(async () => {
   app = await buildHttpApp({
     service,
     metrics: new ControllerMetrics(),
-    redis,
-    keyPrefix: 'sgcli',
+    stores: httpStores(redis, 'sgcli'),
     adminToken: ADMIN,
     logger: pino({ level: 'silent' }),
     portalDir: false,
@@ -208,6 +208,20 @@ test('configs: create from flags and --file, list as a table and JSON, show and 
   });
   r = await ctl(['--json', 'configs', 'update', 'corp.example.com', '--percentage', 'off', '--window-hours', 'off']);
   expect(JSON.parse(r.stdout).accidentalDeletes).toMatchObject({ percentage: null, window: null });
+  r = await ctl(['--json', 'configs', 'update', 'corp.example.com', '--prevention', 'on', '--member-removals', '2000']);
+  expect(JSON.parse(r.stdout).accidentalDeletes).toMatchObject({ memberRemovals: { threshold: 2000 }, hold: 'cycle' });
+  r = await ctl(['configs', 'show', 'corp.example.com']);
+  expect(r.stdout).toMatch(/member removals:\s+2000 memberships a cycle/);
+  r = await ctl(['--json', 'configs', 'update', 'corp.example.com', '--member-removals', 'off', '--hold', 'deletes']);
+  expect(JSON.parse(r.stdout).accidentalDeletes).toMatchObject({ memberRemovals: null, hold: 'deletes' });
+  r = await ctl(['configs', 'show', 'corp.example.com']);
+  expect(r.stdout).toMatch(/hold:\s+deletes \(the delete lane\)/);
+  r = await ctl(['configs', 'update', 'corp.example.com', '--hold', 'all']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('--hold');
+  // Text that is not a number goes as typed, for the API to refuse naming the field.
+  r = await ctl(['configs', 'update', 'corp.example.com', '--member-removals', 'many']);
+  expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('accidentalDeletes.memberRemovals.threshold') });
   r = await ctl(['configs', 'delete', 'from-file']);
   expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining('deleted configuration from-file') });
   expect(JSON.parse((await ctl(['configs', 'list', '--json'])).stdout)).toHaveLength(1);

@@ -232,6 +232,13 @@ Examples:
       .option('--group-percentage <p>', "quarantine when group deletes >= p percent of the groups held ('off' for none)")
       .option('--window-hours <h>', "rolling window: the deletes applied in the last h hours plus the cycle's ('off' for none)")
       .option('--window-threshold <n>', 'rolling window: quarantine when those deletes >= n')
+      .addOption(
+        new Option(
+          '--hold <what>',
+          'what a quarantine holds back: the whole cycle (default) or only its deletes (the delete lane)',
+        ).choices(['cycle', 'deletes']),
+      )
+      .option('--member-removals <n>', "quarantine when a cycle removes >= n memberships from groups that stay ('off' for none)")
       .option(
         '--protect-dn <dn...>',
         'protected DN suffix: any delete at or under it quarantines (repeatable; replaces the list)',
@@ -507,6 +514,8 @@ interface ConfigFlags {
   groupPercentage?: string;
   windowHours?: string;
   windowThreshold?: string;
+  memberRemovals?: string;
+  hold?: 'cycle' | 'deletes';
   protectDn?: string[];
   protectId?: string[];
   notificationEmail?: string;
@@ -544,6 +553,11 @@ function deletePolicyFlags(opts: ConfigFlags, deletes: Record<string, unknown>):
     const window = nested('window');
     if (opts.windowHours !== undefined) window.hours = numberOrText(opts.windowHours);
     if (opts.windowThreshold !== undefined) window.threshold = numberOrText(opts.windowThreshold);
+  }
+  if (opts.hold !== undefined) deletes.hold = opts.hold;
+  if (opts.memberRemovals !== undefined) {
+    const limit = limitOrOff(opts.memberRemovals);
+    deletes.memberRemovals = limit === null ? null : { threshold: limit };
   }
   if (opts.protectDn !== undefined) nested('protected').dnSuffixes = opts.protectDn;
   if (opts.protectId !== undefined) nested('protected').objectIds = opts.protectId;
@@ -697,9 +711,30 @@ function configFields(c: Configuration): string {
         ? 'off'
         : `on, threshold ${c.accidentalDeletes?.threshold} (quarantine when deletes >= threshold)`,
     ],
+    ...policyLines(c),
     ['notification email', c.notificationEmail],
     ['updated', c.updatedAt],
   ]);
+}
+
+/** The delete policy's rules that are on, beside the count (one line each). */
+function policyLines(c: Configuration): [string, unknown][] {
+  const d = c.accidentalDeletes;
+  if (!d || d.enabled === false) return [];
+  const lines: [string, unknown][] = [];
+  if (d.percentage != null)
+    lines.push(['percentage', `${d.percentage}% of the objects held (from ${d.minimumObjects} objects on)`]);
+  for (const t of ['user', 'group'] as const) {
+    const l = d.perType?.[t];
+    if (l?.threshold != null) lines.push([`${t} threshold`, l.threshold]);
+    if (l?.percentage != null) lines.push([`${t} percentage`, `${l.percentage}%`]);
+  }
+  if (d.window) lines.push(['window', `${d.window.threshold} deletes in ${d.window.hours} h`]);
+  if (d.memberRemovals) lines.push(['member removals', `${d.memberRemovals.threshold} memberships a cycle`]);
+  if (d.protected) lines.push(['protected', `${d.protected.dnSuffixes.length} DN suffixes, ${d.protected.objectIds.length} ids`]);
+  if (d.hold === 'deletes') lines.push(['hold', 'deletes (the delete lane)']);
+  if (d.approvals === 2) lines.push(['approvals', 2]);
+  return lines;
 }
 
 function cycleLine(c: Cycle | null): string {
@@ -716,9 +751,15 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
   if (s.quarantine) {
     const q = s.quarantine;
     fields.push(
-      ['quarantine', `${q.reason}: ${q.deleteCount} staged deletes >= threshold ${q.threshold}`],
+      [
+        'quarantine',
+        q.hold === 'deletes'
+          ? `${q.reason}: ${q.deleteCount} deletes held by the delete lane (creates and updates go on)`
+          : `${q.reason}: ${q.deleteCount} staged deletes >= threshold ${q.threshold}`,
+      ],
       ...(q.trippedBy ?? []).map((t): [string, unknown] => ['tripped by', describeRule(t)]),
       ['quarantined cycle', q.cycleId],
+      ['cycles that found it', q.seriesCount],
       ['since', q.since],
     );
     if (q.notification)

@@ -3,6 +3,8 @@ import { DEFAULT_MINIMUM_OBJECTS } from '../guard/decide';
 import type {
   AccidentalDeleteSettings,
   DeleteWindow,
+  MemberRemovalLimit,
+  HoldMode,
   PerTypeDeleteLimits,
   ProtectedObjectSettings,
   TypeDeleteLimits,
@@ -29,6 +31,8 @@ export const DEFAULT_ACCIDENTAL_DELETES: AccidentalDeleteSettings = Object.freez
   perType: null,
   window: null,
   protected: null,
+  memberRemovals: null,
+  hold: 'cycle',
   approvals: 1,
 });
 /** The longest `accidentalDeletes.window.hours`: 30 days. */
@@ -197,16 +201,29 @@ function protectedObjects(v: unknown, base: ProtectedObjectSettings | null): Pro
   return out;
 }
 
-/**
- * Checks `accidentalDeletes` and merges it into `base` (nested objects merge, as PATCH does;
- * null turns a rule off). `memberRemovals`, `hold` and `approvals` are not implemented yet
- * and are refused as unknown settings.
- */
+function memberRemovals(v: unknown): MemberRemovalLimit | null {
+  const field = 'accidentalDeletes.memberRemovals';
+  if (v === null) return null;
+  const o = object(field, v);
+  knownKeys(field, o, ['threshold']);
+  if (o.threshold === undefined) throw new ValidationError(`${field}.threshold`, 'is required');
+  return { threshold: wholeNumber(`${field}.threshold`, o.threshold, 1) };
+}
+
+function hold(field: string, v: unknown): HoldMode {
+  if (v !== 'cycle' && v !== 'deletes') throw new ValidationError(field, 'must be "cycle" or "deletes"');
+  return v;
+}
+
 function approvals(field: string, v: unknown): 1 | 2 {
   if (v !== 1 && v !== 2) throw new ValidationError(field, 'must be 1 or 2');
   return v;
 }
 
+/**
+ * Checks `accidentalDeletes` and merges it into `base` (nested objects merge, as PATCH does;
+ * null turns a rule off).
+ */
 function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): AccidentalDeleteSettings {
   if (!isObject(v)) throw new ValidationError('accidentalDeletes', 'must be an object');
   // A configuration stored by an earlier version has only the first three settings.
@@ -220,9 +237,11 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
     'perType',
     'window',
     'protected',
+    'memberRemovals',
+    'hold',
     'approvals',
   ]);
-  return {
+  const out: AccidentalDeleteSettings = {
     enabled: v.enabled === undefined ? base.enabled : boolean('accidentalDeletes.enabled', v.enabled),
     threshold: v.threshold === undefined ? base.threshold : wholeNumber('accidentalDeletes.threshold', v.threshold, 1),
     countDisables:
@@ -233,8 +252,19 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
     perType: v.perType === undefined ? base.perType : perType(v.perType, base.perType),
     window: v.window === undefined ? base.window : deleteWindow(v.window, base.window),
     protected: v.protected === undefined ? base.protected : protectedObjects(v.protected, base.protected),
+    memberRemovals: v.memberRemovals === undefined ? base.memberRemovals : memberRemovals(v.memberRemovals),
+    hold: v.hold === undefined ? base.hold : hold('accidentalDeletes.hold', v.hold),
     approvals: v.approvals === undefined ? base.approvals : approvals('accidentalDeletes.approvals', v.approvals),
   };
+  if (out.hold === 'deletes' && out.memberRemovals) {
+    // Named after what the request changed, so that the 400 points at the input to fix.
+    const field = v.hold !== undefined ? 'accidentalDeletes.hold' : 'accidentalDeletes.memberRemovals';
+    throw new ValidationError(
+      field,
+      'hold "deletes" cannot be combined with memberRemovals: the delete lane applies updates at once, and member removals are updates (use hold "cycle", or turn memberRemovals off)',
+    );
+  }
+  return out;
 }
 
 const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail', 'target'];

@@ -1,31 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/protocol';
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import { decide, describeVerdict, type AppliedDeletes, type PerType } from '../guard/decide';
+import { decide, describeVerdict, type AppliedDeletes, type PerType, type TrippedRule } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
+import { mergeTrippedBy, type LaneState } from './delete-lane';
+import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
 import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
+import type {
+  ApplyRecords,
+  ChunkWrites,
+  EvaluationRecords,
+  EvaluationWatch,
+  LaneDecision,
+  PlanParts,
+  ProcessedCycles,
+  QuarantineDecision,
+} from './processing-records';
 import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
-import type { Keys } from '../store/keys';
-import {
-  NO_NOTIFICATION,
-  encodeNotification,
-  encodeQuarantine,
-  type StoredNotification,
-  type StoredQuarantine,
-} from '../store/quarantine-codec';
-import { queueEncoded } from '../store/resp';
 import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store/retry-record';
-import { unitOfWork } from '../store/unit-of-work';
-import { ASSEMBLE_PLAN, Scripts } from '../store/scripts';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
 import type { TargetResolver } from '../targets/target-resolver';
 import type { StoredConfiguration } from '../model';
-import { BUNDLE_SIZE, renderBundle, type NewLogEntry, type ProvisioningLog } from '../store/provisioning-log';
-import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries, summaryField } from '../pipeline/stored-batch';
+import { BUNDLE_SIZE, renderBundle, type NewLogEntry } from '../store/provisioning-log';
+import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries } from '../pipeline/stored-batch';
 
 /** Hooks the processor calls into the rest of the engine. */
 export interface CycleProcessorHooks {
@@ -36,6 +36,13 @@ export interface CycleProcessorHooks {
   /** A cycle released by allow-deletes was applied: resume the schedule. */
   released(configurationId: string): Promise<void>;
   loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
+}
+
+/** What the processor reads and writes, each through its interface (built in server.ts). */
+export interface CycleProcessorStores {
+  cycles: ProcessedCycles;
+  evaluation: EvaluationRecords;
+  apply: ApplyRecords;
 }
 
 /** A change's summary and where it is: batch `seq`, position `idx`. */
@@ -56,8 +63,11 @@ function indexedType(stored: string): ObjectTypeName {
   return stored[stored.indexOf('\t') + 1] === 'g' ? 'group' : 'user';
 }
 
-/** How long the parts of a plan outlive an evaluation that died while writing them. */
-const PART_TTL_MS = 24 * 3600 * 1000;
+/** A staged delete as the quarantine email lists it. */
+function previewOf(text: string): { dn: string; objectType: ObjectTypeName } {
+  const d = deleteEntry(text);
+  return { dn: d.dn, objectType: d.objectType };
+}
 
 /** A delete entry of the plan (the parts of deletes hold nothing else). */
 function deleteEntry(text: string): Extract<PlanEntry, { kind: 'delete' }> {
@@ -66,41 +76,16 @@ function deleteEntry(text: string): Extract<PlanEntry, { kind: 'delete' }> {
   return entry;
 }
 
-function throwOnError(results: [Error | null, unknown][] | null): void {
-  for (const [error] of results ?? []) if (error) throw error;
-}
-
-/** One apply chunk: its operations and, once rendered, the target's results (and the recorded writes). */
+/** One apply chunk: its operations and, once rendered, the target's results (and the queued writes). */
 interface PreparedChunk {
   offset: number;
   ops: PlannedOperation[];
-  calls: RecordedCall[];
+  writes: ChunkWrites;
   outcomes: TargetOutcome[];
 }
 
 /** A target operation with what the pipeline keeps of it: the hash to index, earlier failures. */
 type PlannedOperation = TargetOperation & { hash?: string; attempts?: number };
-
-type RecordedCall = [name: string, args: unknown[]];
-
-/** A stand-in for a MULTI that records the commands queued on it, to be replayed on the real one. */
-function recorder(calls: RecordedCall[]): ChainableCommander {
-  const proxy: ChainableCommander = new Proxy({} as ChainableCommander, {
-    get: (_target, name) => {
-      if (typeof name !== 'string' || name === 'then') return undefined;
-      return (...args: unknown[]) => {
-        calls.push([name, args]);
-        return proxy;
-      };
-    },
-  });
-  return proxy;
-}
-
-function replay(calls: readonly RecordedCall[], tx: ChainableCommander): void {
-  const commands = tx as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const [name, args] of calls) commands[name]!(...args);
-}
 
 /**
  * A create or update of the plan, made from a stored change (or from the retry record of an
@@ -221,10 +206,8 @@ export function typeName(t: ObjectType): ObjectTypeName {
  */
 export class CycleProcessor {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly stores: CycleProcessorStores,
     private readonly targets: TargetResolver,
-    private readonly plog: ProvisioningLog,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
     private readonly chunkSize: number,
@@ -232,10 +215,32 @@ export class CycleProcessor {
     private readonly stepDelayMs = 0,
   ) {}
 
+  /** What the `memberRemovals` count reads: the member record and the cycle's own batches. */
+  private readonly memberReads: MemberRemovalReads = {
+    previous: (cfgId, groupIds) => this.stores.evaluation.previousMembers(cfgId, groupIds),
+    memberDns: async (cycleId, at) => {
+      const seqs = [...new Set(at.map((a) => a.seq))];
+      const [changes, summaries] = await Promise.all([
+        this.stores.evaluation.batchChanges(cycleId, seqs),
+        this.stores.evaluation.summaries(cycleId, seqs),
+      ]);
+      const batches = new Map<number, StoredBatch>();
+      seqs.forEach((seq, i) => {
+        const bytes = changes[i];
+        if (!bytes) throw new Error(`batch ${seq} of cycle ${cycleId} is missing`);
+        batches.set(seq, StoredBatch.decode(bytes, summaries[i] ?? null));
+      });
+      return at.map((a) => {
+        const stored = batches.get(a.seq)?.change(a.idx);
+        return stored ? decodeChange(stored.encoded.change).memberDns : [];
+      });
+    },
+  };
+
   async process(cycleId: string): Promise<void> {
     let releasedNow = false;
     for (let step = 0; step < 5; step++) {
-      const c: CycleRecord = await this.redis.hgetall(this.keys.cycle(cycleId));
+      const c: CycleRecord = await this.stores.cycles.record(cycleId);
       switch (c.phase) {
         case 'complete':
           await this.evaluate(cycleId, c);
@@ -246,7 +251,8 @@ export class CycleProcessor {
           break;
         case 'applied':
           await this.cleanup(cycleId);
-          await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
+          // A delete lane's release cycle had no agent (and commits nothing an agent reads).
+          if (c.trigger !== 'release') await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
           if (releasedNow) {
             // After CycleCommitted, so that the agent's cache has advanced when the next cycle asks for a delta.
             await this.hooks.released(c.configurationId ?? '').catch((error: unknown) => {
@@ -276,7 +282,7 @@ export class CycleProcessor {
     const last = Number(cycleFields.acked ?? 0);
     for (let from = 1; from <= last; from += 8) {
       const seqs = Array.from({ length: Math.min(8, last - from + 1) }, (_, i) => from + i);
-      const stored = await this.redis.hmget(this.keys.batches(cycleId), ...seqs.map(summaryField));
+      const stored = await this.stores.evaluation.summaries(cycleId, seqs);
       const refs: ChangeRef[] = [];
       stored.forEach((text, i) => {
         const seq = seqs[i]!;
@@ -294,16 +300,19 @@ export class CycleProcessor {
    * FULL cycle would delete them.
    */
   private async rebuildSeen(cycleId: string, c: CycleRecord): Promise<void> {
-    const seen = this.keys.seen(cycleId);
-    await this.redis.del(seen);
+    const records = this.stores.evaluation;
+    await records.resetSeen(cycleId);
     let changes = 0;
     for await (const refs of this.summaryGroups(cycleId, c)) {
       if (refs.length === 0) continue;
       changes += refs.length;
-      await this.redis.hset(seen, ...refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]));
+      await records.addSeen(
+        cycleId,
+        refs.flatMap((r) => [r.summary[2], `${r.seq}:${r.idx}`]),
+      );
     }
-    const distinct = await this.redis.hlen(seen);
-    await this.redis.hset(this.keys.cycle(cycleId), 'seenThrough', c.acked ?? '0', 'duplicates', String(changes - distinct));
+    const distinct = await records.seenCount(cycleId);
+    await records.markSeen(cycleId, c.acked ?? '0', String(changes - distinct));
     c.seenThrough = c.acked ?? '0';
     c.duplicates = String(changes - distinct);
   }
@@ -316,13 +325,12 @@ export class CycleProcessor {
     // worker that was not dead after all), only the first replaces the plan.
     // Before the WATCH: the rebuild writes the cycle hash (and is the same whoever runs it).
     if (Number(c.seenThrough ?? 0) < Number(c.acked ?? 0)) await this.rebuildSeen(cycleId, c);
-    const conn = this.redis.duplicate();
+    const watch = await this.stores.evaluation.watch(cycleId);
     try {
-      await conn.watch(this.keys.cycle(cycleId));
-      if ((await conn.hget(this.keys.cycle(cycleId), 'phase')) !== 'complete') return;
-      await this.evaluateWatched(cycleId, c, cfg, conn);
+      if ((await watch.phase()) !== 'complete') return;
+      await this.evaluateWatched(cycleId, c, cfg, watch);
     } finally {
-      conn.disconnect();
+      watch.close();
     }
   }
 
@@ -333,16 +341,19 @@ export class CycleProcessor {
    * groups, deletes, each in batch order); one MULTI under WATCH then puts the plan
    * together, writes the StagedDelete entries of a quarantine, and moves the cycle on.
    */
-  private async evaluateWatched(cycleId: string, c: CycleRecord, cfg: StoredConfiguration, conn: Redis): Promise<void> {
+  private async evaluateWatched(
+    cycleId: string,
+    c: CycleRecord,
+    cfg: StoredConfiguration,
+    watch: EvaluationWatch,
+  ): Promise<void> {
     const cfgId = cfg.id;
     const full = c.mode === 'full' || c.agentMode === String(CycleMode.CYCLE_MODE_FULL);
     const countDisables = cfg.accidentalDeletes.countDisables;
-    const indexKey = this.keys.index(cfgId);
-    const seenKey = this.keys.seen(cycleId);
+    const records = this.stores.evaluation;
     // Parts of this run's plan, named after the run, so that an overlapping run writes its own.
     const run = randomUUID();
-    const part = { u: '', g: '', d: '', ds: '', sd: '' };
-    for (const p of ['u', 'g', 'd', 'ds', 'sd'] as const) part[p] = this.keys.planPart(cycleId, run, p);
+    const parts = records.planParts(cycleId, run);
     const lengths = { u: 0, g: 0, d: 0 };
     const counts: CycleCounts = { create: 0, update: 0, delete: 0, failed: 0 };
     const cycleFields: Record<string, string | number> = {};
@@ -351,6 +362,13 @@ export class CycleProcessor {
     const protection = new ProtectedMatcher(policy.enabled ? policy.protected : null);
     const deletesByType = { user: 0, group: 0 };
     let protectedDeletes = 0;
+    // Counted only while the rule is on (and the cycle not released: nothing could trip).
+    const memberRemovals =
+      policy.enabled && policy.memberRemovals && c.released !== '1'
+        ? new MemberRemovalCounter(this.memberReads, cfgId, cycleId)
+        : null;
+    // The delete lane (cycles/delete-lane.ts): held objects back in scope leave the held set.
+    const leaving: string[] = [];
     const planDelete = (objectId: string, indexed: string): string => {
       const held = decodeIndexEntry(indexed);
       deletesByType[held.objectType] += 1;
@@ -359,33 +377,28 @@ export class CycleProcessor {
     };
     // Appends entries to the parts; a TTL takes the parts away should this run die.
     const write = async (entries: { u: string[]; g: string[]; d: string[] }, deleteIds: string[] = []): Promise<void> => {
-      const pipe = this.redis.pipeline();
-      for (const p of ['u', 'g', 'd'] as const) {
-        if (entries[p].length === 0) continue;
-        pipe.rpush(part[p], ...entries[p]).pexpire(part[p], PART_TTL_MS);
-        lengths[p] += entries[p].length;
-      }
-      if (deleteIds.length > 0) pipe.sadd(part.ds, ...deleteIds).pexpire(part.ds, PART_TTL_MS);
-      if (pipe.length > 0) throwOnError(await pipe.exec());
+      for (const p of ['u', 'g', 'd'] as const) lengths[p] += entries[p].length;
+      await parts.append(entries, deleteIds);
     };
     try {
-      const [indexed, heldRaw] = await Promise.all([
-        this.redis.hlen(indexKey),
-        this.redis.hmget(this.keys.heldCounts(cfgId), 'user', 'group'),
-      ]);
       // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
       // index below, else as the apply chunks kept them.
-      let heldByType: PerType<number> | null =
-        heldRaw[0] !== null && heldRaw[1] !== null ? { user: Number(heldRaw[0]), group: Number(heldRaw[1]) } : null;
+      const [indexed, heldCounts, lane] = await Promise.all([
+        records.indexSize(cfgId),
+        records.heldCounts(cfgId),
+        records.lane(cfgId),
+      ]);
+      let heldByType: PerType<number> | null = heldCounts;
       const scanned = { user: 0, group: 0 };
       const superseded = Number(c.duplicates ?? 0) > 0;
       for await (const refs of this.summaryGroups(cycleId, c)) {
         if (refs.length === 0) continue;
         const ids = refs.map((r) => r.summary[2]);
         // Only what is needed: an empty index (an initial sync) has nothing to compare with.
-        const [latest, known] = await Promise.all([
-          superseded ? this.redis.hmget(seenKey, ...ids) : null,
-          indexed > 0 ? this.redis.hmget(indexKey, ...ids) : null,
+        const [latest, known, laneHolds] = await Promise.all([
+          superseded ? records.latestChanges(cycleId, ids) : null,
+          indexed > 0 ? records.indexed(cfgId, ids) : null,
+          lane.held > 0 ? records.heldByLane(cfgId, ids) : null,
         ]);
         const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
         refs.forEach(({ seq, idx, summary }, i) => {
@@ -394,6 +407,11 @@ export class CycleProcessor {
           const [kind, objectType, objectId, , hash, disabled] = summary;
           const was = known?.[i] ?? null;
           const inScope = kind !== ChangeKind.CHANGE_KIND_DELETE && !(countDisables && disabled === 1);
+          if (laneHolds?.[i]) {
+            // Held already: out of scope it stays held (not twice); in scope it leaves the set.
+            if (!inScope) return;
+            leaving.push(objectId);
+          }
           if (!inScope) {
             // Described as the target holds it (as the index recorded it when applied).
             if (was !== null) entries.d.push(planDelete(objectId, was));
@@ -406,15 +424,19 @@ export class CycleProcessor {
           } else if (!indexHoldsHash(was, hash)) {
             ops.push(encodePlanEntry({ kind: 'update', from: 'batch', sequence: seq, index: idx }));
             counts.update += 1;
+            // A PRESENT carries no member list: the target keeps the members it has.
+            if (memberRemovals && objectType === ObjectType.OBJECT_TYPE_GROUP && kind !== ChangeKind.CHANGE_KIND_PRESENT)
+              memberRemovals.add(seq, idx, objectId);
           }
         });
         await write(entries);
+        await memberRemovals?.flush();
       }
       if (full && indexed > 0) {
         // FULL mode: whatever the target holds and the scan did not report is gone from scope.
         let cursor = '0';
         do {
-          const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
+          const [next, kv] = await records.scanIndex(cfgId, cursor);
           cursor = next;
           const held = new Map<string, string>();
           for (let i = 0; i + 1 < kv.length; i += 2) {
@@ -423,12 +445,17 @@ export class CycleProcessor {
           }
           const ids = [...held.keys()];
           if (ids.length === 0) continue;
-          const seen = await this.redis.hmget(seenKey, ...ids);
+          const seen = await records.latestChanges(cycleId, ids);
           let missing = ids.filter((_, i) => seen[i] === null);
           if (missing.length === 0) continue;
           // HSCAN may return an id twice (while the hash is rehashed): each delete counts once.
-          const listed = await this.redis.smismember(part.ds, ...missing);
+          const listed = await parts.listedDeletes(missing);
           missing = missing.filter((_, i) => listed[i] === 0);
+          if (lane.held > 0 && missing.length > 0) {
+            // Held by the delete lane already: it stays held, and is not planned again.
+            const held = await records.heldByLane(cfgId, missing);
+            missing = missing.filter((_, i) => !held[i]);
+          }
           if (missing.length === 0) continue;
           const d = missing.map((id) => planDelete(id, held.get(id)!));
           await write({ u: [], g: [], d }, missing);
@@ -436,10 +463,10 @@ export class CycleProcessor {
         heldByType = scanned;
       } else if (heldByType === null && indexed > 0) {
         // Counters missing (an index written by an earlier version): counted once, then kept.
-        heldByType = await this.countIndexed(indexKey);
+        heldByType = await this.countIndexed(cfgId);
       }
       heldByType ??= { user: 0, group: 0 };
-      const owed = await this.planRetries(cfgId, seenKey, part.ds, full, counts, write, planDelete);
+      const owed = await this.planRetries(cfgId, cycleId, parts, full, counts, write, planDelete);
       cycleFields.retries = owed.retries;
       cycleFields.retryRecords = owed.records;
       if (owed.moot.length > 0) cycleFields.mootRetries = JSON.stringify(owed.moot);
@@ -450,75 +477,96 @@ export class CycleProcessor {
       const nowMs = Date.now();
       const applied =
         policy.enabled && policy.window && deleteCount > 0 ? await this.appliedSince(cfgId, nowMs, policy.window.hours) : [];
-      const verdict = decide({ deletes: deleteCount, deletesByType, heldByType, held: indexed, protectedDeletes }, policy, {
-        released: c.released === '1',
-        now: nowMs,
-        applied,
-      });
-      const quarantine = verdict.quarantine;
+      const verdict = decide(
+        {
+          deletes: deleteCount,
+          deletesByType,
+          heldByType,
+          held: indexed,
+          protectedDeletes,
+          memberRemovals: memberRemovals?.total ?? 0,
+        },
+        policy,
+        { released: c.released === '1', now: nowMs, applied },
+      );
+      // The delete lane: open already, or opened by this verdict with hold "deletes". Its
+      // cycle is applied without its deletes, which join the held set.
+      const held = lane.open || (verdict.quarantine && policy.hold === 'deletes');
+      const quarantine = verdict.quarantine && !held;
+      const heldAfter = held ? lane.held - leaving.length + deleteCount : 0;
       const now = new Date(nowMs).toISOString();
+      if (held) {
+        counts.delete = 0;
+        Object.assign(cycleFields, { lane: heldAfter > 0 ? '1' : '0', heldDeletes: deleteCount });
+      }
       Object.assign(cycleFields, {
-        planSize,
+        planSize: held ? planSize - deleteCount : planSize,
         applied: 0,
-        deleteCount,
+        deleteCount: held ? 0 : deleteCount,
         counts: JSON.stringify(counts),
         evaluatedMode: full ? 'full' : 'delta',
       });
-      const preview = quarantine ? await this.redis.lrange(part.d, 0, 19) : [];
-      // A quarantine logs every staged delete. The log bundles are rendered here, a chunk at a
-      // time, and written to the log inside Redis by the MULTI below (one XADD per 1,000).
-      if (quarantine) await this.renderStagedDeletes(cycleId, part.d, part.sd, describeVerdict(verdict), now);
-      const tx = conn.multi();
-      tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
-      if (quarantine) this.plog.addRendered(tx, cfgId, part.sd);
-      tx.eval(ASSEMBLE_PLAN.source, 6, this.keys.plan(cycleId), part.u, part.g, part.d, part.ds, this.keys.cycle(cycleId));
+      const preview = quarantine || (held && !lane.open) ? await parts.deletes(0, 20) : [];
+      // A quarantine logs every staged delete (the lane, every delete it holds). The log bundles
+      // are rendered here, a chunk at a time, and written to the log inside Redis by the MULTI
+      // below (one XADD per 1,000).
+      const logStaged = quarantine || (held && deleteCount > 0);
+      const why = held && !verdict.quarantine ? 'held by the open delete lane' : describeVerdict(verdict);
+      if (logStaged) await this.renderStagedDeletes(cycleId, parts, why, now);
+      const laneDecision: LaneDecision | null = held
+        ? {
+            leaving,
+            quarantine:
+              heldAfter > 0 ? this.laneQuarantine(lane, verdict.trippedBy, heldAfter, cycleId, now, policy.threshold) : null,
+            notify: lane.open ? null : Boolean(cfg.notificationEmail),
+            stagedPreview: preview.map(previewOf),
+            logStaged,
+          }
+        : null;
+      let decision: QuarantineDecision | null = null;
       if (quarantine) {
-        const q: StoredQuarantine = {
+        const q: QuarantineDecision['quarantine'] = {
           reason: 'TooManyDeletes',
           deleteCount,
           threshold: policy.threshold,
           trippedBy: [...verdict.trippedBy],
-          seriesCount: 1,
+          seriesCount: lane.restartedSeries + 1,
+          hold: 'cycle',
           cycleId,
           since: now,
         };
-        const notification: StoredNotification = cfg.notificationEmail
-          ? { ...NO_NOTIFICATION, status: 'pending' }
-          : NO_NOTIFICATION;
-        const stagedPreview = preview.map((e) => {
-          const d = deleteEntry(e);
-          return { dn: d.dn, objectType: d.objectType };
-        });
-        tx.eval(
-          ...Scripts.transitionArgs(
-            this.keys.cycle(cycleId),
-            this.keys.state(cfgId),
-            { from: ['complete'], to: 'quarantined' },
-            {
-              cycle: { ...cycleFields, completedAt: now, stagedPreview: JSON.stringify(stagedPreview) },
-              state: {
-                state: 'quarantined',
-                quarantine: encodeQuarantine(q),
-                notification: encodeNotification(notification),
-              },
-            },
-          ),
+        const stagedPreview = preview.map(previewOf);
+        decision = { quarantine: q, notify: Boolean(cfg.notificationEmail), stagedPreview, completedAt: now };
+      }
+      // One MULTI under the WATCH: the counts, the staged deletes' log, the plan, the move.
+      const moved = await watch.commit({
+        configurationId: cfgId,
+        cycleId,
+        parts,
+        heldByType,
+        cycleFields,
+        quarantine: decision,
+        lane: laneDecision,
+      });
+      if (moved && held && !lane.open) {
+        this.metrics.cycles.inc({ outcome: 'quarantined' });
+        for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
+        this.logger.warn(
+          { configurationId: cfgId, cycleId, held: heldAfter, trippedBy: verdict.trippedBy },
+          `delete lane opened: creates and updates applied, ${heldAfter} deletes held: ${describeVerdict(verdict)}`,
         );
-      } else {
-        tx.eval(
-          ...Scripts.transitionArgs(
-            this.keys.cycle(cycleId),
-            this.keys.state(cfgId),
-            { from: ['complete'], to: 'applying' },
-            {
-              cycle: cycleFields,
-            },
-          ),
+      } else if (moved && held) {
+        if (verdict.quarantine) for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });
+        this.logger.info(
+          { configurationId: cfgId, cycleId, added: deleteCount, back: leaving.length, held: heldAfter },
+          heldAfter > 0
+            ? 'cycle evaluated; its deletes join the delete lane'
+            : 'cycle evaluated; the delete lane is empty and closes',
         );
       }
-      const results = await tx.exec();
-      throwOnError(results);
-      const moved = results !== null && results[results.length - 1]?.[1] === 1;
+      if (moved && held && heldAfter > 0) this.metrics.stagedDeletes.inc(deleteCount);
+      // The lane's one email (the cycle goes on to apply, so process() does not send it).
+      if (moved && held && !lane.open && heldAfter > 0) await this.hooks.quarantined(cfgId, cycleId);
       if (moved && quarantine) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         this.metrics.stagedDeletes.inc(deleteCount);
@@ -532,8 +580,40 @@ export class CycleProcessor {
       }
     } finally {
       // Gone already when the MULTI ran; left over when it did not (or this run failed).
-      await this.redis.del(part.u, part.g, part.d, part.ds, part.sd);
+      await parts.drop();
     }
+  }
+
+  /**
+   * The quarantine of an open delete lane after this cycle: opened now, or carried on (held
+   * set size, the rules, one more cycle).
+   */
+  private laneQuarantine(
+    lane: LaneState,
+    trippedBy: readonly TrippedRule[],
+    held: number,
+    cycleId: string,
+    now: string,
+    threshold: number,
+  ): LaneDecision['quarantine'] {
+    const earlier = lane.open ? lane.quarantine : null;
+    if (earlier)
+      return {
+        ...earlier,
+        deleteCount: held,
+        trippedBy: mergeTrippedBy(earlier.trippedBy, trippedBy),
+        seriesCount: earlier.seriesCount + 1,
+      };
+    return {
+      reason: 'TooManyDeletes',
+      deleteCount: held,
+      threshold,
+      trippedBy: [...trippedBy],
+      seriesCount: lane.restartedSeries + 1,
+      hold: 'deletes',
+      cycleId,
+      since: now,
+    };
   }
 
   /**
@@ -546,29 +626,29 @@ export class CycleProcessor {
    */
   private async planRetries(
     cfgId: string,
-    seenKey: string,
-    deleteIdsKey: string,
+    cycleId: string,
+    parts: PlanParts,
     full: boolean,
     counts: CycleCounts,
     write: (entries: { u: string[]; g: string[]; d: string[] }, deleteIds?: string[]) => Promise<void>,
     planDelete: (objectId: string, indexed: string) => string,
   ): Promise<{ records: number; retries: number; moot: string[] }> {
-    const retryKey = this.keys.retry(cfgId);
-    const out = { records: await this.redis.hlen(retryKey), retries: 0, moot: [] as string[] };
+    const store = this.stores.evaluation;
+    const out = { records: await store.retryCount(cfgId), retries: 0, moot: [] as string[] };
     if (out.records === 0) return out;
     const planned = new Set<string>();
     let cursor = '0';
     do {
-      const [next, kv] = await this.redis.hscan(retryKey, cursor, 'COUNT', 1000);
+      const [next, kv] = await store.scanRetries(cfgId, cursor);
       cursor = next;
       const records = new Map<string, RetryRecord>();
       for (let i = 0; i + 1 < kv.length; i += 2) if (!planned.has(kv[i]!)) records.set(kv[i]!, decodeRetryRecord(kv[i + 1]!));
       const ids = [...records.keys()];
       if (ids.length === 0) continue;
       const [seen, known, listed] = await Promise.all([
-        this.redis.hmget(seenKey, ...ids),
-        this.redis.hmget(this.keys.index(cfgId), ...ids),
-        this.redis.smismember(deleteIdsKey, ...ids),
+        store.latestChanges(cycleId, ids),
+        store.indexed(cfgId, ids),
+        parts.listedDeletes(ids),
       ]);
       const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
       const deleteIds: string[] = [];
@@ -598,11 +678,11 @@ export class CycleProcessor {
   }
 
   /** Objects of the index per type, by one scan (only for an index whose counters an earlier version did not keep). */
-  private async countIndexed(indexKey: string): Promise<PerType<number>> {
+  private async countIndexed(cfgId: string): Promise<PerType<number>> {
     const out = { user: 0, group: 0 };
     let cursor = '0';
     do {
-      const [next, kv] = await this.redis.hscan(indexKey, cursor, 'COUNT', 1000);
+      const [next, kv] = await this.stores.evaluation.scanIndex(cfgId, cursor);
       cursor = next;
       for (let i = 1; i < kv.length; i += 2) out[indexedType(kv[i]!)] += 1;
     } while (cursor !== '0');
@@ -611,30 +691,13 @@ export class CycleProcessor {
 
   /** The deletes applied by the configuration's cycles committed in the `hours` before `nowMs` (one ZRANGEBYSCORE). */
   private async appliedSince(cfgId: string, nowMs: number, hours: number): Promise<AppliedDeletes[]> {
-    const raw = await this.redis.zrangebyscore(
-      this.keys.appliedDeletes(cfgId),
-      nowMs - hours * 3600 * 1000,
-      '+inf',
-      'WITHSCORES',
-    );
-    const out: AppliedDeletes[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const member = raw[i]!;
-      out.push({ at: Number(raw[i + 1]), deletes: Number(member.slice(member.lastIndexOf(':') + 1)) });
-    }
-    return out;
+    return this.stores.evaluation.appliedDeletesSince(cfgId, nowMs - hours * 3600 * 1000);
   }
 
   /** Renders a StagedDelete log bundle per chunk of a deletes list, into a list (with a TTL). */
-  private async renderStagedDeletes(
-    cycleId: string,
-    deletesKey: string,
-    bundlesKey: string,
-    details: string,
-    at: string,
-  ): Promise<void> {
+  private async renderStagedDeletes(cycleId: string, parts: PlanParts, details: string, at: string): Promise<void> {
     for (let offset = 0; ; offset += BUNDLE_SIZE) {
-      const entries = await this.redis.lrange(deletesKey, offset, offset + BUNDLE_SIZE - 1);
+      const entries = await parts.deletes(offset, BUNDLE_SIZE);
       if (entries.length === 0) return;
       const bundle = renderBundle(
         cycleId,
@@ -651,57 +714,50 @@ export class CycleProcessor {
           };
         }),
       );
-      throwOnError(await this.redis.pipeline().rpush(bundlesKey, bundle).pexpire(bundlesKey, PART_TTL_MS).exec());
+      await parts.addStagedBundle(bundle);
       if (entries.length < BUNDLE_SIZE) return;
     }
   }
 
   private async apply(cycleId: string, c: CycleRecord): Promise<void> {
     const cfgId = c.configurationId ?? '';
-    const cycleKey = this.keys.cycle(cycleId);
-    const planKey = this.keys.plan(cycleId);
-    // WATCH needs a connection of its own: other jobs share the main one.
-    const conn = this.redis.duplicate();
+    const records = this.stores.apply;
+    // Under a WATCH of the cycle's record, on a connection of its own.
+    const session = records.session(cycleId);
     const batches = new Map<number, StoredBatch>();
     // A target that only queues its writes on the transaction (the cloud directory) is
     // run ahead: the next chunk's writes are worked out while the current chunk commits,
-    // recorded, and queued on that chunk's MULTI when its turn comes. Plan entries name
-    // distinct objects, so what a chunk reads is not what the chunk before writes.
+    // queued (not sent), and committed with that chunk's MULTI when its turn comes. Plan
+    // entries name distinct objects, so what a chunk reads is not what the chunk before writes.
     const target = this.targets.forConfiguration(await this.hooks.loadConfiguration(cfgId));
     const ahead = target.transactional === true;
     const prepare = async (offset: number): Promise<PreparedChunk> => {
-      const entries = await this.redis.lrange(planKey, offset, offset + this.chunkSize - 1);
+      const entries = await records.planEntries(cycleId, offset, this.chunkSize);
       const chunk: PreparedChunk = {
         offset,
         ops: await this.operations(cycleId, cfgId, entries, batches),
-        calls: [],
+        writes: records.chunkWrites(),
         outcomes: [],
       };
-      if (ahead) await this.render(cycleId, c, target, chunk, recorder(chunk.calls));
+      if (ahead) await this.render(cycleId, c, target, chunk);
       return chunk;
     };
     // The next chunk is read, decoded (and rendered) while the current one commits.
     const pending: { next: Promise<PreparedChunk> | null } = { next: null };
     try {
       for (;;) {
-        // Sent together: the connection runs WATCH before the read, one round trip for both.
-        const [, [phase, appliedRaw, sizeRaw, failedRaw]] = await Promise.all([
-          conn.watch(cycleKey),
-          conn.hmget(cycleKey, 'phase', 'applied', 'planSize', 'failed'),
-        ]);
-        const applied = Number(appliedRaw ?? 0);
-        const size = Number(sizeRaw ?? 0);
+        const { phase, applied, size, failed: failedSoFar } = await session.progress();
         if (phase !== 'applying' || applied >= size) {
-          await conn.unwatch();
+          await session.unwatch();
           await pending.next?.catch(() => undefined);
           return;
         }
         // TargetFailures: once enough of the cycle's operations failed, nothing more is sent.
         const limit = failureLimit(target, size);
-        if (Number(failedRaw ?? 0) >= limit) {
-          await conn.unwatch();
+        if (failedSoFar >= limit) {
+          await session.unwatch();
           await pending.next?.catch(() => undefined);
-          await this.quarantineForFailures(cycleId, cfgId, Number(failedRaw ?? 0), limit);
+          await this.quarantineForFailures(cycleId, cfgId, failedSoFar, limit);
           return;
         }
         let prepared: PreparedChunk | null = pending.next ? await pending.next : null;
@@ -711,12 +767,9 @@ export class CycleProcessor {
         if (chunk.ops.length === 0) throw new Error(`the plan of cycle ${cycleId} ends at ${applied}, before its size ${size}`);
         pending.next = applied + chunk.ops.length < size ? prepare(applied + chunk.ops.length) : null;
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
-        const tx = conn.multi();
-        if (ahead) replay(chunk.calls, tx);
-        else await this.render(cycleId, c, target, chunk, tx);
-        tx.hset(cycleKey, 'applied', applied + chunk.ops.length);
-        const done = await tx.exec();
-        if (done === null) {
+        if (!ahead) await this.render(cycleId, c, target, chunk);
+        const failed = await session.commitChunk(chunk.writes, applied + chunk.ops.length);
+        if (failed === null) {
           // Someone else moved the cycle on: read again, and work out what was run ahead afresh.
           await pending.next?.catch(() => undefined);
           pending.next = null;
@@ -724,13 +777,9 @@ export class CycleProcessor {
         }
         // Redis runs every command of a MULTI even when one fails, and the chunk is marked
         // applied: a failed write (a key of the wrong type, say) must not pass unseen.
-        const failed = done.filter(([error]) => error !== null);
         if (failed.length > 0) {
-          this.logger.error(
-            { cycleId, chunk: applied, errors: failed.map(([error]) => error?.message) },
-            'writes of an apply chunk failed',
-          );
-          throw new Error(`writes of the apply chunk at ${applied} of cycle ${cycleId} failed: ${failed[0]![0]!.message}`);
+          this.logger.error({ cycleId, chunk: applied, errors: failed }, 'writes of an apply chunk failed');
+          throw new Error(`writes of the apply chunk at ${applied} of cycle ${cycleId} failed: ${failed[0]!}`);
         }
         if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
         const counted = new Map<string, number>();
@@ -744,26 +793,21 @@ export class CycleProcessor {
         }
       }
     } finally {
-      conn.disconnect();
+      session.close();
     }
   }
 
   /**
    * Queues a chunk's target writes, index updates, retry records and provisioning-log
-   * entries on `tx`. An applied operation goes into the index (and settles what was owed
+   * entries on its writes. An applied operation goes into the index (and settles what was owed
    * for its object); a failed one is logged as a failure and kept as a retry record for
    * the cycles after, and its object stays as the index had it.
    */
-  private async render(
-    cycleId: string,
-    c: CycleRecord,
-    target: Target,
-    chunk: PreparedChunk,
-    tx: ChainableCommander,
-  ): Promise<void> {
+  private async render(cycleId: string, c: CycleRecord, target: Target, chunk: PreparedChunk): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const ops = chunk.ops;
-    const outcomes = await target.apply(cfgId, ops, unitOfWork(tx));
+    const writes = chunk.writes;
+    const outcomes = await target.apply(cfgId, ops, writes.unit);
     if (outcomes.length !== ops.length)
       throw new Error(`the ${target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
     chunk.outcomes = outcomes;
@@ -774,9 +818,13 @@ export class CycleProcessor {
     const settled: string[] = [];
     const failed: number[] = [];
     const logEntries: NewLogEntry[] = new Array<NewLogEntry>(ops.length);
+    const groups: PlannedMembership[] = [];
     ops.forEach((op, i) => {
       const outcome = outcomes[i]!;
       if (outcome.status === 'applied') {
+        // The member record follows what was applied (a change without content keeps it).
+        if (op.objectType === 'group' && (op.kind === 'delete' || op.encoded))
+          groups.push({ groupId: op.objectId, memberDns: op.kind === 'delete' ? null : op.memberDns });
         if (op.kind === 'delete') {
           indexDel.push(op.objectId);
           heldDelta[op.objectType] -= 1;
@@ -798,12 +846,11 @@ export class CycleProcessor {
         details: outcomeDetails(outcome),
       };
     });
-    this.plog.addMany(tx, cfgId, logEntries, now);
+    writes.log(cfgId, logEntries, now);
     const owed: string[] = [];
     if (failed.length > 0) {
-      const retryKey = this.keys.retry(cfgId);
       const ids = failed.map((i) => ops[i]!.objectId);
-      const earlier = Number(c.retryRecords ?? 0) > 0 ? await this.redis.hmget(retryKey, ...ids) : [];
+      const earlier = Number(c.retryRecords ?? 0) > 0 ? await this.stores.apply.retryRecords(cfgId, ids) : [];
       failed.forEach((i, j) => {
         const op = ops[i]!;
         const outcome = outcomes[i] as Exclude<TargetOutcome, { status: 'applied' }>;
@@ -811,17 +858,47 @@ export class CycleProcessor {
         owed.push(op.objectId, encodeRetryRecord(retryRecordOf(op, outcome.reason, now, before + 1)));
       });
     }
-    if (indexDel.length > 0) queueEncoded(tx, 'hdel', [this.keys.index(cfgId), ...indexDel]);
-    if (indexSet.length > 0) queueEncoded(tx, 'hset', [this.keys.index(cfgId), ...indexSet]);
-    for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) tx.hincrby(this.keys.heldCounts(cfgId), t, heldDelta[t]);
+    if (indexDel.length > 0) writes.removeFromIndex(cfgId, indexDel);
+    if (indexSet.length > 0) writes.setInIndex(cfgId, indexSet);
+    if (groups.length > 0) writes.setMembers(cfgId, groups);
+    for (const t of ['user', 'group'] as const) if (heldDelta[t] !== 0) writes.addHeld(cfgId, t, heldDelta[t]);
     // Deletes applied count towards the window (recorded by finalize, with the commit time).
-    if (indexDel.length > 0) tx.hincrby(this.keys.cycle(cycleId), 'deletesApplied', indexDel.length);
+    if (indexDel.length > 0) writes.countDeletesApplied(cycleId, indexDel.length);
     // Records exist only where an earlier cycle failed (this cycle's own are for other objects).
-    if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...settled]);
-    if (owed.length > 0) {
-      queueEncoded(tx, 'hset', [this.keys.retry(cfgId), ...owed]);
-      tx.hincrby(this.keys.cycle(cycleId), 'failed', failed.length);
-    }
+    if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) writes.settleRetries(cfgId, settled);
+    if (owed.length > 0) writes.owe(cfgId, cycleId, owed, failed.length);
+  }
+
+  /**
+   * Quarantines an applying cycle whose target refused too many of its operations
+   * (`TargetFailures`): what was applied stays, the rest of the plan is not sent, and the
+   * configuration waits for a restart (which discards the cycle and reads the source again).
+   */
+  private async quarantineForFailures(cycleId: string, cfgId: string, failed: number, limit: number): Promise<void> {
+    const cfg = await this.hooks.loadConfiguration(cfgId);
+    const now = new Date().toISOString();
+    const moved = await this.stores.apply.quarantineApplying({
+      configurationId: cfgId,
+      cycleId,
+      quarantine: {
+        reason: 'TargetFailures',
+        deleteCount: failed,
+        threshold: limit,
+        trippedBy: [],
+        seriesCount: 1,
+        hold: 'cycle',
+        cycleId,
+        since: now,
+      },
+      notify: Boolean(cfg?.notificationEmail),
+      completedAt: now,
+    });
+    if (!moved) return;
+    this.metrics.cycles.inc({ outcome: 'quarantined' });
+    this.logger.warn(
+      { configurationId: cfgId, cycleId, failed, limit },
+      `cycle quarantined: the target refused ${failed} operations (limit ${limit}); nothing more is sent until restart`,
+    );
   }
 
   /**
@@ -845,11 +922,11 @@ export class CycleProcessor {
     // Only the batches this chunk points into are kept (plan order follows batch order).
     for (const seq of batches.keys()) if (!needed.has(seq)) batches.delete(seq);
     const missing = [...needed].filter((s) => !batches.has(s));
-    const key = this.keys.batches(cycleId);
+    const store = this.stores.apply;
     const [changes, summaries, records] = await Promise.all([
-      missing.length > 0 ? this.redis.hmgetBuffer(key, ...missing.map(String)) : [],
-      missing.length > 0 ? this.redis.hmget(key, ...missing.map(summaryField)) : [],
-      retried.length > 0 ? this.redis.hmget(this.keys.retry(cfgId), ...retried) : [],
+      missing.length > 0 ? store.batchChanges(cycleId, missing) : [],
+      missing.length > 0 ? store.summaries(cycleId, missing) : [],
+      retried.length > 0 ? store.retryRecords(cfgId, retried) : [],
     ]);
     missing.forEach((seq, i) => {
       const bytes = changes[i];
@@ -870,76 +947,34 @@ export class CycleProcessor {
     });
   }
 
-  /**
-   * Quarantines an applying cycle whose target refused too many of its operations
-   * (`TargetFailures`): what was applied stays, the rest of the plan is not sent, and the
-   * configuration waits for a restart (which discards the cycle and reads the source again).
-   */
-  private async quarantineForFailures(cycleId: string, cfgId: string, failed: number, limit: number): Promise<void> {
-    const cfg = await this.hooks.loadConfiguration(cfgId);
-    const now = new Date().toISOString();
-    const q: StoredQuarantine = {
-      reason: 'TargetFailures',
-      deleteCount: failed,
-      threshold: limit,
-      trippedBy: [],
-      seriesCount: 1,
-      cycleId,
-      since: now,
-    };
-    const notification: StoredNotification = cfg?.notificationEmail ? { ...NO_NOTIFICATION, status: 'pending' } : NO_NOTIFICATION;
-    const moved = await this.redis.eval(
-      ...Scripts.transitionArgs(
-        this.keys.cycle(cycleId),
-        this.keys.state(cfgId),
-        { from: ['applying'], to: 'quarantined' },
-        {
-          cycle: { completedAt: now },
-          state: { state: 'quarantined', quarantine: encodeQuarantine(q), notification: encodeNotification(notification) },
-        },
-      ),
-    );
-    if (moved !== 1) return;
-    this.metrics.cycles.inc({ outcome: 'quarantined' });
-    this.logger.warn(
-      { configurationId: cfgId, cycleId, failed, limit },
-      `cycle quarantined: the target refused ${failed} operations (limit ${limit}); nothing more is sent until restart`,
-    );
-  }
-
   private async finalize(cycleId: string, c: CycleRecord): Promise<boolean> {
     const cfgId = c.configurationId ?? '';
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
-    const deletesApplied = Number((await this.redis.hget(this.keys.cycle(cycleId), 'deletesApplied')) ?? 0);
-    const tx = this.redis.multi();
-    tx.eval(
-      ...Scripts.transitionArgs(
-        this.keys.cycle(cycleId),
-        this.keys.state(cfgId),
-        { from: ['applying'], to: 'applied' },
-        {
-          cycle: { completedAt: now },
-          state: { state: 'healthy', committedCycleId: cycleId, committedScope: c.scope ?? '' },
-          stateDel: ['currentCycleId', 'quarantine', 'notification'],
-        },
-      ),
-    );
+    const deletesApplied = await this.stores.apply.deletesApplied(cycleId);
     // What a FULL cycle found moot goes with it (harmless should another run have finalized it first).
     const moot = c.mootRetries ? (JSON.parse(c.mootRetries) as string[]) : [];
-    if (moot.length > 0) queueEncoded(tx, 'hdel', [this.keys.retry(cfgId), ...moot]);
-    // The window's record: one member per cycle (another run of this finalize writes the same member).
-    if (deletesApplied > 0) tx.zadd(this.keys.appliedDeletes(cfgId), nowMs, `${cycleId}:${deletesApplied}`);
-    tx.zremrangebyscore(this.keys.appliedDeletes(cfgId), '-inf', `(${nowMs - APPLIED_DELETES_KEPT_MS}`);
-    const results = await tx.exec();
-    throwOnError(results);
-    if (results?.[0]?.[1] !== 1) return false;
+    const moved = await this.stores.apply.finalize({
+      configurationId: cfgId,
+      cycleId,
+      completedAt: now,
+      committedScope: c.scope ?? '',
+      mootRetries: moot,
+      deletesApplied,
+      nowMs,
+      keepSinceMs: nowMs - APPLIED_DELETES_KEPT_MS,
+      // A cycle of an open delete lane keeps the lane's quarantine; a lane's release cycle (no
+      // agent) ends it without moving the committed cycle, which the agent's cursor names.
+      laneOpen: c.lane === '1',
+      release: c.trigger === 'release',
+    });
+    if (!moved) return false;
     this.metrics.cycles.inc({ outcome: 'applied' });
     this.logger.info({ configurationId: cfgId, cycleId, released: c.released === '1' }, 'cycle applied');
     return true;
   }
 
   async cleanup(cycleId: string): Promise<void> {
-    await this.redis.del(...this.keys.staged(cycleId));
+    await this.stores.cycles.dropStaged(cycleId);
   }
 }

@@ -43,6 +43,12 @@ export interface CycleRecord {
   retryRecords?: string;
   /** JSON list of retry records a FULL cycle found moot, dropped when it is applied. */
   mootRetries?: string;
+  /**
+   * The delete lane (cycles/delete-lane.ts): `1` when the lane is open after this cycle (its
+   * finalize keeps the quarantine), `0` when this cycle closed it; the deletes it held.
+   */
+  lane?: string;
+  heldDeletes?: string;
 
   /** Apply's progress, and the operations the target did not apply. */
   applied?: string;

@@ -10,6 +10,8 @@ export interface CycleStateFields {
   committedCycleId: string | null;
   /** The source scope (JSON of the configuration's `source`) of the committed cycle. */
   committedScope: string | null;
+  /** A delete lane is open (cycles/delete-lane.ts): cycles run while quarantined. */
+  lane: boolean;
 }
 
 /** Where a cycle is and whose it is: its record's fields, null where absent (no record: all null). */
@@ -79,7 +81,16 @@ export interface CycleRecords {
     error: { code: string; message: string },
     completedAt: string,
     nextState: ConfigurationState,
+    /** The discarded quarantine's seriesCount, which the next quarantine continues. */
+    seriesCount?: number,
   ): Promise<boolean>;
+  /**
+   * Releases the open delete lane into a new `release` cycle `cycleId` (phase applying, its
+   * plan the held set): the deletes released, 0 when no lane is open, -1 while a cycle is current.
+   */
+  releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number>;
+  /** Discards the open delete lane (restart): 1, 0 when no lane is open, -1 while a cycle is current. */
+  discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number>;
   /** Removes what was staged for the cycle (batches, seen, plan). */
   dropStaged(cycleId: string): Promise<void>;
 

@@ -74,7 +74,7 @@ export class CycleService {
   async startCycleFor(id: string, trigger: CycleTrigger): Promise<string> {
     const cfg = await this.deps.configs.get(id);
     const st = await this.deps.records.stateFields(id);
-    if (st.state === 'quarantined')
+    if (st.state === 'quarantined' && !st.lane)
       throw new ConflictError('SG_ERR_QUARANTINED', `configuration ${id} is quarantined: allow the deletes or restart it`);
     const agentId = await this.deps.agents.activeAgent(cfg);
     if (st.currentCycleId) await this.settleCurrent(cfg, st.currentCycleId, agentId);

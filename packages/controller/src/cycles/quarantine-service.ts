@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AbortReason } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -61,6 +62,7 @@ export class QuarantineService {
         return { state: 'awaitingApproval', cycleId: q.cycleId, approvalsNeeded: needed - approvals };
       }
     }
+    if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now);
     // The one atomic step that decides which call releases the cycle.
     const won = await this.deps.records.release(id, q.cycleId, actor.name, now);
     if (!won)
@@ -95,6 +97,61 @@ export class QuarantineService {
     }
   }
 
+  /**
+   * allow-deletes of a delete lane (cycles/delete-lane.ts): exactly the held set goes into a
+   * new `release` cycle, applied as any cycle is. Waits (up to releaseWaitMs) for a running
+   * cycle to end first, since the set is only taken while no cycle is current.
+   */
+  private async releaseLane(
+    id: string,
+    q: Omit<Quarantine, 'notification'>,
+    actor: Actor,
+    now: string,
+  ): Promise<AllowDeletesResult> {
+    const cycleId = randomUUID();
+    const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now));
+    if (released === 0)
+      throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'allow-deletes',
+      target: { type: 'configuration', id },
+      details: { cycleId, laneCycleId: q.cycleId, hold: 'deletes', deleteCount: released, seriesCount: q.seriesCount },
+    });
+    this.deps.logger.warn(
+      { configurationId: id, cycleId, laneCycleId: q.cycleId, deleteCount: released, by: actor.name },
+      'held deletes allowed',
+    );
+    await this.deps.queues.enqueueCycle(cycleId, 'release');
+    const phase = await this.waitForPhase(cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
+    if (phase === 'applied') return { state: 'applied', cycleId, deleted: released };
+    if (phase === 'failed' || phase === 'discarded') {
+      const reason = await this.deps.records.errorMessage(cycleId);
+      throw new ControllerError(
+        'SG_ERR_APPLY_FAILED',
+        `the held deletes were released into cycle ${cycleId}, but applying it failed${reason ? `: ${reason}` : ''}; ` +
+          'the objects not deleted are deletes again for the next FULL cycle',
+        { status: 500 },
+      );
+    }
+    return { state: 'applying', cycleId, deleteCount: released };
+  }
+
+  /** Runs a delete-lane step, which answers -1 while a cycle is current, until it runs (at most releaseWaitMs). */
+  private async whileNoCycle(id: string, step: () => Promise<number>): Promise<number> {
+    const deadline = Date.now() + this.deps.options.releaseWaitMs;
+    for (;;) {
+      const result = await step();
+      if (result !== -1) return result;
+      if (Date.now() >= deadline)
+        throw new ConflictError(
+          'SG_ERR_CYCLE_RUNNING',
+          `a cycle of configuration ${id} is running; the delete lane is changed only between cycles: try again when it ended`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Waits until the cycle is in one of `phases` (or gone), at most `timeoutMs`; answers its phase then. */
   private async waitForPhase(cycleId: string, phases: readonly CyclePhase[], timeoutMs: number): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
@@ -109,12 +166,14 @@ export class QuarantineService {
     await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
     const st = await this.deps.records.stateFields(id);
+    if (q.hold === 'deletes') return this.restartLane(id, q, actor, st.committedCycleId ? 'healthy' : 'pending');
     const won = await this.deps.records.discard(
       id,
       q.cycleId,
       { code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` },
       new Date().toISOString(),
       st.committedCycleId ? 'healthy' : 'pending',
+      q.seriesCount,
     );
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
@@ -138,13 +197,35 @@ export class QuarantineService {
         },
       });
     }
-    let cycleId: string | null = null;
+    return { discardedCycleId: q.cycleId, cycleId: await this.startAfterRestart(id) };
+  }
+
+  /** restart of a delete lane: the held set is discarded (nothing of it applied) and a FULL cycle reads the source again. */
+  private async restartLane(
+    id: string,
+    q: Omit<Quarantine, 'notification'>,
+    actor: Actor,
+    nextState: 'healthy' | 'pending',
+  ): Promise<{ discardedCycleId: string; cycleId: string | null }> {
+    const done = await this.whileNoCycle(id, () => this.deps.records.discardLane(id, nextState, q.seriesCount));
+    if (done === 0)
+      throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
+    await this.deps.audit.record({
+      actor: { tokenId: actor.tokenId, name: actor.name },
+      action: 'restart',
+      target: { type: 'configuration', id },
+      details: { laneCycleId: q.cycleId, hold: 'deletes', discardedDeletes: q.deleteCount },
+    });
+    return { discardedCycleId: q.cycleId, cycleId: await this.startAfterRestart(id) };
+  }
+
+  private async startAfterRestart(id: string): Promise<string | null> {
     try {
-      cycleId = await this.deps.cycles.startCycleFor(id, 'restart');
+      return await this.deps.cycles.startCycleFor(id, 'restart');
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       this.deps.logger.warn({ configurationId: id, err: error }, 'no cycle started after restart');
+      return null;
     }
-    return { discardedCycleId: q.cycleId, cycleId };
   }
 }

@@ -1,9 +1,20 @@
 import { CloseCode, type BodyInput } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
-import type { Keys } from '../store/keys';
 import type { AgentSession } from './agent-session';
+
+/**
+ * The channel every replica reads (store/agent-command-bus.ts implements it on Redis
+ * pub/sub, `P:agent-commands`). Not durable: a message published while a replica is not
+ * subscribed is not seen by it.
+ */
+export interface AgentCommandBus {
+  /** Sets the one listener of the messages published (by any replica) once subscribed. */
+  onMessage(listener: (message: string) => void): void;
+  subscribe(): Promise<void>;
+  unsubscribe(): Promise<void>;
+  publish(message: string): Promise<void>;
+}
 
 /**
  * A frame for an agent; or (`supersede`) the session id of an agent's connection to close;
@@ -18,20 +29,17 @@ type AgentCommand =
 /**
  * This process's agent sessions, and the way to any agent's session: a frame for an agent
  * connected here is sent at once; one for an agent connected to another replica is
- * published on the Redis channel `P:agent-commands`, which every replica reads.
+ * published on the command bus (Redis pub/sub), which every replica reads.
  */
 export class AgentChannel {
   private readonly sessions = new Map<string, AgentSession>();
 
   constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
-    private readonly keys: Keys,
+    private readonly bus: AgentCommandBus,
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
   ) {
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== keys.commands) return;
+    bus.onMessage((message: string) => {
       try {
         const command = JSON.parse(message) as AgentCommand;
         const session = this.sessions.get(command.agentId);
@@ -49,11 +57,11 @@ export class AgentChannel {
   }
 
   async start(): Promise<void> {
-    await this.subscriber.subscribe(this.keys.commands);
+    await this.bus.subscribe();
   }
 
   async stop(): Promise<void> {
-    await this.subscriber.unsubscribe().catch(() => undefined);
+    await this.bus.unsubscribe().catch(() => undefined);
   }
 
   /** The sessions held here. */
@@ -87,7 +95,7 @@ export class AgentChannel {
    * connected once, to one replica, so that no two connections of it run cycles.
    */
   async supersede(agentId: string, sessionId: string): Promise<void> {
-    await this.redis.publish(this.keys.commands, JSON.stringify({ agentId, supersede: sessionId } satisfies AgentCommand));
+    await this.bus.publish(JSON.stringify({ agentId, supersede: sessionId } satisfies AgentCommand));
   }
 
   /**
@@ -99,10 +107,7 @@ export class AgentChannel {
    */
   async revoke(agentId: string, tokenHash: string, reason: string): Promise<void> {
     this.revokeLocal(agentId, tokenHash, reason);
-    await this.redis.publish(
-      this.keys.commands,
-      JSON.stringify({ agentId, revoke: { tokenHash, reason } } satisfies AgentCommand),
-    );
+    await this.bus.publish(JSON.stringify({ agentId, revoke: { tokenHash, reason } } satisfies AgentCommand));
   }
 
   private revokeLocal(agentId: string, tokenHash: string, reason: string): void {
@@ -117,6 +122,6 @@ export class AgentChannel {
       local.send(body);
       return;
     }
-    await this.redis.publish(this.keys.commands, JSON.stringify({ agentId, body } satisfies AgentCommand));
+    await this.bus.publish(JSON.stringify({ agentId, body } satisfies AgentCommand));
   }
 }

@@ -2,19 +2,23 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '@syncguard/protocol';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { type AuthFailureLimiter, clientAddress } from '../auth/auth-failure-limiter';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { ControllerMetrics } from '../metrics';
-import type { Keys } from '../store/keys';
 import type { AgentChannel } from './agent-channel';
 import { AgentSession, type SessionHandler } from './agent-session';
 
 /** SHA-256 (hex) of an agent token: what Redis stores instead of the token. */
 export function hashAgentToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Who an agent token stands for (store/agent-store.ts implements it). */
+export interface AgentTokens {
+  /** The id of the agent whose token has this SHA-256 (hex), or null when none has. */
+  agentIdForToken(tokenHash: string): Promise<string | null>;
 }
 
 /**
@@ -28,9 +32,8 @@ export class AgentGateway {
   private closing = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly tokens: AgentTokens,
     private readonly channel: AgentChannel,
-    private readonly keys: Keys,
     private readonly options: CompiledControllerOptions,
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
@@ -58,7 +61,7 @@ export class AgentGateway {
       .then(async (retryAfter) => {
         if (retryAfter > 0) return reject(socket, 429, 'Too Many Requests', `Retry-After: ${retryAfter}\r\n`);
         const tokenHash = match ? hashAgentToken(match[1]!) : '';
-        const agentId = match ? await this.redis.get(this.keys.agentToken(tokenHash)) : null;
+        const agentId = match ? await this.tokens.agentIdForToken(tokenHash) : null;
         if (!agentId) {
           if (header)
             await limiter?.recordFailure(client, 'agent', match ? 'unknown agent token' : 'malformed Authorization header');

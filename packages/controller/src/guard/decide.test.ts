@@ -173,6 +173,43 @@ describe('decide: protected', () => {
   });
 });
 
+describe('decide: memberRemovals', () => {
+  const p: DeletePolicy = { ...base, memberRemovals: { threshold: 2000 } };
+
+  it('lets limit - 1 removed memberships through and quarantines at the limit, with no delete at all', () => {
+    expect(decide({ deletes: 0, memberRemovals: 1999 }, p, fresh)).toEqual({ quarantine: false, trippedBy: [] });
+    expect(decide({ deletes: 0, memberRemovals: 2000 }, p, fresh)).toEqual({
+      quarantine: true,
+      trippedBy: [{ rule: 'memberRemovals', value: 2000, limit: 2000 }],
+    });
+    expect(decide({ deletes: 0, memberRemovals: 5000 }, p, fresh).trippedBy).toEqual([
+      { rule: 'memberRemovals', value: 5000, limit: 2000 },
+    ]);
+  });
+
+  it('with a threshold of 1, one removed membership trips and none does not', () => {
+    const one: DeletePolicy = { ...base, memberRemovals: { threshold: 1 } };
+    expect(decide({ deletes: 0, memberRemovals: 1 }, one, fresh).quarantine).toBe(true);
+    expect(decide({ deletes: 0, memberRemovals: 0 }, one, fresh).quarantine).toBe(false);
+    expect(decide({ deletes: 0 }, one, fresh).quarantine).toBe(false);
+  });
+
+  it('is listed between window and protected, beside the other rules that tripped', () => {
+    const all: DeletePolicy = { ...p, threshold: 10, protected: { dnSuffixes: [], objectIds: ['x'] } };
+    expect(decide({ deletes: 10, memberRemovals: 2000, protectedDeletes: 1 }, all, fresh).trippedBy.map((t) => t.rule)).toEqual([
+      'count',
+      'memberRemovals',
+      'protected',
+    ]);
+  });
+
+  it('is off when null or when prevention is disabled, and a released cycle is applied', () => {
+    expect(decide({ deletes: 0, memberRemovals: 1_000_000 }, { ...p, memberRemovals: null }, fresh).quarantine).toBe(false);
+    expect(decide({ deletes: 0, memberRemovals: 1_000_000 }, { ...p, enabled: false }, fresh).quarantine).toBe(false);
+    expect(decide({ deletes: 0, memberRemovals: 2000 }, p, { released: true }).quarantine).toBe(false);
+  });
+});
+
 describe('describeRule', () => {
   it('names a percentage with its share of the objects', () => {
     expect(describeRule({ rule: 'percentage', value: 12.2, limit: 10, of: 5000 })).toBe(
@@ -181,5 +218,8 @@ describe('describeRule', () => {
     expect(describeRule({ rule: 'type:group', value: 20, limit: 20 })).toBe('type:group: 20 group deletes >= threshold 20');
     expect(describeRule({ rule: 'window', value: 1000, limit: 1000 })).toContain('>= threshold 1000');
     expect(describeRule({ rule: 'protected', value: 2, limit: 1 })).toBe('protected: 2 protected objects deleted');
+    expect(describeRule({ rule: 'memberRemovals', value: 2400, limit: 2000 })).toBe(
+      'memberRemovals: 2400 memberships removed from groups >= threshold 2000',
+    );
   });
 });

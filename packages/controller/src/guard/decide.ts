@@ -12,7 +12,7 @@
 import type { ObjectTypeName } from '../model';
 
 /** Names of the rules as `quarantine.trippedBy[].rule` shows them. */
-export type RuleName = 'count' | 'percentage' | 'type:user' | 'type:group' | 'window' | 'protected';
+export type RuleName = 'count' | 'percentage' | 'type:user' | 'type:group' | 'window' | 'memberRemovals' | 'protected';
 
 export const RULE_NAMES: readonly RuleName[] = Object.freeze([
   'count',
@@ -20,6 +20,7 @@ export const RULE_NAMES: readonly RuleName[] = Object.freeze([
   'type:user',
   'type:group',
   'window',
+  'memberRemovals',
   'protected',
 ]);
 
@@ -41,6 +42,12 @@ export interface CycleSummary {
   readonly held?: number;
   /** Deletes of the cycle whose object is protected (`protected`). Default 0. */
   readonly protectedDeletes?: number;
+  /**
+   * Memberships the cycle removes from groups that stay (groups updated, not deleted): per
+   * such group, the members the target holds that the group's new member list lacks
+   * (`memberRemovals`). Default 0.
+   */
+  readonly memberRemovals?: number;
 }
 
 /** The limits of one object type (`perType.user`, `perType.group`); null: that limit is off. */
@@ -74,6 +81,8 @@ export interface DeletePolicy {
   /** Deletes applied in the last `hours` plus this cycle's; null: off. */
   readonly window?: { readonly hours: number; readonly threshold: number } | null;
   readonly protected?: ProtectedObjects | null;
+  /** Memberships removed from groups that stay, over the cycle; null: off. */
+  readonly memberRemovals?: { readonly threshold: number } | null;
 }
 
 /** Deletes that earlier cycles applied to the target, at the time their cycle committed. */
@@ -157,6 +166,9 @@ export function decide(summary: CycleSummary, policy: DeletePolicy, history: Gua
     const value = deletes + appliedWithin(history, window.hours);
     if (value >= window.threshold) trippedBy.push({ rule: 'window', value, limit: window.threshold });
   }
+  const removals = summary.memberRemovals ?? 0;
+  if (policy.memberRemovals && removals >= policy.memberRemovals.threshold)
+    trippedBy.push({ rule: 'memberRemovals', value: removals, limit: policy.memberRemovals.threshold });
   const hits = summary.protectedDeletes ?? 0;
   if (policy.protected && hits > 0) trippedBy.push({ rule: 'protected', value: hits, limit: 1 });
   return trippedBy.length === 0 ? APPLY : { quarantine: true, trippedBy };
@@ -198,6 +210,8 @@ export function describeRule(tripped: TrippedRule): string {
       return `type:group: ${tripped.value} group deletes >= threshold ${tripped.limit}`;
     case 'window':
       return `window: ${tripped.value} deletes in the window (this cycle's included) >= threshold ${tripped.limit}`;
+    case 'memberRemovals':
+      return `memberRemovals: ${tripped.value} ${tripped.value === 1 ? 'membership' : 'memberships'} removed from groups >= threshold ${tripped.limit}`;
     case 'protected':
       return `protected: ${tripped.value} protected ${tripped.value === 1 ? 'object' : 'objects'} deleted`;
     case 'percentage':

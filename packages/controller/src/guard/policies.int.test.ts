@@ -177,6 +177,88 @@ describe('delete policies through the pipeline', () => {
   });
 });
 
+/** Waits until the configuration's quarantine is that of `cycleId` (a restart's cycle found it again). */
+async function quarantinedBy(cfg: string, cycleId: string | null) {
+  let q = (await server.service.getStatus(cfg)).quarantine;
+  await waitFor(
+    async () => {
+      q = (await server.service.getStatus(cfg)).quarantine;
+      return q?.cycleId === cycleId;
+    },
+    { message: `quarantined by ${cycleId}` },
+  );
+  return q!;
+}
+
+describe('seriesCount and the delete lane through the pipeline', () => {
+  it('hold cycle: a quarantine found again by the cycle after a restart counts 2; an applied cycle starts the count over', async () => {
+    const users = objects('user', 20);
+    const s = await synced({ threshold: 3 }, users);
+    expect((await cycleRemoving(s, idsOf(users, 0, 3))).state).toBe('quarantined');
+    expect((await server.service.getStatus(s.cfg)).quarantine).toMatchObject({ seriesCount: 1, hold: 'cycle' });
+    // Not fixed at the source: the restart's cycle is quarantined again.
+    const { cycleId } = await server.service.restart(s.cfg, TEST_ADMIN);
+    expect(await quarantinedBy(s.cfg, cycleId)).toMatchObject({ seriesCount: 2, deleteCount: 3 });
+    await server.service.allowDeletes(s.cfg, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'released' });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).lastCycle?.state !== 'running', { message: 'idle' });
+    expect((await cycleRemoving(s, idsOf(users, 3, 6))).state).toBe('quarantined');
+    expect((await server.service.getStatus(s.cfg)).quarantine?.seriesCount).toBe(1);
+    await s.agent.close();
+  });
+
+  it('hold deletes: restart discards the held set and the next cycle reads the whole source (FULL); not fixed, the lane opens again', async () => {
+    const users = objects('user', 30);
+    const s = await synced({ threshold: 3, hold: 'deletes' }, users);
+    const lane = await cycleRemoving(s, idsOf(users, 0, 3));
+    expect(lane).toMatchObject({ state: 'applied', heldDeletes: 3, counts: { delete: 0 } });
+    expect((await server.service.getStatus(s.cfg)).quarantine).toMatchObject({ hold: 'deletes', deleteCount: 3, seriesCount: 1 });
+    // A cycle with no deletes of its own still found the lane.
+    expect((await cycleRemoving(s, [])).state).toBe('applied');
+    expect((await server.service.getStatus(s.cfg)).quarantine).toMatchObject({ deleteCount: 3, seriesCount: 2 });
+    expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(30);
+
+    const { cycleId } = await server.service.restart(s.cfg, TEST_ADMIN);
+    expect(cycleId).not.toBeNull();
+    // The FULL read finds the 3 gone again: a new lane, continuing the series.
+    const again = await quarantinedBy(s.cfg, cycleId);
+    expect(again).toMatchObject({ hold: 'deletes', deleteCount: 3, seriesCount: 3 });
+    const restarted = (await server.service.listCycles(s.cfg, {})).items.find((c) => c.id === cycleId);
+    expect(restarted?.mode).toBe('full');
+    const audit = (await server.service.listAudit({ limit: 100 })).items.filter((e) => e.target.id === s.cfg);
+    expect(audit.find((e) => e.action === 'restart')?.details).toMatchObject({ hold: 'deletes', discardedDeletes: 3 });
+
+    // Fixed at the source this time: the FULL cycle after a restart holds nothing, and the lane is gone.
+    for (const u of users.slice(0, 3)) s.agent.directory.set(u.id, u);
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).lastCycle?.state !== 'running', { message: 'idle' });
+    const fixed = await server.service.restart(s.cfg, TEST_ADMIN);
+    await s.agent.waitFor('cycleCommitted', (c) => c.cycleId === fixed.cycleId);
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'healthy' });
+    expect((await server.service.getStatus(s.cfg)).quarantine).toBeNull();
+    expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(30);
+    await s.agent.close();
+  });
+
+  it('hold deletes: allow-deletes with approvals 2 releases the held set only at the second token', async () => {
+    const users = objects('user', 12);
+    const s = await synced({ threshold: 2, hold: 'deletes', approvals: 2 }, users);
+    expect((await cycleRemoving(s, idsOf(users, 0, 2))).state).toBe('applied');
+    const first = { tokenId: 'lane-a', name: 'admin-a', role: 'admin' as const };
+    const second = { tokenId: 'lane-b', name: 'admin-b', role: 'admin' as const };
+    expect(await server.service.allowDeletes(s.cfg, first)).toMatchObject({ state: 'awaitingApproval', approvalsNeeded: 1 });
+    expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(12);
+    const released = await server.service.allowDeletes(s.cfg, second);
+    expect(released).toMatchObject({ state: 'applied', deleted: 2 });
+    expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(10);
+    const release = (await server.service.listCycles(s.cfg, {})).items.find(
+      (c) => released.state === 'applied' && c.id === released.cycleId,
+    );
+    expect(release).toMatchObject({ trigger: 'release', state: 'applied', counts: { delete: 2 }, agentId: null });
+    await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'healthy' });
+    await s.agent.close();
+  });
+});
+
 describe('approvals: 2', () => {
   it('releases only when two different admin tokens allow the deletes; the same token twice counts once; both audited', async () => {
     const users = objects('user', 12);
@@ -258,9 +340,16 @@ describe('the delete policy settings over HTTP', () => {
     [{ protected: { objectIds: [1] } }, `${ad}.protected.objectIds.0`],
     [{ protected: { objectIds: Array.from({ length: 1001 }, (_, i) => `id${i}`) } }, `${ad}.protected.objectIds`],
     [{ protected: { names: [] } }, `${ad}.protected.names`],
-    // Not in this version: refused as unknown settings, not silently ignored.
-    [{ memberRemovals: { threshold: 5 } }, `${ad}.memberRemovals`],
-    [{ hold: 'deletes' }, `${ad}.hold`],
+    [{ memberRemovals: 5 }, `${ad}.memberRemovals`],
+    [{ memberRemovals: {} }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: 0 } }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: 2.5 } }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: '5' } }, `${ad}.memberRemovals.threshold`],
+    [{ memberRemovals: { threshold: 5, percentage: 1 } }, `${ad}.memberRemovals.percentage`],
+    [{ hold: 'all' }, `${ad}.hold`],
+    [{ hold: null }, `${ad}.hold`],
+    [{ hold: true }, `${ad}.hold`],
+    [{ hold: 'deletes', memberRemovals: { threshold: 5 } }, `${ad}.hold`],
     [{ approvals: 3 }, `${ad}.approvals`],
     [{ approvals: '2' }, `${ad}.approvals`],
     [{ approvals: null }, `${ad}.approvals`],
@@ -292,6 +381,8 @@ describe('the delete policy settings over HTTP', () => {
       perType: { user: { threshold: 300, percentage: null } },
       window: null,
       protected: null,
+      memberRemovals: null,
+      hold: 'cycle',
       approvals: 1,
     });
     const url = `/api/v1/configurations/${created.json().id as string}`;

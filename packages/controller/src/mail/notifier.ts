@@ -1,15 +1,23 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import type { ObjectTypeName, Quarantine } from '../model';
 import type { StoredConfiguration } from '../model';
-import type { Keys } from '../store/keys';
-import { SET_NOTIFICATION, callScript } from '../store/scripts';
-import { decodeNotification, decodeQuarantine, encodeNotification } from '../store/quarantine-codec';
 import type { Mailer } from './mailer';
 import { quarantineEmail } from './quarantine-email';
 
-type Notification = Quarantine['notification'];
+export type Notification = Quarantine['notification'];
+
+/** What the notifier reads and writes of a quarantine (store/cycle-store.ts implements it). */
+export interface QuarantineNotifications {
+  /** The configuration's held quarantine and its notification's progress, null where absent. */
+  notificationOf(
+    configurationId: string,
+  ): Promise<{ quarantine: Omit<Quarantine, 'notification'> | null; notification: Notification | null }>;
+  /** The first staged deletes of a quarantined cycle, as its record keeps them for the email. */
+  stagedPreview(cycleId: string): Promise<{ dn: string; objectType: ObjectTypeName }[]>;
+  /** Writes the notification's progress while the quarantine of `cycleId` is still the configuration's. */
+  setNotification(configurationId: string, cycleId: string, notification: Notification): Promise<void>;
+}
 
 /**
  * Sends the one email of a quarantine; the body of the `mail` BullMQ job (retried with
@@ -18,8 +26,7 @@ type Notification = Quarantine['notification'];
  */
 export class QuarantineNotifier {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly records: QuarantineNotifications,
     private readonly mailer: Mailer,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
@@ -29,23 +36,16 @@ export class QuarantineNotifier {
 
   /** Throws when the send failed and should be retried. */
   async process(configurationId: string, cycleId: string, attempt: number, maxAttempts: number): Promise<void> {
-    const [quarantineRaw, notificationRaw] = await this.redis.hmget(
-      this.keys.state(configurationId),
-      'quarantine',
-      'notification',
-    );
-    if (!quarantineRaw) return;
-    const q = decodeQuarantine(quarantineRaw);
+    const { quarantine: q, notification: previous } = await this.records.notificationOf(configurationId);
+    if (!q) return;
     if (q.cycleId !== cycleId) return; // released or restarted meanwhile
-    const previous = notificationRaw ? decodeNotification(notificationRaw) : null;
     if (previous?.status === 'sent' || previous?.status === 'none') return;
     const cfg = await this.loadConfiguration(configurationId);
     if (!cfg?.notificationEmail) {
       await this.update(configurationId, cycleId, { status: 'none', attempts: 0, lastError: null, sentAt: null });
       return;
     }
-    const preview = await this.redis.hget(this.keys.cycle(cycleId), 'stagedPreview');
-    const staged = preview ? (JSON.parse(preview) as { dn: string; objectType: ObjectTypeName }[]) : [];
+    const staged = await this.records.stagedPreview(cycleId);
     const message = quarantineEmail({
       configuration: cfg,
       cycleId,
@@ -53,6 +53,7 @@ export class QuarantineNotifier {
       deleteCount: q.deleteCount,
       threshold: q.threshold,
       trippedBy: q.trippedBy,
+      hold: q.hold,
       since: q.since,
       staged,
       publicUrl: this.publicUrl(),
@@ -86,6 +87,6 @@ export class QuarantineNotifier {
 
   /** Writes the notification state while the quarantine of `cycleId` is still the current one. */
   private async update(configurationId: string, cycleId: string, n: Notification): Promise<void> {
-    await callScript(this.redis, SET_NOTIFICATION, [this.keys.state(configurationId)], [cycleId, encodeNotification(n)]);
+    await this.records.setNotification(configurationId, cycleId, n);
   }
 }

@@ -11,6 +11,8 @@ export interface QuarantineEmailInput {
   /** Every rule of the delete policy that tripped (each is named in the email). */
   trippedBy: readonly TrippedRule[];
   since: string;
+  /** `deletes`: the delete lane (creates and updates applied, deletes held). Default `cycle`. */
+  hold?: 'cycle' | 'deletes';
   /** The first staged deletes (at most 20 are shown). */
   staged: { dn: string; objectType: ObjectTypeName }[];
   /** Base URL of the controller's API, e.g. `https://sync.example.com`. */
@@ -33,7 +35,9 @@ export function quarantineEmail(input: QuarantineEmailInput): { subject: string;
     `Cycle: ${input.cycleId}`,
     `Since: ${input.since}`,
     '',
-    'Nothing of this cycle was applied, and no further cycle runs until you decide.',
+    input.hold === 'deletes'
+      ? 'The creates and updates of this cycle were applied; its deletes are held. Later cycles keep applying creates and updates, and their deletes join the held set until you decide.'
+      : 'Nothing of this cycle was applied, and no further cycle runs until you decide.',
     '',
     `First ${shown.length} of ${input.deleteCount} staged deletes (DN and type):`,
     ...shown.map((s) => `  ${s.dn}  (${s.objectType})`),
@@ -42,7 +46,9 @@ export function quarantineEmail(input: QuarantineEmailInput): { subject: string;
     `  syncguardctl allow-deletes ${cfg.id}`,
     `  POST ${base}/api/v1/configurations/${cfg.id}/allow-deletes`,
     '',
-    'To discard this cycle without deleting anything and run a new one (after you fixed the source):',
+    input.hold === 'deletes'
+      ? 'To discard the held deletes without deleting anything and read the whole source again (after you fixed it):'
+      : 'To discard this cycle without deleting anything and run a new one (after you fixed the source):',
     `  syncguardctl restart ${cfg.id}`,
     `  POST ${base}/api/v1/configurations/${cfg.id}/restart`,
     '',

@@ -1,7 +1,8 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { StoredConfiguration } from '../model';
+import type { QueueConnection } from '../store/connection';
 import type { Keys } from '../store/keys';
 
 export interface PipelineProcessors {
@@ -30,7 +31,7 @@ export class PipelineQueues {
   private readonly workers: Worker[] = [];
 
   constructor(
-    private readonly connection: ConnectionOptions,
+    private readonly connection: QueueConnection,
     private readonly keys: Keys,
     private readonly options: CompiledControllerOptions,
     private readonly logger: Logger,

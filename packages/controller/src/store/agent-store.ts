@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AgentRecord, AgentRecords } from '../agents/agent-records';
 import type { AgentCursors } from '../cycles/cycle-records';
+import type { AgentTokens } from '../gateway/agent-gateway';
 import type { Keys } from './keys';
 import type { Scripts } from './scripts';
 
@@ -9,12 +10,16 @@ import type { Scripts } from './scripts';
  * session keys and cursors, each configuration's active agent, and the controllers'
  * liveness keys (`P:controller:{id}`).
  */
-export class AgentStore implements AgentRecords, AgentCursors {
+export class AgentStore implements AgentRecords, AgentCursors, AgentTokens {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
   ) {}
+
+  async agentIdForToken(tokenHash: string): Promise<string | null> {
+    return this.redis.get(this.keys.agentToken(tokenHash));
+  }
 
   async exists(agentId: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.agent(agentId))) === 1;

@@ -79,6 +79,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.index(id),
       this.keys.heldCounts(id),
       this.keys.appliedDeletes(id),
+      this.keys.members(id),
+      this.keys.lane(id),
       this.keys.retry(id),
       this.keys.plog(id),
     );

@@ -33,6 +33,7 @@ const quarantine = {
   threshold: 10,
   trippedBy: [],
   seriesCount: 1,
+  hold: 'cycle' as const,
   cycleId: 'c-held',
   since: '2026-01-01T00:00:00.000Z',
 };

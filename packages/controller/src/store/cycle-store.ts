@@ -3,10 +3,26 @@ import { cycleState, type CyclePhase } from '../cycles/cycle-phase';
 import type { SessionCycles } from '../agents/agent-records';
 import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cycles/cycle-records';
 import type { CycleRecord } from '../cycles/cycle-record';
-import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, Quarantine } from '../model';
-import type { CompleteCycleResult, PersistBatchResult, Scripts, StartCycleResult } from './scripts';
+import type { ProcessedCycles } from '../cycles/processing-records';
+import type { Notification, QuarantineNotifications } from '../mail/notifier';
+import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, ObjectTypeName, Quarantine } from '../model';
+import {
+  SET_NOTIFICATION,
+  callScript,
+  type CompleteCycleResult,
+  type PersistBatchResult,
+  type Scripts,
+  type StartCycleResult,
+} from './scripts';
 import type { Keys } from './keys';
-import { NO_NOTIFICATION, decodeNotification, decodeQuarantine, type StoredQuarantine } from './quarantine-codec';
+import { DeleteLaneStore } from './delete-lane-store';
+import {
+  NO_NOTIFICATION,
+  decodeNotification,
+  decodeQuarantine,
+  encodeNotification,
+  type StoredQuarantine,
+} from './quarantine-codec';
 
 /** Deletes of cycle records go in chunks of this many cycles. */
 const CHUNK = 500;
@@ -15,12 +31,64 @@ const CHUNK = 500;
  * Cycles in Redis: `P:cycle:{id}` hashes and their staged keys, each configuration's state
  * hash (`P:config:{id}:state`) as cycles use it, and the history zset `P:config:{id}:cycles`.
  */
-export class CycleStore implements CycleRecords, SessionCycles {
+export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifications, ProcessedCycles {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
-  ) {}
+  ) {
+    this.lanes = new DeleteLaneStore(redis, keys);
+  }
+
+  private readonly lanes: DeleteLaneStore;
+
+  async releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number> {
+    const now = Date.now();
+    return this.lanes.release(configurationId, cycleId, now, {
+      phase: 'applying',
+      configurationId,
+      agentId: '',
+      mode: 'delta',
+      trigger: 'release',
+      startedAt: new Date(now).toISOString(),
+      evaluatedMode: 'delta',
+      released: '1',
+      releasedBy: by,
+      releasedAt: at,
+    });
+  }
+
+  async discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number> {
+    return this.lanes.discard(configurationId, nextState, seriesCount);
+  }
+
+  async record(cycleId: string): Promise<CycleRecord> {
+    return this.redis.hgetall(this.keys.cycle(cycleId));
+  }
+
+  async notificationOf(
+    configurationId: string,
+  ): Promise<{ quarantine: StoredQuarantine | null; notification: Notification | null }> {
+    const [quarantine, notification] = await this.redis.hmget(this.keys.state(configurationId), 'quarantine', 'notification');
+    return {
+      quarantine: quarantine ? decodeQuarantine(quarantine) : null,
+      notification: notification ? decodeNotification(notification) : null,
+    };
+  }
+
+  async stagedPreview(cycleId: string): Promise<{ dn: string; objectType: ObjectTypeName }[]> {
+    const preview = await this.redis.hget(this.keys.cycle(cycleId), 'stagedPreview');
+    return preview ? (JSON.parse(preview) as { dn: string; objectType: ObjectTypeName }[]) : [];
+  }
+
+  async setNotification(configurationId: string, cycleId: string, notification: Notification): Promise<void> {
+    await callScript(
+      this.redis,
+      SET_NOTIFICATION,
+      [this.keys.state(configurationId)],
+      [cycleId, encodeNotification(notification)],
+    );
+  }
 
   async read(cycleId: string): Promise<Cycle | null> {
     return toCycle(cycleId, await this.redis.hgetall(this.keys.cycle(cycleId)));
@@ -97,6 +165,7 @@ export class CycleStore implements CycleRecords, SessionCycles {
       lastCycleId: st.lastCycleId ?? null,
       committedCycleId: st.committedCycleId ?? null,
       committedScope: st.committedScope ?? null,
+      lane: st.lane === '1',
     };
   }
 
@@ -174,6 +243,7 @@ export class CycleStore implements CycleRecords, SessionCycles {
     error: { code: string; message: string },
     completedAt: string,
     nextState: ConfigurationState,
+    seriesCount = 0,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -181,7 +251,8 @@ export class CycleStore implements CycleRecords, SessionCycles {
       { from: ['quarantined'], to: 'discarded' },
       {
         cycle: { completedAt, error: JSON.stringify(error) },
-        state: { state: nextState },
+        // The next quarantine, should the source still be as it was, continues the series.
+        state: { state: nextState, restartedSeries: seriesCount },
         stateDel: ['currentCycleId', 'quarantine', 'notification'],
         requireCurrent: true,
         cycleId,
@@ -288,6 +359,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
       failed: Number(h.failed ?? 0),
     },
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+    ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Actor } from '../model';
+import type { Keys } from './keys';
 import { sha256 } from './token-store';
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -11,17 +12,17 @@ type SessionRecord = Actor & { credential: string };
  * Browser sessions of the /admin/queues dashboard: `?token=` is exchanged once for a
  * random session id (256 bits), so that the cookie never holds the long-lived token.
  * Redis keeps only the id's SHA-256, with the session's TTL. Keys:
- * `${keyPrefix}:dashboard-session:<hex sha256 of the id>` (string with TTL, the Actor as JSON).
+ * `P:dashboard-session:<hex sha256 of the id>` (string with TTL, the Actor as JSON).
  */
 export class DashboardSessions {
   constructor(
     private readonly redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly keys: Keys,
     readonly ttlMs: number,
   ) {}
 
   private key(id: string): string {
-    return `${this.keyPrefix}:dashboard-session:${sha256(id).toString('hex')}`;
+    return this.keys.dashboardSession(sha256(id).toString('hex'));
   }
 
   /**

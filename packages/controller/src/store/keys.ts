@@ -13,12 +13,14 @@
  * | `P:agent:{id}:cursors` | hash | configuration id -> the agent's committed cycle id |
  * | `P:configs` | zset | configuration ids by creation time |
  * | `P:config:{id}` | string | the configuration's settings (JSON) |
- * | `P:config:{id}:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification |
+ * | `P:config:{id}:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification, lane (`1` while a delete lane is open), restartedSeries (the seriesCount of a quarantine restart discarded, until a cycle is applied) |
  * | `P:config:{id}:active` | string | the active agent's id |
  * | `P:config:{id}:cycles` | zset | cycle ids by start time |
  * | `P:config:{id}:index` | hash | synced index: object id -> `<content hash (hex)>\t<u\|g>\t<dn>` as applied (store/index-entry.ts) |
  * | `P:config:{id}:held` | hash | `user`, `group` -> objects of the type the index holds (kept by apply chunks, set exactly by FULL cycles; for the delete guard's per-type percentages) |
  * | `P:config:{id}:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
+ * | `P:config:{id}:lane` | hash | the delete lane's held set: object id -> its delete plan entry (cycles/plan-entry.ts), while `hold: "deletes"` holds deletes (cycles/delete-lane.ts) |
+ * | `P:config:{id}:members` | hash | group id -> its member keys (JSON) as applied (store/member-record.ts), for the delete guard's `memberRemovals` |
  * | `P:config:{id}:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:config:{id}:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?}` (store/scim-record-store.ts) |
  * | `P:config:{id}:scim-dn` | hash | SCIM target: lower-cased DN -> the service provider's id (members and managers resolve through it) |
@@ -34,8 +36,8 @@
  * | `P:dir:{cfg}:dn` | hash | lower-cased DN -> object id |
  * | `P:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
- * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (auth/auth-failure-limiter.ts) |
- * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (auth/dashboard-sessions.ts) |
+ * | `P:authfail:{address}` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
+ * | `P:dashboard-session:{sha256}` | string (TTL) | the Actor (JSON) of an /admin/queues browser session (store/dashboard-sessions.ts) |
  * | `P:bull:*` | BullMQ | queues `cycles`, `schedule`, `mail` |
  */
 export class Keys {
@@ -87,6 +89,14 @@ export class Keys {
   /** Deletes applied by the configuration's cycles, by commit time (the delete guard's window). */
   appliedDeletes(id: string): string {
     return `${this.prefix}:config:${id}:applied-deletes`;
+  }
+  /** The delete lane's held set (cycles/delete-lane.ts). */
+  lane(id: string): string {
+    return `${this.prefix}:config:${id}:lane`;
+  }
+  /** Groups' members as applied (the delete guard's `memberRemovals`). */
+  members(id: string): string {
+    return `${this.prefix}:config:${id}:members`;
   }
   retry(id: string): string {
     return `${this.prefix}:config:${id}:retry`;
@@ -146,5 +156,19 @@ export class Keys {
   }
   get bullPrefix(): string {
     return `${this.prefix}:bull`;
+  }
+  apiToken(id: string): string {
+    return `${this.prefix}:apitoken:${id}`;
+  }
+  get apiTokens(): string {
+    return `${this.prefix}:apitokens`;
+  }
+  /** An /admin/queues browser session, by the hex SHA-256 of its id. */
+  dashboardSession(idHash: string): string {
+    return `${this.prefix}:dashboard-session:${idHash}`;
+  }
+  /** Failed authentications of a client address in the current window. */
+  authFailures(address: string): string {
+    return `${this.prefix}:authfail:${address}`;
   }
 }

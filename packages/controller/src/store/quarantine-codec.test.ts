@@ -18,9 +18,11 @@ const quarantine: StoredQuarantine = {
     { rule: 'type:user', value: 300, limit: 300 },
     { rule: 'type:group', value: 20, limit: 20 },
     { rule: 'window', value: 1000, limit: 1000 },
+    { rule: 'memberRemovals', value: 2000, limit: 2000 },
     { rule: 'protected', value: 1, limit: 1 },
   ],
   seriesCount: 1,
+  hold: 'deletes',
   cycleId: 'c1',
   since: '2026-11-24T10:00:00.000Z',
 };
@@ -33,6 +35,12 @@ describe('quarantine codec', () => {
   it('reads a quarantine stored before seriesCount as found by one cycle', () => {
     const { seriesCount: _, ...old } = quarantine;
     expect(decodeQuarantine(JSON.stringify(old)).seriesCount).toBe(1);
+  });
+
+  it('reads a quarantine stored before the delete lane as holding its cycle, and refuses an unknown hold', () => {
+    const { hold: _, ...old } = quarantine;
+    expect(decodeQuarantine(JSON.stringify(old)).hold).toBe('cycle');
+    expect(() => decodeQuarantine(JSON.stringify({ ...quarantine, hold: 'all' }))).toThrow(StoredFormatError);
   });
 
   it('keeps only the known fields', () => {

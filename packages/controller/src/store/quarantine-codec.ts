@@ -29,6 +29,7 @@ export function encodeQuarantine(q: StoredQuarantine): string {
     threshold: q.threshold,
     trippedBy: q.trippedBy,
     seriesCount: q.seriesCount,
+    hold: q.hold,
     cycleId: q.cycleId,
     since: q.since,
   });
@@ -44,12 +45,16 @@ export function decodeQuarantine(raw: string): StoredQuarantine {
   // Quarantines stored before seriesCount were found by their one cycle.
   const seriesCount = v.seriesCount === undefined ? 1 : v.seriesCount;
   if (!isCount(seriesCount) || seriesCount < 1) throw new StoredFormatError('quarantine', 'seriesCount');
+  // Quarantines stored before the delete lane held their whole cycle.
+  const hold = v.hold === undefined ? 'cycle' : v.hold;
+  if (hold !== 'cycle' && hold !== 'deletes') throw new StoredFormatError('quarantine', 'hold');
   return {
     reason: v.reason,
     deleteCount: v.deleteCount,
     threshold: v.threshold,
     trippedBy: v.trippedBy,
     seriesCount,
+    hold,
     cycleId: v.cycleId,
     since: v.since,
   };

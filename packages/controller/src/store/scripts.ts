@@ -195,14 +195,15 @@ return 1
 );
 
 /**
- * Starts a cycle when the configuration has none current and is not quarantined.
+ * Starts a cycle when the configuration has none current and is not quarantined (a delete
+ * lane, state field `lane` = 1, lets cycles run).
  * KEYS: state hash, cycle hash, cycles zset. ARGV: cycleId, startedAtMs, then field/value
  * pairs of the cycle hash. Returns 1, or 0 (quarantined) / -1 (a cycle is current).
  */
 const START_CYCLE = new LuaScript(
   'start-cycle',
   `
-if redis.call('HGET', KEYS[1], 'state') == 'quarantined' then return 0 end
+if redis.call('HGET', KEYS[1], 'state') == 'quarantined' and redis.call('HGET', KEYS[1], 'lane') ~= '1' then return 0 end
 local current = redis.call('HGET', KEYS[1], 'currentCycleId')
 if current and current ~= '' then return -1 end
 redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
@@ -400,6 +401,85 @@ for k = 3, 4 do
 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return redis.call('LLEN', KEYS[1])
+`,
+);
+
+/**
+ * The delete lane (cycles/delete-lane.ts): moves a lane cycle's deletes into the held set
+ * instead of its plan, and takes out the held objects the cycle found back in scope, while
+ * the cycle is `complete` (else -1 and nothing). KEYS: held set (hash), deletes part (list
+ * of delete plan entries `d\t<id>\t...`), cycle hash. ARGV: ids leaving the set.
+ * Removes the deletes part. Returns the held set's size.
+ */
+export const HOLD_DELETES = new LuaScript(
+  'hold-deletes',
+  `
+if redis.call('HGET', KEYS[3], 'phase') ~= 'complete' then return -1 end
+local n = redis.call('LLEN', KEYS[2])
+for i = 0, n - 1, 1000 do
+  local kv = {}
+  for _, e in ipairs(redis.call('LRANGE', KEYS[2], i, i + 999)) do
+    local id = string.match(e, '^d\t([^\t]+)\t')
+    if not id then return redis.error_reply('not a delete plan entry: ' .. e) end
+    kv[#kv + 1] = id
+    kv[#kv + 1] = e
+  end
+  if #kv > 0 then redis.call('HSET', KEYS[1], unpack(kv)) end
+end
+for i = 1, #ARGV, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('DEL', KEYS[2])
+return redis.call('HLEN', KEYS[1])
+`,
+);
+
+/**
+ * Releases a delete lane (allow-deletes): makes a `release` cycle whose plan is exactly the
+ * held set, in phase `applying`, current, and empties the set; the lane closes (field
+ * `lane` goes) so that no other cycle starts before the release is applied. KEYS: state
+ * hash, held set, the new cycle's hash, its plan, the cycles zset. ARGV: cycle id,
+ * startedAt (ms), then field/value pairs of the cycle hash. Returns the deletes released,
+ * 0 when no lane is open (nothing written), -1 when a cycle is current.
+ */
+export const RELEASE_LANE = new LuaScript(
+  'release-lane',
+  `
+if redis.call('HGET', KEYS[1], 'state') ~= 'quarantined' or redis.call('HGET', KEYS[1], 'lane') ~= '1' then return 0 end
+local current = redis.call('HGET', KEYS[1], 'currentCycleId')
+if current and current ~= '' then return -1 end
+local entries = redis.call('HVALS', KEYS[2])
+for i = 1, #entries, 1000 do
+  redis.call('RPUSH', KEYS[4], unpack(entries, i, math.min(i + 999, #entries)))
+end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[3], 'planSize', #entries, 'deleteCount', #entries, 'applied', 0,
+  'counts', '{"create":0,"update":0,"delete":' .. #entries .. '}')
+redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
+redis.call('HDEL', KEYS[1], 'lane')
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+redis.call('DEL', KEYS[2])
+return #entries
+`,
+);
+
+/**
+ * Discards a delete lane (restart): the held set goes, nothing of it is applied, the
+ * configuration is `ARGV[1]` again, and its committed scope is forgotten so that the next
+ * cycle is FULL (the agent has let the held objects go; only a full read finds them again).
+ * KEYS: state hash, held set. ARGV: next state, the quarantine's seriesCount. Returns 1, 0
+ * when no lane is open, -1 when a cycle is current.
+ */
+export const DISCARD_LANE = new LuaScript(
+  'discard-lane',
+  `
+if redis.call('HGET', KEYS[1], 'state') ~= 'quarantined' or redis.call('HGET', KEYS[1], 'lane') ~= '1' then return 0 end
+local current = redis.call('HGET', KEYS[1], 'currentCycleId')
+if current and current ~= '' then return -1 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'committedScope', '', 'restartedSeries', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lane', 'quarantine', 'notification')
+return 1
 `,
 );
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { HSET_IF_EXISTS, callScript } from './scripts';
+import type { Keys } from './keys';
 import { NotFoundError, ValidationError } from '../errors';
 import type { Actor, ApiToken, Role } from '../model';
 
@@ -24,7 +25,7 @@ export function secretEquals(a: string, b: string): boolean {
 
 /**
  * API tokens in Redis. The secret is shown once, at creation; Redis keeps only its SHA-256
- * (a 256-bit random secret needs no slow hash). Keys, all under `${keyPrefix}:`:
+ * (a 256-bit random secret needs no slow hash). Keys (store/keys.ts), under the prefix:
  * - `apitoken:<id>`: hash {id, name, role, createdAt, lastUsedAt, hash (hex SHA-256 of the token)}
  * - `apitokens`: sorted set of ids scored by creation time (ms)
  *
@@ -34,16 +35,16 @@ export function secretEquals(a: string, b: string): boolean {
 export class ApiTokenStore {
   constructor(
     private readonly redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly keys: Keys,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   private key(id: string): string {
-    return `${this.keyPrefix}:apitoken:${id}`;
+    return this.keys.apiToken(id);
   }
 
   private get indexKey(): string {
-    return `${this.keyPrefix}:apitokens`;
+    return this.keys.apiTokens;
   }
 
   async create(input: { name: string; role: Role }): Promise<ApiToken & { token: string }> {

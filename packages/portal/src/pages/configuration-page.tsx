@@ -209,8 +209,18 @@ export function ConfigurationPage({ id }: { id: string }) {
         <>
           {quarantined && q ? (
             <Notice tone="danger" title="Delete threshold exceeded" testId="quarantine-banner">
-              Synchronisation is stopped: the last cycle would delete {plural(q.deleteCount, 'object')} from the cloud directory
-              and the threshold is {q.threshold.toLocaleString('en-US')}. Nothing of that cycle was applied.{' '}
+              {q.hold === 'deletes' ? (
+                <span data-testid="delete-lane">
+                  Deletes are held: {plural(q.deleteCount, 'object')} would be deleted from the cloud directory. Creates and
+                  updates go on; every cycle since ({plural(q.seriesCount, 'cycle')}) adds its deletes to the held set.{' '}
+                </span>
+              ) : (
+                <>
+                  Synchronisation is stopped: the last cycle would delete {plural(q.deleteCount, 'object')} from the cloud
+                  directory and the threshold is {q.threshold.toLocaleString('en-US')}. Nothing of that cycle was applied.
+                  {q.seriesCount > 1 ? ` Cycles in a row that found it: ${q.seriesCount}.` : ''}{' '}
+                </>
+              )}
               {q.trippedBy.length > 0 ? (
                 <span data-testid="tripped-by">
                   Tripped: {q.trippedBy.map((t) => `${t.rule} (${trippedRuleText(t)})`).join('; ')}.{' '}

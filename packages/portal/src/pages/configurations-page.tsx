@@ -1,7 +1,7 @@
 import type { Configuration, ConfigurationStatus } from '../api/model';
 import { useSession } from '../app-context';
 import { ErrorNotice, Loading, StateBadge, WarningIcon } from '../components/ui';
-import { countsLabel, cycleStateLabel, formatAgo, formatTime, plural } from '../format';
+import { countsLabel, cycleStateLabel, formatAgo, formatTime, plural, trippedRuleText } from '../format';
 import { href } from '../routes';
 import { useLoad } from '../use-load';
 
@@ -86,7 +86,11 @@ export function ConfigurationsPage() {
                       )}
                       {status?.quarantine ? (
                         <div class="small text-danger">
-                          {plural(status.quarantine.deleteCount, 'delete')} staged, threshold {status.quarantine.threshold}
+                          {plural(status.quarantine.deleteCount, 'delete')}{' '}
+                          {status.quarantine.hold === 'deletes' ? 'held (creates and updates go on)' : 'staged'}
+                          {status.quarantine.trippedBy.length > 0
+                            ? `: ${status.quarantine.trippedBy.map((t) => `${t.rule} ${trippedRuleText(t)}`).join('; ')}`
+                            : `, threshold ${status.quarantine.threshold}`}
                         </div>
                       ) : null}
                     </td>

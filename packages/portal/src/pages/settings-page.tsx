@@ -20,6 +20,8 @@ interface Form extends PolicyForm {
   enabled: boolean;
   threshold: string;
   countDisables: boolean;
+  /** `hold: "deletes"`, the delete lane. */
+  holdDeletes: boolean;
 }
 
 function formOf(c: Configuration): Form {
@@ -28,6 +30,7 @@ function formOf(c: Configuration): Form {
     enabled: c.accidentalDeletes.enabled,
     threshold: String(c.accidentalDeletes.threshold),
     countDisables: c.accidentalDeletes.countDisables ?? false,
+    holdDeletes: c.accidentalDeletes.hold === 'deletes',
     ...policyFormOf(c.accidentalDeletes),
   };
 }
@@ -74,6 +77,16 @@ const RULE_GROUPS: { legend: string; inputs: RuleInput[] }[] = [
         field: 'windowThreshold',
         label: 'Window deletes threshold',
         help: 'Quarantine when the deletes applied in the window plus this cycle’s reach this number.',
+      },
+    ],
+  },
+  {
+    legend: 'Group memberships',
+    inputs: [
+      {
+        field: 'memberRemovals',
+        label: 'Member removals threshold',
+        help: 'Quarantine when a cycle removes this many memberships from groups that stay. Empty: off. Not with “hold only the deletes”.',
       },
     ],
   },
@@ -128,6 +141,7 @@ export function SettingsPage({ id }: { id: string }) {
         enabled: form.enabled,
         threshold: thresholdValue(form.threshold) as number,
         countDisables: form.countDisables,
+        hold: form.holdDeletes ? 'deletes' : 'cycle',
         ...policyPatchOf(form),
       },
     };
@@ -232,6 +246,23 @@ export function SettingsPage({ id }: { id: string }) {
                 Off by default.
               </p>
               {fieldError('countDisables')}
+            </div>
+            <div class="field field-check">
+              <input
+                id="hold"
+                type="checkbox"
+                checked={form.holdDeletes}
+                onChange={(e) => set({ holdDeletes: (e.target as HTMLInputElement).checked })}
+                aria-invalid={errors.hold ? 'true' : undefined}
+                aria-describedby={describedBy('hold', 'hold-help')}
+                data-testid="hold-deletes-checkbox"
+              />
+              <label for="hold">Hold only the deletes (the delete lane)</label>
+              <p id="hold-help" class="help">
+                A quarantine applies creates and updates at once and holds the deletes; later cycles keep running and add their
+                deletes until an admin decides. Off: nothing of the quarantined cycle is applied.
+              </p>
+              {fieldError('hold')}
             </div>
             {RULE_GROUPS.map((group) => (
               <fieldset class="rule-group" key={group.legend}>
