@@ -62,6 +62,11 @@ describe('accesslog change tracking end to end', () => {
     expect(q.lastCycle?.changeTracking).toBe('accesslog');
     const staged = await system.logs(id, { action: 'StagedDelete' });
     expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(userDns(STAFF, 25, { prefix: 'staff-' })));
+    // The log said where they went.
+    for (const l of staged) {
+      expect(l.cause).toBe('movedOutOfScope');
+      expect(l.newDn).toBe(l.dn.replace(STAFF, `ou=staff,ou=attic,${SUFFIX}`));
+    }
 
     await system.slapd.moveEntry(`ou=staff,ou=attic,${SUFFIX}`, 'ou=staff', BASE);
     await system.api.post(`/api/v1/configurations/${id}/restart`);
@@ -69,5 +74,40 @@ describe('accesslog change tracking end to end', () => {
     expect(healthy.lastCycle?.changeTracking).toBe('accesslog');
     expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(id)).toHaveLength(25);
+  });
+});
+
+describe('a full consistency read end to end', () => {
+  let system: TestSystem;
+  let id: string;
+  const PEOPLE = `ou=people,${SUFFIX}`;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      slapd: { accesslog: true, seedLdif: usersLdif(PEOPLE, 10) },
+      agentEnv: { LDAP_CHANGE_TRACKING: 'accesslog', LDAP_FULL_SCAN_INTERVAL: '3s', LDAP_DELTA_SKEW: '0s' },
+    });
+    await system.slapd.modify(`dn: uid=user1,${PEOPLE}\nchangetype: modify\nreplace: title\ntitle: seeded\n`);
+    const agentId = await system.addAgent('dc1');
+    ({ id } = await system.createConfiguration({
+      name: 'drift.example.com',
+      agentIds: [agentId],
+      source: { baseDn: PEOPLE, objectTypes: ['user'] },
+      syncIntervalSeconds: 3600,
+    }));
+  });
+  afterAll(() => system?.dispose());
+
+  it("what the scan finds beyond the log is the cycle record's drift", async () => {
+    const first = await system.firstCycle(id);
+    expect(first.lastCycle).toMatchObject({ changeTracking: 'scan', drift: null });
+    // Loaded offline (slapadd): the accesslog never sees it.
+    await system.slapd.slapadd(usersLdif(PEOPLE, 1, { prefix: 'offline' }));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    const consistency = await system.syncNow(id);
+    expect(consistency.lastCycle).toMatchObject({ mode: 'delta', changeTracking: 'scan', drift: 1 });
+    expect(consistency.lastCycle?.counts.create).toBe(1);
+    const next = await system.syncNow(id);
+    expect(next.lastCycle).toMatchObject({ changeTracking: 'accesslog', drift: null });
   });
 });

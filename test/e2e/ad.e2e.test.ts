@@ -161,6 +161,8 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     expect(await system.objects(id)).toHaveLength(SCENARIOS.mass);
     const staged = await system.logs(id, { action: 'StagedDelete' });
     expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(dns));
+    // The scan looked them up by objectGUID: gone from the directory (tombstones are hidden).
+    expect(new Set(staged.map((l) => l.cause))).toEqual(new Set(['deleted']));
     await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes('mass@corp.example') });
     const allowed = await system.api.post<{ deleted: number }>(`/api/v1/configurations/${id}/allow-deletes`);
     expect(allowed.deleted).toBe(T);
@@ -177,6 +179,15 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     await system.samba.moveEntry(`OU=staff,${base}`, 'OU=staff', `OU=attic,${BASE}`);
     const q = await system.syncNow(id, 'quarantined');
     expect(q.quarantine?.deleteCount).toBe(SCENARIOS.staff);
+    // Found by objectGUID under the OU's new place.
+    const staged = await system.logs(id, { action: 'StagedDelete' });
+    expect(staged).toHaveLength(SCENARIOS.staff);
+    for (const l of staged) {
+      expect(l.cause).toBe('movedOutOfScope');
+      expect(l.newDn?.toLowerCase()).toBe(
+        l.dn.toLowerCase().replace(`ou=staff,${base}`.toLowerCase(), `ou=staff,ou=attic,${BASE}`.toLowerCase()),
+      );
+    }
 
     await system.samba.moveEntry(`OU=staff,OU=attic,${BASE}`, 'OU=staff', base);
     await system.api.post(`/api/v1/configurations/${id}/restart`);
@@ -195,6 +206,7 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     const q = await system.syncNow(id, 'quarantined');
     expect(q.quarantine).toMatchObject({ reason: 'TooManyDeletes', deleteCount: T });
     expect((await system.objects(id)).filter((o) => o.disabled)).toHaveLength(0);
+    expect(new Set((await system.logs(id, { action: 'StagedDelete' })).map((l) => l.cause))).toEqual(new Set(['disabled']));
 
     await system.samba.setDisabled(dns, false);
     await system.api.post(`/api/v1/configurations/${id}/restart`);
@@ -223,5 +235,29 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     expect(healthy.state).toBe('healthy');
     expect(healthy.lastCycle?.counts).toEqual({ create: 0, update: 0, delete: 0, failed: 0 });
     expect(await system.objects(id)).toHaveLength(SCENARIOS.pw);
+  });
+  it('with USN change tracking (bound as the Administrator, who may read tombstones) a DELTA reads what changed, and a mass delete quarantines with its cause', async () => {
+    await system.stopAgent(agentId);
+    await system.startAgent(agentId, {
+      LDAP_BIND_DN: system.samba.adminDn,
+      LDAP_BIND_PASSWORD: system.samba.adminPassword,
+      LDAP_CHANGE_TRACKING: 'usn',
+    });
+    const ou = `OU=dis,${BASE}`;
+    const id = await configuration('usn', ou);
+    expect((await system.firstCycle(id)).lastCycle).toMatchObject({ mode: 'full', changeTracking: 'scan' });
+    const dns = adUserDns(ou, SCENARIOS.dis, { prefix: 'dis' });
+    await system.samba.modify(`dn: ${dns[0]}\nchangetype: modify\nreplace: title\ntitle: Tracked\n`);
+    const delta = await system.syncNow(id);
+    expect(delta.lastCycle).toMatchObject({ mode: 'delta', changeTracking: 'usn' });
+    expect(delta.lastCycle?.counts).toEqual({ create: 0, update: 1, delete: 0, failed: 0 });
+    await system.samba.delete(dns.slice(0, T));
+    const q = await system.syncNow(id, 'quarantined');
+    expect(q.lastCycle?.changeTracking).toBe('usn');
+    expect(q.quarantine?.deleteCount).toBe(T);
+    const staged = await system.logs(id, { action: 'StagedDelete' });
+    expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(dns.slice(0, T)));
+    expect(new Set(staged.map((l) => l.cause))).toEqual(new Set(['deleted']));
+    expect(await system.objects(id)).toHaveLength(SCENARIOS.dis);
   });
 });

@@ -68,6 +68,7 @@ describe('accidental delete prevention', () => {
     expect(staged).toHaveLength(T);
     expect(staged.every((l) => l.status === 'staged' && l.cycleId === quarantined.lastCycle!.id)).toBe(true);
     expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(s.dns.slice(T - 1, 2 * T - 1)));
+    expect(new Set(staged.map((l) => l.cause))).toEqual(new Set(['deleted']));
 
     // One email, to the configured address, naming the configuration, with the counts.
     const [mail] = await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
@@ -88,6 +89,9 @@ describe('accidental delete prevention', () => {
     );
     expect(allowed).toEqual({ state: 'applied', cycleId: quarantined.lastCycle!.id, deleted: T });
     expect(await system.objects(s.id)).toHaveLength(2);
+    const deletedLog = await system.logs(s.id, { action: 'Delete', cycleId: quarantined.lastCycle!.id });
+    expect(deletedLog).toHaveLength(T);
+    expect(new Set(deletedLog.map((l) => l.cause))).toEqual(new Set(['deleted']));
     const audit = await system.api.get<{ items: { action: string; target: { id: string }; details: Record<string, unknown> }[] }>(
       '/api/v1/audit',
     );
@@ -115,6 +119,9 @@ describe('accidental delete prevention', () => {
     // usersLdif numbers employeeNumber 0..39: only 1 and 10..19 still match, 29 objects leave the scope.
     expect(q.quarantine?.deleteCount).toBe(29);
     expect(await system.objects(s.id)).toHaveLength(40);
+    // The controller knows why: the configuration's scope changed since the last commit.
+    const causes = (await system.logs(s.id, { action: 'StagedDelete' })).map((l) => l.cause);
+    expect(new Set(causes)).toEqual(new Set(['scopeChanged']));
 
     // The admin reverts the filter and restarts: the new cycle deletes nothing.
     await system.api.patch(`/api/v1/configurations/${s.id}`, { source: { filter: '' } });
@@ -149,6 +156,11 @@ describe('accidental delete prevention', () => {
     await system.slapd.moveEntry(`ou=staff,${base}`, 'ou=staff', `ou=attic,${SUFFIX}`);
     const q = await system.syncNow(id, 'quarantined');
     expect(q.quarantine?.deleteCount).toBe(25);
+    // The scan found each by entryUUID at its new place.
+    const staged = await system.logs(id, { action: 'StagedDelete' });
+    expect(staged.map((l) => [l.cause, l.newDn]).sort()).toEqual(
+      staged.map((l) => ['movedOutOfScope', l.dn.replace(`ou=staff,${base}`, `ou=staff,ou=attic,${SUFFIX}`)]).sort(),
+    );
 
     await system.slapd.moveEntry(`ou=staff,ou=attic,${SUFFIX}`, 'ou=staff', base);
     await system.api.post(`/api/v1/configurations/${id}/restart`);

@@ -398,7 +398,9 @@ export interface CycleView {
   id: string;
   state: string;
   mode?: string;
-  changeTracking?: 'scan' | 'accesslog' | null;
+  changeTracking?: 'scan' | 'accesslog' | 'usn' | null;
+  /** A full consistency read's drift; null when the cycle made none. */
+  drift?: number | null;
   startedAt: string;
   completedAt: string | null;
   counts: { create: number; update: number; delete: number };
@@ -441,6 +443,9 @@ export interface LogEntryView {
   objectId: string;
   dn: string;
   details: string | null;
+  /** Delete and StagedDelete entries. */
+  cause?: string;
+  newDn?: string;
 }
 
 export function startSystem(options?: SystemOptions): Promise<TestSystem> {

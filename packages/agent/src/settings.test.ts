@@ -93,7 +93,12 @@ describe('settings', () => {
     ['a bad log level', { SYNCGUARD_LOG_LEVEL: 'loud' }, [], /^SYNCGUARD_LOG_LEVEL/],
     ['a bad duration', { LDAP_TIMEOUT: 'soon' }, [], /^LDAP_TIMEOUT.*not a duration/],
     ['an unknown directory kind', { LDAP_DIRECTORY: 'eDirectory' }, [], /^LDAP_DIRECTORY.*auto, openldap or ad/],
-    ['an unknown change tracking', { LDAP_CHANGE_TRACKING: 'journal' }, [], /^LDAP_CHANGE_TRACKING.*auto, accesslog or scan/],
+    [
+      'an unknown change tracking',
+      { LDAP_CHANGE_TRACKING: 'journal' },
+      [],
+      /^LDAP_CHANGE_TRACKING.*auto, usn, accesslog or scan/,
+    ],
     [
       'change tracking not implemented yet',
       { LDAP_CHANGE_TRACKING: 'dirsync' },

@@ -200,13 +200,21 @@ export interface CycleCounts {
   failed: number;
 }
 
+/** How an agent found a cycle's changes (its LDAP_CHANGE_TRACKING and what the directory allowed). */
+export type ChangeTrackingName = 'scan' | 'accesslog' | 'usn';
+
 export interface Cycle {
   id: string;
   configurationId: string;
   state: CycleState;
   mode: 'delta' | 'full';
-  /** How the agent found what changed: `scan` (the whole scope) or `accesslog`; null before the agent said. */
-  changeTracking?: 'scan' | 'accesslog' | null;
+  /** How the agent found what changed: `scan` (the whole scope), `accesslog` or `usn`; null before the agent said. */
+  changeTracking?: ChangeTrackingName | null;
+  /**
+   * A full consistency read (the agent's LDAP_FULL_SCAN_INTERVAL: the change log, then a scan):
+   * the changes the scan found that the log did not show; null when the cycle made none.
+   */
+  drift?: number | null;
   trigger: CycleTrigger;
   agentId: string | null;
   baseCycleId: string | null;
@@ -269,6 +277,13 @@ export interface ConfigurationStatus {
 export type ProvisioningAction = 'Create' | 'Update' | 'Delete' | 'StagedDelete';
 export type ProvisioningStatus = 'success' | 'failure' | 'skipped' | 'staged';
 
+/**
+ * Why a delete is one: the agent's word (deleted, moved out of the base, no longer matching
+ * the filter), a disable counted as a delete (`countDisables`), the configuration's scope
+ * changed, or not known.
+ */
+export type DeleteCauseName = 'deleted' | 'movedOutOfScope' | 'filteredOut' | 'disabled' | 'scopeChanged' | 'unknown';
+
 export interface ProvisioningLogEntry {
   id: string;
   cycleId: string;
@@ -279,6 +294,10 @@ export interface ProvisioningLogEntry {
   objectId: string;
   dn: string;
   details: string | null;
+  /** Delete and StagedDelete entries: why the object is deleted. */
+  cause?: DeleteCauseName;
+  /** A delete moved out of scope: the object's DN now, where the agent found it. */
+  newDn?: string;
 }
 
 export interface Agent {

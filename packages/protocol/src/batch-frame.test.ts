@@ -1,7 +1,7 @@
 import { readChangeBatchFrame } from './batch-frame';
 import { encodedChangesOfFrame } from './encoded';
 import { decodeFrame, encodeFrame, tryDecodeFrame } from './frame';
-import { ChangeKind, ObjectType, type Change, type ChangeBatch } from './messages';
+import { ChangeKind, DeleteCause, ObjectType, type Change, type ChangeBatch } from './messages';
 
 /*
  * The fast path must never accept what decodeFrame refuses, nor read a value differently.
@@ -45,6 +45,8 @@ function randomChange(rnd: () => number, i: number): Change {
     contentHash: isDelete ? new Uint8Array(0) : Uint8Array.from({ length: 32 }, () => Math.floor(rnd() * 256)),
     disabled: rnd() < 0.3,
     memberDns: Array.from({ length: Math.floor(rnd() * 3) }, () => `cn=${pick(TEXTS)}`),
+    ...(isDelete && rnd() < 0.7 ? { deleteCause: pick([0, 1, 2, 3] as DeleteCause[]) } : {}),
+    ...(isDelete && rnd() < 0.4 ? { newDn: `cn=${pick(TEXTS.slice(1))},ou=elsewhere` } : {}),
   };
 }
 
@@ -91,6 +93,8 @@ function expectSameReading(frame: Buffer): boolean {
       dn: c.dn,
       contentHash: c.contentHash,
       disabled: c.disabled,
+      deleteCause: c.deleteCause,
+      newDn: c.newDn,
     })),
   );
   expect(fast.encoded.map((b) => Buffer.from(b).toString('hex'))).toEqual(

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { DEFAULT_LIMITS, CONTENT_HASH_BYTES } from './limits';
-import { ChangeKind, ObjectType } from './messages';
+import { ChangeKind, DeleteCause, ObjectType } from './messages';
 import { SUPPORTED_PROTOCOL_VERSIONS } from './version';
 import type { DecodeOptions } from './frame';
 
@@ -23,6 +23,10 @@ export interface ChangeHeader {
   dn: string;
   contentHash: Uint8Array;
   disabled: boolean;
+  /** DELETE: why the object left; absent when unknown (or a value this version does not know), as decodeFrame reads it. */
+  deleteCause?: DeleteCause;
+  /** DELETE moved out of scope: the DN it has now; absent when not known. */
+  newDn?: string;
 }
 
 export interface ChangeBatchFrame {
@@ -49,6 +53,7 @@ const KINDS = new Set<number>([
   ChangeKind.CHANGE_KIND_PRESENT,
 ]);
 const TYPES = new Set<number>([ObjectType.OBJECT_TYPE_USER, ObjectType.OBJECT_TYPE_GROUP]);
+const CAUSES = new Set<number>(Object.values(DeleteCause).filter((v): v is number => typeof v === 'number'));
 
 class Walk {
   pos: number;
@@ -166,6 +171,8 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
   let dn: string | undefined;
   let hash: Uint8Array | undefined;
   let disabled: boolean | undefined;
+  let cause: number | undefined;
+  let newDn: string | undefined;
   while (w.pos < w.end) {
     const tag = w.varint();
     if (tag === 0x08 && kind === undefined) kind = w.varint();
@@ -183,13 +190,18 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
       if (v > 1) notFast();
       disabled = v === 1;
     } else if (tag === 0x42) w.checkString();
+    else if (tag === 0x48 && cause === undefined) {
+      // An int32 enum: larger varints are truncated by protobufjs; leave those to it.
+      cause = w.varint();
+      if (cause > 0x7fffffff) notFast();
+    } else if (tag === 0x52 && newDn === undefined) newDn = w.string();
     else notFast();
   }
   if (kind === undefined || !KINDS.has(kind) || objectType === undefined || !TYPES.has(objectType)) notFast();
   const isDelete = kind === ChangeKind.CHANGE_KIND_DELETE;
   const contentHash = hash ?? new Uint8Array(0);
   if (!objectId || (!isDelete && !dn) || (!isDelete && contentHash.length !== CONTENT_HASH_BYTES)) notFast();
-  return {
+  const header: ChangeHeader = {
     kind: kind as ChangeKind,
     objectType: objectType as ObjectType,
     objectId: objectId!,
@@ -197,6 +209,9 @@ function walkChange(buf: Buffer, start: number, end: number): ChangeHeader {
     contentHash,
     disabled: disabled ?? false,
   };
+  if (cause !== undefined && cause !== DeleteCause.DELETE_CAUSE_UNSPECIFIED && CAUSES.has(cause)) header.deleteCause = cause;
+  if (newDn) header.newDn = newDn;
+  return header;
 }
 
 function walkAttribute(buf: Buffer, start: number, end: number): void {

@@ -6,9 +6,11 @@ import {
   ChangeTracking,
   CycleErrorCode,
   CycleMode,
+  DeleteCause,
   ErrorCode,
   ObjectType,
   type BodyInput,
+  type ChangeBatch,
 } from './messages';
 import { decodeFrame, encodeFrame, encodedChangeSize, FrameEncoder, tryDecodeFrame, batchOverheadBytes } from './frame';
 import { ProtocolError } from './errors';
@@ -124,7 +126,9 @@ const SAMPLES: BodyInput[] = [
       totals: { adds: 1, modifies: 1, deletes: 1, presents: 6000 },
       source: { entriesRead: 6003, pages: 7, readDurationMs: 812, serverUrl: 'ldap://127.0.0.1:389' },
       mode: CycleMode.CYCLE_MODE_FULL,
-      changeTracking: ChangeTracking.CHANGE_TRACKING_ACCESSLOG,
+      changeTracking: ChangeTracking.CHANGE_TRACKING_SCAN,
+      consistencyRead: true,
+      drift: 3,
     },
   },
   {
@@ -203,6 +207,8 @@ describe('round trip', () => {
         source: { entriesRead: 0, pages: 0, readDurationMs: 0, serverUrl: '' },
         mode: CycleMode.CYCLE_MODE_UNSPECIFIED,
         changeTracking: ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
+        consistencyRead: false,
+        drift: 0,
       },
     });
   });
@@ -213,6 +219,40 @@ describe('round trip', () => {
     expect(frame.body.type === 'cycleComplete' && frame.body.value.changeTracking).toBe(
       ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
     );
+  });
+
+  it("carries a delete's cause and new DN, absent when unknown, an unknown cause read as unknown", () => {
+    const del = (extra: object) => ({
+      kind: ChangeKind.CHANGE_KIND_DELETE,
+      objectType: ObjectType.OBJECT_TYPE_USER,
+      objectId: 'u1',
+      dn: 'uid=a,ou=people,dc=x',
+      ...extra,
+    });
+    const frame = decodeFrame(
+      encodeFrame({
+        type: 'changeBatch',
+        value: {
+          configurationId: 'c',
+          cycleId: 'y',
+          sequence: 1,
+          changes: [
+            del({ deleteCause: DeleteCause.DELETE_CAUSE_MOVED_OUT_OF_SCOPE, newDn: 'uid=a,ou=gone,dc=x' }),
+            del({ deleteCause: DeleteCause.DELETE_CAUSE_DELETED }),
+            del({}),
+            del({ deleteCause: 77 as DeleteCause }),
+          ],
+        },
+      }),
+    );
+    const changes = (frame.body.value as ChangeBatch).changes;
+    expect(changes.map((c) => [c.deleteCause, c.newDn])).toEqual([
+      [DeleteCause.DELETE_CAUSE_MOVED_OUT_OF_SCOPE, 'uid=a,ou=gone,dc=x'],
+      [DeleteCause.DELETE_CAUSE_DELETED, undefined],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+    expect('deleteCause' in changes[2]!).toBe(false);
   });
 
   it('keeps 64-bit numbers as plain numbers', () => {

@@ -7,6 +7,7 @@ import {
   CycleErrorCode,
   CycleMode,
   ChangeTracking,
+  DeleteCause,
   ErrorCode,
   ObjectType,
   type AgentHello,
@@ -284,6 +285,7 @@ const enumValues = (e: object): number[] => Object.values(e).filter((x): x is nu
 const MODES = [CycleMode.CYCLE_MODE_DELTA, CycleMode.CYCLE_MODE_FULL];
 const ANY_MODE = enumValues(CycleMode) as CycleMode[];
 const KNOWN_TRACKING = enumValues(ChangeTracking) as ChangeTracking[];
+const KNOWN_CAUSES = enumValues(DeleteCause) as DeleteCause[];
 const TYPES = [ObjectType.OBJECT_TYPE_USER, ObjectType.OBJECT_TYPE_GROUP];
 const KINDS = [
   ChangeKind.CHANGE_KIND_ADD,
@@ -325,7 +327,7 @@ function kindAndHash(r: Raw, path: Path): { kind: ChangeKind; hash: Uint8Array; 
 function change(v: unknown, path: Path): Change {
   const r = obj(v, path);
   const { kind, hash, isDelete } = kindAndHash(r, path);
-  return {
+  const out: Change = {
     kind,
     objectType: oneOf(r, 'objectType', path, TYPES),
     objectId: str(r, 'objectId', path, true),
@@ -335,6 +337,17 @@ function change(v: unknown, path: Path): Change {
     disabled: bool(r, 'disabled', path),
     memberDns: strings(r, 'memberDns', path),
   };
+  const cause = deleteCauseOf(r);
+  if (cause !== DeleteCause.DELETE_CAUSE_UNSPECIFIED) out.deleteCause = cause;
+  const newDn = str(r, 'newDn', path);
+  if (newDn !== '') out.newDn = newDn;
+  return out;
+}
+
+/** Informational: a value this version does not know (a newer agent's) reads as UNSPECIFIED (unknown). */
+function deleteCauseOf(r: Raw): DeleteCause {
+  const v = r?.['deleteCause'];
+  return KNOWN_CAUSES.includes(v as DeleteCause) ? (v as DeleteCause) : DeleteCause.DELETE_CAUSE_UNSPECIFIED;
 }
 
 /**
@@ -370,6 +383,9 @@ function checkChange(v: unknown, path: Path): void {
   }
   bool(r, 'disabled', path);
   strings(r, 'memberDns', path);
+  const cause = r?.['deleteCause'] ?? 0;
+  if (typeof cause !== 'number' || !Number.isInteger(cause)) invalid(`${at(path)}.deleteCause`, 'must be a DeleteCause');
+  str(r, 'newDn', path);
 }
 
 /** Checks one decoded Change (for {@link ./encoded}'s decodeChange). */
@@ -452,6 +468,8 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
       changeTracking: KNOWN_TRACKING.includes(r?.['changeTracking'] as ChangeTracking)
         ? (r?.['changeTracking'] as ChangeTracking)
         : ChangeTracking.CHANGE_TRACKING_UNSPECIFIED,
+      consistencyRead: bool(r, 'consistencyRead', p),
+      drift: num(r, 'drift', p),
     };
   },
   cycleFailed: (r, p): CycleFailed => ({

@@ -14,6 +14,8 @@ export const ObjectType = pb.ObjectType;
 export type ObjectType = syncguard.v1.ObjectType;
 export const ChangeKind = pb.ChangeKind;
 export type ChangeKind = syncguard.v1.ChangeKind;
+export const DeleteCause = pb.DeleteCause;
+export type DeleteCause = syncguard.v1.DeleteCause;
 export const ChangeTracking = pb.ChangeTracking;
 export type ChangeTracking = syncguard.v1.ChangeTracking;
 export const CycleErrorCode = pb.CycleErrorCode;
@@ -90,6 +92,13 @@ export interface Change {
   contentHash: Uint8Array;
   disabled: boolean;
   memberDns: string[];
+  /**
+   * DELETE only: why the object left the scope. Decoded changes carry it only when set (a
+   * value this version does not know reads as left out): absent means unknown.
+   */
+  deleteCause?: DeleteCause;
+  /** DELETE with cause MOVED_OUT_OF_SCOPE: the object's DN now (outside the base), when known; absent when empty. */
+  newDn?: string;
 }
 
 export interface ChangeBatch {
@@ -127,6 +136,10 @@ export interface CycleComplete {
   source: SourceStats;
   mode: CycleMode;
   changeTracking: ChangeTracking;
+  /** A full consistency read (the log, then a scan). */
+  consistencyRead: boolean;
+  /** With consistencyRead: the changes the scan found beyond the log. */
+  drift: number;
 }
 
 export interface CycleFailed {

@@ -1,12 +1,15 @@
 /*
- * npm run bench:agent [-- --objects N] [--accesslog]
+ * npm run bench:agent [-- --objects N] [--accesslog | --samba]
  *
  * Seeds a private slapd with N inetOrgPerson users (slapadd), runs one FULL cycle of the
  * agent (in a child process, so that its peak RSS is its own) into an in-process sink (a
  * MiniController that decodes every frame and acknowledges it), times a raw paged
  * `ldapsearch` dump of the same entries, then modifies 1% of the users and runs a DELTA
  * cycle, then a quiet DELTA. With `--accesslog` slapd keeps an accesslog and the agent's
- * DELTAs read it; otherwise they scan. Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
+ * DELTAs read it; otherwise they scan. `--samba` runs it all against a Samba AD DC instead
+ * (default 20,000 users, seeded offline with ldbadd and cached as a provisioned domain, so that
+ * later runs start in seconds), bound as the Administrator, the DELTAs reading USNs
+ * (LDAP_CHANGE_TRACKING=usn). Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
  * (`--cpu-prof`) into DIR when it exits.
  */
 import { execFile, fork } from 'node:child_process';
@@ -15,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ChangeTracking, CycleMode, ObjectType } from '@syncguard/protocol';
-import { startSlapd, usersLdif, waitFor } from '@syncguard/testkit';
+import { adOusLdif, adUsersLdif, startSambaDc, startSlapd, usersLdif, waitFor } from '@syncguard/testkit';
 import { MiniController } from '../testing/mini-controller';
 
 const run = promisify(execFile);
@@ -44,21 +47,72 @@ function arg(name: string, fallback: number): number {
   return value;
 }
 
-async function main(): Promise<void> {
-  const objects = arg('objects', 100_000);
-  const profileDir = stringArg('profile');
-  const people = 'ou=people,dc=example,dc=com';
-  const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+/** The directory under test: its LDAP settings for the agent, a raw dump command, and a writer. */
+interface Directory {
+  people: string;
+  /** The DN of the n-th seeded user. */
+  userDn(n: number): string;
+  env: Record<string, string>;
+  /** A shell command that prints the paged dump's entries as `dn:` lines. */
+  dump: string;
+  modify(ldif: string): Promise<void>;
+  dispose(): Promise<void>;
+}
 
+async function openldap(objects: number, accesslog: boolean, log: (m: string) => void): Promise<Directory> {
+  const people = 'ou=people,dc=example,dc=com';
   log(`seeding slapd with ${objects} users`);
   const chunks: string[] = [];
   for (let start = 0; start < objects; start += 10_000)
     chunks.push(usersLdif(people, Math.min(10_000, objects - start), { start }));
-  // --accesslog: slapd keeps an accesslog and the agent reads it (LDAP_CHANGE_TRACKING=accesslog).
-  const accesslog = process.argv.includes('--accesslog');
   const slapd = await startSlapd({ seedLdif: chunks.join(''), accesslog });
   // slapadd writes no log: one write before the FULL, for its scan to anchor the log on.
   if (accesslog) await slapd.modify(`dn: ${people}\nchangetype: modify\nreplace: description\ndescription: bench\n`);
+  return {
+    people,
+    userDn: (n) => `uid=user${n},${people}`,
+    env: {
+      LDAP_URL: slapd.url,
+      LDAP_BIND_DN: slapd.rootDn,
+      LDAP_BIND_PASSWORD: slapd.rootPassword,
+      LDAP_CHANGE_TRACKING: accesslog ? 'accesslog' : 'scan',
+    },
+    dump: `ldapsearch -x -LLL -H ${slapd.url} -D '${slapd.rootDn}' -w ${slapd.rootPassword} -E pr=1000/noprompt -b '${people}' '(objectClass=inetOrgPerson)' '*' entryUUID`,
+    modify: (ldif) => slapd.modify(ldif),
+    dispose: () => slapd.dispose(),
+  };
+}
+
+async function samba(objects: number, log: (m: string) => void): Promise<Directory> {
+  const people = 'OU=bench,DC=corp,DC=example';
+  log(`starting a Samba AD DC with ${objects} users (seeded offline the first time, then from its cache)`);
+  const started = Date.now();
+  const dc = await startSambaDc({ seedLdif: adOusLdif(people) + adUsersLdif(people, objects) });
+  log(`Samba ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return {
+    people,
+    userDn: (n) => `CN=user${n},${people}`,
+    env: {
+      LDAP_URL: dc.url,
+      LDAP_CA_FILE: dc.caFile,
+      LDAP_BIND_DN: dc.adminDn,
+      LDAP_BIND_PASSWORD: dc.adminPassword,
+      LDAP_CHANGE_TRACKING: 'usn',
+    },
+    dump: `LDAPTLS_CACERT='${dc.caFile}' ldapsearch -x -LLL -H ${dc.url} -D '${dc.adminDn}' -w '${dc.adminPassword}' -E pr=1000/noprompt -b '${people}' '(&(objectCategory=person)(objectClass=user))' '*' objectGUID`,
+    modify: (ldif) => dc.modify(ldif),
+    dispose: () => dc.dispose(),
+  };
+}
+
+async function main(): Promise<void> {
+  const onSamba = process.argv.includes('--samba');
+  const objects = arg('objects', onSamba ? 20_000 : 100_000);
+  const profileDir = stringArg('profile');
+  const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+  // --accesslog: slapd keeps an accesslog and the agent reads it (LDAP_CHANGE_TRACKING=accesslog).
+  const directory = onSamba ? await samba(objects, log) : await openldap(objects, process.argv.includes('--accesslog'), log);
+  const people = directory.people;
   const controller = await MiniController.start({ keepChanges: false });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-bench-'));
   const child = fork(path.join(__dirname, '..', 'main.js'), [], {
@@ -69,12 +123,9 @@ async function main(): Promise<void> {
       SYNCGUARD_AGENT_ID: 'bench-agent',
       SYNCGUARD_STATE_DIR: stateDir,
       SYNCGUARD_LOG_LEVEL: process.env['BENCH_AGENT_LOG_LEVEL'] ?? 'warn',
-      LDAP_URL: slapd.url,
-      LDAP_BIND_DN: slapd.rootDn,
-      LDAP_BIND_PASSWORD: slapd.rootPassword,
+      ...directory.env,
       ...(process.env['BENCH_PAGE_SIZE'] ? { LDAP_PAGE_SIZE: process.env['BENCH_PAGE_SIZE'] } : {}),
       LDAP_DELTA_SKEW: '0s',
-      LDAP_CHANGE_TRACKING: accesslog ? 'accesslog' : 'scan',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // e.g. BENCH_AGENT_EXEC_ARGV="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the agent.
@@ -108,14 +159,7 @@ async function main(): Promise<void> {
 
     log('ldapsearch paged dump');
     const t1 = process.hrtime.bigint();
-    const { stdout } = await run(
-      'sh',
-      [
-        '-c',
-        `ldapsearch -x -LLL -H ${slapd.url} -D '${slapd.rootDn}' -w ${slapd.rootPassword} -E pr=1000/noprompt -b '${people}' '(objectClass=inetOrgPerson)' '*' entryUUID | grep -c '^dn:'`,
-      ],
-      { maxBuffer: 1024 * 1024 },
-    );
+    const { stdout } = await run('sh', ['-c', `${directory.dump} | grep -c '^dn:'`], { maxBuffer: 1024 * 1024 });
     const ldapsearchSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
     if (Number(stdout.trim()) !== objects) throw new Error(`ldapsearch returned ${stdout.trim()} entries`);
 
@@ -125,8 +169,8 @@ async function main(): Promise<void> {
     const step = Math.floor(objects / changed);
     const mods: string[] = [];
     for (let i = 0; i < changed; i++)
-      mods.push(`dn: uid=user${i * step},${people}\nchangetype: modify\nreplace: title\ntitle: Bench ${i}\n`);
-    await slapd.modify(mods.join('\n'));
+      mods.push(`dn: ${directory.userDn(i * step)}\nchangetype: modify\nreplace: title\ntitle: Bench ${i}\n`);
+    await directory.modify(mods.join('\n'));
 
     // Idle apart from applying the FULL cycle to its cache on CycleCommitted.
     const commitCpuMs = cpuMs(child.pid) - c1;
@@ -180,7 +224,7 @@ async function main(): Promise<void> {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
     await controller.close();
-    await slapd.dispose();
+    await directory.dispose();
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { ChangeTracking, CycleErrorCode, CycleMode, ObjectType, type Change } from '@syncguard/protocol';
+import { ChangeTracking, CycleErrorCode, CycleMode, DeleteCause, ObjectType, type Change } from '@syncguard/protocol';
 import { startSlapd, userDns, usersLdif, waitFor, type SlapdServer } from '@syncguard/testkit';
 import { Agent } from '../agent';
 import type { AgentOptions } from '../agent-options';
@@ -54,12 +54,32 @@ async function startAgent(): Promise<void> {
 }
 
 /** Runs one cycle to its end and commits it unless told not to. */
-async function cycle(configurationId: string, baseDn: string, mode: CycleMode, base: string, commit = true) {
-  const cycleId = controller.startCycle(configurationId, { baseDn, objectTypes: [ObjectType.OBJECT_TYPE_USER] }, mode, base);
+async function cycle(configurationId: string, baseDn: string, mode: CycleMode, base: string, commit = true, filter = '') {
+  const cycleId = controller.startCycle(
+    configurationId,
+    { baseDn, filter, objectTypes: [ObjectType.OBJECT_TYPE_USER] },
+    mode,
+    base,
+  );
   await waitFor(() => controller.complete(cycleId) ?? controller.failed(cycleId), { message: `end of ${cycleId}` });
   expect(controller.failed(cycleId)).toBeUndefined();
   if (commit) controller.commit(configurationId, cycleId);
-  return { cycleId, complete: controller.complete(cycleId)!, changes: kinds(controller.changes(cycleId)) };
+  const all = controller.changes(cycleId);
+  return { cycleId, complete: controller.complete(cycleId)!, changes: kinds(all), causes: causes(all) };
+}
+
+const CAUSE = { 0: 'unknown', 1: 'deleted', 2: 'movedOutOfScope', 3: 'filteredOut' } as const;
+
+/** The deletes' causes by DN: `cause` or `cause newDn`. */
+function causes(changes: Change[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of changes) {
+    if (c.kind !== 3) continue;
+    out[c.dn] = [CAUSE[(c.deleteCause ?? DeleteCause.DELETE_CAUSE_UNSPECIFIED) as 0 | 1 | 2 | 3], c.newDn]
+      .filter(Boolean)
+      .join(' ');
+  }
+  return out;
 }
 
 function kinds(changes: Change[]) {
@@ -130,6 +150,7 @@ describe('accesslog change tracking', () => {
       modify: [`uid=user1,${PEOPLE}`, `uid=user3x,${PEOPLE}`].sort(),
       delete: [`uid=user2,${PEOPLE}`],
     });
+    expect(delta.causes).toEqual({ [`uid=user2,${PEOPLE}`]: 'deleted' });
     last = delta.cycleId;
     const quiet = await cycle('people', PEOPLE, DELTA, last);
     expect(quiet.changes).toEqual({ add: [], modify: [], delete: [] });
@@ -143,6 +164,15 @@ describe('accesslog change tracking', () => {
     const out = await cycle('scoped', SCOPED, DELTA, full.cycleId, false);
     expect(out.complete.changeTracking).toBe(ACCESSLOG);
     expect(out.changes.delete).toEqual(userDns(`ou=staff,${SCOPED}`, 5, { prefix: 'staff' }).sort());
+    // The log says where they went: the OU's move, applied to the DNs below it.
+    expect(out.causes).toEqual(
+      Object.fromEntries(
+        userDns(`ou=staff,${SCOPED}`, 5, { prefix: 'staff' }).map((dn) => [
+          dn,
+          `movedOutOfScope ${dn.replace(SCOPED, `ou=attic,${SUFFIX}`)}`,
+        ]),
+      ),
+    );
     controller.abort('scoped', out.cycleId);
 
     await slapd.moveEntry(`ou=staff,ou=attic,${SUFFIX}`, 'ou=staff', SCOPED);
@@ -156,6 +186,20 @@ describe('accesslog change tracking', () => {
     expect(moved.changes.add).toEqual([`uid=user5,ou=staff,${SCOPED}`]);
     const people = await cycle('people', PEOPLE, DELTA, last);
     expect(people.changes.delete).toEqual([`uid=user5,${PEOPLE}`]);
+    expect(people.causes).toEqual({ [`uid=user5,${PEOPLE}`]: `movedOutOfScope uid=user5,ou=staff,${SCOPED}` });
+    last = people.cycleId;
+  });
+
+  it('an entry that no longer matches the filter is filtered out', async () => {
+    const filter = '(!(title=Hidden))';
+    const full = await cycle('filtered', PEOPLE, FULL, '', true, filter);
+    await slapd.modify(modifyTitle(`uid=user15,${PEOPLE}`, 'Hidden'));
+    const delta = await cycle('filtered', PEOPLE, DELTA, full.cycleId, true, filter);
+    expect(delta.complete.changeTracking).toBe(ACCESSLOG);
+    expect(delta.causes).toEqual({ [`uid=user15,${PEOPLE}`]: 'filteredOut' });
+    // The unfiltered configuration sees a modify.
+    const people = await cycle('people', PEOPLE, DELTA, last);
+    expect(people.changes.modify).toEqual([`uid=user15,${PEOPLE}`]);
     last = people.cycleId;
   });
 
@@ -179,6 +223,7 @@ describe('accesslog change tracking', () => {
   it('a purged log falls back to a scan, which finds what the log lost', async () => {
     await slapd.modify(modifyTitle(`uid=user8,${PEOPLE}`, 'Purged'));
     await slapd.delete([`uid=user9,${PEOPLE}`]);
+    await slapd.moveEntry(`uid=user13,${PEOPLE}`, 'uid=user13', `ou=attic,${SUFFIX}`);
     const logged = (await slapd.search(slapd.accesslogBase, '(objectClass=auditObject)', ['1.1'])).match(/^dn: .+$/gm)!;
     await slapd.delete(logged.map((line) => line.slice(4)));
     // A write after the purge: the scan leaves it as the anchor for the next cycle.
@@ -188,10 +233,16 @@ describe('accesslog change tracking', () => {
     expect(scan.changes).toEqual({
       add: [],
       modify: [`uid=user10,${PEOPLE}`, `uid=user8,${PEOPLE}`],
-      delete: [`uid=user9,${PEOPLE}`],
+      delete: [`uid=user13,${PEOPLE}`, `uid=user9,${PEOPLE}`],
+    });
+    // Without the log, the scan looks the missing objects up by entryUUID from the naming context.
+    expect(scan.causes).toEqual({
+      [`uid=user9,${PEOPLE}`]: 'deleted',
+      [`uid=user13,${PEOPLE}`]: `movedOutOfScope uid=user13,ou=attic,${SUFFIX}`,
     });
     const next = await cycle('people', PEOPLE, DELTA, scan.cycleId);
     expect(next.complete.changeTracking).toBe(ACCESSLOG);
+    expect(next.complete).toMatchObject({ consistencyRead: false, drift: 0 });
     expect(next.changes).toEqual({ add: [], modify: [], delete: [] });
   });
 });
@@ -294,12 +345,15 @@ describe('full consistency read', () => {
     await slapd.modify(modifyTitle(`uid=user12,${PEOPLE}`, 'Logged'));
     const consistency = await run(DELTA, logged.id);
     expect(consistency.complete.changeTracking).toBe(SCAN);
+    // The cycle record gets it too.
+    expect(consistency.complete).toMatchObject({ consistencyRead: true, drift: 1 });
     expect(consistency.changes).toEqual({ add: [`uid=offline0,${PEOPLE}`], modify: [`uid=user12,${PEOPLE}`], delete: [] });
     const report = lines.map((l) => JSON.parse(l) as { msg: string; drift?: number }).find((l) => l.msg.includes('(drift)'));
     expect(report?.drift).toBe(1);
     // The scan was committed: the next cycles read the log again.
     const next = await run(DELTA, consistency.id);
     expect(next.complete.changeTracking).toBe(ACCESSLOG);
+    expect(next.complete).toMatchObject({ consistencyRead: false, drift: 0 });
     expect(next.changes).toEqual({ add: [], modify: [], delete: [] });
   });
 });

@@ -5,6 +5,7 @@ import {
   ChangeKind,
   ChangeTracking,
   CycleMode,
+  DeleteCause,
   ObjectType,
   batchOverheadBytes,
   encodedChangeSize,
@@ -15,18 +16,13 @@ import {
 import { AgentError } from '../errors';
 import type { CachedObject, CycleCounts, ObjectRow, StateStore } from '../cache/state-store';
 import type { AttributeFilter } from '../ldap/attribute-filter';
-import {
-  guidToString,
-  idAttribute,
-  mapEntry,
-  type DirectoryFlavor,
-  type MapOptions,
-  type SourceObject,
-} from '../ldap/entry-mapper';
+import { entryId, idAttribute, mapEntry, type DirectoryFlavor, type MapOptions, type SourceObject } from '../ldap/entry-mapper';
 import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap-source';
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
 import { Accesslog, isUnder, type LogRecord } from '../ldap/accesslog';
+import { DELETED, FILTERED_OUT, UNKNOWN, locateByIds, reasonAt, type DeleteReason } from '../ldap/locate';
+import { UsnLog, type UsnRecord } from '../ldap/usn';
 import { formatWatermark, parseWatermark, type Watermark } from './watermark';
 
 export interface CyclePlan {
@@ -49,7 +45,7 @@ export interface CycleDeps {
   ldap: LdapSourceOptions & { attributeFilter?: AttributeFilter };
   deltaSkewMs: number;
   /** How DELTA cycles find what changed (LDAP_CHANGE_TRACKING, LDAP_ACCESSLOG_BASE, LDAP_FULL_SCAN_INTERVAL). */
-  tracking: { setting: 'auto' | 'accesslog' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
+  tracking: { setting: 'auto' | 'accesslog' | 'usn' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
   /** Current limits (from the latest ControllerWelcome). */
   limits: () => { maxFrameBytes: number; maxBatchChanges: number };
   log: Logger;
@@ -57,6 +53,8 @@ export interface CycleDeps {
 }
 
 const DELETE_CHUNK = 1000;
+/** A scan's deletes whose new place is looked up by id, per cycle (100 ids a search): beyond, the cause is unknown. */
+const MAX_LOCATED = 10_000;
 /** entryUUIDs per search when reading the objects an accesslog names. */
 const LOG_CHUNK = 100;
 const HOUR_MS = 3_600_000;
@@ -110,6 +108,9 @@ export class CycleRunner {
   /** Changes (not PRESENT) queued so far; with a consistency read, how many the log phase had queued (-1: none). */
   private changesSent = 0;
   private driftFrom = -1;
+  /** A scan's deletes looked up by id so far, and whether a lookup failed (then no more are tried). */
+  private located = 0;
+  private locateFailed = false;
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -138,6 +139,7 @@ export class CycleRunner {
       const source = this.source;
       const flavor = source.flavor;
       const log = await this.usableLog(source, flavor);
+      const usn = log ? undefined : await this.usableUsn(source, flavor);
       const filter = scopeFilter(start.scope, flavor);
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
@@ -153,12 +155,14 @@ export class CycleRunner {
       let tracking = ChangeTracking.CHANGE_TRACKING_SCAN;
       // A full consistency read is due: the log first, then a scan; what the scan adds is drift.
       const due = Date.now() - prev.scannedAt >= this.deps.tracking.fullScanIntervalMs;
+      const scannedAt = due ? startedAt : prev.scannedAt;
       const logged =
         !full &&
-        log !== undefined &&
-        (await this.readLog(log, prev, filter, attributes, flavor, due ? startedAt : prev.scannedAt));
+        (log !== undefined
+          ? await this.readLog(log, prev, filter, attributes, flavor, scannedAt)
+          : usn !== undefined && (await this.readUsn(usn, prev, filter, attributes, flavor, scannedAt, startedAt)));
       if (logged && !due) {
-        tracking = ChangeTracking.CHANGE_TRACKING_ACCESSLOG;
+        tracking = log ? ChangeTracking.CHANGE_TRACKING_ACCESSLOG : ChangeTracking.CHANGE_TRACKING_USN;
       } else if (logged) {
         await this.flush();
         const fromLog = this.changesSent;
@@ -169,19 +173,19 @@ export class CycleRunner {
         if (!this.plan.resume) {
           // Taken before the read: whatever changes from here on is read by the next DELTA.
           const since = await watermark(flavor, source, this.deps.deltaSkewMs);
-          this.deps.store.setWatermark(
-            this.cycleId,
-            log ? formatWatermark({ since, logAnchor: await this.scanAnchor(log, prev), scannedAt: startedAt }) : since,
-          );
+          const wm: Watermark = { since, logAnchor: '', scannedAt: startedAt, dc: '', takenAt: 0 };
+          if (log) wm.logAnchor = await this.scanAnchor(log, prev);
+          if (usn) Object.assign(wm, { dc: usn.dc, takenAt: startedAt });
+          this.deps.store.setWatermark(this.cycleId, log || usn ? formatWatermark(wm) : since);
         }
         if (full) await this.readFull(source, filter, attributes, flavor);
         else await this.readDelta(source, filter, attributes, flavor, prev.since);
       }
       await this.flush();
       if (!this.plan.rebase && tracking === ChangeTracking.CHANGE_TRACKING_SCAN) await this.emitDeletes();
+      const drift = this.driftFrom >= 0 ? this.changesSent - this.driftFrom : 0;
       if (this.driftFrom >= 0) {
-        const drift = this.changesSent - this.driftFrom;
-        const message = 'full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the accesslog did not show (drift)';
+        const message = `full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the ${log ? 'accesslog' : 'USN log'} did not show (drift)`;
         if (drift > 0) this.deps.log.warn({ drift }, message);
         else this.deps.log.info({ drift }, message);
       }
@@ -199,6 +203,8 @@ export class CycleRunner {
         source: { entriesRead: this.entriesRead, pages: source.pages, readDurationMs, serverUrl: source.serverUrl },
         mode: this.plan.mode,
         changeTracking: tracking,
+        consistencyRead: this.driftFrom >= 0,
+        drift,
       };
     } catch (error) {
       // Stopped from outside (abort, shutdown): report why, not the socket error it caused.
@@ -302,6 +308,114 @@ export class CycleRunner {
   }
 
   /**
+   * Active Directory's USN log this cycle may read, or undefined: AD only, with
+   * LDAP_CHANGE_TRACKING `auto` or `usn`; a bind DN that cannot read tombstones means a scan
+   * (said at warn when `usn` was asked).
+   */
+  private async usableUsn(source: LdapSource, flavor: DirectoryFlavor): Promise<UsnLog | undefined> {
+    const { setting } = this.deps.tracking;
+    if (setting !== 'auto' && setting !== 'usn') return undefined;
+    if (flavor !== 'ad') {
+      if (setting === 'usn') this.deps.log.warn('LDAP_CHANGE_TRACKING=usn: the directory is not Active Directory; scanning');
+      return undefined;
+    }
+    const opened = await UsnLog.open(source, this.plan.start.scope.baseDn).catch(
+      (error: unknown) => `the root DSE could not be read (${(error as Error).message})`,
+    );
+    if (typeof opened !== 'string') return opened;
+    const message = `USN change tracking cannot serve: ${opened}; scanning`;
+    if (setting === 'usn') this.deps.log.warn(message);
+    else this.deps.log.debug(message);
+    return undefined;
+  }
+
+  /**
+   * USN DELTA (Active Directory): reads the naming context's objects changed since the
+   * committed read's highestCommittedUSN (ids, DNs and tombstones only), then the scope's
+   * changed entries in full; a cached object the first read names that is not among them
+   * left the scope: a tombstone is deleted, a DN outside the base moved out of scope, one
+   * under it filtered out. Deletes are sent only after both reads succeeded. Returns false,
+   * before sending anything, when the USNs cannot serve this cycle (no watermark of this DC,
+   * one older than the tombstone lifetime, an OU or container changed: its descendants' DNs
+   * change without their own USN): the caller scans.
+   */
+  private async readUsn(
+    usn: UsnLog,
+    prev: Watermark,
+    filter: string,
+    attributes: string[],
+    flavor: DirectoryFlavor,
+    scannedAt: number,
+    startedAt: number,
+  ): Promise<boolean> {
+    const scope = this.plan.start.scope;
+    const why = !/^\d+$/.test(prev.since)
+      ? 'no USN read yet'
+      : prev.dc !== usn.dc
+        ? `the last read was of another domain controller (${prev.dc || 'unknown'}), and USNs are per DC`
+        : startedAt - prev.takenAt > usn.tombstoneLifetimeMs - 86_400_000
+          ? 'the last read is older than the tombstone lifetime: deletes since may be gone'
+          : '';
+    if (why) {
+      this.deps.log.info({ reason: why }, 'USN change tracking: scanning instead');
+      return false;
+    }
+    // Taken before the reads: whatever changes from here on is read by the next DELTA.
+    const next = await this.source!.highestCommittedUsn();
+    // The committed read started after every change up to its highestCommittedUSN: read from the next one.
+    const after = (BigInt(prev.since) + 1n).toString();
+    const records: UsnRecord[] = [];
+    for await (const page of usn.changedSince(after)) {
+      this.checkAborted();
+      records.push(...page);
+    }
+    const container = records.find((r) => r.container && !r.deleted);
+    if (container) {
+      this.deps.log.info({ container: container.dn }, 'USN change tracking: an OU or container changed; scanning instead');
+      return false;
+    }
+    this.deps.log.debug({ records: records.length, since: prev.since, next }, 'USN change tracking: read');
+    this.deps.store.setWatermark(
+      this.cycleId,
+      formatWatermark({ since: next, logAnchor: '', scannedAt, dc: usn.dc, takenAt: startedAt }),
+    );
+    const mapOptions = this.mapOptions(flavor);
+    const since = `(uSNChanged>=${after})`;
+    for await (const page of this.source!.pagesOf({ base: scope.baseDn, filter: `(&${filter}${since})`, attributes })) {
+      this.checkAborted();
+      await this.considerPage(page, mapOptions, false);
+    }
+    // Only after both reads succeeded: the named objects not read in scope.
+    const store = this.deps.store;
+    for (let i = 0; i < records.length; i += DELETE_CHUNK) {
+      this.checkAborted();
+      const chunk = records.slice(i, i + DELETE_CHUNK);
+      const cached = store.lookup(
+        this.configurationId,
+        chunk.map((r) => r.id),
+      );
+      if (cached.size === 0) continue;
+      const sent = this.resuming ? store.resumeLookup(this.cycleId, [...cached.keys()]) : undefined;
+      for (const r of chunk) {
+        const m = cached.get(r.id);
+        if (!m || bitSet(this.handledRows, m.rowid)) continue;
+        this.markSeen(m.rowid);
+        this.handledRows = withBit(this.handledRows, m.rowid);
+        if (sent?.get(r.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
+        await this.add(deleteChange(r.id, m.type, m.dn, r.deleted ? DELETED : reasonAt(r.dn, scope.baseDn)), {
+          id: r.id,
+          kind: ChangeKind.CHANGE_KIND_DELETE,
+          type: m.type,
+          dn: m.dn,
+          hash: null,
+        });
+        this.deletesSent += 1;
+      }
+    }
+    return true;
+  }
+
+  /**
    * The log anchor a scan leaves for the next DELTA: the newest log entry of the last hour
    * (or of the skew window, if longer), else of the last day, before the read (anything after
    * it is read again next time, which changes nothing), or the previous anchor while the log
@@ -358,7 +472,7 @@ export class CycleRunner {
       return false;
     }
     this.deps.log.debug({ records: records.length, after: prev.logAnchor, newest }, 'accesslog: read');
-    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt }));
+    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt, dc: '', takenAt: 0 }));
     const store = this.deps.store;
     const source = this.source!;
     const mapOptions = this.mapOptions(flavor);
@@ -377,6 +491,7 @@ export class CycleRunner {
         if (!(error instanceof AgentError && error.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT')) throw error;
       }
     }
+    const reasons = this.logReasons(records);
     const list = [...ids];
     const gone: string[] = [];
     for (let i = 0; i < list.length; i += LOG_CHUNK) {
@@ -398,7 +513,7 @@ export class CycleRunner {
         // Accounted for: a consistency scan after the log must not delete it again.
         this.markSeen(m.rowid);
         if (sent?.get(id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
-        await this.add(deleteChange(id, m.type, m.dn), {
+        await this.add(deleteChange(id, m.type, m.dn, reasons.get(id) ?? FILTERED_OUT), {
           id,
           kind: ChangeKind.CHANGE_KIND_DELETE,
           type: m.type,
@@ -408,6 +523,44 @@ export class CycleRunner {
       }
     }
     return true;
+  }
+
+  /**
+   * Why the objects the log names left the scope, from the log itself, record by record in
+   * time order: deleted, or moved by a modrdn of their own or of an ancestor (to the DN it
+   * gave them; outside the base, moved out of scope). An object that is gone from the scope
+   * without such a record (a modify, or a move inside the base) was filtered out.
+   */
+  private logReasons(records: LogRecord[]): Map<string, DeleteReason> {
+    const base = this.plan.start.scope.baseDn;
+    const reasons = new Map<string, DeleteReason>();
+    // DNs as the records leave them, for moves of moves.
+    const dns = new Map<string, string>();
+    const sorted = [...records].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (const r of sorted) {
+      const id = r.entryUuid.toLowerCase();
+      if (r.type === 'delete') {
+        reasons.set(id, DELETED);
+        continue;
+      }
+      if (r.type !== 'modrdn' || r.newDn === undefined) continue;
+      const newDn = r.newDn;
+      dns.set(id, newDn);
+      reasons.set(id, reasonAt(newDn, base));
+      // The descendants moved with it: their DN's old suffix becomes the new one.
+      const suffix = `,${r.dn}`.toLowerCase();
+      const under = this.deps.store.idsUnder(this.configurationId, r.dn);
+      if (under.length === 0) continue;
+      const cached = this.deps.store.lookupDns(this.configurationId, under);
+      for (const child of under) {
+        const dn = dns.get(child) ?? cached.get(child)?.dn;
+        if (dn === undefined || !dn.toLowerCase().endsWith(suffix)) continue;
+        const moved = `${dn.slice(0, dn.length - suffix.length)},${newDn}`;
+        dns.set(child, moved);
+        reasons.set(child, reasonAt(moved, base));
+      }
+    }
+    return reasons;
   }
 
   /** DELTA: whether this cycle already read the object with this id. */
@@ -565,10 +718,10 @@ export class CycleRunner {
             page.filter((m) => !this.wasSeen(m.rowid)).map((m) => m.id),
           )
         : undefined;
-      for (const m of page) {
-        if (this.wasSeen(m.rowid)) continue;
-        if (sent?.get(m.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
-        await this.add(deleteChange(m.id, m.type, m.dn), {
+      const leaving = page.filter((m) => !this.wasSeen(m.rowid) && sent?.get(m.id)?.kind !== ChangeKind.CHANGE_KIND_DELETE);
+      const reasons = await this.locate(leaving.map((m) => m.id));
+      for (const m of leaving) {
+        await this.add(deleteChange(m.id, m.type, m.dn, reasons.get(m.id)), {
           id: m.id,
           kind: ChangeKind.CHANGE_KIND_DELETE,
           type: m.type,
@@ -577,6 +730,25 @@ export class CycleRunner {
         });
         this.deletesSent += 1;
       }
+    }
+  }
+
+  /**
+   * A scan's deletes: where the objects are now, looked up by id (see {@link locateByIds}),
+   * for the first {@link MAX_LOCATED} of a cycle; after those, or once a lookup failed (said
+   * at warn), the cause is unknown. Never fails the cycle: the cause only describes a delete.
+   */
+  private async locate(ids: string[]): Promise<Map<string, DeleteReason>> {
+    const room = Math.min(ids.length, MAX_LOCATED - this.located);
+    if (room <= 0 || this.locateFailed || !this.source) return new Map();
+    this.located += room;
+    try {
+      return await locateByIds(this.source, this.source.flavor, this.plan.start.scope.baseDn, ids.slice(0, room));
+    } catch (error) {
+      this.checkAborted();
+      this.locateFailed = true;
+      this.deps.log.warn({ err: error }, 'could not look up where deleted objects went; their cause is unknown');
+      return new Map();
     }
   }
 
@@ -635,9 +807,9 @@ export class CycleRunner {
   }
 }
 
-/** A DELETE change of a cached object. */
-function deleteChange(id: string, type: ObjectType, dn: string): Change {
-  return {
+/** A DELETE change of a cached object, with why it left when known. */
+function deleteChange(id: string, type: ObjectType, dn: string, reason: DeleteReason = UNKNOWN): Change {
+  const change: Change = {
     kind: ChangeKind.CHANGE_KIND_DELETE,
     objectType: type,
     objectId: id,
@@ -647,6 +819,9 @@ function deleteChange(id: string, type: ObjectType, dn: string): Change {
     disabled: false,
     memberDns: [],
   };
+  if (reason.cause !== DeleteCause.DELETE_CAUSE_UNSPECIFIED) change.deleteCause = reason.cause;
+  if (reason.newDn) change.newDn = reason.newDn;
+  return change;
 }
 
 /** Attributes to request: the scope's list (plus what the agent always needs), or every user attribute. */
@@ -656,23 +831,6 @@ function readAttributes(requested: string[], disabledAttribute: string, flavor: 
   if (disabledAttribute) always.push(disabledAttribute);
   if (requested.length === 0) return ['*', ...always.slice(0, 1), ...(disabledAttribute ? [disabledAttribute] : [])];
   return [...new Set([...requested, ...always])];
-}
-
-function entryId(entry: Entry, flavor: DirectoryFlavor): string | undefined {
-  for (const key in entry) {
-    const lower = key.toLowerCase();
-    if (flavor === 'openldap' && lower === 'entryuuid') {
-      const v = entry[key];
-      const s = Array.isArray(v) ? v[0] : v;
-      return s === undefined ? undefined : String(s);
-    }
-    if (flavor === 'ad' && lower === 'objectguid') {
-      const v = entry[key];
-      const b = Array.isArray(v) ? v[0] : v;
-      return Buffer.isBuffer(b) && b.length === 16 ? guidToString(b) : undefined;
-    }
-  }
-  return undefined;
 }
 
 /** An upper bound of a change's encoded size, cheap to compute (UTF-16 length x 3 >= UTF-8 bytes). */

@@ -10,16 +10,28 @@ export interface Watermark {
   logAnchor: string;
   /** Unix ms at which the last read of the whole scope (FULL or scan DELTA) started; 0 when unknown. */
   scannedAt: number;
+  /** AD: the `dsServiceName` of the DC whose USN `since` is (USNs are per DC); '' when unknown. */
+  dc: string;
+  /** AD: Unix ms at which `since` was taken (tombstones older than the DC's lifetime are gone); 0 when unknown. */
+  takenAt: number;
 }
 
 export function parseWatermark(raw: string): Watermark {
   if (raw.startsWith('{')) {
     const w = JSON.parse(raw) as Partial<Watermark>;
-    return { since: String(w.since ?? ''), logAnchor: String(w.logAnchor ?? ''), scannedAt: Number(w.scannedAt ?? 0) };
+    return {
+      since: String(w.since ?? ''),
+      logAnchor: String(w.logAnchor ?? ''),
+      scannedAt: Number(w.scannedAt ?? 0),
+      dc: String(w.dc ?? ''),
+      takenAt: Number(w.takenAt ?? 0),
+    };
   }
-  return { since: raw, logAnchor: '', scannedAt: 0 };
+  return { since: raw, logAnchor: '', scannedAt: 0, dc: '', takenAt: 0 };
 }
 
 export function formatWatermark(w: Watermark): string {
-  return JSON.stringify({ since: w.since, logAnchor: w.logAnchor, scannedAt: w.scannedAt });
+  const out: Record<string, string | number> = { since: w.since, logAnchor: w.logAnchor, scannedAt: w.scannedAt };
+  if (w.dc) Object.assign(out, { dc: w.dc, takenAt: w.takenAt });
+  return JSON.stringify(out);
 }

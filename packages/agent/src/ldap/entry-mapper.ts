@@ -278,6 +278,24 @@ function classify(objectClasses: string[], options: MapOptions): ObjectType | un
   return undefined;
 }
 
+/** The object's id (entryUUID, or objectGUID in its string form), or undefined when the entry lacks it. */
+export function entryId(entry: Entry, flavor: DirectoryFlavor): string | undefined {
+  for (const key in entry) {
+    const lower = key.toLowerCase();
+    if (flavor === 'openldap' && lower === 'entryuuid') {
+      const v = entry[key];
+      const s = Array.isArray(v) ? v[0] : v;
+      return s === undefined ? undefined : String(s);
+    }
+    if (flavor === 'ad' && lower === 'objectguid') {
+      const v = entry[key];
+      const b = Array.isArray(v) ? v[0] : v;
+      return Buffer.isBuffer(b) && b.length === 16 ? guidToString(b) : undefined;
+    }
+  }
+  return undefined;
+}
+
 /** Active Directory's canonical GUID string: the first three groups are little-endian. */
 export function guidToString(bytes: Buffer): string {
   const hex = (from: number, to: number, reverse: boolean) => {

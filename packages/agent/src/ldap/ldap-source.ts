@@ -1,7 +1,8 @@
-import { Client, FilterParser, type Entry } from 'ldapts';
+import { Client, FilterParser, type Control, type Entry, type Filter } from 'ldapts';
 import { AgentError, fromLdapError } from '../errors';
 import { redactUrl } from '../redact';
-import { BINARY_ATTRIBUTES, type DirectoryFlavor } from './entry-mapper';
+import { isUnder } from './accesslog';
+import { BINARY_ATTRIBUTES, entryId, type DirectoryFlavor } from './entry-mapper';
 
 export interface LdapSourceOptions {
   url: string;
@@ -18,10 +19,13 @@ export interface LdapSourceOptions {
 
 export interface SearchSpec {
   base: string;
-  filter: string;
+  /** A filter string, or a built filter (for binary values such as objectGUID, which a string cannot carry through ldapts). */
+  filter: string | Filter;
   attributes: string[];
   /** Entries per page; default the source's page size. */
   pageSize?: number;
+  /** Request controls besides paging (e.g. Show Deleted). */
+  controls?: Control[];
 }
 
 /** Active Directory's LDAP_CAP_ACTIVE_DIRECTORY_OID in the root DSE's supportedCapabilities. */
@@ -33,6 +37,7 @@ const AD_CAPABILITY = '1.2.840.113556.1.4.800';
  */
 export class LdapSource {
   private closed = false;
+  private contexts?: string[];
   /** Search result pages received so far. */
   pages = 0;
 
@@ -98,14 +103,18 @@ export class LdapSource {
    * ends early; a generator that returns normally has read everything.
    */
   async *pagesOf(spec: SearchSpec): AsyncGenerator<Entry[]> {
-    validateFilter(spec.filter);
-    const search = this.client.searchPaginated(spec.base, {
-      scope: 'sub',
-      filter: spec.filter,
-      attributes: spec.attributes,
-      explicitBufferAttributes: BINARY_ATTRIBUTES,
-      paged: { pageSize: spec.pageSize ?? this.options.pageSize },
-    });
+    if (typeof spec.filter === 'string') validateFilter(spec.filter);
+    const search = this.client.searchPaginated(
+      spec.base,
+      {
+        scope: 'sub',
+        filter: spec.filter,
+        attributes: spec.attributes,
+        explicitBufferAttributes: BINARY_ATTRIBUTES,
+        paged: { pageSize: spec.pageSize ?? this.options.pageSize },
+      },
+      spec.controls,
+    );
     const iterator = search[Symbol.asyncIterator]();
     let next = iterator.next();
     next.catch(() => undefined);
@@ -129,20 +138,52 @@ export class LdapSource {
   }
 
   /** Reads one entry by DN (base search), or undefined when it does not exist or does not match. */
-  async readEntry(dn: string, filter: string, attributes: string[]): Promise<Entry | undefined> {
+  async readEntry(dn: string, filter: string, attributes: string[], controls?: Control[]): Promise<Entry | undefined> {
     try {
-      const { searchEntries } = await this.client.search(dn, {
-        scope: 'base',
-        filter,
-        attributes,
-        explicitBufferAttributes: BINARY_ATTRIBUTES,
-      });
+      const { searchEntries } = await this.client.search(
+        dn,
+        {
+          scope: 'base',
+          filter,
+          attributes,
+          explicitBufferAttributes: BINARY_ATTRIBUTES,
+        },
+        controls,
+      );
       return searchEntries[0];
     } catch (error) {
       const mapped = fromLdapError(error, 'search');
       if (mapped.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT') return undefined;
       throw mapped;
     }
+  }
+
+  /** The object id of an entry read with the id attribute (entryUUID, objectGUID as a string). */
+  idOf(entry: Entry): string | undefined {
+    return entryId(entry, this.flavor);
+  }
+
+  /**
+   * The naming context (root DSE `namingContexts`) that holds `dn`: the longest one above
+   * it; '' when the server names none (or the bind DN may not read the root DSE).
+   */
+  async namingContextOf(dn: string): Promise<string> {
+    if (this.contexts === undefined) {
+      try {
+        const { searchEntries } = await this.client.search('', {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes: ['namingContexts'],
+        });
+        const raw = searchEntries[0]?.['namingContexts'];
+        this.contexts = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).map(String);
+      } catch (error) {
+        throw fromLdapError(error, 'search');
+      }
+    }
+    let best = '';
+    for (const c of this.contexts) if (c && isUnder(dn, c) && c.length > best.length) best = c;
+    return best;
   }
 
   /** AD: the server's highestCommittedUSN from the root DSE (the DELTA watermark). */

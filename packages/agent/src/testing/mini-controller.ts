@@ -48,6 +48,8 @@ interface CycleLog {
  */
 export class MiniController {
   readonly hellos: AgentHello[] = [];
+  /** The socket whose hello was answered last. */
+  private welcomed?: WebSocket;
   readonly errors: string[] = [];
   /** Subject CN of each client certificate presented (wss with a CA). */
   readonly clientCertificates: string[] = [];
@@ -120,8 +122,9 @@ export class MiniController {
   }
 
   /** True while an agent is connected and welcomed. */
+  /** An agent's socket is open and its hello was answered (on a loaded machine the hello can come well after the upgrade). */
   get connected(): boolean {
-    return this.socket !== undefined && this.socket.readyState === this.socket.OPEN;
+    return this.socket !== undefined && this.socket.readyState === this.socket.OPEN && this.welcomed === this.socket;
   }
 
   /** Sends StartCycle; returns the new cycle id. */
@@ -247,6 +250,7 @@ export class MiniController {
         this.hellos.push(body.value);
         welcomed = true;
         ws.send(this.encoder.encode({ type: 'controllerWelcome', value: this.welcome }));
+        this.welcomed = ws;
         return;
       }
       switch (body.type) {

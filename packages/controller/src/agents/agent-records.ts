@@ -1,5 +1,5 @@
 import type { CycleOwner, CycleRun } from '../cycles/cycle-records';
-import type { StoredConfiguration } from '../model';
+import type { ChangeTrackingName, StoredConfiguration } from '../model';
 import type { CompleteCycleResult, PersistBatchResult } from '../store/scripts';
 
 /** An agent's stored record. */
@@ -80,7 +80,9 @@ export interface SessionCycles {
     lastSequence: number,
     totals: string,
     mode: string,
-    changeTracking: 'scan' | 'accesslog' | null,
+    changeTracking: ChangeTrackingName | null,
+    /** A full consistency read's drift (changes the log did not show); null when none was made. */
+    drift: number | null,
   ): Promise<CompleteCycleResult>;
 }
 

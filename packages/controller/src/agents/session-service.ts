@@ -12,7 +12,7 @@ import {
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
 import type { CycleService } from '../cycles/cycle-service';
-import type { StoredConfiguration } from '../model';
+import type { ChangeTrackingName, StoredConfiguration } from '../model';
 import { ConflictError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import { MAX_AGENT_MESSAGE_CHARS, MAX_DN_CHARS, MAX_OBJECT_ID_CHARS, boundedText, overLimit } from '../gateway/agent-limits';
@@ -286,6 +286,7 @@ export class SessionService implements SessionHandler {
       JSON.stringify(message.totals),
       String(message.mode),
       changeTrackingName(message.changeTracking),
+      message.consistencyRead ? message.drift : null,
     );
     if (r === CompleteCycleResult.COMPLETE) await this.deps.queues.enqueueCycle(message.cycleId, 'complete');
     if (r === CompleteCycleResult.NOT_STREAMING) {
@@ -359,8 +360,9 @@ export class SessionService implements SessionHandler {
 }
 
 /** The API name of how the agent found a cycle's changes; null when it did not say (older agents). */
-function changeTrackingName(value: ChangeTracking): 'scan' | 'accesslog' | null {
+function changeTrackingName(value: ChangeTracking): ChangeTrackingName | null {
   if (value === ChangeTracking.CHANGE_TRACKING_SCAN) return 'scan';
   if (value === ChangeTracking.CHANGE_TRACKING_ACCESSLOG) return 'accesslog';
+  if (value === ChangeTracking.CHANGE_TRACKING_USN) return 'usn';
   return null;
 }

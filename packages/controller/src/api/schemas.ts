@@ -239,9 +239,15 @@ export const CycleSchema = {
     mode: { type: 'string', enum: ['delta', 'full'] },
     changeTracking: {
       type: ['string', 'null'],
-      enum: ['scan', 'accesslog', null],
+      enum: ['scan', 'accesslog', 'usn', null],
       description:
-        "How the agent found what changed: scan (a read of the whole scope) or accesslog (OpenLDAP's change log); null until the agent completed its read, or from agents that do not say.",
+        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) or usn (Active Directory's update sequence numbers with tombstones); null until the agent completed its read, or from agents that do not say.",
+    },
+    drift: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      description:
+        "A full consistency read (the agent's LDAP_FULL_SCAN_INTERVAL: the change log, then a scan of the whole scope): the changes the scan found that the log did not show; null when the cycle made none.",
     },
     trigger: {
       type: 'string',
@@ -337,6 +343,8 @@ export const ConfigurationStatusSchema = {
 
 export const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'] as const;
 
+export const DELETE_CAUSES = ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'] as const;
+
 export const ProvisioningLogEntrySchema = {
   $id: 'ProvisioningLogEntry',
   type: 'object',
@@ -351,6 +359,13 @@ export const ProvisioningLogEntrySchema = {
     objectId: str,
     dn: str,
     details: nullableStr,
+    cause: {
+      type: 'string',
+      enum: DELETE_CAUSES,
+      description:
+        'Delete and StagedDelete entries: why the object is deleted (deleted, moved out of the base DN, no longer matching the filter or object types, a counted disable, the scope changed, or unknown)',
+    },
+    newDn: { type: 'string', description: 'A delete moved out of scope: the DN the agent found the object at' },
   },
 } as const;
 

@@ -284,7 +284,7 @@ test('agents, tokens, status, sync, logs, objects, restart and audit', async () 
 
   r = await ctl(['logs', 'corp', '--action', 'StagedDelete', '--cycle', cycleId]);
   const logLines = r.stdout.trim().split('\n');
-  expect(logLines[0]).toMatch(/^AT\s+ACTION\s+STATUS\s+TYPE\s+DN\s+CYCLE\s+DETAILS$/);
+  expect(logLines[0]).toMatch(/^AT\s+ACTION\s+STATUS\s+TYPE\s+DN\s+CAUSE\s+CYCLE\s+DETAILS$/);
   expect(logLines).toHaveLength(4);
   expect(logLines[1]).toMatch(/StagedDelete\s+staged\s+user\s+uid=user\d,ou=people/);
   expect(JSON.parse((await ctl(['logs', 'corp', '--json', '--action', 'Create'])).stdout)).toEqual([]);

@@ -372,6 +372,7 @@ Examples:
               { header: 'STATUS', value: (e) => e.status },
               { header: 'TYPE', value: (e) => e.objectType },
               { header: 'DN', value: (e) => e.dn },
+              { header: 'CAUSE', value: (e) => (e.cause ? (e.newDn ? `${e.cause} -> ${e.newDn}` : e.cause) : null) },
               { header: 'CYCLE', value: (e) => e.cycleId },
               { header: 'DETAILS', value: (e) => e.details },
             ]),

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ChangeKind, CycleMode, ObjectType, decodeChange } from '@syncguard/protocol';
+import { ChangeKind, CycleMode, DeleteCause, ObjectType, decodeChange } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { ControllerMetrics } from '../metrics';
 import { decide, describeVerdict, type AppliedDeletes, type PerType, type TrippedRule } from '../guard/decide';
 import { ProtectedMatcher } from '../guard/protected-objects';
 import { mergeTrippedBy, type LaneState } from './delete-lane';
 import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
-import type { CycleCounts, ObjectTypeName, ProvisioningAction } from '../model';
+import type { CycleCounts, DeleteCauseName, ObjectTypeName, ProvisioningAction } from '../model';
 import type { CycleRecord } from './cycle-record';
 import type {
   ApplyRecords,
@@ -84,8 +84,23 @@ interface PreparedChunk {
   outcomes: TargetOutcome[];
 }
 
-/** A target operation with what the pipeline keeps of it: the hash to index, earlier failures. */
-type PlannedOperation = TargetOperation & { hash?: string; attempts?: number };
+/** A target operation with what the pipeline keeps of it: the hash to index, earlier failures, a delete's cause. */
+type PlannedOperation = TargetOperation & { hash?: string; attempts?: number; cause?: DeleteCauseName; newDn?: string };
+
+const CAUSE_NAMES: Partial<Record<DeleteCause, DeleteCauseName>> = {
+  [DeleteCause.DELETE_CAUSE_DELETED]: 'deleted',
+  [DeleteCause.DELETE_CAUSE_MOVED_OUT_OF_SCOPE]: 'movedOutOfScope',
+  [DeleteCause.DELETE_CAUSE_FILTERED_OUT]: 'filteredOut',
+};
+
+const SCOPE_CHANGED = { cause: 'scopeChanged' } as const;
+
+/** Why a change of the cycle takes its object out: the agent's cause of a DELETE, or a counted disable. */
+function deleteCause(summary: ChangeSummary): { cause: DeleteCauseName; newDn?: string } {
+  if (summary[0] !== ChangeKind.CHANGE_KIND_DELETE) return { cause: 'disabled' };
+  const cause = (summary[6] !== undefined && CAUSE_NAMES[summary[6]]) || 'unknown';
+  return cause === 'movedOutOfScope' && summary[7] ? { cause, newDn: summary[7] } : { cause };
+}
 
 /**
  * A create or update of the plan, made from a stored change (or from the retry record of an
@@ -369,11 +384,11 @@ export class CycleProcessor {
         : null;
     // The delete lane (cycles/delete-lane.ts): held objects back in scope leave the held set.
     const leaving: string[] = [];
-    const planDelete = (objectId: string, indexed: string): string => {
+    const planDelete = (objectId: string, indexed: string, why?: { cause: DeleteCauseName; newDn?: string }): string => {
       const held = decodeIndexEntry(indexed);
       deletesByType[held.objectType] += 1;
       if (!protection.empty && protection.matches(objectId, held.dn)) protectedDeletes += 1;
-      return encodePlanEntry({ kind: 'delete', objectId, ...held });
+      return encodePlanEntry({ kind: 'delete', objectId, ...held, ...why });
     };
     // Appends entries to the parts; a TTL takes the parts away should this run die.
     const write = async (entries: { u: string[]; g: string[]; d: string[] }, deleteIds: string[] = []): Promise<void> => {
@@ -383,11 +398,18 @@ export class CycleProcessor {
     try {
       // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
       // index below, else as the apply chunks kept them.
-      const [indexed, heldCounts, lane] = await Promise.all([
+      const [indexed, heldCounts, lane, committedScope] = await Promise.all([
         records.indexSize(cfgId),
         records.heldCounts(cfgId),
         records.lane(cfgId),
+        records.committedScope(cfgId),
       ]);
+      // The configuration's scope changed since the last commit: that is why its objects leave.
+      const scopeChanged = committedScope !== null && c.scope !== undefined && c.scope !== committedScope;
+      const causeOf = (summary: ChangeSummary) => {
+        const agentCause = deleteCause(summary);
+        return scopeChanged && agentCause.cause !== 'disabled' ? SCOPE_CHANGED : agentCause;
+      };
       let heldByType: PerType<number> | null = heldCounts;
       const scanned = { user: 0, group: 0 };
       const superseded = Number(c.duplicates ?? 0) > 0;
@@ -414,7 +436,7 @@ export class CycleProcessor {
           }
           if (!inScope) {
             // Described as the target holds it (as the index recorded it when applied).
-            if (was !== null) entries.d.push(planDelete(objectId, was));
+            if (was !== null) entries.d.push(planDelete(objectId, was, causeOf(summary)));
             return;
           }
           const ops = objectType === ObjectType.OBJECT_TYPE_GROUP ? entries.g : entries.u;
@@ -457,7 +479,7 @@ export class CycleProcessor {
             missing = missing.filter((_, i) => !held[i]);
           }
           if (missing.length === 0) continue;
-          const d = missing.map((id) => planDelete(id, held.get(id)!));
+          const d = missing.map((id) => planDelete(id, held.get(id)!, scopeChanged ? SCOPE_CHANGED : undefined));
           await write({ u: [], g: [], d }, missing);
         } while (cursor !== '0');
         heldByType = scanned;
@@ -711,6 +733,8 @@ export class CycleProcessor {
             objectId: d.objectId,
             dn: d.dn,
             details,
+            cause: d.cause ?? 'unknown',
+            ...(d.newDn ? { newDn: d.newDn } : {}),
           };
         }),
       );
@@ -844,6 +868,7 @@ export class CycleProcessor {
         objectId: op.objectId,
         dn: op.dn,
         details: outcomeDetails(outcome),
+        ...(op.kind === 'delete' ? { cause: op.cause ?? 'unknown', ...(op.newDn ? { newDn: op.newDn } : {}) } : {}),
       };
     });
     writes.log(cfgId, logEntries, now);
@@ -935,7 +960,8 @@ export class CycleProcessor {
     });
     const owed = new Map<string, string | null>(retried.map((id, i) => [id, records[i] ?? null]));
     return entries.map((e, i): PlannedOperation => {
-      if (e.kind === 'delete') return { kind: 'delete', objectId: e.objectId, objectType: e.objectType, dn: e.dn };
+      if (e.kind === 'delete')
+        return { kind: 'delete', objectId: e.objectId, objectType: e.objectType, dn: e.dn, cause: e.cause, newDn: e.newDn };
       if (e.from === 'batch') {
         const stored = batches.get(e.sequence)?.change(e.index);
         if (stored === undefined) throw new Error(`plan entry ${texts[i]} of cycle ${cycleId} points nowhere`);

@@ -31,6 +31,8 @@ export interface CycleRecord {
   totals?: string;
   agentMode?: string;
   changeTracking?: string;
+  /** A full consistency read's drift (changes the log did not show); absent when none was made. */
+  drift?: string;
 
   /** From evaluation. */
   evaluatedMode?: string;

@@ -109,6 +109,8 @@ export interface EvaluationRecords {
 
   /** Objects the synced index holds. */
   indexSize(configurationId: string): Promise<number>;
+  /** The scope (JSON) of the configuration's last committed cycle, null when none committed. */
+  committedScope(configurationId: string): Promise<string | null>;
   /** The objects per type the index holds as kept by the apply chunks, null when not kept. */
   heldCounts(configurationId: string): Promise<PerType<number> | null>;
   /** The index's entries (store/index-entry.ts) of the objects, null where it holds none. */

@@ -133,8 +133,13 @@ describe('delete policies through the pipeline', () => {
     // 7 applied + 5 = 12.
     expect((await cycleRemoving(s, idsOf(users, 7, 12))).state).toBe('quarantined');
     expect(await trippedBy(s.cfg)).toEqual([{ rule: 'window', value: 12, limit: 12 }]);
+    const from = s.agent.received.length;
     await server.service.allowDeletes(s.cfg, TEST_ADMIN);
     await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'released' });
+    // A release starts the next cycle itself: let it commit (no deletes) before starting ours,
+    // which would otherwise race it (SG_ERR_CYCLE_RUNNING).
+    const next = await s.agent.waitFor('startCycle', () => true, from);
+    await s.agent.waitFor('cycleCommitted', (c) => c.cycleId === next.cycleId, from);
     // The released 5 count: 7 + 5 + 1.
     expect((await cycleRemoving(s, idsOf(users, 12, 13))).state).toBe('quarantined');
     expect(await trippedBy(s.cfg)).toEqual([{ rule: 'window', value: 13, limit: 12 }]);

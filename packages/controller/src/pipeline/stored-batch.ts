@@ -1,4 +1,10 @@
-import { encodedChangesOfBatch, type ChangeHeader, type ChangeKind, type ObjectType } from '@syncguard/protocol';
+import {
+  encodedChangesOfBatch,
+  type ChangeHeader,
+  type ChangeKind,
+  type DeleteCause,
+  type ObjectType,
+} from '@syncguard/protocol';
 import { varintSize, writeVarint } from '../store/varint';
 import { STORED_CHANGE_VERSIONS } from '../targets/target';
 
@@ -23,6 +29,9 @@ export type ChangeSummary = [
   /** Hex SHA-256; '' for DELETE. */
   hash: string,
   disabled: 0 | 1,
+  /** DELETE only, left out when unknown: the agent's DeleteCause and the DN it found the object at. */
+  deleteCause?: DeleteCause,
+  newDn?: string,
 ];
 
 /** One change as apply reads it back: its summary and the change as the agent encoded it. */
@@ -41,7 +50,7 @@ export function summaryField(sequence: number | string): string {
 
 /** The summary tuple of a change. */
 function summary(c: ChangeHeader): ChangeSummary {
-  return [
+  const s: ChangeSummary = [
     c.kind,
     c.objectType,
     c.objectId,
@@ -49,6 +58,8 @@ function summary(c: ChangeHeader): ChangeSummary {
     Buffer.from(c.contentHash.buffer, c.contentHash.byteOffset, c.contentHash.byteLength).toString('hex'),
     c.disabled ? 1 : 0,
   ];
+  if (c.deleteCause !== undefined || c.newDn !== undefined) s.push(c.deleteCause ?? 0, c.newDn ?? '');
+  return s;
 }
 
 /**

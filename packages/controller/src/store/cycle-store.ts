@@ -5,7 +5,15 @@ import type { CycleOwner, CycleRecords, CycleRun, CycleStateFields } from '../cy
 import type { CycleRecord } from '../cycles/cycle-record';
 import type { ProcessedCycles } from '../cycles/processing-records';
 import type { Notification, QuarantineNotifications } from '../mail/notifier';
-import type { ConfigurationState, Cycle, CycleCounts, CycleTrigger, ObjectTypeName, Quarantine } from '../model';
+import type {
+  ChangeTrackingName,
+  ConfigurationState,
+  Cycle,
+  CycleCounts,
+  CycleTrigger,
+  ObjectTypeName,
+  Quarantine,
+} from '../model';
 import {
   SET_NOTIFICATION,
   callScript,
@@ -334,9 +342,10 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     lastSequence: number,
     totals: string,
     mode: string,
-    changeTracking: 'scan' | 'accesslog' | null,
+    changeTracking: ChangeTrackingName | null,
+    drift: number | null,
   ): Promise<CompleteCycleResult> {
-    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '');
+    return this.scripts.completeCycle(this.keys.cycle(cycleId), lastSequence, totals, mode, changeTracking ?? '', drift);
   }
 }
 
@@ -349,6 +358,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
     state: cycleState(h.phase),
     mode: (h.evaluatedMode ?? h.mode ?? 'full') as 'delta' | 'full',
     changeTracking: (h.changeTracking as Cycle['changeTracking']) || null,
+    drift: h.drift === undefined || h.drift === '' ? null : Number(h.drift),
     trigger: (h.trigger ?? 'manual') as CycleTrigger,
     agentId: h.agentId || null,
     baseCycleId: h.baseCycleId || null,

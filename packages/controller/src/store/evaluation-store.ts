@@ -201,6 +201,10 @@ export class EvaluationStore implements EvaluationRecords {
     return this.redis.hlen(this.keys.index(configurationId));
   }
 
+  async committedScope(configurationId: string): Promise<string | null> {
+    return (await this.redis.hget(this.keys.state(configurationId), 'committedScope')) || null;
+  }
+
   async heldCounts(configurationId: string): Promise<PerType<number> | null> {
     const [user, group] = await this.redis.hmget(this.keys.heldCounts(configurationId), 'user', 'group');
     return user !== null && group !== null ? { user: Number(user), group: Number(group) } : null;

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
+import type { DeleteCauseName, Page, ProvisioningAction, ProvisioningLogEntry } from '../model';
 import type { Keys } from './keys';
 import { COPY_BUNDLES } from './scripts';
 
@@ -18,7 +18,9 @@ export function renderBundle(cycleId: string, at: string, entries: readonly Omit
   let text = `{"cycleId":${JSON.stringify(cycleId)},"at":${JSON.stringify(at)},"e":[`;
   for (let j = 0; j < entries.length; j++) {
     const e = entries[j]!;
-    text += `${j > 0 ? ',' : ''}["${e.action}","${e.status}","${e.objectType}",${JSON.stringify(e.objectId)},${JSON.stringify(e.dn)},${e.details == null ? 'null' : JSON.stringify(e.details)}]`;
+    text += `${j > 0 ? ',' : ''}["${e.action}","${e.status}","${e.objectType}",${JSON.stringify(e.objectId)},${JSON.stringify(e.dn)},${e.details == null ? 'null' : JSON.stringify(e.details)}`;
+    if (e.cause !== undefined) text += `,"${e.cause}"${e.newDn ? `,${JSON.stringify(e.newDn)}` : ''}`;
+    text += ']';
   }
   return `${text}]}`;
 }
@@ -38,6 +40,9 @@ type BundledEntry = [
   objectId: string,
   dn: string,
   details: string | null,
+  /** Delete and StagedDelete entries: the cause, and a moved object's new DN. */
+  cause?: DeleteCauseName,
+  newDn?: string,
 ];
 
 /** A bundle as stored: `{cycleId, at, e: BundledEntry[]}`. */
@@ -116,7 +121,7 @@ export class ProvisioningLog {
           if (query.cycleId && bundle.cycleId !== query.cycleId) continue;
           const from = within && within.streamId === id ? Math.min(within.before, bundle.e.length) : bundle.e.length;
           for (let i = from - 1; i >= 0; i--) {
-            const [action, status, objectType, objectId, entryDn, details] = bundle.e[i]!;
+            const [action, status, objectType, objectId, entryDn, details, cause, newDn] = bundle.e[i]!;
             const entry: ProvisioningLogEntry = {
               id: `${id}.${i}`,
               cycleId: bundle.cycleId,
@@ -128,6 +133,8 @@ export class ProvisioningLog {
               details,
               at: bundle.at,
             };
+            if (cause !== undefined) entry.cause = cause;
+            if (newDn) entry.newDn = newDn;
             if (keep(entry) && items.push(entry) > limit)
               return { items: items.slice(0, limit), nextCursor: items[limit - 1]!.id };
           }

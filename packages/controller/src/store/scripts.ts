@@ -150,7 +150,8 @@ return {1, seq}
  * Records CycleComplete and moves a streaming cycle to `complete` once every batch is
  * held (a batch that comes later completes it in PERSIST_BATCH). KEYS: cycle hash. ARGV:
  * lastSequence, totals JSON, mode, how the agent found the changes (`changeTracking`:
- * `scan`, `accesslog`, or '' when the agent did not say).
+ * `scan`, `accesslog`, `usn`, or '' when the agent did not say), and with a full consistency
+ * read the changes it found beyond the change log (`drift`; '' when none was made).
  * Returns 1 when the cycle became complete now, 0 otherwise, -1 when not streaming.
  */
 const COMPLETE_CYCLE = new LuaScript(
@@ -160,6 +161,7 @@ local phase = redis.call('HGET', KEYS[1], 'phase')
 if phase ~= 'streaming' then return -1 end
 redis.call('HSET', KEYS[1], 'lastSequence', ARGV[1], 'totals', ARGV[2], 'agentMode', ARGV[3])
 if ARGV[4] and ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'changeTracking', ARGV[4]) end
+if ARGV[5] and ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'drift', ARGV[5]) end
 local last = ARGV[1]
 local acked = tonumber(redis.call('HGET', KEYS[1], 'acked') or '0')
 if acked >= tonumber(last) then
@@ -552,11 +554,12 @@ export class Scripts {
     totals: string,
     mode: string,
     changeTracking = '',
+    drift: number | null = null,
   ): Promise<CompleteCycleResult> {
     return (await this.call(
       COMPLETE_CYCLE,
       [cycleKey],
-      [String(lastSequence), totals, mode, changeTracking],
+      [String(lastSequence), totals, mode, changeTracking, drift === null ? '' : String(drift)],
     )) as CompleteCycleResult;
   }
 

@@ -1261,6 +1261,12 @@ export namespace syncguard {
             /** Change memberDns. */
             memberDns: string[];
 
+            /** Change deleteCause. */
+            deleteCause: syncguard.v1.DeleteCause;
+
+            /** Change newDn. */
+            newDn: string;
+
             /**
              * Encodes the specified Change message. Does not implicitly {@link syncguard.v1.Change.verify|verify} messages.
              * @param message Change message or plain object to encode
@@ -1354,12 +1360,34 @@ export namespace syncguard {
                 /** Change memberDns */
                 memberDns?: (string[]|null);
 
+                /** Change deleteCause */
+                deleteCause?: (syncguard.v1.DeleteCause|null);
+
+                /** Change newDn */
+                newDn?: (string|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
 
             /** Shape of a Change. */
             type $Shape = syncguard.v1.Change.$Properties;
+        }
+
+        /** DeleteCause enum. */
+        enum DeleteCause {
+
+            /** DELETE_CAUSE_UNSPECIFIED value */
+            DELETE_CAUSE_UNSPECIFIED = 0,
+
+            /** DELETE_CAUSE_DELETED value */
+            DELETE_CAUSE_DELETED = 1,
+
+            /** DELETE_CAUSE_MOVED_OUT_OF_SCOPE value */
+            DELETE_CAUSE_MOVED_OUT_OF_SCOPE = 2,
+
+            /** DELETE_CAUSE_FILTERED_OUT value */
+            DELETE_CAUSE_FILTERED_OUT = 3
         }
 
         /**
@@ -1876,6 +1904,12 @@ export namespace syncguard {
             /** CycleComplete changeTracking. */
             changeTracking: syncguard.v1.ChangeTracking;
 
+            /** CycleComplete consistencyRead. */
+            consistencyRead: boolean;
+
+            /** CycleComplete drift. */
+            drift: (number|Long);
+
             /**
              * Encodes the specified CycleComplete message. Does not implicitly {@link syncguard.v1.CycleComplete.verify|verify} messages.
              * @param message CycleComplete message or plain object to encode
@@ -1966,6 +2000,12 @@ export namespace syncguard {
                 /** CycleComplete changeTracking */
                 changeTracking?: (syncguard.v1.ChangeTracking|null);
 
+                /** CycleComplete consistencyRead */
+                consistencyRead?: (boolean|null);
+
+                /** CycleComplete drift */
+                drift?: (number|Long|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -1984,7 +2024,10 @@ export namespace syncguard {
             CHANGE_TRACKING_SCAN = 1,
 
             /** CHANGE_TRACKING_ACCESSLOG value */
-            CHANGE_TRACKING_ACCESSLOG = 2
+            CHANGE_TRACKING_ACCESSLOG = 2,
+
+            /** CHANGE_TRACKING_USN value */
+            CHANGE_TRACKING_USN = 3
         }
 
         /** CycleErrorCode enum. */

@@ -3673,6 +3673,8 @@ $root.syncguard = (function() {
              * @property {Uint8Array|null} [contentHash] Change contentHash
              * @property {boolean|null} [disabled] Change disabled
              * @property {Array.<string>|null} [memberDns] Change memberDns
+             * @property {syncguard.v1.DeleteCause|null} [deleteCause] Change deleteCause
+             * @property {string|null} [newDn] Change newDn
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -3771,6 +3773,22 @@ $root.syncguard = (function() {
             Change.prototype.memberDns = $util.emptyArray;
 
             /**
+             * Change deleteCause.
+             * @member {syncguard.v1.DeleteCause} deleteCause
+             * @memberof syncguard.v1.Change
+             * @instance
+             */
+            Change.prototype.deleteCause = 0;
+
+            /**
+             * Change newDn.
+             * @member {string} newDn
+             * @memberof syncguard.v1.Change
+             * @instance
+             */
+            Change.prototype.newDn = "";
+
+            /**
              * Encodes the specified Change message. Does not implicitly {@link syncguard.v1.Change.verify|verify} messages.
              * @function encode
              * @memberof syncguard.v1.Change
@@ -3804,6 +3822,10 @@ $root.syncguard = (function() {
                 if (message.memberDns != null && message.memberDns.length)
                     for (var i = 0; i < message.memberDns.length; ++i)
                         writer.uint32(/* id 8, wireType 2 =*/66).string(message.memberDns[i]);
+                if (message.deleteCause != null && $Object.hasOwnProperty.call(message, "deleteCause") && message.deleteCause !== 0)
+                    writer.uint32(/* id 9, wireType 0 =*/72).int32(message.deleteCause);
+                if (message.newDn != null && $Object.hasOwnProperty.call(message, "newDn") && message.newDn !== "")
+                    writer.uint32(/* id 10, wireType 2 =*/82).string(message.newDn);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -3931,6 +3953,24 @@ $root.syncguard = (function() {
                             message.memberDns.push(reader.stringVerify());
                             continue;
                         }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.deleteCause = value;
+                            else
+                                delete message.deleteCause;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.newDn = value;
+                            else
+                                delete message.newDn;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -4013,6 +4053,12 @@ $root.syncguard = (function() {
                         if (!$util.isString(message.memberDns[i]))
                             return "memberDns: string[] expected";
                 }
+                if (message.deleteCause != null && $Object.hasOwnProperty.call(message, "deleteCause"))
+                    if (typeof message.deleteCause !== "number" || (message.deleteCause | 0) !== message.deleteCause)
+                        return "deleteCause: enum value expected";
+                if (message.newDn != null && $Object.hasOwnProperty.call(message, "newDn"))
+                    if (!$util.isString(message.newDn))
+                        return "newDn: string expected";
                 return null;
             };
 
@@ -4110,6 +4156,31 @@ $root.syncguard = (function() {
                     for (var i = 0; i < object.memberDns.length; ++i)
                         message.memberDns[i] = $String(object.memberDns[i]);
                 }
+                if (object.deleteCause !== 0 && (typeof object.deleteCause !== "string" || $root.syncguard.v1.DeleteCause[object.deleteCause] !== 0))
+                    switch (object.deleteCause) {
+                    case "DELETE_CAUSE_UNSPECIFIED":
+                    case 0:
+                        message.deleteCause = 0;
+                        break;
+                    case "DELETE_CAUSE_DELETED":
+                    case 1:
+                        message.deleteCause = 1;
+                        break;
+                    case "DELETE_CAUSE_MOVED_OUT_OF_SCOPE":
+                    case 2:
+                        message.deleteCause = 2;
+                        break;
+                    case "DELETE_CAUSE_FILTERED_OUT":
+                    case 3:
+                        message.deleteCause = 3;
+                        break;
+                    default:
+                        if (typeof object.deleteCause === "number" && (object.deleteCause | 0) === object.deleteCause)
+                            message.deleteCause = object.deleteCause;
+                    }
+                if (object.newDn != null)
+                    if (typeof object.newDn !== "string" || object.newDn.length)
+                        message.newDn = $String(object.newDn);
                 return message;
             };
 
@@ -4147,6 +4218,8 @@ $root.syncguard = (function() {
                             object.contentHash = $util.newBuffer(object.contentHash);
                     }
                     object.disabled = false;
+                    object.deleteCause = options.enums === $String ? "DELETE_CAUSE_UNSPECIFIED" : 0;
+                    object.newDn = "";
                 }
                 if (message.kind != null && $Object.hasOwnProperty.call(message, "kind"))
                     object.kind = options.enums === $String ? $root.syncguard.v1.ChangeKind[message.kind] === $undefined ? message.kind : $root.syncguard.v1.ChangeKind[message.kind] : message.kind;
@@ -4170,6 +4243,10 @@ $root.syncguard = (function() {
                     for (var j = 0; j < message.memberDns.length; ++j)
                         object.memberDns[j] = message.memberDns[j];
                 }
+                if (message.deleteCause != null && $Object.hasOwnProperty.call(message, "deleteCause"))
+                    object.deleteCause = options.enums === $String ? $root.syncguard.v1.DeleteCause[message.deleteCause] === $undefined ? message.deleteCause : $root.syncguard.v1.DeleteCause[message.deleteCause] : message.deleteCause;
+                if (message.newDn != null && $Object.hasOwnProperty.call(message, "newDn"))
+                    object.newDn = message.newDn;
                 return object;
             };
 
@@ -4185,6 +4262,24 @@ $root.syncguard = (function() {
             };
 
             return Change;
+        })();
+
+        /**
+         * DeleteCause enum.
+         * @name syncguard.v1.DeleteCause
+         * @enum {number}
+         * @property {number} DELETE_CAUSE_UNSPECIFIED=0 DELETE_CAUSE_UNSPECIFIED value
+         * @property {number} DELETE_CAUSE_DELETED=1 DELETE_CAUSE_DELETED value
+         * @property {number} DELETE_CAUSE_MOVED_OUT_OF_SCOPE=2 DELETE_CAUSE_MOVED_OUT_OF_SCOPE value
+         * @property {number} DELETE_CAUSE_FILTERED_OUT=3 DELETE_CAUSE_FILTERED_OUT value
+         */
+        v1.DeleteCause = (function() {
+            var valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "DELETE_CAUSE_UNSPECIFIED"] = 0;
+            values[valuesById[1] = "DELETE_CAUSE_DELETED"] = 1;
+            values[valuesById[2] = "DELETE_CAUSE_MOVED_OUT_OF_SCOPE"] = 2;
+            values[valuesById[3] = "DELETE_CAUSE_FILTERED_OUT"] = 3;
+            return values;
         })();
 
         v1.ChangeBatch = (function() {
@@ -5664,6 +5759,8 @@ $root.syncguard = (function() {
              * @property {syncguard.v1.SourceStats.$Properties|null} [source] CycleComplete source
              * @property {syncguard.v1.CycleMode|null} [mode] CycleComplete mode
              * @property {syncguard.v1.ChangeTracking|null} [changeTracking] CycleComplete changeTracking
+             * @property {boolean|null} [consistencyRead] CycleComplete consistencyRead
+             * @property {number|Long|null} [drift] CycleComplete drift
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -5752,6 +5849,22 @@ $root.syncguard = (function() {
             CycleComplete.prototype.changeTracking = 0;
 
             /**
+             * CycleComplete consistencyRead.
+             * @member {boolean} consistencyRead
+             * @memberof syncguard.v1.CycleComplete
+             * @instance
+             */
+            CycleComplete.prototype.consistencyRead = false;
+
+            /**
+             * CycleComplete drift.
+             * @member {number|Long} drift
+             * @memberof syncguard.v1.CycleComplete
+             * @instance
+             */
+            CycleComplete.prototype.drift = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Encodes the specified CycleComplete message. Does not implicitly {@link syncguard.v1.CycleComplete.verify|verify} messages.
              * @function encode
              * @memberof syncguard.v1.CycleComplete
@@ -5781,6 +5894,10 @@ $root.syncguard = (function() {
                     writer.uint32(/* id 6, wireType 0 =*/48).int32(message.mode);
                 if (message.changeTracking != null && $Object.hasOwnProperty.call(message, "changeTracking") && message.changeTracking !== 0)
                     writer.uint32(/* id 7, wireType 0 =*/56).int32(message.changeTracking);
+                if (message.consistencyRead != null && $Object.hasOwnProperty.call(message, "consistencyRead") && message.consistencyRead !== false)
+                    writer.uint32(/* id 8, wireType 0 =*/64).bool(message.consistencyRead);
+                if (message.drift != null && $Object.hasOwnProperty.call(message, "drift") && (typeof message.drift === "object" ? message.drift.low || message.drift.high : message.drift !== 0))
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint64(message.drift);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -5895,6 +6012,24 @@ $root.syncguard = (function() {
                                 delete message.changeTracking;
                             continue;
                         }
+                    case 8: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.consistencyRead = value;
+                            else
+                                delete message.consistencyRead;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.drift = value;
+                            else
+                                delete message.drift;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -5968,6 +6103,12 @@ $root.syncguard = (function() {
                 if (message.changeTracking != null && $Object.hasOwnProperty.call(message, "changeTracking"))
                     if (typeof message.changeTracking !== "number" || (message.changeTracking | 0) !== message.changeTracking)
                         return "changeTracking: enum value expected";
+                if (message.consistencyRead != null && $Object.hasOwnProperty.call(message, "consistencyRead"))
+                    if (typeof message.consistencyRead !== "boolean")
+                        return "consistencyRead: boolean expected";
+                if (message.drift != null && $Object.hasOwnProperty.call(message, "drift"))
+                    if (!$util.isInteger(message.drift) && !(message.drift && $util.isInteger(message.drift.low) && $util.isInteger(message.drift.high)))
+                        return "drift: integer|Long expected";
                 return null;
             };
 
@@ -6047,10 +6188,27 @@ $root.syncguard = (function() {
                     case 2:
                         message.changeTracking = 2;
                         break;
+                    case "CHANGE_TRACKING_USN":
+                    case 3:
+                        message.changeTracking = 3;
+                        break;
                     default:
                         if (typeof object.changeTracking === "number" && (object.changeTracking | 0) === object.changeTracking)
                             message.changeTracking = object.changeTracking;
                     }
+                if (object.consistencyRead != null)
+                    if (object.consistencyRead)
+                        message.consistencyRead = $Boolean(object.consistencyRead);
+                if (object.drift != null)
+                    if (typeof object.drift === "object" ? object.drift.low || object.drift.high : $Number(object.drift) !== 0)
+                        if ($util.Long)
+                            message.drift = $util.Long.fromValue(object.drift, true);
+                        else if (typeof object.drift === "string")
+                            message.drift = $parseInt(object.drift, 10);
+                        else if (typeof object.drift === "number")
+                            message.drift = object.drift;
+                        else if (typeof object.drift === "object")
+                            message.drift = new $util.LongBits(object.drift.low >>> 0, object.drift.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -6083,6 +6241,12 @@ $root.syncguard = (function() {
                     object.source = null;
                     object.mode = options.enums === $String ? "CYCLE_MODE_UNSPECIFIED" : 0;
                     object.changeTracking = options.enums === $String ? "CHANGE_TRACKING_UNSPECIFIED" : 0;
+                    object.consistencyRead = false;
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.drift = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.drift = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
                     object.configurationId = message.configurationId;
@@ -6103,6 +6267,15 @@ $root.syncguard = (function() {
                     object.mode = options.enums === $String ? $root.syncguard.v1.CycleMode[message.mode] === $undefined ? message.mode : $root.syncguard.v1.CycleMode[message.mode] : message.mode;
                 if (message.changeTracking != null && $Object.hasOwnProperty.call(message, "changeTracking"))
                     object.changeTracking = options.enums === $String ? $root.syncguard.v1.ChangeTracking[message.changeTracking] === $undefined ? message.changeTracking : $root.syncguard.v1.ChangeTracking[message.changeTracking] : message.changeTracking;
+                if (message.consistencyRead != null && $Object.hasOwnProperty.call(message, "consistencyRead"))
+                    object.consistencyRead = message.consistencyRead;
+                if (message.drift != null && $Object.hasOwnProperty.call(message, "drift"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.drift = typeof message.drift === "number" ? $BigInt(message.drift) : $util.Long.fromBits(message.drift.low >>> 0, message.drift.high >>> 0, true).toBigInt();
+                    else if (typeof message.drift === "number")
+                        object.drift = options.longs === $String ? $String(message.drift) : message.drift;
+                    else
+                        object.drift = options.longs === $String ? $util.Long.prototype.toString.call(message.drift) : options.longs === $Number ? new $util.LongBits(message.drift.low >>> 0, message.drift.high >>> 0).toNumber(true) : message.drift;
                 return object;
             };
 
@@ -6127,12 +6300,14 @@ $root.syncguard = (function() {
          * @property {number} CHANGE_TRACKING_UNSPECIFIED=0 CHANGE_TRACKING_UNSPECIFIED value
          * @property {number} CHANGE_TRACKING_SCAN=1 CHANGE_TRACKING_SCAN value
          * @property {number} CHANGE_TRACKING_ACCESSLOG=2 CHANGE_TRACKING_ACCESSLOG value
+         * @property {number} CHANGE_TRACKING_USN=3 CHANGE_TRACKING_USN value
          */
         v1.ChangeTracking = (function() {
             var valuesById = $Object.create(null), values = $Object.create(valuesById);
             values[valuesById[0] = "CHANGE_TRACKING_UNSPECIFIED"] = 0;
             values[valuesById[1] = "CHANGE_TRACKING_SCAN"] = 1;
             values[valuesById[2] = "CHANGE_TRACKING_ACCESSLOG"] = 2;
+            values[valuesById[3] = "CHANGE_TRACKING_USN"] = 3;
             return values;
         })();
 
