@@ -42,7 +42,11 @@ describe('accidental delete prevention', () => {
     return { id, ou, email, dns: userDns(ou, users, { prefix: `${name}-` }) };
   }
 
-  const mailsTo = (email: string) => system.smtp.messages.filter((m) => m.to.includes(email));
+  /** The quarantine emails to the address (the events of release and restart send their own, counted apart). */
+  const mailsTo = (email: string) =>
+    system.smtp.messages.filter((m) => m.to.includes(email) && m.subject.includes('Delete threshold exceeded'));
+  const eventMailsTo = (email: string, subject: string) =>
+    system.smtp.messages.filter((m) => m.to.includes(email) && m.subject.includes(subject));
 
   it('threshold - 1 deletes are applied and nobody is mailed; exactly threshold deletes quarantine', async () => {
     const s = await scenario('edge', 2 * T + 1);
@@ -180,9 +184,13 @@ describe('accidental delete prevention', () => {
     const q2 = await system.waitForCycle(s.id, 'quarantined', { after: q1.lastCycle!.id });
     expect(q2.quarantine?.cycleId).not.toBe(q1.quarantine?.cycleId);
     expect(q2.quarantine?.deleteCount).toBe(T);
-    await system.smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
+    await system.smtp.waitForMessages(2, {
+      filter: (m) => m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded'),
+    });
+    await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) && m.subject.includes('quarantine restarted') });
     await sleep(500);
     expect(mailsTo(s.email)).toHaveLength(2);
+    expect(eventMailsTo(s.email, 'quarantine restarted')).toHaveLength(1);
     expect(await system.objects(s.id)).toHaveLength(25);
   });
 
@@ -247,6 +255,8 @@ describe('accidental delete prevention', () => {
     expect(objects.filter((o) => o.dn.startsWith('uid=late-'))).toHaveLength(3);
     expect(objects.find((o) => o.dn === s.dns[25])?.attributes['mail']).toEqual(['moved@example.com']);
     expect(mailsTo(s.email)).toHaveLength(1);
+    // One more email: the quarantine.released event.
+    await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) && m.subject.includes('deletes released') });
   });
 
   it('the controller restarted while quarantined is still quarantined, and allow-deletes then works', async () => {

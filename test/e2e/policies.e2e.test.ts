@@ -59,7 +59,9 @@ describe('delete policies', () => {
 
   /** The one quarantine email of a scenario. */
   async function mailOf(s: Scenario) {
-    const [mail] = await system.smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
+    const [mail] = await system.smtp.waitForMessages(1, {
+      filter: (m) => m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded'),
+    });
     return mail!;
   }
 
@@ -146,7 +148,9 @@ describe('delete policies', () => {
     const disabled = await system.syncNow(s.id, 'quarantined');
     expect(disabled.quarantine?.trippedBy).toEqual([{ rule: 'protected', value: 1, limit: 1 }]);
     expect((await system.objects(s.id)).find((o) => o.dn === adminDns[1])?.disabled).toBe(false);
-    const mails = await system.smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
+    const mails = await system.smtp.waitForMessages(2, {
+      filter: (m) => m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded'),
+    });
     expect(mails[1]!.text).toContain('protected: 1 protected object deleted');
   });
 
@@ -218,6 +222,12 @@ describe('delete policies', () => {
     expect(objects).toHaveLength(13);
     expect(objects.find((o) => o.dn === s.users[5])?.attributes.sn).toEqual(['Renamed']);
     expect(objects.map((o) => o.dn)).toEqual(expect.arrayContaining([moved, gone1, `uid=lane-new1,${s.ou}`]));
+    // The held deletes keep their causes (the plan entries with a cause go into the held set as they are).
+    const held = await system.logs(s.id, { action: 'StagedDelete', cycleId: first.lastCycle!.id });
+    expect(Object.fromEntries(held.map((l) => [l.dn, [l.cause, l.newDn]]))).toEqual({
+      [moved]: ['movedOutOfScope', `uid=lane-0,${away}`],
+      [gone1]: ['deleted', undefined],
+    });
     expect((await mailOf(s)).text).toContain('its deletes are held');
 
     // Cycle 2: one delete, under every rule on its own, joins the held set; its create is applied.

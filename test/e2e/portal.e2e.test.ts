@@ -6,7 +6,8 @@
  * through the dialog and watches the state turn healthy; a reader sees the same pages
  * without the buttons. Screenshots of the main pages go to test/artifacts/portal/.
  */
-import { userDns, usersLdif, waitFor } from '@syncguard/testkit';
+import { createHmac } from 'node:crypto';
+import { startWebhookReceiver, userDns, usersLdif, waitFor } from '@syncguard/testkit';
 import type { Browser, Locator } from 'playwright-core';
 import { ApiError, startSystem, type StatusView, type TestSystem } from '../harness';
 import { ensurePortalBuilt, launchBrowser, openTab, screenshot, signIn, type PortalTab } from './helpers/browser';
@@ -102,6 +103,14 @@ describe('web portal', () => {
     await expectText(page.getByTestId('reason'), /TooManyDeletes/);
     await expectText(page.getByTestId('notification-email'), /portal-ops@example\.com/);
     expect(await page.getByTestId('cycle-row').first().getAttribute('data-state')).toBe('quarantined');
+    // What the quarantine holds, by cause and by parent OU, with an example each.
+    const parent = page.getByTestId('held-by-parent').locator(`[data-testid=held-group][data-key="${OU}"]`);
+    await expectText(parent.getByTestId('held-count'), new RegExp(`^${q.deleteCount}$`));
+    await expectText(parent, /e\.g\. uid=p-/);
+    expect(await page.getByTestId('held-by-cause').getByTestId('held-group').count()).toBeGreaterThanOrEqual(1);
+    // The notifications: the quarantine email went to the address.
+    const started = page.locator('[data-testid=notification-event][data-event="quarantine.started"]');
+    await expectText(started.getByTestId('notification-deliveries'), /1 delivered/, 30_000);
     await screenshot(page, '03-sync-status-info');
   });
 
@@ -316,6 +325,49 @@ describe('web portal', () => {
     expect(await page.getByTestId('windowHours-input').inputValue()).toBe('');
     await screenshot(page, '12-settings-policies');
     expect(admin.errors).toEqual([]);
+  });
+
+  it('sets more recipients and a signed webhook (the secret never shown again) and sends a test from the status page', async () => {
+    const { page } = admin;
+    const hooks = await startWebhookReceiver();
+    try {
+      const url = hooks.url('/portal');
+      await page.getByTestId('notify-emails-input').fill('team-a@example.com\nteam-b@example.com');
+      await page.getByTestId('webhooks-input').fill(url);
+      // A new webhook needs a secret: the API's message shows next to the secret field.
+      await page.getByTestId('save-settings').click();
+      await page.getByTestId('error-webhookSecret').waitFor();
+      await page.getByTestId('webhook-secret-input').fill('portal-webhook-secret-123');
+      await page.getByTestId('save-settings').click();
+      await page.getByTestId('saved').waitFor();
+      const c = await system.api.get<{ notifications: unknown }>(`/api/v1/configurations/${configId}`);
+      expect(c.notifications).toEqual({
+        emails: ['team-a@example.com', 'team-b@example.com'],
+        webhooks: [{ url, secret: null, secretSet: true }],
+      });
+      await page.reload();
+      await page.getByTestId('settings-form').waitFor();
+      expect(await page.getByTestId('webhooks-input').inputValue()).toBe(url);
+      expect(await page.getByTestId('webhook-secret-input').inputValue()).toBe('');
+      // Saving again without typing the secret keeps it.
+      await page.getByTestId('save-settings').click();
+      await page.getByTestId('saved').waitFor();
+
+      await page.getByTestId('tab-status').click();
+      await page.getByTestId('notifications-test').click();
+      await expectText(page.getByTestId('notifications-note'), /Test event sent to 4 recipients/);
+      const [r] = await hooks.waitForRequests(1);
+      expect(r!.headers['x-syncguard-event']).toBe('notification.test');
+      expect(r!.headers['x-syncguard-signature']).toBe(
+        `sha256=${createHmac('sha256', 'portal-webhook-secret-123').update(r!.body).digest('hex')}`,
+      );
+      const test = page.locator('[data-testid=notification-event][data-event="notification.test"]');
+      await expectText(test.getByTestId('notification-deliveries'), /4 delivered/, 30_000);
+      await screenshot(page, '13-notifications');
+      expect(admin.errors).toEqual([]);
+    } finally {
+      await hooks.stop();
+    }
   });
 });
 

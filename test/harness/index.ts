@@ -5,7 +5,11 @@ export {
   CONTROLLER_MAIN,
   AGENT_MAIN,
   CTL_MAIN,
+  defaultRedisTopology,
   type SystemOptions,
+  type ControllerReplica,
+  type RedisTopologyName,
+  type TestRedis,
   type ConfigurationBody,
   type DeletePolicyBody,
   type TrippedRuleView,
@@ -13,4 +17,5 @@ export {
   type CycleView,
   type CloudObjectView,
   type LogEntryView,
+  type NotificationEventView,
 } from './system';

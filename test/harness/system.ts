@@ -6,10 +6,14 @@ import {
   ManagedProcess,
   freePort,
   startRedis,
+  startRedisCluster,
+  startRedisSentinels,
   startSambaDc,
   startSlapd,
   startSmtp,
   waitFor,
+  type RedisCluster,
+  type RedisSentinelSet,
   type RedisServer,
   type SambaDc,
   type SambaDcOptions,
@@ -35,8 +39,15 @@ export interface SystemOptions {
    * agents read over LDAPS as its service account.
    */
   samba?: SambaDcOptions;
-  /** Redis with an append-only file, so that it can be killed and started with its data. */
+  /** Redis with an append-only file, so that it can be killed and started with its data (one server only). */
   persistentRedis?: boolean;
+  /**
+   * Which Redis the controller runs on: one server, a Sentinel set (master, replica, three
+   * sentinels) or a 3-master Cluster with a replica each. Default: `SYNCGUARD_E2E_REDIS`
+   * (`single`, `sentinel` or `cluster`), else `single`, so that a whole suite can be run on
+   * a cluster (`SYNCGUARD_E2E_REDIS=cluster npx jest ...`).
+   */
+  redisTopology?: RedisTopologyName;
   /** Extra environment for the controller process. */
   controllerEnv?: Record<string, string>;
   /** Settings written to a JSON file passed as `--config` (e.g. maxBatchChanges, mailBackoffMs). */
@@ -49,6 +60,45 @@ export interface SystemOptions {
   inheritOutput?: boolean;
 }
 
+/** Another controller replica of a TestSystem (addController). */
+export interface ControllerReplica {
+  readonly port: number;
+  readonly url: string;
+  /** The HTTP API of this replica, with the admin token. */
+  readonly api: ApiClient;
+  readonly process: ManagedProcess;
+}
+
+export type RedisTopologyName = 'single' | 'sentinel' | 'cluster';
+
+/** The Redis the controller of a TestSystem uses (see SystemOptions.redisTopology). */
+export type TestRedis =
+  | { kind: 'single'; server: RedisServer }
+  | { kind: 'sentinel'; set: RedisSentinelSet }
+  | { kind: 'cluster'; cluster: RedisCluster };
+
+/** The topology a system gets when its options do not say (SYNCGUARD_E2E_REDIS). */
+export function defaultRedisTopology(): RedisTopologyName {
+  const value = process.env.SYNCGUARD_E2E_REDIS ?? 'single';
+  if (value !== 'single' && value !== 'sentinel' && value !== 'cluster')
+    throw new Error(`SYNCGUARD_E2E_REDIS must be single, sentinel or cluster, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+async function startTestRedis(topology: RedisTopologyName, persistent: boolean): Promise<TestRedis> {
+  if (topology === 'sentinel') return { kind: 'sentinel', set: await startRedisSentinels() };
+  if (topology === 'cluster') return { kind: 'cluster', cluster: await startRedisCluster() };
+  return { kind: 'single', server: await startRedis({ persistent }) };
+}
+
+/** The controller's settings for that Redis. */
+function redisEnv(redis: TestRedis): Record<string, string> {
+  if (redis.kind === 'sentinel')
+    return { SYNCGUARD_REDIS_SENTINELS: redis.set.sentinelAddresses, SYNCGUARD_REDIS_SENTINEL_NAME: redis.set.name };
+  if (redis.kind === 'cluster') return { SYNCGUARD_REDIS_CLUSTER_NODES: redis.cluster.seeds };
+  return { REDIS_URL: redis.server.url };
+}
+
 export interface ConfigurationBody {
   name: string;
   agentIds: string[];
@@ -58,6 +108,7 @@ export interface ConfigurationBody {
   notificationEmail?: string | null;
   /** `{type: 'cloudDirectory'}` (default) or a SCIM target (see the contract's "Targets"). */
   target?: Record<string, unknown>;
+  notifications?: { emails?: string[]; webhooks?: { url: string; secret?: string | null }[] };
 }
 
 /** The delete policy settings (`accidentalDeletes`); null turns a rule off. */
@@ -92,11 +143,14 @@ export class TestSystem {
   readonly api: ApiClient;
   controller?: ManagedProcess;
   readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
+  /** Replicas started by addController (the first controller is `controller`). */
+  readonly replicas: ControllerReplica[] = [];
 
   private constructor(
     readonly dir: string,
     private readonly directory: { slapd: SlapdServer } | { samba: SambaDc },
-    readonly redis: RedisServer,
+    /** The Redis the controller runs on (one server, Sentinel or Cluster). */
+    readonly redisSetup: TestRedis,
     readonly smtp: SmtpSink,
     readonly port: number,
     private readonly options: SystemOptions,
@@ -114,6 +168,24 @@ export class TestSystem {
   get samba(): SambaDc {
     if (!('samba' in this.directory)) throw new Error('this system reads slapd, not a Samba AD DC');
     return this.directory.samba;
+  }
+
+  /** The one Redis server (systems on a single server; Sentinel and Cluster: redisSetup). */
+  get redis(): RedisServer {
+    if (this.redisSetup.kind !== 'single') throw new Error(`this system runs on Redis ${this.redisSetup.kind}, not one server`);
+    return this.redisSetup.server;
+  }
+
+  /** The Sentinel set (systems started with redisTopology 'sentinel'). */
+  get sentinels(): RedisSentinelSet {
+    if (this.redisSetup.kind !== 'sentinel') throw new Error(`this system runs on Redis ${this.redisSetup.kind}, not Sentinel`);
+    return this.redisSetup.set;
+  }
+
+  /** The Redis Cluster (systems started with redisTopology 'cluster'). */
+  get cluster(): RedisCluster {
+    if (this.redisSetup.kind !== 'cluster') throw new Error(`this system runs on Redis ${this.redisSetup.kind}, not a Cluster`);
+    return this.redisSetup.cluster;
   }
 
   /** What agents bind to: slapd's rootdn, or Samba's service account over LDAPS. */
@@ -140,7 +212,7 @@ export class TestSystem {
       options.samba
         ? startSambaDc(options.samba).then((samba) => ({ samba }))
         : startSlapd(options.slapd).then((slapd) => ({ slapd })),
-      startRedis({ persistent: options.persistentRedis ?? false }),
+      startTestRedis(options.redisTopology ?? defaultRedisTopology(), options.persistentRedis ?? false),
       startSmtp(),
       freePort(),
     ]);
@@ -152,7 +224,28 @@ export class TestSystem {
   /** Starts the controller program (again) on the same port, Redis and SMTP. */
   async startController(): Promise<void> {
     if (this.controller?.running) return;
-    const args = [...(this.options.nodeArgs ?? []), CONTROLLER_MAIN, '--port', String(this.port)];
+    this.controller = await this.spawnController(this.port, {});
+  }
+
+  /**
+   * Starts another replica of the controller (its own port, the same Redis, SMTP and admin
+   * token; `env` adds to its environment, e.g. `SYNCGUARD_WORKERS: 'false'`). Agents stay
+   * connected to the first one. Disposed with the system.
+   */
+  async addController(env: Record<string, string> = {}): Promise<ControllerReplica> {
+    const port = await freePort();
+    const replica: ControllerReplica = {
+      port,
+      url: `http://127.0.0.1:${port}`,
+      api: new ApiClient(`http://127.0.0.1:${port}`, this.adminToken),
+      process: await this.spawnController(port, env),
+    };
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  private async spawnController(port: number, env: Record<string, string>): Promise<ManagedProcess> {
+    const args = [...(this.options.nodeArgs ?? []), CONTROLLER_MAIN, '--port', String(port)];
     if (this.options.controllerConfig) {
       const file = path.join(this.dir, 'controller.json');
       // The file's keys are the settings' names (SYNCGUARD_MAX_BATCH_CHANGES); tests may give option names.
@@ -165,10 +258,10 @@ export class TestSystem {
       await fs.writeFile(file, JSON.stringify(byName));
       args.push('--config', file);
     }
-    this.controller = new ManagedProcess(process.execPath, args, {
+    const controller = new ManagedProcess(process.execPath, args, {
       env: {
         ...process.env,
-        REDIS_URL: this.redis.url,
+        ...redisEnv(this.redisSetup),
         // Loopback only: the demo runs on laptops, and nothing but this machine needs to reach it.
         SYNCGUARD_HOST: '127.0.0.1',
         SYNCGUARD_ADMIN_TOKEN: this.adminToken,
@@ -177,17 +270,19 @@ export class TestSystem {
         SYNCGUARD_PUBLIC_URL: this.url,
         SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
         ...this.options.controllerEnv,
+        ...env,
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
     await waitFor(
       async () => {
-        if (!this.controller?.running) throw new Error(`controller exited:\n${this.controller?.log}`);
-        const res = await fetch(`${this.url}/healthz`);
+        if (!controller.running) throw new Error(`controller exited:\n${controller.log}`);
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
         return res.status === 200;
       },
       { timeoutMs: 20_000, message: 'the controller to answer /healthz' },
     );
+    return controller;
   }
 
   /** SIGKILL the controller, as a crash would. */
@@ -326,7 +421,7 @@ export class TestSystem {
     });
   }
 
-  private waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
+  waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
     return waitFor(
       async () => {
         const s = await this.status(configurationId);
@@ -383,13 +478,21 @@ export class TestSystem {
   async dispose(): Promise<void> {
     if (process.env.SYNCGUARD_E2E_DUMP_LOGS) {
       console.log(`controller log:\n${this.controller?.log ?? ''}`);
+      this.replicas.forEach((r, i) => console.log(`replica ${i + 1} log:\n${r.process.log}`));
       for (const [id, a] of this.agents) console.log(`agent ${id} log:\n${a.process?.log ?? ''}`);
     }
     const stops: Promise<unknown>[] = [...this.agents.values()].map((a) => a.process?.stop('SIGKILL', 1000) ?? Promise.resolve());
     stops.push(this.controller?.stop('SIGKILL', 1000) ?? Promise.resolve());
+    for (const r of this.replicas) stops.push(r.process.stop('SIGKILL', 1000));
     await Promise.allSettled(stops);
     const directory = 'slapd' in this.directory ? this.directory.slapd : this.directory.samba;
-    await Promise.allSettled([directory.dispose(), this.redis.dispose(), this.smtp.dispose()]);
+    const redis =
+      this.redisSetup.kind === 'single'
+        ? this.redisSetup.server
+        : this.redisSetup.kind === 'sentinel'
+          ? this.redisSetup.set
+          : this.redisSetup.cluster;
+    await Promise.allSettled([directory.dispose(), redis.dispose(), this.smtp.dispose()]);
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -421,6 +524,24 @@ export interface StatusView {
     notification?: { status: string; attempts: number; lastError: string | null };
   };
   lastCycle: CycleView | null;
+  notifications?: NotificationEventView[];
+}
+
+/** A notification event and its deliveries (`status.notifications[]`, GET .../notifications). */
+export interface NotificationEventView {
+  id: string;
+  event: string;
+  at: string;
+  cycleId: string | null;
+  deliveries: {
+    channel: 'email' | 'webhook';
+    to: string;
+    status: 'pending' | 'delivered' | 'failed' | 'cancelled';
+    attempts: number;
+    lastError: string | null;
+    responseStatus: number | null;
+    deliveredAt: string | null;
+  }[];
 }
 
 export interface CloudObjectView {

@@ -1,9 +1,12 @@
 import type { AgentRegistry } from './agents/agent-registry';
 import type { AuditLog } from './store/audit-log';
 import type { ConfigurationService } from './configurations/configuration-service';
-import type { ControllerService } from './controller-service';
+import type { ControllerService, StagedDeleteGroups, StagedDeletePage } from './controller-service';
+import type { StagedDeleteService } from './cycles/staged-deletes';
+import type { DeleteApprovalService } from './cycles/delete-approvals';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
+import type { NotificationService } from './notifications/notification-service';
 import { ValidationError } from './errors';
 import type {
   Actor,
@@ -16,6 +19,8 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
+  NotificationEventView,
   ObjectTypeName,
   Page,
   ProvisioningAction,
@@ -31,6 +36,9 @@ export interface ControllerFacadeDeps {
   configurations: ConfigurationService;
   cycles: CycleService;
   quarantines: QuarantineService;
+  notifications: NotificationService;
+  stagedDeletes: StagedDeleteService;
+  deleteApprovals: DeleteApprovalService;
   configs: ConfigurationStore;
   target: Target;
   audit: AuditLog;
@@ -87,8 +95,43 @@ export class ControllerFacade implements ControllerService {
     return this.deps.configurations.deleteConfiguration(id, actor);
   }
 
-  getStatus(id: string): Promise<ConfigurationStatus> {
-    return this.deps.cycles.getStatus(id);
+  async getStatus(id: string): Promise<ConfigurationStatus> {
+    const status = await this.deps.cycles.getStatus(id);
+    const notifications = await this.deps.notifications.recent(id, 5);
+    if (!status.quarantine) return { ...status, notifications };
+    const emails = await this.deps.notifications.quarantineNotification(id, status.quarantine.cycleId);
+    return {
+      ...status,
+      quarantine: { ...status.quarantine, notification: emails ?? status.quarantine.notification },
+      notifications,
+    };
+  }
+
+  listStagedDeletes(
+    id: string,
+    query: { groupBy?: string; limit?: number; cursor?: string },
+  ): Promise<StagedDeletePage | StagedDeleteGroups> {
+    return this.deps.stagedDeletes.list(id, query);
+  }
+
+  createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval> {
+    return this.deps.deleteApprovals.create(id, body, actor);
+  }
+
+  listDeleteApprovals(id: string): Promise<{ items: DeleteApproval[] }> {
+    return this.deps.deleteApprovals.list(id);
+  }
+
+  revokeDeleteApproval(id: string, approvalId: string, actor: Actor): Promise<void> {
+    return this.deps.deleteApprovals.revoke(id, approvalId, actor);
+  }
+
+  async listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }> {
+    return { items: await this.deps.notifications.recent(id, Math.min(limitOf(query.limit, 20), 100)) };
+  }
+
+  testNotifications(id: string, actor: Actor): Promise<{ eventId: string; deliveries: number }> {
+    return this.deps.notifications.test(id, actor);
   }
 
   startCycle(id: string, actor: Actor): Promise<{ cycleId: string }> {

@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from '@syncguard/protocol';
 import { ConfigError, InvalidSettingsError } from './errors';
 import { redactUrlCredentials } from './redact';
 import { parseSecretKey } from './secrets/secret-box';
+import { compileRedisSettings, type RedisSettings } from './store/redis-connection';
 
 /**
  * Settings of one controller process. `main.ts` reads them from flags, the environment
@@ -14,8 +15,39 @@ export interface ControllerOptions {
   port?: number;
   /** Interface to listen on. Default `0.0.0.0`. */
   host?: string;
-  /** Redis URL (`redis://` or `rediss://`). Default `redis://127.0.0.1:6379`. */
+  /**
+   * Redis URL of one server (`redis://` or `rediss://` for TLS). Default
+   * `redis://127.0.0.1:6379` when neither `redisSentinels` nor `redisClusterNodes` is set.
+   */
   redisUrl?: string;
+  /**
+   * Sentinels to ask for the master (SYNCGUARD_REDIS_SENTINELS): `host:port,...`, or a list.
+   * Needs `redisSentinelName`. The controller follows a failover by itself.
+   */
+  redisSentinels?: string | readonly string[];
+  /** The master group name the sentinels monitor (SYNCGUARD_REDIS_SENTINEL_NAME). */
+  redisSentinelName?: string;
+  /**
+   * Seed nodes of a Redis Cluster (SYNCGUARD_REDIS_CLUSTER_NODES): `host:port,...`, or a
+   * list; the other nodes are discovered from them.
+   */
+  redisClusterNodes?: string | readonly string[];
+  /** ACL user of the Redis data nodes (SYNCGUARD_REDIS_USERNAME). Default: none (`default`). */
+  redisUsername?: string;
+  /**
+   * Password of the Redis data nodes (SYNCGUARD_REDIS_PASSWORD), for Sentinel and Cluster,
+   * or for REDIS_URL instead of a password in the URL. Default none.
+   */
+  redisPassword?: string;
+  /** The sentinels' own password (SYNCGUARD_REDIS_SENTINEL_PASSWORD), when they have one. */
+  redisSentinelPassword?: string;
+  /**
+   * TLS to the Redis nodes and sentinels (SYNCGUARD_REDIS_TLS), for Sentinel and Cluster;
+   * with REDIS_URL, `rediss://` says it. Default false.
+   */
+  redisTls?: boolean | string;
+  /** PEM CA file that signed the Redis servers' certificates (SYNCGUARD_REDIS_CA_FILE); needs TLS. Default: the system's CAs. */
+  redisCaFile?: string;
   /** Prefix of every Redis key this controller writes (BullMQ's too). Default `syncguard`. */
   redisKeyPrefix?: string;
   /**
@@ -99,6 +131,12 @@ export interface ControllerOptions {
   mailAttempts?: number;
   /** First retry delay of a failed email (exponential backoff). Default 5000. */
   mailBackoffMs?: number;
+  /** Webhook POST attempts before a delivery is marked failed. Default 10. */
+  webhookAttempts?: number;
+  /** First retry delay of a failed webhook POST (exponential backoff). Default 5000. */
+  webhookBackoffMs?: number;
+  /** How long one webhook POST may take before it counts as failed. Default 10000. */
+  webhookTimeoutMs?: number;
   /** A running cycle with no frame from its agent for this long is failed. Default 600000. */
   cycleTimeoutMs?: number;
   /**
@@ -137,7 +175,10 @@ export interface ControllerOptions {
 export interface CompiledControllerOptions {
   readonly port: number;
   readonly host: string;
-  readonly redisUrl: string;
+  /** The one server's URL (null with Sentinel or Cluster: see `redis`). */
+  readonly redisUrl: string | null;
+  /** Where Redis is and how to connect (topology, credentials, TLS, timeout). */
+  readonly redis: RedisSettings;
   readonly redisKeyPrefix: string;
   readonly redisCommandTimeoutMs: number;
   readonly adminToken: string;
@@ -162,6 +203,9 @@ export interface CompiledControllerOptions {
   readonly stalledIntervalMs: number;
   readonly mailAttempts: number;
   readonly mailBackoffMs: number;
+  readonly webhookAttempts: number;
+  readonly webhookBackoffMs: number;
+  readonly webhookTimeoutMs: number;
   readonly cycleTimeoutMs: number;
   readonly releaseWaitMs: number;
   readonly cycleConcurrency: number;
@@ -348,15 +392,18 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
   }, 'info');
   const i = (name: keyof ControllerOptions, fallback: number, min: number, max?: number) =>
     check(() => int(name, options[name], fallback, min, max), fallback);
+  const redisCommandTimeoutMs = i('redisCommandTimeoutMs', 3000, 100, 600_000);
+  const redis = check(
+    () => compileRedisSettings(options, redisCommandTimeoutMs),
+    compileRedisSettings({}, redisCommandTimeoutMs),
+  );
   const compiled: CompiledControllerOptions = {
     port: i('port', 8080, 0, 65535),
     host: check(() => text('host', options.host, '0.0.0.0')!, '0.0.0.0'),
-    redisUrl: check(
-      () => url('redisUrl', text('redisUrl', options.redisUrl, 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'])!,
-      'redis://127.0.0.1:6379',
-    ),
+    redisUrl: redis.topology.kind === 'single' ? redis.topology.url : null,
+    redis,
     redisKeyPrefix: prefix,
-    redisCommandTimeoutMs: i('redisCommandTimeoutMs', 3000, 100, 600_000),
+    redisCommandTimeoutMs,
     adminToken,
     secretKeys,
     smtpUrl: check(() => url('smtpUrl', text('smtpUrl', options.smtpUrl, null), ['smtp:', 'smtps:']), null),
@@ -381,6 +428,9 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     stalledIntervalMs: i('stalledIntervalMs', 30_000, 200),
     mailAttempts: i('mailAttempts', 10, 1, 1000),
     mailBackoffMs: i('mailBackoffMs', 5000, 1),
+    webhookAttempts: i('webhookAttempts', 10, 1, 1000),
+    webhookBackoffMs: i('webhookBackoffMs', 5000, 1),
+    webhookTimeoutMs: i('webhookTimeoutMs', 10_000, 100, 300_000),
     cycleTimeoutMs: i('cycleTimeoutMs', 600_000, 1000),
     releaseWaitMs: i('releaseWaitMs', 30_000, 0, 600_000),
     cycleConcurrency: i('cycleConcurrency', 4, 1, 256),

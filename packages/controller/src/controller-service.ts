@@ -10,11 +10,24 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
+  NotificationEventView,
+  StagedDelete,
+  StagedDeleteGroup,
   ObjectTypeName,
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
 } from './model';
+
+/** A page of held deletes, with their total and the quarantined cycle holding them (null: none). */
+export type StagedDeletePage = Page<StagedDelete> & { total: number; cycleId: string | null };
+/** The held deletes grouped. */
+export interface StagedDeleteGroups {
+  groups: StagedDeleteGroup[];
+  total: number;
+  cycleId: string | null;
+}
 
 /**
  * What the admin surface (HTTP API, CLI through it, portal through it) asks of the
@@ -58,6 +71,33 @@ export interface ControllerService {
   allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult>;
   /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
+
+  /**
+   * The deletes the configuration's quarantine holds (none while not quarantined): a page
+   * (`limit` default 100, `cursor`), or with `groupBy` (cause, parent, type) every group with
+   * its count and a sample. ValidationError naming groupBy, limit or cursor.
+   */
+  listStagedDeletes(
+    id: string,
+    query: { groupBy?: string; limit?: number; cursor?: string },
+  ): Promise<StagedDeletePage | StagedDeleteGroups>;
+
+  /**
+   * A pre-approval `{maxDeletes, expiresInHours, reason}` (audited): the next cycle the guard
+   * would quarantine with at most maxDeletes deletes, before it expires, is applied, once.
+   */
+  createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval>;
+  listDeleteApprovals(id: string): Promise<{ items: DeleteApproval[] }>;
+  /** NotFoundError for an unknown id; ConflictError SG_ERR_APPROVAL_SPENT when used or revoked already. */
+  revokeDeleteApproval(id: string, approvalId: string, actor: Actor): Promise<void>;
+
+  /** The configuration's newest notification events (at most `limit`, default 20, at most 100) with their deliveries. */
+  listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }>;
+  /**
+   * Sends a `notification.test` event to every email recipient and webhook of the
+   * configuration (audited); ConflictError SG_ERR_NO_NOTIFICATIONS when it has none.
+   */
+  testNotifications(id: string, actor: Actor): Promise<{ eventId: string; deliveries: number }>;
 
   listObjects(
     id: string,

@@ -19,6 +19,7 @@ const ENGINE_SOURCES = [
   'gateway',
   'pipeline',
   'mail',
+  'notifications',
   'store',
   'targets',
   'secrets',

@@ -60,6 +60,33 @@ describe('syncguard-controller', () => {
       [{ REDIS_URL: 'redis://:S3cret@redis.example.com:port' }, 'REDIS_URL (--redis-url): is not a URL', 78],
       [{ REDIS_URL: 'http://:S3cret@redis.example.com' }, 'REDIS_URL (--redis-url): must start with', 78],
       [{ SMTP_URL: 'smtp://mailer:S3cret@smtp.example.com:99999' }, 'SMTP_URL (--smtp-url): is not a URL', 78],
+      // Sentinel and Cluster settings are checked together, each problem naming its setting.
+      [
+        { SYNCGUARD_REDIS_SENTINELS: '127.0.0.1:26379', SYNCGUARD_REDIS_PASSWORD: 'S3cret' },
+        'SYNCGUARD_REDIS_SENTINEL_NAME: is required with SYNCGUARD_REDIS_SENTINELS',
+        78,
+      ],
+      [
+        { REDIS_URL: 'redis://127.0.0.1:1', SYNCGUARD_REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+        'SYNCGUARD_REDIS_CLUSTER_NODES: set only one of REDIS_URL',
+        78,
+      ],
+      [{ SYNCGUARD_REDIS_CLUSTER_NODES: '127.0.0.1' }, 'SYNCGUARD_REDIS_CLUSTER_NODES: "127.0.0.1" is not host:port', 78],
+      // Nothing answers at the cluster's seed node: a clear failure at start, not a hang.
+      [
+        { SYNCGUARD_REDIS_CLUSTER_NODES: `127.0.0.1:${closed}` },
+        `cannot connect to Redis at Redis Cluster via 127.0.0.1:${closed}`,
+        1,
+      ],
+      [
+        {
+          SYNCGUARD_REDIS_SENTINELS: `127.0.0.1:${closed}`,
+          SYNCGUARD_REDIS_SENTINEL_NAME: 'm',
+          SYNCGUARD_REDIS_PASSWORD: 'S3cret',
+        },
+        `cannot connect to Redis at Sentinel master m via 127.0.0.1:${closed}`,
+        1,
+      ],
       [
         { SYNCGUARD_PUBLIC_URL: 'https://ops:S3cret@sync.example.com' },
         'SYNCGUARD_PUBLIC_URL (--public-url): must not hold a user or password',

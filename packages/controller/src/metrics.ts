@@ -52,6 +52,12 @@ export class ControllerMetrics {
     labelNames: ['result'] as const, // sent | failed
     registers: [this.registry],
   });
+  readonly webhooks = new Counter({
+    name: 'syncguard_webhooks_total',
+    help: 'Webhook delivery attempts, by result',
+    labelNames: ['result'] as const, // delivered | failed
+    registers: [this.registry],
+  });
   readonly framesRejected = new Counter({
     name: 'syncguard_frames_rejected_total',
     help: 'Agent frames refused by the gateway, by ProtocolError code',

@@ -159,10 +159,12 @@ export interface Configuration {
   /** Seconds between scheduled cycles, >= 10. Default 120. */
   syncIntervalSeconds: number;
   accidentalDeletes: AccidentalDeleteSettings;
-  /** Where quarantine notifications go; null for nobody. */
+  /** Where quarantine notifications go; null for nobody. Counts as one of `notifications.emails`. */
   notificationEmail: string | null;
   /** Where cycles are applied. Default `{type: 'cloudDirectory'}`. */
   target: TargetSettings;
+  /** Email recipients and signed webhooks of the configuration's events (webhook secrets never shown). */
+  notifications: { emails: string[]; webhooks: WebhookView[] };
   state: ConfigurationState;
   createdAt: string;
   updatedAt: string;
@@ -170,9 +172,14 @@ export interface Configuration {
 
 /**
  * A configuration as stored: its settings without the state, which is kept apart, and with
- * its target's secrets sealed. Configurations stored before targets have no `target`: the cloud directory.
+ * its target's secrets sealed.
  */
-export type StoredConfiguration = Omit<Configuration, 'state' | 'target'> & { target?: StoredTargetSettings };
+export type StoredConfiguration = Omit<Configuration, 'state' | 'notifications' | 'target'> & {
+  /** Absent in configurations stored before notifications: none but `notificationEmail`. */
+  notifications?: NotificationSettings;
+  /** Absent in configurations stored before targets: the cloud directory. */
+  target?: StoredTargetSettings;
+};
 
 /** Body of POST /configurations; PATCH takes any subset (nested objects merge). */
 export interface ConfigurationInput {
@@ -182,11 +189,80 @@ export interface ConfigurationInput {
   syncIntervalSeconds?: number;
   accidentalDeletes?: Partial<AccidentalDeleteSettings>;
   notificationEmail?: string | null;
+  notifications?: NotificationSettingsInput;
   /** A SCIM target's `auth` takes the secrets in clear (`token`, `clientSecret`); reads never show them. */
   target?: Record<string, unknown>;
 }
 
 export type ConfigurationPatch = Partial<Omit<ConfigurationInput, 'source'>> & { source?: Partial<SourceSettings> };
+
+/**
+ * Where a configuration's events go. At most 20 email addresses (`notificationEmail`
+ * counted with them) and 5 webhooks.
+ */
+export interface NotificationSettings {
+  emails: string[];
+  webhooks: WebhookSettings[];
+}
+
+/** A webhook as stored: its secret signs every body (HMAC-SHA256). */
+export interface WebhookSettings {
+  /** http:// or https:// URL; unique within the configuration. */
+  url: string;
+  /** Write-only: reads answer null (and `secretSet`). 16 to 256 characters. */
+  secret: string;
+}
+
+/** A webhook as the API shows it: the secret is never read back. */
+export interface WebhookView {
+  url: string;
+  secret: null;
+  secretSet: boolean;
+}
+
+/**
+ * `notifications` in a POST or PATCH body (the lists replace the stored ones). A webhook
+ * whose `secret` is left out or null keeps the secret stored for the same URL.
+ */
+export interface NotificationSettingsInput {
+  emails?: string[];
+  webhooks?: { url: string; secret?: string | null }[];
+}
+
+/** The events a configuration notifies; `notification.test` is only sent by the test call. */
+export type NotificationEventName =
+  | 'quarantine.started'
+  | 'quarantine.released'
+  | 'quarantine.rejected'
+  | 'quarantine.restarted'
+  | 'cycle.failed'
+  | 'notification.test';
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+/** One delivery of an event to one endpoint (an email address or a webhook URL). */
+export interface NotificationDelivery {
+  channel: 'email' | 'webhook';
+  /** The email address or the webhook URL. */
+  to: string;
+  /** pending (being tried, or waiting for a retry), delivered, failed (every attempt failed), cancelled (the endpoint was removed meanwhile). */
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  /** Webhooks: the HTTP status of the last answer, null when none came. */
+  responseStatus: number | null;
+  deliveredAt: string | null;
+}
+
+/** An event and its deliveries, as the status and GET .../notifications show them. */
+export interface NotificationEventView {
+  /** The event id: the webhook's `id` and `X-Syncguard-Delivery`. */
+  id: string;
+  event: NotificationEventName;
+  at: string;
+  cycleId: string | null;
+  deliveries: NotificationDelivery[];
+}
 
 export type CycleState = 'running' | 'applied' | 'quarantined' | 'failed' | 'discarded';
 /** `release`: the cycle that applies a delete lane's held set (allow-deletes), without an agent. */
@@ -226,6 +302,29 @@ export interface Cycle {
   heldDeletes?: number;
   /** Why a cycle failed or was discarded. */
   error: { code: string; message: string } | null;
+  /** The pre-approval (POST .../delete-approvals) that let this cycle's deletes through without quarantine; null if none. */
+  approvalId?: string | null;
+}
+
+/**
+ * A pre-approval of a planned change: the next cycle that the delete guard would quarantine
+ * with at most `maxDeletes` deletes, before `expiresAt`, is applied instead, once.
+ */
+export interface DeleteApproval {
+  id: string;
+  maxDeletes: number;
+  reason: string;
+  createdAt: string;
+  expiresAt: string;
+  /** Who made it (the token's name). */
+  createdBy: string;
+  /** active (waiting for its cycle), used, expired, or revoked (DELETE). */
+  state: 'active' | 'used' | 'expired' | 'revoked';
+  usedAt: string | null;
+  /** The cycle it let through. */
+  cycleId: string | null;
+  /** That cycle's deletes. */
+  usedDeletes: number | null;
 }
 
 export type NotificationStatus = 'none' | 'pending' | 'sent' | 'failed';
@@ -272,6 +371,8 @@ export interface ConfigurationStatus {
   state: ConfigurationState;
   quarantine: Quarantine | null;
   lastCycle: Cycle | null;
+  /** The newest events (at most 5) and the state of their deliveries. */
+  notifications?: NotificationEventView[];
 }
 
 export type ProvisioningAction = 'Create' | 'Update' | 'Delete' | 'StagedDelete';
@@ -283,6 +384,26 @@ export type ProvisioningStatus = 'success' | 'failure' | 'skipped' | 'staged';
  * changed, or not known.
  */
 export type DeleteCauseName = 'deleted' | 'movedOutOfScope' | 'filteredOut' | 'disabled' | 'scopeChanged' | 'unknown';
+
+/** A delete the guard holds (GET .../staged-deletes): the object as the target holds it. */
+export interface StagedDelete {
+  objectId: string;
+  objectType: ObjectTypeName;
+  /** As the target holds the object (before the change). */
+  dn: string;
+  /** `dn` without its first RDN; '' for a DN of one RDN. */
+  parentDn: string;
+  cause: DeleteCauseName;
+  /** A move out of scope: where the agent found the object, when it knows. */
+  newDn?: string;
+}
+
+/** GET .../staged-deletes?groupBy=: one group, its count over every held delete, and the first few of it. */
+export interface StagedDeleteGroup {
+  key: string;
+  count: number;
+  sample: StagedDelete[];
+}
 
 export interface ProvisioningLogEntry {
   id: string;

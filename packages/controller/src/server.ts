@@ -28,6 +28,13 @@ import { createLogger } from './logger';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
+import { NotificationService } from './notifications/notification-service';
+import { NotificationQueue } from './pipeline/notification-queue';
+import { NotificationStore } from './store/notification-store';
+import { StagedDeleteStore } from './store/staged-delete-store';
+import { StagedDeleteService, describeCauseGroup } from './cycles/staged-deletes';
+import { DeleteApprovalService } from './cycles/delete-approvals';
+import { DeleteApprovalStore } from './store/delete-approval-store';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ApplyStore } from './store/apply-store';
@@ -88,11 +95,10 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const keys = new Keys(opts.redisKeyPrefix);
   const metrics = new ControllerMetrics();
   const connections = await RedisConnections.create({
-    redisUrl: opts.redisUrl,
-    commandTimeoutMs: opts.redisCommandTimeoutMs,
+    settings: opts.redis,
     onError: (error) => logger.warn({ err: error }, 'redis connection error'),
   });
-  const { main: redis, queues: bullConnection, subscriber } = connections;
+  const { main: redis, subscriber } = connections;
 
   const scripts = new Scripts(redis);
   const cloudDirectory = new CloudDirectoryTarget(redis, keys);
@@ -102,7 +108,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const gatewayLogger = logger.child({ component: 'gateway' });
-  const queues = new PipelineQueues(bullConnection, keys, opts, logger.child({ component: 'pipeline' }));
+  const queues = new PipelineQueues(
+    { producer: connections.producer, worker: connections.worker },
+    keys,
+    opts,
+    logger.child({ component: 'pipeline' }),
+  );
   // The composition root: each service gets what it uses, built in dependency order
   // (store -> agents -> cycles -> configurations, quarantines, sessions -> the facade).
   const link = new AgentChannel(new RedisAgentCommandBus(redis, subscriber, keys), gatewayLogger, metrics);
@@ -110,6 +121,42 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const agentRecords = new AgentStore(redis, keys, scripts);
   const cycleRecords = new CycleStore(redis, keys, scripts);
   const agents = new AgentRegistry({ records: agentRecords, audit, logger, controllerId, configs, link });
+  const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
+  if (!mailer.configured) logger.warn('SMTP_URL is not set: email notifications cannot be sent');
+  let port = opts.port;
+  const scheme = opts.tls ? 'https' : 'http';
+  const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
+  const notifyQueue = new NotificationQueue(
+    { producer: connections.producer, worker: connections.worker },
+    keys,
+    {
+      email: { attempts: opts.mailAttempts, backoffMs: opts.mailBackoffMs },
+      webhook: { attempts: opts.webhookAttempts, backoffMs: opts.webhookBackoffMs },
+    },
+    { lockDuration: opts.jobLockMs, stalledInterval: opts.stalledIntervalMs },
+    logger.child({ component: 'notify' }),
+  );
+  const deleteApprovals = new DeleteApprovalService({
+    records: new DeleteApprovalStore(redis, keys),
+    configs,
+    audit,
+    logger: logger.child({ component: 'pipeline' }),
+  });
+  const stagedDeletes = new StagedDeleteService({ records: new StagedDeleteStore(redis, keys), cycles: cycleRecords, configs });
+  const notifications = new NotificationService({
+    records: new NotificationStore(redis, keys),
+    cycles: cycleRecords,
+    configs,
+    audit,
+    queue: notifyQueue,
+    mailer,
+    metrics,
+    logger: logger.child({ component: 'notify' }),
+    publicUrl,
+    webhookTimeoutMs: opts.webhookTimeoutMs,
+    describeHeld: async (cfgId, cycleId) => (await stagedDeletes.causesOf(cfgId, cycleId)).map(describeCauseGroup),
+    userAgent: `syncguard-controller/${(require('../package.json') as { version: string }).version}`,
+  });
   const cycles = new CycleService({
     records: cycleRecords,
     cursors: agentRecords,
@@ -122,6 +169,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     agents,
     queues,
     link,
+    events: notifications,
   });
   const configurations = new ConfigurationService({
     cycleRecords,
@@ -145,6 +193,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
+    events: notifications,
   });
   const sessions = new SessionService({
     records: agentRecords,
@@ -163,6 +212,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     configurations,
     cycles,
     quarantines,
+    notifications,
+    stagedDeletes,
+    deleteApprovals,
     configs,
     target,
     audit,
@@ -174,13 +226,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     gatewayLogger,
   );
   const gateway = new AgentGateway(agentRecords, link, opts, gatewayLogger, metrics, sessions, agentAuthLimiter);
-  const mailer = new Mailer(opts.smtpUrl, opts.mailFrom);
-  if (!mailer.configured) logger.warn('SMTP_URL is not set: quarantine notifications cannot be sent');
 
   let state: State = 'created';
-  let port = opts.port;
-  const scheme = opts.tls ? 'https' : 'http';
-  const publicUrl = () => opts.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
 
   const processor = new CycleProcessor(
     { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
@@ -190,14 +237,16 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     opts.applyChunkSize,
     {
       committed: (agentId, cfgId, cycleId) => cycles.sendCommitted(agentId, cfgId, cycleId),
-      quarantined: (cfgId, cycleId) => queues.enqueueMail(cfgId, cycleId),
+      quarantined: (cfgId, cycleId) => notifications.publish({ event: 'quarantine.started', configurationId: cfgId, cycleId }),
       released: async (cfgId) => {
         await cycles.startCycleFor(cfgId, 'schedule');
       },
       loadConfiguration: (id) => configs.load(id),
+      preApproval: (cfgId, cycleId, deletes, trippedBy) => deleteApprovals.forCycle(cfgId, cycleId, deletes, trippedBy),
     },
     opts.applyStepDelayMs,
   );
+  // Drains `mail` jobs that a build before notifications queued; new events go through `notify`.
   const notifier = new QuarantineNotifier(cycleRecords, mailer, metrics, logger.child({ component: 'mail' }), publicUrl, (id) =>
     configs.load(id),
   );
@@ -208,7 +257,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     stores: httpStores(redis, opts.redisKeyPrefix, opts.dashboardSessionTtlMs),
     adminToken: opts.adminToken,
     logger,
-    queues: queues.all,
+    queues: [...queues.all, notifyQueue.queue],
     security: opts,
   });
   const handler: http.RequestListener = (req, res) => app.routing(req, res);
@@ -266,6 +315,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
           cycleGaveUp: (cycleId, error) => cycles.giveUpCycle(cycleId, error),
         });
+        notifyQueue.startWorker((job, attempt, max) => notifications.deliver(job, attempt, max));
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);
@@ -301,6 +351,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           await done;
         });
         await step('queues', () => queues.close());
+        await step('notify', () => notifyQueue.close());
         await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();

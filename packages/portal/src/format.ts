@@ -142,3 +142,31 @@ export function filterByDn<T extends Pick<ProvisioningLogEntry, 'dn'>>(items: T[
 export function serverFilteredByDn(items: Pick<ProvisioningLogEntry, 'dn'>[], query: string): boolean {
   return filterByDn(items, query).length === items.length;
 }
+
+/** A staged delete's cause in words. */
+export function causeLabel(cause: string): string {
+  switch (cause) {
+    case 'deleted':
+      return 'deleted at the source';
+    case 'movedOutOfScope':
+      return 'moved out of scope';
+    case 'filteredOut':
+      return 'filtered out';
+    case 'disabled':
+      return 'disabled (counted as deletes)';
+    case 'scopeChanged':
+      return 'out of the changed scope';
+    case 'unknown':
+      return 'gone from the scope (cause unknown)';
+    default:
+      return cause;
+  }
+}
+
+/** How an event's deliveries went: `3 delivered`, `1 delivered, 1 failed`. */
+export function deliveriesLabel(deliveries: readonly { status: string }[]): string {
+  if (deliveries.length === 0) return 'no recipient';
+  const by = new Map<string, number>();
+  for (const d of deliveries) by.set(d.status, (by.get(d.status) ?? 0) + 1);
+  return [...by].map(([status, n]) => `${n} ${status}`).join(', ');
+}

@@ -1,4 +1,12 @@
-import { listValue, policyFormOf, policyPatchOf, ruleValue, settingsFieldOf, type PolicyForm } from './settings-form';
+import {
+  listValue,
+  notificationsPatchOf,
+  policyFormOf,
+  policyPatchOf,
+  ruleValue,
+  settingsFieldOf,
+  type PolicyForm,
+} from './settings-form';
 
 const empty: PolicyForm = policyFormOf({});
 
@@ -116,5 +124,26 @@ describe('the delete policy inputs', () => {
     expect(settingsFieldOf('accidentalDeletes.window.days')).toBeNull();
     expect(settingsFieldOf('accidentalDeletes.memberRemovals')).toBe('memberRemovals');
     expect(settingsFieldOf('accidentalDeletes.approvalz')).toBeNull();
+  });
+});
+
+describe('notifications in the settings form', () => {
+  it('sends the lists one a line, the secret for every URL only when typed', () => {
+    expect(notificationsPatchOf(' a@example.com \n\nb@example.com', 'https://h.example/1\n', '')).toEqual({
+      emails: ['a@example.com', 'b@example.com'],
+      webhooks: [{ url: 'https://h.example/1', secret: null }],
+    });
+    expect(notificationsPatchOf('', 'https://h.example/1\nhttps://h.example/2', ' s3cret-of-16-chars ').webhooks).toEqual([
+      { url: 'https://h.example/1', secret: 's3cret-of-16-chars' },
+      { url: 'https://h.example/2', secret: 's3cret-of-16-chars' },
+    ]);
+  });
+
+  it('shows the API message next to the field it names', () => {
+    expect(settingsFieldOf('notifications.emails.3')).toBe('notifyEmails');
+    expect(settingsFieldOf('notifications.emails')).toBe('notifyEmails');
+    expect(settingsFieldOf('notifications.webhooks.0.url')).toBe('webhooks');
+    expect(settingsFieldOf('notifications.webhooks')).toBe('webhooks');
+    expect(settingsFieldOf('notifications.webhooks.1.secret')).toBe('webhookSecret');
   });
 });

@@ -15,7 +15,17 @@ export type PolicyField =
   | 'objectIds';
 
 /** The settings form's fields, and `form` for messages that name no field of it. */
-export type SettingsField = 'notificationEmail' | 'enabled' | 'threshold' | 'countDisables' | 'hold' | PolicyField | 'form';
+export type SettingsField =
+  | 'notificationEmail'
+  | 'notifyEmails'
+  | 'webhooks'
+  | 'webhookSecret'
+  | 'enabled'
+  | 'threshold'
+  | 'countDisables'
+  | 'hold'
+  | PolicyField
+  | 'form';
 
 /** The delete policy rules as typed: numbers as text, '' for a rule that is off; the lists one item a line. */
 export type PolicyForm = Record<PolicyField, string>;
@@ -48,6 +58,9 @@ const POLICY_FIELDS: Record<string, PolicyField> = {
 export function settingsFieldOf(apiField: string | null): SettingsField | null {
   const policy = /^accidentalDeletes\.(.+?)(?:\.\d+)?$/.exec(apiField ?? '');
   if (policy && POLICY_FIELDS[policy[1]!]) return POLICY_FIELDS[policy[1]!]!;
+  if (/^notifications\.emails(\.\d+)?$/.test(apiField ?? '')) return 'notifyEmails';
+  if (/^notifications\.webhooks\.\d+\.secret$/.test(apiField ?? '')) return 'webhookSecret';
+  if (/^notifications\.webhooks(\.\d+(\.url)?)?$/.test(apiField ?? '')) return 'webhooks';
   switch (apiField) {
     case 'notificationEmail':
       return 'notificationEmail';
@@ -133,5 +146,17 @@ export function policyPatchOf(form: PolicyForm): Partial<AccidentalDeleteSetting
       : { hours: ruleValue(form.windowHours) as number, threshold: ruleValue(form.windowThreshold) as number },
     memberRemovals: form.memberRemovals.trim() === '' ? null : { threshold: ruleValue(form.memberRemovals) as number },
     protected: dnSuffixes.length === 0 && objectIds.length === 0 ? null : { dnSuffixes, objectIds },
+  };
+}
+
+/**
+ * `notifications` of the settings form: the recipients and webhook URLs one a line. A
+ * secret typed in the form is set for every URL listed; left empty, each URL keeps the
+ * secret stored for it (a new URL then needs one: the API names the field).
+ */
+export function notificationsPatchOf(emails: string, webhooks: string, secret: string) {
+  return {
+    emails: listValue(emails),
+    webhooks: listValue(webhooks).map((url) => ({ url, secret: secret.trim() === '' ? null : secret.trim() })),
   };
 }

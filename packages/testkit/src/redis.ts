@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,6 +9,10 @@ import { ManagedProcess } from './process';
 export interface RedisOptions {
   /** Keep data across stop/kill/start with an append-only file. Default false (memory only). */
   persistent?: boolean;
+  /** Listen on this port instead of a free one the OS picks. */
+  port?: number;
+  /** More arguments for redis-server (e.g. `--cluster-enabled yes`, `--replicaof 127.0.0.1 6379`). */
+  args?: readonly string[];
 }
 
 /** A private redis-server on a free loopback port. */
@@ -18,6 +23,7 @@ export class RedisServer {
     readonly dir: string,
     readonly port: number,
     private readonly persistent: boolean,
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   get url(): string {
@@ -39,7 +45,7 @@ export class RedisServer {
 
   static async start(options: RedisOptions = {}): Promise<RedisServer> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-redis-'));
-    const server = new RedisServer(dir, await freePort(), options.persistent ?? false);
+    const server = new RedisServer(dir, options.port ?? (await freePort()), options.persistent ?? false, options.args ?? []);
     await server.start();
     return server;
   }
@@ -49,6 +55,7 @@ export class RedisServer {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--daemonize', 'no'];
     args.push('--appendonly', this.persistent ? 'yes' : 'no');
     if (this.persistent) args.push('--appendfsync', 'always');
+    args.push(...this.extraArgs);
     this.process = new ManagedProcess('redis-server', args);
     await waitFor(() => this.command('PING').then((r) => r.startsWith('+PONG')), {
       timeoutMs: 10_000,
@@ -73,6 +80,16 @@ export class RedisServer {
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 
+  /** `127.0.0.1:<port>`. */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Runs one command through `redis-cli` and returns its plain output (arrays one item a line). */
+  async cli(...words: string[]): Promise<string> {
+    return redisCli(this.port, ...words);
+  }
+
   /** Sends one inline command and returns the raw reply (a whole bulk string for `$` replies). */
   command(...words: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
@@ -92,6 +109,16 @@ export class RedisServer {
       socket.on('error', reject);
     });
   }
+}
+
+/** Runs `redis-cli -p <port> <words...>` and returns its output (errors too: redis-cli prints them). */
+export function redisCli(port: number, ...words: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...words], { timeout: 10_000 }, (error, stdout, stderr) => {
+      if (error && !stdout) reject(new Error(`redis-cli ${words.join(' ')} on port ${port}: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 export function startRedis(options?: RedisOptions): Promise<RedisServer> {

@@ -72,7 +72,12 @@ test('every route through the real service', async () => {
   expect((await call('GET', `/api/v1/agents/${agentId}`)).json().configurationIds).toEqual([config.id]);
 
   // status and history of a configuration that never ran
-  expect((await call('GET', `${base}/status`)).json()).toEqual({ state: 'pending', quarantine: null, lastCycle: null });
+  expect((await call('GET', `${base}/status`)).json()).toEqual({
+    state: 'pending',
+    quarantine: null,
+    lastCycle: null,
+    notifications: [],
+  });
   expect((await call('GET', `${base}/cycles`)).json()).toEqual({ items: [], nextCursor: null });
   expect((await call('GET', `${base}/provisioning-logs?action=StagedDelete&limit=10`)).json()).toEqual({
     items: [],

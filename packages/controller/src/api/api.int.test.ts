@@ -14,6 +14,7 @@ import pino from 'pino';
 import { ControllerMetrics } from '../metrics';
 import { buildHttpApp } from './http-app';
 import { httpStores } from '../store/http-stores';
+import { Keys } from '../store/keys';
 import { InMemoryControllerService } from './in-memory-service.test';
 
 // Fastify's inject() (light-my-request) requires cookie 2, an ES module that Jest cannot
@@ -171,7 +172,7 @@ describe('tokens', () => {
       const dump = type === 'hash' ? JSON.stringify(await redis.hgetall(key)) : JSON.stringify(await redis.zrange(key, 0, -1));
       expect(dump).not.toContain(secretPart);
     }
-    const stored = await redis.hgetall(`${prefix}:apitoken:${created.id}`);
+    const stored = await redis.hgetall(new Keys(prefix).apiToken(created.id));
     expect(stored.hash).toMatch(/^[0-9a-f]{64}$/);
 
     expect((await call('GET', '/api/v1/configurations', created.token)).statusCode).toBe(200);

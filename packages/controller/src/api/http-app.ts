@@ -22,6 +22,9 @@ import { scimRoutes } from './scim-routes';
 import { sharedSchemas } from './schemas';
 import { refreshScrapeGauges } from './scrape';
 import { tokenRoutes } from './token-routes';
+import { notificationRoutes } from './notification-routes';
+import { stagedDeleteRoutes } from './staged-delete-routes';
+import { deleteApprovalRoutes } from './delete-approval-routes';
 
 /** What the HTTP layer needs from the rest of the controller. */
 export interface HttpAppDeps {
@@ -236,6 +239,9 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       api.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
       await agentRoutes(api, ctx);
       await configurationRoutes(api, ctx);
+      await notificationRoutes(api, ctx);
+      await stagedDeleteRoutes(api, ctx);
+      await deleteApprovalRoutes(api, ctx);
       await auditRoutes(api, ctx);
       await tokenRoutes(api, ctx);
     },

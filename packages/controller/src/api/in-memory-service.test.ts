@@ -19,6 +19,7 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  NotificationEventView,
   ObjectTypeName,
   Page,
   ProvisioningAction,
@@ -134,6 +135,10 @@ export class InMemoryControllerService implements ControllerService {
       accidentalDeletes: { ...DEFAULT_ACCIDENTAL_DELETES, ...input.accidentalDeletes },
       notificationEmail: input.notificationEmail ?? null,
       target: { type: 'cloudDirectory' },
+      notifications: {
+        emails: input.notifications?.emails ?? [],
+        webhooks: (input.notifications?.webhooks ?? []).map((w) => ({ url: w.url, secret: null, secretSet: true })),
+      },
       state: 'pending',
       createdAt: at,
       updatedAt: at,
@@ -279,6 +284,39 @@ export class InMemoryControllerService implements ControllerService {
     this.configurations.set(id, { ...config, state: 'healthy' });
     this.write(actor, 'allow-deletes', { type: 'configuration', id }, { cycleId: q.cycleId, deleted: q.deleteCount });
     return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
+  }
+
+  async listStagedDeletes(id: string): Promise<{ items: never[]; nextCursor: null; total: number; cycleId: null }> {
+    await this.getConfiguration(id);
+    return { items: [], nextCursor: null, total: 0, cycleId: null };
+  }
+
+  async createDeleteApproval(): Promise<never> {
+    throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
+  }
+
+  async listDeleteApprovals(id: string): Promise<{ items: never[] }> {
+    await this.getConfiguration(id);
+    return { items: [] };
+  }
+
+  async revokeDeleteApproval(_id: string, approvalId: string): Promise<void> {
+    throw new NotFoundError('delete approval', approvalId);
+  }
+
+  async listNotifications(id: string): Promise<{ items: NotificationEventView[] }> {
+    await this.getConfiguration(id);
+    return { items: [] };
+  }
+
+  async testNotifications(id: string, actor: Actor): Promise<{ eventId: string; deliveries: number }> {
+    const config = await this.getConfiguration(id);
+    const deliveries =
+      config.notifications.emails.length + config.notifications.webhooks.length + (config.notificationEmail ? 1 : 0);
+    if (deliveries === 0) throw new ConflictError('SG_ERR_NO_NOTIFICATIONS', `configuration ${config.name} has no recipients`);
+    const eventId = randomUUID();
+    this.write(actor, 'notifications.test', { type: 'configuration', id }, { eventId, deliveries });
+    return { eventId, deliveries };
   }
 
   async restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {

@@ -33,6 +33,12 @@ const CONTRACT_ROUTES = [
   'post /api/v1/configurations/{id}/allow-deletes',
   'post /api/v1/configurations/{id}/restart',
   'get /api/v1/configurations/{id}/objects',
+  'get /api/v1/configurations/{id}/notifications',
+  'get /api/v1/configurations/{id}/staged-deletes',
+  'post /api/v1/configurations/{id}/delete-approvals',
+  'get /api/v1/configurations/{id}/delete-approvals',
+  'delete /api/v1/configurations/{id}/delete-approvals/{approvalId}',
+  'post /api/v1/configurations/{id}/notifications/test',
   'get /api/v1/audit',
   'post /api/v1/tokens',
   'get /api/v1/tokens',
@@ -46,6 +52,7 @@ const BODY_ROUTES = [
   'post /api/v1/configurations',
   'patch /api/v1/configurations/{id}',
   'post /api/v1/tokens',
+  'post /api/v1/configurations/{id}/delete-approvals',
 ];
 
 interface Operation {

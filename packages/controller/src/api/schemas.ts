@@ -172,6 +172,36 @@ const targetOutput = {
   },
 } as const;
 
+const notificationInputProperties = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Email recipients (at most 20, notificationEmail counted with them) and signed webhooks (at most 5) of the events quarantine.started, quarantine.released, quarantine.rejected, quarantine.restarted and cycle.failed. A list given replaces the stored one.',
+  properties: {
+    emails: { type: 'array', maxItems: 20, items: { type: 'string', minLength: 3, maxLength: 320 } },
+    webhooks: {
+      type: 'array',
+      maxItems: 5,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: { type: 'string', minLength: 1, maxLength: 2048, description: 'http:// or https://; unique in the list' },
+          secret: {
+            type: ['string', 'null'],
+            minLength: 16,
+            maxLength: 256,
+            description:
+              'Signs every body (X-Syncguard-Signature: sha256=<hex HMAC-SHA256>). Write-only; left out or null keeps the secret stored for the same URL (a new URL needs one).',
+          },
+          secretSet: { type: 'boolean', description: 'Ignored (as read back).' },
+        },
+      },
+    },
+  },
+} as const;
+
 const configurationInputProperties = {
   target: targetInput,
   name: { type: 'string', minLength: 1, maxLength: 200 },
@@ -180,8 +210,9 @@ const configurationInputProperties = {
   notificationEmail: {
     type: ['string', 'null'],
     format: 'email',
-    description: 'Where quarantine notifications go; null for nobody.',
+    description: 'Where quarantine notifications go; null for nobody. Counts as one of notifications.emails.',
   },
+  notifications: notificationInputProperties,
 } as const;
 
 export const ConfigurationInputSchema = {
@@ -222,6 +253,23 @@ export const ConfigurationSchema = {
     accidentalDeletes: { type: 'object', properties: accidentalDeleteProperties },
     notificationEmail: nullableStr,
     target: targetOutput,
+    notifications: {
+      type: 'object',
+      properties: {
+        emails: { type: 'array', items: str },
+        webhooks: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              url: str,
+              secret: { type: 'null', description: 'Write-only: always null here.' },
+              secretSet: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
     state: { type: 'string', enum: ['pending', 'healthy', 'quarantined', 'error'] },
     createdAt: time,
     updatedAt: time,
@@ -273,6 +321,10 @@ export const CycleSchema = {
           description: 'Operations the target did not apply; logged as failures and tried again by the next cycles.',
         },
       },
+    },
+    approvalId: {
+      type: ['string', 'null'],
+      description: 'The pre-approval (POST .../delete-approvals) that let its deletes through without quarantine.',
     },
     error: {
       type: ['object', 'null'],
@@ -330,6 +382,64 @@ export const QuarantineSchema = {
   },
 } as const;
 
+export const NotificationEventSchema = {
+  $id: 'NotificationEvent',
+  type: 'object',
+  required: ['id', 'event', 'at', 'deliveries'],
+  properties: {
+    id: { type: 'string', description: "The event id: the webhook body's id and X-Syncguard-Delivery." },
+    event: {
+      type: 'string',
+      enum: [
+        'quarantine.started',
+        'quarantine.released',
+        'quarantine.rejected',
+        'quarantine.restarted',
+        'cycle.failed',
+        'notification.test',
+      ],
+    },
+    at: time,
+    cycleId: nullableStr,
+    deliveries: {
+      type: 'array',
+      description: 'One per endpoint (email address or webhook URL) the event went to.',
+      items: {
+        type: 'object',
+        required: ['channel', 'to', 'status', 'attempts'],
+        properties: {
+          channel: { type: 'string', enum: ['email', 'webhook'] },
+          to: { type: 'string', description: 'The email address or the webhook URL.' },
+          status: {
+            type: 'string',
+            enum: ['pending', 'delivered', 'failed', 'cancelled'],
+            description:
+              'pending: being tried or waiting for a retry; failed: every attempt failed; cancelled: the endpoint (or the configuration) was removed meanwhile.',
+          },
+          attempts: count,
+          lastError: nullableStr,
+          responseStatus: { type: ['integer', 'null'], description: 'Webhooks: the HTTP status of the last answer.' },
+          deliveredAt: nullableTime,
+        },
+      },
+    },
+  },
+} as const;
+
+export const StagedDeleteSchema = {
+  $id: 'StagedDelete',
+  type: 'object',
+  required: ['objectId', 'objectType', 'dn', 'parentDn', 'cause'],
+  properties: {
+    objectId: str,
+    objectType: objectType,
+    dn: { type: 'string', description: 'As the target holds the object (before the change)' },
+    parentDn: { type: 'string', description: "dn without its first RDN ('' for a one-RDN DN)" },
+    cause: { type: 'string', enum: ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'] },
+    newDn: { type: 'string', description: 'movedOutOfScope: where the agent found the object, when it knows' },
+  },
+} as const;
+
 export const ConfigurationStatusSchema = {
   $id: 'ConfigurationStatus',
   type: 'object',
@@ -338,6 +448,11 @@ export const ConfigurationStatusSchema = {
     state: { type: 'string', enum: ['pending', 'healthy', 'quarantined', 'error'] },
     quarantine: { anyOf: [{ type: 'null' }, { $ref: 'Quarantine#' }] },
     lastCycle: { anyOf: [{ type: 'null' }, { $ref: 'Cycle#' }] },
+    notifications: {
+      type: 'array',
+      description: 'The newest notification events (at most 5), newest first, with the state of their deliveries.',
+      items: { $ref: 'NotificationEvent#' },
+    },
   },
 } as const;
 
@@ -436,6 +551,8 @@ export const sharedSchemas = [
   ConfigurationSchema,
   CycleSchema,
   QuarantineSchema,
+  NotificationEventSchema,
+  StagedDeleteSchema,
   ConfigurationStatusSchema,
   ProvisioningLogEntrySchema,
   AgentSchema,

@@ -14,6 +14,7 @@ import pino from 'pino';
 import type { ControllerOptions } from '../controller-options';
 import { createServer, type ControllerServer } from '../server';
 import { TEST_ADMIN_TOKEN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 jest.mock('cookie', () => ({ stringifySetCookie: () => '' })); // see api.int.test.ts
 jest.setTimeout(60_000);
@@ -395,7 +396,7 @@ describe('the queue dashboard is read-only (finding 12)', () => {
     const call = caller(server);
     const queue = new Queue('mail', {
       connection: { host: '127.0.0.1', port: redis.port },
-      prefix: `${server.options.redisKeyPrefix}:bull`,
+      prefix: new Keys(server.options.redisKeyPrefix).bullPrefix('mail'),
     });
     try {
       await queue.add('probe', { configurationId: 'x' });

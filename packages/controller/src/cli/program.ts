@@ -10,6 +10,10 @@ import type {
   Configuration,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
+  NotificationEventView,
+  StagedDelete,
+  StagedDeleteGroup,
   ProvisioningLogEntry,
 } from '../model';
 import { ApiClient, CliError, withQuery } from './api-client';
@@ -245,6 +249,12 @@ Examples:
       )
       .option('--protect-id <id...>', 'protected object id (repeatable; replaces the list)')
       .option('--notification-email <address>', "where quarantine notifications go ('' for nobody)")
+      .option('--notify-email <address...>', "email recipients of every event (repeatable; replaces the list; '' for none)")
+      .option(
+        '--webhook <url...>',
+        "webhooks of every event (repeatable; replaces the list; '' for none); stored URLs keep their secret",
+      )
+      .option('--webhook-secret-file <file>', 'a file holding the signing secret of the --webhook URLs given (16+ characters)')
       .option('--interval <seconds>', 'seconds between scheduled cycles (>= 10)');
   withConfigFlags(sub(configs, 'create', 'create a configuration from --file and/or flags')).action(
     async (opts: ConfigFlags, cmd: Command) => {
@@ -330,8 +340,16 @@ Examples:
     .action(async (ref: string, _o, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const config = await resolveConfig(api, ref);
-      const status = await api.get<ConfigurationStatus>(`/api/v1/configurations/${encodeURIComponent(config.id)}/status`);
-      out(() => statusText(config, status), status);
+      const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
+      const status = await api.get<ConfigurationStatus>(`${base}/status`);
+      // A quarantine's deletes by cause, for people (the JSON is the status alone).
+      const causes = status.quarantine
+        ? await api
+            .get<{ groups: StagedDeleteGroup[] }>(`${base}/staged-deletes?groupBy=cause`)
+            .then((r) => r.groups)
+            .catch(() => [])
+        : [];
+      out(() => statusText(config, status, causes), status);
     });
 
   sub(program, 'sync', 'start a cycle now')
@@ -427,6 +445,152 @@ Examples:
       }, result);
     });
 
+  sub(program, 'staged', 'the deletes a quarantine holds, or their groups (by cause, parent DN or type)')
+    .argument('<config>', 'configuration id or name')
+    .addOption(new Option('--group-by <key>', 'one line per group: its count and a sample').choices(['cause', 'parent', 'type']))
+    .option('--limit <n>', 'at most n deletes', '100')
+    .option('--all', 'every delete (follows pages)')
+    .action(async (ref: string, opts: { groupBy?: string; limit: string; all?: boolean }, cmd: Command) => {
+      const { api, out, note } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const path = `/api/v1/configurations/${encodeURIComponent(config.id)}/staged-deletes`;
+      if (opts.groupBy) {
+        const grouped = await api.get<{ groups: StagedDeleteGroup[]; total: number; cycleId: string | null }>(
+          withQuery(path, { groupBy: opts.groupBy }),
+        );
+        out(
+          () =>
+            grouped.cycleId === null
+              ? `${config.name} holds no deletes (not quarantined)`
+              : `${grouped.total} deletes held in cycle ${grouped.cycleId}\n` +
+                formatTable(grouped.groups, [
+                  { header: 'COUNT', value: (g) => g.count },
+                  { header: opts.groupBy!.toUpperCase(), value: (g) => g.key || '(root)' },
+                  { header: 'SAMPLE', value: (g) => g.sample.map((d) => d.dn) },
+                ]),
+          grouped,
+        );
+        return;
+      }
+      let items: StagedDelete[];
+      let more = false;
+      if (opts.all) items = await api.all<StagedDelete>(path);
+      else {
+        const page = await api.get<Page<StagedDelete>>(withQuery(path, { limit: opts.limit }));
+        items = page.items;
+        more = page.nextCursor !== null;
+      }
+      out(
+        () =>
+          formatTable(items, [
+            { header: 'TYPE', value: (d) => d.objectType },
+            { header: 'DN', value: (d) => d.dn },
+            { header: 'CAUSE', value: (d) => d.cause },
+            { header: 'NEW DN', value: (d) => d.newDn ?? '' },
+            { header: 'ID', value: (d) => d.objectId },
+          ]),
+        items,
+      );
+      if (more) note('(more deletes: use --all or a larger --limit)');
+    });
+
+  sub(program, 'approve', 'approve a planned change ahead: its cycle of at most N deletes is applied without quarantine, once')
+    .argument('<config>', 'configuration id or name')
+    .requiredOption('--max <n>', 'the most deletes the approved cycle may have')
+    .requiredOption('--hours <h>', 'how long the approval waits for its cycle (at most 720)')
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .action(async (ref: string, opts: { max: string; hours: string; reason: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const a = await api.post<DeleteApproval>(`/api/v1/configurations/${encodeURIComponent(config.id)}/delete-approvals`, {
+        maxDeletes: numberOrText(opts.max),
+        expiresInHours: numberOrText(opts.hours),
+        reason: opts.reason,
+      });
+      out(
+        () =>
+          `approved ${a.id}: the next cycle of ${config.name} that would be quarantined with at most ${a.maxDeletes} deletes, ` +
+          `before ${a.expiresAt}, is applied (once)`,
+        a,
+      );
+    });
+  const approvals = sub(program, 'approvals', "a configuration's pre-approvals: list, revoke");
+  sub(approvals, 'list', 'pre-approvals, newest first: active, used (by which cycle), expired, revoked')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const { items } = await api.get<{ items: DeleteApproval[] }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/delete-approvals`,
+      );
+      out(
+        () =>
+          formatTable(items, [
+            { header: 'ID', value: (a) => a.id },
+            { header: 'STATE', value: (a) => a.state },
+            { header: 'MAX', value: (a) => a.maxDeletes },
+            { header: 'EXPIRES', value: (a) => a.expiresAt },
+            { header: 'USED BY', value: (a) => (a.cycleId ? `${a.cycleId} (${a.usedDeletes} deletes)` : '') },
+            { header: 'BY', value: (a) => a.createdBy },
+            { header: 'REASON', value: (a) => a.reason },
+          ]),
+        items,
+      );
+    });
+  sub(approvals, 'revoke', 'revoke a pre-approval that no cycle used yet')
+    .argument('<config>', 'configuration id or name')
+    .argument('<approval>', 'approval id')
+    .action(async (ref: string, approvalId: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      await api.delete(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/delete-approvals/${encodeURIComponent(approvalId)}`,
+      );
+      out(() => `revoked approval ${approvalId} of ${config.name}`, { id: approvalId, revoked: true });
+    });
+
+  const notifications = sub(program, 'notifications', "a configuration's notification events: list, test");
+  sub(notifications, 'list', 'the newest events and how their deliveries went')
+    .argument('<config>', 'configuration id or name')
+    .option('--limit <n>', 'at most n events (up to 100)', '20')
+    .action(async (ref: string, opts: { limit: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const { items } = await api.get<{ items: NotificationEventView[] }>(
+        withQuery(`/api/v1/configurations/${encodeURIComponent(config.id)}/notifications`, { limit: opts.limit }),
+      );
+      const rows = items.flatMap((e) => e.deliveries.map((d) => ({ e, d })));
+      out(
+        () =>
+          formatTable(rows, [
+            { header: 'AT', value: (r) => r.e.at },
+            { header: 'EVENT', value: (r) => r.e.event },
+            { header: 'ID', value: (r) => r.e.id },
+            { header: 'CHANNEL', value: (r) => r.d.channel },
+            { header: 'TO', value: (r) => r.d.to },
+            { header: 'STATUS', value: (r) => r.d.status },
+            { header: 'ATTEMPTS', value: (r) => r.d.attempts },
+            { header: 'LAST ERROR', value: (r) => r.d.lastError },
+          ]),
+        items,
+      );
+    });
+  sub(notifications, 'test', 'send a test event to every email recipient and webhook of a configuration')
+    .argument('<config>', 'configuration id or name')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const sent = await api.post<{ eventId: string; deliveries: number }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/notifications/test`,
+      );
+      out(
+        () =>
+          `queued test event ${sent.eventId} to ${sent.deliveries} endpoints; ` +
+          `watch "syncguardctl notifications list ${config.name}"`,
+        sent,
+      );
+    });
+
   sub(program, 'restart', 'discard the quarantined cycle without applying it and run a new cycle')
     .argument('<config>', 'configuration id or name')
     .action(async (ref: string, _o, cmd: Command) => {
@@ -520,6 +684,9 @@ interface ConfigFlags {
   protectDn?: string[];
   protectId?: string[];
   notificationEmail?: string;
+  notifyEmail?: string[];
+  webhook?: string[];
+  webhookSecretFile?: string;
   interval?: string;
 }
 
@@ -602,11 +769,34 @@ async function configBody(api: ApiClient, opts: ConfigFlags): Promise<Record<str
   if (opts.interval !== undefined) body.syncIntervalSeconds = numberOrText(opts.interval);
   if (opts.notificationEmail !== undefined)
     body.notificationEmail = opts.notificationEmail === '' ? null : opts.notificationEmail;
+  notificationFlags(opts, body);
   if (opts.agent !== undefined)
     body.agentIds = await Promise.all(opts.agent.map(async (ref) => (await resolveAgent(api, ref)).id));
   if (Object.keys(source).length > 0) body.source = source;
   if (Object.keys(deletes).length > 0) body.accidentalDeletes = deletes;
   return body;
+}
+
+/** --notify-email, --webhook and --webhook-secret-file, merged into the body's notifications. */
+function notificationFlags(opts: ConfigFlags, body: Record<string, unknown>): void {
+  if (opts.notifyEmail === undefined && opts.webhook === undefined) {
+    if (opts.webhookSecretFile !== undefined) throw new CliError('--webhook-secret-file needs --webhook');
+    return;
+  }
+  const notifications = { ...((body.notifications as Record<string, unknown> | undefined) ?? {}) };
+  if (opts.notifyEmail !== undefined) notifications.emails = opts.notifyEmail.filter((e) => e !== '');
+  if (opts.webhook !== undefined) {
+    let secret: string | null = null;
+    if (opts.webhookSecretFile !== undefined) {
+      try {
+        secret = fs.readFileSync(opts.webhookSecretFile, 'utf8').trim();
+      } catch (error) {
+        throw new CliError(`--webhook-secret-file ${opts.webhookSecretFile}: ${(error as Error).message}`);
+      }
+    }
+    notifications.webhooks = opts.webhook.filter((u) => u !== '').map((url) => ({ url, secret }));
+  }
+  body.notifications = notifications;
 }
 
 /** A configuration by id, or else by exact name. */
@@ -714,8 +904,21 @@ function configFields(c: Configuration): string {
     ],
     ...policyLines(c),
     ['notification email', c.notificationEmail],
+    ['notify emails', c.notifications?.emails ?? []],
+    ['webhooks', (c.notifications?.webhooks ?? []).map((w) => `${w.url}${w.secretSet ? ' (signed)' : ''}`)],
     ['updated', c.updatedAt],
   ]);
+}
+
+/** One event and how its deliveries went: `quarantine.started at ...: 2 delivered, 1 pending (webhook https://...: HTTP 503)`. */
+function notificationLine(e: NotificationEventView): string {
+  const by = new Map<string, number>();
+  for (const d of e.deliveries) by.set(d.status, (by.get(d.status) ?? 0) + 1);
+  const counts = [...by].map(([status, n]) => `${n} ${status}`).join(', ') || 'no endpoint';
+  const problems = e.deliveries
+    .filter((d) => d.status !== 'delivered' && d.lastError)
+    .map((d) => `${d.channel} ${d.to}: ${d.lastError}`);
+  return `${e.event} at ${e.at}: ${counts}${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`;
 }
 
 /** The delete policy's rules that are on, beside the count (one line each). */
@@ -741,10 +944,11 @@ function policyLines(c: Configuration): [string, unknown][] {
 function cycleLine(c: Cycle | null): string {
   if (!c) return 'none yet';
   const counts = c.counts ? ` (create ${c.counts.create}, update ${c.counts.update}, delete ${c.counts.delete})` : '';
-  return `${c.id} ${c.state}${counts}, started ${c.startedAt}${c.completedAt ? `, completed ${c.completedAt}` : ''}${c.error ? `, error ${c.error.code}: ${c.error.message}` : ''}`;
+  const approved = c.approvalId ? `, deletes pre-approved by ${c.approvalId}` : '';
+  return `${c.id} ${c.state}${counts}, started ${c.startedAt}${c.completedAt ? `, completed ${c.completedAt}` : ''}${c.error ? `, error ${c.error.code}: ${c.error.message}` : ''}${approved}`;
 }
 
-function statusText(config: Configuration, s: ConfigurationStatus): string {
+function statusText(config: Configuration, s: ConfigurationStatus, causes: StagedDeleteGroup[] = []): string {
   const fields: [string, unknown][] = [
     ['configuration', `${config.name} (${config.id})`],
     ['state', s.state],
@@ -762,6 +966,7 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
       ['quarantined cycle', q.cycleId],
       ['cycles that found it', q.seriesCount],
       ['since', q.since],
+      ...causes.map((g): [string, unknown] => ['held', `${g.count} ${g.key} (e.g. ${g.sample[0]?.dn ?? ''})`]),
     );
     if (q.notification)
       fields.push([
@@ -770,8 +975,9 @@ function statusText(config: Configuration, s: ConfigurationStatus): string {
       ]);
   }
   fields.push(['last cycle', cycleLine(s.lastCycle)]);
+  for (const e of s.notifications ?? []) fields.push(['notified', notificationLine(e)]);
   let text = formatFields(fields);
   if (s.quarantine)
-    text += `\n\nNext: review with "syncguardctl logs ${config.name} --action StagedDelete", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
+    text += `\n\nNext: review with "syncguardctl staged ${config.name} --group-by parent", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
   return text;
 }

@@ -6,6 +6,7 @@ import { ENDED_PHASES, isCyclePhase } from '../cycles/cycle-phase';
 import type { CycleRecords } from '../cycles/cycle-records';
 import type { CycleService } from '../cycles/cycle-service';
 import { applyConfigurationPatch, validateConfigurationInput } from './configuration-validation';
+import { publicNotifications } from './notification-settings';
 import { ConflictError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { Actor, Configuration, ConfigurationPatch, StoredConfiguration } from '../model';
@@ -43,7 +44,7 @@ function targetIdentity(cfg: StoredConfiguration): string {
 
 /** A stored configuration as the API shows it: its target's secrets replaced by whether they are set. */
 export function configurationView(cfg: StoredConfiguration, state: Configuration['state']): Configuration {
-  return { ...cfg, target: targetView(cfg.target), state };
+  return { ...cfg, notifications: publicNotifications(cfg), target: targetView(cfg.target), state };
 }
 
 /** Configurations: create, change, remove (with everything held for them), each audited and scheduled. */

@@ -19,6 +19,7 @@ export type { StoredConfiguration };
 import { sourceFilterProblem } from './source-filter';
 import { DEFAULT_TARGET, validateTarget } from '../targets/target-settings';
 import type { SecretBox } from '../secrets/secret-box';
+import { notificationsOf, validateNotifications } from './notification-settings';
 
 /** A configuration as stored (the `state` lives in the state hash). */
 
@@ -267,7 +268,16 @@ function accidentalDeletes(v: unknown, current: AccidentalDeleteSettings): Accid
   return out;
 }
 
-const TOP_LEVEL = ['name', 'agentIds', 'source', 'syncIntervalSeconds', 'accidentalDeletes', 'notificationEmail', 'target'];
+const TOP_LEVEL = [
+  'name',
+  'agentIds',
+  'source',
+  'syncIntervalSeconds',
+  'accidentalDeletes',
+  'notificationEmail',
+  'notifications',
+  'target',
+];
 
 /**
  * Checks a POST body and fills defaults. Throws ValidationError naming the field. `secrets`
@@ -283,6 +293,7 @@ export function validateConfigurationInput(
   for (const k of Object.keys(input)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const body = input as unknown as ConfigurationInput;
   if (body.source === undefined) throw new ValidationError('source', 'is required');
+  const notificationEmail = body.notificationEmail === undefined ? null : email('notificationEmail', body.notificationEmail);
   return {
     id,
     name: string('name', body.name, true).trim(),
@@ -296,7 +307,8 @@ export function validateConfigurationInput(
       body.accidentalDeletes === undefined
         ? { ...DEFAULT_ACCIDENTAL_DELETES }
         : accidentalDeletes(body.accidentalDeletes, DEFAULT_ACCIDENTAL_DELETES),
-    notificationEmail: body.notificationEmail === undefined ? null : email('notificationEmail', body.notificationEmail),
+    notificationEmail,
+    notifications: validateNotifications(body.notifications, { emails: [], webhooks: [] }, notificationEmail),
     target:
       body.target === undefined ? DEFAULT_TARGET : validateTarget(body.target, undefined, { box: secrets, configurationId: id }),
     createdAt: now,
@@ -314,6 +326,8 @@ export function applyConfigurationPatch(
   if (!isObject(patch)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(patch)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const p = patch as ConfigurationPatch;
+  const notificationEmail =
+    p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail);
   return {
     ...current,
     name: p.name === undefined ? current.name : string('name', p.name, true).trim(),
@@ -327,8 +341,8 @@ export function applyConfigurationPatch(
       p.accidentalDeletes === undefined
         ? current.accidentalDeletes
         : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
-    notificationEmail:
-      p.notificationEmail === undefined ? current.notificationEmail : email('notificationEmail', p.notificationEmail),
+    notificationEmail,
+    notifications: validateNotifications(p.notifications, notificationsOf(current), notificationEmail),
     target:
       p.target === undefined
         ? (current.target ?? DEFAULT_TARGET)

@@ -36,6 +36,16 @@ export interface CycleProcessorHooks {
   /** A cycle released by allow-deletes was applied: resume the schedule. */
   released(configurationId: string): Promise<void>;
   loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
+  /**
+   * The guard would quarantine the cycle: answers the id of the pre-approval that lets its
+   * deletes through instead (taken for it, once), or null.
+   */
+  preApproval?(
+    configurationId: string,
+    cycleId: string,
+    deletes: number,
+    trippedBy: readonly TrippedRule[],
+  ): Promise<string | null>;
 }
 
 /** What the processor reads and writes, each through its interface (built in server.ts). */
@@ -513,8 +523,17 @@ export class CycleProcessor {
       );
       // The delete lane: open already, or opened by this verdict with hold "deletes". Its
       // cycle is applied without its deletes, which join the held set.
-      const held = lane.open || (verdict.quarantine && policy.hold === 'deletes');
-      const quarantine = verdict.quarantine && !held;
+      // A pre-approval lets a cycle the guard would stop through instead (not while the lane is open).
+      let tripped = verdict.quarantine;
+      if (tripped && !lane.open && this.hooks.preApproval) {
+        const approvalId = await this.hooks.preApproval(cfgId, cycleId, deleteCount, verdict.trippedBy);
+        if (approvalId) {
+          tripped = false;
+          cycleFields.approvalId = approvalId;
+        }
+      }
+      const held = lane.open || (tripped && policy.hold === 'deletes');
+      const quarantine = tripped && !held;
       const heldAfter = held ? lane.held - leaving.length + deleteCount : 0;
       const now = new Date(nowMs).toISOString();
       if (held) {
@@ -533,7 +552,7 @@ export class CycleProcessor {
       // are rendered here, a chunk at a time, and written to the log inside Redis by the MULTI
       // below (one XADD per 1,000).
       const logStaged = quarantine || (held && deleteCount > 0);
-      const why = held && !verdict.quarantine ? 'held by the open delete lane' : describeVerdict(verdict);
+      const why = held && !tripped ? 'held by the open delete lane' : describeVerdict(verdict);
       if (logStaged) await this.renderStagedDeletes(cycleId, parts, why, now);
       const laneDecision: LaneDecision | null = held
         ? {
@@ -558,7 +577,9 @@ export class CycleProcessor {
           since: now,
         };
         const stagedPreview = preview.map(previewOf);
-        decision = { quarantine: q, notify: Boolean(cfg.notificationEmail), stagedPreview, completedAt: now };
+        // The quarantine emails' progress starts pending when anyone is to be emailed (notifications/notification-service.ts).
+        const notify = Boolean(cfg.notificationEmail) || (cfg.notifications?.emails.length ?? 0) > 0;
+        decision = { quarantine: q, notify, stagedPreview, completedAt: now };
       }
       // One MULTI under the WATCH: the counts, the staged deletes' log, the plan, the move.
       const moved = await watch.commit({

@@ -62,4 +62,6 @@ export interface CycleRecord {
   completedAt?: string;
   /** JSON `{code, message}` of a failed or discarded cycle. */
   error?: string;
+  /** The pre-approval that let the cycle's deletes through (cycles/delete-approvals.ts). */
+  approvalId?: string;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -11,8 +10,10 @@ import { limitOf } from '../page-limit';
 import { isLogCursor, type ProvisioningLog } from '../store/provisioning-log';
 import type { PipelineQueues } from '../pipeline/queues';
 import { StartCycleResult } from '../store/scripts';
+import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
+import { NO_EVENTS, type CycleEvents } from './cycle-events';
 
 /** What cycles need to know of agents (the agent registry answers it). */
 export interface AgentPresence {
@@ -34,6 +35,8 @@ export interface CycleServiceDeps {
   agents: AgentPresence;
   queues: PipelineQueues;
   link: AgentChannel;
+  /** Where cycle.failed is reported. */
+  events?: CycleEvents;
 }
 
 /**
@@ -83,7 +86,7 @@ export class CycleService {
     const cursor = await this.deps.cursors.cursor(agentId, id);
     const scope = JSON.stringify(cfg.source);
     const full = base === '' || cursor !== base || st.committedScope !== scope;
-    const cycleId = randomUUID();
+    const cycleId = newCycleId(id);
     const now = Date.now();
     const result = await this.deps.records.start(id, cycleId, now, {
       phase: 'streaming',
@@ -190,6 +193,7 @@ export class CycleService {
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
+      await (this.deps.events ?? NO_EVENTS).publish({ event: 'cycle.failed', configurationId, cycleId });
     }
     await this.deps.records.dropStaged(cycleId);
     return moved;

@@ -4,6 +4,7 @@ import type { ControllerServer } from '../server';
 import { encodeIndexEntry } from '../store/index-entry';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
 import { setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 /*
  * Evaluation holds a few batches at a time: what it must still get right is the last
@@ -159,12 +160,12 @@ describe('evaluation', () => {
       ['x', ['new@example.com']],
       ['z', ['z2@example.com']],
     ]);
-    const index = await server.redis.hgetall(`${server.options.redisKeyPrefix}:config:${cfg}:index`);
+    const index = await server.redis.hgetall(`${new Keys(server.options.redisKeyPrefix).config(cfg)}:index`);
     expect(index).toEqual({
       x: encodeIndexEntry(Buffer.alloc(32, 3).toString('hex'), 'user', `uid=x,${PEOPLE}`),
       z: encodeIndexEntry(Buffer.alloc(32, 5).toString('hex'), 'user', `uid=z,${PEOPLE}`),
     });
-    expect(await server.redis.exists(`${server.options.redisKeyPrefix}:cycle:${start.cycleId}:seen`)).toBe(0);
+    expect(await server.redis.exists(`${new Keys(server.options.redisKeyPrefix).cycle(start.cycleId)}:seen`)).toBe(0);
     await agent.close();
   });
 
@@ -177,7 +178,7 @@ describe('evaluation', () => {
     expect(cycle).toMatchObject({ mode: 'full', counts: { create: 0, update: 0, delete: 1200 } });
     expect((await server.service.listObjects(cfg, { limit: 1 })).total).toBe(1300);
     const prefix = server.options.redisKeyPrefix;
-    expect(await server.redis.keys(`${prefix}:cycle:${second.cycleId}:*`)).toEqual([]);
+    expect(await server.redis.keys(`${new Keys(prefix).cycle(second.cycleId)}:*`)).toEqual([]);
     await fresh.close();
   });
 
@@ -216,9 +217,9 @@ describe('evaluation', () => {
     const prefix = server.options.redisKeyPrefix;
     const second = changes.slice(20);
     await stream(fresh, cfg, start.cycleId, [changes.slice(0, 20), second], async () => {
-      const cycleKey = `${prefix}:cycle:${start.cycleId}`;
+      const cycleKey = `${new Keys(prefix).cycle(start.cycleId)}`;
       expect(await server.redis.hget(cycleKey, 'seenThrough')).toBe('2');
-      await server.redis.hdel(`${prefix}:cycle:${start.cycleId}:seen`, ...second.map((c) => c.objectId!));
+      await server.redis.hdel(`${new Keys(prefix).cycle(start.cycleId)}:seen`, ...second.map((c) => c.objectId!));
       await server.redis.hset(cycleKey, 'seenThrough', '1');
     });
     await cycleState(cfg, start.cycleId);

@@ -3,6 +3,7 @@ import type { ControllerServer } from '../server';
 import { fakeUsers } from '../testing/fake-agent';
 import { setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
 import { ValidationError } from '../errors';
+import { Keys } from '../store/keys';
 
 jest.setTimeout(60_000);
 
@@ -64,12 +65,12 @@ describe('cycle history', () => {
     const prefix = server.options.redisKeyPrefix;
     // Two more records with the same start time as the third cycle (ties are ordered by id).
     const third = ids[2]!;
-    const score = await server.redis.zscore(`${prefix}:config:${cfg}:cycles`, third);
-    const record = await server.redis.hgetall(`${prefix}:cycle:${third}`);
+    const score = await server.redis.zscore(`${new Keys(prefix).config(cfg)}:cycles`, third);
+    const record = await server.redis.hgetall(`${new Keys(prefix).cycle(third)}`);
     const twins = ['00000000-tie-a', 'ffffffff-tie-b'];
     for (const t of twins) {
-      await server.redis.hset(`${prefix}:cycle:${t}`, record);
-      await server.redis.zadd(`${prefix}:config:${cfg}:cycles`, score!, t);
+      await server.redis.hset(`${new Keys(prefix).cycle(t)}`, record);
+      await server.redis.zadd(`${new Keys(prefix).config(cfg)}:cycles`, score!, t);
     }
     const expected = [ids[4]!, ids[3]!, ...[third, ...twins].sort().reverse(), ids[1]!, ids[0]!];
     expect((await server.service.listCycles(cfg, { limit: 100 })).items.map((c) => c.id)).toEqual(expected);
@@ -79,7 +80,7 @@ describe('cycle history', () => {
     let started = 0;
     const paged = await allPages(cfg, 2, async () => {
       if (started++ < 2) {
-        await server.redis.zadd(`${prefix}:config:${cfg}:cycles`, Date.now() + 1000 + started, `new-${started}`);
+        await server.redis.zadd(`${new Keys(prefix).config(cfg)}:cycles`, Date.now() + 1000 + started, `new-${started}`);
       }
     });
     expect(paged).toEqual(expected);
@@ -96,7 +97,7 @@ describe('cycle history', () => {
     const removed = await server.services.cycles.pruneHistory(cfg, Date.now() + 31 * 86_400_000);
     expect(removed).toBe(3);
     expect((await server.service.listCycles(cfg, {})).items.map((c) => c.id)).toEqual([ids[3]]);
-    for (const id of ids.slice(0, 3)) expect(await server.redis.exists(`${prefix}:cycle:${id}`)).toBe(0);
+    for (const id of ids.slice(0, 3)) expect(await server.redis.exists(`${new Keys(prefix).cycle(id)}`)).toBe(0);
     expect((await server.service.getStatus(cfg)).lastCycle?.id).toBe(ids[3]);
     await close();
   });

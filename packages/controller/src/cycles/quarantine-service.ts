@@ -10,6 +10,7 @@ import type { PipelineQueues } from '../pipeline/queues';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
+import { NO_EVENTS, type CycleEvents } from './cycle-events';
 
 export interface QuarantineServiceDeps {
   records: CycleRecords;
@@ -21,6 +22,8 @@ export interface QuarantineServiceDeps {
   cycles: CycleService;
   queues: PipelineQueues;
   link: AgentChannel;
+  /** Where quarantine.released and quarantine.restarted are reported. */
+  events?: CycleEvents;
 }
 
 /**
@@ -29,7 +32,11 @@ export interface QuarantineServiceDeps {
  * cycle, so of two concurrent calls one wins and the other gets 409; each is audited.
  */
 export class QuarantineService {
-  constructor(private readonly deps: QuarantineServiceDeps) {}
+  private readonly events: CycleEvents;
+
+  constructor(private readonly deps: QuarantineServiceDeps) {
+    this.events = deps.events ?? NO_EVENTS;
+  }
 
   // ---------------------------------------------------------------- quarantine decisions
 
@@ -77,6 +84,13 @@ export class QuarantineService {
       { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
       'deletes allowed',
     );
+    await this.events.publish({
+      event: 'quarantine.released',
+      configurationId: id,
+      cycleId: q.cycleId,
+      quarantine: q,
+      actor: actor.name,
+    });
     await this.deps.queues.enqueueCycle(q.cycleId, 'release');
     const phase = await this.waitForPhase(q.cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
     switch (phase) {
@@ -184,6 +198,13 @@ export class QuarantineService {
       action: 'restart',
       target: { type: 'configuration', id },
       details: { discardedCycleId: q.cycleId, deleteCount: q.deleteCount },
+    });
+    await this.events.publish({
+      event: 'quarantine.restarted',
+      configurationId: id,
+      cycleId: q.cycleId,
+      quarantine: q,
+      actor: actor.name,
     });
     const { agentId } = await this.deps.records.owner(q.cycleId);
     if (agentId) {

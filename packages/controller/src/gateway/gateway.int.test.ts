@@ -4,6 +4,7 @@ import type { ControllerServer } from '../server';
 import { FakeAgent } from '../testing/fake-agent';
 import { Queue } from 'bullmq';
 import { agentUrl, registerAgent, startTestController, TEST_ADMIN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 jest.setTimeout(60_000);
 
@@ -295,7 +296,7 @@ describe('agent gateway', () => {
     const scheduled = await startTestController(redis.url, { schedule: true });
     const queue = new Queue('schedule', {
       connection: { host: '127.0.0.1', port: redis.port },
-      prefix: `${scheduled.options.redisKeyPrefix}:bull`,
+      prefix: new Keys(scheduled.options.redisKeyPrefix).bullPrefix('schedule'),
     });
     try {
       const cfg = await scheduled.service.createConfiguration(

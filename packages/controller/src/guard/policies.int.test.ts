@@ -3,6 +3,7 @@ import type { AccidentalDeleteSettings, Cycle } from '../model';
 import type { ControllerServer } from '../server';
 import type { FakeAgent, FakeObject } from '../testing/fake-agent';
 import { setupConfiguration, startTestController, TEST_ADMIN, TEST_ADMIN_TOKEN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 /*
  * The delete policies through the real pipeline: a real controller on a real Redis, a
@@ -112,7 +113,7 @@ describe('delete policies through the pipeline', () => {
     expect((await cycleRemoving(s, idsOf(groups, 0, 2))).state).toBe('applied');
     expect((await cycleRemoving(s, [...idsOf(groups, 2, 5), ...idsOf(users, 0, 39)])).state).toBe('quarantined');
     expect(await trippedBy(s.cfg)).toEqual([{ rule: 'type:group', value: 10.7, limit: 10, of: 28 }]);
-    const held = await server.redis.hgetall(`${server.options.redisKeyPrefix}:config:${s.cfg}:held`);
+    const held = await server.redis.hgetall(`${new Keys(server.options.redisKeyPrefix).config(s.cfg)}:held`);
     expect(held).toEqual({ user: '60', group: '28' });
     await s.agent.close();
   });

@@ -17,6 +17,8 @@ export interface QuarantineEmailInput {
   staged: { dn: string; objectType: ObjectTypeName }[];
   /** Base URL of the controller's API, e.g. `https://sync.example.com`. */
   publicUrl: string;
+  /** The staged deletes by cause and parent DN, said as `412 moved out of scope from ou=eng` (at most 10 shown). */
+  groups?: readonly string[];
 }
 
 /** Subject and plain-text body of the one email sent per quarantine. */
@@ -39,6 +41,15 @@ export function quarantineEmail(input: QuarantineEmailInput): { subject: string;
       ? 'The creates and updates of this cycle were applied; its deletes are held. Later cycles keep applying creates and updates, and their deletes join the held set until you decide.'
       : 'Nothing of this cycle was applied, and no further cycle runs until you decide.',
     '',
+    ...(input.groups && input.groups.length > 0
+      ? [
+          'The staged deletes by cause and parent:',
+          ...input.groups.slice(0, 10).map((g) => `  ${g}`),
+          ...(input.groups.length > 10 ? [`  and ${input.groups.length - 10} more groups`] : []),
+          `  (all: syncguardctl staged ${cfg.id} --group-by cause)`,
+          '',
+        ]
+      : []),
     `First ${shown.length} of ${input.deleteCount} staged deletes (DN and type):`,
     ...shown.map((s) => `  ${s.dn}  (${s.objectType})`),
     '',

@@ -8,6 +8,7 @@ import { freePort, ManagedProcess, startRedis, waitFor, waitForPort, type RedisS
 import { createServer, type ControllerServer } from '../server';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
 import { TEST_ADMIN, TEST_ADMIN_TOKEN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 /*
  * The controller is killed (SIGKILL) in the middle of an apply and in the middle of a
@@ -82,7 +83,7 @@ afterAll(async () => {
 });
 
 async function cycleField(cycleId: string, field: string): Promise<string | null> {
-  return api.redis.hget(`${prefix}:cycle:${cycleId}`, field);
+  return api.redis.hget(`${new Keys(prefix).cycle(cycleId)}`, field);
 }
 
 async function createsPerObject(cfg: string): Promise<Map<string, number>> {
@@ -161,7 +162,7 @@ it('finishes an apply and a stream interrupted by SIGKILL, each object applied e
   agent.send({ type: 'cycleComplete', value: { configurationId: cfg, cycleId, lastSequence: 3, mode: start.mode } });
   await waitFor(async () => (await cycleField(cycleId, 'phase')) === 'applied', {
     timeoutMs: 30_000,
-    message: 'second cycle applied',
+    message: 'second cycle applied' + (process.env.DUMP ? child?.log : ''),
   });
   expect((await api.service.listObjects(cfg, { limit: 1 })).total).toBe(230);
   creates = await createsPerObject(cfg);

@@ -4,6 +4,7 @@ import type { ConfigurationInput } from '../model';
 import type { ControllerServer } from '../server';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
 import { agentUrl, setupConfiguration, startTestController, TEST_ADMIN, TEST_ADMIN_TOKEN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 jest.setTimeout(90_000);
 
@@ -172,7 +173,10 @@ describe('accidental delete prevention', () => {
     await runCycle(s);
     const status = await server.service.getStatus(s.cfg);
     expect(status.quarantine?.deleteCount).toBe(12);
-    const cycle = await server.redis.hget(`${server.options.redisKeyPrefix}:cycle:${status.quarantine!.cycleId}`, 'acked');
+    const cycle = await server.redis.hget(
+      `${new Keys(server.options.redisKeyPrefix).cycle(status.quarantine!.cycleId)}`,
+      'acked',
+    );
     expect(Number(cycle)).toBeGreaterThanOrEqual(6);
     expect(await total(s.cfg)).toBe(30);
     await s.agent.close();
@@ -250,19 +254,23 @@ describe('accidental delete prevention', () => {
     await s.agent.close();
   });
 
-  it('restart without fixing the source quarantines again, with one new email', async () => {
+  it('restart without fixing the source quarantines again, with one new quarantine email (and one saying it was restarted)', async () => {
     const s = await synced(12);
     removeUsers(s, THRESHOLD);
     const first = await runCycle(s);
-    await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
+    const quarantineMail = (m: { to: string[]; subject: string }) =>
+      m.to.includes(s.email) && m.subject.includes('Delete threshold exceeded');
+    await smtp.waitForMessages(1, { filter: quarantineMail });
     const { cycleId: second } = await server.service.restart(s.cfg, TEST_ADMIN);
     await waitFor(async () => (await server.service.getStatus(s.cfg)).quarantine?.cycleId === second, {
       message: 'quarantined again',
     });
     expect(second).not.toBe(first);
-    await smtp.waitForMessages(2, { filter: (m) => m.to.includes(s.email) });
+    await smtp.waitForMessages(2, { filter: quarantineMail });
+    await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) && m.subject.includes('quarantine restarted') });
     await new Promise((r) => setTimeout(r, 300));
-    expect(mailsTo(s.email)).toHaveLength(2);
+    expect(mailsTo(s.email)).toHaveLength(3);
+    expect(mailsTo(s.email).filter(quarantineMail)).toHaveLength(2);
     expect(await total(s.cfg)).toBe(12);
     await s.agent.close();
   });
@@ -371,7 +379,7 @@ describe('accidental delete prevention', () => {
     await smtp.waitForMessages(1, { filter: (m) => m.to.includes(s.email) });
     const prefix = server.options.redisKeyPrefix;
     // What allowDeletes' first step writes, without the job that would follow it.
-    await server.redis.hset(`${prefix}:cycle:${cycleId}`, 'phase', 'applying', 'released', '1');
+    await server.redis.hset(`${new Keys(prefix).cycle(cycleId)}`, 'phase', 'applying', 'released', '1');
     await server.close();
     server = await startTestController(redis.url, {
       redisKeyPrefix: prefix,
@@ -391,7 +399,7 @@ describe('accidental delete prevention', () => {
     removeUsers(s, THRESHOLD);
     const cycleId = await runCycle(s);
     // The plan is lost: every apply attempt fails, and the cycle fails for good.
-    await server.redis.del(`${server.options.redisKeyPrefix}:cycle:${cycleId}:plan`);
+    await server.redis.del(`${new Keys(server.options.redisKeyPrefix).cycle(cycleId)}:plan`);
     await expect(server.service.allowDeletes(s.cfg, TEST_ADMIN)).rejects.toMatchObject({
       status: 500,
       code: 'SG_ERR_APPLY_FAILED',

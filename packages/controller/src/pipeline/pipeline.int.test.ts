@@ -4,6 +4,7 @@ import { ConflictError } from '../errors';
 import type { ControllerServer } from '../server';
 import { FakeAgent, fakeUsers } from '../testing/fake-agent';
 import { setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
+import { Keys } from '../store/keys';
 
 jest.setTimeout(60_000);
 
@@ -217,7 +218,7 @@ describe('sync pipeline', () => {
     // The cycle's BullMQ job goes when it completes, a moment after the cycle is applied.
     const added = async () => (await server.redis.keys(`${prefix}:*`)).filter((k) => !keysBefore.has(k));
     await waitFor(async () => (await added()).length === 1, { message: 'the cycle job to be removed' });
-    expect(await added()).toEqual([`${prefix}:cycle:${cycleId}`]);
+    expect(await added()).toEqual([`${new Keys(prefix).cycle(cycleId)}`]);
     expect((await server.service.listProvisioningLogs(cfg, { limit: 1000 })).items).toHaveLength(50);
     await agent.close();
   });
@@ -259,7 +260,7 @@ describe('sync pipeline', () => {
     expect(status.state).toBe('error');
     expect(status.lastCycle?.error).toEqual({ code: 'CYCLE_ERROR_LDAP_SIZE_LIMIT', message: 'size limit' });
     expect(await objectIds(cfg)).toEqual([]);
-    expect(await server.redis.exists(`${server.options.redisKeyPrefix}:cycle:${start.cycleId}:batches`)).toBe(0);
+    expect(await server.redis.exists(`${new Keys(server.options.redisKeyPrefix).cycle(start.cycleId)}:batches`)).toBe(0);
     await agent.close();
   });
 

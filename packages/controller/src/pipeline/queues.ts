@@ -16,8 +16,38 @@ export interface PipelineProcessors {
 const CYCLE_ATTEMPTS = 5;
 
 /**
- * The BullMQ queues of the controller, under the prefix `P:bull`:
- * - `cycles`: one job per cycle event (`complete-<cycleId>` after CycleComplete,
+ * How many queues the cycle jobs are sharded over. Fixed: every controller on the same Redis
+ * must agree on it, since a configuration's jobs go to the shard of its tag.
+ */
+export const CYCLE_QUEUE_SHARDS = 4;
+
+/**
+ * `call`, or an error once `ms` have passed: a queue call from an API request fails (503, as
+ * any Redis command that timed out) instead of hanging on a Redis that does not answer. The
+ * call itself may still complete later; every job id makes adding it again harmless.
+ */
+function bounded<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('Command timed out (queue)')), ms);
+  });
+  call.catch(() => undefined);
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The cycle queue shard of a cycle (or configuration) id, from the 8 hex digits that both
+ * begin with (store/keys.ts, "Hash tags"): a configuration's cycles always go to one shard.
+ */
+export function cycleQueueShard(id: string): number {
+  const n = Number.parseInt(id.slice(0, 8), 16);
+  return Number.isFinite(n) ? n % CYCLE_QUEUE_SHARDS : 0;
+}
+
+/**
+ * The BullMQ queues of the controller, each under its own hash-tagged prefix `P:bull:{<name>}`
+ * (a Redis Cluster needs every key of a queue in one slot):
+ * - `cycles-0` to `cycles-3` (CYCLE_QUEUE_SHARDS): one job per cycle event (`complete-<cycleId>` after CycleComplete,
  *   `release-<cycleId>` after allow-deletes). Job ids make enqueueing idempotent; a job
  *   whose worker died is taken over by stalled-job recovery and continues from the
  *   cycle's phase in Redis.
@@ -25,60 +55,70 @@ const CYCLE_ATTEMPTS = 5;
  * - `mail`: one job per quarantine (`mail-<cycleId>`), retried with exponential backoff.
  */
 export class PipelineQueues {
-  readonly cycles: Queue;
+  /** The cycle queue shards, by cycleQueueShard. */
+  readonly cycleShards: readonly Queue[];
   readonly scheduleQueue: Queue;
   readonly mailQueue: Queue;
   private readonly workers: Worker[] = [];
 
+  /**
+   * `producer` adds jobs (from API calls too: it should have a command timeout); `worker` is
+   * duplicated by each Worker for its blocking commands (no timeout, retried without end).
+   */
   constructor(
-    private readonly connection: QueueConnection,
+    private readonly connections: { readonly producer: QueueConnection; readonly worker: QueueConnection },
     private readonly keys: Keys,
     private readonly options: CompiledControllerOptions,
     private readonly logger: Logger,
   ) {
-    const prefix = keys.bullPrefix;
-    this.cycles = new Queue('cycles', { connection, prefix });
-    this.scheduleQueue = new Queue('schedule', { connection, prefix });
-    this.mailQueue = new Queue('mail', { connection, prefix });
-    for (const q of [this.cycles, this.scheduleQueue, this.mailQueue]) {
+    const connection = connections.producer;
+    const queue = (name: string) => new Queue(name, { connection, prefix: keys.bullPrefix(name) });
+    this.cycleShards = Array.from({ length: CYCLE_QUEUE_SHARDS }, (_x, i) => queue(`cycles-${i}`));
+    this.scheduleQueue = queue('schedule');
+    this.mailQueue = queue('mail');
+    for (const q of this.all) {
       q.on('error', (error) => this.logger.error({ err: error, queue: q.name }, 'queue error'));
     }
   }
 
   get all(): Queue[] {
-    return [this.cycles, this.scheduleQueue, this.mailQueue];
+    return [...this.cycleShards, this.scheduleQueue, this.mailQueue];
   }
 
   startWorkers(processors: PipelineProcessors): void {
-    const common = {
-      connection: this.connection,
-      prefix: this.keys.bullPrefix,
+    const common = (name: string) => ({
+      connection: this.connections.worker,
+      prefix: this.keys.bullPrefix(name),
       lockDuration: this.options.jobLockMs,
       stalledInterval: this.options.stalledIntervalMs,
       maxStalledCount: 10,
-    };
-    const cycles = new Worker('cycles', async (job: Job<{ cycleId: string }>) => processors.cycle(job.data.cycleId), {
-      ...common,
-      concurrency: this.options.cycleConcurrency,
     });
-    cycles.on('failed', (job, error) => {
-      if (!job) return;
-      this.logger.error({ err: error, cycleId: job.data.cycleId, attempt: job.attemptsMade }, 'cycle job failed');
-      if (job.attemptsMade >= (job.opts.attempts ?? 1))
-        void processors.cycleGaveUp(job.data.cycleId, error).catch(() => undefined);
+    const cycles = this.cycleShards.map((q) => {
+      const worker = new Worker(q.name, async (job: Job<{ cycleId: string }>) => processors.cycle(job.data.cycleId), {
+        ...common(q.name),
+        // cycleConcurrency is per process: shared out over the shards (at least one job each).
+        concurrency: Math.max(1, Math.ceil(this.options.cycleConcurrency / CYCLE_QUEUE_SHARDS)),
+      });
+      worker.on('failed', (job, error) => {
+        if (!job) return;
+        this.logger.error({ err: error, cycleId: job.data.cycleId, attempt: job.attemptsMade }, 'cycle job failed');
+        if (job.attemptsMade >= (job.opts.attempts ?? 1))
+          void processors.cycleGaveUp(job.data.cycleId, error).catch(() => undefined);
+      });
+      return worker;
     });
     const schedule = new Worker(
       'schedule',
       async (job: Job<{ configurationId: string }>) => processors.tick(job.data.configurationId),
-      { ...common, concurrency: 4 },
+      { ...common('schedule'), concurrency: 4 },
     );
     const mail = new Worker(
       'mail',
       async (job: Job<{ configurationId: string; cycleId: string }>) =>
         processors.mail(job.data.configurationId, job.data.cycleId, job.attemptsMade + 1, job.opts.attempts ?? 1),
-      { ...common, concurrency: 2 },
+      { ...common('mail'), concurrency: 2 },
     );
-    for (const w of [cycles, schedule, mail]) {
+    for (const w of [...cycles, schedule, mail]) {
       w.on('error', (error) => this.logger.error({ err: error, queue: w.name }, 'worker error'));
       this.workers.push(w);
     }
@@ -88,47 +128,57 @@ export class PipelineQueues {
   async enqueueCycle(cycleId: string, reason: 'complete' | 'release' | 'recover'): Promise<void> {
     // Recovery may repeat, at most once a minute per cycle; the processor is safe to run twice.
     const jobId = reason === 'recover' ? `recover-${cycleId}-${Math.floor(Date.now() / 60_000)}` : `${reason}-${cycleId}`;
-    await this.cycles.add(
-      'cycle',
-      { cycleId },
-      {
-        jobId,
-        attempts: CYCLE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: 1000 },
-        // A done job holds nothing the cycle record does not: it goes, so that a quiet cycle
-        // adds one key to Redis (the cycle record). A failed one stays a week for diagnosis.
-        removeOnComplete: true,
-        removeOnFail: { age: 7 * 24 * 3600 },
-      },
+    await this.bounded(
+      this.cycleShards[cycleQueueShard(cycleId)]!.add(
+        'cycle',
+        { cycleId },
+        {
+          jobId,
+          attempts: CYCLE_ATTEMPTS,
+          backoff: { type: 'exponential', delay: 1000 },
+          // A done job holds nothing the cycle record does not: it goes, so that a quiet cycle
+          // adds one key to Redis (the cycle record). A failed one stays a week for diagnosis.
+          removeOnComplete: true,
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      ),
     );
   }
 
   /** Queues the quarantine email of a cycle; a second call for the same cycle adds nothing. */
   async enqueueMail(configurationId: string, cycleId: string): Promise<void> {
-    await this.mailQueue.add(
-      'quarantine-email',
-      { configurationId, cycleId },
-      {
-        jobId: `mail-${cycleId}`,
-        attempts: this.options.mailAttempts,
-        backoff: { type: 'exponential', delay: this.options.mailBackoffMs },
-        removeOnComplete: { age: 30 * 24 * 3600 },
-        removeOnFail: { age: 30 * 24 * 3600 },
-      },
+    await this.bounded(
+      this.mailQueue.add(
+        'quarantine-email',
+        { configurationId, cycleId },
+        {
+          jobId: `mail-${cycleId}`,
+          attempts: this.options.mailAttempts,
+          backoff: { type: 'exponential', delay: this.options.mailBackoffMs },
+          removeOnComplete: { age: 30 * 24 * 3600 },
+          removeOnFail: { age: 30 * 24 * 3600 },
+        },
+      ),
     );
   }
 
   async schedule(cfg: StoredConfiguration): Promise<void> {
     if (!this.options.schedule) return;
-    await this.scheduleQueue.upsertJobScheduler(
-      `cfg-${cfg.id}`,
-      { every: cfg.syncIntervalSeconds * 1000 },
-      { name: 'tick', data: { configurationId: cfg.id }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    await this.bounded(
+      this.scheduleQueue.upsertJobScheduler(
+        `cfg-${cfg.id}`,
+        { every: cfg.syncIntervalSeconds * 1000 },
+        { name: 'tick', data: { configurationId: cfg.id }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      ),
     );
   }
 
   async unschedule(configurationId: string): Promise<void> {
-    await this.scheduleQueue.removeJobScheduler(`cfg-${configurationId}`);
+    await this.bounded(this.scheduleQueue.removeJobScheduler(`cfg-${configurationId}`));
+  }
+
+  private bounded<T>(call: Promise<T>): Promise<T> {
+    return bounded(call, this.options.redisCommandTimeoutMs);
   }
 
   /** Stops the workers (running jobs finish, or are handed back after lockDuration) and closes the queues. */

@@ -9,9 +9,17 @@ import type { AuditLog } from './audit-log';
 import type { Keys } from './keys';
 
 /**
- * The configurations' settings in Redis (`P:config:{id}`, JSON, and the `P:configs` index)
- * and their state field, as every service reads them; creating, changing and removing one
- * (each in one transaction with its audit entry).
+ * The configurations' settings in Redis (`P:{C}:config:<id>`, JSON, and the `P:{g}:configs`
+ * index) and their state field, as every service reads them; creating, changing and removing
+ * one, with its audit entry.
+ *
+ * A configuration's keys and the global index and audit stream lie in different Redis
+ * Cluster slots (keys.ts, "Hash tags"), so each change is two transactions, in the order that
+ * a crash between them leaves nothing untrue behind: a new configuration is written before
+ * it is listed (a crash leaves an unlisted record, which nothing reads, and the call failed);
+ * a change and a removal are audited first and then made (a crash leaves an audit entry of a
+ * change that did not happen, never a change that no entry records); a removed configuration
+ * leaves the list before its keys go.
  */
 export class ConfigurationStore implements ConfigurationRecords, ConfigurationReader, AgentConfigurations {
   constructor(
@@ -24,7 +32,10 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
   async list(): Promise<StoredConfiguration[]> {
     const ids = await this.redis.zrange(this.keys.configs, 0, -1);
     if (ids.length === 0) return [];
-    const values = await this.redis.mget(...ids.map((id) => this.keys.config(id)));
+    // One GET per configuration (an MGET may not span Cluster slots), sent together.
+    const values: (string | null)[] = [];
+    for (let i = 0; i < ids.length; i += 1000)
+      values.push(...(await Promise.all(ids.slice(i, i + 1000).map((id) => this.redis.get(this.keys.config(id))))));
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as StoredConfiguration);
   }
 
@@ -50,28 +61,37 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
   }
 
   async create(cfg: StoredConfiguration, entry: AuditRecord): Promise<void> {
-    const tx = this.redis.multi();
-    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-    tx.zadd(this.keys.configs, Date.parse(cfg.createdAt), cfg.id);
-    tx.hset(this.keys.state(cfg.id), 'state', 'pending');
-    await this.audit.record(entry, tx);
-    await tx.exec();
+    const own = this.redis.multi();
+    own.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    own.hset(this.keys.state(cfg.id), 'state', 'pending');
+    throwOnError(await own.exec());
+    const listed = this.redis.multi();
+    listed.zadd(this.keys.configs, Date.parse(cfg.createdAt), cfg.id);
+    await this.audit.record(entry, listed);
+    throwOnError(await listed.exec());
   }
 
   async update(cfg: StoredConfiguration, entry: AuditRecord, options: { resetSynced?: boolean } = {}): Promise<void> {
+    await this.audit.record(entry);
+    if (!options.resetSynced) {
+      await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+      return;
+    }
+    // The settings and what a new target forgets share the configuration's slot: one transaction.
     const tx = this.redis.multi();
     tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-    if (options.resetSynced) {
-      tx.del(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
-      tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
-    }
-    await this.audit.record(entry, tx);
-    await tx.exec();
+    tx.del(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
+    tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
+    const results = await tx.exec();
+    for (const [error] of results ?? []) if (error) throw error;
   }
 
   async remove(id: string, entry: AuditRecord): Promise<void> {
-    const tx = this.redis.multi();
-    tx.del(
+    const unlisted = this.redis.multi();
+    unlisted.zrem(this.keys.configs, id);
+    await this.audit.record(entry, unlisted);
+    throwOnError(await unlisted.exec());
+    await this.redis.del(
       this.keys.config(id),
       this.keys.state(id),
       this.keys.active(id),
@@ -83,9 +103,15 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.lane(id),
       this.keys.retry(id),
       this.keys.plog(id),
+      this.keys.deleteApprovals(id),
+      this.keys.notificationEvents(id),
     );
-    tx.zrem(this.keys.configs, id);
-    await this.audit.record(entry, tx);
-    await tx.exec();
   }
+}
+
+/** A MULTI's results: throws the first command's error (Redis runs the others regardless). */
+function throwOnError(results: [Error | null, unknown][] | null): void {
+  if (results === null) throw new Error('transaction aborted');
+  const failed = results.find(([error]) => error !== null);
+  if (failed) throw failed[0]!;
 }

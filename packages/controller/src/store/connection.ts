@@ -1,60 +1,47 @@
 import type { ConnectionOptions } from 'bullmq';
-import { Redis } from 'ioredis';
-import { ControllerError } from '../errors';
-import { redactUrlCredentials } from '../redact';
-import { checkRedisRequirements } from './redis-requirements';
+import type { Redis } from 'ioredis';
+import { connectRedis, type ConnectedRedis, type RedisSettings } from './redis-connection';
 
-/** A connection to Redis, as the stores take it (and tests that look into Redis). */
+/** A connection to Redis, as the stores take it (and tests that look into Redis): one server, Sentinel or Cluster. */
 export type RedisConnection = Redis;
 
 /** What BullMQ's queues and workers are given to reach Redis. */
 export type QueueConnection = ConnectionOptions;
 
 export interface RedisConnectionsOptions {
-  redisUrl: string;
-  /** Commands of the main connection fail after this instead of hanging on a silent Redis. */
-  commandTimeoutMs: number;
+  /** Where Redis is and how to connect (compileRedisSettings: topology, credentials, TLS, command timeout). */
+  settings: RedisSettings;
   onError: (error: Error) => void;
 }
 
 /**
- * The controller's three connections to Redis: `main` for the stores (with a command
- * timeout: a Redis that stops answering fails API and gateway commands with
- * SG_ERR_UNAVAILABLE instead of hanging them), `queues` for BullMQ (which issues blocking
- * commands, so no timeout) and `subscriber` for pub/sub.
+ * The controller's connections to Redis, one per role (store/redis-connection.ts): `main`
+ * for the stores and `producer` for BullMQ's queues adding jobs, both with the command
+ * timeout (a Redis that stops answering fails API and gateway commands with
+ * SG_ERR_UNAVAILABLE instead of hanging them); `worker` for BullMQ's workers (which block on
+ * Redis, so no timeout) and `subscriber` for pub/sub.
  */
 export class RedisConnections {
-  private constructor(
-    readonly main: Redis,
-    readonly queues: Redis,
-    readonly subscriber: Redis,
-  ) {}
+  readonly main: Redis;
+  readonly producer: Redis;
+  readonly worker: Redis;
+  readonly subscriber: Redis;
 
-  /** Connects all three and checks the server's version and settings; SG_ERR_REDIS when it cannot connect. */
+  private constructor(private readonly connected: ConnectedRedis) {
+    this.main = connected.commands;
+    this.producer = connected.producer;
+    this.worker = connected.worker;
+    this.subscriber = connected.subscriber;
+  }
+
+  /** Connects every role and checks the server's (every Cluster master's) version and settings; SG_ERR_REDIS when it cannot. */
   static async create(options: RedisConnectionsOptions): Promise<RedisConnections> {
-    const main = new Redis(options.redisUrl, {
-      maxRetriesPerRequest: 3,
-      lazyConnect: true,
-      commandTimeout: options.commandTimeoutMs,
-    });
-    const queues = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-    const subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-    const all = [main, queues, subscriber];
-    for (const r of all) r.on('error', options.onError);
-    try {
-      await Promise.all(all.map((r) => r.connect()));
-    } catch (cause) {
-      for (const r of all) r.disconnect();
-      const at = redactUrlCredentials(options.redisUrl);
-      throw new ControllerError('SG_ERR_REDIS', `cannot connect to Redis at ${at}: ${(cause as Error).message}`, { cause });
-    }
-    try {
-      await checkRedisRequirements(main);
-    } catch (error) {
-      for (const r of all) r.disconnect();
-      throw error;
-    }
-    return new RedisConnections(main, queues, subscriber);
+    return new RedisConnections(await connectRedis(options.settings, options.onError));
+  }
+
+  /** Whether they talk to a Redis Cluster. */
+  get cluster(): boolean {
+    return this.connected.cluster;
   }
 
   /** True when Redis answers a PING on the main connection. */
@@ -66,8 +53,8 @@ export class RedisConnections {
     }
   }
 
-  /** Quits each connection in turn (subscriber, queues, main); `step` runs each so that one failure stops none. */
+  /** Quits every connection; `step` runs it so that a failure stops no other close step. */
   async close(step: (name: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
-    for (const r of [this.subscriber, this.queues, this.main]) await step('redis', () => r.quit());
+    await step('redis', () => this.connected.close());
   }
 }

@@ -369,6 +369,7 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
       failed: Number(h.failed ?? 0),
     },
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
+    approvalId: h.approvalId || null,
     ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
   };
 }

@@ -38,11 +38,15 @@ export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
   return out;
 }
 
-/** A command whose wire form was encoded beforehand (see {@link encodeCommand}). */
+/**
+ * A command whose wire form was encoded beforehand (see {@link encodeCommand}). It names its
+ * first key, which a Redis Cluster client routes it by (its arguments are not kept).
+ */
 export class EncodedCommand extends Command {
   constructor(
     name: string,
     private readonly bytes: Buffer,
+    private readonly firstKey: string | Buffer | null,
   ) {
     super(name, [], { replyEncoding: 'utf8' });
   }
@@ -50,11 +54,23 @@ export class EncodedCommand extends Command {
   override toWritable(): Buffer {
     return this.bytes;
   }
+
+  override getKeys(): (string | Buffer)[] {
+    return this.firstKey === null ? [] : [this.firstKey];
+  }
+}
+
+/** The first key of `name args...`: after the script and its key count for EVAL/EVALSHA, else the first argument. */
+function firstKeyOf(name: string, args: readonly Arg[]): string | Buffer | null {
+  const lower = name.toLowerCase();
+  const key = lower === 'eval' || lower === 'evalsha' ? (Number(args[1]) > 0 ? args[2] : undefined) : args[0];
+  if (key === undefined) return null;
+  return typeof key === 'number' ? String(key) : key;
 }
 
 /** `name args...` encoded now, to be queued with `sendCommand`. */
 export function encodedCommand(name: string, args: readonly Arg[]): EncodedCommand {
-  return new EncodedCommand(name, encodeCommand(name, args));
+  return new EncodedCommand(name, encodeCommand(name, args), firstKeyOf(name, args));
 }
 
 /** Queues `name args...` on a pipeline or MULTI, encoded now. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { assertTransition, type CyclePhase } from '../cycles/cycle-phase';
 import { summaryField } from '../pipeline/stored-batch';
+import { isCluster } from './redis-connection';
 import { encodedCommand } from './resp';
 
 /*
@@ -11,7 +12,7 @@ import { encodedCommand } from './resp';
  * results of the ones read as codes are named below, e.g. PersistBatchResult).
  *
  * Called on their own, scripts go by SHA (EVALSHA): the text is sent once per Redis server
- * (SCRIPT LOAD after a NOSCRIPT answer, which means the script did not run, so the call is
+ * (SCRIPT LOAD, on every master of a Cluster, after a NOSCRIPT answer, which means the script did not run, so the call is
  * simply made again; a restarted or failed-over Redis has an empty script cache). Inside a
  * MULTI they go as EVAL with their text: a NOSCRIPT there would fail that one command while
  * the transaction's other commands still ran, which is not a risk worth a smaller request.
@@ -41,7 +42,9 @@ async function bySha<T>(redis: Redis, script: LuaScript, call: () => Promise<T>)
     return await call();
   } catch (error) {
     if (!isNoScript(error)) throw error;
-    await redis.script('LOAD', script.source);
+    // A Cluster sends SCRIPT LOAD to any one node: load it on every master, where the call may go.
+    const nodes = isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
+    await Promise.all(nodes.map((node) => node.script('LOAD', script.source)));
     return call();
   }
 }
@@ -410,7 +413,7 @@ return redis.call('LLEN', KEYS[1])
  * The delete lane (cycles/delete-lane.ts): moves a lane cycle's deletes into the held set
  * instead of its plan, and takes out the held objects the cycle found back in scope, while
  * the cycle is `complete` (else -1 and nothing). KEYS: held set (hash), deletes part (list
- * of delete plan entries `d\t<id>\t...`), cycle hash. ARGV: ids leaving the set.
+ * of delete plan entries `d\t<id>\t...`, or `D\t<id>\t...` with a cause), cycle hash. ARGV: ids leaving the set.
  * Removes the deletes part. Returns the held set's size.
  */
 export const HOLD_DELETES = new LuaScript(
@@ -421,7 +424,7 @@ local n = redis.call('LLEN', KEYS[2])
 for i = 0, n - 1, 1000 do
   local kv = {}
   for _, e in ipairs(redis.call('LRANGE', KEYS[2], i, i + 999)) do
-    local id = string.match(e, '^d\t([^\t]+)\t')
+    local id = string.match(e, '^[dD]\t([^\t]+)\t')
     if not id then return redis.error_reply('not a delete plan entry: ' .. e) end
     kv[#kv + 1] = id
     kv[#kv + 1] = e

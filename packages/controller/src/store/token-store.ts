@@ -26,8 +26,8 @@ export function secretEquals(a: string, b: string): boolean {
 /**
  * API tokens in Redis. The secret is shown once, at creation; Redis keeps only its SHA-256
  * (a 256-bit random secret needs no slow hash). Keys (store/keys.ts), under the prefix:
- * - `apitoken:<id>`: hash {id, name, role, createdAt, lastUsedAt, hash (hex SHA-256 of the token)}
- * - `apitokens`: sorted set of ids scored by creation time (ms)
+ * - `{tokens}:apitoken:<id>`: hash {id, name, role, createdAt, lastUsedAt, hash (hex SHA-256 of the token)}
+ * - `{tokens}:apitokens`: sorted set of ids scored by creation time (ms); one hash tag, since they are written in one MULTI
  *
  * A token reads `sgt_<id>_<secret>`: the id locates the record, then the hashes are
  * compared with crypto.timingSafeEqual.

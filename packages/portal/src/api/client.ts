@@ -9,6 +9,7 @@ import type {
   ProvisioningAction,
   ProvisioningLogEntry,
   Role,
+  StagedDeleteGroup,
 } from './model';
 
 /**
@@ -214,6 +215,17 @@ export class ApiClient {
         cursor: q.cursor,
       }),
     ).then((p) => ({ items: p?.items ?? [], nextCursor: p?.nextCursor ?? null }));
+  }
+  /** The quarantine's held deletes by cause, parent DN or type (empty groups while not quarantined). */
+  stagedGroups(id: string, groupBy: 'cause' | 'parent' | 'type'): Promise<StagedDeleteGroup[]> {
+    return this.request<{ groups?: StagedDeleteGroup[] }>(
+      'GET',
+      withQuery(`/configurations/${encodeURIComponent(id)}/staged-deletes`, { groupBy }),
+    ).then((r) => r?.groups ?? []);
+  }
+  /** Sends a test event to every recipient and webhook of the configuration. */
+  testNotifications(id: string): Promise<{ eventId: string; deliveries: number }> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/notifications/test`, {});
   }
   allowDeletes(id: string): Promise<AllowDeletesResult> {
     return this.request('POST', `/configurations/${encodeURIComponent(id)}/allow-deletes`, {});

@@ -1,8 +1,10 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { Agent, AllowDeletesResult, Configuration, ConfigurationStatus, Cycle } from '../api/model';
+import type { Agent, AllowDeletesResult, Configuration, ConfigurationStatus, Cycle, StagedDeleteGroup } from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
+import { HeldDeletes } from '../components/held-deletes';
+import { NotificationsCard } from '../components/notifications-card';
 import { ConfirmDialog, ErrorNotice, KebabMenu, Loading, Notice, StateBadge, type MenuItem } from '../components/ui';
 import {
   formatAgo,
@@ -27,6 +29,8 @@ interface Info {
   cycles: Cycle[];
   /** Agent names by id (empty when the agents could not be read). */
   agentNames: Map<string, string>;
+  /** While quarantined: the held deletes by cause and by parent OU. */
+  held: { byCause: StagedDeleteGroup[]; byParent: StagedDeleteGroup[] };
 }
 
 type Outcome =
@@ -52,7 +56,21 @@ export function ConfigurationPage({ id }: { id: string }) {
         client.listCycles(id, 10).catch(() => [] as Cycle[]),
         client.listAgents().catch(() => [] as Agent[]),
       ]);
-      return { configuration, status, cycles, agentNames: new Map(agents.map((a) => [a.id, a.name])) };
+      const none: StagedDeleteGroup[] = [];
+      const [byCause, byParent] =
+        status.state === 'quarantined'
+          ? await Promise.all([
+              client.stagedGroups(id, 'cause').catch(() => none),
+              client.stagedGroups(id, 'parent').catch(() => none),
+            ])
+          : [none, none];
+      return {
+        configuration,
+        status,
+        cycles,
+        agentNames: new Map(agents.map((a) => [a.id, a.name])),
+        held: { byCause, byParent },
+      };
     },
     [client, id],
     awaiting ? FAST_POLL_MS : SLOW_POLL_MS,
@@ -321,6 +339,8 @@ export function ConfigurationPage({ id }: { id: string }) {
               </dl>
             </div>
           </div>
+          {quarantined ? <HeldDeletes byCause={data.held.byCause} byParent={data.held.byParent} /> : null}
+          <NotificationsCard id={id} events={status.notifications ?? []} canWrite={canWrite} />
           <CyclesTable id={id} cycles={data.cycles} />
         </>
       ) : null}

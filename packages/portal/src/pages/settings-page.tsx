@@ -5,6 +5,7 @@ import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { ErrorNotice, Loading, Notice } from '../components/ui';
 import {
+  notificationsPatchOf,
   policyFormOf,
   policyPatchOf,
   settingsFieldOf,
@@ -17,6 +18,12 @@ import { useLoad } from '../use-load';
 
 interface Form extends PolicyForm {
   notificationEmail: string;
+  /** One address a line. */
+  notifyEmails: string;
+  /** One URL a line. */
+  webhooks: string;
+  /** Write-only: empty unless typed. */
+  webhookSecret: string;
   enabled: boolean;
   threshold: string;
   countDisables: boolean;
@@ -27,6 +34,9 @@ interface Form extends PolicyForm {
 function formOf(c: Configuration): Form {
   return {
     notificationEmail: c.notificationEmail ?? '',
+    notifyEmails: (c.notifications?.emails ?? []).join('\n'),
+    webhooks: (c.notifications?.webhooks ?? []).map((w) => w.url).join('\n'),
+    webhookSecret: '',
     enabled: c.accidentalDeletes.enabled,
     threshold: String(c.accidentalDeletes.threshold),
     countDisables: c.accidentalDeletes.countDisables ?? false,
@@ -137,6 +147,7 @@ export function SettingsPage({ id }: { id: string }) {
     setSaved(false);
     const patch: ConfigurationPatch = {
       notificationEmail: form.notificationEmail.trim() === '' ? null : form.notificationEmail.trim(),
+      notifications: notificationsPatchOf(form.notifyEmails, form.webhooks, form.webhookSecret),
       accidentalDeletes: {
         enabled: form.enabled,
         threshold: thresholdValue(form.threshold) as number,
@@ -198,6 +209,57 @@ export function SettingsPage({ id }: { id: string }) {
                 Receives one email when a cycle is quarantined. Leave empty for nobody.
               </p>
               {fieldError('notificationEmail')}
+            </div>
+            <div class="field">
+              <label for="notifyEmails">More recipients</label>
+              <textarea
+                id="notifyEmails"
+                rows={3}
+                value={form.notifyEmails}
+                onInput={(e) => set({ notifyEmails: (e.target as HTMLTextAreaElement).value })}
+                aria-invalid={errors.notifyEmails ? 'true' : undefined}
+                aria-describedby={describedBy('notifyEmails', 'notifyEmails-help')}
+                data-testid="notify-emails-input"
+              />
+              <p id="notifyEmails-help" class="help">
+                One address a line (at most 20 with the one above): every event goes to each, once.
+              </p>
+              {fieldError('notifyEmails')}
+            </div>
+            <div class="field">
+              <label for="webhooks">Webhooks</label>
+              <textarea
+                id="webhooks"
+                rows={2}
+                value={form.webhooks}
+                onInput={(e) => set({ webhooks: (e.target as HTMLTextAreaElement).value })}
+                aria-invalid={errors.webhooks ? 'true' : undefined}
+                aria-describedby={describedBy('webhooks', 'webhooks-help')}
+                data-testid="webhooks-input"
+              />
+              <p id="webhooks-help" class="help">
+                One URL a line (at most 5): each event is POSTed as JSON, signed with HMAC-SHA256 in X-Syncguard-Signature.
+              </p>
+              {fieldError('webhooks')}
+            </div>
+            <div class="field">
+              <label for="webhookSecret">Webhook secret</label>
+              <input
+                id="webhookSecret"
+                type="password"
+                autocomplete="new-password"
+                value={form.webhookSecret}
+                onInput={(e) => set({ webhookSecret: (e.target as HTMLInputElement).value })}
+                aria-invalid={errors.webhookSecret ? 'true' : undefined}
+                aria-describedby={describedBy('webhookSecret', 'webhookSecret-help')}
+                data-testid="webhook-secret-input"
+              />
+              <p id="webhookSecret-help" class="help">
+                {(c?.notifications?.webhooks ?? []).some((w) => w.secretSet) ? 'Secrets are set and never shown. ' : ''}
+                Typed here (16 characters or more), it is set for every URL above; left empty, each URL keeps its secret (a new
+                URL needs one).
+              </p>
+              {fieldError('webhookSecret')}
             </div>
             <div class="field field-check">
               <input
