@@ -12,11 +12,15 @@ describe('webhook signature and ids', () => {
   });
 
   it('gives the same event of the same cycle one id, and others another', () => {
-    const a = cycleEventId('quarantine.started', 'c1', 'y1');
+    const c1 = '0a1b2c3d-0000-4000-8000-000000000001';
+    const a = cycleEventId('quarantine.started', c1, 'y1');
     expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(cycleEventId('quarantine.started', 'c1', 'y1')).toBe(a);
-    expect(cycleEventId('quarantine.released', 'c1', 'y1')).not.toBe(a);
-    expect(cycleEventId('quarantine.started', 'c1', 'y2')).not.toBe(a);
+    // In its configuration's Redis Cluster slot: it begins with the configuration id's 8 hex digits.
+    expect(a.slice(0, 8)).toBe('0a1b2c3d');
+    expect(cycleEventId('quarantine.started', c1, 'y1')).toBe(a);
+    expect(cycleEventId('quarantine.released', c1, 'y1')).not.toBe(a);
+    expect(cycleEventId('quarantine.started', c1, 'y2')).not.toBe(a);
+    expect(cycleEventId('quarantine.started', '9f8e7d6c-0000-4000-8000-000000000001', 'y1')).not.toBe(a);
     expect(endpointKey('email', 'Ops@Example.com')).toBe(endpointKey('email', 'ops@example.com'));
     expect(endpointKey('webhook', 'https://a.example/h')).not.toBe(endpointKey('email', 'https://a.example/h'));
   });
