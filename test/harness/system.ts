@@ -106,6 +106,8 @@ export interface ConfigurationBody {
   syncIntervalSeconds?: number;
   accidentalDeletes?: DeletePolicyBody;
   notificationEmail?: string | null;
+  /** `{type: 'cloudDirectory'}` (default) or a SCIM target (see the contract's "Targets"). */
+  target?: Record<string, unknown>;
   notifications?: { emails?: string[]; webhooks?: { url: string; secret?: string | null }[] };
 }
 

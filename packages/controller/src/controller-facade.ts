@@ -29,6 +29,7 @@ import type {
 import { limitOf } from './page-limit';
 import type { ConfigurationStore } from './store/configuration-store';
 import type { Target } from './targets/target';
+import { matchesFilter, scimResourceOf, type ScimEqFilter } from './targets/scim/scim-view';
 
 export interface ControllerFacadeDeps {
   agents: AgentRegistry;
@@ -166,6 +167,36 @@ export class ControllerFacade implements ControllerService {
     if (query.type !== undefined && query.type !== 'user' && query.type !== 'group')
       throw new ValidationError('type', 'must be user or group');
     return this.deps.target.listObjects(id, { type: query.type, limit: limitOf(query.limit, 100), cursor: query.cursor });
+  }
+
+  /**
+   * The cloud directory's users or groups as SCIM resources, from `startIndex` (1-based),
+   * at most `count`, optionally filtered by one `eq`. Read by walking the directory in
+   * pages (a filter or a far startIndex reads every object before it).
+   */
+  async listScimResources(
+    id: string,
+    type: ObjectTypeName,
+    query: { filter: ScimEqFilter | null; startIndex: number; count: number; baseUrl: string },
+  ): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
+    await this.deps.configs.get(id);
+    const resources: Record<string, unknown>[] = [];
+    let matched = 0;
+    let cursor: string | undefined;
+    const from = query.startIndex - 1;
+    for (;;) {
+      const page = await this.deps.target.listObjects(id, { type, limit: 1000, cursor });
+      if (!query.filter && from >= page.total) return { totalResults: page.total, resources };
+      for (const o of page.items) {
+        const r = scimResourceOf(o, query.baseUrl);
+        if (query.filter && !matchesFilter(r, query.filter)) continue;
+        if (matched >= from && resources.length < query.count) resources.push(r);
+        matched += 1;
+      }
+      if (!query.filter && resources.length >= query.count) return { totalResults: page.total, resources };
+      if (!page.nextCursor) return { totalResults: query.filter ? matched : page.total, resources };
+      cursor = page.nextCursor;
+    }
   }
 
   async listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>> {

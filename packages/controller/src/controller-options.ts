@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { DEFAULT_LIMITS } from '@syncguard/protocol';
 import { ConfigError, InvalidSettingsError } from './errors';
 import { redactUrlCredentials } from './redact';
+import { parseSecretKey } from './secrets/secret-box';
 import { compileRedisSettings, type RedisSettings } from './store/redis-connection';
 
 /**
@@ -60,6 +61,17 @@ export interface ControllerOptions {
    * (e.g. `openssl rand -base64 32`): it is tried by anyone who reaches the port.
    */
   adminToken: string;
+  /**
+   * The key that seals stored secrets (SCIM target tokens and client secrets) with AES-256-GCM
+   * (SYNCGUARD_SECRET_KEY): 32 bytes as base64 (`openssl rand -base64 32`) or 64 hex digits.
+   * Unset: no secret can be stored, so SCIM targets are refused.
+   */
+  secretKey?: string;
+  /**
+   * Earlier secret keys, comma-separated (SYNCGUARD_SECRET_KEY_PREVIOUS): they still open what
+   * they sealed while secrets move to `secretKey` (key rotation, see the README).
+   */
+  previousSecretKeys?: string;
   /** SMTP server for quarantine notifications, e.g. `smtp://127.0.0.1:2525`. Unset: no email is sent (the status says so). */
   smtpUrl?: string;
   /** Sender address of notifications. Default `syncguard@localhost`. */
@@ -170,6 +182,8 @@ export interface CompiledControllerOptions {
   readonly redisKeyPrefix: string;
   readonly redisCommandTimeoutMs: number;
   readonly adminToken: string;
+  /** The current secret key and the earlier ones (null: none set). */
+  readonly secretKeys: { readonly current: Buffer; readonly previous: readonly Buffer[] } | null;
   readonly smtpUrl: string | null;
   readonly mailFrom: string;
   readonly publicUrl: string | null;
@@ -318,6 +332,30 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
       );
     return token;
   }, '');
+  const secretKeys = check((): CompiledControllerOptions['secretKeys'] => {
+    const current = text('secretKey', options.secretKey, null);
+    const previous = text('previousSecretKeys', options.previousSecretKeys, null);
+    const parse = (name: string, value: string): Buffer => {
+      const key = parseSecretKey(value);
+      if (!key) throw new ConfigError(name, 'must be 32 bytes as base64 (openssl rand -base64 32) or 64 hex digits');
+      return key;
+    };
+    if (current === null) {
+      if (previous !== null)
+        throw new ConfigError('previousSecretKeys', 'needs secretKey (SYNCGUARD_SECRET_KEY), the key that seals');
+      return null;
+    }
+    return Object.freeze({
+      current: parse('secretKey', current),
+      previous: Object.freeze(
+        (previous ?? '')
+          .split(',')
+          .map((k) => k.trim())
+          .filter((k) => k !== '')
+          .map((k) => parse('previousSecretKeys', k)),
+      ),
+    });
+  }, null);
   const prefix = check(() => {
     const value = text('redisKeyPrefix', options.redisKeyPrefix, 'syncguard')!;
     if (!/^[A-Za-z0-9_.:-]+$/.test(value)) throw new ConfigError('redisKeyPrefix', 'may only hold letters, digits and _ . : -');
@@ -367,6 +405,7 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     redisKeyPrefix: prefix,
     redisCommandTimeoutMs,
     adminToken,
+    secretKeys,
     smtpUrl: check(() => url('smtpUrl', text('smtpUrl', options.smtpUrl, null), ['smtp:', 'smtps:']), null),
     mailFrom,
     publicUrl: check(

@@ -1,3 +1,4 @@
+import type { ScimEqFilter } from './targets/scim/scim-view';
 import type {
   Actor,
   Agent,
@@ -104,6 +105,13 @@ export interface ControllerService {
   ): Promise<{ total: number } & Page<CloudObject>>;
 
   listAudit(query: { limit?: number; cursor?: string }): Promise<Page<AuditEntry>>;
+
+  /** The cloud directory's users or groups as SCIM 2.0 resources (the read-only /scim/v2 view). */
+  listScimResources(
+    id: string,
+    type: ObjectTypeName,
+    query: { filter: ScimEqFilter | null; startIndex: number; count: number; baseUrl: string },
+  ): Promise<{ totalResults: number; resources: Record<string, unknown>[] }>;
 
   /**
    * Writes one audit entry for an action that no other method records: API token create

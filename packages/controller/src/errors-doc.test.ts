@@ -22,6 +22,7 @@ const ENGINE_SOURCES = [
   'notifications',
   'store',
   'targets',
+  'secrets',
 ];
 
 function sources(entry: string): string[] {

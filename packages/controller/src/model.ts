@@ -100,6 +100,57 @@ export interface ProtectedObjectSettings {
 
 export type ConfigurationState = 'pending' | 'healthy' | 'quarantined' | 'error';
 
+/** Where a configuration's cycles are applied: the built-in cloud directory (the default) or a SCIM 2.0 service provider. */
+export type TargetSettings = CloudDirectoryTargetSettings | ScimTargetSettings;
+
+export interface CloudDirectoryTargetSettings {
+  type: 'cloudDirectory';
+}
+
+/**
+ * A SCIM 2.0 target as the API shows it: secrets are write-only (`token: null, tokenSet: true`).
+ * Stored, the secrets are sealed with SYNCGUARD_SECRET_KEY ({@link StoredScimAuth}).
+ */
+export interface ScimTargetSettings {
+  type: 'scim';
+  /** The service provider's base URL (http or https), e.g. `https://app.example.com/scim/v2`. */
+  baseUrl: string;
+  auth: ScimAuthView;
+  /** `delete` (the default): DELETE the resource; `deactivate`: PATCH `active: false` (users; groups are deleted). */
+  deleteMode: 'delete' | 'deactivate';
+  /** Requests in flight at once, 1 to 64. Default 4. */
+  concurrency: number;
+  /** Most requests per second (token bucket), or null (the default): no limit but the peer's 429s. */
+  maxRequestsPerSecond: number | null;
+  /** Quarantine with `TargetFailures` when at least this percent of a cycle's operations fail (and at least 50). Default 40. */
+  failureQuarantinePercent: number;
+  /** Seconds one request may take before it is retried. Default 30. */
+  requestTimeoutSeconds: number;
+  /** Overrides of the default mapping (see docs/scim.md); null: the default for the directory. */
+  mapping: ScimMappingSettings | null;
+}
+
+export type ScimAuthView =
+  | { type: 'bearer'; token: null; tokenSet: boolean }
+  | { type: 'oauth2'; tokenUrl: string; clientId: string; clientSecret: null; clientSecretSet: boolean; scope: string | null };
+
+/** The mapping of source attributes to SCIM attributes. */
+export interface ScimMappingSettings {
+  /** `openldap`, `ad`, or `auto` (the default): AD when an object carries `objectGUID` or `sAMAccountName`. */
+  directory: 'auto' | 'openldap' | 'ad';
+  /** SCIM attribute -> source attribute (null: not sent), over the directory's defaults. */
+  user: Record<string, string | null>;
+  group: Record<string, string | null>;
+}
+
+export type StoredScimAuth =
+  | { type: 'bearer'; tokenSealed: string }
+  | { type: 'oauth2'; tokenUrl: string; clientId: string; clientSecretSealed: string; scope: string | null };
+
+/** A SCIM target as stored: its secrets sealed (AES-256-GCM with SYNCGUARD_SECRET_KEY). */
+export type StoredScimTargetSettings = Omit<ScimTargetSettings, 'auth'> & { auth: StoredScimAuth };
+export type StoredTargetSettings = CloudDirectoryTargetSettings | StoredScimTargetSettings;
+
 export interface Configuration {
   id: string;
   name: string;
@@ -110,6 +161,8 @@ export interface Configuration {
   accidentalDeletes: AccidentalDeleteSettings;
   /** Where quarantine notifications go; null for nobody. Counts as one of `notifications.emails`. */
   notificationEmail: string | null;
+  /** Where cycles are applied. Default `{type: 'cloudDirectory'}`. */
+  target: TargetSettings;
   /** Email recipients and signed webhooks of the configuration's events (webhook secrets never shown). */
   notifications: { emails: string[]; webhooks: WebhookView[] };
   state: ConfigurationState;
@@ -117,10 +170,15 @@ export interface Configuration {
   updatedAt: string;
 }
 
-/** A configuration as stored: its settings without the state, which is kept apart. */
-export type StoredConfiguration = Omit<Configuration, 'state' | 'notifications'> & {
+/**
+ * A configuration as stored: its settings without the state, which is kept apart, and with
+ * its target's secrets sealed.
+ */
+export type StoredConfiguration = Omit<Configuration, 'state' | 'notifications' | 'target'> & {
   /** Absent in configurations stored before notifications: none but `notificationEmail`. */
   notifications?: NotificationSettings;
+  /** Absent in configurations stored before targets: the cloud directory. */
+  target?: StoredTargetSettings;
 };
 
 /** Body of POST /configurations; PATCH takes any subset (nested objects merge). */
@@ -132,6 +190,8 @@ export interface ConfigurationInput {
   accidentalDeletes?: Partial<AccidentalDeleteSettings>;
   notificationEmail?: string | null;
   notifications?: NotificationSettingsInput;
+  /** A SCIM target's `auth` takes the secrets in clear (`token`, `clientSecret`); reads never show them. */
+  target?: Record<string, unknown>;
 }
 
 export type ConfigurationPatch = Partial<Omit<ConfigurationInput, 'source'>> & { source?: Partial<SourceSettings> };
@@ -270,7 +330,13 @@ export interface DeleteApproval {
 export type NotificationStatus = 'none' | 'pending' | 'sent' | 'failed';
 
 export interface Quarantine {
-  reason: 'TooManyDeletes';
+  /**
+   * `TooManyDeletes`: the delete guard held the cycle before anything was applied.
+   * `TargetFailures`: the target refused at least `failureQuarantinePercent` (and at least 50)
+   * of the cycle's operations; its apply stopped there (`deleteCount` is then the failed
+   * operations and `threshold` the limit they reached).
+   */
+  reason: 'TooManyDeletes' | 'TargetFailures';
   deleteCount: number;
   threshold: number;
   /** Every rule of the delete policy that tripped, with the value the cycle reached and the limit. */

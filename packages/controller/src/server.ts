@@ -45,6 +45,9 @@ import { Keys } from './store/keys';
 import { Scripts } from './store/scripts';
 import { CloudDirectoryTarget } from './store/cloud-directory';
 import type { Target } from './targets/target';
+import { Targets, type ScimClientTuning } from './targets/target-resolver';
+import { ScimRecordStore } from './store/scim-record-store';
+import { SecretBox } from './secrets/secret-box';
 
 type State = 'created' | 'running' | 'draining' | 'stopped';
 
@@ -80,6 +83,8 @@ export interface CreateServerExtras {
   logger?: Logger;
   /** Wraps the target (tests: a target whose operations fail on demand). */
   wrapTarget?: (target: Target) => Target;
+  /** The SCIM client's retry timing (tests: short backoffs). */
+  scimTuning?: ScimClientTuning;
 }
 
 /** Builds a controller from its options. Connects to Redis but does not listen until `listen()`. */
@@ -98,6 +103,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   const scripts = new Scripts(redis);
   const cloudDirectory = new CloudDirectoryTarget(redis, keys);
   const target = extras.wrapTarget ? extras.wrapTarget(cloudDirectory) : cloudDirectory;
+  const secrets = opts.secretKeys ? new SecretBox(opts.secretKeys.current, opts.secretKeys.previous) : null;
+  const targets = new Targets(target, new ScimRecordStore(redis, keys), secrets, extras.scimTuning);
   const audit = new AuditLog(redis, keys);
   const plog = new ProvisioningLog(redis, keys, opts.historyRetentionDays * 86_400_000);
   const gatewayLogger = logger.child({ component: 'gateway' });
@@ -168,7 +175,8 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycleRecords,
     options: opts,
     logger,
-    target,
+    targets,
+    secrets,
     configs,
     agents,
     cycles,
@@ -223,7 +231,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
 
   const processor = new CycleProcessor(
     { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
-    target,
+    targets,
     metrics,
     logger.child({ component: 'pipeline' }),
     opts.applyChunkSize,

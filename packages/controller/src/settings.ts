@@ -55,6 +55,13 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = Object.freeze([
     'longest wait for one Redis command (default 3000)',
   ),
   s('SYNCGUARD_ADMIN_TOKEN', 'adminToken', 'string', 'bootstrap admin API token, 32+ characters (required)', 'admin-token'),
+  s(
+    'SYNCGUARD_SECRET_KEY',
+    'secretKey',
+    'string',
+    'key sealing stored secrets (SCIM targets), 32 bytes base64 or hex (default none: no SCIM target)',
+  ),
+  s('SYNCGUARD_SECRET_KEY_PREVIOUS', 'previousSecretKeys', 'string', 'earlier secret keys, comma-separated (key rotation)'),
   s('SMTP_URL', 'smtpUrl', 'string', 'SMTP server for notifications, smtp:// or smtps:// (default none)', 'smtp-url'),
   s('SYNCGUARD_MAIL_FROM', 'mailFrom', 'string', 'sender of notifications (default syncguard@localhost)', 'mail-from'),
   s('SYNCGUARD_PUBLIC_URL', 'publicUrl', 'string', 'how admins reach this controller, used in emails', 'public-url'),

@@ -1,6 +1,6 @@
 /**
  * @syncguard/testkit: real servers for tests, started as processes on free loopback
- * ports (no Docker): OpenLDAP's slapd, a Samba AD DC, redis-server and an SMTP server.
+ * ports (no Docker): OpenLDAP's slapd, a Samba AD DC, redis-server, an SMTP server and an in-process SCIM 2.0 peer.
  */
 export { freePort, waitForPort, waitFor, sleep } from './ports';
 export { ManagedProcess } from './process';
@@ -14,4 +14,5 @@ export { SmtpSink, startSmtp, type ReceivedMail } from './smtp';
 export { duplicateTopLevelKeys } from './log-lines';
 export { makeTestCertificates, type TestCertificates } from './certificates';
 export { usersLdif, userLdif, groupLdif, userDns, type SampleUser } from './ldif';
+export { ScimPeer, ENTERPRISE_USER_SCHEMA, type ScimPeerOptions, type ScimRequest, type ScimResource } from './scim-peer';
 export { WebhookReceiver, startWebhookReceiver, type ReceivedRequest } from './webhook-receiver';

@@ -18,6 +18,7 @@ import { configurationRoutes } from './configuration-routes';
 import { API_ERROR_CODES, sendError, toApiError } from './errors';
 import { DEFAULT_PORTAL_DIR, registerPortal } from './portal';
 import { registerQueuesDashboard } from './queues-dashboard';
+import { scimRoutes } from './scim-routes';
 import { sharedSchemas } from './schemas';
 import { refreshScrapeGauges } from './scrape';
 import { tokenRoutes } from './token-routes';
@@ -245,6 +246,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       await tokenRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
+  );
+
+  // The cloud directory as read-only SCIM 2.0, with the API's tokens.
+  await app.register(
+    async (scim) => {
+      scim.addHook('onRequest', authHook(auth, limiter));
+      await scimRoutes(scim, ctx);
+    },
+    { prefix: '/scim/v2' },
   );
 
   if (deps.queues && deps.queues.length > 0) {

@@ -111,6 +111,11 @@ export class InMemoryControllerService implements ControllerService {
     return { id, token: `agent-secret-${id}-${randomUUID()}` };
   }
 
+  async listScimResources(id: string): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
+    await this.getConfiguration(id);
+    return { totalResults: 0, resources: [] };
+  }
+
   async listConfigurations(): Promise<Configuration[]> {
     return [...this.configurations.values()];
   }
@@ -129,6 +134,7 @@ export class InMemoryControllerService implements ControllerService {
       syncIntervalSeconds: input.syncIntervalSeconds ?? 120,
       accidentalDeletes: { ...DEFAULT_ACCIDENTAL_DELETES, ...input.accidentalDeletes },
       notificationEmail: input.notificationEmail ?? null,
+      target: { type: 'cloudDirectory' },
       notifications: {
         emails: input.notifications?.emails ?? [],
         webhooks: (input.notifications?.webhooks ?? []).map((w) => ({ url: w.url, secret: null, secretSet: true })),

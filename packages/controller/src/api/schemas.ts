@@ -124,6 +124,54 @@ const accidentalDeleteProperties = {
   },
 } as const;
 
+/** `target`: checked in full by the configuration service (targets/target-settings.ts), which names the bad field. */
+const targetInput = {
+  type: 'object',
+  description:
+    'Where cycles are applied: {"type": "cloudDirectory"} (default) or a SCIM 2.0 service provider {"type": "scim", baseUrl, auth, deleteMode, concurrency, maxRequestsPerSecond, failureQuarantinePercent, requestTimeoutSeconds, mapping}. auth: {"type": "bearer", token} or {"type": "oauth2", tokenUrl, clientId, clientSecret, scope}; secrets are write-only and stored encrypted (needs SYNCGUARD_SECRET_KEY).',
+  required: [],
+  properties: {
+    type: { type: 'string', enum: ['cloudDirectory', 'scim'] },
+    baseUrl: { type: 'string' },
+    auth: { type: 'object' },
+    deleteMode: { type: 'string', enum: ['delete', 'deactivate'] },
+    concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+    maxRequestsPerSecond: { type: ['number', 'null'] },
+    failureQuarantinePercent: { type: 'number' },
+    requestTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 600 },
+    mapping: { type: ['object', 'null'] },
+  },
+} as const;
+
+/** A target as read: secrets never shown (`token: null, tokenSet: true`). */
+const targetOutput = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    type: { type: 'string', enum: ['cloudDirectory', 'scim'] },
+    baseUrl: { type: 'string' },
+    auth: {
+      type: 'object',
+      properties: {
+        type: { type: 'string', enum: ['bearer', 'oauth2'] },
+        token: { type: 'null' },
+        tokenSet: { type: 'boolean' },
+        tokenUrl: { type: 'string' },
+        clientId: { type: 'string' },
+        clientSecret: { type: 'null' },
+        clientSecretSet: { type: 'boolean' },
+        scope: { type: ['string', 'null'] },
+      },
+    },
+    deleteMode: { type: 'string' },
+    concurrency: { type: 'integer' },
+    maxRequestsPerSecond: { type: ['number', 'null'] },
+    failureQuarantinePercent: { type: 'number' },
+    requestTimeoutSeconds: { type: 'integer' },
+    mapping: { type: ['object', 'null'], additionalProperties: true },
+  },
+} as const;
+
 const notificationInputProperties = {
   type: 'object',
   additionalProperties: false,
@@ -155,6 +203,7 @@ const notificationInputProperties = {
 } as const;
 
 const configurationInputProperties = {
+  target: targetInput,
   name: { type: 'string', minLength: 1, maxLength: 200 },
   agentIds: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
   syncIntervalSeconds: { type: 'integer', minimum: 10, description: 'Seconds between scheduled cycles, >= 10. Default 120.' },
@@ -203,6 +252,7 @@ export const ConfigurationSchema = {
     syncIntervalSeconds: { type: 'integer' },
     accidentalDeletes: { type: 'object', properties: accidentalDeleteProperties },
     notificationEmail: nullableStr,
+    target: targetOutput,
     notifications: {
       type: 'object',
       properties: {
@@ -290,7 +340,7 @@ export const QuarantineSchema = {
   type: 'object',
   required: ['reason', 'deleteCount', 'threshold', 'trippedBy', 'cycleId'],
   properties: {
-    reason: { type: 'string', enum: ['TooManyDeletes'] },
+    reason: { type: 'string', enum: ['TooManyDeletes', 'TargetFailures'] },
     deleteCount: count,
     threshold: { type: 'integer' },
     trippedBy: {

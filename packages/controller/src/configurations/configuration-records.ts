@@ -14,8 +14,12 @@ export interface ConfigurationRecords {
   state(id: string): Promise<ConfigurationState>;
   /** Stores a new configuration, in state `pending`. */
   create(cfg: StoredConfiguration, entry: AuditRecord): Promise<void>;
-  /** Overwrites an existing configuration's settings. */
-  update(cfg: StoredConfiguration, entry: AuditRecord): Promise<void>;
+  /**
+   * Overwrites an existing configuration's settings. `resetSynced` (a new target): in the same
+   * transaction, forgets what was synced (the synced index, its per-type counts, what is owed
+   * to the target, the committed cycle), so that the next cycle is FULL and creates everything.
+   */
+  update(cfg: StoredConfiguration, entry: AuditRecord, options?: { resetSynced?: boolean }): Promise<void>;
   /**
    * Removes the configuration and what is held for it: settings, state, active agent, cycle
    * history, synced index, retries and provisioning log (not the cycles' records:

@@ -11,8 +11,9 @@ import { ConflictError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { Actor, Configuration, ConfigurationPatch, StoredConfiguration } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
-import type { Target } from '../targets/target';
 import type { ConfigurationRecords } from './configuration-records';
+import type { SecretBox } from '../secrets/secret-box';
+import { targetView } from '../targets/target-settings';
 
 /** What configurations need to know of agents (the agent registry answers it). */
 export interface AgentDirectory {
@@ -24,12 +25,26 @@ export interface ConfigurationServiceDeps {
   cycleRecords: CycleRecords;
   options: CompiledControllerOptions;
   logger: Logger;
-  target: Target;
+  /** Removes what the configuration's target holds for it (Targets, in targets/target-resolver.ts). */
+  targets: { removeAll(cfg: StoredConfiguration): Promise<void> };
   configs: ConfigurationRecords;
   agents: AgentDirectory;
   cycles: CycleService;
   queues: PipelineQueues;
   link: AgentChannel;
+  /** Seals target secrets; null without SYNCGUARD_SECRET_KEY (SCIM targets are then refused). */
+  secrets: SecretBox | null;
+}
+
+/** Which target a configuration writes to: a change of it is a new target (the cloud directory, or a SCIM base URL). */
+function targetIdentity(cfg: StoredConfiguration): string {
+  const t = cfg.target;
+  return !t || t.type === 'cloudDirectory' ? 'cloudDirectory' : `scim ${t.baseUrl}`;
+}
+
+/** A stored configuration as the API shows it: its target's secrets replaced by whether they are set. */
+export function configurationView(cfg: StoredConfiguration, state: Configuration['state']): Configuration {
+  return { ...cfg, notifications: publicNotifications(cfg), target: targetView(cfg.target), state };
 }
 
 /** Configurations: create, change, remove (with everything held for them), each audited and scheduled. */
@@ -37,7 +52,7 @@ export class ConfigurationService {
   constructor(private readonly deps: ConfigurationServiceDeps) {}
 
   private async withState(cfg: StoredConfiguration): Promise<Configuration> {
-    return { ...cfg, notifications: publicNotifications(cfg), state: await this.deps.configs.state(cfg.id) };
+    return configurationView(cfg, await this.deps.configs.state(cfg.id));
   }
 
   async listConfigurations(): Promise<Configuration[]> {
@@ -51,7 +66,7 @@ export class ConfigurationService {
   }
 
   async createConfiguration(input: unknown, actor: Actor): Promise<Configuration> {
-    const cfg = validateConfigurationInput(input, randomUUID(), new Date().toISOString());
+    const cfg = validateConfigurationInput(input, randomUUID(), new Date().toISOString(), this.deps.secrets);
     await this.checkAgents(cfg.agentIds);
     await this.deps.configs.create(cfg, {
       actor: { tokenId: actor.tokenId, name: actor.name },
@@ -68,7 +83,7 @@ export class ConfigurationService {
           this.deps.logger.warn({ err: error, configurationId: cfg.id }, 'could not start the first cycle');
       });
     }
-    return { ...cfg, notifications: publicNotifications(cfg), state: 'pending' };
+    return configurationView(cfg, 'pending');
   }
 
   async getConfiguration(id: string): Promise<Configuration> {
@@ -77,14 +92,29 @@ export class ConfigurationService {
 
   async updateConfiguration(id: string, patch: ConfigurationPatch, actor: Actor): Promise<Configuration> {
     const current = await this.deps.configs.get(id);
-    const next = applyConfigurationPatch(current, patch, new Date().toISOString());
+    const next = applyConfigurationPatch(current, patch, new Date().toISOString(), this.deps.secrets);
     await this.checkAgents(next.agentIds);
-    await this.deps.configs.update(next, {
-      actor: { tokenId: actor.tokenId, name: actor.name },
-      action: 'configuration.update',
-      target: { type: 'configuration', id },
-      details: { changed: Object.keys(patch ?? {}) },
-    });
+    const newTarget = targetIdentity(current) !== targetIdentity(next);
+    if (newTarget) {
+      // A new target holds nothing yet: what was synced is forgotten, and the next cycle (FULL) creates everything there.
+      const st = await this.deps.cycleRecords.stateFields(id);
+      if (st.currentCycleId || st.state === 'quarantined')
+        throw new ConflictError(
+          'SG_ERR_CYCLE_RUNNING',
+          `configuration ${id} has a running or quarantined cycle: let it end (or restart it) before changing its target`,
+        );
+    }
+    await this.deps.configs.update(
+      next,
+      {
+        actor: { tokenId: actor.tokenId, name: actor.name },
+        action: 'configuration.update',
+        target: { type: 'configuration', id },
+        details: { changed: Object.keys(patch ?? {}), ...(newTarget ? { newTarget: true } : {}) },
+      },
+      { resetSynced: newTarget },
+    );
+    if (newTarget) await this.deps.targets.removeAll(current);
     if (next.syncIntervalSeconds !== current.syncIntervalSeconds) await this.deps.queues.schedule(next);
     return this.withState(next);
   }
@@ -108,7 +138,7 @@ export class ConfigurationService {
       }
     }
     await this.deps.cycleRecords.removeAllCycles(id);
-    await this.deps.target.removeAll(id);
+    await this.deps.targets.removeAll(cfg);
     await this.deps.configs.remove(id, {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'configuration.delete',

@@ -17,6 +17,8 @@ import type {
 
 export type { StoredConfiguration };
 import { sourceFilterProblem } from './source-filter';
+import { DEFAULT_TARGET, validateTarget } from '../targets/target-settings';
+import type { SecretBox } from '../secrets/secret-box';
 import { notificationsOf, validateNotifications } from './notification-settings';
 
 /** A configuration as stored (the `state` lives in the state hash). */
@@ -274,10 +276,19 @@ const TOP_LEVEL = [
   'accidentalDeletes',
   'notificationEmail',
   'notifications',
+  'target',
 ];
 
-/** Checks a POST body and fills defaults. Throws ValidationError naming the field. */
-export function validateConfigurationInput(input: unknown, id: string, now: string): StoredConfiguration {
+/**
+ * Checks a POST body and fills defaults. Throws ValidationError naming the field. `secrets`
+ * seals a SCIM target's secrets (null when SYNCGUARD_SECRET_KEY is not set: a SCIM target is refused).
+ */
+export function validateConfigurationInput(
+  input: unknown,
+  id: string,
+  now: string,
+  secrets: SecretBox | null = null,
+): StoredConfiguration {
   if (!isObject(input)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(input)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const body = input as unknown as ConfigurationInput;
@@ -298,13 +309,20 @@ export function validateConfigurationInput(input: unknown, id: string, now: stri
         : accidentalDeletes(body.accidentalDeletes, DEFAULT_ACCIDENTAL_DELETES),
     notificationEmail,
     notifications: validateNotifications(body.notifications, { emails: [], webhooks: [] }, notificationEmail),
+    target:
+      body.target === undefined ? DEFAULT_TARGET : validateTarget(body.target, undefined, { box: secrets, configurationId: id }),
     createdAt: now,
     updatedAt: now,
   };
 }
 
 /** Applies a PATCH (nested objects merge) to a stored configuration. */
-export function applyConfigurationPatch(current: StoredConfiguration, patch: unknown, now: string): StoredConfiguration {
+export function applyConfigurationPatch(
+  current: StoredConfiguration,
+  patch: unknown,
+  now: string,
+  secrets: SecretBox | null = null,
+): StoredConfiguration {
   if (!isObject(patch)) throw new ValidationError('body', 'must be a JSON object');
   for (const k of Object.keys(patch)) if (!TOP_LEVEL.includes(k)) throw new ValidationError(k, 'is not a known setting');
   const p = patch as ConfigurationPatch;
@@ -325,6 +343,10 @@ export function applyConfigurationPatch(current: StoredConfiguration, patch: unk
         : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
     notificationEmail,
     notifications: validateNotifications(p.notifications, notificationsOf(current), notificationEmail),
+    target:
+      p.target === undefined
+        ? (current.target ?? DEFAULT_TARGET)
+        : validateTarget(p.target, current.target, { box: secrets, configurationId: current.id }),
     updatedAt: now,
   };
 }

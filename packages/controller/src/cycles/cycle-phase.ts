@@ -6,7 +6,7 @@ import type { CycleState } from '../model';
  *
  * ```
  * streaming -> complete -> applying -> applied
- *     |           |   \         |
+ *     |           |   \         |  (TargetFailures: applying -> quarantined)
  *     |           |    quarantined -> applying (allow-deletes)
  *     |           |         \
  *     +-----------+----------+-> failed | discarded
@@ -20,14 +20,15 @@ export type CyclePhase = 'streaming' | 'complete' | 'applying' | 'applied' | 'qu
  * - streaming: the agent sends batches; complete once every batch and CycleComplete are held.
  * - complete: evaluated into a plan, then applying, or quarantined by the guard.
  * - quarantined: allow-deletes moves it to applying; restart discards it.
- * - applying: the plan goes to the target in chunks; applied once the last chunk is in.
+ * - applying: the plan goes to the target in chunks; applied once the last chunk is in, or
+ *   quarantined (`TargetFailures`) when the target refused too many of its operations.
  * - failed: the agent reported an error, it was abandoned, or the controller failed it.
  */
 export const CYCLE_TRANSITIONS: { readonly [P in CyclePhase]: readonly CyclePhase[] } = Object.freeze({
   streaming: ['complete', 'failed', 'discarded'],
   complete: ['applying', 'quarantined', 'failed'],
   quarantined: ['applying', 'discarded'],
-  applying: ['applied', 'failed'],
+  applying: ['applied', 'failed', 'quarantined'],
   applied: [],
   failed: [],
   discarded: [],

@@ -22,6 +22,7 @@ import { decodePlanEntry, encodePlanEntry, type PlanEntry } from './plan-entry';
 import { decodeIndexEntry, encodeIndexEntry, indexHoldsHash } from '../store/index-entry';
 import { decodeRetryRecord, encodeRetryRecord, type RetryRecord } from '../store/retry-record';
 import { attributesObject, type Target, type TargetOperation, type TargetOutcome } from '../targets/target';
+import type { TargetResolver } from '../targets/target-resolver';
 import type { StoredConfiguration } from '../model';
 import { BUNDLE_SIZE, renderBundle, type NewLogEntry } from '../store/provisioning-log';
 import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries } from '../pipeline/stored-batch';
@@ -200,6 +201,13 @@ function outcomeDetails(outcome: TargetOutcome): string | null {
   }
 }
 
+/** Failed operations of a cycle of `size` that quarantine it with TargetFailures (Infinity: never). */
+export function failureLimit(target: Target, size: number): number {
+  const q = target.failureQuarantine;
+  if (!q) return Number.POSITIVE_INFINITY;
+  return Math.max(q.minimum, Math.ceil((size * q.percent) / 100));
+}
+
 export function typeName(t: ObjectType): ObjectTypeName {
   return t === ObjectType.OBJECT_TYPE_GROUP ? 'group' : 'user';
 }
@@ -224,7 +232,7 @@ export function typeName(t: ObjectType): ObjectTypeName {
 export class CycleProcessor {
   constructor(
     private readonly stores: CycleProcessorStores,
-    private readonly target: Target,
+    private readonly targets: TargetResolver,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
     private readonly chunkSize: number,
@@ -766,7 +774,8 @@ export class CycleProcessor {
     // run ahead: the next chunk's writes are worked out while the current chunk commits,
     // queued (not sent), and committed with that chunk's MULTI when its turn comes. Plan
     // entries name distinct objects, so what a chunk reads is not what the chunk before writes.
-    const ahead = this.target.transactional === true;
+    const target = this.targets.forConfiguration(await this.hooks.loadConfiguration(cfgId));
+    const ahead = target.transactional === true;
     const prepare = async (offset: number): Promise<PreparedChunk> => {
       const entries = await records.planEntries(cycleId, offset, this.chunkSize);
       const chunk: PreparedChunk = {
@@ -775,17 +784,25 @@ export class CycleProcessor {
         writes: records.chunkWrites(),
         outcomes: [],
       };
-      if (ahead) await this.render(cycleId, c, chunk);
+      if (ahead) await this.render(cycleId, c, target, chunk);
       return chunk;
     };
     // The next chunk is read, decoded (and rendered) while the current one commits.
     const pending: { next: Promise<PreparedChunk> | null } = { next: null };
     try {
       for (;;) {
-        const { phase, applied, size } = await session.progress();
+        const { phase, applied, size, failed: failedSoFar } = await session.progress();
         if (phase !== 'applying' || applied >= size) {
           await session.unwatch();
           await pending.next?.catch(() => undefined);
+          return;
+        }
+        // TargetFailures: once enough of the cycle's operations failed, nothing more is sent.
+        const limit = failureLimit(target, size);
+        if (failedSoFar >= limit) {
+          await session.unwatch();
+          await pending.next?.catch(() => undefined);
+          await this.quarantineForFailures(cycleId, cfgId, failedSoFar, limit);
           return;
         }
         let prepared: PreparedChunk | null = pending.next ? await pending.next : null;
@@ -795,7 +812,7 @@ export class CycleProcessor {
         if (chunk.ops.length === 0) throw new Error(`the plan of cycle ${cycleId} ends at ${applied}, before its size ${size}`);
         pending.next = applied + chunk.ops.length < size ? prepare(applied + chunk.ops.length) : null;
         pending.next?.catch(() => undefined); // awaited (and its error surfaced) in the next round
-        if (!ahead) await this.render(cycleId, c, chunk);
+        if (!ahead) await this.render(cycleId, c, target, chunk);
         const failed = await session.commitChunk(chunk.writes, applied + chunk.ops.length);
         if (failed === null) {
           // Someone else moved the cycle on: read again, and work out what was run ahead afresh.
@@ -831,13 +848,13 @@ export class CycleProcessor {
    * for its object); a failed one is logged as a failure and kept as a retry record for
    * the cycles after, and its object stays as the index had it.
    */
-  private async render(cycleId: string, c: CycleRecord, chunk: PreparedChunk): Promise<void> {
+  private async render(cycleId: string, c: CycleRecord, target: Target, chunk: PreparedChunk): Promise<void> {
     const cfgId = c.configurationId ?? '';
     const ops = chunk.ops;
     const writes = chunk.writes;
-    const outcomes = await this.target.apply(cfgId, ops, writes.unit);
+    const outcomes = await target.apply(cfgId, ops, writes.unit);
     if (outcomes.length !== ops.length)
-      throw new Error(`the ${this.target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
+      throw new Error(`the ${target.kind} target answered ${outcomes.length} outcomes for ${ops.length} operations`);
     chunk.outcomes = outcomes;
     const now = new Date().toISOString();
     const indexSet: string[] = [];
@@ -896,6 +913,38 @@ export class CycleProcessor {
     // Records exist only where an earlier cycle failed (this cycle's own are for other objects).
     if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) writes.settleRetries(cfgId, settled);
     if (owed.length > 0) writes.owe(cfgId, cycleId, owed, failed.length);
+  }
+
+  /**
+   * Quarantines an applying cycle whose target refused too many of its operations
+   * (`TargetFailures`): what was applied stays, the rest of the plan is not sent, and the
+   * configuration waits for a restart (which discards the cycle and reads the source again).
+   */
+  private async quarantineForFailures(cycleId: string, cfgId: string, failed: number, limit: number): Promise<void> {
+    const cfg = await this.hooks.loadConfiguration(cfgId);
+    const now = new Date().toISOString();
+    const moved = await this.stores.apply.quarantineApplying({
+      configurationId: cfgId,
+      cycleId,
+      quarantine: {
+        reason: 'TargetFailures',
+        deleteCount: failed,
+        threshold: limit,
+        trippedBy: [],
+        seriesCount: 1,
+        hold: 'cycle',
+        cycleId,
+        since: now,
+      },
+      notify: Boolean(cfg?.notificationEmail),
+      completedAt: now,
+    });
+    if (!moved) return;
+    this.metrics.cycles.inc({ outcome: 'quarantined' });
+    this.logger.warn(
+      { configurationId: cfgId, cycleId, failed, limit },
+      `cycle quarantined: the target refused ${failed} operations (limit ${limit}); nothing more is sent until restart`,
+    );
   }
 
   /**

@@ -167,7 +167,7 @@ export interface ChunkWrites {
 /** An apply holding a watch on the cycle's record, chunk after chunk (on a connection of its own). */
 export interface ApplySession {
   /** Watches the record and reads the phase, the operations applied and the plan's size (one round trip). */
-  progress(): Promise<{ phase: string | null; applied: number; size: number }>;
+  progress(): Promise<{ phase: string | null; applied: number; size: number; failed: number }>;
   unwatch(): Promise<void>;
   /**
    * Commits a chunk's writes with `applied` = `appliedThrough`, in one transaction. Null when
@@ -193,6 +193,17 @@ export interface ApplyRecords {
 
   /** The deletes the cycle's chunks applied. */
   deletesApplied(cycleId: string): Promise<number>;
+  /**
+   * `applying` -> `quarantined` with the configuration's quarantine (TargetFailures: the
+   * target refused too many operations). False when the cycle was not `applying`.
+   */
+  quarantineApplying(input: {
+    configurationId: string;
+    cycleId: string;
+    quarantine: Omit<Quarantine, 'notification'>;
+    notify: boolean;
+    completedAt: string;
+  }): Promise<boolean>;
   /**
    * One transaction: `applying` -> `applied` (the configuration healthy, the cycle its
    * committed one, with its scope), the moot retry records dropped, the cycle's applied

@@ -49,6 +49,11 @@ export class QuarantineService {
   async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
     const cfg = await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
+    if (q.reason === 'TargetFailures')
+      throw new ConflictError(
+        'SG_ERR_TARGET_FAILURES',
+        `configuration ${id} is quarantined because its target refused ${q.deleteCount} operations, not for deletes: fix the target, then restart it`,
+      );
     const now = new Date().toISOString();
     const needed = cfg.accidentalDeletes.approvals ?? 1;
     if (needed > 1) {

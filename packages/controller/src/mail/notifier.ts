@@ -49,6 +49,7 @@ export class QuarantineNotifier {
     const message = quarantineEmail({
       configuration: cfg,
       cycleId,
+      reason: q.reason,
       deleteCount: q.deleteCount,
       threshold: q.threshold,
       trippedBy: q.trippedBy,

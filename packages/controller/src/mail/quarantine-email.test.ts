@@ -38,3 +38,23 @@ describe('quarantineEmail', () => {
     expect(mail.text).toContain('POST https://sync.example.com/api/v1/configurations/cfg-1/restart');
   });
 });
+
+describe('the TargetFailures email', () => {
+  it('says the target refused operations, and offers restart, not allow-deletes', () => {
+    const { subject, text } = quarantineEmail({
+      configuration: { id: 'c1', name: 'corp' },
+      cycleId: 'cy1',
+      reason: 'TargetFailures',
+      deleteCount: 120,
+      threshold: 50,
+      trippedBy: [],
+      since: '2026-12-01T10:00:00Z',
+      staged: [],
+      publicUrl: 'https://sync.example.com/',
+    });
+    expect(subject).toBe('syncguard: target failures for configuration "corp"');
+    expect(text).toContain('Failed operations: 120');
+    expect(text).toContain('syncguardctl restart c1');
+    expect(text).not.toContain('allow-deletes');
+  });
+});

@@ -4,6 +4,8 @@ import type { Configuration, ObjectTypeName, TrippedRule } from '../model';
 export interface QuarantineEmailInput {
   configuration: Pick<Configuration, 'id' | 'name'>;
   cycleId: string;
+  /** Default TooManyDeletes. With TargetFailures, `deleteCount` is the failed operations and `threshold` their limit. */
+  reason?: 'TooManyDeletes' | 'TargetFailures';
   deleteCount: number;
   threshold: number;
   /** Every rule of the delete policy that tripped (each is named in the email). */
@@ -23,6 +25,7 @@ export interface QuarantineEmailInput {
 export function quarantineEmail(input: QuarantineEmailInput): { subject: string; text: string } {
   const { configuration: cfg, publicUrl } = input;
   const base = publicUrl.replace(/\/+$/, '');
+  if (input.reason === 'TargetFailures') return targetFailuresEmail(input, base);
   const shown = input.staged.slice(0, 20);
   const lines = [
     `Synchronization of the configuration "${cfg.name}" (${cfg.id}) is quarantined: Delete threshold exceeded.`,
@@ -64,4 +67,26 @@ export function quarantineEmail(input: QuarantineEmailInput): { subject: string;
     '',
   ];
   return { subject: `syncguard: Delete threshold exceeded for configuration "${cfg.name}"`, text: lines.join('\n') };
+}
+
+/** The email of a `TargetFailures` quarantine: the target refused too many of a cycle's operations. */
+function targetFailuresEmail(input: QuarantineEmailInput, base: string): { subject: string; text: string } {
+  const cfg = input.configuration;
+  const lines = [
+    `Synchronization of the configuration "${cfg.name}" (${cfg.id}) is quarantined: its target refused too many operations.`,
+    '',
+    `Failed operations: ${input.deleteCount}`,
+    `Limit: ${input.threshold}`,
+    `Cycle: ${input.cycleId}`,
+    `Since: ${input.since}`,
+    '',
+    'What was applied before the limit stays applied; nothing more is sent to the target until you restart.',
+    `Why each object failed is in the provisioning log: syncguardctl logs ${cfg.id} --cycle ${input.cycleId}`,
+    '',
+    'Once the target is fixed, discard this cycle and run a new one:',
+    `  syncguardctl restart ${cfg.id}`,
+    `  POST ${base}/api/v1/configurations/${cfg.id}/restart`,
+    '',
+  ];
+  return { subject: `syncguard: target failures for configuration "${cfg.name}"`, text: lines.join('\n') };
 }

@@ -10,6 +10,7 @@ import { queueMemberRecords } from './member-store';
 import type { NewLogEntry, ProvisioningLog } from './provisioning-log';
 import { queueEncoded } from './resp';
 import { Scripts } from './scripts';
+import { NO_NOTIFICATION, encodeNotification, encodeQuarantine } from './quarantine-codec';
 import { unitOfWork } from './unit-of-work';
 
 type RecordedCall = [name: string, args: unknown[]];
@@ -93,13 +94,18 @@ class RedisApplySession implements ApplySession {
     this.cycleKey = keys.cycle(cycleId);
   }
 
-  async progress(): Promise<{ phase: string | null; applied: number; size: number }> {
+  async progress(): Promise<{ phase: string | null; applied: number; size: number; failed: number }> {
     // Sent together: the connection runs WATCH before the read, one round trip for both.
-    const [, [phase, appliedRaw, sizeRaw]] = await Promise.all([
+    const [, [phase, appliedRaw, sizeRaw, failedRaw]] = await Promise.all([
       this.conn.watch(this.cycleKey),
-      this.conn.hmget(this.cycleKey, 'phase', 'applied', 'planSize'),
+      this.conn.hmget(this.cycleKey, 'phase', 'applied', 'planSize', 'failed'),
     ]);
-    return { phase: phase ?? null, applied: Number(appliedRaw ?? 0), size: Number(sizeRaw ?? 0) };
+    return {
+      phase: phase ?? null,
+      applied: Number(appliedRaw ?? 0),
+      size: Number(sizeRaw ?? 0),
+      failed: Number(failedRaw ?? 0),
+    };
   }
 
   async unwatch(): Promise<void> {
@@ -178,6 +184,26 @@ export class ApplyStore implements ApplyRecords {
 
   async deletesApplied(cycleId: string): Promise<number> {
     return Number((await this.redis.hget(this.keys.cycle(cycleId), 'deletesApplied')) ?? 0);
+  }
+
+  async quarantineApplying(input: Parameters<ApplyRecords['quarantineApplying']>[0]): Promise<boolean> {
+    const notification = input.notify ? { ...NO_NOTIFICATION, status: 'pending' as const } : NO_NOTIFICATION;
+    const moved = await this.redis.eval(
+      ...Scripts.transitionArgs(
+        this.keys.cycle(input.cycleId),
+        this.keys.state(input.configurationId),
+        { from: ['applying'], to: 'quarantined' },
+        {
+          cycle: { completedAt: input.completedAt },
+          state: {
+            state: 'quarantined',
+            quarantine: encodeQuarantine(input.quarantine),
+            notification: encodeNotification(notification),
+          },
+        },
+      ),
+    );
+    return moved === 1;
   }
 
   async finalize(input: Parameters<ApplyRecords['finalize']>[0]): Promise<boolean> {

@@ -71,9 +71,19 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     throwOnError(await listed.exec());
   }
 
-  async update(cfg: StoredConfiguration, entry: AuditRecord): Promise<void> {
+  async update(cfg: StoredConfiguration, entry: AuditRecord, options: { resetSynced?: boolean } = {}): Promise<void> {
     await this.audit.record(entry);
-    await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    if (!options.resetSynced) {
+      await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+      return;
+    }
+    // The settings and what a new target forgets share the configuration's slot: one transaction.
+    const tx = this.redis.multi();
+    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    tx.del(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
+    tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
+    const results = await tx.exec();
+    for (const [error] of results ?? []) if (error) throw error;
   }
 
   async remove(id: string, entry: AuditRecord): Promise<void> {

@@ -106,7 +106,7 @@ describe('ApplyStore', () => {
     await redis.hset(keys.cycle('c-1'), 'phase', 'applying', 'applied', '0', 'planSize', '2');
     const session = apply.session('c-1');
     try {
-      expect(await session.progress()).toEqual({ phase: 'applying', applied: 0, size: 2 });
+      expect(await session.progress()).toEqual({ phase: 'applying', applied: 0, size: 2, failed: 0 });
       const writes = apply.chunkWrites();
       writes.setInIndex('cfg-1', ['o1', 'h1\tu\tcn=o1', 'o2', 'h2\tu\tcn=o2']);
       writes.addHeld('cfg-1', 'user', 2);

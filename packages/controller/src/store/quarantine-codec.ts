@@ -38,7 +38,7 @@ export function encodeQuarantine(q: StoredQuarantine): string {
 /** Reads a stored quarantine; throws StoredFormatError on anything else. */
 export function decodeQuarantine(raw: string): StoredQuarantine {
   const v = parseObject(raw, 'quarantine');
-  if (v.reason !== 'TooManyDeletes') throw new StoredFormatError('quarantine', 'reason');
+  if (v.reason !== 'TooManyDeletes' && v.reason !== 'TargetFailures') throw new StoredFormatError('quarantine', 'reason');
   if (!isCount(v.deleteCount) || !isCount(v.threshold)) throw new StoredFormatError('quarantine', 'counts');
   if (typeof v.cycleId !== 'string' || typeof v.since !== 'string') throw new StoredFormatError('quarantine', 'cycleId/since');
   if (!Array.isArray(v.trippedBy) || !v.trippedBy.every(isTrippedRule)) throw new StoredFormatError('quarantine', 'trippedBy');

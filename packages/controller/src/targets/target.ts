@@ -60,6 +60,12 @@ export interface Target {
    * commits. Remote targets leave it unset.
    */
   readonly transactional?: boolean;
+  /**
+   * A remote target's failure limit: once at least `percent` of a cycle's operations (and
+   * at least `minimum`) failed, the cycle is quarantined with `TargetFailures` and nothing
+   * more of it is sent. Unset: never.
+   */
+  readonly failureQuarantine?: { readonly percent: number; readonly minimum: number };
   /** One outcome per operation, in their order. */
   apply(configurationId: string, operations: readonly TargetOperation[], unit: UnitOfWork): Promise<TargetOutcome[]>;
   listObjects(
