@@ -21,17 +21,7 @@ import fs from 'node:fs';
 import { FakeAgent } from '@syncguard/controller/dist/testing/fake-agent';
 import { usersLdif, waitFor } from '@syncguard/testkit';
 import { startSystem, type SystemOptions, type TestSystem } from '../harness';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number >= 1`);
-    process.exit(2);
-  }
-  return n;
-}
+import { arg } from './args';
 
 const SUFFIX = 'dc=example,dc=com';
 const log = (text: string) => console.error(`bench:scale: ${text}`);

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import { ScimPeer, groupLdif, userDns, usersLdif } from '@syncguard/testkit';
 import { startSystem } from '../harness';
+import { arg } from './args';
 
 /** Peak resident set size of a process, from /proc (VmHWM), in MB. */
 function peakRssMb(pid: number | undefined): number | null {
@@ -22,17 +23,6 @@ function peakRssMb(pid: number | undefined): number | null {
   } catch {
     return null;
   }
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number >= 1`);
-    process.exit(2);
-  }
-  return n;
 }
 
 const PEOPLE = 'ou=people,dc=example,dc=com';

@@ -23,17 +23,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { usersLdif, waitFor } from '@syncguard/testkit';
 import { startSystem, type TestSystem } from '../harness';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number >= 1`);
-    process.exit(2);
-  }
-  return n;
-}
+import { arg } from './args';
 
 /** Peak resident set size of a process, from /proc (VmHWM), in MB. */
 export function peakRssMb(pid: number | undefined): number | null {
