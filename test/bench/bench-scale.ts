@@ -1,5 +1,6 @@
 /**
  * npm run bench:scale [-- --configs N] [--objects M] [--agents K] [--sessions S] [--cluster-configs C] [--no-cluster]
+ *   [--profile DIR] [--redis-stats]
  *
  * Load on loopback, with the real controller and agent programs, slapd and Redis; stops by itself
  * and prints one JSON line last.
@@ -16,8 +17,14 @@
  * 3. A 3-master Redis Cluster: C configurations (default 200) synced by one controller, then on a
  *    fresh cluster by three controllers (the agents on the first, the cycle jobs spread over the
  *    three replicas' workers): the throughput of three over one.
+ *
+ * `--profile DIR` runs the controller and the agents of phase 1 with `--cpu-prof` and stops them
+ * with SIGTERM after phase 2, so that each writes a `.cpuprofile` into DIR. `--redis-stats` prints
+ * Redis's command statistics (INFO commandstats) of phase 1's creation, initial sync and round to
+ * stderr. Each phase's controller CPU seconds are in the summary (`controllerCpuSeconds`).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { FakeAgent } from '@syncguard/controller/dist/testing/fake-agent';
 import { usersLdif, waitFor } from '@syncguard/testkit';
 import { startSystem, type SystemOptions, type TestSystem } from '../harness';
@@ -46,6 +53,18 @@ function percentile(values: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null when unknown. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 const round = (n: number | null) => (n === null ? null : Math.round(n * 1000) / 1000);
 
 function seedLdif(configs: number, objects: number): string {
@@ -70,7 +89,7 @@ async function syncAll(
   agentIds: string[],
   configs: number,
   objects: number,
-): Promise<{ ids: string[]; seconds: number; latencies: number[] }> {
+): Promise<{ ids: string[]; seconds: number; createSeconds: number; latencies: number[] }> {
   const startMs = Date.now();
   const ids: string[] = [];
   for (let i = 0; i < configs; i++) {
@@ -82,11 +101,13 @@ async function syncAll(
       accidentalDeletes: { enabled: true, threshold: objects + 1 },
     });
     ids.push(id);
+    if ((i + 1) % 100 === 0) log(`${i + 1} created, ${((Date.now() - startMs) / 1000).toFixed(1)} s`);
   }
-  log(`${configs} configurations created in ${((Date.now() - startMs) / 1000).toFixed(1)} s; waiting for their first cycles`);
+  const createSeconds = (Date.now() - startMs) / 1000;
+  log(`${configs} configurations created in ${createSeconds.toFixed(1)} s; waiting for their first cycles`);
   const latencies = await waitForApplied(system, ids, new Map(), 1_800_000);
   const ended = Math.max(...latencies.map((l) => l.completedAt));
-  return { ids, seconds: (ended - startMs) / 1000, latencies: latencies.map((l) => l.ms) };
+  return { ids, seconds: (ended - startMs) / 1000, createSeconds, latencies: latencies.map((l) => l.ms) };
 }
 
 /** Waits until each configuration's newest cycle (other than `after`'s) is applied; its latencies. */
@@ -119,17 +140,42 @@ async function redisUsedMemory(system: TestSystem): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
-async function oneController(configs: number, objects: number, agents: number, sessions: number) {
+/** INFO commandstats, the costliest commands first (calls and Redis CPU ms), to stderr; then resets them. */
+async function printRedisStats(system: TestSystem, what: string): Promise<void> {
+  const stats = (await system.redis.command('INFO', 'commandstats'))
+    .split('\n')
+    .map((line) => /^cmdstat_(\S+):calls=(\d+),usec=(\d+)/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ command: m[1], calls: Number(m[2]), ms: Math.round(Number(m[3]) / 1000) }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 15);
+  log(`redis commands of ${what}\n${stats.map((s) => `  ${s.command} ${s.calls} calls ${s.ms} ms`).join('\n')}`);
+  await system.redis.command('CONFIG', 'RESETSTAT');
+}
+
+interface Phase1Options {
+  profileDir: string | null;
+  redisStats: boolean;
+}
+
+async function oneController(configs: number, objects: number, agents: number, sessions: number, opts: Phase1Options) {
   log(`phase 1: seeding slapd with ${configs} OUs of ${objects} users`);
-  const system = await startSystem({ slapd: { seedLdif: seedLdif(configs, objects) } });
+  const system = await startSystem({
+    slapd: { seedLdif: seedLdif(configs, objects) },
+    nodeArgs: opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [],
+  });
   try {
     const agentIds: string[] = [];
     for (let i = 0; i < agents; i++) agentIds.push(await system.addAgent(`bench-${i}`));
     const pid = system.controller?.child.pid;
     const rssBefore = rssMb(pid);
     const redisBefore = await redisUsedMemory(system);
+    if (opts.redisStats) await system.redis.command('CONFIG', 'RESETSTAT');
+    const cpuStart = cpuSeconds(pid);
     const initial = await syncAll(system, agentIds, configs, objects);
+    const cpuInitial = cpuSeconds(pid);
     log(`initial sync of ${configs} configurations: ${initial.seconds.toFixed(1)} s`);
+    if (opts.redisStats) await printRedisStats(system, 'the creation and initial sync');
 
     // A round: one cycle per configuration, all started at once (a schedule's worst case).
     const last = new Map<string, string>();
@@ -148,6 +194,9 @@ async function oneController(configs: number, objects: number, agents: number, s
     }
     const round1 = await waitForApplied(system, initial.ids, last, 600_000);
     const roundSeconds = (Math.max(...round1.map((r) => r.completedAt)) - roundStart) / 1000;
+    const cpuRound = cpuSeconds(pid);
+    log(`a round of ${configs} cycles: ${roundSeconds.toFixed(1)} s`);
+    if (opts.redisStats) await printRedisStats(system, 'the round');
     const rssAfter = rssMb(pid);
     const redisAfter = await redisUsedMemory(system);
 
@@ -177,7 +226,15 @@ async function oneController(configs: number, objects: number, agents: number, s
       cursor = page.nextCursor ?? null;
     } while (cursor);
     const rssSessions = rssMb(pid);
+    const cpuSessions = cpuSeconds(pid);
     await Promise.allSettled(peers.map((p) => p.close()));
+    if (opts.profileDir) {
+      // SIGTERM: each program writes its .cpuprofile as it exits.
+      await Promise.all([...system.agents.values()].map((a) => a.process?.stop('SIGTERM', 20_000)));
+      await system.controller?.stop('SIGTERM', 20_000);
+      log(`CPU profiles in ${opts.profileDir}`);
+    }
+    const cpu = (from: number | null, to: number | null) => (from === null || to === null ? null : round(to - from));
 
     return {
       configurations: configs,
@@ -185,6 +242,7 @@ async function oneController(configs: number, objects: number, agents: number, s
       agents,
       initialSync: {
         seconds: round(initial.seconds),
+        createSeconds: round(initial.createSeconds),
         configurationsPerSecond: round(configs / initial.seconds),
         objectsPerSecond: Math.round((configs * objects) / initial.seconds),
         cycleLatencyP50Seconds: round(percentile(initial.latencies, 50)! / 1000),
@@ -207,6 +265,11 @@ async function oneController(configs: number, objects: number, agents: number, s
             99,
           )! / 1000,
         ),
+      },
+      controllerCpuSeconds: {
+        initialSync: cpu(cpuStart, cpuInitial),
+        round: cpu(cpuInitial, cpuRound),
+        sessions: cpu(cpuRound, cpuSessions),
       },
       controllerRssMb: rssAfter,
       controllerPeakRssMb: peakRssMb(pid),
@@ -245,7 +308,12 @@ async function main(): Promise<void> {
   const agents = arg('agents', 4);
   const sessions = arg('sessions', 1000);
   const clusterConfigs = arg('cluster-configs', 200);
-  const single = await oneController(configs, objects, agents, sessions);
+  const profileAt = process.argv.indexOf('--profile');
+  const profileDir = profileAt >= 0 ? path.resolve(process.argv[profileAt + 1] ?? 'profiles') : null;
+  const single = await oneController(configs, objects, agents, sessions, {
+    profileDir,
+    redisStats: process.argv.includes('--redis-stats'),
+  });
   log(`phase 1 and 2: ${JSON.stringify(single)}`);
   let cluster: Record<string, unknown> | null = null;
   if (!process.argv.includes('--no-cluster')) {

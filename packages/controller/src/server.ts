@@ -38,6 +38,7 @@ import { DeleteApprovalStore } from './store/delete-approval-store';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ApplyStore } from './store/apply-store';
+import { WatchConnections } from './store/watch-connections';
 import { EvaluationStore } from './store/evaluation-store';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
@@ -229,8 +230,14 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
 
   let state: State = 'created';
 
+  // Evaluation's and apply's WATCH connections, reused from cycle to cycle.
+  const watches = new WatchConnections(redis);
   const processor = new CycleProcessor(
-    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
+    {
+      cycles: cycleRecords,
+      evaluation: new EvaluationStore(redis, keys, plog, watches),
+      apply: new ApplyStore(redis, keys, plog, watches),
+    },
     targets,
     metrics,
     logger.child({ component: 'pipeline' }),
@@ -355,6 +362,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();
+        watches.close();
         await connections.close(step);
         state = 'stopped';
         logger.info('controller stopped');
