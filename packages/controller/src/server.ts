@@ -315,6 +315,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       await link.start();
       await agents.startLiveness();
       await agents.claimAgentNames();
+      const all = await configs.list();
+      // Configurations stored before the agents' indexes of them (store/configuration-store.ts).
+      await configs.indexAgents(all);
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
@@ -325,7 +328,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         notifyQueue.startWorker((job, attempt, max) => notifications.deliver(job, attempt, max));
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
-        if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);
+        if (opts.schedule) for (const cfg of all) await queues.schedule(cfg);
       }
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
