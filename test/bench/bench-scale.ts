@@ -1,6 +1,6 @@
 /**
  * npm run bench:scale [-- --configs N] [--objects M] [--agents K] [--sessions S] [--cluster-configs C] [--no-cluster]
- *   [--profile DIR] [--redis-stats]
+ *   [--schedule-seconds S] [--no-schedule] [--profile DIR] [--redis-stats]
  *
  * Load on loopback, with the real controller and agent programs, slapd and Redis; stops by itself
  * and prints one JSON line last.
@@ -11,12 +11,15 @@
  *    of one cycle per configuration started at once, as a schedule's worst case (p50/p99, cycles
  *    per second against the N/120 per second a 2-minute schedule needs), the controller's memory
  *    per configuration and Redis's per object.
+ *    Then S seconds (default 150) of the schedule alone (nothing polled meanwhile): every cycle
+ *    the schedule started in that window, p50/p99 from startedAt to completedAt, and the
+ *    controller's largest RSS in it: the target's own measure (p99 under 5 s, under 500 MB).
  * 2. S agent sessions (default 1,000) on that controller, from a light session simulator (the
  *    protocol peer of the controller's tests: a WebSocket and the hello, no LDAP): the
  *    controller's memory per connected agent.
  * 3. A 3-master Redis Cluster: C configurations (default 200) synced by one controller, then on a
- *    fresh cluster by three controllers (the agents on the first, the cycle jobs spread over the
- *    three replicas' workers): the throughput of three over one.
+ *    fresh cluster by three controllers (the agents and the API calls spread over the three, as a
+ *    load balancer would, and the cycle jobs over their workers): the throughput of three over one.
  *
  * `--profile DIR` runs the controller and the agents of phase 1 with `--cpu-prof` and stops them
  * with SIGTERM after phase 2, so that each writes a `.cpuprofile` into DIR. `--redis-stats` prints
@@ -27,7 +30,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FakeAgent } from '@syncguard/controller/dist/testing/fake-agent';
 import { usersLdif, waitFor } from '@syncguard/testkit';
-import { startSystem, type SystemOptions, type TestSystem } from '../harness';
+import { startSystem, type ApiClient, type SystemOptions, type TestSystem } from '../harness';
 import { arg } from './args';
 
 const SUFFIX = 'dc=example,dc=com';
@@ -79,6 +82,7 @@ function seedLdif(configs: number, objects: number): string {
 interface CycleItem {
   id: string;
   state: string;
+  trigger?: string;
   startedAt: string;
   completedAt: string | null;
 }
@@ -89,11 +93,13 @@ async function syncAll(
   agentIds: string[],
   configs: number,
   objects: number,
+  apis: ApiClient[] = [system.api],
 ): Promise<{ ids: string[]; seconds: number; createSeconds: number; latencies: number[] }> {
   const startMs = Date.now();
   const ids: string[] = [];
   for (let i = 0; i < configs; i++) {
-    const { id } = await system.createConfiguration({
+    // Spread over the replicas' APIs (one controller: all to it).
+    const { id } = await apis[i % apis.length]!.post<{ id: string }>('/api/v1/configurations', {
       name: `c${i}.example.com`,
       agentIds: [agentIds[i % agentIds.length]!],
       source: { baseDn: `ou=c${i},${SUFFIX}`, objectTypes: ['user'] },
@@ -135,6 +141,61 @@ async function waitForApplied(
   return [...done.values()];
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The schedule itself: `seconds` of the configurations' 2-minute schedule with nothing else
+ * asked of the controller (no polling meanwhile), then every cycle the schedule started in that
+ * window (trigger `schedule`), from its startedAt to its completedAt. Cycles still running at
+ * the end get up to a minute to end; what is still running then is reported as unfinished.
+ */
+async function scheduleWindow(system: TestSystem, ids: string[], seconds: number, pid: number | undefined) {
+  const startMs = Date.now();
+  let maxRss = rssMb(pid) ?? 0;
+  while (Date.now() - startMs < seconds * 1000) {
+    await sleep(Math.min(5000, startMs + seconds * 1000 - Date.now()));
+    maxRss = Math.max(maxRss, rssMb(pid) ?? 0);
+  }
+  const endMs = Date.now();
+  const latencies: number[] = [];
+  let failed = 0;
+  let unfinished = 0;
+  const settleBy = Date.now() + 60_000;
+  for (const id of ids) {
+    for (;;) {
+      const page = await system.api.get<{ items: CycleItem[] }>(`/api/v1/configurations/${id}/cycles?limit=5`);
+      const mine = page.items.filter((c) => {
+        const at = Date.parse(c.startedAt);
+        return c.trigger === 'schedule' && at >= startMs && at < endMs;
+      });
+      if (mine.some((c) => c.state === 'running') && Date.now() < settleBy) {
+        await sleep(500);
+        continue;
+      }
+      for (const c of mine) {
+        if (c.state === 'applied' && c.completedAt) latencies.push(Date.parse(c.completedAt) - Date.parse(c.startedAt));
+        else if (c.state === 'running') unfinished++;
+        else failed++;
+      }
+      break;
+    }
+  }
+  const started = latencies.length + failed + unfinished;
+  return {
+    seconds: round((endMs - startMs) / 1000),
+    cyclesStarted: started,
+    cyclesPerSecond: round(started / ((endMs - startMs) / 1000)),
+    neededPerSecondFor2MinuteSchedule: round(ids.length / 120),
+    applied: latencies.length,
+    failed,
+    unfinished,
+    cycleLatencyP50Seconds: round((percentile(latencies, 50) ?? NaN) / 1000),
+    cycleLatencyP99Seconds: round((percentile(latencies, 99) ?? NaN) / 1000),
+    cycleLatencyMaxSeconds: round((percentile(latencies, 100) ?? NaN) / 1000),
+    controllerMaxRssMb: maxRss,
+  };
+}
+
 async function redisUsedMemory(system: TestSystem): Promise<number> {
   const info = await system.redis.command('INFO', 'memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
@@ -156,6 +217,8 @@ async function printRedisStats(system: TestSystem, what: string): Promise<void> 
 interface Phase1Options {
   profileDir: string | null;
   redisStats: boolean;
+  /** Seconds of the schedule to observe (0: none). */
+  scheduleSeconds: number;
 }
 
 async function oneController(configs: number, objects: number, agents: number, sessions: number, opts: Phase1Options) {
@@ -200,6 +263,14 @@ async function oneController(configs: number, objects: number, agents: number, s
     const rssAfter = rssMb(pid);
     const redisAfter = await redisUsedMemory(system);
 
+    let schedule: Awaited<ReturnType<typeof scheduleWindow>> | null = null;
+    if (opts.scheduleSeconds > 0) {
+      log(`the schedule: ${opts.scheduleSeconds} s of ${configs} configurations every 2 minutes`);
+      schedule = await scheduleWindow(system, initial.ids, opts.scheduleSeconds, pid);
+      log(`the schedule: ${JSON.stringify(schedule)}`);
+    }
+    const cpuSchedule = cpuSeconds(pid);
+
     // Sessions: S simulated agents, each registered and connected with its hello.
     log(`phase 2: ${sessions} simulated agent sessions`);
     const tokens: { id: string; token: string }[] = [];
@@ -227,6 +298,7 @@ async function oneController(configs: number, objects: number, agents: number, s
     } while (cursor);
     const rssSessions = rssMb(pid);
     const cpuSessions = cpuSeconds(pid);
+    const peakRss = peakRssMb(pid);
     await Promise.allSettled(peers.map((p) => p.close()));
     if (opts.profileDir) {
       // SIGTERM: each program writes its .cpuprofile as it exits.
@@ -269,10 +341,12 @@ async function oneController(configs: number, objects: number, agents: number, s
       controllerCpuSeconds: {
         initialSync: cpu(cpuStart, cpuInitial),
         round: cpu(cpuInitial, cpuRound),
-        sessions: cpu(cpuRound, cpuSessions),
+        schedule: cpu(cpuRound, cpuSchedule),
+        sessions: cpu(cpuSchedule, cpuSessions),
       },
       controllerRssMb: rssAfter,
-      controllerPeakRssMb: peakRssMb(pid),
+      controllerPeakRssMb: peakRss,
+      schedule,
       controllerMbPerConfiguration: rssBefore !== null && rssAfter !== null ? round((rssAfter - rssBefore) / configs) : null,
       redisBytesPerObject: Math.round((redisAfter - redisBefore) / (configs * objects)),
       sessions: {
@@ -293,9 +367,13 @@ async function onCluster(replicas: number, configs: number, objects: number, age
   const system = await startSystem(options);
   try {
     for (let i = 1; i < replicas; i++) await system.addController();
+    // Agents and API calls spread over the replicas, as a load balancer in front of them would.
+    const wsUrls = [system.agentUrl, ...system.replicas.map((r) => `ws://127.0.0.1:${r.port}/agent`)];
+    const apis = [system.api, ...system.replicas.map((r) => r.api)];
     const agentIds: string[] = [];
-    for (let i = 0; i < agents; i++) agentIds.push(await system.addAgent(`bench-${i}`));
-    const r = await syncAll(system, agentIds, configs, objects);
+    for (let i = 0; i < agents; i++)
+      agentIds.push(await system.addAgent(`bench-${i}`, { SYNCGUARD_CONTROLLER_URL: wsUrls[i % wsUrls.length]! }));
+    const r = await syncAll(system, agentIds, configs, objects, apis);
     return { replicas, seconds: round(r.seconds)!, objectsPerSecond: Math.round((configs * objects) / r.seconds) };
   } finally {
     await system.dispose();
@@ -313,6 +391,7 @@ async function main(): Promise<void> {
   const single = await oneController(configs, objects, agents, sessions, {
     profileDir,
     redisStats: process.argv.includes('--redis-stats'),
+    scheduleSeconds: process.argv.includes('--no-schedule') ? 0 : arg('schedule-seconds', 150),
   });
   log(`phase 1 and 2: ${JSON.stringify(single)}`);
   let cluster: Record<string, unknown> | null = null;
