@@ -291,6 +291,19 @@ export class InMemoryControllerService implements ControllerService {
     return { items: [], nextCursor: null, total: 0, cycleId: null };
   }
 
+  async rejectDeletes(): Promise<never> {
+    throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
+  }
+
+  async listKeptObjects(id: string): Promise<{ items: never[]; nextCursor: null; total: number }> {
+    await this.getConfiguration(id);
+    return { items: [], nextCursor: null, total: 0 };
+  }
+
+  async deleteKeptObjects(): Promise<never> {
+    throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
+  }
+
   async createDeleteApproval(): Promise<never> {
     throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
   }
