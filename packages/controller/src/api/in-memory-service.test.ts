@@ -283,7 +283,7 @@ export class InMemoryControllerService implements ControllerService {
     this.quarantines.delete(id);
     this.configurations.set(id, { ...config, state: 'healthy' });
     this.write(actor, 'allow-deletes', { type: 'configuration', id }, { cycleId: q.cycleId, deleted: q.deleteCount });
-    return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
+    return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount, kept: 0 };
   }
 
   async listStagedDeletes(id: string): Promise<{ items: never[]; nextCursor: null; total: number; cycleId: null }> {

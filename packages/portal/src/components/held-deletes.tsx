@@ -1,5 +1,5 @@
 import type { StagedDeleteGroup } from '../api/model';
-import { causeLabel } from '../format';
+import { causeLabel, subtreeCount } from '../format';
 
 /**
  * A quarantine's held deletes in the sync status info: by cause and by parent OU, each
@@ -81,17 +81,4 @@ function GroupList({
       </ul>
     </div>
   );
-}
-
-/**
- * The deletes a release of `parentDn` applies: its group and those of the OUs under it, as the
- * controller matches a parent DN (case-insensitive, spaces after commas ignored).
- */
-export function subtreeCount(groups: StagedDeleteGroup[], parentDn: string): number {
-  const norm = (dn: string) => dn.trim().toLowerCase().replace(/,\s+/g, ',');
-  const p = norm(parentDn);
-  return groups.reduce((n, g) => {
-    const k = norm(g.key);
-    return k === p || k.endsWith(`,${p}`) ? n + g.count : n;
-  }, 0);
 }
