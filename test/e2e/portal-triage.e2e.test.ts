@@ -69,6 +69,22 @@ describe('portal triage', () => {
     await expectText(groupA.getByTestId('allow-group'), /Allow these 4/);
     await screenshot(page, '20-triage-held-groups');
 
+    // A reader sees the groups but no triage buttons.
+    const { token: readerToken } = await system.api.post<{ token: string }>('/api/v1/tokens', {
+      name: 'ptri-reader',
+      role: 'reader',
+    });
+    const reader = await openTab(browser, system.url);
+    try {
+      await signIn(reader.page, readerToken);
+      await openStatus(reader.page);
+      await reader.page.getByTestId('held-by-parent').waitFor();
+      expect(await reader.page.getByTestId('allow-group').count()).toBe(0);
+      expect(await reader.page.getByTestId('reject-deletes').count()).toBe(0);
+    } finally {
+      await reader.context.close();
+    }
+
     // Cancel changes nothing; confirm releases ou=a only.
     await groupA.getByTestId('allow-group').click();
     await expectText(page.getByTestId('allow-group-count'), new RegExp(`4 objects under ${OU_A.replace(/[=,]/g, '.')}`));
@@ -88,6 +104,15 @@ describe('portal triage', () => {
     const rows = page.getByTestId('kept-objects').getByTestId('kept-row');
     await waitFor(async () => (await rows.count()) === 4, { timeoutMs: 15_000, message: '4 kept rows' });
     await screenshot(page, '21-triage-kept-objects');
+    const readerTab = await openTab(browser, system.url);
+    try {
+      await signIn(readerTab.page, readerToken);
+      await openStatus(readerTab.page);
+      await waitFor(async () => (await readerTab.page.getByTestId('kept-row').count()) === 4, { message: 'reader: 4 kept rows' });
+      expect(await readerTab.page.getByTestId('delete-kept').count()).toBe(0);
+    } finally {
+      await readerTab.context.close();
+    }
     const first = userDns(OU_B, 1, { prefix: 'pb-' })[0]!;
     const row = rows.filter({ hasText: first });
     await row.getByTestId('delete-kept').click();
