@@ -218,4 +218,71 @@ describe('triage: partial release, reject and kept objects', () => {
     expect(quiet.lastCycle?.counts.delete).toBe(0);
     await waitFor(async () => (await system.status(id)).state === 'healthy');
   });
+
+  it('hold deletes: the delete lane released by OU (the rest kept), then a new lane rejected; kept objects stay quiet in a FULL cycle', async () => {
+    const name = 'lane';
+    const corp = `ou=${name},${SUFFIX}`;
+    const a = `ou=a,${corp}`;
+    const b = `ou=b,${corp}`;
+    await system.slapd.add(
+      [
+        `dn: ${corp}\nobjectClass: organizationalUnit\nou: ${name}\n`,
+        `dn: ${a}\nobjectClass: organizationalUnit\nou: a\n`,
+        `dn: ${b}\nobjectClass: organizationalUnit\nou: b\n`,
+        usersLdif(a, 8, { prefix: `${name}-a` }),
+        usersLdif(b, 8, { prefix: `${name}-b` }),
+      ].join('\n'),
+    );
+    const { id } = await system.createConfiguration({
+      name: `${name}.example.com`,
+      agentIds: [agentId],
+      source: { baseDn: corp, objectTypes: ['user'] },
+      syncIntervalSeconds: 3600,
+      accidentalDeletes: { threshold: 5, hold: 'deletes' },
+    });
+    await system.firstCycle(id);
+    const aDns = userDns(a, 8, { prefix: `${name}-a` });
+    const bDns = userDns(b, 8, { prefix: `${name}-b` });
+    await system.slapd.delete([...aDns.slice(0, 3), ...bDns.slice(0, 3)]);
+    await system.slapd.add(usersLdif(a, 1, { prefix: `${name}-hire` }));
+    const opened = await system.syncNow(id);
+    expect(opened.state).toBe('quarantined');
+    expect(opened.quarantine).toMatchObject({ hold: 'deletes', deleteCount: 6 });
+
+    const released = await system.api.post<{ state: string; deleted: number; kept: number }>(
+      `/api/v1/configurations/${id}/allow-deletes`,
+      { parentDns: [a] },
+    );
+    expect(released).toMatchObject({ state: 'applied', deleted: 3, kept: 3 });
+    await system.waitForIdle(id);
+    expect((await system.status(id)).state).toBe('healthy');
+    expect((await kept(id)).map((k) => k.dn.toLowerCase()).sort()).toEqual(
+      bDns
+        .slice(0, 3)
+        .map((d) => d.toLowerCase())
+        .sort(),
+    );
+    const dns = (await system.objects(id)).map((o) => o.dn.toLowerCase());
+    expect(dns).toContain(`uid=${name}-hire0,${a}`.toLowerCase());
+    for (const dn of aDns.slice(0, 3)) expect(dns).not.toContain(dn.toLowerCase());
+
+    await system.stopAgent(agentId);
+    await system.wipeAgentState(agentId);
+    await system.startAgent(agentId);
+    const full = await system.syncNow(id);
+    expect(full.state).toBe('healthy');
+    expect(full.lastCycle?.counts.delete).toBe(0);
+
+    await system.slapd.delete(bDns.slice(3, 8));
+    const again = await system.syncNow(id);
+    expect(again.quarantine).toMatchObject({ hold: 'deletes', deleteCount: 5 });
+    const rejected = await system.api.post<{ kept: number; left: number; state: string }>(
+      `/api/v1/configurations/${id}/reject-deletes`,
+      {},
+    );
+    expect(rejected).toMatchObject({ kept: 5, left: 0, state: 'healthy' });
+    expect((await system.status(id)).state).toBe('healthy');
+    expect(await kept(id)).toHaveLength(8);
+    expect((await system.syncNow(id)).lastCycle?.counts.delete).toBe(0);
+  });
 });
