@@ -38,6 +38,8 @@ const CONTRACT_ROUTES = [
   'post /api/v1/configurations/{id}/delete-approvals',
   'get /api/v1/configurations/{id}/delete-approvals',
   'delete /api/v1/configurations/{id}/delete-approvals/{approvalId}',
+  'post /api/v1/configurations/{id}/preview',
+  'get /api/v1/configurations/{id}/previews/{previewId}',
   'post /api/v1/configurations/{id}/notifications/test',
   'get /api/v1/audit',
   'post /api/v1/tokens',
@@ -53,6 +55,7 @@ const BODY_ROUTES = [
   'patch /api/v1/configurations/{id}',
   'post /api/v1/tokens',
   'post /api/v1/configurations/{id}/delete-approvals',
+  'post /api/v1/configurations/{id}/preview',
 ];
 
 interface Operation {
