@@ -62,9 +62,12 @@ describe('previews against a real slapd', () => {
       filter: '(|(uid=user1)(uid=user2)(uid=user3))',
       objectTypes: [ObjectType.OBJECT_TYPE_USER],
     });
-    const log = await waitFor(() => (controller.previews.get(previewId)?.complete ? controller.previews.get(previewId) : undefined), {
-      message: 'preview complete',
-    });
+    const log = await waitFor(
+      () => (controller.previews.get(previewId)?.complete ? controller.previews.get(previewId) : undefined),
+      {
+        message: 'preview complete',
+      },
+    );
     expect(log.failed).toBeUndefined();
     expect(log.complete).toMatchObject({ configurationId: 'cfg', previewId, objects: 3, lastSequence: 1 });
     expect(log.objects.map((o) => o.dn).sort()).toEqual([1, 2, 3].map((i) => `uid=user${i},${people}`));
@@ -77,7 +80,7 @@ describe('previews against a real slapd', () => {
     // The whole scope, in several batches within the window (acknowledged by the test, one at a time).
     controller.autoAckPreviews = false;
     const wide = controller.startPreview('cfg', { baseDn: 'dc=example,dc=com', objectTypes: [ObjectType.OBJECT_TYPE_USER] });
-    for (let acked = 0; ; ) {
+    for (let acked = 0; ;) {
       const seen = await waitFor(
         () => {
           const l = controller.previews.get(wide)!;
