@@ -109,6 +109,32 @@ describe('previews against a real slapd', () => {
     expect(agent.runningPreviews).toBe(0);
   });
 
+  it('runs beside a cycle that is being streamed, which then completes as it would have without it', async () => {
+    const base = agent.cursors().find((c) => c.configurationId === 'cfg')!.committedCycleId;
+    // A FULL cycle held mid-stream: its batches are not acknowledged, so its window fills.
+    controller.autoAck = false;
+    const held = controller.startCycle(
+      'cfg',
+      { baseDn: people, objectTypes: [ObjectType.OBJECT_TYPE_USER] },
+      CycleMode.CYCLE_MODE_FULL,
+      base,
+    );
+    await waitFor(() => (controller.sequences(held).length >= 2 ? true : undefined), { message: 'the window of the cycle full' });
+    expect(controller.complete(held)).toBeUndefined();
+    const previewId = controller.startPreview('cfg', { baseDn: people, objectTypes: [ObjectType.OBJECT_TYPE_USER] });
+    const log = await waitFor(() => controller.previews.get(previewId)?.complete, { message: 'the preview beside the cycle' });
+    expect(log.objects).toBe(30);
+    // The cycle goes on where it was: every object once, as PRESENT, and nothing else.
+    controller.autoAck = true;
+    controller.ackAll(held);
+    const end = await waitFor(() => controller.complete(held) ?? controller.failed(held), { message: 'the held cycle' });
+    expect(controller.failed(held)).toBeUndefined();
+    expect(end).toMatchObject({ totals: { adds: 0, modifies: 0, deletes: 0, presents: 30 } });
+    expect(new Set(controller.changes(held).map((c) => c.objectId)).size).toBe(30);
+    expect(controller.errors).toEqual([]);
+    controller.abort('cfg', held);
+  });
+
   it('a read that fails is PreviewFailed with the LDAP cause, and a stop from the controller ends the read', async () => {
     const missing = controller.startPreview('cfg', { baseDn: 'ou=nowhere,dc=example,dc=com' });
     const failed = await waitFor(() => controller.previews.get(missing)?.failed, { message: 'preview failed' });
