@@ -81,7 +81,9 @@ export class PreviewService {
     for (const id of next.agentIds) {
       if (!(await this.deps.agents.exists(id))) throw new ValidationError('agentIds', `unknown agent ${id}`);
     }
-    const agentId = await this.deps.agents.activeAgent(next);
+    // The configuration's active agent as it is (not as the patch would name them): choosing
+    // one may claim the active-agent key, which a preview must not move for the cycles.
+    const agentId = await this.deps.agents.activeAgent(current);
     if (!agentId) throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${configurationId} is connected`);
     if (!(await this.deps.agents.features(agentId)).includes(AGENT_FEATURES.preview))
       throw new ConflictError(
@@ -103,7 +105,6 @@ export class PreviewService {
       scope: JSON.stringify(next.source),
       policy: JSON.stringify(next.accidentalDeletes),
       laneHeld: String(lane.held),
-      patch: JSON.stringify(Object.keys((patch ?? {}) as object)),
     });
     await this.deps.link.send(agentId, {
       type: 'startPreview',

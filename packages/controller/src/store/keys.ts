@@ -62,7 +62,7 @@
  * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
  * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
- * | `P:{C}:preview:<id>` | hash (TTL 1 hour) | a preview (previews/preview-records.ts): configurationId, agentId, session, state, startedAt, lastFrameAt, acked, objects, the counts so far, scope, policy, readComplete, result, error; a preview id begins with its configuration id's 8 hex digits, as a cycle id does |
+ * | `P:{C}:preview:<id>` | hash (TTL 1 hour) | a preview (previews/preview-records.ts): configurationId, agentId, session (the agent's session key value at the start), state, startedAt, lastFrameAt, acked, objects, the counts so far, scope, policy, laneHeld, readComplete, result, completedAt, error; a preview id begins with its configuration id's 8 hex digits, as a cycle id does |
  * | `P:{C}:preview:<id>:seen` | set (TTL 1 hour) | object ids the preview's agent reported (and, while evaluating, the index ids counted as deletes); removed when it ends |
  * | `P:{C}:preview:<id>:sample` | list (TTL 1 hour) | the first 20 deletes it found, JSON `{objectId, objectType, dn, cause}` |
  * | `P:{g}:audit` | stream | audit entries (field `d`, JSON) |
