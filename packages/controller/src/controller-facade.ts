@@ -4,6 +4,7 @@ import type { ConfigurationService } from './configurations/configuration-servic
 import type { ControllerService, KeptDeleteResult, StagedDeleteGroups, StagedDeletePage } from './controller-service';
 import type { StagedDeleteService } from './cycles/staged-deletes';
 import type { DeleteApprovalService } from './cycles/delete-approvals';
+import type { PreviewService } from './previews/preview-service';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
 import { parseTriageBody, type KeptObject, type RejectResult, type TriageService } from './cycles/triage';
@@ -26,6 +27,7 @@ import type {
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
+  Preview,
 } from './model';
 import { limitOf } from './page-limit';
 import type { ConfigurationStore } from './store/configuration-store';
@@ -41,6 +43,7 @@ export interface ControllerFacadeDeps {
   notifications: NotificationService;
   stagedDeletes: StagedDeleteService;
   deleteApprovals: DeleteApprovalService;
+  previews: PreviewService;
   configs: ConfigurationStore;
   target: Target;
   audit: AuditLog;
@@ -114,6 +117,14 @@ export class ControllerFacade implements ControllerService {
     query: { groupBy?: string; limit?: number; cursor?: string },
   ): Promise<StagedDeletePage | StagedDeleteGroups> {
     return this.deps.stagedDeletes.list(id, query);
+  }
+
+  startPreview(id: string, patch: unknown, actor: Actor): Promise<{ previewId: string }> {
+    return this.deps.previews.start(id, patch, actor);
+  }
+
+  getPreview(id: string, previewId: string): Promise<Preview> {
+    return this.deps.previews.read(id, previewId);
   }
 
   createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval> {

@@ -19,6 +19,7 @@ import type {
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
+  Preview,
 } from './model';
 
 /** A page of held deletes, with their total and the quarantined cycle holding them (null: none). */
@@ -100,6 +101,15 @@ export interface ControllerService {
   listDeleteApprovals(id: string): Promise<{ items: DeleteApproval[] }>;
   /** NotFoundError for an unknown id; ConflictError SG_ERR_APPROVAL_SPENT when used or revoked already. */
   revokeDeleteApproval(id: string, approvalId: string, actor: Actor): Promise<void>;
+
+  /**
+   * Starts a preview of a configuration patch (as for PATCH, `{}` allowed; audited): the
+   * agent reads the patched scope, nothing is applied. ValidationError naming the field;
+   * ConflictError SG_ERR_NO_AGENT (no agent connected) or SG_ERR_AGENT_UNSUPPORTED (too old).
+   */
+  startPreview(id: string, patch: unknown, actor: Actor): Promise<{ previewId: string }>;
+  /** A preview's state and result; NotFoundError for an unknown or expired one. */
+  getPreview(id: string, previewId: string): Promise<Preview>;
 
   /** The configuration's newest notification events (at most `limit`, default 20, at most 100) with their deliveries. */
   listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }>;

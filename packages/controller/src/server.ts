@@ -39,6 +39,8 @@ import { StagedDeleteStore } from './store/staged-delete-store';
 import { StagedDeleteService, describeCauseGroup } from './cycles/staged-deletes';
 import { DeleteApprovalService } from './cycles/delete-approvals';
 import { DeleteApprovalStore } from './store/delete-approval-store';
+import { PreviewService } from './previews/preview-service';
+import { PreviewStore } from './store/preview-store';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ApplyStore } from './store/apply-store';
@@ -212,6 +214,25 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     newCycleId,
     events: notifications,
   });
+  const evaluation = new EvaluationStore(redis, keys, plog);
+  const previews = new PreviewService({
+    records: new PreviewStore(redis, keys),
+    reads: evaluation,
+    configs,
+    agents: {
+      isConnected: (id) => agents.isConnected(id),
+      activeAgent: (cfg) => agents.activeAgent(cfg),
+      exists: (id) => agentRecords.exists(id),
+      features: async (id) => (await agentRecords.read(id))?.features ?? [],
+      session: (id) => agentRecords.sessionHolder(id),
+    },
+    approvals: deleteApprovals,
+    link,
+    audit,
+    secrets,
+    logger: logger.child({ component: 'preview' }),
+    silenceMs: opts.cycleTimeoutMs,
+  });
   const sessions = new SessionService({
     records: agentRecords,
     cycleRecords,
@@ -223,6 +244,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
+    previews,
   });
   const service = new ControllerFacade({
     agents,
@@ -233,6 +255,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     notifications,
     stagedDeletes,
     deleteApprovals,
+    previews,
     configs,
     target,
     audit,
@@ -248,7 +271,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   let state: State = 'created';
 
   const processor = new CycleProcessor(
-    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
+    { cycles: cycleRecords, evaluation, apply: new ApplyStore(redis, keys, plog) },
     targets,
     metrics,
     logger.child({ component: 'pipeline' }),

@@ -317,6 +317,15 @@ export class InMemoryControllerService implements ControllerService {
     throw new NotFoundError('delete approval', approvalId);
   }
 
+  async startPreview(id: string): Promise<{ previewId: string }> {
+    await this.getConfiguration(id);
+    throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${id} is connected`);
+  }
+
+  async getPreview(_id: string, previewId: string): Promise<never> {
+    throw new NotFoundError('preview', previewId);
+  }
+
   async listNotifications(id: string): Promise<{ items: NotificationEventView[] }> {
     await this.getConfiguration(id);
     return { items: [] };

@@ -41,6 +41,8 @@ const CONTRACT_ROUTES = [
   'post /api/v1/configurations/{id}/delete-approvals',
   'get /api/v1/configurations/{id}/delete-approvals',
   'delete /api/v1/configurations/{id}/delete-approvals/{approvalId}',
+  'post /api/v1/configurations/{id}/preview',
+  'get /api/v1/configurations/{id}/previews/{previewId}',
   'post /api/v1/configurations/{id}/notifications/test',
   'get /api/v1/audit',
   'post /api/v1/tokens',
@@ -56,6 +58,7 @@ const BODY_ROUTES = [
   'patch /api/v1/configurations/{id}',
   'post /api/v1/tokens',
   'post /api/v1/configurations/{id}/delete-approvals',
+  'post /api/v1/configurations/{id}/preview',
 ];
 
 interface Operation {

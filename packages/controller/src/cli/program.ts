@@ -12,6 +12,7 @@ import type {
   Cycle,
   DeleteApproval,
   NotificationEventView,
+  Preview,
   StagedDelete,
   StagedDeleteGroup,
   ProvisioningLogEntry,
@@ -52,6 +53,16 @@ export class CliSettingError extends CliError {
 
 type Page<T> = { items: T[]; nextCursor: string | null };
 
+/** Exit status of `preview` when the change would quarantine (like GCDS's simulation). */
+export const EXIT_WOULD_QUARANTINE = 3;
+
+/** Ends the program with this status after the command printed its result. */
+class CliExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
+
 const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'];
 
 /** Runs syncguardctl with `argv` (as process.argv: node, script, args...); resolves the exit code. */
@@ -62,6 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliExitStatus) return error.status;
     if (error instanceof CliSettingError) {
       io.stderr(`syncguardctl: invalid setting ${error.message}\n`);
       return EXIT_BAD_SETTING;
@@ -94,7 +106,8 @@ export function buildProgram(io: CliIo): Command {
 Settings: SYNCGUARD_URL (default ${DEFAULT_URL}), SYNCGUARD_TOKEN, SYNCGUARD_CA_FILE and
 SYNCGUARD_TIMEOUT (seconds, default 30), or --url, --token, --ca-file and --timeout.
 CONFIG and AGENT arguments take an id or a name. Exit codes: 0 done, 1 the call failed
-(the API's message is printed), 2 bad usage, 78 a bad setting.
+(the API's message is printed), 2 bad usage, 3 (preview) the change would quarantine,
+78 a bad setting.
 
 Examples:
   syncguardctl configs create --name corp --base-dn ou=people,dc=example,dc=com --agent dc1 --threshold 500
@@ -104,6 +117,7 @@ Examples:
   syncguardctl allow-deletes corp --parent ou=retired,dc=example,dc=com   (the other deletes are kept)
   syncguardctl reject-deletes corp --reason "bad filter"
   syncguardctl kept corp --delete <object id>
+  syncguardctl preview corp --filter "(departmentNumber=7)"   (exit 3 when it would quarantine)
   syncguardctl --json configs list`,
     );
 
@@ -606,6 +620,38 @@ Examples:
       if (more) note('(more deletes: use --all or a larger --limit)');
     });
 
+  withConfigFlags(
+    sub(
+      program,
+      'preview',
+      'what a configuration change would do, read from the real source (nothing applied): exit 3 when it would quarantine',
+    ),
+  )
+    .argument('<config>', 'configuration id or name')
+    .option('--wait <seconds>', 'longest wait for the result (default 600)')
+    .action(async (ref: string, opts: ConfigFlags & { wait?: string }, cmd: Command) => {
+      const { api, out, json } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
+      const waitMs = Number(opts.wait ?? '600') * 1000;
+      if (!Number.isFinite(waitMs) || waitMs <= 0) throw new CliError(`--wait: must be a number of seconds, got ${opts.wait}`);
+      const { previewId } = await api.post<{ previewId: string }>(`${base}/preview`, await configBody(api, opts));
+      const deadline = Date.now() + waitMs;
+      let p = await api.get<Preview>(`${base}/previews/${previewId}`);
+      while (p.state === 'running') {
+        if (Date.now() > deadline)
+          throw new CliError(`preview ${previewId} is still running after ${opts.wait ?? '600'} s (${p.objects} objects read)`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        p = await api.get<Preview>(`${base}/previews/${previewId}`);
+      }
+      if (p.state === 'failed') {
+        if (json) out(() => '', p);
+        throw new CliError(`preview ${previewId} failed: ${p.error?.code ?? 'ERROR'}: ${p.error?.message ?? ''}`);
+      }
+      out(() => previewText(config.name, p), p);
+      if (p.wouldQuarantine) throw new CliExitStatus(EXIT_WOULD_QUARANTINE);
+    });
+
   sub(program, 'approve', 'approve a planned change ahead: its cycle of at most N deletes is applied without quarantine, once')
     .argument('<config>', 'configuration id or name')
     .requiredOption('--max <n>', 'the most deletes the approved cycle may have')
@@ -841,6 +887,25 @@ function deletePolicyFlags(opts: ConfigFlags, deletes: Record<string, unknown>):
   }
   if (opts.protectDn !== undefined) nested('protected').dnSuffixes = opts.protectDn;
   if (opts.protectId !== undefined) nested('protected').objectIds = opts.protectId;
+}
+
+function previewText(name: string, p: Preview): string {
+  const c = p.counts!;
+  const lines = [
+    `preview ${p.previewId} of ${name}: ${p.objects} objects in the proposed scope`,
+    `  create ${c.create}, update ${c.update}, delete ${c.delete}`,
+    p.wouldQuarantine
+      ? `  would quarantine: ${p.trippedBy.map(describeRule).join('; ')}`
+      : p.approvalId
+        ? `  would not quarantine: pre-approval ${p.approvalId} covers ${p.trippedBy.map(describeRule).join('; ')}`
+        : '  would not quarantine',
+  ];
+  if (p.notPreviewed.length > 0) lines.push(`  not previewed: ${p.notPreviewed.join(', ')} (the real cycle weighs it)`);
+  if (p.deletes && p.deletes.sample.length > 0) {
+    lines.push(`  deletes (${p.deletes.sample.length} of ${p.deletes.total}):`);
+    for (const d of p.deletes.sample) lines.push(`    ${d.objectType} ${d.dn} (${d.cause})`);
+  }
+  return lines.join('\n');
 }
 
 /** A number when the text is one; else the text itself, so that the API names the field in its 400. */

@@ -64,6 +64,9 @@
  * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
  * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
+ * | `P:{C}:preview:<id>` | hash (TTL 1 hour) | a preview (previews/preview-records.ts): configurationId, agentId, session (the agent's session key value at the start), state, startedAt, lastFrameAt, acked, objects, the counts so far, scope, policy, laneHeld, readComplete, result, completedAt, error; a preview id begins with its configuration id's 8 hex digits, as a cycle id does |
+ * | `P:{C}:preview:<id>:seen` | set (TTL 1 hour) | object ids the preview's agent reported (and, while evaluating, the index ids counted as deletes); removed when it ends |
+ * | `P:{C}:preview:<id>:sample` | list (TTL 1 hour) | the first 20 deletes it found, JSON `{objectId, objectType, dn, cause}` |
  * | `P:{g}:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
  * | `P:authfail:<address>` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
@@ -214,6 +217,18 @@ export class Keys {
   /** One notification event: its header, body and deliveries (in its configuration's slot: the id begins with its 8 hex digits). */
   notificationEvent(eventId: string): string {
     return `${this.c(eventId)}:notification:${eventId}`;
+  }
+  /** A preview's record (its id begins with its configuration id's 8 hex digits). */
+  preview(previewId: string): string {
+    return `${this.c(previewId)}:preview:${previewId}`;
+  }
+  /** The object ids a preview saw. */
+  previewSeen(previewId: string): string {
+    return `${this.c(previewId)}:preview:${previewId}:seen`;
+  }
+  /** The first deletes a preview found. */
+  previewSample(previewId: string): string {
+    return `${this.c(previewId)}:preview:${previewId}:sample`;
   }
   get audit(): string {
     return `${this.prefix}:{g}:audit`;

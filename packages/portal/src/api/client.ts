@@ -8,6 +8,7 @@ import type {
   KeptDeleteResult,
   KeptObject,
   Page,
+  Preview,
   ProvisioningAction,
   ProvisioningLogEntry,
   RejectResult,
@@ -194,6 +195,13 @@ export class ApiClient {
   }
   updateConfiguration(id: string, patch: ConfigurationPatch): Promise<Configuration> {
     return this.request('PATCH', `/configurations/${encodeURIComponent(id)}`, patch);
+  }
+  /** Starts a preview of a configuration patch (nothing is applied); read it with getPreview. */
+  startPreview(id: string, patch: ConfigurationPatch): Promise<{ previewId: string }> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/preview`, patch);
+  }
+  getPreview(id: string, previewId: string): Promise<Preview> {
+    return this.request('GET', `/configurations/${encodeURIComponent(id)}/previews/${encodeURIComponent(previewId)}`);
   }
   getStatus(id: string): Promise<ConfigurationStatus> {
     return this.request('GET', `/configurations/${encodeURIComponent(id)}/status`);

@@ -20,6 +20,8 @@ export type {
   StagedDeleteGroup,
   ObjectTypeName,
   Page,
+  Preview,
+  PreviewDeleteView,
   ProvisioningAction,
   ProvisioningLogEntry,
   ProvisioningStatus,
