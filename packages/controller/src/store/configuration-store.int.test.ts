@@ -50,6 +50,7 @@ const entry = {
   actor: { tokenId: 't', name: 'admin' },
   action: 'configuration.create',
   target: { type: 'configuration', id: 'x' },
+  details: {},
 };
 const idsFor = async (agentId: string) => (await store.forAgent(agentId)).map((c) => c.id);
 
