@@ -1,6 +1,6 @@
 /**
  * npm run bench:scale [-- --configs N] [--objects M] [--agents K] [--sessions S] [--cluster-configs C] [--no-cluster]
- *   [--schedule-seconds S] [--no-schedule] [--profile DIR] [--redis-stats]
+ *   [--schedule-seconds S] [--no-schedule] [--no-round] [--profile DIR] [--redis-stats]
  *
  * Load on loopback, with the real controller and agent programs, slapd and Redis; stops by itself
  * and prints one JSON line last.
@@ -66,6 +66,27 @@ function cpuSeconds(pid: number | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/** CPU seconds so far of the programs of a system: the controller, the agents (summed), slapd and Redis. */
+function systemCpu(system: TestSystem): Record<'controller' | 'agents' | 'slapd' | 'redis', number | null> {
+  const agents = [...system.agents.values()].map((a) => cpuSeconds(a.process?.child.pid));
+  return {
+    controller: cpuSeconds(system.controller?.child.pid),
+    agents: agents.some((a) => a === null) ? null : agents.reduce((x: number, y) => x + (y ?? 0), 0),
+    slapd: cpuSeconds(system.slapd.pid),
+    redis: cpuSeconds(system.redis.pid),
+  };
+}
+
+/** What each program used between two systemCpu readings. */
+function cpuBetween(from: ReturnType<typeof systemCpu>, to: ReturnType<typeof systemCpu>): Record<string, number | null> {
+  return Object.fromEntries(
+    Object.entries(from).map(([k, v]) => {
+      const w = to[k as keyof typeof to];
+      return [k, v === null || w === null ? null : Math.round((w - v) * 100) / 100];
+    }),
+  );
 }
 
 const round = (n: number | null) => (n === null ? null : Math.round(n * 1000) / 1000);
@@ -219,6 +240,8 @@ interface Phase1Options {
   redisStats: boolean;
   /** Seconds of the schedule to observe (0: none). */
   scheduleSeconds: number;
+  /** Start one cycle per configuration at once after the initial sync (`--no-round`: not). */
+  round: boolean;
 }
 
 async function oneController(configs: number, objects: number, agents: number, sessions: number, opts: Phase1Options) {
@@ -235,31 +258,38 @@ async function oneController(configs: number, objects: number, agents: number, s
     const redisBefore = await redisUsedMemory(system);
     if (opts.redisStats) await system.redis.command('CONFIG', 'RESETSTAT');
     const cpuStart = cpuSeconds(pid);
+    const allStart = systemCpu(system);
     const initial = await syncAll(system, agentIds, configs, objects);
     const cpuInitial = cpuSeconds(pid);
+    const allInitial = systemCpu(system);
     log(`initial sync of ${configs} configurations: ${initial.seconds.toFixed(1)} s`);
     if (opts.redisStats) await printRedisStats(system, 'the creation and initial sync');
 
     // A round: one cycle per configuration, all started at once (a schedule's worst case).
-    const last = new Map<string, string>();
-    for (const id of initial.ids) {
-      const page = await system.api.get<{ items: CycleItem[] }>(`/api/v1/configurations/${id}/cycles?limit=1`);
-      last.set(id, page.items[0]!.id);
-    }
-    const roundStart = Date.now();
-    let skipped = 0;
-    for (const id of initial.ids) {
-      try {
-        await system.api.post(`/api/v1/configurations/${id}/cycles`);
-      } catch {
-        skipped++; // a scheduled cycle runs already: it counts as this round's
+    let roundFigures: { seconds: number; latencies: number[]; skipped: number } | null = null;
+    if (opts.round) {
+      const last = new Map<string, string>();
+      for (const id of initial.ids) {
+        const page = await system.api.get<{ items: CycleItem[] }>(`/api/v1/configurations/${id}/cycles?limit=1`);
+        last.set(id, page.items[0]!.id);
       }
+      const roundStart = Date.now();
+      let skipped = 0;
+      for (const id of initial.ids) {
+        try {
+          await system.api.post(`/api/v1/configurations/${id}/cycles`);
+        } catch {
+          skipped++; // a scheduled cycle runs already: it counts as this round's
+        }
+      }
+      const round1 = await waitForApplied(system, initial.ids, last, 600_000);
+      const seconds = (Math.max(...round1.map((r) => r.completedAt)) - roundStart) / 1000;
+      roundFigures = { seconds, latencies: round1.map((r) => r.ms), skipped };
+      log(`a round of ${configs} cycles: ${seconds.toFixed(1)} s`);
     }
-    const round1 = await waitForApplied(system, initial.ids, last, 600_000);
-    const roundSeconds = (Math.max(...round1.map((r) => r.completedAt)) - roundStart) / 1000;
     const cpuRound = cpuSeconds(pid);
-    log(`a round of ${configs} cycles: ${roundSeconds.toFixed(1)} s`);
-    if (opts.redisStats) await printRedisStats(system, 'the round');
+    const allRound = systemCpu(system);
+    if (opts.redisStats && opts.round) await printRedisStats(system, 'the round');
     const rssAfter = rssMb(pid);
     const redisAfter = await redisUsedMemory(system);
 
@@ -270,6 +300,7 @@ async function oneController(configs: number, objects: number, agents: number, s
       log(`the schedule: ${JSON.stringify(schedule)}`);
     }
     const cpuSchedule = cpuSeconds(pid);
+    const allSchedule = systemCpu(system);
 
     // Sessions: S simulated agents, each registered and connected with its hello.
     log(`phase 2: ${sessions} simulated agent sessions`);
@@ -320,29 +351,24 @@ async function oneController(configs: number, objects: number, agents: number, s
         cycleLatencyP50Seconds: round(percentile(initial.latencies, 50)! / 1000),
         cycleLatencyP99Seconds: round(percentile(initial.latencies, 99)! / 1000),
       },
-      round: {
-        seconds: round(roundSeconds),
-        cyclesPerSecond: round(configs / roundSeconds),
+      round: roundFigures && {
+        seconds: round(roundFigures.seconds),
+        cyclesPerSecond: round(configs / roundFigures.seconds),
         neededPerSecondFor2MinuteSchedule: round(configs / 120),
-        startedBySchedule: skipped,
-        cycleLatencyP50Seconds: round(
-          percentile(
-            round1.map((r) => r.ms),
-            50,
-          )! / 1000,
-        ),
-        cycleLatencyP99Seconds: round(
-          percentile(
-            round1.map((r) => r.ms),
-            99,
-          )! / 1000,
-        ),
+        startedBySchedule: roundFigures.skipped,
+        cycleLatencyP50Seconds: round(percentile(roundFigures.latencies, 50)! / 1000),
+        cycleLatencyP99Seconds: round(percentile(roundFigures.latencies, 99)! / 1000),
       },
       controllerCpuSeconds: {
         initialSync: cpu(cpuStart, cpuInitial),
         round: cpu(cpuInitial, cpuRound),
         schedule: cpu(cpuRound, cpuSchedule),
         sessions: cpu(cpuSchedule, cpuSessions),
+      },
+      cpuSeconds: {
+        initialSync: cpuBetween(allStart, allInitial),
+        round: cpuBetween(allInitial, allRound),
+        schedule: cpuBetween(allRound, allSchedule),
       },
       controllerRssMb: rssAfter,
       controllerPeakRssMb: peakRss,
@@ -392,6 +418,7 @@ async function main(): Promise<void> {
     profileDir,
     redisStats: process.argv.includes('--redis-stats'),
     scheduleSeconds: process.argv.includes('--no-schedule') ? 0 : arg('schedule-seconds', 150),
+    round: !process.argv.includes('--no-round'),
   });
   log(`phase 1 and 2: ${JSON.stringify(single)}`);
   let cluster: Record<string, unknown> | null = null;
