@@ -3,8 +3,8 @@
  * on them for, the unhappy paths first (a record changed under the watch writes nothing; a
  * failed write of a chunk is reported, not swallowed; plan parts expire and are dropped).
  */
-import { startRedis, type RedisServer } from '@syncguard/testkit';
-import { Redis } from 'ioredis';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '@syncguard/testkit';
+import { Cluster, Redis } from 'ioredis';
 import { ApplyStore } from './apply-store';
 import { EvaluationStore } from './evaluation-store';
 import { Keys } from './keys';
@@ -266,5 +266,41 @@ describe('WatchConnections (shared by evaluation and apply)', () => {
     expect(pool.idleCount).toBe(0);
     await expect(idle.ping()).rejects.toThrow();
     expect(() => pool.acquire()).toThrow('closed');
+  });
+});
+
+describe('WatchConnections on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let main: Cluster;
+  let pool: WatchConnections;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ replicasPerMaster: 0 });
+    main = new Cluster(
+      cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+      {
+        redisOptions: { maxRetriesPerRequest: 1 },
+      },
+    );
+    pool = new WatchConnections(main as unknown as Redis);
+  }, 60_000);
+
+  afterAll(async () => {
+    pool?.close();
+    await main?.quit();
+    await cluster?.dispose();
+  });
+
+  it('does not keep a Cluster client (its UNWATCH would go to any one node)', async () => {
+    const first = pool.acquire();
+    await first.watch('{a}watched');
+    pool.release(first);
+    expect(pool.idleCount).toBe(0);
+    await main.set('{a}watched', 'changed');
+    const second = pool.acquire();
+    expect(second).not.toBe(first);
+    expect(await second.multi().set('{a}watched', 'mine').exec()).not.toBeNull();
+    pool.release(second);
+    expect(pool.opened).toBe(2);
   });
 });

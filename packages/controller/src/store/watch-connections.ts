@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
  * Connections of their own for `WATCH ... EXEC` (a WATCH belongs to a connection, and every
  * other job and request shares the main one), kept and reused. Opening one per use cost a new
  * TCP connection and ioredis's ready check (an INFO) twice per cycle (evaluation and apply),
- * and on a Redis Cluster a whole cluster client with its slot map.
+ * and on a Redis Cluster a whole cluster client with its slot map (which is still so: see release).
  *
  * A connection acquired is its holder's alone until released. Release drops its WATCH (an
  * UNWATCH, sent before anything the next holder sends on it, so not waited for) and keeps it
@@ -43,7 +43,9 @@ export class WatchConnections {
 
   /** Gives a connection back once its holder is done with it (idempotent per acquire is the holder's duty). */
   release(conn: Redis): void {
-    if (this.closed || !reusable(conn) || this.idle.length >= this.maxIdle) {
+    // A Cluster client is not kept: it sends a keyless UNWATCH to any one node, not to the
+    // node where the WATCH went, so a kept one could carry a WATCH into its next holder's EXEC.
+    if (this.closed || conn.isCluster || !reusable(conn) || this.idle.length >= this.maxIdle) {
       if (conn.status !== 'end') conn.disconnect();
       return;
     }
