@@ -1,3 +1,4 @@
+import type { KeptObject, RejectResult, TriageService } from './cycles/triage';
 import type { ScimEqFilter } from './targets/scim/scim-view';
 import type {
   Actor,
@@ -69,7 +70,16 @@ export interface ControllerService {
    * AllowDeletesResult). ConflictError when not quarantined (or another call won);
    * ControllerError SG_ERR_APPLY_FAILED when the released cycle's apply failed.
    */
-  allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult>;
+  allowDeletes(id: string, actor: Actor, body?: unknown): Promise<AllowDeletesResult>;
+  /**
+   * reject-deletes `{}` or `{objectIds, reason}`: those staged deletes become kept objects;
+   * once none is left staged the rest of the cycle is applied (cycles/triage.ts).
+   */
+  rejectDeletes(id: string, body: unknown, actor: Actor): Promise<RejectResult>;
+  /** The kept objects, sorted by object id (`limit` default 100, `cursor`). */
+  listKeptObjects(id: string, query: { limit?: number; cursor?: string }): Promise<Page<KeptObject> & { total: number }>;
+  /** Deletes kept objects `{objectIds, reason}` from the target (audited). */
+  deleteKeptObjects(id: string, body: unknown, actor: Actor): Promise<KeptDeleteResult>;
   /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
 
@@ -132,3 +142,6 @@ export interface ControllerService {
   /** True when Redis answers. */
   ping(): Promise<boolean>;
 }
+
+/** POST .../kept-objects/delete's answer. */
+export type KeptDeleteResult = Awaited<ReturnType<TriageService['deleteKept']>>;

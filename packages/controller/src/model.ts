@@ -362,8 +362,9 @@ export interface Quarantine {
  * its progress and its outcome). A failed apply is an error answer, not one of these.
  */
 export type AllowDeletesResult =
-  | { state: 'applied'; cycleId: string; deleted: number }
-  | { state: 'applying'; cycleId: string; deleteCount: number }
+  /** `kept`: staged deletes this call made kept objects (a partial release; 0 for all). */
+  | { state: 'applied'; cycleId: string; deleted: number; kept?: number }
+  | { state: 'applying'; cycleId: string; deleteCount: number; kept?: number }
   /** With `approvals: 2`: this token's approval is recorded; another admin token must allow too. */
   | { state: 'awaitingApproval'; cycleId: string; approvalsNeeded: number };
 

@@ -19,6 +19,10 @@ import { ConfigurationService } from './configurations/configuration-service';
 import { ControllerFacade } from './controller-facade';
 import { CycleService } from './cycles/cycle-service';
 import { QuarantineService } from './cycles/quarantine-service';
+import { TriageService } from './cycles/triage';
+import { newCycleId } from './cycles/cycle-id';
+import { TriageStore } from './store/triage-store';
+import { decodeKeptRecord } from './store/kept-record';
 import { AgentChannel } from './gateway/agent-channel';
 import { RedisAgentCommandBus } from './store/agent-command-bus';
 import { AgentStore } from './store/agent-store';
@@ -197,6 +201,19 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     link,
     events: notifications,
   });
+  const triage = new TriageService({
+    records: new TriageStore(redis, keys),
+    staged: new StagedDeleteStore(redis, keys),
+    cycles: cycleRecords,
+    configs,
+    audit,
+    queues,
+    options: opts,
+    logger,
+    decodeKept: decodeKeptRecord,
+    newCycleId,
+    events: notifications,
+  });
   const evaluation = new EvaluationStore(redis, keys, plog);
   const previews = new PreviewService({
     records: new PreviewStore(redis, keys),
@@ -234,6 +251,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     configurations,
     cycles,
     quarantines,
+    triage,
     notifications,
     stagedDeletes,
     deleteApprovals,

@@ -114,6 +114,9 @@ Examples:
   syncguardctl status corp
   syncguardctl logs corp --action StagedDelete
   syncguardctl allow-deletes corp          (asks; --yes to skip the question)
+  syncguardctl allow-deletes corp --parent ou=retired,dc=example,dc=com   (the other deletes are kept)
+  syncguardctl reject-deletes corp --reason "bad filter"
+  syncguardctl kept corp --delete <object id>
   syncguardctl preview corp --filter "(departmentNumber=7)"   (exit 3 when it would quarantine)
   syncguardctl --json configs list`,
     );
@@ -414,10 +417,18 @@ Examples:
       },
     );
 
-  sub(program, 'allow-deletes', 'release a quarantine: apply its staged deletes (asks first unless --yes)')
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  sub(
+    program,
+    'allow-deletes',
+    'release a quarantine: apply its staged deletes, all or the chosen ones (asks first unless --yes)',
+  )
     .argument('<config>', 'configuration id or name')
+    .option('--object <id>', 'apply only this staged delete (repeatable); the others become kept objects', collect)
+    .option('--parent <dn>', 'apply only the staged deletes under this parent DN, its subtree included (repeatable)', collect)
+    .option('--reason <text>', 'why, for the audit log')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (ref: string, opts: { yes?: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: { yes?: boolean; object?: string[]; parent?: string[]; reason?: string }, cmd: Command) => {
       const { api, out, note } = ctx(cmd);
       const config = await resolveConfig(api, ref);
       const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
@@ -427,37 +438,138 @@ Examples:
         throw new CliError(
           `configuration ${config.name} is not quarantined (state: ${status.state}); there are no staged deletes to allow`,
         );
+      const partial = Boolean(opts.object?.length || opts.parent?.length);
       note(
         `Configuration ${config.name} (${config.id}) is quarantined since ${q.since}: ` +
           `${q.deleteCount} staged deletes (threshold ${q.threshold}) in cycle ${q.cycleId}.\n` +
-          `Review them with: syncguardctl logs ${config.name} --action StagedDelete --cycle ${q.cycleId}`,
+          `Review them with: syncguardctl staged ${config.name} --group-by parent`,
       );
+      const what = partial
+        ? `the chosen deletes (${[...(opts.object ?? []), ...(opts.parent ?? []).map((p) => `under ${p}`)].join(', ')}) ` +
+          `and keep the other staged deletes`
+        : `${q.deleteCount} deletes`;
       if (!opts.yes) {
         if (!io.stdin.isTTY)
-          throw new CliError(
-            `refusing to apply ${q.deleteCount} deletes without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
-          );
-        const answer = await ask(io, `Apply ${q.deleteCount} deletes to ${config.name}? This cannot be undone. [y/N] `);
+          throw new CliError(`refusing to apply ${what} without confirmation: stdin is not a terminal. Pass --yes to confirm.`);
+        const answer = await ask(io, `Apply ${what} to ${config.name}? This cannot be undone. [y/N] `);
         if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
       }
-      const result = await api.post<AllowDeletesResult>(`${base}/allow-deletes`);
+      const body: Record<string, unknown> = {};
+      if (opts.object?.length) body.objectIds = opts.object;
+      if (opts.parent?.length) body.parentDns = opts.parent;
+      if (opts.reason) body.reason = opts.reason;
+      const result = await api.post<AllowDeletesResult>(`${base}/allow-deletes`, body);
+      const keptText = (n: number | undefined) => (n ? `; ${n} kept (syncguardctl kept ${config.name})` : '');
       out(() => {
         switch (result.state) {
           case 'applied':
-            return `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`;
+            return `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId})${keptText(result.kept)}; ${config.name} resumes its schedule`;
           case 'applying':
             return (
-              `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId}); ` +
+              `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId})${keptText(result.kept)}; ` +
               `watch "syncguardctl status ${config.name}"`
             );
           case 'awaitingApproval':
             return (
               `approved: nothing is deleted yet; ${config.name} needs ${result.approvalsNeeded} more approval ` +
-              `by another admin token (syncguardctl allow-deletes ${config.name})`
+              `by another admin token choosing the same deletes (syncguardctl allow-deletes ${config.name} ...)`
             );
         }
       }, result);
     });
+
+  sub(program, 'reject-deletes', 'keep staged deletes (all, or the chosen ones): they stay in the target as kept objects')
+    .argument('<config>', 'configuration id or name')
+    .option('--object <id>', 'keep only this staged delete (repeatable)', collect)
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (ref: string, opts: { object?: string[]; reason?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const body: Record<string, unknown> = {};
+      if (opts.object?.length) body.objectIds = opts.object;
+      if (opts.reason) body.reason = opts.reason;
+      const result = await api.post<{ cycleId: string; kept: number; left: number; state: string }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/reject-deletes`,
+        body,
+      );
+      out(
+        () =>
+          `rejected: ${result.kept} deletes kept (cycle ${result.cycleId}); ` +
+          (result.state === 'quarantined'
+            ? `${result.left} staged deletes are left: ${config.name} stays quarantined`
+            : result.state === 'applying'
+              ? `the rest of the cycle is still being applied; watch "syncguardctl status ${config.name}"`
+              : `${config.name} is healthy again`),
+        result,
+      );
+    });
+
+  sub(program, 'kept', 'kept objects: deletes an admin kept, which stay in the target (--delete ID deletes them, audited)')
+    .argument('<config>', 'configuration id or name')
+    .option('--delete <id>', 'delete this kept object from the target (repeatable; asks first unless --yes)', collect)
+    .option('--reason <text>', 'why, for the audit log (with --delete)')
+    .option('-y, --yes', 'do not ask for confirmation (with --delete)')
+    .option('--limit <n>', 'at most n kept objects', '100')
+    .option('--all', 'every kept object (follows pages)')
+    .action(
+      async (
+        ref: string,
+        opts: { delete?: string[]; reason?: string; yes?: boolean; limit: string; all?: boolean },
+        cmd: Command,
+      ) => {
+        const { api, out, note } = ctx(cmd);
+        const config = await resolveConfig(api, ref);
+        const path = `/api/v1/configurations/${encodeURIComponent(config.id)}/kept-objects`;
+        if (opts.delete?.length) {
+          if (!opts.yes) {
+            if (!io.stdin.isTTY)
+              throw new CliError(
+                `refusing to delete ${opts.delete.length} kept objects without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
+              );
+            const answer = await ask(io, `Delete ${opts.delete.length} kept objects from ${config.name}'s target? [y/N] `);
+            if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
+          }
+          const result = await api.post<
+            | { state: 'applied'; cycleId: string; deleted: number }
+            | { state: 'applying'; cycleId: string; deleteCount: number }
+            | { state: 'awaitingApproval'; approvalsNeeded: number }
+          >(`${path}/delete`, { objectIds: opts.delete, ...(opts.reason ? { reason: opts.reason } : {}) });
+          out(() => {
+            switch (result.state) {
+              case 'applied':
+                return `deleted: ${result.deleted} kept objects (cycle ${result.cycleId})`;
+              case 'applying':
+                return `deleting: ${result.deleteCount} kept objects (cycle ${result.cycleId}); watch "syncguardctl status ${config.name}"`;
+              case 'awaitingApproval':
+                return `approved: nothing is deleted yet; another admin token must ask for the same objects`;
+            }
+          }, result);
+          return;
+        }
+        let items: (StagedDelete & { keptAt: string; cycleId: string })[];
+        let more = false;
+        if (opts.all) items = await api.all<StagedDelete & { keptAt: string; cycleId: string }>(path);
+        else {
+          const page = await api.get<Page<StagedDelete & { keptAt: string; cycleId: string }>>(
+            withQuery(path, { limit: opts.limit }),
+          );
+          items = page.items;
+          more = page.nextCursor !== null;
+        }
+        out(
+          () =>
+            formatTable(items, [
+              { header: 'TYPE', value: (d) => d.objectType },
+              { header: 'DN', value: (d) => d.dn },
+              { header: 'CAUSE', value: (d) => d.cause },
+              { header: 'KEPT AT', value: (d) => d.keptAt },
+              { header: 'ID', value: (d) => d.objectId },
+            ]),
+          items,
+        );
+        if (more) note('(more kept objects: use --all or a larger --limit)');
+      },
+    );
 
   sub(program, 'staged', 'the deletes a quarantine holds, or their groups (by cause, parent DN or type)')
     .argument('<config>', 'configuration id or name')
@@ -1043,6 +1155,6 @@ function statusText(config: Configuration, s: ConfigurationStatus, causes: Stage
   for (const e of s.notifications ?? []) fields.push(['notified', notificationLine(e)]);
   let text = formatFields(fields);
   if (s.quarantine)
-    text += `\n\nNext: review with "syncguardctl staged ${config.name} --group-by parent", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
+    text += `\n\nNext: review with "syncguardctl staged ${config.name} --group-by parent", then "syncguardctl allow-deletes ${config.name}" (or --parent DN for some), "syncguardctl reject-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
   return text;
 }
