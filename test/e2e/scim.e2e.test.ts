@@ -270,6 +270,62 @@ describe('SCIM 2.0 target end to end', () => {
     }
   });
 
+  it('a member provisioned in a later cycle joins its group at the peer without the group changing', async () => {
+    const teamPeer = await ScimPeer.start();
+    try {
+      const team = 'ou=team,dc=example,dc=com';
+      await system.slapd.add(`dn: ${team}\nobjectClass: organizationalUnit\nou: team\n\n`);
+      await system.slapd.add(usersLdif(team, 3, { prefix: 'team' }));
+      await system.slapd.add(groupLdif(team, 'team', userDns(team, 3, { prefix: 'team' })));
+      const [agentId] = [...system.agents.keys()];
+      // team2 is outside the first filter: the group is created without it, waiting for it.
+      const { id } = await system.createConfiguration({
+        name: 'team',
+        agentIds: [agentId!],
+        source: { baseDn: team, filter: '(!(uid=team2))', objectTypes: ['user', 'group'] },
+        syncIntervalSeconds: 3600,
+        target: { type: 'scim', baseUrl: teamPeer.url, auth: { type: 'bearer', token: teamPeer.token } },
+      });
+      const first = await system.firstCycle(id);
+      expect(first.lastCycle?.counts).toEqual({ create: 3, update: 0, delete: 0, failed: 0 });
+      const names = () =>
+        ((teamPeer.group('team')!.members as Array<{ value: string }>) ?? [])
+          .map((m) => teamPeer.users().find((u) => u.id === m.value)?.userName)
+          .sort();
+      expect(names()).toEqual(['team0', 'team1']);
+      const logs = await system.logs(id, { cycleId: first.lastCycle!.id });
+      expect(logs.find((l) => l.objectType === 'group')!.details).toContain('1 member(s) not provisioned in the target yet');
+
+      // The filter lets team2 in: it is created, and the waiting group gets it in a PATCH add.
+      teamPeer.clearRequests();
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        source: { baseDn: team, filter: '', objectTypes: ['user', 'group'] },
+      });
+      const second = await system.syncNow(id);
+      expect(second.lastCycle?.counts).toEqual({ create: 1, update: 0, delete: 0, failed: 0 });
+      expect(names()).toEqual(['team0', 'team1', 'team2']);
+      const writes = teamPeer.writes().map((r) => `${r.method} ${r.path.replace(/\/[^/]+$/, '/{id}')}`);
+      expect(writes.sort()).toEqual(['PATCH /scim/v2/Groups/{id}', 'POST /scim/v2/Users']);
+
+      // team1 leaves the scope (deleted at the peer): the group's record lets it go, and it rejoins when it is back.
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        source: { baseDn: team, filter: '(!(uid=team1))', objectTypes: ['user', 'group'] },
+      });
+      const third = await system.syncNow(id);
+      expect(third.lastCycle?.counts).toMatchObject({ create: 0, update: 0, delete: 1, failed: 0 });
+      expect(names()).toEqual(['team0', 'team2']);
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        source: { baseDn: team, filter: '', objectTypes: ['user', 'group'] },
+      });
+      const fourth = await system.syncNow(id);
+      expect(fourth.lastCycle?.counts).toEqual({ create: 1, update: 0, delete: 0, failed: 0 });
+      expect(names()).toEqual(['team0', 'team1', 'team2']);
+      await system.api.delete(`/api/v1/configurations/${id}`);
+    } finally {
+      await teamPeer.close();
+    }
+  });
+
   it('the built-in cloud directory is served read-only as SCIM 2.0, with API tokens', async () => {
     const [agentId] = [...system.agents.keys()];
     const { id } = await system.createConfiguration({

@@ -47,8 +47,10 @@
  * | `P:{C}:config:<id>:lane` | hash | the delete lane's held set: object id -> its delete plan entry (cycles/plan-entry.ts), while `hold: "deletes"` holds deletes (cycles/delete-lane.ts) |
  * | `P:{C}:config:<id>:members` | hash | group id -> its member keys (JSON) as applied (store/member-record.ts), for the delete guard's `memberRemovals` |
  * | `P:{C}:config:<id>:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
- * | `P:{C}:config:<id>:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?}` (store/scim-record-store.ts) |
+ * | `P:{C}:config:<id>:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?, memberDns?}` (store/scim-record-store.ts) |
  * | `P:{C}:config:<id>:scim-dn` | hash | SCIM target: lower-cased DN -> the service provider's id (members and managers resolve through it) |
+ * | `P:{C}:config:<id>:scim-listed` | zset (lex) | SCIM target: `<member DN, lower-cased>\0<group object id>` for every member DN a provisioned group lists, resolved or not (a member provisioned later, deleted or renamed finds its groups here) |
+ * | `P:{C}:config:<id>:scim-unsettled` | set | SCIM target: group object ids whose members a failed request left unlike their record (reconciled by the next apply chunk) |
  * | `P:{C}:config:<id>:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, drift, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error, approvalId (cycles/cycle-record.ts) |
  * | `P:{C}:cycle:<id>:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
@@ -153,6 +155,14 @@ export class Keys {
   /** The SCIM target's DN map: lower-cased DN -> the service provider's id. */
   scimDns(id: string): string {
     return `${this.c(id)}:config:${id}:scim-dn`;
+  }
+  /** The SCIM target's member listing: `<member DN>\0<group id>` (lex). */
+  scimListed(id: string): string {
+    return `${this.c(id)}:config:${id}:scim-listed`;
+  }
+  /** The SCIM target's groups whose members are to be reconciled. */
+  scimUnsettled(id: string): string {
+    return `${this.c(id)}:config:${id}:scim-unsettled`;
   }
   plog(id: string): string {
     return `${this.c(id)}:config:${id}:plog`;
