@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ScimPeer, groupLdif, userDns, usersLdif, type ScimResource } from '@syncguard/testkit';
 import { ApiError } from '../harness/api-client';
-import { startSystem, type TestSystem } from '../harness';
+import { startSystem, type CycleView, type TestSystem } from '../harness';
 
 const PEOPLE = 'ou=people,dc=example,dc=com';
 const GROUPS = 'ou=groups,dc=example,dc=com';
@@ -145,6 +145,42 @@ describe('SCIM 2.0 target end to end', () => {
     expect(status.lastCycle?.counts).toEqual({ create: 0, update: 30, delete: 0, failed: 0 });
     expect(peer.requests.filter((r) => r.status === 429)).toHaveLength(25);
     for (const u of uids(100, 30)) expect(email(peer.user(u))).toBe(`${u}@storm.example.com`);
+  });
+
+  it("a 429 storm longer than the client's retries brings the next cycle forward, which converges without a manual cycle", async () => {
+    peer.clearRequests();
+    // Each request gives up after 6 attempts; 8 in flight take about 8 of these a second.
+    peer.throttle(150, 1);
+    await system.slapd.modify(mailChange(uids(400, 30), (u) => `${u}@long-storm.example.com`));
+    const first = await system.syncNow(configId);
+    const cycle = first.lastCycle as CycleView & {
+      trigger: string;
+      transient?: number;
+      retryAt?: string;
+      counts: { failed: number };
+    };
+    expect(first.state).toBe('healthy');
+    expect(cycle.counts.failed).toBeGreaterThan(0);
+    expect(cycle.transient).toBe(cycle.counts.failed);
+    // After the Retry-After (1 s), bounded below by 1 s: well before the hourly schedule.
+    expect(Date.parse(cycle.retryAt!) - Date.parse(cycle.completedAt!)).toBe(1000);
+    const logs = await system.logs(configId, { cycleId: cycle.id });
+    expect(logs.filter((l) => l.status === 'failure').every((l) => l.details?.includes('HTTP 429'))).toBe(true);
+
+    // No manual cycle: the retry cycles run by themselves until nothing is left transient.
+    let last = cycle.id;
+    for (;;) {
+      const next = await system.waitForCycle(configId, 'applied', { after: last, timeoutMs: 120_000 });
+      const c = next.lastCycle as typeof cycle;
+      expect(c.trigger).toBe('retry');
+      last = c.id;
+      if (c.counts.failed === 0) {
+        expect(c.retryAt).toBeUndefined();
+        break;
+      }
+    }
+    expect(peer.requests.filter((r) => r.status === 429)).toHaveLength(150);
+    for (const u of uids(400, 30)) expect(email(peer.user(u))).toBe(`${u}@long-storm.example.com`);
   });
 
   it('a mass delete is quarantined with no DELETE sent, and sent once the deletes are allowed', async () => {
@@ -304,7 +340,9 @@ describe('SCIM 2.0 target end to end', () => {
       const second = await system.syncNow(id);
       expect(second.lastCycle?.counts).toEqual({ create: 1, update: 0, delete: 0, failed: 0 });
       expect(names()).toEqual(['team0', 'team1', 'team2']);
-      const writes = teamPeer.writes().map((r) => `${r.method} ${r.path.replace(/\/[^/]+$/, '/{id}')}`);
+      const writes = teamPeer
+        .writes()
+        .map((r) => `${r.method} ${r.path.replace(/^(\/scim\/v2\/(?:Users|Groups))\/.+$/, '$1/{id}')}`);
       expect(writes.sort()).toEqual(['PATCH /scim/v2/Groups/{id}', 'POST /scim/v2/Users']);
 
       // team1 leaves the scope (deleted at the peer): the group's record lets it go, and it rejoins when it is back.

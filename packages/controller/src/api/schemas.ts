@@ -299,8 +299,19 @@ export const CycleSchema = {
     },
     trigger: {
       type: 'string',
-      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release'],
-      description: 'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes").',
+      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release', 'retry'],
+      description:
+        'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes"). retry: a cycle brought forward because operations of the cycle before were still transient after the target client\'s own retries (see retryAt).',
+    },
+    transient: {
+      ...count,
+      description:
+        'Of counts.failed, the operations whose last error was transient (429, 503, 5xx, timeouts) after every attempt of the target client; present only when some were.',
+    },
+    retryAt: {
+      ...time,
+      description:
+        'Present when the cycle ended with transient failures: when the next cycle (trigger retry) was brought forward to, after the longest Retry-After the target sent (or 10 s without one), at least 1 s and at most 5 minutes; not set when the schedule comes sooner.',
     },
     heldDeletes: {
       ...count,
