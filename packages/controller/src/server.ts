@@ -217,6 +217,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     deleteApprovals,
     configs,
     target,
+    scimIndex: cloudDirectory,
     audit,
     ping: () => connections.ping(),
   });

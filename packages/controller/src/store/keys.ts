@@ -61,6 +61,7 @@
  * | `P:{C}:dir:<cfg>:o:<oid>` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
  * | `P:{C}:dir:<cfg>:t:<type>` | zset (lex) | object ids of the type (each object in one) |
  * | `P:{C}:dir:<cfg>:dn` | hash | lower-cased DN -> object id |
+ * | `P:{C}:dir:<cfg>:n:<type>` | zset (lex) | `<SCIM name, lower-cased>\0<object id>` per object of the type (a user's userName, a group's displayName, as the read-only SCIM view renders them; store/scim-name.ts), kept by the apply chunks: the view's `eq` filters |
  * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
  * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
@@ -202,6 +203,10 @@ export class Keys {
   }
   dirDn(cfg: string): string {
     return `${this.c(cfg)}:dir:${cfg}:dn`;
+  }
+  /** The cloud directory's SCIM name index of one type: `<name>\0<id>` (lex). */
+  dirName(cfg: string, type: string): string {
+    return `${this.c(cfg)}:dir:${cfg}:n:${type}`;
   }
   /** The configuration's pre-approvals of deletes. */
   deleteApprovals(cfgId: string): string {
