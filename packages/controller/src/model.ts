@@ -118,6 +118,12 @@ export interface ScimTargetSettings {
   auth: ScimAuthView;
   /** `delete` (the default): DELETE the resource; `deactivate`: PATCH `active: false` (users; groups are deleted). */
   deleteMode: 'delete' | 'deactivate';
+  /**
+   * How a resource is changed: `patch` (the default) sends PATCH with only what changed;
+   * `put` (for providers without PATCH) replaces the whole resource (RFC 7644 3.5.1), a
+   * group's members whole, and `deactivate` too.
+   */
+  updateMethod: 'patch' | 'put';
   /** Requests in flight at once, 1 to 64. Default 4. */
   concurrency: number;
   /** Most requests per second (token bucket), or null (the default): no limit but the peer's 429s. */

@@ -177,3 +177,65 @@ describe('SCIM target: members provisioned after their group, and leaving it', (
     expect(peer.writes()).toEqual([]);
   });
 });
+
+describe('SCIM target: updateMethod "put", for providers without PATCH', () => {
+  const writes = () =>
+    peer.writes().map((r) => `${r.method} ${r.path.replace(/^(\/scim\/v2\/(?:Users|Groups))\/.+$/, '$1/{id}')}`);
+
+  it('the peer refusing PATCH fails a PATCH update with its status', async () => {
+    const { chunk } = setup();
+    await chunk([user('a')]);
+    peer.refusePatch(501);
+    const [out] = await chunk([{ ...user('a', 'update'), attributes: { uid: ['a'], sn: ['a'], mail: ['a@new.example.com'] } }]);
+    expect(out).toMatchObject({ status: 'failed' });
+    expect((out as { reason: string }).reason).toContain('HTTP 501');
+    expect((out as { reason: string }).reason).toContain('set target.updateMethod to "put"');
+  });
+
+  it('changes are PUTs of the whole resource, group members replaced whole, deactivate too', async () => {
+    const { chunk, records, cfg } = setup({ updateMethod: 'put', deleteMode: 'deactivate' });
+    peer.refusePatch(501);
+    await chunk([user('a'), user('b'), group('g', ['a', 'b', 'c'])]);
+    expect(memberNames('g')).toEqual(['a', 'b']);
+
+    // A changed mail: one PUT with every attribute, not only the mail.
+    peer.clearRequests();
+    const [changed] = await chunk([
+      { ...user('a', 'update'), attributes: { uid: ['a'], cn: ['a'], sn: ['a'], mail: ['a@new.example.com'] } },
+    ]);
+    expect(changed).toMatchObject({ status: 'applied' });
+    expect(writes()).toEqual(['PUT /scim/v2/Users/{id}']);
+    expect(peer.writes()[0]!.body).toMatchObject({
+      userName: 'a',
+      externalId: 'id-a',
+      active: true,
+      name: { familyName: 'a' },
+      emails: [{ value: 'a@new.example.com' }],
+    });
+    expect(peer.user('a')).toMatchObject({ userName: 'a', name: { familyName: 'a' } });
+
+    // Nothing changed: nothing sent.
+    peer.clearRequests();
+    await chunk([{ ...user('a', 'update'), attributes: { uid: ['a'], cn: ['a'], sn: ['a'], mail: ['a@new.example.com'] } }]);
+    expect(writes()).toEqual([]);
+
+    // The waiting member arrives: the group is PUT with all three members.
+    await chunk([user('c')]);
+    expect(writes()).toEqual(['POST /scim/v2/Users', 'PUT /scim/v2/Groups/{id}']);
+    expect(memberNames('g')).toEqual(['a', 'b', 'c']);
+    // The source drops b from the group: PUT with the two left.
+    peer.clearRequests();
+    await chunk([group('g', ['a', 'c'], 'update')]);
+    expect(writes()).toEqual(['PUT /scim/v2/Groups/{id}']);
+    expect((peer.writes()[0]!.body as { members: unknown[]; displayName: string }).displayName).toBe('g');
+    expect(memberNames('g')).toEqual(['a', 'c']);
+    expect((await records.get(cfg, ['id-g']))[0]!.members).toHaveLength(2);
+
+    // Deactivate: the user PUT whole with active false (still there, userName kept).
+    peer.clearRequests();
+    expect((await chunk([del('b')]))[0]).toMatchObject({ status: 'applied' });
+    expect(writes()).toEqual(['PUT /scim/v2/Users/{id}']);
+    expect(peer.user('b')).toMatchObject({ userName: 'b', active: false, emails: [{ value: 'b@example.com' }] });
+    expect(peer.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
+  });
+});

@@ -2,6 +2,7 @@ import type { CloudObject, ObjectTypeName, Page, ScimMappingSettings } from '../
 import type { Target, TargetOperation, TargetOutcome, UnitOfWork } from '../target';
 import { ScimTransientError, describeScimError, type ScimClient, type ScimResponse } from './scim-client';
 import {
+  ENTERPRISE_SCHEMA,
   GROUP_SCHEMA,
   PATCH_SCHEMA,
   USER_SCHEMA,
@@ -21,6 +22,8 @@ import type { ScimRecord, ScimRecords } from './scim-records';
 /** Settings of one SCIM target that the target itself reads. */
 export interface ScimTargetOptions {
   deleteMode: 'delete' | 'deactivate';
+  /** `patch` (the default): PatchOp with only what changed; `put`: the whole resource (providers without PATCH). */
+  updateMethod?: 'patch' | 'put';
   mapping: ScimMappingSettings | null;
   failureQuarantinePercent: number;
   /** Most member values in one PATCH (or in a POST of a group). Default 500. */
@@ -112,6 +115,16 @@ interface MemberFollowUp {
   ops: Set<number>;
 }
 
+/** Members added plus members removed from `had` to `wanted`. */
+function countChanges(had: readonly string[], wanted: readonly string[]): number {
+  const before = new Set(had);
+  const after = new Set(wanted);
+  let n = 0;
+  for (const id of after) if (!before.has(id)) n += 1;
+  for (const id of before) if (!after.has(id)) n += 1;
+  return n;
+}
+
 /** The minimum number of failed operations for `TargetFailures`, whatever the percentage. */
 export const TARGET_FAILURES_MINIMUM = 50;
 
@@ -131,6 +144,8 @@ export class ScimTarget implements Target {
   private orFilters = true;
   private readonly memberBatch: number;
   private readonly matchBatch: number;
+  /** True for a provider without PATCH: every change is a PUT of the whole resource. */
+  private readonly putOnly: boolean;
 
   constructor(
     readonly client: ScimClient,
@@ -140,6 +155,7 @@ export class ScimTarget implements Target {
     this.failureQuarantine = { percent: options.failureQuarantinePercent, minimum: TARGET_FAILURES_MINIMUM };
     this.memberBatch = options.memberBatchSize ?? 500;
     this.matchBatch = options.matchBatchSize ?? 20;
+    this.putOnly = options.updateMethod === 'put';
   }
 
   async apply(cfg: string, operations: readonly TargetOperation[], unit: UnitOfWork): Promise<TargetOutcome[]> {
@@ -222,9 +238,12 @@ export class ScimTarget implements Target {
           const managerId = chunkDns.get(dn);
           if (!record || !managerId || outcomes[i]?.status !== 'applied') return outcomes[i]!;
           const path = scimPath('manager');
-          const res = await this.patch('user', record.id, [{ op: 'replace', path, value: { value: managerId } }]);
+          const sent = { ...record.sent, [path]: { value: managerId } };
+          const res = this.putOnly
+            ? await this.replace('user', record.id, sent)
+            : await this.patch('user', record.id, [{ op: 'replace', path, value: { value: managerId } }]);
           if (res.status >= 300) throw new Refused(`manager: ${describeScimError(res)}`);
-          record.sent = { ...record.sent, [path]: { value: managerId } };
+          record.sent = sent;
           return outcomes[i]!;
         }),
       ),
@@ -474,7 +493,8 @@ export class ScimTarget implements Target {
     let existing: Resource | null = null;
     if (!rec) existing = matchedResource();
     if (!rec && !existing) {
-      const firstMembers = members?.slice(0, this.memberBatch);
+      // Without PATCH, nothing can be added later: a new group is POSTed with all its members.
+      const firstMembers = this.putOnly ? members : members?.slice(0, this.memberBatch);
       const body = resourceOf(flat, type === 'group' ? GROUP_SCHEMA : USER_SCHEMA);
       if (firstMembers) body.members = firstMembers.map((value) => ({ value }));
       const res = await this.client.request('POST', endpoint(type), body);
@@ -497,6 +517,28 @@ export class ScimTarget implements Target {
     const before: Flat = rec ? rec.sent : flatOf(existing!, flat);
     const ops = diff(before, flat);
     const record: ScimRecord = { id, type, dn: op.dn, sent: flat };
+    const had = members
+      ? (rec?.members ?? ((existing?.members as Array<{ value: string }> | undefined) ?? []).map((m) => m.value))
+      : [];
+    if (this.putOnly) {
+      // One PUT of the whole resource (its members whole) when anything differs.
+      const memberChanges = members ? countChanges(had, members) : 0;
+      if (ops.length > 0 || memberChanges > 0) {
+        const res = await this.replace(type, id, flat, members);
+        if (res.status === 404) {
+          if (rec) w.forget(op, rec, true);
+          throw new Refused(`${describeScimError(res)} (the resource is gone; matched again by the next cycle)`);
+        }
+        if (res.status >= 300) throw new Refused(describeScimError(res));
+      }
+      if (members) record.members = members;
+      w.keep(op, record, rec);
+      const what =
+        ops.length === 0 && memberChanges === 0
+          ? 'no change'
+          : `replaced (PUT): ${ops.length} attribute(s) changed${members ? `, ${memberChanges} member change(s)` : ''}`;
+      return applied(rec ? what : `matched ${id}; ${what}`);
+    }
     if (ops.length > 0) {
       const res = await this.patch(type, id, ops);
       if (res.status === 404) {
@@ -508,7 +550,6 @@ export class ScimTarget implements Target {
     }
     let memberChanges = 0;
     if (members) {
-      const had = rec?.members ?? ((existing?.members as Array<{ value: string }> | undefined) ?? []).map((m) => m.value);
       record.members = had;
       memberChanges = await this.sendMembers(record, members);
     }
@@ -522,6 +563,15 @@ export class ScimTarget implements Target {
 
   /** Sends the member changes from `record.members` to `wanted` in bounded PATCHes; updates the record. */
   private async sendMembers(record: ScimRecord, wanted: string[]): Promise<number> {
+    if (this.putOnly) {
+      const changes = countChanges(record.members ?? [], wanted);
+      if (changes > 0) {
+        const res = await this.replace('group', record.id, record.sent, wanted);
+        if (res.status >= 300) throw new Refused(`members: ${describeScimError(res)}`);
+      }
+      record.members = wanted;
+      return changes;
+    }
     const had = new Set(record.members ?? []);
     const want = new Set(wanted);
     const add = wanted.filter((id) => !had.has(id));
@@ -534,18 +584,37 @@ export class ScimTarget implements Target {
     return add.length + remove.length;
   }
 
-  private patch(type: ObjectTypeName, id: string, ops: PatchOperation[]): Promise<ScimResponse> {
-    return this.client.request('PATCH', `${endpoint(type)}/${encodeURIComponent(id)}`, {
+  /** PUT of the whole resource (RFC 7644 3.5.1): what `flat` says, a group's members whole. */
+  private replace(type: ObjectTypeName, id: string, flat: Flat, members?: readonly string[]): Promise<ScimResponse> {
+    const body = resourceOf(flat, type === 'group' ? GROUP_SCHEMA : USER_SCHEMA);
+    if (type === 'group') body.members = (members ?? []).map((value) => ({ value }));
+    return this.client.request('PUT', `${endpoint(type)}/${encodeURIComponent(id)}`, body);
+  }
+
+  private async patch(type: ObjectTypeName, id: string, ops: PatchOperation[]): Promise<ScimResponse> {
+    const res = await this.client.request('PATCH', `${endpoint(type)}/${encodeURIComponent(id)}`, {
       schemas: [PATCH_SCHEMA],
       Operations: ops,
     });
+    if (res.status !== 405 && res.status !== 501) return res;
+    // A provider without PATCH: say what to do about it in the log.
+    const detail = typeof res.body?.detail === 'string' ? `${res.body.detail}; ` : '';
+    return {
+      ...res,
+      body: { ...res.body, detail: `${detail}the provider does not take PATCH: set target.updateMethod to "put"` },
+    };
   }
 
   private async remove(op: Delete, rec: ScimRecord | null, matchedResource: () => Resource | null): Promise<TargetOutcome> {
     const id = rec?.id ?? matchedResource()?.id;
     if (!id) return applied('not in the target');
     if (this.options.deleteMode === 'deactivate' && op.objectType === 'user') {
-      const res = await this.patch('user', id, [{ op: 'replace', path: 'active', value: false }]);
+      let res: ScimResponse;
+      if (this.putOnly) {
+        const whole = rec?.sent ?? (await this.current('user', id));
+        if (!whole) return applied('not in the target');
+        res = await this.replace('user', id, { ...whole, active: false });
+      } else res = await this.patch('user', id, [{ op: 'replace', path: 'active', value: false }]);
       if (res.status === 404) return applied('not in the target');
       if (res.status >= 300) throw new Refused(describeScimError(res));
       return applied(`deactivated ${id}`);
@@ -554,6 +623,26 @@ export class ScimTarget implements Target {
     if (res.status === 404) return applied('not in the target');
     if (res.status >= 300) throw new Refused(describeScimError(res));
     return applied(`deleted ${id}`);
+  }
+
+  /**
+   * A resource as the provider holds it, flat (what a PUT must carry again to change one
+   * attribute of a resource we have no record of); null when it is not there.
+   */
+  private async current(type: ObjectTypeName, id: string): Promise<Flat | null> {
+    const res = await this.client.request('GET', `${endpoint(type)}/${encodeURIComponent(id)}`);
+    if (res.status === 404) return null;
+    if (res.status !== 200 || !res.body) throw new Refused(`reading ${id}: ${describeScimError(res)}`);
+    const { id: _id, meta: _meta, schemas: _schemas, ...rest } = res.body;
+    const flat: Flat = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if (k === ENTERPRISE_SCHEMA && v && typeof v === 'object')
+        for (const [e, ev] of Object.entries(v as Record<string, unknown>)) flat[`${ENTERPRISE_SCHEMA}:${e}`] = ev;
+      else if (k === 'name' && v && typeof v === 'object')
+        for (const [e, ev] of Object.entries(v as Record<string, unknown>)) flat[`name.${e}`] = ev;
+      else flat[k] = v;
+    }
+    return flat;
   }
 
   /** The name a resource of the operation is matched by, besides its externalId. */
