@@ -265,6 +265,7 @@ describe('SCIM 2.0 target end to end', () => {
     expect(await bad({ baseUrl: 'ftp://x' })).toContain('target.baseUrl');
     expect(await bad({ failureQuarantinePercent: 0 })).toContain('target.failureQuarantinePercent');
     expect(await bad({ deleteMode: 'purge' })).toContain('target.deleteMode');
+    expect(await bad({ updateMethod: 'post' })).toContain('target.updateMethod');
   });
 
   it('OAuth 2.0 client credentials: the token is fetched once and reused', async () => {
