@@ -16,13 +16,15 @@ import { startSystem, type CycleView, type TestSystem } from '../harness';
 
 const PEOPLE = 'ou=people,dc=example,dc=com';
 const GROUPS = 'ou=groups,dc=example,dc=com';
-const USERS = 1500;
-const GROUP_COUNT = 30;
+const USERS = 3000;
+const GROUP_COUNT = 100;
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 function seed(): string {
   let ldif = usersLdif(PEOPLE, USERS);
-  for (let g = 0; g < GROUP_COUNT; g++) ldif += groupLdif(GROUPS, `group${g}`, userDns(PEOPLE, 40, { start: g * 40 }));
+  // 40 members each; the groups past the users' count start again from user0.
+  for (let g = 0; g < GROUP_COUNT; g++)
+    ldif += groupLdif(GROUPS, `group${g}`, userDns(PEOPLE, 40, { start: (g * 40) % USERS }));
   return ldif;
 }
 
