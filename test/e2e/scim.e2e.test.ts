@@ -23,8 +23,7 @@ const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 function seed(): string {
   let ldif = usersLdif(PEOPLE, USERS);
   // 40 members each; the groups past the users' count start again from user0.
-  for (let g = 0; g < GROUP_COUNT; g++)
-    ldif += groupLdif(GROUPS, `group${g}`, userDns(PEOPLE, 40, { start: (g * 40) % USERS }));
+  for (let g = 0; g < GROUP_COUNT; g++) ldif += groupLdif(GROUPS, `group${g}`, userDns(PEOPLE, 40, { start: (g * 40) % USERS }));
   return ldif;
 }
 
