@@ -71,7 +71,7 @@ function cycleErrorName(code: CycleErrorCode): string {
  * The counts follow CycleProcessor.evaluateWatched for a FULL cycle of the same scope: an
  * object read is a create when the index lacks it and an update when its hash differs; a
  * delete is an index entry the read did not report, or (countDisables) one reported
- * disabled; objects the delete lane holds already, and kept objects (triage), count no more. Retry records add nothing
+ * disabled; objects the delete lane holds already count no more. Retry records add nothing
  * to a FULL cycle's counts (they are planned from the changes, or moot).
  */
 export class PreviewService {
@@ -227,7 +227,7 @@ export class PreviewService {
       const inScope = !(policy.countDisables && o.disabled);
       // Held by the delete lane already: out of scope it stays held (not counted again).
       if (laneHolds?.[i] && !inScope) return;
-      // Kept (triage): out of scope it trips nothing, as in a real cycle.
+      // A kept object (triage) out of scope trips nothing, as in a real cycle.
       if (keptHolds?.[i] && !inScope) return;
       if (!inScope) {
         if (was !== null) counter.add(id, was, 'disabled');
@@ -288,11 +288,11 @@ export class PreviewService {
     const cfgId = rec.configurationId ?? '';
     const reads = this.deps.reads;
     const policy = JSON.parse(rec.policy ?? '{}') as AccidentalDeleteSettings;
-    const [indexed, lane, kept, scopeChanged] = await Promise.all([
+    const [indexed, lane, scopeChanged, kept] = await Promise.all([
       reads.indexSize(cfgId),
       reads.lane(cfgId),
-      reads.keptCount(cfgId),
       this.scopeChanged(cfgId, rec.scope ?? ''),
+      reads.keptCount(cfgId),
     ]);
     const counter = new DeleteCounter(policy);
     const scanned = { user: 0, group: 0 };
@@ -314,7 +314,7 @@ export class PreviewService {
           missing = missing.filter((_, i) => !holds[i]);
         }
         if (kept > 0 && missing.length > 0) {
-          // A kept object is out of scope for good until it comes back: never a delete.
+          // A kept object is missing from every full read while out of scope: never a delete.
           const isKept = await reads.keptHolds(cfgId, missing);
           missing = missing.filter((_, i) => !isKept[i]);
         }
