@@ -10,7 +10,7 @@ import type { PipelineQueues } from '../pipeline/queues';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
-import { NO_EVENTS, type CycleEvents } from './cycle-events';
+import { NO_EVENTS, outboxEvent, type CycleEvents } from './cycle-events';
 
 export interface QuarantineServiceDeps {
   records: CycleRecords;
@@ -22,7 +22,10 @@ export interface QuarantineServiceDeps {
   cycles: CycleService;
   queues: PipelineQueues;
   link: AgentChannel;
-  /** Where quarantine.released and quarantine.restarted are reported. */
+  /**
+   * Where quarantine.released and quarantine.restarted are reported: each is written to the
+   * outbox by its transition (cycles/cycle-events.ts `outboxEvent`), then `dispatch`ed.
+   */
   events?: CycleEvents;
 }
 
@@ -70,8 +73,12 @@ export class QuarantineService {
       }
     }
     if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now);
-    // The one atomic step that decides which call releases the cycle.
-    const won = await this.deps.records.release(id, q.cycleId, actor.name, now);
+    // The one atomic step that decides which call releases the cycle; its event is written with it.
+    const event = outboxEvent(
+      { event: 'quarantine.released', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+      now,
+    );
+    const won = await this.deps.records.release(id, q.cycleId, actor.name, now, event);
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -84,13 +91,7 @@ export class QuarantineService {
       { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
       'deletes allowed',
     );
-    await this.events.publish({
-      event: 'quarantine.released',
-      configurationId: id,
-      cycleId: q.cycleId,
-      quarantine: q,
-      actor: actor.name,
-    });
+    await this.events.dispatch(id);
     await this.deps.queues.enqueueCycle(q.cycleId, 'release');
     const phase = await this.waitForPhase(q.cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
     switch (phase) {
@@ -181,13 +182,18 @@ export class QuarantineService {
     const q = await this.quarantineOf(id);
     const st = await this.deps.records.stateFields(id);
     if (q.hold === 'deletes') return this.restartLane(id, q, actor, st.committedCycleId ? 'healthy' : 'pending');
+    const now = new Date().toISOString();
     const won = await this.deps.records.discard(
       id,
       q.cycleId,
       { code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` },
-      new Date().toISOString(),
+      now,
       st.committedCycleId ? 'healthy' : 'pending',
       q.seriesCount,
+      outboxEvent(
+        { event: 'quarantine.restarted', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+        now,
+      ),
     );
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
@@ -199,13 +205,7 @@ export class QuarantineService {
       target: { type: 'configuration', id },
       details: { discardedCycleId: q.cycleId, deleteCount: q.deleteCount },
     });
-    await this.events.publish({
-      event: 'quarantine.restarted',
-      configurationId: id,
-      cycleId: q.cycleId,
-      quarantine: q,
-      actor: actor.name,
-    });
+    await this.events.dispatch(id);
     const { agentId } = await this.deps.records.owner(q.cycleId);
     if (agentId) {
       await this.deps.link.send(agentId, {

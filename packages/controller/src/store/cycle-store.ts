@@ -14,13 +14,16 @@ import type {
   ObjectTypeName,
   Quarantine,
 } from '../model';
+import type { OutboxEvent } from '../cycles/cycle-events';
 import {
+  DELETE_FIELD_IF_EQUAL,
   SET_NOTIFICATION,
   callScript,
   type CompleteCycleResult,
   type PersistBatchResult,
   type Scripts,
   type StartCycleResult,
+  type TransitionSpec,
 } from './scripts';
 import type { Keys } from './keys';
 import { DeleteLaneStore } from './delete-lane-store';
@@ -212,6 +215,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     from: readonly CyclePhase[],
     error: { code: string; message: string },
     completedAt: string,
+    event?: OutboxEvent,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -223,8 +227,26 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
         stateDel: ['currentCycleId'],
         requireCurrent: true,
         cycleId,
+        outbox: this.outboxOf(configurationId, event),
       },
     );
+  }
+
+  /** The outbox write of a transition that reports `event` (none without one). */
+  private outboxOf(configurationId: string, event: OutboxEvent | undefined): TransitionSpec['outbox'] {
+    return event ? { key: this.keys.outbox(configurationId), id: event.id, entry: event.entry } : null;
+  }
+
+  async appendOutbox(configurationId: string, event: OutboxEvent): Promise<void> {
+    await this.redis.hset(this.keys.outbox(configurationId), event.id, event.entry);
+  }
+
+  async outboxEntries(configurationId: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.keys.outbox(configurationId))));
+  }
+
+  async removeOutboxEntry(configurationId: string, eventId: string, entry: string): Promise<void> {
+    await callScript(this.redis, DELETE_FIELD_IF_EQUAL, [this.keys.outbox(configurationId)], [eventId, entry]);
   }
 
   /** Records an admin token's approval of a quarantined cycle; answers how many different tokens approved. */
@@ -236,12 +258,17 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     return Number(results[1]![1]);
   }
 
-  async release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean> {
+  async release(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
       this.keys.state(configurationId),
       { from: ['quarantined'], to: 'applying' },
-      { cycle: { released: '1', releasedBy: by, releasedAt: at }, requireCurrent: true, cycleId },
+      {
+        cycle: { released: '1', releasedBy: by, releasedAt: at },
+        requireCurrent: true,
+        cycleId,
+        outbox: this.outboxOf(configurationId, event),
+      },
     );
   }
 
@@ -252,6 +279,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     completedAt: string,
     nextState: ConfigurationState,
     seriesCount = 0,
+    event?: OutboxEvent,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -264,6 +292,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
         stateDel: ['currentCycleId', 'quarantine', 'notification'],
         requireCurrent: true,
         cycleId,
+        outbox: this.outboxOf(configurationId, event),
       },
     );
   }

@@ -176,10 +176,12 @@ return 0
 );
 
 /**
- * Generic guarded transition. KEYS: cycle hash, state hash. ARGV[1]: allowed current
- * phases (comma-separated); ARGV[2]: JSON {cycle:{f:v}, state:{f:v}, stateDel:[f],
- * requireCurrent:bool, cycleId}. Writes only when the cycle's phase is allowed (and,
- * with requireCurrent, the configuration's currentCycleId is this cycle). Returns 1 or 0.
+ * Generic guarded transition. KEYS: cycle hash, state hash, and optionally the
+ * configuration's outbox hash. ARGV[1]: allowed current phases (comma-separated); ARGV[2]:
+ * JSON {cycle:{f:v}, state:{f:v}, stateDel:[f], requireCurrent:bool, cycleId}; with the
+ * outbox, ARGV[3]: the event id, ARGV[4]: the outbox entry (JSON). Writes only when the
+ * cycle's phase is allowed (and, with requireCurrent, the configuration's currentCycleId is
+ * this cycle); the event is written with the move, never without it. Returns 1 or 0.
  */
 const TRANSITION = new LuaScript(
   'transition',
@@ -195,6 +197,7 @@ if spec.requireCurrent and redis.call('HGET', KEYS[2], 'currentCycleId') ~= spec
 for k, v in pairs(spec.cycle) do redis.call('HSET', KEYS[1], k, v) end
 for k, v in pairs(spec.state) do redis.call('HSET', KEYS[2], k, v) end
 for _, k in ipairs(spec.stateDel) do redis.call('HDEL', KEYS[2], k) end
+if KEYS[3] then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
 return 1
 `,
 );
@@ -215,6 +218,15 @@ redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
+`,
+);
+
+/** Deletes field ARGV[1] of hash KEYS[1] when its value is ARGV[2] (an outbox entry written again meanwhile stays). Returns 1 or 0. */
+export const DELETE_FIELD_IF_EQUAL = new LuaScript(
+  'delete-field-if-equal',
+  `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
 `,
 );
 
@@ -502,6 +514,8 @@ export interface TransitionSpec {
   stateDel?: string[];
   requireCurrent?: boolean;
   cycleId?: string;
+  /** The event the move reports, written to this outbox hash in the same script (cycles/cycle-events.ts). */
+  outbox?: { key: string; id: string; entry: string } | null;
 }
 
 export class Scripts {
@@ -567,8 +581,8 @@ export class Scripts {
   }
 
   async transition(cycleKey: string, stateKey: string, move: PhaseMove, spec: TransitionSpec): Promise<boolean> {
-    const [, , ...keysAndArgs] = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
-    return ((await this.call(TRANSITION, keysAndArgs.slice(0, 2), keysAndArgs.slice(2))) as number) === 1;
+    const [, numKeys, ...keysAndArgs] = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
+    return ((await this.call(TRANSITION, keysAndArgs.slice(0, numKeys), keysAndArgs.slice(numKeys))) as number) === 1;
   }
 
   /** Arguments of EVAL for {@link transition}, to queue it inside a MULTI. */
@@ -577,7 +591,7 @@ export class Scripts {
     stateKey: string,
     move: PhaseMove,
     spec: TransitionSpec,
-  ): [string, number, string, string, string, string] {
+  ): [string, number, ...string[]] {
     assertTransition(move.from, move.to);
     const payload = JSON.stringify({
       cycle: { ...spec.cycle, phase: move.to },
@@ -587,6 +601,8 @@ export class Scripts {
       cycleId: spec.cycleId ?? '',
     });
     // cjson decodes an empty JSON array or object as an empty table, which pairs/ipairs accept.
+    const o = spec.outbox;
+    if (o) return [TRANSITION.source, 3, cycleKey, stateKey, o.key, move.from.join(','), payload, o.id, o.entry];
     return [TRANSITION.source, 2, cycleKey, stateKey, move.from.join(','), payload];
   }
 
