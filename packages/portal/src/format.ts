@@ -170,3 +170,19 @@ export function deliveriesLabel(deliveries: readonly { status: string }[]): stri
   for (const d of deliveries) by.set(d.status, (by.get(d.status) ?? 0) + 1);
   return [...by].map(([status, n]) => `${n} ${status}`).join(', ');
 }
+
+/** A pre-approval's state in words. */
+export function approvalStateLabel(state: string): string {
+  switch (state) {
+    case 'active':
+      return 'waiting for its cycle';
+    case 'used':
+      return 'used';
+    case 'expired':
+      return 'expired unused';
+    case 'revoked':
+      return 'revoked';
+    default:
+      return state;
+  }
+}

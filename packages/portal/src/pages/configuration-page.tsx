@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Agent, AllowDeletesResult, Configuration, ConfigurationStatus, Cycle, StagedDeleteGroup } from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
+import { DeleteApprovalsCard } from '../components/delete-approvals-card';
 import { HeldDeletes } from '../components/held-deletes';
 import { NotificationsCard } from '../components/notifications-card';
 import { ConfirmDialog, ErrorNotice, KebabMenu, Loading, Notice, StateBadge, type MenuItem } from '../components/ui';
@@ -341,6 +342,7 @@ export function ConfigurationPage({ id }: { id: string }) {
           </div>
           {quarantined ? <HeldDeletes byCause={data.held.byCause} byParent={data.held.byParent} /> : null}
           <NotificationsCard id={id} events={status.notifications ?? []} canWrite={canWrite} />
+          <DeleteApprovalsCard id={id} canWrite={canWrite} />
           <CyclesTable id={id} cycles={data.cycles} />
         </>
       ) : null}
