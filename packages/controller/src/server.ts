@@ -327,7 +327,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         });
         notifyQueue.startWorker((job, attempt, max) => notifications.deliver(job, attempt, max));
         // Events a controller wrote with their transitions but did not queue before it died.
-        await outbox.start();
+        outbox.start();
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);

@@ -72,11 +72,14 @@ export class OutboxDispatcher implements CycleEvents {
     await this.dispatch(e.configurationId);
   }
 
-  /** Sweeps at once, then every sweepIntervalMs until closed. */
-  async start(): Promise<void> {
-    await this.sweep();
-    if (this.deps.sweepIntervalMs > 0 && !this.closed)
-      this.timer = setInterval(() => void this.sweep(), this.deps.sweepIntervalMs);
+  /**
+   * Starts sweeping: at once (in the background, so that a controller with many
+   * configurations is not held from listening), then every sweepIntervalMs until closed.
+   */
+  start(): void {
+    if (this.closed) return;
+    void this.sweep();
+    if (this.deps.sweepIntervalMs > 0) this.timer = setInterval(() => void this.sweep(), this.deps.sweepIntervalMs);
   }
 
   /** Dispatches every configuration's outbox (one sweep at a time in this process). */

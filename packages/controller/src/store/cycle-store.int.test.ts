@@ -5,6 +5,7 @@ import { CycleStore } from './cycle-store';
 import { Keys } from './keys';
 import { encodeQuarantine, NO_NOTIFICATION } from './quarantine-codec';
 import { Scripts } from './scripts';
+import { outboxEvent } from '../cycles/cycle-events';
 
 jest.setTimeout(60_000);
 
@@ -39,6 +40,44 @@ const quarantine = {
 };
 
 describe('CycleStore', () => {
+  it("writes a transition's event to the outbox with the move, and nothing when the move is refused", async () => {
+    const cfg = 'abcdef01-0000-4000-8000-000000000001';
+    const cycleId = 'abcdef01-0000-4000-8000-0000000000c1';
+    await client.hset(keys.cycle(cycleId), { phase: 'quarantined', configurationId: cfg });
+    await client.hset(keys.state(cfg), {
+      state: 'quarantined',
+      currentCycleId: cycleId,
+      quarantine: encodeQuarantine(quarantine),
+    });
+    const event = outboxEvent({ event: 'quarantine.released', configurationId: cfg, cycleId, quarantine, actor: 'alice' });
+    expect(await cycles.release(cfg, cycleId, 'alice', '2026-01-01T00:00:00.000Z', event)).toBe(true);
+    expect(await client.hget(keys.cycle(cycleId), 'phase')).toBe('applying');
+    expect(await cycles.outboxEntries(cfg)).toEqual(new Map([[event.id, event.entry]]));
+    // Removed only while it holds what was read.
+    await cycles.removeOutboxEntry(cfg, event.id, 'another value');
+    expect((await cycles.outboxEntries(cfg)).size).toBe(1);
+    await cycles.removeOutboxEntry(cfg, event.id, event.entry);
+    expect((await cycles.outboxEntries(cfg)).size).toBe(0);
+    // A second release (already applying) moves nothing and writes no event.
+    expect(await cycles.release(cfg, cycleId, 'bob', '2026-01-01T00:00:01.000Z', event)).toBe(false);
+    expect(await client.exists(keys.outbox(cfg))).toBe(0);
+    // The same for a failure of a cycle that is not current.
+    const failed = outboxEvent({ event: 'cycle.failed', configurationId: cfg, cycleId });
+    expect(
+      await cycles.markFailed(
+        cfg,
+        'abcdef01-0000-4000-8000-0000000000c2',
+        ['streaming'],
+        { code: 'X', message: 'x' },
+        'now',
+        failed,
+      ),
+    ).toBe(false);
+    expect(await client.exists(keys.outbox(cfg))).toBe(0);
+    expect(await cycles.markFailed(cfg, cycleId, ['applying'], { code: 'X', message: 'x' }, 'now', failed)).toBe(true);
+    expect([...(await cycles.outboxEntries(cfg)).keys()]).toEqual([failed.id]);
+  });
+
   it('pages the history newest first with each cycle start, below an exclusive bound', async () => {
     await client.zadd(keys.cycles('h'), 1000, 'a', 2000, 'b', 3000, 'c');
     expect(await cycles.newestFirst('h', '+inf', 2)).toEqual([
