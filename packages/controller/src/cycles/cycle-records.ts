@@ -93,9 +93,9 @@ export interface CycleRecords {
    * Releases the open delete lane into a new `release` cycle `cycleId` (phase applying, its
    * plan the held set): the deletes released, 0 when no lane is open, -1 while a cycle is current.
    */
-  releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number>;
-  /** Discards the open delete lane (restart): 1, 0 when no lane is open, -1 while a cycle is current. */
-  discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number>;
+  releaseLane(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<number>;
+  /** Discards the open delete lane (restart): 1, 0 when no lane is open, -1 while a cycle is current; `event` written with it. */
+  discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number, event?: OutboxEvent): Promise<number>;
   /** Removes what was staged for the cycle (batches, seen, plan). */
   dropStaged(cycleId: string): Promise<void>;
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { AbortReason } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -11,6 +10,7 @@ import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
 import { NO_EVENTS, outboxEvent, type CycleEvents } from './cycle-events';
+import { newCycleId } from './cycle-id';
 
 export interface QuarantineServiceDeps {
   records: CycleRecords;
@@ -123,8 +123,14 @@ export class QuarantineService {
     actor: Actor,
     now: string,
   ): Promise<AllowDeletesResult> {
-    const cycleId = randomUUID();
-    const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now));
+    // In the configuration's slot, as every cycle id (store/keys.ts, "Hash tags"): RELEASE_LANE
+    // writes the new cycle with the configuration's state in one script.
+    const cycleId = newCycleId(id);
+    const event = outboxEvent(
+      { event: 'quarantine.released', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+      now,
+    );
+    const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now, event));
     if (released === 0)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -137,6 +143,7 @@ export class QuarantineService {
       { configurationId: id, cycleId, laneCycleId: q.cycleId, deleteCount: released, by: actor.name },
       'held deletes allowed',
     );
+    await this.events.dispatch(id);
     await this.deps.queues.enqueueCycle(cycleId, 'release');
     const phase = await this.waitForPhase(cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
     if (phase === 'applied') return { state: 'applied', cycleId, deleted: released };
@@ -228,7 +235,14 @@ export class QuarantineService {
     actor: Actor,
     nextState: 'healthy' | 'pending',
   ): Promise<{ discardedCycleId: string; cycleId: string | null }> {
-    const done = await this.whileNoCycle(id, () => this.deps.records.discardLane(id, nextState, q.seriesCount));
+    const event = outboxEvent({
+      event: 'quarantine.restarted',
+      configurationId: id,
+      cycleId: q.cycleId,
+      quarantine: q,
+      actor: actor.name,
+    });
+    const done = await this.whileNoCycle(id, () => this.deps.records.discardLane(id, nextState, q.seriesCount, event));
     if (done === 0)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -237,6 +251,7 @@ export class QuarantineService {
       target: { type: 'configuration', id },
       details: { laneCycleId: q.cycleId, hold: 'deletes', discardedDeletes: q.deleteCount },
     });
+    await this.events.dispatch(id);
     return { discardedCycleId: q.cycleId, cycleId: await this.startAfterRestart(id) };
   }
 

@@ -78,6 +78,36 @@ describe('CycleStore', () => {
     expect([...(await cycles.outboxEntries(cfg)).keys()]).toEqual([failed.id]);
   });
 
+  it("writes the events of a delete lane's release and restart with them, and none when no lane is open", async () => {
+    const cfg = 'abcdef02-0000-4000-8000-000000000001';
+    const lane = { ...quarantine, hold: 'deletes' as const, cycleId: 'abcdef02-0000-4000-8000-0000000000a1' };
+    const open = async () => {
+      await client.hset(keys.state(cfg), { state: 'quarantined', lane: '1', quarantine: encodeQuarantine(lane) });
+      await client.hset(keys.lane(cfg), 'o1', 'entry-1');
+    };
+    const released = outboxEvent({ event: 'quarantine.released', configurationId: cfg, cycleId: lane.cycleId, quarantine: lane });
+    await open();
+    expect(await cycles.releaseLane(cfg, 'abcdef02-0000-4000-8000-0000000000a2', 'alice', 'now', released)).toBe(1);
+    expect(await cycles.outboxEntries(cfg)).toEqual(new Map([[released.id, released.entry]]));
+    expect(await client.hget(keys.cycle('abcdef02-0000-4000-8000-0000000000a2'), 'releasedBy')).toBe('alice');
+    await client.del(keys.outbox(cfg));
+    // No lane open any more: nothing released, no event.
+    expect(await cycles.releaseLane(cfg, 'abcdef02-0000-4000-8000-0000000000a3', 'bob', 'now', released)).toBe(0);
+    expect(await client.exists(keys.outbox(cfg))).toBe(0);
+
+    const restarted = outboxEvent({
+      event: 'quarantine.restarted',
+      configurationId: cfg,
+      cycleId: lane.cycleId,
+      quarantine: lane,
+    });
+    await client.hdel(keys.state(cfg), 'currentCycleId');
+    await open();
+    expect(await cycles.discardLane(cfg, 'healthy', 1, restarted)).toBe(1);
+    expect([...(await cycles.outboxEntries(cfg)).keys()]).toEqual([restarted.id]);
+    expect(await cycles.discardLane(cfg, 'healthy', 1, restarted)).toBe(0);
+  });
+
   it('pages the history newest first with each cycle start, below an exclusive bound', async () => {
     await client.zadd(keys.cycles('h'), 1000, 'a', 2000, 'b', 3000, 'c');
     expect(await cycles.newestFirst('h', '+inf', 2)).toEqual([

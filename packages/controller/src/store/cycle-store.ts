@@ -53,24 +53,35 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
 
   private readonly lanes: DeleteLaneStore;
 
-  async releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number> {
+  async releaseLane(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<number> {
     const now = Date.now();
-    return this.lanes.release(configurationId, cycleId, now, {
-      phase: 'applying',
+    return this.lanes.release(
       configurationId,
-      agentId: '',
-      mode: 'delta',
-      trigger: 'release',
-      startedAt: new Date(now).toISOString(),
-      evaluatedMode: 'delta',
-      released: '1',
-      releasedBy: by,
-      releasedAt: at,
-    });
+      cycleId,
+      now,
+      {
+        phase: 'applying',
+        configurationId,
+        agentId: '',
+        mode: 'delta',
+        trigger: 'release',
+        startedAt: new Date(now).toISOString(),
+        evaluatedMode: 'delta',
+        released: '1',
+        releasedBy: by,
+        releasedAt: at,
+      },
+      event,
+    );
   }
 
-  async discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number> {
-    return this.lanes.discard(configurationId, nextState, seriesCount);
+  async discardLane(
+    configurationId: string,
+    nextState: ConfigurationState,
+    seriesCount: number,
+    event?: OutboxEvent,
+  ): Promise<number> {
+    return this.lanes.discard(configurationId, nextState, seriesCount, event);
   }
 
   async record(cycleId: string): Promise<CycleRecord> {

@@ -455,9 +455,10 @@ return redis.call('HLEN', KEYS[1])
  * Releases a delete lane (allow-deletes): makes a `release` cycle whose plan is exactly the
  * held set, in phase `applying`, current, and empties the set; the lane closes (field
  * `lane` goes) so that no other cycle starts before the release is applied. KEYS: state
- * hash, held set, the new cycle's hash, its plan, the cycles zset. ARGV: cycle id,
- * startedAt (ms), then field/value pairs of the cycle hash. Returns the deletes released,
- * 0 when no lane is open (nothing written), -1 when a cycle is current.
+ * hash, held set, the new cycle's hash, its plan, the cycles zset, the configuration's
+ * outbox. ARGV: cycle id, startedAt (ms), the event id and outbox entry of its
+ * `quarantine.released` (empty: none), then field/value pairs of the cycle hash. Returns the
+ * deletes released, 0 when no lane is open (nothing written), -1 when a cycle is current.
  */
 export const RELEASE_LANE = new LuaScript(
   'release-lane',
@@ -469,7 +470,8 @@ local entries = redis.call('HVALS', KEYS[2])
 for i = 1, #entries, 1000 do
   redis.call('RPUSH', KEYS[4], unpack(entries, i, math.min(i + 999, #entries)))
 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[6], ARGV[3], ARGV[4]) end
 redis.call('HSET', KEYS[3], 'planSize', #entries, 'deleteCount', #entries, 'applied', 0,
   'counts', '{"create":0,"update":0,"delete":' .. #entries .. '}')
 redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
@@ -484,8 +486,9 @@ return #entries
  * Discards a delete lane (restart): the held set goes, nothing of it is applied, the
  * configuration is `ARGV[1]` again, and its committed scope is forgotten so that the next
  * cycle is FULL (the agent has let the held objects go; only a full read finds them again).
- * KEYS: state hash, held set. ARGV: next state, the quarantine's seriesCount. Returns 1, 0
- * when no lane is open, -1 when a cycle is current.
+ * KEYS: state hash, held set, the configuration's outbox. ARGV: next state, the quarantine's
+ * seriesCount, the event id and outbox entry of its `quarantine.restarted` (empty: none).
+ * Returns 1, 0 when no lane is open, -1 when a cycle is current.
  */
 export const DISCARD_LANE = new LuaScript(
   'discard-lane',
@@ -496,6 +499,7 @@ if current and current ~= '' then return -1 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'committedScope', '', 'restartedSeries', ARGV[2])
 redis.call('HDEL', KEYS[1], 'lane', 'quarantine', 'notification')
+if ARGV[3] and ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
 return 1
 `,
 );
