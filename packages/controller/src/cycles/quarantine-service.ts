@@ -6,11 +6,11 @@ import type { AgentChannel } from '../gateway/agent-channel';
 import type { ControllerMetrics } from '../metrics';
 import type { Actor, AllowDeletesResult, Quarantine } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
+import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
 import { NO_EVENTS, outboxEvent, type CycleEvents } from './cycle-events';
-import { newCycleId } from './cycle-id';
 
 export interface QuarantineServiceDeps {
   records: CycleRecords;
@@ -49,7 +49,8 @@ export class QuarantineService {
     return q;
   }
 
-  async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
+  /** `reason`: the admin's words, recorded in the audit entry. */
+  async allowDeletes(id: string, actor: Actor, reason: string | null = null): Promise<AllowDeletesResult> {
     const cfg = await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
     if (q.reason === 'TargetFailures')
@@ -67,12 +68,12 @@ export class QuarantineService {
           actor: { tokenId: actor.tokenId, name: actor.name },
           action: 'allow-deletes.approve',
           target: { type: 'configuration', id },
-          details: { cycleId: q.cycleId, deleteCount: q.deleteCount, approvals, approvalsNeeded: needed - approvals },
+          details: { cycleId: q.cycleId, deleteCount: q.deleteCount, approvals, approvalsNeeded: needed - approvals, reason },
         });
         return { state: 'awaitingApproval', cycleId: q.cycleId, approvalsNeeded: needed - approvals };
       }
     }
-    if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now);
+    if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now, reason);
     // The one atomic step that decides which call releases the cycle; its event is written with it.
     const event = outboxEvent(
       { event: 'quarantine.released', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
@@ -85,7 +86,7 @@ export class QuarantineService {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'allow-deletes',
       target: { type: 'configuration', id },
-      details: { cycleId: q.cycleId, deleteCount: q.deleteCount, threshold: q.threshold },
+      details: { cycleId: q.cycleId, deleteCount: q.deleteCount, threshold: q.threshold, all: true, reason },
     });
     this.deps.logger.warn(
       { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
@@ -122,6 +123,7 @@ export class QuarantineService {
     q: Omit<Quarantine, 'notification'>,
     actor: Actor,
     now: string,
+    reason: string | null,
   ): Promise<AllowDeletesResult> {
     // In the configuration's slot, as every cycle id (store/keys.ts, "Hash tags"): RELEASE_LANE
     // writes the new cycle with the configuration's state in one script.
@@ -137,7 +139,15 @@ export class QuarantineService {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'allow-deletes',
       target: { type: 'configuration', id },
-      details: { cycleId, laneCycleId: q.cycleId, hold: 'deletes', deleteCount: released, seriesCount: q.seriesCount },
+      details: {
+        cycleId,
+        laneCycleId: q.cycleId,
+        hold: 'deletes',
+        deleteCount: released,
+        seriesCount: q.seriesCount,
+        all: true,
+        reason,
+      },
     });
     this.deps.logger.warn(
       { configurationId: id, cycleId, laneCycleId: q.cycleId, deleteCount: released, by: actor.name },
