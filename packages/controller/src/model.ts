@@ -118,6 +118,12 @@ export interface ScimTargetSettings {
   auth: ScimAuthView;
   /** `delete` (the default): DELETE the resource; `deactivate`: PATCH `active: false` (users; groups are deleted). */
   deleteMode: 'delete' | 'deactivate';
+  /**
+   * How a resource is changed: `patch` (the default) sends PATCH with only what changed;
+   * `put` (for providers without PATCH) replaces the whole resource (RFC 7644 3.5.1), a
+   * group's members whole, and `deactivate` too.
+   */
+  updateMethod: 'patch' | 'put';
   /** Requests in flight at once, 1 to 64. Default 4. */
   concurrency: number;
   /** Most requests per second (token bucket), or null (the default): no limit but the peer's 429s. */
@@ -271,7 +277,12 @@ export interface NotificationEventView {
 
 export type CycleState = 'running' | 'applied' | 'quarantined' | 'failed' | 'discarded';
 /** `release`: the cycle that applies a delete lane's held set (allow-deletes), without an agent. */
-export type CycleTrigger = 'schedule' | 'manual' | 'restart' | 'agent-connected' | 'release';
+/**
+ * `release`: the cycle that applies a delete lane's held set (allow-deletes), without an agent.
+ * `retry`: a cycle brought forward because operations of the one before were still transient
+ * (the target throttled or failed them through every attempt of its client).
+ */
+export type CycleTrigger = 'schedule' | 'manual' | 'restart' | 'agent-connected' | 'release' | 'retry';
 
 export interface CycleCounts {
   create: number;
@@ -305,6 +316,10 @@ export interface Cycle {
   counts: CycleCounts;
   /** With the delete lane open: the deletes this cycle added to the held set (not applied). */
   heldDeletes?: number;
+  /** Of `counts.failed`, the operations whose last error was transient (429, 503, 5xx, timeouts); only when some were. */
+  transient?: number;
+  /** When the next cycle was brought forward to (trigger `retry`), because of those transient failures; only when it was. */
+  retryAt?: string;
   /** Why a cycle failed or was discarded. */
   error: { code: string; message: string } | null;
   /** The pre-approval (POST .../delete-approvals) that let this cycle's deletes through without quarantine; null if none. */

@@ -268,6 +268,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     previews,
     configs,
     target,
+    scimIndex: cloudDirectory,
     audit,
     ping: () => connections.ping(),
   });
@@ -293,6 +294,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         await cycles.startCycleFor(cfgId, 'schedule');
       },
       loadConfiguration: (id) => configs.load(id),
+      retrySoon: (cfgId, cycleId, delayMs) => queues.scheduleRetry(cfgId, cycleId, delayMs),
       preApproval: (cfgId, cycleId, deletes, trippedBy) => deleteApprovals.forCycle(cfgId, cycleId, deletes, trippedBy),
     },
     opts.applyStepDelayMs,
@@ -362,7 +364,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
-          tick: (cfgId) => cycles.tick(cfgId),
+          tick: (cfgId, trigger) => cycles.tick(cfgId, trigger),
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
           cycleGaveUp: (cycleId, error) => cycles.giveUpCycle(cycleId, error),
         });

@@ -263,10 +263,13 @@ export class CycleService {
     }
   }
 
-  /** A scheduler tick: start a cycle unless one runs or the configuration is quarantined. */
-  async tick(configurationId: string): Promise<void> {
+  /**
+   * A scheduler tick, or the cycle brought forward after transient failures (`retry`): start a
+   * cycle unless one runs or the configuration is quarantined.
+   */
+  async tick(configurationId: string, trigger: 'schedule' | 'retry' = 'schedule'): Promise<void> {
     try {
-      await this.startCycleFor(configurationId, 'schedule');
+      await this.startCycleFor(configurationId, trigger);
     } catch (error) {
       if (error instanceof NotFoundError) {
         await this.deps.queues.unschedule(configurationId);

@@ -171,8 +171,17 @@ export interface ChunkWrites {
   setMembers(configurationId: string, groups: readonly PlannedMembership[]): void;
   /** Drops the retry records of objects now applied. */
   settleRetries(configurationId: string, objectIds: readonly string[]): void;
-  /** Writes `objectId, retry record` pairs and counts `failed` operations on the cycle. */
-  owe(configurationId: string, cycleId: string, pairs: readonly string[], failed: number): void;
+  /**
+   * Writes `objectId, retry record` pairs and counts `failed` operations on the cycle; of them
+   * `transient.count` were still transient, the longest Retry-After of the cycle so far `transient.retryAfterMs`.
+   */
+  owe(
+    configurationId: string,
+    cycleId: string,
+    pairs: readonly string[],
+    failed: number,
+    transient?: { count: number; retryAfterMs: number },
+  ): void;
 }
 
 /** An apply holding a watch on the cycle's record, chunk after chunk (on a connection of its own). */
@@ -204,6 +213,8 @@ export interface ApplyRecords {
 
   /** The deletes the cycle's chunks applied. */
   deletesApplied(cycleId: string): Promise<number>;
+  /** The cycle's operations still transient after the client's retries, and the longest Retry-After among them (ms, 0: none said). */
+  transientFailures(cycleId: string): Promise<{ count: number; retryAfterMs: number }>;
   /**
    * `applying` -> `quarantined` with the configuration's quarantine (TargetFailures: the
    * target refused too many operations). False when the cycle was not `applying`.
@@ -236,5 +247,7 @@ export interface ApplyRecords {
     laneOpen: boolean;
     /** A lane's release cycle: the configuration's committed cycle (the agent's cursor) does not move. */
     release: boolean;
+    /** When the next cycle is brought forward to (transient failures), recorded on the cycle; null: not. */
+    retryAt?: string | null;
   }): Promise<boolean>;
 }

@@ -412,6 +412,8 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
     approvalId: h.approvalId || null,
     ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
+    ...(Number(h.transient ?? 0) > 0 ? { transient: Number(h.transient) } : {}),
+    ...(h.retryAt ? { retryAt: h.retryAt } : {}),
   };
 }
 

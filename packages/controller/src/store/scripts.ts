@@ -509,11 +509,12 @@ return 1
  * (the plan's last `deleteCount` entries) into those that stay in the plan and those that
  * become kept objects, in the one step that also releases the cycle, so that a crash leaves
  * either the quarantine as it was or the cycle released with exactly the chosen deletes.
- * KEYS: cycle hash, state hash, plan, kept hash. ARGV: cycle id, the stored quarantine the
- * choice was made on (else nothing is written), mode (`apply`: the listed deletes stay and
- * the others are kept; `keep`: the listed ones are kept), keptAt, the quarantine to store
- * when deletes stay staged (mode keep), releasedBy, releasedAt, then the listed object ids
- * (none in mode keep: every staged delete).
+ * KEYS: cycle hash, state hash, plan, kept hash, the configuration's outbox. ARGV: cycle id,
+ * the stored quarantine the choice was made on (else nothing is written), mode (`apply`: the
+ * listed deletes stay and the others are kept; `keep`: the listed ones are kept), keptAt, the
+ * quarantine to store when deletes stay staged (mode keep), releasedBy, releasedAt, the event
+ * id and outbox entry written when the cycle is released, then the listed object ids (none in
+ * mode keep: every staged delete).
  * Releases (`quarantined` -> `applying`, `released` = 1, deleteCount and planSize of the
  * new plan, `kept`) unless mode keep leaves deletes staged (the quarantine then holds them).
  * Returns {1, released (1|0), kept, deletes left in the plan}; {0} when the cycle is not
@@ -526,8 +527,8 @@ if redis.call('HGET', KEYS[1], 'phase') ~= 'quarantined' then return {0} end
 local st = redis.call('HMGET', KEYS[2], 'currentCycleId', 'quarantine')
 if st[1] ~= ARGV[1] or st[2] ~= ARGV[2] then return {0} end
 local listed = {}
-for i = 8, #ARGV do listed[ARGV[i]] = true end
-local everything = #ARGV < 8
+for i = 10, #ARGV do listed[ARGV[i]] = true end
+local everything = #ARGV < 10
 local c = redis.call('HMGET', KEYS[1], 'planSize', 'deleteCount', 'counts')
 local size = tonumber(c[1] or '0')
 local deletes = tonumber(c[2] or '0')
@@ -558,6 +559,7 @@ if ARGV[3] == 'keep' and #stay > 0 then
   return {1, 0, #keep / 2, #stay}
 end
 redis.call('HSET', KEYS[1], 'phase', 'applying', 'released', '1', 'releasedBy', ARGV[6], 'releasedAt', ARGV[7])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], ARGV[8], ARGV[9]) end
 return {1, 1, #keep / 2, #stay}
 `,
 );
@@ -568,11 +570,12 @@ return {1, 1, #keep / 2, #stay}
  * RELEASE_LANE), the others become kept objects, and the lane closes. Mode `keep`: the
  * listed ones become kept objects; when none is left held the lane closes (the configuration
  * `nextState`, its quarantine gone), else the lane's quarantine becomes the one given.
- * KEYS: state hash, held set, kept hash, the new cycle's hash, its plan, the cycles zset.
- * ARGV: the stored quarantine the choice was made on, mode, keptAt, new cycle id, startedAt
- * (ms), the quarantine to store (keep, some left), nextState, the lane's cycle id (kept
- * records name it), the number N of cycle field/value pairs, the N pairs, then the listed
- * object ids (none in mode keep: every held object).
+ * KEYS: state hash, held set, kept hash, the new cycle's hash, its plan, the cycles zset, the
+ * configuration's outbox. ARGV: the stored quarantine the choice was made on, mode, keptAt,
+ * new cycle id, startedAt (ms), the quarantine to store (keep, some left), nextState, the
+ * lane's cycle id (kept records name it), the number N of cycle field/value pairs, the event
+ * id and outbox entry written when the lane closes, the N pairs, then the listed object ids
+ * (none in mode keep: every held object).
  * Returns {released, kept, left held}; {0} without a lane or when its quarantine changed,
  * {-1} while a cycle is current, {-3, id} when a listed id is not held.
  */
@@ -583,7 +586,7 @@ local st = redis.call('HMGET', KEYS[1], 'state', 'lane', 'currentCycleId', 'quar
 if st[1] ~= 'quarantined' or st[2] ~= '1' then return {0} end
 if st[3] and st[3] ~= '' then return {-1} end
 if st[4] ~= ARGV[1] then return {0} end
-local pairsAt = 10
+local pairsAt = 12
 local idsAt = pairsAt + 2 * tonumber(ARGV[9])
 local listed = {}
 for i = idsAt, #ARGV do
@@ -613,6 +616,7 @@ if ARGV[2] == 'apply' then
   redis.call('HDEL', KEYS[1], 'lane')
   redis.call('ZADD', KEYS[6], ARGV[5], cycleId)
   redis.call('DEL', KEYS[2])
+  if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[11]) end
   return {#release, #keep / 2, 0}
 end
 for i = 1, #keep, 2 do redis.call('HDEL', KEYS[2], keep[i]) end
@@ -620,6 +624,7 @@ local left = redis.call('HLEN', KEYS[2])
 if left == 0 then
   redis.call('HSET', KEYS[1], 'state', ARGV[7])
   redis.call('HDEL', KEYS[1], 'lane', 'quarantine', 'notification', 'restartedSeries')
+  if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[11]) end
 else
   redis.call('HSET', KEYS[1], 'quarantine', ARGV[6])
 end
