@@ -134,6 +134,24 @@ export interface TrippedRuleView {
 }
 
 /**
+ * Resolves as `waiting` does, unless `proc` exits first: then fails at once with how it
+ * ended and what it printed (rather than waiting out the deadline).
+ */
+async function untilExited<T>(proc: ManagedProcess, name: string, waiting: Promise<T>): Promise<T> {
+  let settled = false;
+  const exited = proc.wait().then(() => {
+    if (settled) return undefined as never;
+    throw new Error(`${name} exited (${proc.exitDescription}):\n${proc.log}`);
+  });
+  try {
+    return await Promise.race([waiting, exited]);
+  } finally {
+    settled = true;
+    waiting.catch(() => undefined);
+  }
+}
+
+/**
  * The whole product on loopback: a private slapd, redis-server and SMTP server, the real
  * controller program and real agent programs (built dist/), driven through the HTTP API.
  */
@@ -274,13 +292,18 @@ export class TestSystem {
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
-    await waitFor(
-      async () => {
-        if (!controller.running) throw new Error(`controller exited (${controller.exitDescription}):\n${controller.log}`);
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-        return res.status === 200;
-      },
-      { timeoutMs: 20_000, message: 'the controller to answer /healthz' },
+    await untilExited(
+      controller,
+      'controller',
+      waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+          if (res.status !== 200) throw new Error(`/healthz answered ${res.status} ${await res.text()}`);
+          return true;
+        },
+        // Generous: on a loaded 2-core machine (CI beside other work) a cold start takes many seconds.
+        { timeoutMs: 60_000, message: 'the controller to answer /healthz' },
+      ),
     );
     return controller;
   }
@@ -323,13 +346,16 @@ export class TestSystem {
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
-    await waitFor(
-      async () => {
-        if (!agent.process?.running) throw new Error(`agent exited (${agent.process?.exitDescription}):\n${agent.process?.log}`);
-        const a = await this.api.get<{ status: string }>(`/api/v1/agents/${id}`);
-        return a.status === 'connected';
-      },
-      { timeoutMs: 20_000, message: `agent ${id} to connect` },
+    await untilExited(
+      agent.process,
+      'agent',
+      waitFor(
+        async () => {
+          const a = await this.api.get<{ status: string }>(`/api/v1/agents/${id}`);
+          return a.status === 'connected';
+        },
+        { timeoutMs: 60_000, message: `agent ${id} to connect` },
+      ),
     );
   }
 
