@@ -357,3 +357,24 @@ describe('DirSync without the right', () => {
     }
   });
 });
+
+describe('DirSync with a full consistency read due', () => {
+  it('reads DirSync first, then scans the scope: what DirSync showed is no drift', async () => {
+    const peer = await MiniController.start();
+    const checker = await agentFor(peer, 'checker', stateDir(), { fullScanInterval: '1s' });
+    try {
+      const full = await cycle(peer, 'consistency', FULL, '');
+      await dc.modify(title(user(25), 'Checked'));
+      await new Promise((r) => setTimeout(r, 1100));
+      const due = await cycle(peer, 'consistency', DELTA, full.cycleId);
+      expect(due.complete.consistencyRead).toBe(true);
+      expect(due.complete.changeTracking).toBe(SCAN);
+      expect(due.changes).toEqual({ add: [], modify: [user(25)], delete: [] });
+      expect(Number(due.complete.drift)).toBe(0);
+      expect(logged('changes the DirSync read did not show')).toBeDefined();
+    } finally {
+      await checker.close();
+      await peer.close();
+    }
+  });
+});
