@@ -85,6 +85,11 @@ export function defaultRedisTopology(): RedisTopologyName {
   return value;
 }
 
+/** The server, Sentinel set or Cluster of a test system's Redis, to dispose of. */
+function redisOf(setup: TestRedis): { dispose(): Promise<void> } {
+  return setup.kind === 'single' ? setup.server : setup.kind === 'sentinel' ? setup.set : setup.cluster;
+}
+
 async function startTestRedis(topology: RedisTopologyName, persistent: boolean): Promise<TestRedis> {
   if (topology === 'sentinel') return { kind: 'sentinel', set: await startRedisSentinels() };
   if (topology === 'cluster') return { kind: 'cluster', cluster: await startRedisCluster() };
@@ -158,6 +163,11 @@ async function untilExited<T>(proc: ManagedProcess, name: string, waiting: Promi
 export class TestSystem {
   /** Fresh for every run: the demo prints it, and nobody else can guess it. */
   readonly adminToken = `sg-${randomBytes(24).toString('base64url')}`;
+  /**
+   * SYNCGUARD_SECRET_KEY of every controller of the system (webhook and SCIM secrets are stored
+   * sealed with it, and refused without it); `controllerEnv` may set another.
+   */
+  readonly secretKey = randomBytes(32).toString('base64');
   readonly api: ApiClient;
   controller?: ManagedProcess;
   readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
@@ -226,7 +236,7 @@ export class TestSystem {
 
   static async start(options: SystemOptions = {}): Promise<TestSystem> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-e2e-'));
-    const [directory, redis, smtp, port] = await Promise.all([
+    const started = await Promise.allSettled([
       options.samba
         ? startSambaDc(options.samba).then((samba) => ({ samba }))
         : startSlapd(options.slapd).then((slapd) => ({ slapd })),
@@ -234,8 +244,33 @@ export class TestSystem {
       startSmtp(),
       freePort(),
     ]);
-    const system = new TestSystem(dir, directory, redis, smtp, port, options);
-    await system.startController();
+    const [directory, redis, smtp, port] = started;
+    if (
+      directory.status === 'rejected' ||
+      redis.status === 'rejected' ||
+      smtp.status === 'rejected' ||
+      port.status === 'rejected'
+    ) {
+      // Stop what did start: a failed beforeAll has no system to dispose, and servers left
+      // running keep jest from exiting.
+      const disposals: Promise<unknown>[] = [];
+      if (directory.status === 'fulfilled') {
+        const d = directory.value;
+        disposals.push('slapd' in d ? d.slapd.dispose() : d.samba.dispose());
+      }
+      if (redis.status === 'fulfilled') disposals.push(redisOf(redis.value).dispose());
+      if (smtp.status === 'fulfilled') disposals.push(smtp.value.dispose());
+      await Promise.allSettled(disposals);
+      await fs.rm(dir, { recursive: true, force: true });
+      throw started.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+    }
+    const system = new TestSystem(dir, directory.value, redis.value, smtp.value, port.value, options);
+    try {
+      await system.startController();
+    } catch (error) {
+      await system.dispose();
+      throw error;
+    }
     return system;
   }
 
@@ -287,6 +322,7 @@ export class TestSystem {
         SYNCGUARD_MAIL_FROM: 'syncguard@example.com',
         SYNCGUARD_PUBLIC_URL: this.url,
         SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
+        SYNCGUARD_SECRET_KEY: this.secretKey,
         ...this.options.controllerEnv,
         ...env,
       },
@@ -512,13 +548,7 @@ export class TestSystem {
     for (const r of this.replicas) stops.push(r.process.stop('SIGKILL', 1000));
     await Promise.allSettled(stops);
     const directory = 'slapd' in this.directory ? this.directory.slapd : this.directory.samba;
-    const redis =
-      this.redisSetup.kind === 'single'
-        ? this.redisSetup.server
-        : this.redisSetup.kind === 'sentinel'
-          ? this.redisSetup.set
-          : this.redisSetup.cluster;
-    await Promise.allSettled([directory.dispose(), redis.dispose(), this.smtp.dispose()]);
+    await Promise.allSettled([directory.dispose(), redisOf(this.redisSetup).dispose(), this.smtp.dispose()]);
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,13 @@
 import type { AgentRegistry } from './agents/agent-registry';
 import type { AuditLog } from './store/audit-log';
 import type { ConfigurationService } from './configurations/configuration-service';
-import type { ControllerService, StagedDeleteGroups, StagedDeletePage } from './controller-service';
+import type { ControllerService, KeptDeleteResult, StagedDeleteGroups, StagedDeletePage } from './controller-service';
 import type { StagedDeleteService } from './cycles/staged-deletes';
 import type { DeleteApprovalService } from './cycles/delete-approvals';
+import type { PreviewService } from './previews/preview-service';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
+import { parseTriageBody, type KeptObject, type RejectResult, type TriageService } from './cycles/triage';
 import type { NotificationService } from './notifications/notification-service';
 import { ValidationError } from './errors';
 import type {
@@ -25,22 +27,27 @@ import type {
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
+  Preview,
 } from './model';
 import { limitOf } from './page-limit';
 import type { ConfigurationStore } from './store/configuration-store';
 import type { Target } from './targets/target';
-import { matchesFilter, scimResourceOf, type ScimEqFilter } from './targets/scim/scim-view';
+import { matchesFilter, scimResourceOf, type ScimDirectoryIndex, type ScimEqFilter } from './targets/scim/scim-view';
 
 export interface ControllerFacadeDeps {
   agents: AgentRegistry;
   configurations: ConfigurationService;
   cycles: CycleService;
   quarantines: QuarantineService;
+  triage: TriageService;
   notifications: NotificationService;
   stagedDeletes: StagedDeleteService;
   deleteApprovals: DeleteApprovalService;
+  previews: PreviewService;
   configs: ConfigurationStore;
   target: Target;
+  /** The cloud directory's index for the SCIM view; without it the view reads the directory from its start. */
+  scimIndex?: ScimDirectoryIndex;
   audit: AuditLog;
   /** True while Redis answers. */
   ping(): Promise<boolean>;
@@ -114,6 +121,14 @@ export class ControllerFacade implements ControllerService {
     return this.deps.stagedDeletes.list(id, query);
   }
 
+  startPreview(id: string, patch: unknown, actor: Actor): Promise<{ previewId: string }> {
+    return this.deps.previews.start(id, patch, actor);
+  }
+
+  getPreview(id: string, previewId: string): Promise<Preview> {
+    return this.deps.previews.read(id, previewId);
+  }
+
   createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval> {
     return this.deps.deleteApprovals.create(id, body, actor);
   }
@@ -149,8 +164,23 @@ export class ControllerFacade implements ControllerService {
     return this.deps.cycles.listProvisioningLogs(id, query);
   }
 
-  allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
-    return this.deps.quarantines.allowDeletes(id, actor);
+  async allowDeletes(id: string, actor: Actor, body?: unknown): Promise<AllowDeletesResult> {
+    const selection = parseTriageBody(body, { parents: true });
+    if (selection.objectIds || selection.parentDns) return this.deps.triage.allowSome(id, selection, actor);
+    const result = await this.deps.quarantines.allowDeletes(id, actor, selection.reason);
+    return result.state === 'awaitingApproval' ? result : { ...result, kept: 0 };
+  }
+
+  async rejectDeletes(id: string, body: unknown, actor: Actor): Promise<RejectResult> {
+    return this.deps.triage.reject(id, parseTriageBody(body, { parents: false }), actor);
+  }
+
+  listKeptObjects(id: string, query: { limit?: number; cursor?: string }): Promise<Page<KeptObject> & { total: number }> {
+    return this.deps.triage.listKept(id, query);
+  }
+
+  async deleteKeptObjects(id: string, body: unknown, actor: Actor): Promise<KeptDeleteResult> {
+    return this.deps.triage.deleteKept(id, parseTriageBody(body, { parents: false, requireIds: true }), actor);
   }
 
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {
@@ -171,8 +201,10 @@ export class ControllerFacade implements ControllerService {
 
   /**
    * The cloud directory's users or groups as SCIM resources, from `startIndex` (1-based),
-   * at most `count`, optionally filtered by one `eq`. Read by walking the directory in
-   * pages (a filter or a far startIndex reads every object before it).
+   * at most `count`, optionally filtered by one `eq`. With the directory's index: a page is
+   * read by position (ZRANGE by rank, whatever the startIndex), `id` and `externalId` (the
+   * source id) by key, `userName` / a group's `displayName` from the name index; anything
+   * else (a user's displayName, a directory applied before the index) by walking the directory.
    */
   async listScimResources(
     id: string,
@@ -180,6 +212,36 @@ export class ControllerFacade implements ControllerService {
     query: { filter: ScimEqFilter | null; startIndex: number; count: number; baseUrl: string },
   ): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
     await this.deps.configs.get(id);
+    const index = this.deps.scimIndex;
+    if (index) {
+      const f = query.filter;
+      if (!f) {
+        const page = await index.page(id, type, query.startIndex - 1, query.count);
+        const objects = await index.objects(id, page.ids);
+        return { totalResults: page.total, resources: objects.map((o) => scimResourceOf(o, query.baseUrl)) };
+      }
+      const named = f.attribute === 'userName' || (f.attribute === 'displayName' && type === 'group');
+      const ids =
+        f.attribute === 'id' || f.attribute === 'externalId' ? [f.value] : named ? await index.byName(id, type, f.value) : null;
+      if (ids) {
+        const matched = (await index.objects(id, ids))
+          .filter((o) => o.type === type)
+          .map((o) => scimResourceOf(o, query.baseUrl))
+          .filter((r) => matchesFilter(r, f))
+          .sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1));
+        const from = query.startIndex - 1;
+        return { totalResults: matched.length, resources: matched.slice(from, from + query.count) };
+      }
+    }
+    return this.scanScimResources(id, type, query);
+  }
+
+  /** The SCIM view by walking the directory in pages (a filter or a far startIndex reads every object before it). */
+  private async scanScimResources(
+    id: string,
+    type: ObjectTypeName,
+    query: { filter: ScimEqFilter | null; startIndex: number; count: number; baseUrl: string },
+  ): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
     const resources: Record<string, unknown>[] = [];
     let matched = 0;
     let cursor: string | undefined;

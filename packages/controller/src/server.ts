@@ -19,6 +19,10 @@ import { ConfigurationService } from './configurations/configuration-service';
 import { ControllerFacade } from './controller-facade';
 import { CycleService } from './cycles/cycle-service';
 import { QuarantineService } from './cycles/quarantine-service';
+import { TriageService } from './cycles/triage';
+import { newCycleId } from './cycles/cycle-id';
+import { TriageStore } from './store/triage-store';
+import { decodeKeptRecord } from './store/kept-record';
 import { AgentChannel } from './gateway/agent-channel';
 import { RedisAgentCommandBus } from './store/agent-command-bus';
 import { AgentStore } from './store/agent-store';
@@ -28,6 +32,7 @@ import { createLogger } from './logger';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
+import { OutboxDispatcher } from './notifications/outbox-dispatcher';
 import { NotificationService } from './notifications/notification-service';
 import { NotificationQueue } from './pipeline/notification-queue';
 import { NotificationStore } from './store/notification-store';
@@ -35,6 +40,8 @@ import { StagedDeleteStore } from './store/staged-delete-store';
 import { StagedDeleteService, describeCauseGroup } from './cycles/staged-deletes';
 import { DeleteApprovalService } from './cycles/delete-approvals';
 import { DeleteApprovalStore } from './store/delete-approval-store';
+import { PreviewService } from './previews/preview-service';
+import { PreviewStore } from './store/preview-store';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ApplyStore } from './store/apply-store';
@@ -154,8 +161,17 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     logger: logger.child({ component: 'notify' }),
     publicUrl,
     webhookTimeoutMs: opts.webhookTimeoutMs,
+    secrets,
     describeHeld: async (cfgId, cycleId) => (await stagedDeletes.causesOf(cfgId, cycleId)).map(describeCauseGroup),
     userAgent: `syncguard-controller/${(require('../package.json') as { version: string }).version}`,
+  });
+  const outbox = new OutboxDispatcher({
+    outbox: cycleRecords,
+    configurationIds: () => configs.ids(),
+    queueEvent: (entry) => notifications.queueEvent(entry),
+    logger: logger.child({ component: 'notify' }),
+    sweepIntervalMs: opts.notifyOutboxSweepMs,
+    dispatchDelayMs: opts.notifyDispatchDelayMs,
   });
   const cycles = new CycleService({
     records: cycleRecords,
@@ -169,7 +185,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     agents,
     queues,
     link,
-    events: notifications,
+    events: outbox,
   });
   const configurations = new ConfigurationService({
     cycleRecords,
@@ -193,7 +209,39 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
-    events: notifications,
+    events: outbox,
+  });
+  const triage = new TriageService({
+    records: new TriageStore(redis, keys),
+    staged: new StagedDeleteStore(redis, keys),
+    cycles: cycleRecords,
+    configs,
+    audit,
+    queues,
+    options: opts,
+    logger,
+    decodeKept: decodeKeptRecord,
+    newCycleId,
+    events: outbox,
+  });
+  const evaluation = new EvaluationStore(redis, keys, plog);
+  const previews = new PreviewService({
+    records: new PreviewStore(redis, keys),
+    reads: evaluation,
+    configs,
+    agents: {
+      isConnected: (id) => agents.isConnected(id),
+      activeAgent: (cfg) => agents.activeAgent(cfg),
+      exists: (id) => agentRecords.exists(id),
+      features: async (id) => (await agentRecords.read(id))?.features ?? [],
+      session: (id) => agentRecords.sessionHolder(id),
+    },
+    approvals: deleteApprovals,
+    link,
+    audit,
+    secrets,
+    logger: logger.child({ component: 'preview' }),
+    silenceMs: opts.cycleTimeoutMs,
   });
   const sessions = new SessionService({
     records: agentRecords,
@@ -206,17 +254,21 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
+    previews,
   });
   const service = new ControllerFacade({
     agents,
     configurations,
     cycles,
     quarantines,
+    triage,
     notifications,
     stagedDeletes,
     deleteApprovals,
+    previews,
     configs,
     target,
+    scimIndex: cloudDirectory,
     audit,
     ping: () => connections.ping(),
   });
@@ -230,18 +282,19 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   let state: State = 'created';
 
   const processor = new CycleProcessor(
-    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
+    { cycles: cycleRecords, evaluation, apply: new ApplyStore(redis, keys, plog) },
     targets,
     metrics,
     logger.child({ component: 'pipeline' }),
     opts.applyChunkSize,
     {
       committed: (agentId, cfgId, cycleId) => cycles.sendCommitted(agentId, cfgId, cycleId),
-      quarantined: (cfgId, cycleId) => notifications.publish({ event: 'quarantine.started', configurationId: cfgId, cycleId }),
+      quarantined: (cfgId) => outbox.dispatch(cfgId),
       released: async (cfgId) => {
         await cycles.startCycleFor(cfgId, 'schedule');
       },
       loadConfiguration: (id) => configs.load(id),
+      retrySoon: (cfgId, cycleId, delayMs) => queues.scheduleRetry(cfgId, cycleId, delayMs),
       preApproval: (cfgId, cycleId, deletes, trippedBy) => deleteApprovals.forCycle(cfgId, cycleId, deletes, trippedBy),
     },
     opts.applyStepDelayMs,
@@ -311,11 +364,13 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
-          tick: (cfgId) => cycles.tick(cfgId),
+          tick: (cfgId, trigger) => cycles.tick(cfgId, trigger),
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
           cycleGaveUp: (cycleId, error) => cycles.giveUpCycle(cycleId, error),
         });
         notifyQueue.startWorker((job, attempt, max) => notifications.deliver(job, attempt, max));
+        // Events a controller wrote with their transitions but did not queue before it died.
+        outbox.start();
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);
@@ -350,6 +405,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           setTimeout(() => httpServer.closeAllConnections(), 2000).unref();
           await done;
         });
+        await step('outbox', () => outbox.close());
         await step('queues', () => queues.close());
         await step('notify', () => notifyQueue.close());
         await step('liveness', () => agents.stopLiveness());

@@ -25,6 +25,7 @@ import { tokenRoutes } from './token-routes';
 import { notificationRoutes } from './notification-routes';
 import { stagedDeleteRoutes } from './staged-delete-routes';
 import { deleteApprovalRoutes } from './delete-approval-routes';
+import { previewRoutes } from './preview-routes';
 
 /** What the HTTP layer needs from the rest of the controller. */
 export interface HttpAppDeps {
@@ -245,6 +246,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       await notificationRoutes(api, ctx);
       await stagedDeleteRoutes(api, ctx);
       await deleteApprovalRoutes(api, ctx);
+      await previewRoutes(api, ctx);
       await auditRoutes(api, ctx);
       await tokenRoutes(api, ctx);
     },

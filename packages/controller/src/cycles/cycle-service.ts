@@ -1,7 +1,7 @@
-import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
+import { AbortReason, CycleMode, ObjectType, type Scope } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
-import type { StoredConfiguration } from '../model';
+import type { SourceSettings, StoredConfiguration } from '../model';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { ControllerMetrics } from '../metrics';
@@ -13,7 +13,18 @@ import { StartCycleResult } from '../store/scripts';
 import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
-import { NO_EVENTS, type CycleEvents } from './cycle-events';
+import { NO_EVENTS, outboxEvent, type CycleEvents } from './cycle-events';
+
+/** A configuration's source as the agent reads it (StartCycle's and StartPreview's scope). */
+export function wireScope(source: SourceSettings): Scope {
+  return {
+    baseDn: source.baseDn,
+    filter: source.filter,
+    objectTypes: source.objectTypes.map((t) => (t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER)),
+    attributes: source.attributes,
+    disabledAttribute: source.disabledAttribute,
+  };
+}
 
 /** What cycles need to know of agents (the agent registry answers it). */
 export interface AgentPresence {
@@ -111,15 +122,7 @@ export class CycleService {
         cycleId,
         mode: full ? CycleMode.CYCLE_MODE_FULL : CycleMode.CYCLE_MODE_DELTA,
         baseCycleId: base,
-        scope: {
-          baseDn: cfg.source.baseDn,
-          filter: cfg.source.filter,
-          objectTypes: cfg.source.objectTypes.map((t) =>
-            t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER,
-          ),
-          attributes: cfg.source.attributes,
-          disabledAttribute: cfg.source.disabledAttribute,
-        },
+        scope: wireScope(cfg.source),
       },
     });
     this.deps.logger.info({ configurationId: id, cycleId, agentId, mode: full ? 'full' : 'delta', trigger }, 'cycle started');
@@ -189,11 +192,13 @@ export class CycleService {
     error: { code: string; message: string },
     from: readonly CyclePhase[] = ['streaming', 'complete'],
   ): Promise<boolean> {
-    const moved = await this.deps.records.markFailed(configurationId, cycleId, from, error, new Date().toISOString());
+    const now = new Date().toISOString();
+    const event = outboxEvent({ event: 'cycle.failed', configurationId, cycleId }, now);
+    const moved = await this.deps.records.markFailed(configurationId, cycleId, from, error, now, event);
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
-      await (this.deps.events ?? NO_EVENTS).publish({ event: 'cycle.failed', configurationId, cycleId });
+      await (this.deps.events ?? NO_EVENTS).dispatch(configurationId);
     }
     await this.deps.records.dropStaged(cycleId);
     return moved;
@@ -258,10 +263,13 @@ export class CycleService {
     }
   }
 
-  /** A scheduler tick: start a cycle unless one runs or the configuration is quarantined. */
-  async tick(configurationId: string): Promise<void> {
+  /**
+   * A scheduler tick, or the cycle brought forward after transient failures (`retry`): start a
+   * cycle unless one runs or the configuration is quarantined.
+   */
+  async tick(configurationId: string, trigger: 'schedule' | 'retry' = 'schedule'): Promise<void> {
     try {
-      await this.startCycleFor(configurationId, 'schedule');
+      await this.startCycleFor(configurationId, trigger);
     } catch (error) {
       if (error instanceof NotFoundError) {
         await this.deps.queues.unschedule(configurationId);

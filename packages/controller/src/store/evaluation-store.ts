@@ -9,12 +9,14 @@ import type {
   QuarantineDecision,
 } from '../cycles/processing-records';
 import { DeleteLaneStore } from './delete-lane-store';
+import { TriageStore } from './triage-store';
 import { MemberStore } from './member-store';
 import { summaryField } from '../pipeline/stored-batch';
 import type { Keys } from './keys';
 import type { ProvisioningLog } from './provisioning-log';
 import { NO_NOTIFICATION, encodeNotification, encodeQuarantine } from './quarantine-codec';
-import { ASSEMBLE_PLAN, Scripts } from './scripts';
+import { ASSEMBLE_PLAN, Scripts, type TransitionSpec } from './scripts';
+import type { OutboxEvent } from '../cycles/cycle-events';
 
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
 const PART_TTL_MS = 24 * 3600 * 1000;
@@ -90,6 +92,8 @@ class RedisEvaluationWatch implements EvaluationWatch {
     const part = input.parts;
     const tx = this.conn.multi();
     tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
+    const keptBack = input.keptBack ?? [];
+    for (let i = 0; i < keptBack.length; i += 1000) tx.hdel(this.keys.kept(cfgId), ...keptBack.slice(i, i + 1000));
     if (quarantine || lane?.logStaged) this.plog.addRendered(tx, cfgId, part.sd);
     // The delete lane: the deletes go into the held set (emptying the deletes part) first.
     if (lane) DeleteLaneStore.queueHold(tx, this.keys, cfgId, cycleId, part.d, lane.leaving);
@@ -100,7 +104,7 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'quarantined' },
-          quarantinedFields(cycleFields, quarantine),
+          { ...quarantinedFields(cycleFields, quarantine), outbox: this.outboxOf(cfgId, quarantine.event) },
         ),
       );
     } else {
@@ -109,13 +113,17 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'applying' },
-          lane ? laneFields(cycleFields, lane) : { cycle: cycleFields },
+          lane ? { ...laneFields(cycleFields, lane), outbox: this.outboxOf(cfgId, lane.event) } : { cycle: cycleFields },
         ),
       );
     }
     const results = await tx.exec();
     throwOnError(results);
     return results !== null && results[results.length - 1]?.[1] === 1;
+  }
+
+  private outboxOf(cfgId: string, event: OutboxEvent | undefined): TransitionSpec['outbox'] {
+    return event ? { key: this.keys.outbox(cfgId), id: event.id, entry: event.entry } : null;
   }
 
   close(): void {
@@ -175,6 +183,14 @@ export class EvaluationStore implements EvaluationRecords {
 
   heldByLane(configurationId: string, objectIds: readonly string[]): Promise<boolean[]> {
     return new DeleteLaneStore(this.redis, this.keys).holds(configurationId, objectIds);
+  }
+
+  keptCount(configurationId: string): Promise<number> {
+    return this.redis.hlen(this.keys.kept(configurationId));
+  }
+
+  keptHolds(configurationId: string, objectIds: readonly string[]): Promise<boolean[]> {
+    return new TriageStore(this.redis, this.keys).keptHolds(configurationId, objectIds);
   }
 
   latestChanges(cycleId: string, objectIds: readonly string[]): Promise<(string | null)[]> {
