@@ -293,14 +293,14 @@ export interface CycleCounts {
 }
 
 /** How an agent found a cycle's changes (its LDAP_CHANGE_TRACKING and what the directory allowed). */
-export type ChangeTrackingName = 'scan' | 'accesslog' | 'usn';
+export type ChangeTrackingName = 'scan' | 'accesslog' | 'usn' | 'dirsync';
 
 export interface Cycle {
   id: string;
   configurationId: string;
   state: CycleState;
   mode: 'delta' | 'full';
-  /** How the agent found what changed: `scan` (the whole scope), `accesslog` or `usn`; null before the agent said. */
+  /** How the agent found what changed: `scan` (the whole scope), `accesslog`, `usn` or `dirsync`; null before the agent said. */
   changeTracking?: ChangeTrackingName | null;
   /**
    * A full consistency read (the agent's LDAP_FULL_SCAN_INTERVAL: the change log, then a scan):

@@ -1,5 +1,5 @@
 /*
- * npm run bench:agent [-- --objects N] [--accesslog | --samba]
+ * npm run bench:agent [-- --objects N] [--accesslog | --samba [--tracking usn|dirsync]]
  *
  * Seeds a private slapd with N inetOrgPerson users (slapadd), runs one FULL cycle of the
  * agent (in a child process, so that its peak RSS is its own) into an in-process sink (a
@@ -9,7 +9,7 @@
  * DELTAs read it; otherwise they scan. `--samba` runs it all against a Samba AD DC instead
  * (default 20,000 users, seeded offline with ldbadd and cached as a provisioned domain, so that
  * later runs start in seconds), bound as the Administrator, the DELTAs reading USNs
- * (LDAP_CHANGE_TRACKING=usn). Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
+ * (LDAP_CHANGE_TRACKING=usn) or, with `--tracking dirsync`, DirSync. Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
  * (`--cpu-prof`) into DIR when it exits.
  */
 import { execFile, fork } from 'node:child_process';
@@ -83,7 +83,8 @@ async function openldap(objects: number, accesslog: boolean, log: (m: string) =>
   };
 }
 
-async function samba(objects: number, log: (m: string) => void): Promise<Directory> {
+async function samba(objects: number, tracking: string, log: (m: string) => void): Promise<Directory> {
+  if (tracking !== 'usn' && tracking !== 'dirsync') throw new Error('--tracking must be usn or dirsync');
   const people = 'OU=bench,DC=corp,DC=example';
   log(`starting a Samba AD DC with ${objects} users (seeded offline the first time, then from its cache)`);
   const started = Date.now();
@@ -97,7 +98,7 @@ async function samba(objects: number, log: (m: string) => void): Promise<Directo
       LDAP_CA_FILE: dc.caFile,
       LDAP_BIND_DN: dc.adminDn,
       LDAP_BIND_PASSWORD: dc.adminPassword,
-      LDAP_CHANGE_TRACKING: 'usn',
+      LDAP_CHANGE_TRACKING: tracking,
     },
     dump: `LDAPTLS_CACERT='${dc.caFile}' ldapsearch -x -LLL -H ${dc.url} -D '${dc.adminDn}' -w '${dc.adminPassword}' -E pr=1000/noprompt -b '${people}' '(&(objectCategory=person)(objectClass=user))' '*' objectGUID`,
     modify: (ldif) => dc.modify(ldif),
@@ -111,7 +112,9 @@ async function main(): Promise<void> {
   const profileDir = stringArg('profile');
   const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
   // --accesslog: slapd keeps an accesslog and the agent reads it (LDAP_CHANGE_TRACKING=accesslog).
-  const directory = onSamba ? await samba(objects, log) : await openldap(objects, process.argv.includes('--accesslog'), log);
+  const directory = onSamba
+    ? await samba(objects, stringArg('tracking') ?? 'usn', log)
+    : await openldap(objects, process.argv.includes('--accesslog'), log);
   const people = directory.people;
   const controller = await MiniController.start({ keepChanges: false });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-bench-'));
@@ -215,6 +218,7 @@ async function main(): Promise<void> {
       deltaToFull: round(deltaSeconds / seconds),
       quietSeconds: round(quietSeconds),
       changeTracking: ChangeTracking[deltaComplete.changeTracking],
+      quietChangeTracking: ChangeTracking[quietComplete.changeTracking],
       fullCpuSeconds: round(fullCpuMs / 1000, 2),
       commitCpuSeconds: round(commitCpuMs / 1000, 2),
       deltaCpuSeconds: round(deltaCpuMs / 1000, 2),

@@ -294,9 +294,9 @@ export const CycleSchema = {
     mode: { type: 'string', enum: ['delta', 'full'] },
     changeTracking: {
       type: ['string', 'null'],
-      enum: ['scan', 'accesslog', 'usn', null],
+      enum: ['scan', 'accesslog', 'usn', 'dirsync', null],
       description:
-        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) or usn (Active Directory's update sequence numbers with tombstones); null until the agent completed its read, or from agents that do not say.",
+        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) usn (Active Directory's update sequence numbers with tombstones) or dirsync (Active Directory's DirSync control); null until the agent completed its read, or from agents that do not say.",
     },
     drift: {
       type: ['integer', 'null'],
