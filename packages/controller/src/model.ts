@@ -215,8 +215,13 @@ export interface NotificationSettings {
 export interface WebhookSettings {
   /** http:// or https:// URL; unique within the configuration. */
   url: string;
-  /** Write-only: reads answer null (and `secretSet`). 16 to 256 characters. */
-  secret: string;
+  /**
+   * The secret (16 to 256 characters, write-only: reads answer null and `secretSet`), sealed
+   * with SYNCGUARD_SECRET_KEY (secrets/secret-box.ts) for this configuration and URL.
+   */
+  secretSealed?: string;
+  /** The secret in clear, as the build before sealing stored it: read, and sealed by the configuration's next change. */
+  secret?: string;
 }
 
 /** A webhook as the API shows it: the secret is never read back. */

@@ -200,7 +200,7 @@ const notificationInputProperties = {
             minLength: 16,
             maxLength: 256,
             description:
-              'Signs every body (X-Syncguard-Signature: sha256=<hex HMAC-SHA256>). Write-only; left out or null keeps the secret stored for the same URL (a new URL needs one).',
+              'Signs every body (X-Syncguard-Signature: sha256=<hex HMAC-SHA256>). Write-only, stored encrypted (needs SYNCGUARD_SECRET_KEY: without it a new secret is a 400); left out or null keeps the secret stored for the same URL (a new URL needs one).',
           },
           secretSet: { type: 'boolean', description: 'Ignored (as read back).' },
         },

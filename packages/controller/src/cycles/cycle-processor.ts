@@ -6,7 +6,8 @@ import { decide, describeVerdict, type AppliedDeletes, type PerType, type Trippe
 import { ProtectedMatcher } from '../guard/protected-objects';
 import { mergeTrippedBy, type LaneState } from './delete-lane';
 import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
-import type { CycleCounts, DeleteCauseName, ObjectTypeName, ProvisioningAction } from '../model';
+import type { CycleCounts, DeleteCauseName, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
+import { outboxEvent } from './cycle-events';
 import type { CycleRecord } from './cycle-record';
 import type {
   ApplyRecords,
@@ -31,7 +32,10 @@ import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries } f
 export interface CycleProcessorHooks {
   /** Tells an agent the cycle's verdict (CycleCommitted). */
   committed(agentId: string, configurationId: string, cycleId: string): Promise<void>;
-  /** The cycle was quarantined (or found quarantined): make sure its email is on its way. */
+  /**
+   * The cycle was quarantined (or found quarantined): its `quarantine.started` was written to
+   * the outbox with the move; move the configuration's outbox into the `notify` queue now.
+   */
   quarantined(configurationId: string, cycleId: string): Promise<void>;
   /** A cycle released by allow-deletes was applied: resume the schedule. */
   released(configurationId: string): Promise<void>;
@@ -604,6 +608,11 @@ export class CycleProcessor {
             logStaged,
           }
         : null;
+      if (laneDecision && !lane.open && laneDecision.quarantine)
+        laneDecision.event = outboxEvent(
+          { event: 'quarantine.started', configurationId: cfgId, cycleId, quarantine: laneDecision.quarantine },
+          now,
+        );
       let decision: QuarantineDecision | null = null;
       if (quarantine) {
         const q: QuarantineDecision['quarantine'] = {
@@ -619,7 +628,9 @@ export class CycleProcessor {
         const stagedPreview = preview.map(previewOf);
         // The quarantine emails' progress starts pending when anyone is to be emailed (notifications/notification-service.ts).
         const notify = Boolean(cfg.notificationEmail) || (cfg.notifications?.emails.length ?? 0) > 0;
-        decision = { quarantine: q, notify, stagedPreview, completedAt: now };
+        // Its event is written with the quarantine, in the commit's MULTI (cycles/cycle-events.ts).
+        const event = outboxEvent({ event: 'quarantine.started', configurationId: cfgId, cycleId, quarantine: q }, now);
+        decision = { quarantine: q, notify, stagedPreview, completedAt: now, event };
       }
       // One MULTI under the WATCH: the counts, the staged deletes' log, the plan, the move.
       const moved = await watch.commit({
@@ -978,21 +989,23 @@ export class CycleProcessor {
   private async quarantineForFailures(cycleId: string, cfgId: string, failed: number, limit: number): Promise<void> {
     const cfg = await this.hooks.loadConfiguration(cfgId);
     const now = new Date().toISOString();
+    const quarantine: Omit<Quarantine, 'notification'> = {
+      reason: 'TargetFailures',
+      deleteCount: failed,
+      threshold: limit,
+      trippedBy: [],
+      seriesCount: 1,
+      hold: 'cycle',
+      cycleId,
+      since: now,
+    };
     const moved = await this.stores.apply.quarantineApplying({
       configurationId: cfgId,
       cycleId,
-      quarantine: {
-        reason: 'TargetFailures',
-        deleteCount: failed,
-        threshold: limit,
-        trippedBy: [],
-        seriesCount: 1,
-        hold: 'cycle',
-        cycleId,
-        since: now,
-      },
+      quarantine,
       notify: Boolean(cfg?.notificationEmail),
       completedAt: now,
+      event: outboxEvent({ event: 'quarantine.started', configurationId: cfgId, cycleId, quarantine }, now),
     });
     if (!moved) return;
     this.metrics.cycles.inc({ outcome: 'quarantined' });

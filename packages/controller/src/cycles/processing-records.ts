@@ -2,6 +2,7 @@ import type { AppliedDeletes, PerType } from '../guard/decide';
 import type { ObjectTypeName, Quarantine } from '../model';
 import type { NewLogEntry } from '../store/provisioning-log';
 import type { UnitOfWork } from '../targets/target';
+import type { OutboxEvent } from './cycle-events';
 import type { CycleRecord } from './cycle-record';
 import type { LaneState } from './delete-lane';
 import type { PlannedMembership } from './member-removal-counter';
@@ -47,6 +48,8 @@ export interface QuarantineDecision {
   /** The first staged deletes, for the status and the email. */
   stagedPreview: { dn: string; objectType: ObjectTypeName }[];
   completedAt: string;
+  /** `quarantine.started`, written to the outbox in the commit's MULTI. */
+  event?: OutboxEvent;
 }
 
 /**
@@ -64,6 +67,8 @@ export interface LaneDecision {
   stagedPreview: { dn: string; objectType: ObjectTypeName }[];
   /** Whether the StagedDelete bundles rendered into the parts are to be logged. */
   logStaged: boolean;
+  /** `quarantine.started` when the lane opens, written to the outbox in the commit's MULTI. */
+  event?: OutboxEvent;
 }
 
 /**
@@ -220,6 +225,8 @@ export interface ApplyRecords {
     quarantine: Omit<Quarantine, 'notification'>;
     notify: boolean;
     completedAt: string;
+    /** `quarantine.started`, written to the outbox with the move. */
+    event?: OutboxEvent;
   }): Promise<boolean>;
   /**
    * One transaction: `applying` -> `applied` (the configuration healthy, the cycle its

@@ -216,6 +216,9 @@ export class ApplyStore implements ApplyRecords {
             quarantine: encodeQuarantine(input.quarantine),
             notification: encodeNotification(notification),
           },
+          outbox: input.event
+            ? { key: this.keys.outbox(input.configurationId), id: input.event.id, entry: input.event.entry }
+            : null,
         },
       ),
     );

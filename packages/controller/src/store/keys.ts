@@ -66,6 +66,7 @@
  * | `P:{C}:dir:<cfg>:n:<type>` | zset (lex) | `<SCIM name, lower-cased>\0<object id>` per object of the type (a user's userName, a group's displayName, as the read-only SCIM view renders them; store/scim-name.ts), kept by the apply chunks: the view's `eq` filters |
  * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
+ * | `P:{C}:config:<id>:outbox` | hash | event id -> outbox entry JSON `{id, event, configurationId, cycleId, at, quarantine, actor}` (cycles/cycle-events.ts): written in the script or MULTI of the transition the event reports, removed once the event's delivery jobs are in the `notify` queue (notifications/outbox-dispatcher.ts) |
  * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
  * | `P:{C}:preview:<id>` | hash (TTL 1 hour) | a preview (previews/preview-records.ts): configurationId, agentId, session (the agent's session key value at the start), state, startedAt, lastFrameAt, acked, objects, the counts so far, scope, policy, laneHeld, readComplete, result, completedAt, error; a preview id begins with its configuration id's 8 hex digits, as a cycle id does |
  * | `P:{C}:preview:<id>:seen` | set (TTL 1 hour) | object ids the preview's agent reported (and, while evaluating, the index ids counted as deletes); removed when it ends |
@@ -228,6 +229,10 @@ export class Keys {
   /** The configuration's notification events, by time. */
   notificationEvents(cfgId: string): string {
     return `${this.c(cfgId)}:config:${cfgId}:notifications`;
+  }
+  /** The configuration's notification outbox: events written with their transitions, not yet in the `notify` queue. */
+  outbox(cfgId: string): string {
+    return `${this.c(cfgId)}:config:${cfgId}:outbox`;
   }
   /** One notification event: its header, body and deliveries (in its configuration's slot: the id begins with its 8 hex digits). */
   notificationEvent(eventId: string): string {
