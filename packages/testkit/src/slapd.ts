@@ -25,6 +25,13 @@ export interface SlapdOptions {
   cachedSeed?: SlapdCachedSeed;
   /** Server-side size limit for every bind, rootdn included (`sizelimit`). Default unlimited. */
   sizeLimit?: number | 'unlimited';
+  /**
+   * `dbnosync` on every database: a write is not flushed to disk before slapd answers it
+   * (a killed slapd still keeps it; only a crash of the machine may lose it). For benchmarks,
+   * whose writes would otherwise wait on a shared disk: 1,000 modifies with an accesslog took
+   * 12.4 s flushed and 0.28 s unflushed, on the loaded 2-core machine.
+   */
+  noSync?: boolean;
   /** Extra lines for the database section of slapd.conf. */
   extraDatabaseConfig?: string;
   /** Extra schema (slapd.conf `attributetype` / `objectclass` lines), loaded after core, cosine, nis and inetorgperson. */
@@ -126,16 +133,21 @@ export class SlapdServer extends LdapTestServer {
         ...(options.accesslog
           ? [
               'database mdb',
+              // mdb's default map size is 10 MB: a full log (about 8,000 modifies) makes the
+              // overlay drop every later record while the writes themselves still succeed.
+              'maxsize 4294967296',
               `suffix "${server.accesslogBase}"`,
               `rootdn "${server.rootDn}"`,
               `directory ${path.join(dir, 'accesslog')}`,
               'index reqStart,reqEntryUUID eq',
+              options.noSync ? 'dbnosync' : '',
               typeof options.accesslog === 'object' ? options.accesslog.databaseConfig : '',
               `limits dn.exact="${server.rootDn}" size=${limit}`,
             ]
           : []),
         'database mdb',
         'maxsize 4294967296',
+        options.noSync ? 'dbnosync' : '',
         `suffix "${suffix}"`,
         `rootdn "${server.rootDn}"`,
         `rootpw ${server.rootPassword}`,

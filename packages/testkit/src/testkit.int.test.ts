@@ -99,6 +99,34 @@ describe('slapd with a cached seed', () => {
   });
 });
 
+describe('slapd with noSync', () => {
+  let slapd: SlapdServer;
+  afterAll(() => slapd.dispose());
+
+  it('keeps writes over a kill (they are only not flushed per transaction), accesslog included', async () => {
+    slapd = await startSlapd({ seedLdif: usersLdif('ou=people,dc=example,dc=com', 3), accesslog: true, noSync: true });
+    await slapd.modify('dn: uid=user1,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: title\ntitle: Unflushed\n');
+    await slapd.kill();
+    await slapd.start();
+    expect(await slapd.search(slapd.peopleDn, '(uid=user1)', ['title'])).toContain('title: Unflushed');
+    const log = await slapd.search(slapd.accesslogBase, '(reqType=modify)', ['reqDN']);
+    expect(log).toContain('reqDN: uid=user1,ou=people,dc=example,dc=com');
+  });
+
+  it('logs every write past the 10 MB that mdb maps by default for the accesslog database', async () => {
+    // 2,500 modifies of 5 KB each: about 13 MB of log, which a 10 MB database cannot hold.
+    const value = 'x'.repeat(5000);
+    const mods = Array.from(
+      { length: 2500 },
+      (_, i) =>
+        `dn: uid=user${i % 3},ou=people,dc=example,dc=com\nchangetype: modify\nreplace: description\ndescription: ${value}${i}\n`,
+    );
+    await slapd.modify(mods.join('\n'));
+    const log = await slapd.search(slapd.accesslogBase, '(&(reqType=modify)(reqResult=0))', ['1.1']);
+    expect(log.match(/^dn: /gm)).toHaveLength(2501);
+  });
+});
+
 describe('redis-server', () => {
   let redis: RedisServer;
   afterAll(() => redis.dispose());
