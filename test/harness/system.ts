@@ -276,7 +276,7 @@ export class TestSystem {
     });
     await waitFor(
       async () => {
-        if (!controller.running) throw new Error(`controller exited:\n${controller.log}`);
+        if (!controller.running) throw new Error(`controller exited (${controller.exitDescription}):\n${controller.log}`);
         const res = await fetch(`http://127.0.0.1:${port}/healthz`);
         return res.status === 200;
       },
@@ -325,7 +325,7 @@ export class TestSystem {
     });
     await waitFor(
       async () => {
-        if (!agent.process?.running) throw new Error(`agent exited:\n${agent.process?.log}`);
+        if (!agent.process?.running) throw new Error(`agent exited (${agent.process?.exitDescription}):\n${agent.process?.log}`);
         const a = await this.api.get<{ status: string }>(`/api/v1/agents/${id}`);
         return a.status === 'connected';
       },

@@ -5,6 +5,8 @@ export class ManagedProcess {
   readonly child: ChildProcess;
   private output = '';
   private exited: Promise<number | null>;
+  /** How the process ended ("exit code 1", "killed by SIGKILL"), once it has; null while it runs. */
+  exitDescription: string | null = null;
 
   constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
@@ -14,9 +16,13 @@ export class ManagedProcess {
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
+      this.child.once('exit', (code, signal) => {
+        this.exitDescription = signal ? `killed by ${signal}` : `exit code ${code}`;
+        resolve(code ?? (signal ? -1 : null));
+      });
       this.child.once('error', (error) => {
         this.output += `\nspawn error: ${error.message}`;
+        this.exitDescription = `spawn error: ${error.message}`;
         resolve(-1);
       });
     });

@@ -102,6 +102,13 @@ export class SambaDc extends LdapTestServer {
     return this.process?.running ?? false;
   }
 
+  /**
+   * What {@link SambaDc.start} restored from the cache: `seeded` (the provisioned domain with
+   * this seed, nothing run but Samba itself), `provisioned` (the domain, then the seed loaded),
+   * or null (provisioned from scratch).
+   */
+  restoredFrom: 'seeded' | 'provisioned' | null = null;
+
   /** Samba's own output so far (for failure messages). */
   get log(): string {
     return this.process?.log ?? '';
@@ -121,9 +128,13 @@ export class SambaDc extends LdapTestServer {
       const baseKey = sha256(`${version}\n${RECIPE}`).slice(0, 16);
       const seed = options.seedLdif ?? '';
       const seededTar = path.join(cacheDir, `${baseKey}-${sha256(seed).slice(0, 16)}.tar`);
-      if (!(await restore(seededTar, dir))) {
+      if (await restore(seededTar, dir)) {
+        dc.restoredFrom = 'seeded';
+      } else {
         const baseTar = path.join(cacheDir, `${baseKey}.tar`);
-        if (!(await restore(baseTar, dir))) {
+        if (await restore(baseTar, dir)) {
+          dc.restoredFrom = 'provisioned';
+        } else {
           await provision(dir);
           await save(dir, baseTar);
         }
