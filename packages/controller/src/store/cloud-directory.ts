@@ -202,7 +202,8 @@ export class CloudDirectoryTarget implements Target {
         if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
       } while (cursor !== '0');
     }
-    await this.redis.del(this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group'), this.keys.dirDn(cfg));
+    // UNLINK: sets and a hash with an entry per object (see CycleStore.dropStaged).
+    await this.redis.unlink(this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group'), this.keys.dirDn(cfg));
   }
 
   private async read(cfg: string, ids: readonly string[]): Promise<(StoredObject | null)[]> {
