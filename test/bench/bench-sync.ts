@@ -250,9 +250,21 @@ async function main(): Promise<void> {
     await system.stopAgent(agentId);
     await system.wipeAgentState(agentId);
     await system.startAgent(agentId);
+    // The controller may start that cycle itself when the agent connects: then it is the one
+    // timed, from its startedAt (the controller's clock, as completedAt).
     const fullStartMs = Date.now();
-    const full = await system.syncNow(id, 'applied', { timeoutMs: cycleTimeoutMs });
-    const fullSeconds = (Date.parse(full.lastCycle?.completedAt ?? '') - fullStartMs) / 1000;
+    const started = await waitFor(
+      async () => {
+        const last = (await system.status(id)).lastCycle;
+        return last && last.id !== change.lastCycle?.id ? last : undefined;
+      },
+      { timeoutMs: 3000, intervalMs: 50, message: 'a cycle started on connect' },
+    ).catch(() => null);
+    const full = started
+      ? await system.waitForCycleId(id, started.id, 'applied', { timeoutMs: cycleTimeoutMs })
+      : await system.syncNow(id, 'applied', { timeoutMs: cycleTimeoutMs });
+    const fullSeconds =
+      (Date.parse(full.lastCycle?.completedAt ?? '') - (started ? Date.parse(started.startedAt) : fullStartMs)) / 1000;
     const fullCounts = full.lastCycle?.counts;
     if (!fullCounts || fullCounts.create + fullCounts.update + fullCounts.delete !== 0)
       throw new Error(`the FULL cycle of the synced directory had changes: ${JSON.stringify(fullCounts)}`);
@@ -300,15 +312,18 @@ async function main(): Promise<void> {
 function timeline(source: string, log: string, fromMs: number, toMs: number): { at: number; text: string }[] {
   const out: { at: number; text: string }[] = [];
   for (const line of log.split('\n')) {
-    let entry: { time?: number | string; msg?: string };
+    let entry: { time?: number | string; msg?: string; level?: number };
     try {
-      entry = JSON.parse(line) as { time?: number | string; msg?: string };
+      entry = JSON.parse(line) as { time?: number | string; msg?: string; level?: number };
     } catch {
       continue;
     }
     const time = typeof entry.time === 'string' ? Date.parse(entry.time) : entry.time;
     if (time === undefined || Number.isNaN(time) || time < fromMs || time > toMs) continue;
-    out.push({ at: time - fromMs, text: `${source}: ${entry.msg ?? ''}` });
+    // Warnings and errors with their fields (which error, which command), cut at 300 characters.
+    const { time: _t, msg: _m, level, ...rest } = entry;
+    const details = (level ?? 0) >= 40 ? ` ${JSON.stringify(rest).slice(0, 300)}` : '';
+    out.push({ at: time - fromMs, text: `${source}: ${entry.msg ?? ''}${details}` });
   }
   return out;
 }
