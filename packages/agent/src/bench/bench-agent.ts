@@ -138,6 +138,9 @@ async function main(): Promise<void> {
   try {
     await waitFor(() => controller.connected, { timeoutMs: 30_000, message: 'agent connected' });
     const scope = { baseDn: people, objectTypes: [ObjectType.OBJECT_TYPE_USER] };
+    // 10 minutes, or 30 per million objects: a million took over 10 minutes with two other
+    // million-object benchmarks running at a load average of 25.
+    const cycleTimeoutMs = Math.max(600_000, Math.round((objects / 1_000_000) * 1_800_000));
 
     // The seed's modifyTimestamps must be older than the FULL's DELTA watermark (one-second
     // resolution), as in any directory not written to in the second before a cycle.
@@ -147,7 +150,7 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const full = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_FULL);
     const complete = await waitFor(() => controller.complete(full) ?? controller.failed(full), {
-      timeoutMs: 600_000,
+      timeoutMs: cycleTimeoutMs,
       intervalMs: 5,
     });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
     const c2 = cpuMs(child.pid);
     const t2 = process.hrtime.bigint();
     const delta = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, full);
-    await waitFor(() => controller.complete(delta) ?? controller.failed(delta), { timeoutMs: 600_000, intervalMs: 5 });
+    await waitFor(() => controller.complete(delta) ?? controller.failed(delta), { timeoutMs: cycleTimeoutMs, intervalMs: 5 });
     const deltaSeconds = Number(process.hrtime.bigint() - t2) / 1e9;
     const deltaCpuMs = cpuMs(child.pid) - c2;
     const deltaComplete = controller.complete(delta);
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
     log('quiet DELTA cycle');
     const t3 = process.hrtime.bigint();
     const quiet = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, delta);
-    await waitFor(() => controller.complete(quiet) ?? controller.failed(quiet), { timeoutMs: 600_000, intervalMs: 5 });
+    await waitFor(() => controller.complete(quiet) ?? controller.failed(quiet), { timeoutMs: cycleTimeoutMs, intervalMs: 5 });
     const quietSeconds = Number(process.hrtime.bigint() - t3) / 1e9;
     const quietComplete = controller.complete(quiet);
     if (!quietComplete || quietComplete.totals.modifies + quietComplete.totals.adds + quietComplete.totals.deletes !== 0) {
