@@ -91,7 +91,7 @@ describe('accidental delete prevention', () => {
     const allowed = await system.api.post<{ state: string; cycleId: string; deleted: number }>(
       `/api/v1/configurations/${s.id}/allow-deletes`,
     );
-    expect(allowed).toEqual({ state: 'applied', cycleId: quarantined.lastCycle!.id, deleted: T });
+    expect(allowed).toEqual({ state: 'applied', cycleId: quarantined.lastCycle!.id, deleted: T, kept: 0 });
     expect(await system.objects(s.id)).toHaveLength(2);
     const deletedLog = await system.logs(s.id, { action: 'Delete', cycleId: quarantined.lastCycle!.id });
     expect(deletedLog).toHaveLength(T);

@@ -85,6 +85,11 @@ export function defaultRedisTopology(): RedisTopologyName {
   return value;
 }
 
+/** The server, Sentinel set or Cluster of a test system's Redis, to dispose of. */
+function redisOf(setup: TestRedis): { dispose(): Promise<void> } {
+  return setup.kind === 'single' ? setup.server : setup.kind === 'sentinel' ? setup.set : setup.cluster;
+}
+
 async function startTestRedis(topology: RedisTopologyName, persistent: boolean): Promise<TestRedis> {
   if (topology === 'sentinel') return { kind: 'sentinel', set: await startRedisSentinels() };
   if (topology === 'cluster') return { kind: 'cluster', cluster: await startRedisCluster() };
@@ -131,6 +136,24 @@ export interface TrippedRuleView {
   value: number;
   limit: number;
   of?: number;
+}
+
+/**
+ * Resolves as `waiting` does, unless `proc` exits first: then fails at once with how it
+ * ended and what it printed (rather than waiting out the deadline).
+ */
+async function untilExited<T>(proc: ManagedProcess, name: string, waiting: Promise<T>): Promise<T> {
+  let settled = false;
+  const exited = proc.wait().then(() => {
+    if (settled) return undefined as never;
+    throw new Error(`${name} exited (${proc.exitDescription}):\n${proc.log}`);
+  });
+  try {
+    return await Promise.race([waiting, exited]);
+  } finally {
+    settled = true;
+    waiting.catch(() => undefined);
+  }
 }
 
 /**
@@ -208,7 +231,7 @@ export class TestSystem {
 
   static async start(options: SystemOptions = {}): Promise<TestSystem> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'syncguard-e2e-'));
-    const [directory, redis, smtp, port] = await Promise.all([
+    const started = await Promise.allSettled([
       options.samba
         ? startSambaDc(options.samba).then((samba) => ({ samba }))
         : startSlapd(options.slapd).then((slapd) => ({ slapd })),
@@ -216,8 +239,33 @@ export class TestSystem {
       startSmtp(),
       freePort(),
     ]);
-    const system = new TestSystem(dir, directory, redis, smtp, port, options);
-    await system.startController();
+    const [directory, redis, smtp, port] = started;
+    if (
+      directory.status === 'rejected' ||
+      redis.status === 'rejected' ||
+      smtp.status === 'rejected' ||
+      port.status === 'rejected'
+    ) {
+      // Stop what did start: a failed beforeAll has no system to dispose, and servers left
+      // running keep jest from exiting.
+      const disposals: Promise<unknown>[] = [];
+      if (directory.status === 'fulfilled') {
+        const d = directory.value;
+        disposals.push('slapd' in d ? d.slapd.dispose() : d.samba.dispose());
+      }
+      if (redis.status === 'fulfilled') disposals.push(redisOf(redis.value).dispose());
+      if (smtp.status === 'fulfilled') disposals.push(smtp.value.dispose());
+      await Promise.allSettled(disposals);
+      await fs.rm(dir, { recursive: true, force: true });
+      throw started.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+    }
+    const system = new TestSystem(dir, directory.value, redis.value, smtp.value, port.value, options);
+    try {
+      await system.startController();
+    } catch (error) {
+      await system.dispose();
+      throw error;
+    }
     return system;
   }
 
@@ -274,13 +322,18 @@ export class TestSystem {
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
-    await waitFor(
-      async () => {
-        if (!controller.running) throw new Error(`controller exited (${controller.exitDescription}):\n${controller.log}`);
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-        return res.status === 200;
-      },
-      { timeoutMs: 20_000, message: 'the controller to answer /healthz' },
+    await untilExited(
+      controller,
+      'controller',
+      waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+          if (res.status !== 200) throw new Error(`/healthz answered ${res.status} ${await res.text()}`);
+          return true;
+        },
+        // Generous: on a loaded 2-core machine (CI beside other work) a cold start takes many seconds.
+        { timeoutMs: 60_000, message: 'the controller to answer /healthz' },
+      ),
     );
     return controller;
   }
@@ -323,13 +376,16 @@ export class TestSystem {
       },
       stdio: this.options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : undefined,
     });
-    await waitFor(
-      async () => {
-        if (!agent.process?.running) throw new Error(`agent exited (${agent.process?.exitDescription}):\n${agent.process?.log}`);
-        const a = await this.api.get<{ status: string }>(`/api/v1/agents/${id}`);
-        return a.status === 'connected';
-      },
-      { timeoutMs: 20_000, message: `agent ${id} to connect` },
+    await untilExited(
+      agent.process,
+      'agent',
+      waitFor(
+        async () => {
+          const a = await this.api.get<{ status: string }>(`/api/v1/agents/${id}`);
+          return a.status === 'connected';
+        },
+        { timeoutMs: 60_000, message: `agent ${id} to connect` },
+      ),
     );
   }
 
@@ -500,13 +556,7 @@ export class TestSystem {
     for (const r of this.replicas) stops.push(r.process.stop('SIGKILL', 1000));
     await Promise.allSettled(stops);
     const directory = 'slapd' in this.directory ? this.directory.slapd : this.directory.samba;
-    const redis =
-      this.redisSetup.kind === 'single'
-        ? this.redisSetup.server
-        : this.redisSetup.kind === 'sentinel'
-          ? this.redisSetup.set
-          : this.redisSetup.cluster;
-    await Promise.allSettled([directory.dispose(), redis.dispose(), this.smtp.dispose()]);
+    await Promise.allSettled([directory.dispose(), redisOf(this.redisSetup).dispose(), this.smtp.dispose()]);
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

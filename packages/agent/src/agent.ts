@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
+  AGENT_FEATURES,
   CycleErrorCode,
   CycleMode,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -11,13 +12,16 @@ import {
   type CycleCommitted,
   type CycleFailed,
   type Scope,
+  type PreviewFailed,
   type StartCycle,
+  type StartPreview,
 } from '@syncguard/protocol';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options';
 import { AgentError, toAgentError } from './errors';
 import { tightenStateDir } from './cache/state-dir';
 import { StateStore, type CycleRecord } from './cache/state-store';
 import { CycleRunner, type CyclePlan } from './cycle/cycle-runner';
+import { PreviewRunner } from './preview/preview-runner';
 import { scopeKey } from './cycle/scope';
 import { peakRssKb } from './memory';
 import { ControllerConnection } from './transport/controller-connection';
@@ -39,6 +43,15 @@ interface ActiveCycle {
   done: Promise<void>;
 }
 
+interface ActivePreview {
+  runner: PreviewRunner;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** Previews read at the same time, at most; one more is answered PreviewFailed with BUSY. */
+export const MAX_PREVIEWS = 2;
+
 /** Why the agent stopped on its own: the controller refused it for good. */
 export interface AgentExit {
   code: number;
@@ -55,6 +68,8 @@ export const AGENT_VERSION = readVersion();
 export class Agent {
   private state: AgentState = 'starting';
   private readonly active = new Map<string, ActiveCycle>();
+  /** Previews being read, by preview id (they hold no state: a disconnect or a restart ends them). */
+  private readonly previews = new Map<string, ActivePreview>();
   /** Cycles found running in the store at start; resumed after the first welcome. */
   private toResume: CycleRecord[] = [];
   /** Control frames (CycleFailed) that could not go out while disconnected. */
@@ -85,7 +100,10 @@ export class Agent {
         hello: () => this.hello(),
         welcomed: () => this.onWelcomed(),
         message: (body) => this.onMessage(body),
-        disconnected: () => this.outbox.disconnected(),
+        disconnected: () => {
+          this.outbox.disconnected();
+          this.stopPreviews('the connection to the controller closed');
+        },
         refused: (error) => {
           this.onRefused(error).catch((e: unknown) => this.log.error({ err: toAgentError(e).message }, 'failed to stop'));
         },
@@ -166,8 +184,10 @@ export class Agent {
     for (const cycle of this.active.values()) {
       cycle.abort.abort(new AgentError('AGENT_ERR_SHUTDOWN', 'the agent is shutting down'));
     }
+    const previews = [...this.previews.values()];
+    this.stopPreviews('the agent is shutting down');
     try {
-      await Promise.all([...this.active.values()].map((c) => c.done));
+      await Promise.all([...this.active.values(), ...previews].map((c) => c.done));
     } catch (error) {
       errors.push(error);
     }
@@ -211,6 +231,7 @@ export class Agent {
       protocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS],
       hostname: this.options.hostname,
       cursors: this.store.cursors(),
+      features: [AGENT_FEATURES.preview],
     };
   }
 
@@ -259,6 +280,12 @@ export class Agent {
           break;
         case 'cycleCommitted':
           this.onCommitted(body.value);
+          break;
+        case 'startPreview':
+          this.onStartPreview(body.value);
+          break;
+        case 'previewAck':
+          this.previews.get(body.value.previewId)?.runner.ack(body.value.ackedThroughSequence, body.value.stop);
           break;
         case 'cycleAborted':
           this.onAborted(body.value).catch((error: unknown) =>
@@ -399,6 +426,65 @@ export class Agent {
     this.active.set(start.configurationId, entry);
   }
 
+  /** Previews currently being read (for status and tests). */
+  get runningPreviews(): number {
+    return this.previews.size;
+  }
+
+  /**
+   * A preview: a read of a proposed scope beside any cycle, answered with PreviewBatch frames
+   * and PreviewComplete or PreviewFailed. It reads and writes nothing of the cache or outbox.
+   */
+  private onStartPreview(start: StartPreview): void {
+    const log = this.log.child({ configurationId: start.configurationId, previewId: start.previewId });
+    if (this.previews.has(start.previewId)) return; // a repeated StartPreview
+    const refuse = (error: AgentError) => this.sendPreviewFailed(previewFailure(start, error));
+    if (this.state !== 'running') return refuse(new AgentError('AGENT_ERR_SHUTDOWN', 'the agent is shutting down'));
+    if (this.previews.size >= MAX_PREVIEWS)
+      return refuse(new AgentError('AGENT_ERR_BUSY', `${MAX_PREVIEWS} previews are being read already; try again later`));
+    const abort = new AbortController();
+    const runner = new PreviewRunner(start, {
+      ldap: this.options.ldap,
+      limits: () => this.connection.limits,
+      send: (batch) => this.connection.send({ type: 'previewBatch', value: batch }),
+      log,
+      signal: abort.signal,
+    });
+    log.info('preview started');
+    const done = runner.run().then(
+      (complete) => {
+        log.info({ objects: complete.objects, source: complete.source }, 'preview read complete');
+        this.connection.send({ type: 'previewComplete', value: complete });
+      },
+      (error: unknown) => {
+        const agentError = toAgentError(error);
+        if (agentError.code === 'AGENT_ERR_CYCLE_ABORTED' || agentError.code === 'AGENT_ERR_SHUTDOWN') {
+          log.info({ reason: agentError.message }, 'preview stopped');
+          return;
+        }
+        log.warn({ code: agentError.code, ldapResultCode: agentError.ldapResultCode, err: agentError.message }, 'preview failed');
+        refuse(agentError);
+      },
+    );
+    const entry: ActivePreview = {
+      runner,
+      abort,
+      done: done.finally(() => {
+        if (this.previews.get(start.previewId) === entry) this.previews.delete(start.previewId);
+      }),
+    };
+    this.previews.set(start.previewId, entry);
+  }
+
+  private stopPreviews(why: string): void {
+    for (const preview of this.previews.values()) preview.abort.abort(new AgentError('AGENT_ERR_CYCLE_ABORTED', why));
+  }
+
+  /** Not owed across a reconnect: the controller fails a preview whose agent disconnected. */
+  private sendPreviewFailed(failed: PreviewFailed): void {
+    this.connection.send({ type: 'previewFailed', value: failed });
+  }
+
   private onCommitted(message: CycleCommitted): void {
     const log = this.log.child({ configurationId: message.configurationId, cycleId: message.cycleId });
     const record = this.store.cycle(message.cycleId);
@@ -479,6 +565,16 @@ function failure(start: StartCycle, error: AgentError): CycleFailed {
   return {
     configurationId: start.configurationId,
     cycleId: start.cycleId,
+    code: error.cycleErrorCode ?? CycleErrorCode.CYCLE_ERROR_INTERNAL,
+    message: error.message.slice(0, 2000),
+    ldapResultCode: error.ldapResultCode,
+  };
+}
+
+function previewFailure(start: StartPreview, error: AgentError): PreviewFailed {
+  return {
+    configurationId: start.configurationId,
+    previewId: start.previewId,
     code: error.cycleErrorCode ?? CycleErrorCode.CYCLE_ERROR_INTERNAL,
     message: error.message.slice(0, 2000),
     ldapResultCode: error.ldapResultCode,

@@ -1,11 +1,13 @@
 import type { AgentRegistry } from './agents/agent-registry';
 import type { AuditLog } from './store/audit-log';
 import type { ConfigurationService } from './configurations/configuration-service';
-import type { ControllerService, StagedDeleteGroups, StagedDeletePage } from './controller-service';
+import type { ControllerService, KeptDeleteResult, StagedDeleteGroups, StagedDeletePage } from './controller-service';
 import type { StagedDeleteService } from './cycles/staged-deletes';
 import type { DeleteApprovalService } from './cycles/delete-approvals';
+import type { PreviewService } from './previews/preview-service';
 import type { CycleService } from './cycles/cycle-service';
 import type { QuarantineService } from './cycles/quarantine-service';
+import { parseTriageBody, type KeptObject, type RejectResult, type TriageService } from './cycles/triage';
 import type { NotificationService } from './notifications/notification-service';
 import { ValidationError } from './errors';
 import type {
@@ -25,6 +27,7 @@ import type {
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
+  Preview,
 } from './model';
 import { limitOf } from './page-limit';
 import type { ConfigurationStore } from './store/configuration-store';
@@ -36,9 +39,11 @@ export interface ControllerFacadeDeps {
   configurations: ConfigurationService;
   cycles: CycleService;
   quarantines: QuarantineService;
+  triage: TriageService;
   notifications: NotificationService;
   stagedDeletes: StagedDeleteService;
   deleteApprovals: DeleteApprovalService;
+  previews: PreviewService;
   configs: ConfigurationStore;
   target: Target;
   audit: AuditLog;
@@ -114,6 +119,14 @@ export class ControllerFacade implements ControllerService {
     return this.deps.stagedDeletes.list(id, query);
   }
 
+  startPreview(id: string, patch: unknown, actor: Actor): Promise<{ previewId: string }> {
+    return this.deps.previews.start(id, patch, actor);
+  }
+
+  getPreview(id: string, previewId: string): Promise<Preview> {
+    return this.deps.previews.read(id, previewId);
+  }
+
   createDeleteApproval(id: string, body: unknown, actor: Actor): Promise<DeleteApproval> {
     return this.deps.deleteApprovals.create(id, body, actor);
   }
@@ -149,8 +162,23 @@ export class ControllerFacade implements ControllerService {
     return this.deps.cycles.listProvisioningLogs(id, query);
   }
 
-  allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
-    return this.deps.quarantines.allowDeletes(id, actor);
+  async allowDeletes(id: string, actor: Actor, body?: unknown): Promise<AllowDeletesResult> {
+    const selection = parseTriageBody(body, { parents: true });
+    if (selection.objectIds || selection.parentDns) return this.deps.triage.allowSome(id, selection, actor);
+    const result = await this.deps.quarantines.allowDeletes(id, actor, selection.reason);
+    return result.state === 'awaitingApproval' ? result : { ...result, kept: 0 };
+  }
+
+  async rejectDeletes(id: string, body: unknown, actor: Actor): Promise<RejectResult> {
+    return this.deps.triage.reject(id, parseTriageBody(body, { parents: false }), actor);
+  }
+
+  listKeptObjects(id: string, query: { limit?: number; cursor?: string }): Promise<Page<KeptObject> & { total: number }> {
+    return this.deps.triage.listKept(id, query);
+  }
+
+  async deleteKeptObjects(id: string, body: unknown, actor: Actor): Promise<KeptDeleteResult> {
+    return this.deps.triage.deleteKept(id, parseTriageBody(body, { parents: false, requireIds: true }), actor);
   }
 
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }> {

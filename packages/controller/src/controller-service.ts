@@ -1,3 +1,4 @@
+import type { KeptObject, RejectResult, TriageService } from './cycles/triage';
 import type { ScimEqFilter } from './targets/scim/scim-view';
 import type {
   Actor,
@@ -18,6 +19,7 @@ import type {
   Page,
   ProvisioningAction,
   ProvisioningLogEntry,
+  Preview,
 } from './model';
 
 /** A page of held deletes, with their total and the quarantined cycle holding them (null: none). */
@@ -68,7 +70,16 @@ export interface ControllerService {
    * AllowDeletesResult). ConflictError when not quarantined (or another call won);
    * ControllerError SG_ERR_APPLY_FAILED when the released cycle's apply failed.
    */
-  allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult>;
+  allowDeletes(id: string, actor: Actor, body?: unknown): Promise<AllowDeletesResult>;
+  /**
+   * reject-deletes `{}` or `{objectIds, reason}`: those staged deletes become kept objects;
+   * once none is left staged the rest of the cycle is applied (cycles/triage.ts).
+   */
+  rejectDeletes(id: string, body: unknown, actor: Actor): Promise<RejectResult>;
+  /** The kept objects, sorted by object id (`limit` default 100, `cursor`). */
+  listKeptObjects(id: string, query: { limit?: number; cursor?: string }): Promise<Page<KeptObject> & { total: number }>;
+  /** Deletes kept objects `{objectIds, reason}` from the target (audited). */
+  deleteKeptObjects(id: string, body: unknown, actor: Actor): Promise<KeptDeleteResult>;
   /** Discards the quarantined cycle and starts a new one. ConflictError when not quarantined. */
   restart(id: string, actor: Actor): Promise<{ discardedCycleId: string; cycleId: string | null }>;
 
@@ -90,6 +101,15 @@ export interface ControllerService {
   listDeleteApprovals(id: string): Promise<{ items: DeleteApproval[] }>;
   /** NotFoundError for an unknown id; ConflictError SG_ERR_APPROVAL_SPENT when used or revoked already. */
   revokeDeleteApproval(id: string, approvalId: string, actor: Actor): Promise<void>;
+
+  /**
+   * Starts a preview of a configuration patch (as for PATCH, `{}` allowed; audited): the
+   * agent reads the patched scope, nothing is applied. ValidationError naming the field;
+   * ConflictError SG_ERR_NO_AGENT (no agent connected) or SG_ERR_AGENT_UNSUPPORTED (too old).
+   */
+  startPreview(id: string, patch: unknown, actor: Actor): Promise<{ previewId: string }>;
+  /** A preview's state and result; NotFoundError for an unknown or expired one. */
+  getPreview(id: string, previewId: string): Promise<Preview>;
 
   /** The configuration's newest notification events (at most `limit`, default 20, at most 100) with their deliveries. */
   listNotifications(id: string, query: { limit?: number }): Promise<{ items: NotificationEventView[] }>;
@@ -122,3 +142,6 @@ export interface ControllerService {
   /** True when Redis answers. */
   ping(): Promise<boolean>;
 }
+
+/** POST .../kept-objects/delete's answer. */
+export type KeptDeleteResult = Awaited<ReturnType<TriageService['deleteKept']>>;

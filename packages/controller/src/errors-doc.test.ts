@@ -20,6 +20,7 @@ const ENGINE_SOURCES = [
   'pipeline',
   'mail',
   'notifications',
+  'previews',
   'store',
   'targets',
   'secrets',
@@ -64,6 +65,21 @@ describe('docs/errors.md, section Cycle errors', () => {
     const raised = new Set<string>(['CYCLE_ERROR_*']);
     for (const file of ['agents', 'configurations', 'cycles', 'pipeline'].flatMap(sources)) {
       for (const m of fs.readFileSync(file, 'utf8').matchAll(/\bcode: '([A-Z][A-Z_]+)'/g)) {
+        if (!m[1]!.startsWith('SG_ERR_')) raised.add(m[1]!);
+      }
+    }
+    expect(listed).toEqual([...raised].sort());
+  });
+});
+
+describe('docs/errors.md, section Preview errors', () => {
+  it('lists exactly the codes a preview can fail with', () => {
+    const listed = [...section('Preview errors (`error.code` of a preview)').matchAll(/^\| `([A-Z_*]+)` \|/gm)]
+      .map((m) => m[1]!)
+      .sort();
+    const raised = new Set<string>(['CYCLE_ERROR_*']);
+    for (const file of sources('previews')) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/(?:code: |this\.fail\(previewId, )'([A-Z][A-Z_]+)'/g)) {
         if (!m[1]!.startsWith('SG_ERR_')) raised.add(m[1]!);
       }
     }

@@ -5,7 +5,8 @@
  */
 export { createServer, type ControllerServer, type CreateServerExtras } from './server';
 export { compileControllerOptions, type ControllerOptions, type CompiledControllerOptions } from './controller-options';
-export type { ControllerService } from './controller-service';
+export type { ControllerService, KeptDeleteResult } from './controller-service';
+export type { KeptObject, RejectResult } from './cycles/triage';
 export { CONTROLLER_SETTINGS, type ControllerSetting } from './settings';
 export * from './errors';
 export * from './model';

@@ -362,8 +362,9 @@ export interface Quarantine {
  * its progress and its outcome). A failed apply is an error answer, not one of these.
  */
 export type AllowDeletesResult =
-  | { state: 'applied'; cycleId: string; deleted: number }
-  | { state: 'applying'; cycleId: string; deleteCount: number }
+  /** `kept`: staged deletes this call made kept objects (a partial release; 0 for all). */
+  | { state: 'applied'; cycleId: string; deleted: number; kept?: number }
+  | { state: 'applying'; cycleId: string; deleteCount: number; kept?: number }
   /** With `approvals: 2`: this token's approval is recorded; another admin token must allow too. */
   | { state: 'awaitingApproval'; cycleId: string; approvalsNeeded: number };
 
@@ -477,4 +478,36 @@ export interface Page<T> {
   items: T[];
   /** Opaque; pass as `cursor` for the next page. null on the last page. */
   nextCursor: string | null;
+}
+
+/** A delete a preview found (GET .../previews/{previewId}: `deletes.sample`). */
+export interface PreviewDeleteView {
+  objectId: string;
+  objectType: ObjectTypeName;
+  dn: string;
+  cause: DeleteCauseName;
+}
+
+/**
+ * A preview of a configuration change (GET .../previews/{previewId}). `counts`,
+ * `wouldQuarantine` and `deletes` are null until it is complete; `error` is set when it failed.
+ */
+export interface Preview {
+  previewId: string;
+  configurationId: string;
+  state: 'running' | 'complete' | 'failed';
+  startedAt: string;
+  completedAt: string | null;
+  /** Objects the agent read in the proposed scope so far. */
+  objects: number;
+  counts: { create: number; update: number; delete: number } | null;
+  /** The delete guard would stop the change's first cycle (no pre-approval covering it). */
+  wouldQuarantine: boolean | null;
+  trippedBy: TrippedRule[];
+  /** A pre-approval that would let the deletes through (it is not taken by the preview). */
+  approvalId: string | null;
+  deletes: { total: number; sample: PreviewDeleteView[] } | null;
+  /** Rules of the policy the preview cannot weigh (`memberRemovals`: it reads no member lists). */
+  notPreviewed: string[];
+  error: { code: string; message: string } | null;
 }

@@ -19,6 +19,10 @@ import { ConfigurationService } from './configurations/configuration-service';
 import { ControllerFacade } from './controller-facade';
 import { CycleService } from './cycles/cycle-service';
 import { QuarantineService } from './cycles/quarantine-service';
+import { TriageService } from './cycles/triage';
+import { newCycleId } from './cycles/cycle-id';
+import { TriageStore } from './store/triage-store';
+import { decodeKeptRecord } from './store/kept-record';
 import { AgentChannel } from './gateway/agent-channel';
 import { RedisAgentCommandBus } from './store/agent-command-bus';
 import { AgentStore } from './store/agent-store';
@@ -35,6 +39,8 @@ import { StagedDeleteStore } from './store/staged-delete-store';
 import { StagedDeleteService, describeCauseGroup } from './cycles/staged-deletes';
 import { DeleteApprovalService } from './cycles/delete-approvals';
 import { DeleteApprovalStore } from './store/delete-approval-store';
+import { PreviewService } from './previews/preview-service';
+import { PreviewStore } from './store/preview-store';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ApplyStore } from './store/apply-store';
@@ -195,6 +201,38 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     link,
     events: notifications,
   });
+  const triage = new TriageService({
+    records: new TriageStore(redis, keys),
+    staged: new StagedDeleteStore(redis, keys),
+    cycles: cycleRecords,
+    configs,
+    audit,
+    queues,
+    options: opts,
+    logger,
+    decodeKept: decodeKeptRecord,
+    newCycleId,
+    events: notifications,
+  });
+  const evaluation = new EvaluationStore(redis, keys, plog);
+  const previews = new PreviewService({
+    records: new PreviewStore(redis, keys),
+    reads: evaluation,
+    configs,
+    agents: {
+      isConnected: (id) => agents.isConnected(id),
+      activeAgent: (cfg) => agents.activeAgent(cfg),
+      exists: (id) => agentRecords.exists(id),
+      features: async (id) => (await agentRecords.read(id))?.features ?? [],
+      session: (id) => agentRecords.sessionHolder(id),
+    },
+    approvals: deleteApprovals,
+    link,
+    audit,
+    secrets,
+    logger: logger.child({ component: 'preview' }),
+    silenceMs: opts.cycleTimeoutMs,
+  });
   const sessions = new SessionService({
     records: agentRecords,
     cycleRecords,
@@ -206,15 +244,18 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
+    previews,
   });
   const service = new ControllerFacade({
     agents,
     configurations,
     cycles,
     quarantines,
+    triage,
     notifications,
     stagedDeletes,
     deleteApprovals,
+    previews,
     configs,
     target,
     audit,
@@ -230,7 +271,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   let state: State = 'created';
 
   const processor = new CycleProcessor(
-    { cycles: cycleRecords, evaluation: new EvaluationStore(redis, keys, plog), apply: new ApplyStore(redis, keys, plog) },
+    { cycles: cycleRecords, evaluation, apply: new ApplyStore(redis, keys, plog) },
     targets,
     metrics,
     logger.child({ component: 'pipeline' }),

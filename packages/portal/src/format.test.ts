@@ -10,6 +10,7 @@ import {
   serverFilteredByDn,
   stateLabel,
   stateTone,
+  subtreeCount,
   thresholdRatio,
 } from './format';
 
@@ -71,5 +72,19 @@ describe('format', () => {
     expect(serverFilteredByDn(items, 'sales')).toBe(false);
     expect(serverFilteredByDn([items[0]!], 'sales')).toBe(true);
     expect(serverFilteredByDn([], 'sales')).toBe(true);
+  });
+});
+
+describe('subtreeCount', () => {
+  test('a parent OU counts its own group and those under it, case and spaces ignored, not a sibling', () => {
+    const groups = [
+      { key: 'ou=eng,dc=x', count: 4 },
+      { key: 'ou=team, OU=Eng,dc=x', count: 2 },
+      { key: 'ou=reng,dc=x', count: 7 },
+      { key: 'ou=sales,dc=x', count: 1 },
+    ];
+    expect(subtreeCount(groups, 'OU=Eng,dc=x')).toBe(6);
+    expect(subtreeCount(groups, 'ou=sales,dc=x')).toBe(1);
+    expect(subtreeCount(groups, 'ou=hr,dc=x')).toBe(0);
   });
 });

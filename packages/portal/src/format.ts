@@ -170,3 +170,16 @@ export function deliveriesLabel(deliveries: readonly { status: string }[]): stri
   for (const d of deliveries) by.set(d.status, (by.get(d.status) ?? 0) + 1);
   return [...by].map(([status, n]) => `${n} ${status}`).join(', ');
 }
+
+/**
+ * The deletes a release of `parentDn` applies: its group and those of the OUs under it, as the
+ * controller matches a parent DN (case-insensitive, spaces after commas ignored).
+ */
+export function subtreeCount(groups: readonly { key: string; count: number }[], parentDn: string): number {
+  const norm = (dn: string) => dn.trim().toLowerCase().replace(/,\s+/g, ',');
+  const p = norm(parentDn);
+  return groups.reduce((n, g) => {
+    const k = norm(g.key);
+    return k === p || k.endsWith(`,${p}`) ? n + g.count : n;
+  }, 0);
+}

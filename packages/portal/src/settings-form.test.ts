@@ -5,6 +5,7 @@ import {
   policyPatchOf,
   ruleValue,
   settingsFieldOf,
+  sourcePatchOf,
   type PolicyForm,
 } from './settings-form';
 
@@ -145,5 +146,30 @@ describe('notifications in the settings form', () => {
     expect(settingsFieldOf('notifications.webhooks.0.url')).toBe('webhooks');
     expect(settingsFieldOf('notifications.webhooks')).toBe('webhooks');
     expect(settingsFieldOf('notifications.webhooks.1.secret')).toBe('webhookSecret');
+  });
+});
+
+describe('the scope inputs', () => {
+  const current = { baseDn: 'ou=people,dc=example,dc=com', filter: '', objectTypes: ['group', 'user'] };
+
+  it('send no source while they hold what the configuration has (object types in any order)', () => {
+    expect(
+      sourcePatchOf({ baseDn: 'ou=people,dc=example,dc=com', filter: ' ', users: true, groups: true }, current),
+    ).toBeUndefined();
+  });
+
+  it('send the whole scope when one of them changed, trimmed, and no object type when none is ticked', () => {
+    expect(sourcePatchOf({ baseDn: current.baseDn, filter: ' (mail=a*) ', users: true, groups: false }, current)).toEqual({
+      baseDn: current.baseDn,
+      filter: '(mail=a*)',
+      objectTypes: ['user'],
+    });
+    expect(sourcePatchOf({ baseDn: current.baseDn, filter: '', users: false, groups: false }, current)?.objectTypes).toEqual([]);
+  });
+
+  it('show the API message of source fields at their inputs', () => {
+    expect(settingsFieldOf('source.baseDn')).toBe('baseDn');
+    expect(settingsFieldOf('source.filter')).toBe('filter');
+    expect(settingsFieldOf('source.objectTypes')).toBe('objectTypes');
   });
 });

@@ -24,6 +24,9 @@ export type SettingsField =
   | 'threshold'
   | 'countDisables'
   | 'hold'
+  | 'baseDn'
+  | 'filter'
+  | 'objectTypes'
   | PolicyField
   | 'form';
 
@@ -72,6 +75,12 @@ export function settingsFieldOf(apiField: string | null): SettingsField | null {
       return 'countDisables';
     case 'accidentalDeletes.hold':
       return 'hold';
+    case 'source.baseDn':
+      return 'baseDn';
+    case 'source.filter':
+      return 'filter';
+    case 'source.objectTypes':
+      return 'objectTypes';
     default:
       return null;
   }
@@ -159,4 +168,31 @@ export function notificationsPatchOf(emails: string, webhooks: string, secret: s
     emails: listValue(emails),
     webhooks: listValue(webhooks).map((url) => ({ url, secret: secret.trim() === '' ? null : secret.trim() })),
   };
+}
+
+/** The scope inputs of the settings form. */
+export interface ScopeForm {
+  baseDn: string;
+  filter: string;
+  users: boolean;
+  groups: boolean;
+}
+
+/**
+ * `source` of a patch from the scope inputs, or undefined when they hold what the
+ * configuration has (so that saving other settings never looks like a scope change).
+ */
+export function sourcePatchOf(
+  form: ScopeForm,
+  current: { baseDn: string; filter: string; objectTypes: readonly string[] },
+): { baseDn: string; filter: string; objectTypes: ('user' | 'group')[] } | undefined {
+  const objectTypes: ('user' | 'group')[] = [
+    ...(form.users ? ['user' as const] : []),
+    ...(form.groups ? ['group' as const] : []),
+  ];
+  const same =
+    form.baseDn.trim() === current.baseDn &&
+    form.filter.trim() === current.filter &&
+    objectTypes.join(',') === [...current.objectTypes].sort((a, b) => (a === 'user' ? -1 : b === 'user' ? 1 : 0)).join(',');
+  return same ? undefined : { baseDn: form.baseDn.trim(), filter: form.filter.trim(), objectTypes };
 }

@@ -28,6 +28,7 @@ const SAMPLES: BodyInput[] = [
       protocolVersions: [1, 2],
       hostname: 'dc1.example.com',
       cursors: [{ configurationId: 'cfg-1', committedCycleId: 'c-9', pendingCycleId: 'c-10', runningCycleId: '' }],
+      features: ['preview'],
     },
   },
   {
@@ -150,6 +151,58 @@ const SAMPLES: BodyInput[] = [
     type: 'error',
     value: { code: ErrorCode.ERROR_CODE_SEQUENCE_GAP, message: 'expected 8, got 9', fatal: false, cycleId: 'c-11' },
   },
+  {
+    type: 'startPreview',
+    value: {
+      configurationId: 'cfg-1',
+      previewId: 'p-1',
+      scope: {
+        baseDn: 'ou=people,dc=example,dc=com',
+        filter: '(departmentNumber=7)',
+        objectTypes: [ObjectType.OBJECT_TYPE_USER],
+        attributes: ['mail'],
+        disabledAttribute: 'pwdAccountLockedTime',
+      },
+    },
+  },
+  {
+    type: 'previewBatch',
+    value: {
+      configurationId: 'cfg-1',
+      previewId: 'p-1',
+      sequence: 1,
+      objects: [
+        {
+          objectId: 'id-1',
+          objectType: ObjectType.OBJECT_TYPE_GROUP,
+          dn: 'cn=g,dc=example,dc=com',
+          contentHash: hash(7),
+          disabled: true,
+        },
+      ],
+    },
+  },
+  { type: 'previewAck', value: { configurationId: 'cfg-1', previewId: 'p-1', ackedThroughSequence: 3, stop: true } },
+  {
+    type: 'previewComplete',
+    value: {
+      configurationId: 'cfg-1',
+      previewId: 'p-1',
+      lastSequence: 3,
+      objects: 2500,
+      source: { entriesRead: 2600, pages: 9, readDurationMs: 120, serverUrl: 'ldap://127.0.0.1:389' },
+    },
+  },
+  {
+    type: 'previewFailed',
+    value: {
+      configurationId: 'cfg-1',
+      previewId: 'p-1',
+      code: CycleErrorCode.CYCLE_ERROR_LDAP_SIZE_LIMIT,
+      message: 'size limit',
+      ldapResultCode: 4,
+    },
+  },
 ];
 
 function codeOf(fn: () => unknown): string {
@@ -191,6 +244,11 @@ describe('round trip', () => {
         'cycleCommitted',
         'cycleAborted',
         'error',
+        'startPreview',
+        'previewBatch',
+        'previewAck',
+        'previewComplete',
+        'previewFailed',
       ].sort(),
     );
   });
@@ -321,7 +379,7 @@ describe('unknown fields', () => {
     const frame = decodeFrame(env.finish());
     expect(frame.body).toEqual({
       type: 'agentHello',
-      value: { agentId: 'agent-9', softwareVersion: '', protocolVersions: [1], hostname: '', cursors: [] },
+      value: { agentId: 'agent-9', softwareVersion: '', protocolVersions: [1], hostname: '', cursors: [], features: [] },
     });
   });
 
@@ -568,5 +626,32 @@ describe('fuzz', () => {
       else expect(result.error).toBeInstanceOf(ProtocolError);
     }
     expect(frames).toBeGreaterThan(0);
+  });
+});
+
+describe('previews', () => {
+  it('refuse a preview object without a 32-byte hash, id or DN, and an empty batch', () => {
+    const object = { objectId: 'id-1', objectType: ObjectType.OBJECT_TYPE_USER, dn: 'uid=a,dc=x', contentHash: hash(1) };
+    const batch = (o: object[]) =>
+      encodeFrame({ type: 'previewBatch', value: { configurationId: 'c', previewId: 'p', sequence: 1, objects: o } });
+    expect(() => batch([object])).not.toThrow();
+    expect(() => batch([{ ...object, contentHash: new Uint8Array(31) }])).toThrow(/objects\[0\]\.contentHash: must be 32 bytes/);
+    expect(() => batch([{ ...object, objectId: '' }])).toThrow(/objectId: must not be empty/);
+    expect(() => batch([{ ...object, dn: '' }])).toThrow(/dn: must not be empty/);
+    expect(() => batch([])).toThrow(/objects: must not be empty/);
+  });
+
+  it('a StartPreview needs a scope with a base DN and object types', () => {
+    expect(() => encodeFrame({ type: 'startPreview', value: { configurationId: 'c', previewId: 'p' } })).toThrow(
+      /startPreview\.scope: is required/,
+    );
+    expect(() =>
+      encodeFrame({ type: 'startPreview', value: { configurationId: 'c', previewId: 'p', scope: { baseDn: 'dc=x' } } }),
+    ).toThrow(/objectTypes: must not be empty/);
+  });
+
+  it('a hello without features (an older agent) decodes with none', () => {
+    const frame = decodeFrame(encodeFrame({ type: 'agentHello', value: { protocolVersions: [1] } }));
+    expect(frame.body.type === 'agentHello' && frame.body.value.features).toEqual([]);
   });
 });

@@ -28,7 +28,15 @@ import {
   type DeepPartial,
   type Frame,
   type Heartbeat,
+  type PreviewAck,
+  type PreviewBatch,
+  type PreviewComplete,
+  type PreviewFailed,
+  type PreviewObject,
+  type Scope,
+  type SourceStats,
   type StartCycle,
+  type StartPreview,
   type WireError,
 } from './messages';
 
@@ -398,6 +406,7 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
     protocolVersions: list(r, 'protocolVersions', p, itemUint, true),
     hostname: str(r, 'hostname', p),
     cursors: list(r, 'cursors', p, cursor),
+    features: strings(r, 'features', p),
   }),
   controllerWelcome: (r, p): ControllerWelcome => ({
     protocolVersion: num(r, 'protocolVersion', p, 1),
@@ -413,24 +422,13 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
     agentId: str(r, 'agentId', p),
   }),
   heartbeat: (r, p): Heartbeat => ({ sentAtUnixMs: num(r, 'sentAtUnixMs', p) }),
-  startCycle: (r, p): StartCycle => {
-    const scope = obj(r?.['scope'], `${at(p)}.scope`);
-    if (scope === undefined) invalid(`${at(p)}.scope`, 'is required');
-    const sp = `${at(p)}.scope`;
-    return {
-      configurationId: str(r, 'configurationId', p, true),
-      cycleId: str(r, 'cycleId', p, true),
-      mode: oneOf(r, 'mode', p, MODES),
-      scope: {
-        baseDn: str(scope, 'baseDn', sp, true),
-        filter: str(scope, 'filter', sp),
-        objectTypes: list(scope, 'objectTypes', sp, (v, path) => oneOf({ v }, 'v', path, TYPES), true),
-        attributes: strings(scope, 'attributes', sp),
-        disabledAttribute: str(scope, 'disabledAttribute', sp),
-      },
-      baseCycleId: str(r, 'baseCycleId', p),
-    };
-  },
+  startCycle: (r, p): StartCycle => ({
+    configurationId: str(r, 'configurationId', p, true),
+    cycleId: str(r, 'cycleId', p, true),
+    mode: oneOf(r, 'mode', p, MODES),
+    scope: scopeOf(r, p),
+    baseCycleId: str(r, 'baseCycleId', p),
+  }),
   changeBatch: (r, p): ChangeBatch => ({
     configurationId: str(r, 'configurationId', p, true),
     cycleId: str(r, 'cycleId', p, true),
@@ -457,12 +455,7 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
         deletes: num(t, 'deletes', tp),
         presents: num(t, 'presents', tp),
       },
-      source: {
-        entriesRead: num(s, 'entriesRead', sp),
-        pages: num(s, 'pages', sp),
-        readDurationMs: num(s, 'readDurationMs', sp),
-        serverUrl: str(s, 'serverUrl', sp),
-      },
+      source: sourceStats(s, sp),
       mode: oneOf(r, 'mode', p, ANY_MODE),
       // Informational: a value this version does not know (a newer agent's) reads as UNSPECIFIED.
       changeTracking: KNOWN_TRACKING.includes(r?.['changeTracking'] as ChangeTracking)
@@ -495,4 +488,73 @@ const NORMALIZERS: { [K in BodyType]: (raw: Raw, path: Path) => BodyMap[K] } = {
     fatal: bool(r, 'fatal', p),
     cycleId: str(r, 'cycleId', p),
   }),
+  startPreview: (r, p): StartPreview => ({
+    configurationId: str(r, 'configurationId', p, true),
+    previewId: str(r, 'previewId', p, true),
+    scope: scopeOf(r, p),
+  }),
+  previewBatch: (r, p): PreviewBatch => ({
+    configurationId: str(r, 'configurationId', p, true),
+    previewId: str(r, 'previewId', p, true),
+    sequence: num(r, 'sequence', p, 1),
+    objects: list(r, 'objects', p, previewObject, true),
+  }),
+  previewAck: (r, p): PreviewAck => ({
+    configurationId: str(r, 'configurationId', p, true),
+    previewId: str(r, 'previewId', p, true),
+    ackedThroughSequence: num(r, 'ackedThroughSequence', p),
+    stop: bool(r, 'stop', p),
+  }),
+  previewComplete: (r, p): PreviewComplete => ({
+    configurationId: str(r, 'configurationId', p, true),
+    previewId: str(r, 'previewId', p, true),
+    lastSequence: num(r, 'lastSequence', p),
+    objects: num(r, 'objects', p),
+    source: sourceStats(obj(r?.['source'], `${at(p)}.source`), `${at(p)}.source`),
+  }),
+  previewFailed: (r, p): PreviewFailed => ({
+    configurationId: str(r, 'configurationId', p, true),
+    previewId: str(r, 'previewId', p, true),
+    code: oneOf(r, 'code', p, CYCLE_ERRORS),
+    message: str(r, 'message', p),
+    ldapResultCode: num(r, 'ldapResultCode', p),
+  }),
 };
+
+/** A StartCycle's or StartPreview's scope (required). */
+function scopeOf(r: Raw, p: Path): Scope {
+  const sp = `${at(p)}.scope`;
+  const scope = obj(r?.['scope'], sp);
+  if (scope === undefined) invalid(sp, 'is required');
+  return {
+    baseDn: str(scope, 'baseDn', sp, true),
+    filter: str(scope, 'filter', sp),
+    objectTypes: list(scope, 'objectTypes', sp, (v, path) => oneOf({ v }, 'v', path, TYPES), true),
+    attributes: strings(scope, 'attributes', sp),
+    disabledAttribute: str(scope, 'disabledAttribute', sp),
+  };
+}
+
+function sourceStats(s: Raw, sp: string): SourceStats {
+  return {
+    entriesRead: num(s, 'entriesRead', sp),
+    pages: num(s, 'pages', sp),
+    readDurationMs: num(s, 'readDurationMs', sp),
+    serverUrl: str(s, 'serverUrl', sp),
+  };
+}
+
+function previewObject(v: unknown, path: Path): PreviewObject {
+  const r = obj(v, path);
+  const hash = r?.['contentHash'] ?? EMPTY_BYTES;
+  if (!(hash instanceof Uint8Array) || hash.length !== CONTENT_HASH_BYTES) {
+    invalid(`${at(path)}.contentHash`, `must be ${CONTENT_HASH_BYTES} bytes`);
+  }
+  return {
+    objectId: str(r, 'objectId', path, true),
+    objectType: oneOf(r, 'objectType', path, TYPES),
+    dn: str(r, 'dn', path, true),
+    contentHash: hash,
+    disabled: bool(r, 'disabled', path),
+  };
+}

@@ -38,6 +38,8 @@ export interface AgentHello {
   protocolVersions: number[];
   hostname: string;
   cursors: CacheCursor[];
+  /** Optional capabilities, e.g. `preview` ({@link AGENT_FEATURES}). */
+  features: string[];
 }
 
 export interface Assignment {
@@ -162,6 +164,58 @@ export interface CycleAborted {
   message: string;
 }
 
+export interface StartPreview {
+  configurationId: string;
+  previewId: string;
+  scope: Scope;
+}
+
+export interface PreviewObject {
+  objectId: string;
+  objectType: ObjectType;
+  dn: string;
+  /** SHA-256, 32 bytes. */
+  contentHash: Uint8Array;
+  disabled: boolean;
+}
+
+export interface PreviewBatch {
+  configurationId: string;
+  previewId: string;
+  sequence: number;
+  objects: PreviewObject[];
+}
+
+export interface PreviewAck {
+  configurationId: string;
+  previewId: string;
+  ackedThroughSequence: number;
+  /** The controller no longer wants the preview: stop reading. */
+  stop: boolean;
+}
+
+export interface PreviewComplete {
+  configurationId: string;
+  previewId: string;
+  lastSequence: number;
+  objects: number;
+  source: SourceStats;
+}
+
+export interface PreviewFailed {
+  configurationId: string;
+  previewId: string;
+  code: CycleErrorCode;
+  message: string;
+  ldapResultCode: number;
+}
+
+/** Names of the optional capabilities an agent lists in AgentHello.features. */
+export const AGENT_FEATURES = Object.freeze({
+  /** The agent answers StartPreview. */
+  preview: 'preview',
+} as const);
+
 /** The protocol's `Error` message (named so as not to shadow the global Error). */
 export interface WireError {
   code: ErrorCode;
@@ -183,6 +237,11 @@ export interface BodyMap {
   cycleCommitted: CycleCommitted;
   cycleAborted: CycleAborted;
   error: WireError;
+  startPreview: StartPreview;
+  previewBatch: PreviewBatch;
+  previewAck: PreviewAck;
+  previewComplete: PreviewComplete;
+  previewFailed: PreviewFailed;
 }
 
 export type BodyType = keyof BodyMap;
@@ -220,4 +279,9 @@ export const BODY_TYPES: readonly BodyType[] = Object.freeze([
   'cycleCommitted',
   'cycleAborted',
   'error',
+  'startPreview',
+  'previewBatch',
+  'previewAck',
+  'previewComplete',
+  'previewFailed',
 ]);

@@ -81,7 +81,8 @@ export class RedisSentinelSet {
       await waitFor(
         async () => {
           for (const s of sentinels) {
-            if (!s.process.running) throw new Error(`sentinel ${s.port} exited (${s.process.exitDescription}):\n${s.process.log}`);
+            if (!s.process.running)
+              throw new Error(`sentinel ${s.port} exited (${s.process.exitDescription}):\n${s.process.log}`);
             const master = await redisCli(s.port, 'SENTINEL', 'MASTER', name);
             const field = (key: string) => {
               const lines = master.split('\n');

@@ -825,7 +825,7 @@ function deleteChange(id: string, type: ObjectType, dn: string, reason: DeleteRe
 }
 
 /** Attributes to request: the scope's list (plus what the agent always needs), or every user attribute. */
-function readAttributes(requested: string[], disabledAttribute: string, flavor: DirectoryFlavor): string[] {
+export function readAttributes(requested: string[], disabledAttribute: string, flavor: DirectoryFlavor): string[] {
   const always = [idAttribute(flavor), 'objectClass', 'member', 'uniqueMember'];
   if (flavor === 'ad') always.push('userAccountControl');
   if (disabledAttribute) always.push(disabledAttribute);

@@ -14,6 +14,9 @@ import {
   type CycleFailed,
   type CycleMode,
   type ControllerWelcome,
+  type PreviewComplete,
+  type PreviewFailed,
+  type PreviewObject,
   type Scope,
 } from '@syncguard/protocol';
 
@@ -28,6 +31,14 @@ export interface MiniControllerOptions {
   autoAck?: boolean;
   /** Serve wss:// with this certificate; with `ca`, require a client certificate signed by it. */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+}
+
+/** What a preview sent. */
+export interface PreviewLog {
+  objects: PreviewObject[];
+  sequences: number[];
+  complete?: PreviewComplete;
+  failed?: PreviewFailed;
 }
 
 interface CycleLog {
@@ -54,6 +65,10 @@ export class MiniController {
   /** Subject CN of each client certificate presented (wss with a CA). */
   readonly clientCertificates: string[] = [];
   private readonly cycles = new Map<string, CycleLog>();
+  /** Previews by id: what the agent sent for each. */
+  readonly previews = new Map<string, PreviewLog>();
+  /** Acknowledge preview batches as they arrive (false: the test acks with ackPreview). */
+  autoAckPreviews = true;
   private socket?: WebSocket;
   private encoder = new FrameEncoder();
   private cycleCounter = 0;
@@ -148,6 +163,25 @@ export class MiniController {
       },
     });
     return id;
+  }
+
+  /** Sends StartPreview; returns its id. */
+  startPreview(configurationId: string, scope: Partial<Scope> & { baseDn: string }, previewId?: string): string {
+    const id = previewId ?? `preview-${++this.cycleCounter}-${Date.now()}`;
+    this.previews.set(id, { objects: [], sequences: [] });
+    this.send({
+      type: 'startPreview',
+      value: {
+        configurationId,
+        previewId: id,
+        scope: { filter: '', objectTypes: [1], attributes: [], disabledAttribute: '', ...scope },
+      },
+    });
+    return id;
+  }
+
+  ackPreview(configurationId: string, previewId: string, through: number, stop = false): void {
+    this.send({ type: 'previewAck', value: { configurationId, previewId, ackedThroughSequence: through, stop } });
   }
 
   commit(configurationId: string, cycleId: string): void {
@@ -263,6 +297,23 @@ export class MiniController {
         case 'cycleFailed':
           this.logOf(body.value.cycleId).failed = body.value;
           break;
+        case 'previewBatch': {
+          const log = this.previews.get(body.value.previewId) ?? { objects: [], sequences: [] };
+          this.previews.set(body.value.previewId, log);
+          log.sequences.push(body.value.sequence);
+          log.objects.push(...body.value.objects);
+          if (this.autoAckPreviews) this.ackPreview(body.value.configurationId, body.value.previewId, body.value.sequence);
+          break;
+        }
+        case 'previewComplete':
+          this.previews.get(body.value.previewId)!.complete = body.value;
+          break;
+        case 'previewFailed': {
+          const log = this.previews.get(body.value.previewId) ?? { objects: [], sequences: [] };
+          this.previews.set(body.value.previewId, log);
+          log.failed = body.value;
+          break;
+        }
         case 'heartbeat':
           ws.send(this.encoder.encode({ type: 'heartbeat', value: { sentAtUnixMs: Date.now() } }));
           break;

@@ -10,6 +10,8 @@ export interface AgentRecord {
   lastSeenAt: string | null;
   version: string | null;
   hostname: string | null;
+  /** Optional capabilities the agent listed in its last hello (e.g. `preview`). */
+  features: string[];
 }
 
 /**

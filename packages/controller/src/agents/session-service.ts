@@ -8,6 +8,9 @@ import {
   type Assignment,
   type CycleComplete,
   type CycleFailed,
+  type PreviewBatch,
+  type PreviewComplete,
+  type PreviewFailed,
 } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -66,6 +69,20 @@ export interface SessionServiceDeps {
   cycles: CycleService;
   queues: PipelineQueues;
   link: AgentChannel;
+  /** Previews (previews/preview-service.ts); without it, preview frames are answered with a stop. */
+  previews?: {
+    batch(agentId: string, batch: PreviewBatch): Promise<{ ackedThrough: number; stop: boolean }>;
+    complete(agentId: string, message: PreviewComplete): Promise<void>;
+    failed(agentId: string, message: PreviewFailed): Promise<void>;
+  };
+}
+
+/** Features kept from a hello: at most 16 names of at most 32 characters (the rest ignored). */
+function featuresOf(hello: AgentHello): string {
+  return hello.features
+    .filter((f) => /^[a-z][a-z0-9-]{0,31}$/.test(f))
+    .slice(0, 16)
+    .join(',');
 }
 
 /**
@@ -110,6 +127,7 @@ export class SessionService implements SessionHandler {
       lastSeenAt: new Date().toISOString(),
       version: hello.softwareVersion,
       hostname: hello.hostname,
+      features: featuresOf(hello),
     });
     if (!current) {
       session.revoke('the agent was deleted or its token rotated');
@@ -322,6 +340,18 @@ export class SessionService implements SessionHandler {
       });
     }
     return null;
+  }
+
+  async previewBatch(session: AgentSession, batch: PreviewBatch): Promise<{ ackedThrough: number; stop: boolean }> {
+    return (await this.deps.previews?.batch(session.agentId, batch)) ?? { ackedThrough: batch.sequence, stop: true };
+  }
+
+  async previewComplete(session: AgentSession, message: PreviewComplete): Promise<void> {
+    await this.deps.previews?.complete(session.agentId, message);
+  }
+
+  async previewFailed(session: AgentSession, message: PreviewFailed): Promise<void> {
+    await this.deps.previews?.failed(session.agentId, message);
   }
 
   async alive(session: AgentSession): Promise<void> {

@@ -348,7 +348,7 @@ describe('configurations', () => {
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, // and no body, as curl sends it
     });
     expect(allowed.statusCode).toBe(200);
-    expect(allowed.json()).toEqual({ state: 'applied', cycleId: quarantinedCycle, deleted: 612 });
+    expect(allowed.json()).toEqual({ state: 'applied', cycleId: quarantinedCycle, deleted: 612, kept: 0 });
     expect((await call('POST', `/api/v1/configurations/${id}/allow-deletes`)).statusCode).toBe(409);
 
     const again = service.quarantine(id, 10);

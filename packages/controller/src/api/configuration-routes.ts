@@ -152,14 +152,19 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
     async (request) => withCursor(await service.listProvisioningLogs(request.params.id, request.query)),
   );
 
-  app.post<Id>(
+  app.post<Id & { Body: unknown }>(
     '/configurations/:id/allow-deletes',
     {
       schema: {
         tags,
-        summary: 'Release a quarantine: apply its staged deletes',
+        summary: 'Release a quarantine: apply its staged deletes (all, or the chosen ones)',
         description:
-          'Applies the quarantined cycle exactly once and resumes the schedule. Admin. Answers 200 with the outcome ' +
+          'Body {} (or none): applies the quarantined cycle exactly once and resumes the schedule. ' +
+          'Body {"objectIds": [...]} and/or {"parentDns": [...]}: applies only those staged deletes (a parent DN ' +
+          'chooses the staged deletes whose parentDn it is and those in its subtree; compared case-insensitively), ' +
+          'and every other staged delete becomes a kept object (GET .../kept-objects); ids not staged and parent DNs ' +
+          'that match none answer 400 naming them. An optional `reason` (string) goes into the audit entry. With ' +
+          'approvals 2, two admin tokens must choose the same set. Admin. Answers 200 with the outcome ' +
           "once the cycle is applied, or 202 when it is still being applied after the controller's releaseWaitMs " +
           '(the status and GET .../cycles show its progress and outcome). 409 when not quarantined; 500 ' +
           'SG_ERR_APPLY_FAILED when the released cycle failed to apply.',
@@ -167,11 +172,12 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
         response: {
           200: {
             type: 'object',
-            required: ['state', 'cycleId', 'deleted'],
+            required: ['state', 'cycleId', 'deleted', 'kept'],
             properties: {
               state: { type: 'string', enum: ['applied'] },
-              cycleId: { type: 'string' },
-              deleted: { type: 'integer', minimum: 0 },
+              cycleId: { type: 'string', description: 'The cycle applied (hold deletes: the release cycle)' },
+              deleted: { type: 'integer', minimum: 0, description: 'Deletes the target applied' },
+              kept: { type: 'integer', minimum: 0, description: 'Staged deletes made kept objects (0 when all are allowed)' },
             },
           },
           202: {
@@ -184,6 +190,7 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
               state: { type: 'string', enum: ['applying', 'awaitingApproval'] },
               cycleId: { type: 'string' },
               deleteCount: { type: 'integer', minimum: 0, description: 'applying: the released deletes, still being applied' },
+              kept: { type: 'integer', minimum: 0, description: 'applying: staged deletes made kept objects' },
               approvalsNeeded: { type: 'integer', minimum: 1, description: 'awaitingApproval: approvals still needed' },
             },
           },
@@ -192,7 +199,7 @@ export async function configurationRoutes(app: FastifyInstance, ctx: ApiContext)
       },
     },
     async (request, reply) => {
-      const result = await service.allowDeletes(request.params.id, actorOf(request));
+      const result = await service.allowDeletes(request.params.id, actorOf(request), request.body);
       return reply.code(result.state === 'applied' ? 200 : 202).send(result);
     },
   );

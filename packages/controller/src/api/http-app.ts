@@ -25,6 +25,7 @@ import { tokenRoutes } from './token-routes';
 import { notificationRoutes } from './notification-routes';
 import { stagedDeleteRoutes } from './staged-delete-routes';
 import { deleteApprovalRoutes } from './delete-approval-routes';
+import { previewRoutes } from './preview-routes';
 
 /** What the HTTP layer needs from the rest of the controller. */
 export interface HttpAppDeps {
@@ -216,7 +217,10 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       // Answered within 2 s whatever Redis does: a paused Redis never answers the PING.
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+        // The timer's phase runs before the poll phase of the same loop turn: after a stall of
+        // this process (a loaded machine), a PONG already in the socket would lose to the timer.
+        // setImmediate runs after that poll phase, so an answer that has arrived wins.
+        timer = setTimeout(() => setImmediate(() => resolve(false)), HEALTH_TIMEOUT_MS);
       });
       const redis = await Promise.race([deps.service.ping().catch(() => false), late]);
       clearTimeout(timer);
@@ -242,6 +246,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       await notificationRoutes(api, ctx);
       await stagedDeleteRoutes(api, ctx);
       await deleteApprovalRoutes(api, ctx);
+      await previewRoutes(api, ctx);
       await auditRoutes(api, ctx);
       await tokenRoutes(api, ctx);
     },

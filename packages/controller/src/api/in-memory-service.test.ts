@@ -283,12 +283,25 @@ export class InMemoryControllerService implements ControllerService {
     this.quarantines.delete(id);
     this.configurations.set(id, { ...config, state: 'healthy' });
     this.write(actor, 'allow-deletes', { type: 'configuration', id }, { cycleId: q.cycleId, deleted: q.deleteCount });
-    return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount };
+    return { state: 'applied', cycleId: q.cycleId, deleted: q.deleteCount, kept: 0 };
   }
 
   async listStagedDeletes(id: string): Promise<{ items: never[]; nextCursor: null; total: number; cycleId: null }> {
     await this.getConfiguration(id);
     return { items: [], nextCursor: null, total: 0, cycleId: null };
+  }
+
+  async rejectDeletes(): Promise<never> {
+    throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
+  }
+
+  async listKeptObjects(id: string): Promise<{ items: never[]; nextCursor: null; total: number }> {
+    await this.getConfiguration(id);
+    return { items: [], nextCursor: null, total: 0 };
+  }
+
+  async deleteKeptObjects(): Promise<never> {
+    throw new ConflictError('SG_ERR_STATE', 'not in the in-memory service');
   }
 
   async createDeleteApproval(): Promise<never> {
@@ -302,6 +315,15 @@ export class InMemoryControllerService implements ControllerService {
 
   async revokeDeleteApproval(_id: string, approvalId: string): Promise<void> {
     throw new NotFoundError('delete approval', approvalId);
+  }
+
+  async startPreview(id: string): Promise<{ previewId: string }> {
+    await this.getConfiguration(id);
+    throw new ConflictError('SG_ERR_NO_AGENT', `no agent serving configuration ${id} is connected`);
+  }
+
+  async getPreview(_id: string, previewId: string): Promise<never> {
+    throw new NotFoundError('preview', previewId);
   }
 
   async listNotifications(id: string): Promise<{ items: NotificationEventView[] }> {

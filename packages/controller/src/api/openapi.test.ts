@@ -35,9 +35,14 @@ const CONTRACT_ROUTES = [
   'get /api/v1/configurations/{id}/objects',
   'get /api/v1/configurations/{id}/notifications',
   'get /api/v1/configurations/{id}/staged-deletes',
+  'post /api/v1/configurations/{id}/reject-deletes',
+  'get /api/v1/configurations/{id}/kept-objects',
+  'post /api/v1/configurations/{id}/kept-objects/delete',
   'post /api/v1/configurations/{id}/delete-approvals',
   'get /api/v1/configurations/{id}/delete-approvals',
   'delete /api/v1/configurations/{id}/delete-approvals/{approvalId}',
+  'post /api/v1/configurations/{id}/preview',
+  'get /api/v1/configurations/{id}/previews/{previewId}',
   'post /api/v1/configurations/{id}/notifications/test',
   'get /api/v1/audit',
   'post /api/v1/tokens',
@@ -53,6 +58,7 @@ const BODY_ROUTES = [
   'patch /api/v1/configurations/{id}',
   'post /api/v1/tokens',
   'post /api/v1/configurations/{id}/delete-approvals',
+  'post /api/v1/configurations/{id}/preview',
 ];
 
 interface Operation {

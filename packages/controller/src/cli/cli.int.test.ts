@@ -371,7 +371,7 @@ describe('allow-deletes', () => {
 
     r = await ctl(['allow-deletes', 'corp.example.com', '--yes', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ state: 'applied', cycleId, deleted: 612 });
+    expect(JSON.parse(r.stdout)).toEqual({ state: 'applied', cycleId, deleted: 612, kept: 0 });
     expect(r.stderr).toContain('612 staged deletes');
     r = await ctl(['allow-deletes', 'corp.example.com', '--yes']);
     expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('is not quarantined (state: healthy)') });

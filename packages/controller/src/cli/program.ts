@@ -12,6 +12,7 @@ import type {
   Cycle,
   DeleteApproval,
   NotificationEventView,
+  Preview,
   StagedDelete,
   StagedDeleteGroup,
   ProvisioningLogEntry,
@@ -52,6 +53,16 @@ export class CliSettingError extends CliError {
 
 type Page<T> = { items: T[]; nextCursor: string | null };
 
+/** Exit status of `preview` when the change would quarantine (like GCDS's simulation). */
+export const EXIT_WOULD_QUARANTINE = 3;
+
+/** Ends the program with this status after the command printed its result. */
+class CliExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
+
 const PROVISIONING_ACTIONS = ['Create', 'Update', 'Delete', 'StagedDelete'];
 
 /** Runs syncguardctl with `argv` (as process.argv: node, script, args...); resolves the exit code. */
@@ -62,6 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliExitStatus) return error.status;
     if (error instanceof CliSettingError) {
       io.stderr(`syncguardctl: invalid setting ${error.message}\n`);
       return EXIT_BAD_SETTING;
@@ -94,13 +106,18 @@ export function buildProgram(io: CliIo): Command {
 Settings: SYNCGUARD_URL (default ${DEFAULT_URL}), SYNCGUARD_TOKEN, SYNCGUARD_CA_FILE and
 SYNCGUARD_TIMEOUT (seconds, default 30), or --url, --token, --ca-file and --timeout.
 CONFIG and AGENT arguments take an id or a name. Exit codes: 0 done, 1 the call failed
-(the API's message is printed), 2 bad usage, 78 a bad setting.
+(the API's message is printed), 2 bad usage, 3 (preview) the change would quarantine,
+78 a bad setting.
 
 Examples:
   syncguardctl configs create --name corp --base-dn ou=people,dc=example,dc=com --agent dc1 --threshold 500
   syncguardctl status corp
   syncguardctl logs corp --action StagedDelete
   syncguardctl allow-deletes corp          (asks; --yes to skip the question)
+  syncguardctl allow-deletes corp --parent ou=retired,dc=example,dc=com   (the other deletes are kept)
+  syncguardctl reject-deletes corp --reason "bad filter"
+  syncguardctl kept corp --delete <object id>
+  syncguardctl preview corp --filter "(departmentNumber=7)"   (exit 3 when it would quarantine)
   syncguardctl --json configs list`,
     );
 
@@ -400,10 +417,18 @@ Examples:
       },
     );
 
-  sub(program, 'allow-deletes', 'release a quarantine: apply its staged deletes (asks first unless --yes)')
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  sub(
+    program,
+    'allow-deletes',
+    'release a quarantine: apply its staged deletes, all or the chosen ones (asks first unless --yes)',
+  )
     .argument('<config>', 'configuration id or name')
+    .option('--object <id>', 'apply only this staged delete (repeatable); the others become kept objects', collect)
+    .option('--parent <dn>', 'apply only the staged deletes under this parent DN, its subtree included (repeatable)', collect)
+    .option('--reason <text>', 'why, for the audit log')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (ref: string, opts: { yes?: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: { yes?: boolean; object?: string[]; parent?: string[]; reason?: string }, cmd: Command) => {
       const { api, out, note } = ctx(cmd);
       const config = await resolveConfig(api, ref);
       const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
@@ -413,37 +438,138 @@ Examples:
         throw new CliError(
           `configuration ${config.name} is not quarantined (state: ${status.state}); there are no staged deletes to allow`,
         );
+      const partial = Boolean(opts.object?.length || opts.parent?.length);
       note(
         `Configuration ${config.name} (${config.id}) is quarantined since ${q.since}: ` +
           `${q.deleteCount} staged deletes (threshold ${q.threshold}) in cycle ${q.cycleId}.\n` +
-          `Review them with: syncguardctl logs ${config.name} --action StagedDelete --cycle ${q.cycleId}`,
+          `Review them with: syncguardctl staged ${config.name} --group-by parent`,
       );
+      const what = partial
+        ? `the chosen deletes (${[...(opts.object ?? []), ...(opts.parent ?? []).map((p) => `under ${p}`)].join(', ')}) ` +
+          `and keep the other staged deletes`
+        : `${q.deleteCount} deletes`;
       if (!opts.yes) {
         if (!io.stdin.isTTY)
-          throw new CliError(
-            `refusing to apply ${q.deleteCount} deletes without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
-          );
-        const answer = await ask(io, `Apply ${q.deleteCount} deletes to ${config.name}? This cannot be undone. [y/N] `);
+          throw new CliError(`refusing to apply ${what} without confirmation: stdin is not a terminal. Pass --yes to confirm.`);
+        const answer = await ask(io, `Apply ${what} to ${config.name}? This cannot be undone. [y/N] `);
         if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
       }
-      const result = await api.post<AllowDeletesResult>(`${base}/allow-deletes`);
+      const body: Record<string, unknown> = {};
+      if (opts.object?.length) body.objectIds = opts.object;
+      if (opts.parent?.length) body.parentDns = opts.parent;
+      if (opts.reason) body.reason = opts.reason;
+      const result = await api.post<AllowDeletesResult>(`${base}/allow-deletes`, body);
+      const keptText = (n: number | undefined) => (n ? `; ${n} kept (syncguardctl kept ${config.name})` : '');
       out(() => {
         switch (result.state) {
           case 'applied':
-            return `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId}); ${config.name} resumes its schedule`;
+            return `allowed: ${result.deleted} objects deleted (cycle ${result.cycleId})${keptText(result.kept)}; ${config.name} resumes its schedule`;
           case 'applying':
             return (
-              `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId}); ` +
+              `allowed: ${result.deleteCount} deletes are still being applied (cycle ${result.cycleId})${keptText(result.kept)}; ` +
               `watch "syncguardctl status ${config.name}"`
             );
           case 'awaitingApproval':
             return (
               `approved: nothing is deleted yet; ${config.name} needs ${result.approvalsNeeded} more approval ` +
-              `by another admin token (syncguardctl allow-deletes ${config.name})`
+              `by another admin token choosing the same deletes (syncguardctl allow-deletes ${config.name} ...)`
             );
         }
       }, result);
     });
+
+  sub(program, 'reject-deletes', 'keep staged deletes (all, or the chosen ones): they stay in the target as kept objects')
+    .argument('<config>', 'configuration id or name')
+    .option('--object <id>', 'keep only this staged delete (repeatable)', collect)
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (ref: string, opts: { object?: string[]; reason?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const body: Record<string, unknown> = {};
+      if (opts.object?.length) body.objectIds = opts.object;
+      if (opts.reason) body.reason = opts.reason;
+      const result = await api.post<{ cycleId: string; kept: number; left: number; state: string }>(
+        `/api/v1/configurations/${encodeURIComponent(config.id)}/reject-deletes`,
+        body,
+      );
+      out(
+        () =>
+          `rejected: ${result.kept} deletes kept (cycle ${result.cycleId}); ` +
+          (result.state === 'quarantined'
+            ? `${result.left} staged deletes are left: ${config.name} stays quarantined`
+            : result.state === 'applying'
+              ? `the rest of the cycle is still being applied; watch "syncguardctl status ${config.name}"`
+              : `${config.name} is healthy again`),
+        result,
+      );
+    });
+
+  sub(program, 'kept', 'kept objects: deletes an admin kept, which stay in the target (--delete ID deletes them, audited)')
+    .argument('<config>', 'configuration id or name')
+    .option('--delete <id>', 'delete this kept object from the target (repeatable; asks first unless --yes)', collect)
+    .option('--reason <text>', 'why, for the audit log (with --delete)')
+    .option('-y, --yes', 'do not ask for confirmation (with --delete)')
+    .option('--limit <n>', 'at most n kept objects', '100')
+    .option('--all', 'every kept object (follows pages)')
+    .action(
+      async (
+        ref: string,
+        opts: { delete?: string[]; reason?: string; yes?: boolean; limit: string; all?: boolean },
+        cmd: Command,
+      ) => {
+        const { api, out, note } = ctx(cmd);
+        const config = await resolveConfig(api, ref);
+        const path = `/api/v1/configurations/${encodeURIComponent(config.id)}/kept-objects`;
+        if (opts.delete?.length) {
+          if (!opts.yes) {
+            if (!io.stdin.isTTY)
+              throw new CliError(
+                `refusing to delete ${opts.delete.length} kept objects without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
+              );
+            const answer = await ask(io, `Delete ${opts.delete.length} kept objects from ${config.name}'s target? [y/N] `);
+            if (!/^(y|yes)$/i.test(answer.trim())) throw new CliError('aborted; nothing was deleted');
+          }
+          const result = await api.post<
+            | { state: 'applied'; cycleId: string; deleted: number }
+            | { state: 'applying'; cycleId: string; deleteCount: number }
+            | { state: 'awaitingApproval'; approvalsNeeded: number }
+          >(`${path}/delete`, { objectIds: opts.delete, ...(opts.reason ? { reason: opts.reason } : {}) });
+          out(() => {
+            switch (result.state) {
+              case 'applied':
+                return `deleted: ${result.deleted} kept objects (cycle ${result.cycleId})`;
+              case 'applying':
+                return `deleting: ${result.deleteCount} kept objects (cycle ${result.cycleId}); watch "syncguardctl status ${config.name}"`;
+              case 'awaitingApproval':
+                return `approved: nothing is deleted yet; another admin token must ask for the same objects`;
+            }
+          }, result);
+          return;
+        }
+        let items: (StagedDelete & { keptAt: string; cycleId: string })[];
+        let more = false;
+        if (opts.all) items = await api.all<StagedDelete & { keptAt: string; cycleId: string }>(path);
+        else {
+          const page = await api.get<Page<StagedDelete & { keptAt: string; cycleId: string }>>(
+            withQuery(path, { limit: opts.limit }),
+          );
+          items = page.items;
+          more = page.nextCursor !== null;
+        }
+        out(
+          () =>
+            formatTable(items, [
+              { header: 'TYPE', value: (d) => d.objectType },
+              { header: 'DN', value: (d) => d.dn },
+              { header: 'CAUSE', value: (d) => d.cause },
+              { header: 'KEPT AT', value: (d) => d.keptAt },
+              { header: 'ID', value: (d) => d.objectId },
+            ]),
+          items,
+        );
+        if (more) note('(more kept objects: use --all or a larger --limit)');
+      },
+    );
 
   sub(program, 'staged', 'the deletes a quarantine holds, or their groups (by cause, parent DN or type)')
     .argument('<config>', 'configuration id or name')
@@ -492,6 +618,38 @@ Examples:
         items,
       );
       if (more) note('(more deletes: use --all or a larger --limit)');
+    });
+
+  withConfigFlags(
+    sub(
+      program,
+      'preview',
+      'what a configuration change would do, read from the real source (nothing applied): exit 3 when it would quarantine',
+    ),
+  )
+    .argument('<config>', 'configuration id or name')
+    .option('--wait <seconds>', 'longest wait for the result (default 600)')
+    .action(async (ref: string, opts: ConfigFlags & { wait?: string }, cmd: Command) => {
+      const { api, out, json } = ctx(cmd);
+      const config = await resolveConfig(api, ref);
+      const base = `/api/v1/configurations/${encodeURIComponent(config.id)}`;
+      const waitMs = Number(opts.wait ?? '600') * 1000;
+      if (!Number.isFinite(waitMs) || waitMs <= 0) throw new CliError(`--wait: must be a number of seconds, got ${opts.wait}`);
+      const { previewId } = await api.post<{ previewId: string }>(`${base}/preview`, await configBody(api, opts));
+      const deadline = Date.now() + waitMs;
+      let p = await api.get<Preview>(`${base}/previews/${previewId}`);
+      while (p.state === 'running') {
+        if (Date.now() > deadline)
+          throw new CliError(`preview ${previewId} is still running after ${opts.wait ?? '600'} s (${p.objects} objects read)`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        p = await api.get<Preview>(`${base}/previews/${previewId}`);
+      }
+      if (p.state === 'failed') {
+        if (json) out(() => '', p);
+        throw new CliError(`preview ${previewId} failed: ${p.error?.code ?? 'ERROR'}: ${p.error?.message ?? ''}`);
+      }
+      out(() => previewText(config.name, p), p);
+      if (p.wouldQuarantine) throw new CliExitStatus(EXIT_WOULD_QUARANTINE);
     });
 
   sub(program, 'approve', 'approve a planned change ahead: its cycle of at most N deletes is applied without quarantine, once')
@@ -729,6 +887,25 @@ function deletePolicyFlags(opts: ConfigFlags, deletes: Record<string, unknown>):
   }
   if (opts.protectDn !== undefined) nested('protected').dnSuffixes = opts.protectDn;
   if (opts.protectId !== undefined) nested('protected').objectIds = opts.protectId;
+}
+
+function previewText(name: string, p: Preview): string {
+  const c = p.counts!;
+  const lines = [
+    `preview ${p.previewId} of ${name}: ${p.objects} objects in the proposed scope`,
+    `  create ${c.create}, update ${c.update}, delete ${c.delete}`,
+    p.wouldQuarantine
+      ? `  would quarantine: ${p.trippedBy.map(describeRule).join('; ')}`
+      : p.approvalId
+        ? `  would not quarantine: pre-approval ${p.approvalId} covers ${p.trippedBy.map(describeRule).join('; ')}`
+        : '  would not quarantine',
+  ];
+  if (p.notPreviewed.length > 0) lines.push(`  not previewed: ${p.notPreviewed.join(', ')} (the real cycle weighs it)`);
+  if (p.deletes && p.deletes.sample.length > 0) {
+    lines.push(`  deletes (${p.deletes.sample.length} of ${p.deletes.total}):`);
+    for (const d of p.deletes.sample) lines.push(`    ${d.objectType} ${d.dn} (${d.cause})`);
+  }
+  return lines.join('\n');
 }
 
 /** A number when the text is one; else the text itself, so that the API names the field in its 400. */
@@ -978,6 +1155,6 @@ function statusText(config: Configuration, s: ConfigurationStatus, causes: Stage
   for (const e of s.notifications ?? []) fields.push(['notified', notificationLine(e)]);
   let text = formatFields(fields);
   if (s.quarantine)
-    text += `\n\nNext: review with "syncguardctl staged ${config.name} --group-by parent", then "syncguardctl allow-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
+    text += `\n\nNext: review with "syncguardctl staged ${config.name} --group-by parent", then "syncguardctl allow-deletes ${config.name}" (or --parent DN for some), "syncguardctl reject-deletes ${config.name}" or "syncguardctl restart ${config.name}".`;
   return text;
 }

@@ -394,6 +394,8 @@ export class CycleProcessor {
         : null;
     // The delete lane (cycles/delete-lane.ts): held objects back in scope leave the held set.
     const leaving: string[] = [];
+    // Kept objects (cycles/triage.ts): never a delete again; back in scope they leave the kept set.
+    const keptBack: string[] = [];
     const planDelete = (objectId: string, indexed: string, why?: { cause: DeleteCauseName; newDn?: string }): string => {
       const held = decodeIndexEntry(indexed);
       deletesByType[held.objectType] += 1;
@@ -408,11 +410,12 @@ export class CycleProcessor {
     try {
       // Objects per type before the cycle: counted exactly by a FULL cycle's scan of the
       // index below, else as the apply chunks kept them.
-      const [indexed, heldCounts, lane, committedScope] = await Promise.all([
+      const [indexed, heldCounts, lane, committedScope, kept] = await Promise.all([
         records.indexSize(cfgId),
         records.heldCounts(cfgId),
         records.lane(cfgId),
         records.committedScope(cfgId),
+        records.keptCount(cfgId),
       ]);
       // The configuration's scope changed since the last commit: that is why its objects leave.
       const scopeChanged = committedScope !== null && c.scope !== undefined && c.scope !== committedScope;
@@ -427,10 +430,11 @@ export class CycleProcessor {
         if (refs.length === 0) continue;
         const ids = refs.map((r) => r.summary[2]);
         // Only what is needed: an empty index (an initial sync) has nothing to compare with.
-        const [latest, known, laneHolds] = await Promise.all([
+        const [latest, known, laneHolds, keptHolds] = await Promise.all([
           superseded ? records.latestChanges(cycleId, ids) : null,
           indexed > 0 ? records.indexed(cfgId, ids) : null,
           lane.held > 0 ? records.heldByLane(cfgId, ids) : null,
+          kept > 0 ? records.keptHolds(cfgId, ids) : null,
         ]);
         const entries = { u: [] as string[], g: [] as string[], d: [] as string[] };
         refs.forEach(({ seq, idx, summary }, i) => {
@@ -443,6 +447,11 @@ export class CycleProcessor {
             // Held already: out of scope it stays held (not twice); in scope it leaves the set.
             if (!inScope) return;
             leaving.push(objectId);
+          }
+          if (keptHolds?.[i]) {
+            // Kept: out of scope it trips nothing; in scope it leaves the kept set.
+            if (!inScope) return;
+            keptBack.push(objectId);
           }
           if (!inScope) {
             // Described as the target holds it (as the index recorded it when applied).
@@ -487,6 +496,11 @@ export class CycleProcessor {
             // Held by the delete lane already: it stays held, and is not planned again.
             const held = await records.heldByLane(cfgId, missing);
             missing = missing.filter((_, i) => !held[i]);
+          }
+          if (kept > 0 && missing.length > 0) {
+            // A kept object is missing from every FULL scan while out of scope: never a delete.
+            const isKept = await records.keptHolds(cfgId, missing);
+            missing = missing.filter((_, i) => !isKept[i]);
           }
           if (missing.length === 0) continue;
           const d = missing.map((id) => planDelete(id, held.get(id)!, scopeChanged ? SCOPE_CHANGED : undefined));
@@ -590,7 +604,13 @@ export class CycleProcessor {
         cycleFields,
         quarantine: decision,
         lane: laneDecision,
+        keptBack,
       });
+      if (moved && keptBack.length > 0)
+        this.logger.info(
+          { configurationId: cfgId, cycleId, back: keptBack.length },
+          'kept objects back in scope leave the kept list',
+        );
       if (moved && held && !lane.open) {
         this.metrics.cycles.inc({ outcome: 'quarantined' });
         for (const t of verdict.trippedBy) this.metrics.guardTrips.inc({ rule: t.rule });

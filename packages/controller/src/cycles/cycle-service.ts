@@ -1,7 +1,7 @@
-import { AbortReason, CycleMode, ObjectType } from '@syncguard/protocol';
+import { AbortReason, CycleMode, ObjectType, type Scope } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
-import type { StoredConfiguration } from '../model';
+import type { SourceSettings, StoredConfiguration } from '../model';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { AgentChannel } from '../gateway/agent-channel';
 import type { ControllerMetrics } from '../metrics';
@@ -14,6 +14,17 @@ import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import { NO_EVENTS, type CycleEvents } from './cycle-events';
+
+/** A configuration's source as the agent reads it (StartCycle's and StartPreview's scope). */
+export function wireScope(source: SourceSettings): Scope {
+  return {
+    baseDn: source.baseDn,
+    filter: source.filter,
+    objectTypes: source.objectTypes.map((t) => (t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER)),
+    attributes: source.attributes,
+    disabledAttribute: source.disabledAttribute,
+  };
+}
 
 /** What cycles need to know of agents (the agent registry answers it). */
 export interface AgentPresence {
@@ -111,15 +122,7 @@ export class CycleService {
         cycleId,
         mode: full ? CycleMode.CYCLE_MODE_FULL : CycleMode.CYCLE_MODE_DELTA,
         baseCycleId: base,
-        scope: {
-          baseDn: cfg.source.baseDn,
-          filter: cfg.source.filter,
-          objectTypes: cfg.source.objectTypes.map((t) =>
-            t === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER,
-          ),
-          attributes: cfg.source.attributes,
-          disabledAttribute: cfg.source.disabledAttribute,
-        },
+        scope: wireScope(cfg.source),
       },
     });
     this.deps.logger.info({ configurationId: id, cycleId, agentId, mode: full ? 'full' : 'delta', trigger }, 'cycle started');

@@ -148,6 +148,22 @@ export class DeleteApprovalService {
   }
 
   /**
+   * The pre-approval a cycle with these deletes would use now (see {@link forCycle}), or
+   * null; nothing is taken (for previews).
+   */
+  async covering(configurationId: string, deletes: number, trippedBy: readonly TrippedRule[]): Promise<string | null> {
+    const all = await this.deps.records.list(configurationId);
+    const candidates = all.map((a) => ({
+      id: a.id,
+      maxDeletes: a.maxDeletes,
+      expiresAtMs: a.expiresAtMs,
+      createdAtMs: Date.parse(a.createdAt),
+      spent: a.usedAt !== null || a.revokedAt !== null,
+    }));
+    return coveringApproval(candidates, { deletes, trippedBy, nowMs: Date.now() })?.id ?? null;
+  }
+
+  /**
    * Asked by evaluation when the guard would quarantine a cycle: takes the covering
    * pre-approval for it (atomically, once) and answers its id, or null. Audited once per use.
    */

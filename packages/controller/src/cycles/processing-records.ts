@@ -88,6 +88,8 @@ export interface EvaluationWatch {
     quarantine: QuarantineDecision | null;
     /** A delete lane's cycle (then `quarantine` is null): moved on to `applying` without its deletes. */
     lane?: LaneDecision | null;
+    /** Kept objects (cycles/triage.ts) the cycle found in scope again: they leave the kept set. */
+    keptBack?: readonly string[];
   }): Promise<boolean>;
   close(): void;
 }
@@ -134,6 +136,10 @@ export interface EvaluationRecords {
   lane(configurationId: string): Promise<LaneState>;
   /** For each id, whether the delete lane holds it. */
   heldByLane(configurationId: string, objectIds: readonly string[]): Promise<boolean[]>;
+  /** Kept objects of the configuration (cycles/triage.ts). */
+  keptCount(configurationId: string): Promise<number>;
+  /** For each id, whether it is a kept object. */
+  keptHolds(configurationId: string, objectIds: readonly string[]): Promise<boolean[]>;
 
   /** The parts of a new plan, named after the run. */
   planParts(cycleId: string, run: string): PlanParts;

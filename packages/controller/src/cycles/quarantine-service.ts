@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { AbortReason } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -7,6 +6,7 @@ import type { AgentChannel } from '../gateway/agent-channel';
 import type { ControllerMetrics } from '../metrics';
 import type { Actor, AllowDeletesResult, Quarantine } from '../model';
 import type { PipelineQueues } from '../pipeline/queues';
+import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
@@ -46,7 +46,8 @@ export class QuarantineService {
     return q;
   }
 
-  async allowDeletes(id: string, actor: Actor): Promise<AllowDeletesResult> {
+  /** `reason`: the admin's words, recorded in the audit entry. */
+  async allowDeletes(id: string, actor: Actor, reason: string | null = null): Promise<AllowDeletesResult> {
     const cfg = await this.deps.configs.get(id);
     const q = await this.quarantineOf(id);
     if (q.reason === 'TargetFailures')
@@ -64,12 +65,12 @@ export class QuarantineService {
           actor: { tokenId: actor.tokenId, name: actor.name },
           action: 'allow-deletes.approve',
           target: { type: 'configuration', id },
-          details: { cycleId: q.cycleId, deleteCount: q.deleteCount, approvals, approvalsNeeded: needed - approvals },
+          details: { cycleId: q.cycleId, deleteCount: q.deleteCount, approvals, approvalsNeeded: needed - approvals, reason },
         });
         return { state: 'awaitingApproval', cycleId: q.cycleId, approvalsNeeded: needed - approvals };
       }
     }
-    if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now);
+    if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now, reason);
     // The one atomic step that decides which call releases the cycle.
     const won = await this.deps.records.release(id, q.cycleId, actor.name, now);
     if (!won)
@@ -78,7 +79,7 @@ export class QuarantineService {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'allow-deletes',
       target: { type: 'configuration', id },
-      details: { cycleId: q.cycleId, deleteCount: q.deleteCount, threshold: q.threshold },
+      details: { cycleId: q.cycleId, deleteCount: q.deleteCount, threshold: q.threshold, all: true, reason },
     });
     this.deps.logger.warn(
       { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
@@ -121,8 +122,9 @@ export class QuarantineService {
     q: Omit<Quarantine, 'notification'>,
     actor: Actor,
     now: string,
+    reason: string | null,
   ): Promise<AllowDeletesResult> {
-    const cycleId = randomUUID();
+    const cycleId = newCycleId(id);
     const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now));
     if (released === 0)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
@@ -130,7 +132,15 @@ export class QuarantineService {
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'allow-deletes',
       target: { type: 'configuration', id },
-      details: { cycleId, laneCycleId: q.cycleId, hold: 'deletes', deleteCount: released, seriesCount: q.seriesCount },
+      details: {
+        cycleId,
+        laneCycleId: q.cycleId,
+        hold: 'deletes',
+        deleteCount: released,
+        seriesCount: q.seriesCount,
+        all: true,
+        reason,
+      },
     });
     this.deps.logger.warn(
       { configurationId: id, cycleId, laneCycleId: q.cycleId, deleteCount: released, by: actor.name },

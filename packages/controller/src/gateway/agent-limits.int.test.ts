@@ -135,31 +135,36 @@ describe('another agent cannot end a cycle', () => {
 
 describe('an agent is bounded', () => {
   it('100 unacknowledged 1 MB batches: the connection closes with RATE_LIMITED after the window, and no more than the window is stored', async () => {
-    await withController({ maxFrameBytes: 2 * 1024 * 1024, maxInFlightBatches: 4 }, async (bounded) => {
-      const { owner, agent, start, ids } = await runningCycle(bounded, 'flood');
-      // Redis is slow (paused for writes) while the agent floods: nothing is acknowledged
-      // meanwhile, so every batch past the fourth is beyond the window, whatever the timing.
-      await bounded.redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
-      for (let seq = 1; seq <= 100; seq++) {
-        agent.send({
-          type: 'changeBatch',
-          value: { ...ids, sequence: seq, changes: [change(`u${seq}`, 1024 * 1024)] },
+    // A long heartbeat: on a loaded machine, pushing 100 MB through one test process can keep
+    // both ends busy past the harness's 1 s heartbeat, closing with HEARTBEAT_TIMEOUT first.
+    await withController(
+      { maxFrameBytes: 2 * 1024 * 1024, maxInFlightBatches: 4, heartbeatIntervalMs: 60_000 },
+      async (bounded) => {
+        const { owner, agent, start, ids } = await runningCycle(bounded, 'flood');
+        // Redis is slow (paused for writes) while the agent floods: nothing is acknowledged
+        // meanwhile, so every batch past the fourth is beyond the window, whatever the timing.
+        await bounded.redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+        for (let seq = 1; seq <= 100; seq++) {
+          agent.send({
+            type: 'changeBatch',
+            value: { ...ids, sequence: seq, changes: [change(`u${seq}`, 1024 * 1024)] },
+          });
+        }
+        expect(await agent.waitClosed()).toBe(CloseCode.RATE_LIMITED);
+        expect(agent.received.find((b) => b.type === 'error')?.value).toMatchObject({
+          code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+          fatal: true,
+          message: expect.stringContaining('maxInFlightBatches'),
         });
-      }
-      expect(await agent.waitClosed()).toBe(CloseCode.RATE_LIMITED);
-      expect(agent.received.find((b) => b.type === 'error')?.value).toMatchObject({
-        code: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
-        fatal: true,
-        message: expect.stringContaining('maxInFlightBatches'),
-      });
-      expect(agent.count('batchAck')).toBeLessThanOrEqual(4);
-      await waitFor(async () => (await bounded.service.getAgent(owner.id)).status === 'disconnected', {
-        message: 'agent disconnected',
-      });
-      const batches = await bounded.redis.hkeys(new Keys(bounded.options.redisKeyPrefix).batches(start.cycleId));
-      const stored = batches.filter((k) => /^\d+$/.test(k));
-      expect(stored.length).toBeLessThanOrEqual(4);
-    });
+        expect(agent.count('batchAck')).toBeLessThanOrEqual(4);
+        await waitFor(async () => (await bounded.service.getAgent(owner.id)).status === 'disconnected', {
+          message: 'agent disconnected',
+        });
+        const batches = await bounded.redis.hkeys(new Keys(bounded.options.redisKeyPrefix).batches(start.cycleId));
+        const stored = batches.filter((k) => /^\d+$/.test(k));
+        expect(stored.length).toBeLessThanOrEqual(4);
+      },
+    );
   });
 
   it('an agent that keeps to a small window streams a whole cycle', async () => {

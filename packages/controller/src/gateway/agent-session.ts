@@ -17,6 +17,9 @@ import {
   type CycleComplete,
   type CycleFailed,
   type Frame,
+  type PreviewBatch,
+  type PreviewComplete,
+  type PreviewFailed,
 } from '@syncguard/protocol';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
@@ -68,6 +71,10 @@ export interface SessionHandler {
   /** The agent is alive (heartbeat or pong); refresh its session key and lastSeenAt. */
   alive(session: AgentSession): Promise<void>;
   closed(session: AgentSession): Promise<void>;
+  /** A PreviewBatch: answers the sequence to acknowledge and whether the agent should stop the preview. */
+  previewBatch?(session: AgentSession, batch: PreviewBatch): Promise<{ ackedThrough: number; stop: boolean }>;
+  previewComplete?(session: AgentSession, message: PreviewComplete): Promise<void>;
+  previewFailed?(session: AgentSession, message: PreviewFailed): Promise<void>;
 }
 
 type SessionState = 'hello' | 'ready' | 'closed';
@@ -106,6 +113,8 @@ export class AgentSession {
   private pendingBatches = 0;
   /** Other frames received and not yet handled. */
   private pendingOther = 0;
+  /** PreviewBatch frames received and not yet handled: a window of their own, apart from the cycles' batches. */
+  private pendingPreviewBatches = 0;
   private lastHeardAt = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -231,6 +240,10 @@ export class AgentSession {
     return tooLong === null;
   }
 
+  private previewIdsWithinBounds(message: string, ids: { configurationId: string; previewId: string }): boolean {
+    return this.idsWithinBounds(message, { configurationId: ids.configurationId, cycleId: ids.previewId });
+  }
+
   /**
    * A WebSocket message arrived: read it now (so that the window is checked against what
    * arrived, not what was handled) and queue its handling.
@@ -247,7 +260,18 @@ export class AgentSession {
       return;
     }
     const isBatch = incoming.kind === 'batch' || (incoming.kind === 'frame' && incoming.frame.body.type === 'changeBatch');
-    if (isBatch) {
+    const isPreviewBatch = incoming.kind === 'frame' && incoming.frame.body.type === 'previewBatch';
+    if (isPreviewBatch) {
+      if (this.pendingPreviewBatches >= this.options.maxInFlightBatches) {
+        this.fatal(
+          ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+          `more than maxInFlightBatches (${this.options.maxInFlightBatches}) unacknowledged preview batches`,
+          CloseCode.RATE_LIMITED,
+        );
+        return;
+      }
+      this.pendingPreviewBatches += 1;
+    } else if (isBatch) {
       // An agent that keeps to the window never has more than maxInFlightBatches batches
       // here: it sends one only while fewer are unacknowledged, and a batch is acknowledged
       // after it was handled.
@@ -268,7 +292,8 @@ export class AgentSession {
       try {
         await this.onMessage(incoming);
       } finally {
-        if (isBatch) this.pendingBatches -= 1;
+        if (isPreviewBatch) this.pendingPreviewBatches -= 1;
+        else if (isBatch) this.pendingBatches -= 1;
         else this.pendingOther -= 1;
         if (this.ws.isPaused && this.pendingOther < QUEUED_OTHER_FRAMES_BOUND) this.ws.resume();
       }
@@ -341,6 +366,36 @@ export class AgentSession {
         if (error) this.sendError(error, false);
         return;
       }
+      case 'previewBatch': {
+        const b = body.value;
+        if (!this.previewIdsWithinBounds('PreviewBatch', b)) return;
+        if (b.objects.length > this.options.maxBatchChanges) {
+          return this.fatal(
+            ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
+            `preview batch of ${b.objects.length} objects exceeds ${this.options.maxBatchChanges}`,
+            CloseCode.POLICY_VIOLATION,
+          );
+        }
+        const answer = (await this.handler.previewBatch?.(this, b)) ?? { ackedThrough: b.sequence, stop: true };
+        this.send({
+          type: 'previewAck',
+          value: {
+            configurationId: b.configurationId,
+            previewId: b.previewId,
+            ackedThroughSequence: answer.ackedThrough,
+            stop: answer.stop,
+          },
+        });
+        return;
+      }
+      case 'previewComplete':
+        if (!this.previewIdsWithinBounds('PreviewComplete', body.value)) return;
+        await this.handler.previewComplete?.(this, body.value);
+        return;
+      case 'previewFailed':
+        if (!this.previewIdsWithinBounds('PreviewFailed', body.value)) return;
+        await this.handler.previewFailed?.(this, body.value);
+        return;
       case 'error':
         this.logger.warn(
           { agentId: this.agentId, error: { ...body.value, message: boundedText(body.value.message, MAX_AGENT_MESSAGE_CHARS) } },

@@ -282,7 +282,12 @@ describe('approvals: 2', () => {
     expect(await server.service.allowDeletes(s.cfg, first)).toMatchObject({ state: 'awaitingApproval', approvalsNeeded: 1 });
     expect((await server.service.getStatus(s.cfg)).state).toBe('quarantined');
     expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(12);
-    expect(await server.service.allowDeletes(s.cfg, second)).toEqual({ state: 'applied', cycleId: cycle.id, deleted: 6 });
+    expect(await server.service.allowDeletes(s.cfg, second)).toEqual({
+      state: 'applied',
+      cycleId: cycle.id,
+      deleted: 6,
+      kept: 0,
+    });
     expect((await server.service.listObjects(s.cfg, { limit: 1 })).total).toBe(6);
     const audit = (await server.service.listAudit({ limit: 100 })).items.filter((e) => e.target.id === s.cfg);
     expect(audit.filter((e) => e.action === 'allow-deletes.approve').map((e) => e.actor.name)).toEqual(['admin-a', 'admin-a']);

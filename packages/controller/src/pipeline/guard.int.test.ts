@@ -145,7 +145,7 @@ describe('accidental delete prevention', () => {
     // Allow the deletes: applied once, audit, CycleCommitted, schedule resumes.
     s.agent.directory.set('while-quarantined', { ...fakeUsers(PEOPLE, 1, 'wq')[0]!, id: 'while-quarantined' });
     const result = await server.service.allowDeletes(s.cfg, TEST_ADMIN);
-    expect(result).toEqual({ state: 'applied', cycleId, deleted: THRESHOLD });
+    expect(result).toEqual({ state: 'applied', cycleId, deleted: THRESHOLD, kept: 0 });
     await s.agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);
     const audit = await server.service.listAudit({ limit: 50 });
     expect(audit.items.find((e) => e.action === 'allow-deletes' && e.target.id === s.cfg)).toMatchObject({
@@ -364,7 +364,7 @@ describe('accidental delete prevention', () => {
       (s.agent as unknown as { views: Map<string, unknown> }).views.get(cycleId),
     );
     const result = await server.service.allowDeletes(s.cfg, TEST_ADMIN);
-    expect(result).toEqual({ state: 'applied', cycleId, deleted: THRESHOLD });
+    expect(result).toEqual({ state: 'applied', cycleId, deleted: THRESHOLD, kept: 0 });
     await agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);
     await waitFor(async () => (await server.service.getStatus(s.cfg)).state === 'healthy', { message: 'healthy' });
     expect(await total(s.cfg)).toBe(2);
@@ -441,7 +441,7 @@ describe('allow-deletes that outlasts releaseWaitMs', () => {
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
     });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ state: 'applying', cycleId, deleteCount: THRESHOLD });
+    expect(await res.json()).toEqual({ state: 'applying', cycleId, deleteCount: THRESHOLD, kept: 0 });
     await agent.waitFor('cycleCommitted', (c) => c.cycleId === cycleId);
     const cycles = await quick.service.listCycles(configurationId, {});
     expect(cycles.items.find((c) => c.id === cycleId)).toMatchObject({ state: 'applied', counts: { delete: THRESHOLD } });

@@ -51,6 +51,7 @@ export class AgentStore implements AgentRecords, AgentCursors, AgentTokens {
       lastSeenAt: h.lastSeenAt ?? null,
       version: h.version ?? null,
       hostname: h.hostname ?? null,
+      features: (h.features ?? '').split(',').filter((f) => f !== ''),
     };
   }
 

@@ -102,6 +102,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.appliedDeletes(id),
       this.keys.members(id),
       this.keys.lane(id),
+      this.keys.kept(id),
+      this.keys.keptApprovals(id),
       this.keys.retry(id),
       this.keys.plog(id),
       this.keys.deleteApprovals(id),

@@ -230,10 +230,11 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
   /** Records an admin token's approval of a quarantined cycle; answers how many different tokens approved. */
   async approve(cycleId: string, tokenId: string): Promise<number> {
     const key = this.keys.approvals(cycleId);
-    const results = await this.redis.multi().sadd(key, tokenId).scard(key).exec();
+    const results = await this.redis.multi().sadd(key, tokenId).smembers(key).exec();
     const failed = results?.find(([error]) => error !== null);
     if (!results || failed) throw failed?.[0] ?? new Error(`approval of cycle ${cycleId} not recorded`);
-    return Number(results[1]![1]);
+    // Approvals of a partial release (`<selection>:<token id>`, cycles/triage.ts) share the set and do not count here.
+    return (results[1]![1] as string[]).filter((m) => !m.includes(':')).length;
   }
 
   async release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import type {
   QuarantineDecision,
 } from '../cycles/processing-records';
 import { DeleteLaneStore } from './delete-lane-store';
+import { TriageStore } from './triage-store';
 import { MemberStore } from './member-store';
 import { summaryField } from '../pipeline/stored-batch';
 import type { Keys } from './keys';
@@ -90,6 +91,8 @@ class RedisEvaluationWatch implements EvaluationWatch {
     const part = input.parts;
     const tx = this.conn.multi();
     tx.hset(this.keys.heldCounts(cfgId), 'user', heldByType.user, 'group', heldByType.group);
+    const keptBack = input.keptBack ?? [];
+    for (let i = 0; i < keptBack.length; i += 1000) tx.hdel(this.keys.kept(cfgId), ...keptBack.slice(i, i + 1000));
     if (quarantine || lane?.logStaged) this.plog.addRendered(tx, cfgId, part.sd);
     // The delete lane: the deletes go into the held set (emptying the deletes part) first.
     if (lane) DeleteLaneStore.queueHold(tx, this.keys, cfgId, cycleId, part.d, lane.leaving);
@@ -175,6 +178,14 @@ export class EvaluationStore implements EvaluationRecords {
 
   heldByLane(configurationId: string, objectIds: readonly string[]): Promise<boolean[]> {
     return new DeleteLaneStore(this.redis, this.keys).holds(configurationId, objectIds);
+  }
+
+  keptCount(configurationId: string): Promise<number> {
+    return this.redis.hlen(this.keys.kept(configurationId));
+  }
+
+  keptHolds(configurationId: string, objectIds: readonly string[]): Promise<boolean[]> {
+    return new TriageStore(this.redis, this.keys).keptHolds(configurationId, objectIds);
   }
 
   latestChanges(cycleId: string, objectIds: readonly string[]): Promise<(string | null)[]> {

@@ -45,6 +45,8 @@
  * | `P:{C}:config:<id>:held` | hash | `user`, `group` -> objects of the type the index holds (kept by apply chunks, set exactly by FULL cycles; for the delete guard's per-type percentages) |
  * | `P:{C}:config:<id>:applied-deletes` | zset | `<cycleId>:<deletes applied>` by commit time (ms), cycles with deletes only, pruned to 30 days (the delete guard's `window`) |
  * | `P:{C}:config:<id>:lane` | hash | the delete lane's held set: object id -> its delete plan entry (cycles/plan-entry.ts), while `hold: "deletes"` holds deletes (cycles/delete-lane.ts) |
+ * | `P:{C}:config:<id>:kept` | hash | kept objects (issue 18's triage): object id -> `<keptAt ISO>\t<cycle id>\t<its delete plan entry>` (store/kept-record.ts): deletes an admin kept, which stay in the target and trip nothing while out of scope (cycles/triage.ts) |
+ * | `P:{C}:config:<id>:kept-approvals` | set | `<selection SHA-256>:<token id>` of admins who asked to delete kept objects, while `approvals: 2` waits for the second |
  * | `P:{C}:config:<id>:members` | hash | group id -> its member keys (JSON) as applied (store/member-record.ts), for the delete guard's `memberRemovals` |
  * | `P:{C}:config:<id>:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
  * | `P:{C}:config:<id>:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?}` (store/scim-record-store.ts) |
@@ -53,7 +55,7 @@
  * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, drift, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error, approvalId (cycles/cycle-record.ts) |
  * | `P:{C}:cycle:<id>:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
  * | `P:{C}:cycle:<id>:seen` | hash | object id -> `seq:idx` of its last change in the cycle (written with each batch) |
- * | `P:{C}:cycle:<id>:approvals` | set | token ids of the admins who allowed the quarantined cycle's deletes, while `approvals: 2` waits for the second |
+ * | `P:{C}:cycle:<id>:approvals` | set | token ids of the admins who allowed the quarantined cycle's deletes (all of them), or `<selection SHA-256>:<token id>` for a partial release, while `approvals: 2` waits for the second |
  * | `P:{C}:cycle:<id>:plan` | list | the evaluated operations, applied in order (cycles/plan-entry.ts) |
  * | `P:{C}:cycle:<id>:plan:<run>:<part>` | list/set (TTL) | parts of a plan while an evaluation writes it (renamed into the plan) |
  * | `P:{C}:dir:<cfg>:o:<oid>` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
@@ -62,6 +64,9 @@
  * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
  * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
+ * | `P:{C}:preview:<id>` | hash (TTL 1 hour) | a preview (previews/preview-records.ts): configurationId, agentId, session (the agent's session key value at the start), state, startedAt, lastFrameAt, acked, objects, the counts so far, scope, policy, laneHeld, readComplete, result, completedAt, error; a preview id begins with its configuration id's 8 hex digits, as a cycle id does |
+ * | `P:{C}:preview:<id>:seen` | set (TTL 1 hour) | object ids the preview's agent reported (and, while evaluating, the index ids counted as deletes); removed when it ends |
+ * | `P:{C}:preview:<id>:sample` | list (TTL 1 hour) | the first 20 deletes it found, JSON `{objectId, objectType, dn, cause}` |
  * | `P:{g}:audit` | stream | audit entries (field `d`, JSON) |
  * | `P:agent-commands` | pub/sub | frames for agents connected to another replica |
  * | `P:authfail:<address>` | string (TTL) | failed authentications of a client address in the current window (store/auth-failure-store.ts, for auth/auth-failure-limiter.ts) |
@@ -139,6 +144,14 @@ export class Keys {
   lane(id: string): string {
     return `${this.c(id)}:config:${id}:lane`;
   }
+  /** Kept objects: deletes an admin kept (cycles/triage.ts). */
+  kept(id: string): string {
+    return `${this.c(id)}:config:${id}:kept`;
+  }
+  /** Approvals of a delete of kept objects (with `approvals: 2`). */
+  keptApprovals(id: string): string {
+    return `${this.c(id)}:config:${id}:kept-approvals`;
+  }
   /** Groups' members as applied (the delete guard's `memberRemovals`). */
   members(id: string): string {
     return `${this.c(id)}:config:${id}:members`;
@@ -204,6 +217,18 @@ export class Keys {
   /** One notification event: its header, body and deliveries (in its configuration's slot: the id begins with its 8 hex digits). */
   notificationEvent(eventId: string): string {
     return `${this.c(eventId)}:notification:${eventId}`;
+  }
+  /** A preview's record (its id begins with its configuration id's 8 hex digits). */
+  preview(previewId: string): string {
+    return `${this.c(previewId)}:preview:${previewId}`;
+  }
+  /** The object ids a preview saw. */
+  previewSeen(previewId: string): string {
+    return `${this.c(previewId)}:preview:${previewId}:seen`;
+  }
+  /** The first deletes a preview found. */
+  previewSample(previewId: string): string {
+    return `${this.c(previewId)}:preview:${previewId}:sample`;
   }
   get audit(): string {
     return `${this.prefix}:{g}:audit`;

@@ -488,6 +488,167 @@ return 1
 `,
 );
 
+/**
+ * Triage of a quarantined cycle (`hold: "cycle"`; cycles/triage.ts): splits its staged deletes
+ * (the plan's last `deleteCount` entries) into those that stay in the plan and those that
+ * become kept objects, in the one step that also releases the cycle, so that a crash leaves
+ * either the quarantine as it was or the cycle released with exactly the chosen deletes.
+ * KEYS: cycle hash, state hash, plan, kept hash. ARGV: cycle id, the stored quarantine the
+ * choice was made on (else nothing is written), mode (`apply`: the listed deletes stay and
+ * the others are kept; `keep`: the listed ones are kept), keptAt, the quarantine to store
+ * when deletes stay staged (mode keep), releasedBy, releasedAt, then the listed object ids
+ * (none in mode keep: every staged delete).
+ * Releases (`quarantined` -> `applying`, `released` = 1, deleteCount and planSize of the
+ * new plan, `kept`) unless mode keep leaves deletes staged (the quarantine then holds them).
+ * Returns {1, released (1|0), kept, deletes left in the plan}; {0} when the cycle is not
+ * quarantined and current or the quarantine changed; {-3, id} when a listed id is not staged.
+ */
+export const TRIAGE_CYCLE = new LuaScript(
+  'triage-cycle',
+  `
+if redis.call('HGET', KEYS[1], 'phase') ~= 'quarantined' then return {0} end
+local st = redis.call('HMGET', KEYS[2], 'currentCycleId', 'quarantine')
+if st[1] ~= ARGV[1] or st[2] ~= ARGV[2] then return {0} end
+local listed = {}
+for i = 8, #ARGV do listed[ARGV[i]] = true end
+local everything = #ARGV < 8
+local c = redis.call('HMGET', KEYS[1], 'planSize', 'deleteCount', 'counts')
+local size = tonumber(c[1] or '0')
+local deletes = tonumber(c[2] or '0')
+local first = size - deletes
+local stay, keep = {}, {}
+for i = first, size - 1, 1000 do
+  for _, e in ipairs(redis.call('LRANGE', KEYS[3], i, math.min(i + 999, size - 1))) do
+    local id = string.match(e, '^[dD]\\t([^\\t]+)\\t')
+    if not id then return redis.error_reply('not a delete plan entry: ' .. e) end
+    local hit = everything or listed[id] == true
+    listed[id] = nil
+    if (ARGV[3] == 'apply') == hit then stay[#stay + 1] = e else
+      keep[#keep + 1] = id
+      keep[#keep + 1] = ARGV[4] .. '\\t' .. ARGV[1] .. '\\t' .. e
+    end
+  end
+end
+for id, _ in pairs(listed) do return {-3, id} end
+if first > 0 then redis.call('LTRIM', KEYS[3], 0, first - 1) else redis.call('DEL', KEYS[3]) end
+for i = 1, #stay, 1000 do redis.call('RPUSH', KEYS[3], unpack(stay, i, math.min(i + 999, #stay))) end
+for i = 1, #keep, 1000 do redis.call('HSET', KEYS[4], unpack(keep, i, math.min(i + 999, #keep))) end
+local counts = cjson.decode(c[3] or '{}')
+counts['delete'] = #stay
+local kept = #keep / 2 + tonumber(redis.call('HGET', KEYS[1], 'kept') or '0')
+redis.call('HSET', KEYS[1], 'planSize', first + #stay, 'deleteCount', #stay, 'counts', cjson.encode(counts), 'kept', kept)
+if ARGV[3] == 'keep' and #stay > 0 then
+  redis.call('HSET', KEYS[2], 'quarantine', ARGV[5])
+  return {1, 0, #keep / 2, #stay}
+end
+redis.call('HSET', KEYS[1], 'phase', 'applying', 'released', '1', 'releasedBy', ARGV[6], 'releasedAt', ARGV[7])
+return {1, 1, #keep / 2, #stay}
+`,
+);
+
+/**
+ * Triage of an open delete lane (`hold: "deletes"`; cycles/triage.ts), while no cycle is
+ * current. Mode `apply`: the listed held objects go into a new `release` cycle (as
+ * RELEASE_LANE), the others become kept objects, and the lane closes. Mode `keep`: the
+ * listed ones become kept objects; when none is left held the lane closes (the configuration
+ * `nextState`, its quarantine gone), else the lane's quarantine becomes the one given.
+ * KEYS: state hash, held set, kept hash, the new cycle's hash, its plan, the cycles zset.
+ * ARGV: the stored quarantine the choice was made on, mode, keptAt, new cycle id, startedAt
+ * (ms), the quarantine to store (keep, some left), nextState, the lane's cycle id (kept
+ * records name it), the number N of cycle field/value pairs, the N pairs, then the listed
+ * object ids (none in mode keep: every held object).
+ * Returns {released, kept, left held}; {0} without a lane or when its quarantine changed,
+ * {-1} while a cycle is current, {-3, id} when a listed id is not held.
+ */
+export const TRIAGE_LANE = new LuaScript(
+  'triage-lane',
+  `
+local st = redis.call('HMGET', KEYS[1], 'state', 'lane', 'currentCycleId', 'quarantine')
+if st[1] ~= 'quarantined' or st[2] ~= '1' then return {0} end
+if st[3] and st[3] ~= '' then return {-1} end
+if st[4] ~= ARGV[1] then return {0} end
+local pairsAt = 10
+local idsAt = pairsAt + 2 * tonumber(ARGV[9])
+local listed = {}
+for i = idsAt, #ARGV do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then return {-3, ARGV[i]} end
+  listed[ARGV[i]] = true
+end
+local everything = idsAt > #ARGV
+local all = redis.call('HGETALL', KEYS[2])
+local release, keep = {}, {}
+local cycleId = ARGV[4]
+for i = 1, #all, 2 do
+  local id, e = all[i], all[i + 1]
+  local hit = everything or listed[id] == true
+  if ARGV[2] == 'apply' and hit then release[#release + 1] = e
+  elseif ARGV[2] == 'apply' or hit then
+    keep[#keep + 1] = id
+    keep[#keep + 1] = ARGV[3] .. '\\t' .. ARGV[8] .. '\\t' .. e
+  end
+end
+for i = 1, #keep, 1000 do redis.call('HSET', KEYS[3], unpack(keep, i, math.min(i + 999, #keep))) end
+if ARGV[2] == 'apply' then
+  for i = 1, #release, 1000 do redis.call('RPUSH', KEYS[5], unpack(release, i, math.min(i + 999, #release))) end
+  for i = pairsAt, idsAt - 1, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
+  redis.call('HSET', KEYS[4], 'planSize', #release, 'deleteCount', #release, 'applied', 0, 'kept', #keep / 2,
+    'counts', '{"create":0,"update":0,"delete":' .. #release .. '}')
+  redis.call('HSET', KEYS[1], 'currentCycleId', cycleId, 'lastCycleId', cycleId)
+  redis.call('HDEL', KEYS[1], 'lane')
+  redis.call('ZADD', KEYS[6], ARGV[5], cycleId)
+  redis.call('DEL', KEYS[2])
+  return {#release, #keep / 2, 0}
+end
+for i = 1, #keep, 2 do redis.call('HDEL', KEYS[2], keep[i]) end
+local left = redis.call('HLEN', KEYS[2])
+if left == 0 then
+  redis.call('HSET', KEYS[1], 'state', ARGV[7])
+  redis.call('HDEL', KEYS[1], 'lane', 'quarantine', 'notification', 'restartedSeries')
+else
+  redis.call('HSET', KEYS[1], 'quarantine', ARGV[6])
+end
+return {0, #keep / 2, left}
+`,
+);
+
+/**
+ * Deletes kept objects from the target (POST .../kept-objects/delete): a new `release` cycle
+ * (no agent, as a delete lane's) whose plan is the listed kept objects' delete entries, in
+ * phase `applying` and current; they leave the kept set in the same step. Refused while the
+ * configuration is quarantined (its quarantine is decided first) or a cycle is current.
+ * KEYS: state hash, kept hash, the new cycle's hash, its plan, the cycles zset, the
+ * approvals set (removed). ARGV: cycle id, startedAt (ms), the number N of cycle field/value
+ * pairs, the N pairs, then the object ids. Returns {deletes planned}; {-1} while a cycle is
+ * current, {-2} while quarantined, {-3, id} when a listed id is not kept.
+ */
+export const DELETE_KEPT = new LuaScript(
+  'delete-kept',
+  `
+local st = redis.call('HMGET', KEYS[1], 'state', 'currentCycleId')
+if st[1] == 'quarantined' then return {-2} end
+if st[2] and st[2] ~= '' then return {-1} end
+local n = tonumber(ARGV[3])
+local idsAt = 4 + 2 * n
+local plan = {}
+for i = idsAt, #ARGV do
+  local v = redis.call('HGET', KEYS[2], ARGV[i])
+  if not v then return {-3, ARGV[i]} end
+  local e = string.match(v, '^[^\\t]*\\t[^\\t]*\\t(.*)$')
+  if not e then return redis.error_reply('not a kept record: ' .. v) end
+  plan[#plan + 1] = e
+end
+for i = 1, #plan, 1000 do redis.call('RPUSH', KEYS[4], unpack(plan, i, math.min(i + 999, #plan))) end
+for i = 4, idsAt - 1, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[3], 'planSize', #plan, 'deleteCount', #plan, 'applied', 0,
+  'counts', '{"create":0,"update":0,"delete":' .. #plan .. '}')
+redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+for i = idsAt, #ARGV, 1000 do redis.call('HDEL', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+redis.call('DEL', KEYS[6])
+return {#plan}
+`,
+);
+
 /** A cycle's move between two phases (allowed moves: cycles/cycle-phase.ts). */
 export interface PhaseMove {
   /** The phases the cycle may be in; the transition writes nothing from any other. */

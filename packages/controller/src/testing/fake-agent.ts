@@ -14,6 +14,7 @@ import {
   type Change,
   type DeepPartial,
   type StartCycle,
+  type StartPreview,
 } from '@syncguard/protocol';
 import WebSocket from 'ws';
 
@@ -49,6 +50,8 @@ export interface FakeAgentOptions {
   autoRespond?: boolean;
   hostname?: string;
   protocolVersions?: number[];
+  /** The hello's features. Default `['preview']`; `[]` is an agent older than previews. */
+  features?: string[];
   /** Extra ws client options (e.g. `{ rejectUnauthorized: false }` for a self-signed TLS certificate). */
   wsOptions?: WebSocket.ClientOptions;
 }
@@ -92,6 +95,8 @@ export class FakeAgent {
   closeReason = '';
   ws!: WebSocket;
   autoRespond: boolean;
+  /** Answer StartPreview by itself (false: the test does, or lets it hang). Default true. */
+  autoPreview = true;
   batchSize: number;
   /** Cycles being streamed or awaiting a verdict: cycle id -> the view to commit. */
   private readonly views = new Map<string, { configurationId: string; view: Map<string, CacheEntry> }>();
@@ -181,6 +186,7 @@ export class FakeAgent {
         protocolVersions: this.options.protocolVersions ?? [PROTOCOL_VERSION],
         hostname: this.options.hostname ?? 'fake-host',
         cursors,
+        features: this.options.features ?? ['preview'],
       },
     });
     const welcome = await this.waitFor('controllerWelcome', () => true, before);
@@ -256,6 +262,15 @@ export class FakeAgent {
         break;
       case 'startCycle':
         if (this.autoRespond) void this.runCycle(body.value).catch(() => undefined);
+        break;
+      case 'startPreview':
+        if (this.autoPreview) void this.runPreview(body.value).catch(() => undefined);
+        break;
+      case 'previewAck':
+        this.acked.set(
+          body.value.previewId,
+          Math.max(this.acked.get(body.value.previewId) ?? 0, body.value.ackedThroughSequence),
+        );
         break;
       case 'batchAck':
         this.acked.set(body.value.cycleId, Math.max(this.acked.get(body.value.cycleId) ?? 0, body.value.ackedThroughSequence));
@@ -344,6 +359,43 @@ export class FakeAgent {
     return { changes, view, mode };
   }
 
+  /** Answers a StartPreview as the real agent does: every object in scope (id, type, DN, hash), then PreviewComplete. */
+  async runPreview(start: StartPreview, options: FakePreviewOptions = {}): Promise<void> {
+    const objects = [...this.scoped(start as unknown as StartCycle).values()].map((o) => ({
+      objectId: o.id,
+      objectType: o.type === 'group' ? ObjectType.OBJECT_TYPE_GROUP : ObjectType.OBJECT_TYPE_USER,
+      dn: o.dn,
+      contentHash: hashOf(o),
+      disabled: o.disabled ?? false,
+    }));
+    let seq = 0;
+    for (let i = 0; i < objects.length; i += this.batchSize) {
+      if (options.stopAfter !== undefined && seq >= options.stopAfter) return;
+      seq += 1;
+      while (seq - (this.acked.get(start.previewId) ?? 0) > this.window) await new Promise((r) => setTimeout(r, 10));
+      this.send({
+        type: 'previewBatch',
+        value: {
+          configurationId: start.configurationId,
+          previewId: start.previewId,
+          sequence: seq,
+          objects: objects.slice(i, i + this.batchSize),
+        },
+      });
+    }
+    while ((this.acked.get(start.previewId) ?? 0) < seq) await new Promise((r) => setTimeout(r, 10));
+    this.send({
+      type: 'previewComplete',
+      value: {
+        configurationId: start.configurationId,
+        previewId: start.previewId,
+        lastSequence: seq,
+        objects: objects.length,
+        source: { entriesRead: objects.length, pages: 1, readDurationMs: 1, serverUrl: 'fake://' },
+      },
+    });
+  }
+
   /** Streams one cycle: batches (within the welcome's window of unacknowledged ones), then CycleComplete. */
   async runCycle(start: StartCycle): Promise<void> {
     const { changes, view, mode } = this.changesFor(start);
@@ -374,6 +426,11 @@ export class FakeAgent {
       },
     });
   }
+}
+
+export interface FakePreviewOptions {
+  /** Send only this many batches, then stop (no completion: a read cut off by a disconnect). */
+  stopAfter?: number;
 }
 
 /** `count` users `uid=<prefix><n>,<parentDn>` with ids `<prefix>-<n>`. */

@@ -5,9 +5,13 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  KeptDeleteResult,
+  KeptObject,
   Page,
+  Preview,
   ProvisioningAction,
   ProvisioningLogEntry,
+  RejectResult,
   Role,
   StagedDeleteGroup,
 } from './model';
@@ -192,6 +196,13 @@ export class ApiClient {
   updateConfiguration(id: string, patch: ConfigurationPatch): Promise<Configuration> {
     return this.request('PATCH', `/configurations/${encodeURIComponent(id)}`, patch);
   }
+  /** Starts a preview of a configuration patch (nothing is applied); read it with getPreview. */
+  startPreview(id: string, patch: ConfigurationPatch): Promise<{ previewId: string }> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/preview`, patch);
+  }
+  getPreview(id: string, previewId: string): Promise<Preview> {
+    return this.request('GET', `/configurations/${encodeURIComponent(id)}/previews/${encodeURIComponent(previewId)}`);
+  }
   getStatus(id: string): Promise<ConfigurationStatus> {
     return this.request('GET', `/configurations/${encodeURIComponent(id)}/status`);
   }
@@ -227,8 +238,24 @@ export class ApiClient {
   testNotifications(id: string): Promise<{ eventId: string; deliveries: number }> {
     return this.request('POST', `/configurations/${encodeURIComponent(id)}/notifications/test`, {});
   }
-  allowDeletes(id: string): Promise<AllowDeletesResult> {
-    return this.request('POST', `/configurations/${encodeURIComponent(id)}/allow-deletes`, {});
+  /** `{}`: every staged delete; `{parentDns}` / `{objectIds}`: those only, the others become kept objects. */
+  allowDeletes(id: string, choice: { parentDns?: string[]; objectIds?: string[] } = {}): Promise<AllowDeletesResult> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/allow-deletes`, choice);
+  }
+  /** Keeps the staged deletes (all, or `objectIds`): they stay in the target as kept objects. */
+  rejectDeletes(id: string, choice: { objectIds?: string[] } = {}): Promise<RejectResult> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/reject-deletes`, choice);
+  }
+  /** The kept objects (the first 500). */
+  listKept(id: string): Promise<KeptObject[]> {
+    return this.request<Page<KeptObject>>(
+      'GET',
+      withQuery(`/configurations/${encodeURIComponent(id)}/kept-objects`, { limit: 500 }),
+    ).then(listOf);
+  }
+  /** Deletes kept objects from the target (audited). */
+  deleteKept(id: string, objectIds: string[]): Promise<KeptDeleteResult> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/kept-objects/delete`, { objectIds });
   }
   restart(id: string): Promise<unknown> {
     return this.request('POST', `/configurations/${encodeURIComponent(id)}/restart`, {});

@@ -20,6 +20,8 @@ export type {
   StagedDeleteGroup,
   ObjectTypeName,
   Page,
+  Preview,
+  PreviewDeleteView,
   ProvisioningAction,
   ProvisioningLogEntry,
   ProvisioningStatus,
@@ -29,3 +31,6 @@ export type {
 
 /** Answer of POST /configurations/{id}/allow-deletes: applied (200), or still applying (202). */
 export type { AllowDeletesResult } from '@syncguard/controller';
+
+/** Triage (issue 18): reject-deletes' answer, a kept object, kept-objects/delete's answer. */
+export type { KeptDeleteResult, KeptObject, RejectResult } from '@syncguard/controller';

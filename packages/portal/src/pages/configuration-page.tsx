@@ -1,9 +1,20 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { Agent, AllowDeletesResult, Configuration, ConfigurationStatus, Cycle, StagedDeleteGroup } from '../api/model';
+import type {
+  Agent,
+  AllowDeletesResult,
+  Configuration,
+  ConfigurationStatus,
+  Cycle,
+  KeptDeleteResult,
+  KeptObject,
+  RejectResult,
+  StagedDeleteGroup,
+} from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
 import { HeldDeletes } from '../components/held-deletes';
+import { KeptObjects } from '../components/kept-objects';
 import { NotificationsCard } from '../components/notifications-card';
 import { ConfirmDialog, ErrorNotice, KebabMenu, Loading, Notice, StateBadge, type MenuItem } from '../components/ui';
 import {
@@ -31,30 +42,44 @@ interface Info {
   agentNames: Map<string, string>;
   /** While quarantined: the held deletes by cause and by parent OU. */
   held: { byCause: StagedDeleteGroup[]; byParent: StagedDeleteGroup[] };
+  /** Kept objects (deletes an admin kept). */
+  kept: KeptObject[];
 }
+
+/** The open confirmation: allow all, restart, reject all, allow one parent OU, delete one kept object. */
+type Dialog =
+  | 'allow'
+  | 'restart'
+  | 'reject'
+  | { kind: 'allowGroup'; parentDn: string; count: number }
+  | { kind: 'deleteKept'; kept: KeptObject };
 
 type Outcome =
   | { kind: 'allowed'; result: AllowDeletesResult; healthy: boolean }
   | { kind: 'restarted'; healthy: boolean }
+  | { kind: 'rejected'; result: RejectResult; healthy: boolean }
+  | { kind: 'keptDeleted'; result: KeptDeleteResult; dn: string }
   | { kind: 'synced'; cycleId: string };
 
 /** Sync status info: state, quarantine details, recent cycles, and the "..." actions. */
 export function ConfigurationPage({ id }: { id: string }) {
   const { client, canWrite } = useSession();
-  const [dialog, setDialog] = useState<'allow' | 'restart' | null>(null);
+  const [dialog, setDialog] = useState<Dialog | null>(null);
   const [busy, setBusy] = useState(false);
   const [dialogError, setDialogError] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [actionError, setActionError] = useState<Error | null>(null);
-  const awaiting = (outcome?.kind === 'allowed' || outcome?.kind === 'restarted') && !outcome.healthy;
+  const awaiting =
+    (outcome?.kind === 'allowed' || outcome?.kind === 'restarted' || outcome?.kind === 'rejected') && !outcome.healthy;
 
   const { data, error, reload } = useLoad<Info>(
     async () => {
-      const [configuration, status, cycles, agents] = await Promise.all([
+      const [configuration, status, cycles, agents, kept] = await Promise.all([
         client.getConfiguration(id),
         client.getStatus(id),
         client.listCycles(id, 10).catch(() => [] as Cycle[]),
         client.listAgents().catch(() => [] as Agent[]),
+        client.listKept(id).catch(() => [] as KeptObject[]),
       ]);
       const none: StagedDeleteGroup[] = [];
       const [byCause, byParent] =
@@ -70,6 +95,7 @@ export function ConfigurationPage({ id }: { id: string }) {
         cycles,
         agentNames: new Map(agents.map((a) => [a.id, a.name])),
         held: { byCause, byParent },
+        kept,
       };
     },
     [client, id],
@@ -102,6 +128,15 @@ export function ConfigurationPage({ id }: { id: string }) {
       } else if (dialog === 'restart') {
         await client.restart(id);
         setOutcome({ kind: 'restarted', healthy: false });
+      } else if (dialog === 'reject') {
+        const result = await client.rejectDeletes(id);
+        setOutcome({ kind: 'rejected', result, healthy: result.state === 'healthy' });
+      } else if (dialog?.kind === 'allowGroup') {
+        const result = await client.allowDeletes(id, { parentDns: [dialog.parentDn] });
+        setOutcome({ kind: 'allowed', result, healthy: false });
+      } else if (dialog?.kind === 'deleteKept') {
+        const result = await client.deleteKept(id, [dialog.kept.objectId]);
+        setOutcome({ kind: 'keptDeleted', result, dn: dialog.kept.dn });
       }
       setDialog(null);
       await reload();
@@ -138,6 +173,12 @@ export function ConfigurationPage({ id }: { id: string }) {
         testId: 'menu-allow-deletes',
       },
       { label: 'Restart', onSelect: () => openDialog('restart'), disabled: !quarantined, testId: 'menu-restart' },
+      {
+        label: 'Reject deletes (keep them)',
+        onSelect: () => openDialog('reject'),
+        disabled: !quarantined,
+        testId: 'menu-reject',
+      },
       { label: 'Sync now', onSelect: () => void syncNow(), disabled: quarantined, testId: 'menu-sync-now' },
     );
   }
@@ -147,7 +188,7 @@ export function ConfigurationPage({ id }: { id: string }) {
     testId: 'menu-settings',
   });
 
-  function openDialog(which: 'allow' | 'restart') {
+  function openDialog(which: Dialog) {
     setDialogError(null);
     setDialog(which);
   }
@@ -158,6 +199,9 @@ export function ConfigurationPage({ id }: { id: string }) {
         <>
           <button type="button" class="btn btn-danger" onClick={() => openDialog('allow')} data-testid="allow-deletes">
             Allow deletes
+          </button>
+          <button type="button" class="btn" onClick={() => openDialog('reject')} data-testid="reject-deletes">
+            Reject deletes
           </button>
           <button type="button" class="btn" onClick={() => openDialog('restart')} data-testid="restart">
             Restart
@@ -183,6 +227,12 @@ export function ConfigurationPage({ id }: { id: string }) {
             <>
               {plural(outcome.result.deleted, 'object')} {outcome.result.deleted === 1 ? 'was' : 'were'} deleted from the cloud
               directory.{' '}
+              {outcome.result.kept ? (
+                <span data-testid="kept-count">
+                  {plural(outcome.result.kept, 'other staged delete')} {outcome.result.kept === 1 ? 'was' : 'were'} kept: the
+                  objects stay (see Kept objects below).{' '}
+                </span>
+              ) : null}
             </>
           ) : outcome.result.state === 'applying' ? (
             <span data-testid="still-applying">
@@ -214,6 +264,34 @@ export function ConfigurationPage({ id }: { id: string }) {
               If the source still lacks those objects, the configuration is quarantined again. This page refreshes itself every{' '}
               {FAST_POLL_MS / 1000} seconds.
             </span>
+          )}
+        </Notice>
+      ) : null}
+      {outcome?.kind === 'rejected' ? (
+        <Notice tone="info" title="Deletes rejected" testId="deletes-rejected">
+          {plural(outcome.result.kept, 'staged delete')} {outcome.result.kept === 1 ? 'was' : 'were'} kept: the objects stay in
+          the cloud directory and trip nothing while they stay out of scope.{' '}
+          {outcome.result.state === 'quarantined' ? (
+            <span>{plural(outcome.result.left, 'staged delete')} still held.</span>
+          ) : outcome.healthy ? (
+            <strong data-testid="healthy-again">The status is healthy again.</strong>
+          ) : (
+            <span>The rest of the cycle is being applied.</span>
+          )}
+        </Notice>
+      ) : null}
+      {outcome?.kind === 'keptDeleted' ? (
+        <Notice tone="ok" title="Kept object deleted" testId="kept-deleted">
+          {outcome.result.state === 'applied' ? (
+            <>
+              <code>{outcome.dn}</code> was deleted from the cloud directory.
+            </>
+          ) : outcome.result.state === 'applying' ? (
+            <>
+              The delete of <code>{outcome.dn}</code> is still being applied.
+            </>
+          ) : (
+            <>Your approval is recorded; another admin must delete it too.</>
           )}
         </Notice>
       ) : null}
@@ -339,7 +417,18 @@ export function ConfigurationPage({ id }: { id: string }) {
               </dl>
             </div>
           </div>
-          {quarantined ? <HeldDeletes byCause={data.held.byCause} byParent={data.held.byParent} /> : null}
+          {quarantined ? (
+            <HeldDeletes
+              byCause={data.held.byCause}
+              byParent={data.held.byParent}
+              onAllowGroup={
+                canWrite && q?.reason === 'TooManyDeletes'
+                  ? (parentDn, count) => openDialog({ kind: 'allowGroup', parentDn, count })
+                  : undefined
+              }
+            />
+          ) : null}
+          <KeptObjects items={data.kept} onDelete={canWrite ? (kept) => openDialog({ kind: 'deleteKept', kept }) : undefined} />
           <NotificationsCard id={id} events={status.notifications ?? []} canWrite={canWrite} />
           <CyclesTable id={id} cycles={data.cycles} />
         </>
@@ -361,6 +450,59 @@ export function ConfigurationPage({ id }: { id: string }) {
           <p class="muted">
             These are the staged deletes of the quarantined cycle (threshold {q.threshold.toLocaleString('en-US')}). This cannot
             be undone from syncguard. Do you want to allow them?
+          </p>
+        </ConfirmDialog>
+      ) : null}
+      {dialog === 'reject' && c && q ? (
+        <ConfirmDialog
+          title="Reject these deletes?"
+          busy={busy}
+          error={dialogError}
+          onConfirm={() => void confirm()}
+          onCancel={() => setDialog(null)}
+          testId="reject-dialog"
+        >
+          <p>
+            The {plural(q.deleteCount, 'staged delete')} of <strong>{c.name}</strong> {q.deleteCount === 1 ? 'is' : 'are'}{' '}
+            <strong>not</strong> applied: the objects stay in the cloud directory as kept objects, and the rest of the cycle
+            (creates, updates) is applied.
+          </p>
+          <p class="muted">Kept objects trip nothing while they stay out of scope, and can be deleted later one by one.</p>
+        </ConfirmDialog>
+      ) : null}
+      {typeof dialog === 'object' && dialog?.kind === 'allowGroup' && c && q ? (
+        <ConfirmDialog
+          title="Allow the deletes of this OU?"
+          danger
+          busy={busy}
+          error={dialogError}
+          onConfirm={() => void confirm()}
+          onCancel={() => setDialog(null)}
+          testId="allow-group-dialog"
+        >
+          <p data-testid="allow-group-count">
+            <strong>{plural(dialog.count, 'object')}</strong> under <code>{dialog.parentDn}</code> (its sub-OUs included) will be
+            deleted from the cloud directory for <strong>{c.name}</strong>.
+          </p>
+          <p class="muted">
+            The other {plural(Math.max(q.deleteCount - dialog.count, 0), 'staged delete')} become kept objects: they stay. This
+            cannot be undone from syncguard.
+          </p>
+        </ConfirmDialog>
+      ) : null}
+      {typeof dialog === 'object' && dialog?.kind === 'deleteKept' && c ? (
+        <ConfirmDialog
+          title="Delete this kept object?"
+          danger
+          busy={busy}
+          error={dialogError}
+          onConfirm={() => void confirm()}
+          onCancel={() => setDialog(null)}
+          testId="delete-kept-dialog"
+        >
+          <p>
+            <code>{dialog.kept.dn}</code> will be deleted from the cloud directory for <strong>{c.name}</strong>. The delete is
+            recorded in the audit log.
           </p>
         </ConfirmDialog>
       ) : null}

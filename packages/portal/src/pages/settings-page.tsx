@@ -1,14 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
-import type { Configuration, ConfigurationPatch, ConfigurationStatus } from '../api/model';
+import type { Configuration, ConfigurationPatch, ConfigurationStatus, Preview } from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
+import { PreviewResult } from '../components/preview-result';
 import { ErrorNotice, Loading, Notice } from '../components/ui';
 import {
   notificationsPatchOf,
   policyFormOf,
   policyPatchOf,
   settingsFieldOf,
+  sourcePatchOf,
   thresholdValue,
   type PolicyField,
   type PolicyForm,
@@ -17,6 +19,11 @@ import {
 import { useLoad } from '../use-load';
 
 interface Form extends PolicyForm {
+  /** The scope: search base, extra filter, object types. */
+  baseDn: string;
+  filter: string;
+  users: boolean;
+  groups: boolean;
   notificationEmail: string;
   /** One address a line. */
   notifyEmails: string;
@@ -33,6 +40,10 @@ interface Form extends PolicyForm {
 
 function formOf(c: Configuration): Form {
   return {
+    baseDn: c.source.baseDn,
+    filter: c.source.filter,
+    users: c.source.objectTypes.includes('user'),
+    groups: c.source.objectTypes.includes('group'),
     notificationEmail: c.notificationEmail ?? '',
     notifyEmails: (c.notifications?.emails ?? []).join('\n'),
     webhooks: (c.notifications?.webhooks ?? []).map((w) => w.url).join('\n'),
@@ -114,9 +125,27 @@ const RULE_GROUPS: { legend: string; inputs: RuleInput[] }[] = [
   },
 ];
 
+/** The PATCH the form stands for (its scope only when changed). */
+function patchOf(form: Form, c: Configuration): ConfigurationPatch {
+  const source = sourcePatchOf(form, c.source);
+  return {
+    ...(source ? { source } : {}),
+    notificationEmail: form.notificationEmail.trim() === '' ? null : form.notificationEmail.trim(),
+    notifications: notificationsPatchOf(form.notifyEmails, form.webhooks, form.webhookSecret),
+    accidentalDeletes: {
+      enabled: form.enabled,
+      threshold: thresholdValue(form.threshold) as number,
+      countDisables: form.countDisables,
+      hold: form.holdDeletes ? 'deletes' : 'cycle',
+      ...policyPatchOf(form),
+    },
+  };
+}
+
 /**
- * Notification email, "Prevent accidental deletions", the threshold and the other delete
- * policy rules, saved with PATCH.
+ * The scope, notification email, "Prevent accidental deletions", the threshold and the
+ * other delete policy rules, saved with PATCH. "Preview" (before "Save") asks the agent to
+ * read the source with the form's settings and shows what the change would do, applying nothing.
  */
 export function SettingsPage({ id }: { id: string }) {
   const { client, canWrite } = useSession();
@@ -129,6 +158,8 @@ export function SettingsPage({ id }: { id: string }) {
   const [errors, setErrors] = useState<Partial<Record<SettingsField, string>>>({});
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [previewing, setPreviewing] = useState(false);
 
   useEffect(() => {
     if (c && !form) setForm(formOf(c));
@@ -139,34 +170,51 @@ export function SettingsPage({ id }: { id: string }) {
     setSaved(false);
   };
 
+  /** Shows an API error at the field it names (a 400), else above the buttons. */
+  const showError = (err: unknown) => {
+    const field = err instanceof ApiError ? settingsFieldOf(err.field) : null;
+    if (err instanceof ApiError && err.status === 400) setErrors({ [field ?? 'form']: field ? err.detail : err.message });
+    else setErrors({ form: (err as Error).message });
+  };
+
   const submit = async (e: Event) => {
     e.preventDefault();
-    if (!form) return;
+    if (!form || !c) return;
     setSaving(true);
     setErrors({});
     setSaved(false);
-    const patch: ConfigurationPatch = {
-      notificationEmail: form.notificationEmail.trim() === '' ? null : form.notificationEmail.trim(),
-      notifications: notificationsPatchOf(form.notifyEmails, form.webhooks, form.webhookSecret),
-      accidentalDeletes: {
-        enabled: form.enabled,
-        threshold: thresholdValue(form.threshold) as number,
-        countDisables: form.countDisables,
-        hold: form.holdDeletes ? 'deletes' : 'cycle',
-        ...policyPatchOf(form),
-      },
-    };
     try {
-      const updated = await client.updateConfiguration(id, patch);
+      const updated = await client.updateConfiguration(id, patchOf(form, c));
       setForm(formOf(updated));
       setSaved(true);
+      setPreview(null);
       await loaded.reload();
     } catch (err) {
-      const field = err instanceof ApiError ? settingsFieldOf(err.field) : null;
-      if (err instanceof ApiError && err.status === 400) setErrors({ [field ?? 'form']: field ? err.detail : err.message });
-      else setErrors({ form: (err as Error).message });
+      showError(err);
     } finally {
       setSaving(false);
+    }
+  };
+
+  const runPreview = async () => {
+    if (!form || !c) return;
+    setPreviewing(true);
+    setErrors({});
+    setSaved(false);
+    setPreview(null);
+    try {
+      const { previewId } = await client.startPreview(id, patchOf(form, c));
+      let p = await client.getPreview(id, previewId);
+      setPreview(p);
+      while (p.state === 'running') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        p = await client.getPreview(id, previewId);
+        setPreview(p);
+      }
+    } catch (err) {
+      showError(err);
+    } finally {
+      setPreviewing(false);
     }
   };
 
@@ -193,6 +241,65 @@ export function SettingsPage({ id }: { id: string }) {
             </Notice>
           ) : null}
           <fieldset disabled={!canWrite || saving}>
+            <fieldset class="rule-group">
+              <legend>Scope</legend>
+              <div class="field">
+                <label for="baseDn">Base DN</label>
+                <input
+                  id="baseDn"
+                  type="text"
+                  spellcheck={false}
+                  value={form.baseDn}
+                  onInput={(e) => set({ baseDn: (e.target as HTMLInputElement).value })}
+                  aria-invalid={errors.baseDn ? 'true' : undefined}
+                  aria-describedby={describedBy('baseDn', 'baseDn-help')}
+                  data-testid="base-dn-input"
+                />
+                <p id="baseDn-help" class="help">
+                  The entries below it are in scope. A change of the scope can delete many objects: preview it first.
+                </p>
+                {fieldError('baseDn')}
+              </div>
+              <div class="field">
+                <label for="filter">LDAP filter</label>
+                <input
+                  id="filter"
+                  type="text"
+                  spellcheck={false}
+                  value={form.filter}
+                  onInput={(e) => set({ filter: (e.target as HTMLInputElement).value })}
+                  aria-invalid={errors.filter ? 'true' : undefined}
+                  aria-describedby={describedBy('filter', 'filter-help')}
+                  data-testid="filter-input"
+                />
+                <p id="filter-help" class="help">
+                  An extra condition entries must match, e.g. (departmentNumber=7). Empty: none.
+                </p>
+                {fieldError('filter')}
+              </div>
+              <div class="field field-check">
+                <input
+                  id="scopeUsers"
+                  type="checkbox"
+                  checked={form.users}
+                  onChange={(e) => set({ users: (e.target as HTMLInputElement).checked })}
+                  data-testid="scope-users-checkbox"
+                />
+                <label for="scopeUsers">Users</label>
+              </div>
+              <div class="field field-check">
+                <input
+                  id="scopeGroups"
+                  type="checkbox"
+                  checked={form.groups}
+                  onChange={(e) => set({ groups: (e.target as HTMLInputElement).checked })}
+                  aria-describedby={describedBy('objectTypes')}
+                  data-testid="scope-groups-checkbox"
+                />
+                <label for="scopeGroups">Groups</label>
+                {fieldError('objectTypes')}
+              </div>
+            </fieldset>
             <div class="field">
               <label for="notificationEmail">Notification email</label>
               <input
@@ -357,6 +464,7 @@ export function SettingsPage({ id }: { id: string }) {
             ))}
           </fieldset>
           {fieldError('form')}
+          {preview ? <PreviewResult preview={preview} /> : null}
           {saved ? (
             <Notice tone="ok" testId="saved">
               Settings saved.
@@ -364,7 +472,16 @@ export function SettingsPage({ id }: { id: string }) {
           ) : null}
           {canWrite ? (
             <div class="form-actions">
-              <button type="submit" class="btn btn-primary" disabled={saving} data-testid="save-settings">
+              <button
+                type="button"
+                class="btn"
+                disabled={saving || previewing}
+                onClick={() => void runPreview()}
+                data-testid="preview-settings"
+              >
+                {previewing ? 'Previewing…' : 'Preview'}
+              </button>
+              <button type="submit" class="btn btn-primary" disabled={saving || previewing} data-testid="save-settings">
                 {saving ? 'Saving…' : 'Save'}
               </button>
               <button
@@ -375,6 +492,7 @@ export function SettingsPage({ id }: { id: string }) {
                   if (c) setForm(formOf(c));
                   setErrors({});
                   setSaved(false);
+                  setPreview(null);
                 }}
               >
                 Reset

@@ -68,8 +68,23 @@ export namespace syncguard {
             /** Envelope error. */
             error?: (syncguard.v1.Error.$Properties|null);
 
+            /** Envelope startPreview. */
+            startPreview?: (syncguard.v1.StartPreview.$Properties|null);
+
+            /** Envelope previewBatch. */
+            previewBatch?: (syncguard.v1.PreviewBatch.$Properties|null);
+
+            /** Envelope previewAck. */
+            previewAck?: (syncguard.v1.PreviewAck.$Properties|null);
+
+            /** Envelope previewComplete. */
+            previewComplete?: (syncguard.v1.PreviewComplete.$Properties|null);
+
+            /** Envelope previewFailed. */
+            previewFailed?: (syncguard.v1.PreviewFailed.$Properties|null);
+
             /** Envelope body. */
-            body?: ("agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error");
+            body?: ("agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error"|"startPreview"|"previewBatch"|"previewAck"|"previewComplete"|"previewFailed");
 
             /**
              * Encodes the specified Envelope message. Does not implicitly {@link syncguard.v1.Envelope.verify|verify} messages.
@@ -179,8 +194,23 @@ export namespace syncguard {
                 /** Envelope error */
                 error?: (syncguard.v1.Error.$Properties|null);
 
+                /** Envelope startPreview */
+                startPreview?: (syncguard.v1.StartPreview.$Properties|null);
+
+                /** Envelope previewBatch */
+                previewBatch?: (syncguard.v1.PreviewBatch.$Properties|null);
+
+                /** Envelope previewAck */
+                previewAck?: (syncguard.v1.PreviewAck.$Properties|null);
+
+                /** Envelope previewComplete */
+                previewComplete?: (syncguard.v1.PreviewComplete.$Properties|null);
+
+                /** Envelope previewFailed */
+                previewFailed?: (syncguard.v1.PreviewFailed.$Properties|null);
+
                 /** Envelope body */
-                body?: ("agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error");
+                body?: ("agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error"|"startPreview"|"previewBatch"|"previewAck"|"previewComplete"|"previewFailed");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -201,9 +231,14 @@ export namespace syncguard {
               cycleCommitted?: syncguard.v1.CycleCommitted.$Shape|null;
               cycleAborted?: syncguard.v1.CycleAborted.$Shape|null;
               error?: syncguard.v1.Error.$Shape|null;
+              startPreview?: syncguard.v1.StartPreview.$Shape|null;
+              previewBatch?: syncguard.v1.PreviewBatch.$Shape|null;
+              previewAck?: syncguard.v1.PreviewAck.$Shape|null;
+              previewComplete?: syncguard.v1.PreviewComplete.$Shape|null;
+              previewFailed?: syncguard.v1.PreviewFailed.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "agentHello"; agentHello: syncguard.v1.AgentHello.$Shape; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "controllerWelcome"; agentHello?: null; controllerWelcome: syncguard.v1.ControllerWelcome.$Shape; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "heartbeat"; agentHello?: null; controllerWelcome?: null; heartbeat: syncguard.v1.Heartbeat.$Shape; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "startCycle"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle: syncguard.v1.StartCycle.$Shape; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "changeBatch"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch: syncguard.v1.ChangeBatch.$Shape; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "batchAck"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck: syncguard.v1.BatchAck.$Shape; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "cycleComplete"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete: syncguard.v1.CycleComplete.$Shape; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "cycleFailed"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed: syncguard.v1.CycleFailed.$Shape; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "cycleCommitted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted: syncguard.v1.CycleCommitted.$Shape; cycleAborted?: null; error?: null }|{ body?: "cycleAborted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted: syncguard.v1.CycleAborted.$Shape; error?: null }|{ body?: "error"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error: syncguard.v1.Error.$Shape })
+              ({ body?: undefined; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "agentHello"; agentHello: syncguard.v1.AgentHello.$Shape; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "controllerWelcome"; agentHello?: null; controllerWelcome: syncguard.v1.ControllerWelcome.$Shape; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "heartbeat"; agentHello?: null; controllerWelcome?: null; heartbeat: syncguard.v1.Heartbeat.$Shape; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "startCycle"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle: syncguard.v1.StartCycle.$Shape; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "changeBatch"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch: syncguard.v1.ChangeBatch.$Shape; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "batchAck"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck: syncguard.v1.BatchAck.$Shape; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleComplete"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete: syncguard.v1.CycleComplete.$Shape; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleFailed"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed: syncguard.v1.CycleFailed.$Shape; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleCommitted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted: syncguard.v1.CycleCommitted.$Shape; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleAborted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted: syncguard.v1.CycleAborted.$Shape; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "error"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error: syncguard.v1.Error.$Shape; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "startPreview"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview: syncguard.v1.StartPreview.$Shape; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "previewBatch"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch: syncguard.v1.PreviewBatch.$Shape; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "previewAck"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck: syncguard.v1.PreviewAck.$Shape; previewComplete?: null; previewFailed?: null }|{ body?: "previewComplete"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete: syncguard.v1.PreviewComplete.$Shape; previewFailed?: null }|{ body?: "previewFailed"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed: syncguard.v1.PreviewFailed.$Shape })
             );
         }
 
@@ -240,6 +275,9 @@ export namespace syncguard {
 
             /** AgentHello cursors. */
             cursors: syncguard.v1.CacheCursor.$Properties[];
+
+            /** AgentHello features. */
+            features: string[];
 
             /**
              * Encodes the specified AgentHello message. Does not implicitly {@link syncguard.v1.AgentHello.verify|verify} messages.
@@ -324,6 +362,9 @@ export namespace syncguard {
 
                 /** AgentHello cursors */
                 cursors?: (syncguard.v1.CacheCursor.$Properties[]|null);
+
+                /** AgentHello features */
+                features?: (string[]|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -2604,6 +2645,738 @@ export namespace syncguard {
 
             /** Shape of an Error. */
             type $Shape = syncguard.v1.Error.$Properties;
+        }
+
+        /**
+         * Properties of a StartPreview.
+         * @deprecated Use syncguard.v1.StartPreview.$Properties instead.
+         */
+        interface IStartPreview extends syncguard.v1.StartPreview.$Properties {
+        }
+
+        /** Represents a StartPreview. */
+        class StartPreview {
+
+            /**
+             * Constructs a new StartPreview.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: syncguard.v1.StartPreview.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** StartPreview configurationId. */
+            configurationId: string;
+
+            /** StartPreview previewId. */
+            previewId: string;
+
+            /** StartPreview scope. */
+            scope?: (syncguard.v1.Scope.$Properties|null);
+
+            /**
+             * Encodes the specified StartPreview message. Does not implicitly {@link syncguard.v1.StartPreview.verify|verify} messages.
+             * @param message StartPreview message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: syncguard.v1.StartPreview.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified StartPreview message, length delimited. Does not implicitly {@link syncguard.v1.StartPreview.verify|verify} messages.
+             * @param message StartPreview message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: syncguard.v1.StartPreview.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a StartPreview message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {syncguard.v1.StartPreview & syncguard.v1.StartPreview.$Shape} StartPreview
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): syncguard.v1.StartPreview & syncguard.v1.StartPreview.$Shape;
+
+            /**
+             * Decodes a StartPreview message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {syncguard.v1.StartPreview & syncguard.v1.StartPreview.$Shape} StartPreview
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): syncguard.v1.StartPreview & syncguard.v1.StartPreview.$Shape;
+
+            /**
+             * Verifies a StartPreview message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a StartPreview message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns StartPreview
+             */
+            static fromObject(object: { [k: string]: any }): syncguard.v1.StartPreview;
+
+            /**
+             * Creates a plain object from a StartPreview message. Also converts values to other types if specified.
+             * @param message StartPreview
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: syncguard.v1.StartPreview, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this StartPreview to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace StartPreview {
+
+            /** Properties of a StartPreview. */
+            interface $Properties {
+
+                /** StartPreview configurationId */
+                configurationId?: (string|null);
+
+                /** StartPreview previewId */
+                previewId?: (string|null);
+
+                /** StartPreview scope */
+                scope?: (syncguard.v1.Scope.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a StartPreview. */
+            type $Shape = syncguard.v1.StartPreview.$Properties;
+        }
+
+        /**
+         * Properties of a PreviewObject.
+         * @deprecated Use syncguard.v1.PreviewObject.$Properties instead.
+         */
+        interface IPreviewObject extends syncguard.v1.PreviewObject.$Properties {
+        }
+
+        /** Represents a PreviewObject. */
+        class PreviewObject {
+
+            /**
+             * Constructs a new PreviewObject.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: syncguard.v1.PreviewObject.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PreviewObject objectId. */
+            objectId: string;
+
+            /** PreviewObject objectType. */
+            objectType: syncguard.v1.ObjectType;
+
+            /** PreviewObject dn. */
+            dn: string;
+
+            /** PreviewObject contentHash. */
+            contentHash: Uint8Array;
+
+            /** PreviewObject disabled. */
+            disabled: boolean;
+
+            /**
+             * Encodes the specified PreviewObject message. Does not implicitly {@link syncguard.v1.PreviewObject.verify|verify} messages.
+             * @param message PreviewObject message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: syncguard.v1.PreviewObject.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PreviewObject message, length delimited. Does not implicitly {@link syncguard.v1.PreviewObject.verify|verify} messages.
+             * @param message PreviewObject message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: syncguard.v1.PreviewObject.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PreviewObject message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewObject & syncguard.v1.PreviewObject.$Shape} PreviewObject
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): syncguard.v1.PreviewObject & syncguard.v1.PreviewObject.$Shape;
+
+            /**
+             * Decodes a PreviewObject message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewObject & syncguard.v1.PreviewObject.$Shape} PreviewObject
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): syncguard.v1.PreviewObject & syncguard.v1.PreviewObject.$Shape;
+
+            /**
+             * Verifies a PreviewObject message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PreviewObject message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PreviewObject
+             */
+            static fromObject(object: { [k: string]: any }): syncguard.v1.PreviewObject;
+
+            /**
+             * Creates a plain object from a PreviewObject message. Also converts values to other types if specified.
+             * @param message PreviewObject
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: syncguard.v1.PreviewObject, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PreviewObject to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace PreviewObject {
+
+            /** Properties of a PreviewObject. */
+            interface $Properties {
+
+                /** PreviewObject objectId */
+                objectId?: (string|null);
+
+                /** PreviewObject objectType */
+                objectType?: (syncguard.v1.ObjectType|null);
+
+                /** PreviewObject dn */
+                dn?: (string|null);
+
+                /** PreviewObject contentHash */
+                contentHash?: (Uint8Array|null);
+
+                /** PreviewObject disabled */
+                disabled?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PreviewObject. */
+            type $Shape = syncguard.v1.PreviewObject.$Properties;
+        }
+
+        /**
+         * Properties of a PreviewBatch.
+         * @deprecated Use syncguard.v1.PreviewBatch.$Properties instead.
+         */
+        interface IPreviewBatch extends syncguard.v1.PreviewBatch.$Properties {
+        }
+
+        /** Represents a PreviewBatch. */
+        class PreviewBatch {
+
+            /**
+             * Constructs a new PreviewBatch.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: syncguard.v1.PreviewBatch.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PreviewBatch configurationId. */
+            configurationId: string;
+
+            /** PreviewBatch previewId. */
+            previewId: string;
+
+            /** PreviewBatch sequence. */
+            sequence: (number|Long);
+
+            /** PreviewBatch objects. */
+            objects: syncguard.v1.PreviewObject.$Properties[];
+
+            /**
+             * Encodes the specified PreviewBatch message. Does not implicitly {@link syncguard.v1.PreviewBatch.verify|verify} messages.
+             * @param message PreviewBatch message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: syncguard.v1.PreviewBatch.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PreviewBatch message, length delimited. Does not implicitly {@link syncguard.v1.PreviewBatch.verify|verify} messages.
+             * @param message PreviewBatch message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: syncguard.v1.PreviewBatch.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PreviewBatch message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewBatch & syncguard.v1.PreviewBatch.$Shape} PreviewBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): syncguard.v1.PreviewBatch & syncguard.v1.PreviewBatch.$Shape;
+
+            /**
+             * Decodes a PreviewBatch message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewBatch & syncguard.v1.PreviewBatch.$Shape} PreviewBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): syncguard.v1.PreviewBatch & syncguard.v1.PreviewBatch.$Shape;
+
+            /**
+             * Verifies a PreviewBatch message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PreviewBatch message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PreviewBatch
+             */
+            static fromObject(object: { [k: string]: any }): syncguard.v1.PreviewBatch;
+
+            /**
+             * Creates a plain object from a PreviewBatch message. Also converts values to other types if specified.
+             * @param message PreviewBatch
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: syncguard.v1.PreviewBatch, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PreviewBatch to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace PreviewBatch {
+
+            /** Properties of a PreviewBatch. */
+            interface $Properties {
+
+                /** PreviewBatch configurationId */
+                configurationId?: (string|null);
+
+                /** PreviewBatch previewId */
+                previewId?: (string|null);
+
+                /** PreviewBatch sequence */
+                sequence?: (number|Long|null);
+
+                /** PreviewBatch objects */
+                objects?: (syncguard.v1.PreviewObject.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PreviewBatch. */
+            type $Shape = syncguard.v1.PreviewBatch.$Properties;
+        }
+
+        /**
+         * Properties of a PreviewAck.
+         * @deprecated Use syncguard.v1.PreviewAck.$Properties instead.
+         */
+        interface IPreviewAck extends syncguard.v1.PreviewAck.$Properties {
+        }
+
+        /** Represents a PreviewAck. */
+        class PreviewAck {
+
+            /**
+             * Constructs a new PreviewAck.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: syncguard.v1.PreviewAck.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PreviewAck configurationId. */
+            configurationId: string;
+
+            /** PreviewAck previewId. */
+            previewId: string;
+
+            /** PreviewAck ackedThroughSequence. */
+            ackedThroughSequence: (number|Long);
+
+            /** PreviewAck stop. */
+            stop: boolean;
+
+            /**
+             * Encodes the specified PreviewAck message. Does not implicitly {@link syncguard.v1.PreviewAck.verify|verify} messages.
+             * @param message PreviewAck message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: syncguard.v1.PreviewAck.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PreviewAck message, length delimited. Does not implicitly {@link syncguard.v1.PreviewAck.verify|verify} messages.
+             * @param message PreviewAck message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: syncguard.v1.PreviewAck.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PreviewAck message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewAck & syncguard.v1.PreviewAck.$Shape} PreviewAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): syncguard.v1.PreviewAck & syncguard.v1.PreviewAck.$Shape;
+
+            /**
+             * Decodes a PreviewAck message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewAck & syncguard.v1.PreviewAck.$Shape} PreviewAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): syncguard.v1.PreviewAck & syncguard.v1.PreviewAck.$Shape;
+
+            /**
+             * Verifies a PreviewAck message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PreviewAck message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PreviewAck
+             */
+            static fromObject(object: { [k: string]: any }): syncguard.v1.PreviewAck;
+
+            /**
+             * Creates a plain object from a PreviewAck message. Also converts values to other types if specified.
+             * @param message PreviewAck
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: syncguard.v1.PreviewAck, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PreviewAck to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace PreviewAck {
+
+            /** Properties of a PreviewAck. */
+            interface $Properties {
+
+                /** PreviewAck configurationId */
+                configurationId?: (string|null);
+
+                /** PreviewAck previewId */
+                previewId?: (string|null);
+
+                /** PreviewAck ackedThroughSequence */
+                ackedThroughSequence?: (number|Long|null);
+
+                /** PreviewAck stop */
+                stop?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PreviewAck. */
+            type $Shape = syncguard.v1.PreviewAck.$Properties;
+        }
+
+        /**
+         * Properties of a PreviewComplete.
+         * @deprecated Use syncguard.v1.PreviewComplete.$Properties instead.
+         */
+        interface IPreviewComplete extends syncguard.v1.PreviewComplete.$Properties {
+        }
+
+        /** Represents a PreviewComplete. */
+        class PreviewComplete {
+
+            /**
+             * Constructs a new PreviewComplete.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: syncguard.v1.PreviewComplete.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PreviewComplete configurationId. */
+            configurationId: string;
+
+            /** PreviewComplete previewId. */
+            previewId: string;
+
+            /** PreviewComplete lastSequence. */
+            lastSequence: (number|Long);
+
+            /** PreviewComplete objects. */
+            objects: (number|Long);
+
+            /** PreviewComplete source. */
+            source?: (syncguard.v1.SourceStats.$Properties|null);
+
+            /**
+             * Encodes the specified PreviewComplete message. Does not implicitly {@link syncguard.v1.PreviewComplete.verify|verify} messages.
+             * @param message PreviewComplete message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: syncguard.v1.PreviewComplete.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PreviewComplete message, length delimited. Does not implicitly {@link syncguard.v1.PreviewComplete.verify|verify} messages.
+             * @param message PreviewComplete message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: syncguard.v1.PreviewComplete.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PreviewComplete message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewComplete & syncguard.v1.PreviewComplete.$Shape} PreviewComplete
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): syncguard.v1.PreviewComplete & syncguard.v1.PreviewComplete.$Shape;
+
+            /**
+             * Decodes a PreviewComplete message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewComplete & syncguard.v1.PreviewComplete.$Shape} PreviewComplete
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): syncguard.v1.PreviewComplete & syncguard.v1.PreviewComplete.$Shape;
+
+            /**
+             * Verifies a PreviewComplete message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PreviewComplete message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PreviewComplete
+             */
+            static fromObject(object: { [k: string]: any }): syncguard.v1.PreviewComplete;
+
+            /**
+             * Creates a plain object from a PreviewComplete message. Also converts values to other types if specified.
+             * @param message PreviewComplete
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: syncguard.v1.PreviewComplete, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PreviewComplete to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace PreviewComplete {
+
+            /** Properties of a PreviewComplete. */
+            interface $Properties {
+
+                /** PreviewComplete configurationId */
+                configurationId?: (string|null);
+
+                /** PreviewComplete previewId */
+                previewId?: (string|null);
+
+                /** PreviewComplete lastSequence */
+                lastSequence?: (number|Long|null);
+
+                /** PreviewComplete objects */
+                objects?: (number|Long|null);
+
+                /** PreviewComplete source */
+                source?: (syncguard.v1.SourceStats.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PreviewComplete. */
+            type $Shape = syncguard.v1.PreviewComplete.$Properties;
+        }
+
+        /**
+         * Properties of a PreviewFailed.
+         * @deprecated Use syncguard.v1.PreviewFailed.$Properties instead.
+         */
+        interface IPreviewFailed extends syncguard.v1.PreviewFailed.$Properties {
+        }
+
+        /** Represents a PreviewFailed. */
+        class PreviewFailed {
+
+            /**
+             * Constructs a new PreviewFailed.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: syncguard.v1.PreviewFailed.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PreviewFailed configurationId. */
+            configurationId: string;
+
+            /** PreviewFailed previewId. */
+            previewId: string;
+
+            /** PreviewFailed code. */
+            code: syncguard.v1.CycleErrorCode;
+
+            /** PreviewFailed message. */
+            message: string;
+
+            /** PreviewFailed ldapResultCode. */
+            ldapResultCode: number;
+
+            /**
+             * Encodes the specified PreviewFailed message. Does not implicitly {@link syncguard.v1.PreviewFailed.verify|verify} messages.
+             * @param message PreviewFailed message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: syncguard.v1.PreviewFailed.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PreviewFailed message, length delimited. Does not implicitly {@link syncguard.v1.PreviewFailed.verify|verify} messages.
+             * @param message PreviewFailed message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: syncguard.v1.PreviewFailed.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PreviewFailed message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewFailed & syncguard.v1.PreviewFailed.$Shape} PreviewFailed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): syncguard.v1.PreviewFailed & syncguard.v1.PreviewFailed.$Shape;
+
+            /**
+             * Decodes a PreviewFailed message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewFailed & syncguard.v1.PreviewFailed.$Shape} PreviewFailed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): syncguard.v1.PreviewFailed & syncguard.v1.PreviewFailed.$Shape;
+
+            /**
+             * Verifies a PreviewFailed message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PreviewFailed message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PreviewFailed
+             */
+            static fromObject(object: { [k: string]: any }): syncguard.v1.PreviewFailed;
+
+            /**
+             * Creates a plain object from a PreviewFailed message. Also converts values to other types if specified.
+             * @param message PreviewFailed
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: syncguard.v1.PreviewFailed, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PreviewFailed to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace PreviewFailed {
+
+            /** Properties of a PreviewFailed. */
+            interface $Properties {
+
+                /** PreviewFailed configurationId */
+                configurationId?: (string|null);
+
+                /** PreviewFailed previewId */
+                previewId?: (string|null);
+
+                /** PreviewFailed code */
+                code?: (syncguard.v1.CycleErrorCode|null);
+
+                /** PreviewFailed message */
+                message?: (string|null);
+
+                /** PreviewFailed ldapResultCode */
+                ldapResultCode?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PreviewFailed. */
+            type $Shape = syncguard.v1.PreviewFailed.$Properties;
         }
     }
 }

@@ -48,7 +48,12 @@ $root.syncguard = (function() {
              * @property {syncguard.v1.CycleCommitted.$Properties|null} [cycleCommitted] Envelope cycleCommitted
              * @property {syncguard.v1.CycleAborted.$Properties|null} [cycleAborted] Envelope cycleAborted
              * @property {syncguard.v1.Error.$Properties|null} [error] Envelope error
-             * @property {"agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error"} [body] Envelope body
+             * @property {syncguard.v1.StartPreview.$Properties|null} [startPreview] Envelope startPreview
+             * @property {syncguard.v1.PreviewBatch.$Properties|null} [previewBatch] Envelope previewBatch
+             * @property {syncguard.v1.PreviewAck.$Properties|null} [previewAck] Envelope previewAck
+             * @property {syncguard.v1.PreviewComplete.$Properties|null} [previewComplete] Envelope previewComplete
+             * @property {syncguard.v1.PreviewFailed.$Properties|null} [previewFailed] Envelope previewFailed
+             * @property {"agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error"|"startPreview"|"previewBatch"|"previewAck"|"previewComplete"|"previewFailed"} [body] Envelope body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -76,9 +81,14 @@ $root.syncguard = (function() {
              *   cycleCommitted?: syncguard.v1.CycleCommitted.$Shape|null;
              *   cycleAborted?: syncguard.v1.CycleAborted.$Shape|null;
              *   error?: syncguard.v1.Error.$Shape|null;
+             *   startPreview?: syncguard.v1.StartPreview.$Shape|null;
+             *   previewBatch?: syncguard.v1.PreviewBatch.$Shape|null;
+             *   previewAck?: syncguard.v1.PreviewAck.$Shape|null;
+             *   previewComplete?: syncguard.v1.PreviewComplete.$Shape|null;
+             *   previewFailed?: syncguard.v1.PreviewFailed.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "agentHello"; agentHello: syncguard.v1.AgentHello.$Shape; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "controllerWelcome"; agentHello?: null; controllerWelcome: syncguard.v1.ControllerWelcome.$Shape; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "heartbeat"; agentHello?: null; controllerWelcome?: null; heartbeat: syncguard.v1.Heartbeat.$Shape; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "startCycle"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle: syncguard.v1.StartCycle.$Shape; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "changeBatch"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch: syncguard.v1.ChangeBatch.$Shape; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "batchAck"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck: syncguard.v1.BatchAck.$Shape; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "cycleComplete"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete: syncguard.v1.CycleComplete.$Shape; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "cycleFailed"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed: syncguard.v1.CycleFailed.$Shape; cycleCommitted?: null; cycleAborted?: null; error?: null }|{ body?: "cycleCommitted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted: syncguard.v1.CycleCommitted.$Shape; cycleAborted?: null; error?: null }|{ body?: "cycleAborted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted: syncguard.v1.CycleAborted.$Shape; error?: null }|{ body?: "error"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error: syncguard.v1.Error.$Shape })
+             *   ({ body?: undefined; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "agentHello"; agentHello: syncguard.v1.AgentHello.$Shape; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "controllerWelcome"; agentHello?: null; controllerWelcome: syncguard.v1.ControllerWelcome.$Shape; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "heartbeat"; agentHello?: null; controllerWelcome?: null; heartbeat: syncguard.v1.Heartbeat.$Shape; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "startCycle"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle: syncguard.v1.StartCycle.$Shape; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "changeBatch"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch: syncguard.v1.ChangeBatch.$Shape; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "batchAck"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck: syncguard.v1.BatchAck.$Shape; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleComplete"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete: syncguard.v1.CycleComplete.$Shape; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleFailed"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed: syncguard.v1.CycleFailed.$Shape; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleCommitted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted: syncguard.v1.CycleCommitted.$Shape; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "cycleAborted"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted: syncguard.v1.CycleAborted.$Shape; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "error"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error: syncguard.v1.Error.$Shape; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "startPreview"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview: syncguard.v1.StartPreview.$Shape; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "previewBatch"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch: syncguard.v1.PreviewBatch.$Shape; previewAck?: null; previewComplete?: null; previewFailed?: null }|{ body?: "previewAck"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck: syncguard.v1.PreviewAck.$Shape; previewComplete?: null; previewFailed?: null }|{ body?: "previewComplete"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete: syncguard.v1.PreviewComplete.$Shape; previewFailed?: null }|{ body?: "previewFailed"; agentHello?: null; controllerWelcome?: null; heartbeat?: null; startCycle?: null; changeBatch?: null; batchAck?: null; cycleComplete?: null; cycleFailed?: null; cycleCommitted?: null; cycleAborted?: null; error?: null; startPreview?: null; previewBatch?: null; previewAck?: null; previewComplete?: null; previewFailed: syncguard.v1.PreviewFailed.$Shape })
              * )} syncguard.v1.Envelope.$Shape
              */
 
@@ -201,17 +211,57 @@ $root.syncguard = (function() {
              */
             Envelope.prototype.error = null;
 
+            /**
+             * Envelope startPreview.
+             * @member {syncguard.v1.StartPreview.$Properties|null|undefined} startPreview
+             * @memberof syncguard.v1.Envelope
+             * @instance
+             */
+            Envelope.prototype.startPreview = null;
+
+            /**
+             * Envelope previewBatch.
+             * @member {syncguard.v1.PreviewBatch.$Properties|null|undefined} previewBatch
+             * @memberof syncguard.v1.Envelope
+             * @instance
+             */
+            Envelope.prototype.previewBatch = null;
+
+            /**
+             * Envelope previewAck.
+             * @member {syncguard.v1.PreviewAck.$Properties|null|undefined} previewAck
+             * @memberof syncguard.v1.Envelope
+             * @instance
+             */
+            Envelope.prototype.previewAck = null;
+
+            /**
+             * Envelope previewComplete.
+             * @member {syncguard.v1.PreviewComplete.$Properties|null|undefined} previewComplete
+             * @memberof syncguard.v1.Envelope
+             * @instance
+             */
+            Envelope.prototype.previewComplete = null;
+
+            /**
+             * Envelope previewFailed.
+             * @member {syncguard.v1.PreviewFailed.$Properties|null|undefined} previewFailed
+             * @memberof syncguard.v1.Envelope
+             * @instance
+             */
+            Envelope.prototype.previewFailed = null;
+
             // OneOf field names bound to virtual getters and setters
             var $oneOfFields;
 
             /**
              * Envelope body.
-             * @member {"agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error"|undefined} body
+             * @member {"agentHello"|"controllerWelcome"|"heartbeat"|"startCycle"|"changeBatch"|"batchAck"|"cycleComplete"|"cycleFailed"|"cycleCommitted"|"cycleAborted"|"error"|"startPreview"|"previewBatch"|"previewAck"|"previewComplete"|"previewFailed"|undefined} body
              * @memberof syncguard.v1.Envelope
              * @instance
              */
             $Object.defineProperty(Envelope.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["agentHello", "controllerWelcome", "heartbeat", "startCycle", "changeBatch", "batchAck", "cycleComplete", "cycleFailed", "cycleCommitted", "cycleAborted", "error"]),
+                get: $util.oneOfGetter($oneOfFields = ["agentHello", "controllerWelcome", "heartbeat", "startCycle", "changeBatch", "batchAck", "cycleComplete", "cycleFailed", "cycleCommitted", "cycleAborted", "error", "startPreview", "previewBatch", "previewAck", "previewComplete", "previewFailed"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -257,6 +307,16 @@ $root.syncguard = (function() {
                     $root.syncguard.v1.CycleAborted.encode(message.cycleAborted, writer.uint32(/* id 19, wireType 2 =*/154).fork(), _depth + 1).ldelim();
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                     $root.syncguard.v1.Error.encode(message.error, writer.uint32(/* id 20, wireType 2 =*/162).fork(), _depth + 1).ldelim();
+                if (message.startPreview != null && $Object.hasOwnProperty.call(message, "startPreview"))
+                    $root.syncguard.v1.StartPreview.encode(message.startPreview, writer.uint32(/* id 21, wireType 2 =*/170).fork(), _depth + 1).ldelim();
+                if (message.previewBatch != null && $Object.hasOwnProperty.call(message, "previewBatch"))
+                    $root.syncguard.v1.PreviewBatch.encode(message.previewBatch, writer.uint32(/* id 22, wireType 2 =*/178).fork(), _depth + 1).ldelim();
+                if (message.previewAck != null && $Object.hasOwnProperty.call(message, "previewAck"))
+                    $root.syncguard.v1.PreviewAck.encode(message.previewAck, writer.uint32(/* id 23, wireType 2 =*/186).fork(), _depth + 1).ldelim();
+                if (message.previewComplete != null && $Object.hasOwnProperty.call(message, "previewComplete"))
+                    $root.syncguard.v1.PreviewComplete.encode(message.previewComplete, writer.uint32(/* id 24, wireType 2 =*/194).fork(), _depth + 1).ldelim();
+                if (message.previewFailed != null && $Object.hasOwnProperty.call(message, "previewFailed"))
+                    $root.syncguard.v1.PreviewFailed.encode(message.previewFailed, writer.uint32(/* id 25, wireType 2 =*/202).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -407,6 +467,41 @@ $root.syncguard = (function() {
                                 break;
                             message.error = $root.syncguard.v1.Error.decode(reader, reader.size(), $undefined, _depth + 1, message.error);
                             message.body = "error";
+                            continue;
+                        }
+                    case 21: {
+                            if (wireType !== 2)
+                                break;
+                            message.startPreview = $root.syncguard.v1.StartPreview.decode(reader, reader.size(), $undefined, _depth + 1, message.startPreview);
+                            message.body = "startPreview";
+                            continue;
+                        }
+                    case 22: {
+                            if (wireType !== 2)
+                                break;
+                            message.previewBatch = $root.syncguard.v1.PreviewBatch.decode(reader, reader.size(), $undefined, _depth + 1, message.previewBatch);
+                            message.body = "previewBatch";
+                            continue;
+                        }
+                    case 23: {
+                            if (wireType !== 2)
+                                break;
+                            message.previewAck = $root.syncguard.v1.PreviewAck.decode(reader, reader.size(), $undefined, _depth + 1, message.previewAck);
+                            message.body = "previewAck";
+                            continue;
+                        }
+                    case 24: {
+                            if (wireType !== 2)
+                                break;
+                            message.previewComplete = $root.syncguard.v1.PreviewComplete.decode(reader, reader.size(), $undefined, _depth + 1, message.previewComplete);
+                            message.body = "previewComplete";
+                            continue;
+                        }
+                    case 25: {
+                            if (wireType !== 2)
+                                break;
+                            message.previewFailed = $root.syncguard.v1.PreviewFailed.decode(reader, reader.size(), $undefined, _depth + 1, message.previewFailed);
+                            message.body = "previewFailed";
                             continue;
                         }
                     }
@@ -572,6 +667,56 @@ $root.syncguard = (function() {
                             return "error." + error;
                     }
                 }
+                if (message.startPreview != null && $Object.hasOwnProperty.call(message, "startPreview")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        var error = $root.syncguard.v1.StartPreview.verify(message.startPreview, _depth + 1);
+                        if (error)
+                            return "startPreview." + error;
+                    }
+                }
+                if (message.previewBatch != null && $Object.hasOwnProperty.call(message, "previewBatch")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        var error = $root.syncguard.v1.PreviewBatch.verify(message.previewBatch, _depth + 1);
+                        if (error)
+                            return "previewBatch." + error;
+                    }
+                }
+                if (message.previewAck != null && $Object.hasOwnProperty.call(message, "previewAck")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        var error = $root.syncguard.v1.PreviewAck.verify(message.previewAck, _depth + 1);
+                        if (error)
+                            return "previewAck." + error;
+                    }
+                }
+                if (message.previewComplete != null && $Object.hasOwnProperty.call(message, "previewComplete")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        var error = $root.syncguard.v1.PreviewComplete.verify(message.previewComplete, _depth + 1);
+                        if (error)
+                            return "previewComplete." + error;
+                    }
+                }
+                if (message.previewFailed != null && $Object.hasOwnProperty.call(message, "previewFailed")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        var error = $root.syncguard.v1.PreviewFailed.verify(message.previewFailed, _depth + 1);
+                        if (error)
+                            return "previewFailed." + error;
+                    }
+                }
                 return null;
             };
 
@@ -660,6 +805,31 @@ $root.syncguard = (function() {
                     if (!$util.isObject(object.error))
                         throw $TypeError(".syncguard.v1.Envelope.error: object expected");
                     message.error = $root.syncguard.v1.Error.fromObject(object.error, _depth + 1);
+                }
+                if (object.startPreview != null) {
+                    if (!$util.isObject(object.startPreview))
+                        throw $TypeError(".syncguard.v1.Envelope.startPreview: object expected");
+                    message.startPreview = $root.syncguard.v1.StartPreview.fromObject(object.startPreview, _depth + 1);
+                }
+                if (object.previewBatch != null) {
+                    if (!$util.isObject(object.previewBatch))
+                        throw $TypeError(".syncguard.v1.Envelope.previewBatch: object expected");
+                    message.previewBatch = $root.syncguard.v1.PreviewBatch.fromObject(object.previewBatch, _depth + 1);
+                }
+                if (object.previewAck != null) {
+                    if (!$util.isObject(object.previewAck))
+                        throw $TypeError(".syncguard.v1.Envelope.previewAck: object expected");
+                    message.previewAck = $root.syncguard.v1.PreviewAck.fromObject(object.previewAck, _depth + 1);
+                }
+                if (object.previewComplete != null) {
+                    if (!$util.isObject(object.previewComplete))
+                        throw $TypeError(".syncguard.v1.Envelope.previewComplete: object expected");
+                    message.previewComplete = $root.syncguard.v1.PreviewComplete.fromObject(object.previewComplete, _depth + 1);
+                }
+                if (object.previewFailed != null) {
+                    if (!$util.isObject(object.previewFailed))
+                        throw $TypeError(".syncguard.v1.Envelope.previewFailed: object expected");
+                    message.previewFailed = $root.syncguard.v1.PreviewFailed.fromObject(object.previewFailed, _depth + 1);
                 }
                 return message;
             };
@@ -753,6 +923,31 @@ $root.syncguard = (function() {
                     if (options.oneofs)
                         object.body = "error";
                 }
+                if (message.startPreview != null && $Object.hasOwnProperty.call(message, "startPreview")) {
+                    object.startPreview = $root.syncguard.v1.StartPreview.toObject(message.startPreview, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "startPreview";
+                }
+                if (message.previewBatch != null && $Object.hasOwnProperty.call(message, "previewBatch")) {
+                    object.previewBatch = $root.syncguard.v1.PreviewBatch.toObject(message.previewBatch, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "previewBatch";
+                }
+                if (message.previewAck != null && $Object.hasOwnProperty.call(message, "previewAck")) {
+                    object.previewAck = $root.syncguard.v1.PreviewAck.toObject(message.previewAck, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "previewAck";
+                }
+                if (message.previewComplete != null && $Object.hasOwnProperty.call(message, "previewComplete")) {
+                    object.previewComplete = $root.syncguard.v1.PreviewComplete.toObject(message.previewComplete, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "previewComplete";
+                }
+                if (message.previewFailed != null && $Object.hasOwnProperty.call(message, "previewFailed")) {
+                    object.previewFailed = $root.syncguard.v1.PreviewFailed.toObject(message.previewFailed, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "previewFailed";
+                }
                 return object;
             };
 
@@ -780,6 +975,7 @@ $root.syncguard = (function() {
              * @property {Array.<number>|null} [protocolVersions] AgentHello protocolVersions
              * @property {string|null} [hostname] AgentHello hostname
              * @property {Array.<syncguard.v1.CacheCursor.$Properties>|null} [cursors] AgentHello cursors
+             * @property {Array.<string>|null} [features] AgentHello features
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -807,6 +1003,7 @@ $root.syncguard = (function() {
             var AgentHello = function (properties) {
                 this.protocolVersions = [];
                 this.cursors = [];
+                this.features = [];
                 if (properties)
                     for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -854,6 +1051,14 @@ $root.syncguard = (function() {
             AgentHello.prototype.cursors = $util.emptyArray;
 
             /**
+             * AgentHello features.
+             * @member {Array.<string>} features
+             * @memberof syncguard.v1.AgentHello
+             * @instance
+             */
+            AgentHello.prototype.features = $util.emptyArray;
+
+            /**
              * Encodes the specified AgentHello message. Does not implicitly {@link syncguard.v1.AgentHello.verify|verify} messages.
              * @function encode
              * @memberof syncguard.v1.AgentHello
@@ -880,6 +1085,9 @@ $root.syncguard = (function() {
                 if (message.cursors != null && message.cursors.length)
                     for (var i = 0; i < message.cursors.length; ++i)
                         $root.syncguard.v1.CacheCursor.encode(message.cursors[i], writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.features != null && message.features.length)
+                    for (var i = 0; i < message.features.length; ++i)
+                        writer.uint32(/* id 6, wireType 2 =*/50).string(message.features[i]);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (var i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -986,6 +1194,14 @@ $root.syncguard = (function() {
                             message.cursors.push($root.syncguard.v1.CacheCursor.decode(reader, reader.size(), $undefined, _depth + 1));
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.features && message.features.length))
+                                message.features = [];
+                            message.features.push(reader.stringVerify());
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1059,6 +1275,13 @@ $root.syncguard = (function() {
                             return "cursors." + error;
                     }
                 }
+                if (message.features != null && $Object.hasOwnProperty.call(message, "features")) {
+                    if (!$Array.isArray(message.features))
+                        return "features: array expected";
+                    for (var i = 0; i < message.features.length; ++i)
+                        if (!$util.isString(message.features[i]))
+                            return "features: string[] expected";
+                }
                 return null;
             };
 
@@ -1106,6 +1329,13 @@ $root.syncguard = (function() {
                         message.cursors[i] = $root.syncguard.v1.CacheCursor.fromObject(object.cursors[i], _depth + 1);
                     }
                 }
+                if (object.features) {
+                    if (!$Array.isArray(object.features))
+                        throw $TypeError(".syncguard.v1.AgentHello.features: array expected");
+                    message.features = $Array(object.features.length);
+                    for (var i = 0; i < object.features.length; ++i)
+                        message.features[i] = $String(object.features[i]);
+                }
                 return message;
             };
 
@@ -1129,6 +1359,7 @@ $root.syncguard = (function() {
                 if (options.arrays || options.defaults) {
                     object.protocolVersions = [];
                     object.cursors = [];
+                    object.features = [];
                 }
                 if (options.defaults) {
                     object.agentId = "";
@@ -1150,6 +1381,11 @@ $root.syncguard = (function() {
                     object.cursors = $Array(message.cursors.length);
                     for (var j = 0; j < message.cursors.length; ++j)
                         object.cursors[j] = $root.syncguard.v1.CacheCursor.toObject(message.cursors[j], options, _depth + 1);
+                }
+                if (message.features && message.features.length) {
+                    object.features = $Array(message.features.length);
+                    for (var j = 0; j < message.features.length; ++j)
+                        object.features[j] = message.features[j];
                 }
                 return object;
             };
@@ -7831,6 +8067,2229 @@ $root.syncguard = (function() {
             };
 
             return Error;
+        })();
+
+        v1.StartPreview = (function() {
+
+            /**
+             * Properties of a StartPreview.
+             * @typedef {Object} syncguard.v1.StartPreview.$Properties
+             * @property {string|null} [configurationId] StartPreview configurationId
+             * @property {string|null} [previewId] StartPreview previewId
+             * @property {syncguard.v1.Scope.$Properties|null} [scope] StartPreview scope
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a StartPreview.
+             * @memberof syncguard.v1
+             * @interface IStartPreview
+             * @augments syncguard.v1.StartPreview.$Properties
+             * @deprecated Use syncguard.v1.StartPreview.$Properties instead.
+             */
+
+            /**
+             * Shape of a StartPreview.
+             * @typedef {syncguard.v1.StartPreview.$Properties} syncguard.v1.StartPreview.$Shape
+             */
+
+            /**
+             * Constructs a new StartPreview.
+             * @memberof syncguard.v1
+             * @classdesc Represents a StartPreview.
+             * @constructor
+             * @param {syncguard.v1.StartPreview.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var StartPreview = function (properties) {
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * StartPreview configurationId.
+             * @member {string} configurationId
+             * @memberof syncguard.v1.StartPreview
+             * @instance
+             */
+            StartPreview.prototype.configurationId = "";
+
+            /**
+             * StartPreview previewId.
+             * @member {string} previewId
+             * @memberof syncguard.v1.StartPreview
+             * @instance
+             */
+            StartPreview.prototype.previewId = "";
+
+            /**
+             * StartPreview scope.
+             * @member {syncguard.v1.Scope.$Properties|null|undefined} scope
+             * @memberof syncguard.v1.StartPreview
+             * @instance
+             */
+            StartPreview.prototype.scope = null;
+
+            /**
+             * Encodes the specified StartPreview message. Does not implicitly {@link syncguard.v1.StartPreview.verify|verify} messages.
+             * @function encode
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {syncguard.v1.StartPreview.$Properties} message StartPreview message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            StartPreview.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId") && message.configurationId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.configurationId);
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId") && message.previewId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.previewId);
+                if (message.scope != null && $Object.hasOwnProperty.call(message, "scope"))
+                    $root.syncguard.v1.Scope.encode(message.scope, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified StartPreview message, length delimited. Does not implicitly {@link syncguard.v1.StartPreview.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {syncguard.v1.StartPreview.$Properties} message StartPreview message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            StartPreview.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a StartPreview message from the specified reader or buffer.
+             * @function decode
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {syncguard.v1.StartPreview & syncguard.v1.StartPreview.$Shape} StartPreview
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            StartPreview.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.syncguard.v1.StartPreview();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configurationId = value;
+                            else
+                                delete message.configurationId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.previewId = value;
+                            else
+                                delete message.previewId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            message.scope = $root.syncguard.v1.Scope.decode(reader, reader.size(), $undefined, _depth + 1, message.scope);
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a StartPreview message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {syncguard.v1.StartPreview & syncguard.v1.StartPreview.$Shape} StartPreview
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            StartPreview.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a StartPreview message.
+             * @function verify
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            StartPreview.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    if (!$util.isString(message.configurationId))
+                        return "configurationId: string expected";
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    if (!$util.isString(message.previewId))
+                        return "previewId: string expected";
+                if (message.scope != null && $Object.hasOwnProperty.call(message, "scope")) {
+                    var error = $root.syncguard.v1.Scope.verify(message.scope, _depth + 1);
+                    if (error)
+                        return "scope." + error;
+                }
+                return null;
+            };
+
+            /**
+             * Creates a StartPreview message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {syncguard.v1.StartPreview} StartPreview
+             */
+            StartPreview.fromObject = function (object, _depth) {
+                if (object instanceof $root.syncguard.v1.StartPreview)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".syncguard.v1.StartPreview: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.syncguard.v1.StartPreview();
+                if (object.configurationId != null)
+                    if (typeof object.configurationId !== "string" || object.configurationId.length)
+                        message.configurationId = $String(object.configurationId);
+                if (object.previewId != null)
+                    if (typeof object.previewId !== "string" || object.previewId.length)
+                        message.previewId = $String(object.previewId);
+                if (object.scope != null) {
+                    if (!$util.isObject(object.scope))
+                        throw $TypeError(".syncguard.v1.StartPreview.scope: object expected");
+                    message.scope = $root.syncguard.v1.Scope.fromObject(object.scope, _depth + 1);
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a StartPreview message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof syncguard.v1.StartPreview
+             * @static
+             * @param {syncguard.v1.StartPreview} message StartPreview
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            StartPreview.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.defaults) {
+                    object.configurationId = "";
+                    object.previewId = "";
+                    object.scope = null;
+                }
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    object.configurationId = message.configurationId;
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    object.previewId = message.previewId;
+                if (message.scope != null && $Object.hasOwnProperty.call(message, "scope"))
+                    object.scope = $root.syncguard.v1.Scope.toObject(message.scope, options, _depth + 1);
+                return object;
+            };
+
+            /**
+             * Converts this StartPreview to JSON.
+             * @function toJSON
+             * @memberof syncguard.v1.StartPreview
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            StartPreview.prototype.toJSON = function() {
+                return StartPreview.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return StartPreview;
+        })();
+
+        v1.PreviewObject = (function() {
+
+            /**
+             * Properties of a PreviewObject.
+             * @typedef {Object} syncguard.v1.PreviewObject.$Properties
+             * @property {string|null} [objectId] PreviewObject objectId
+             * @property {syncguard.v1.ObjectType|null} [objectType] PreviewObject objectType
+             * @property {string|null} [dn] PreviewObject dn
+             * @property {Uint8Array|null} [contentHash] PreviewObject contentHash
+             * @property {boolean|null} [disabled] PreviewObject disabled
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PreviewObject.
+             * @memberof syncguard.v1
+             * @interface IPreviewObject
+             * @augments syncguard.v1.PreviewObject.$Properties
+             * @deprecated Use syncguard.v1.PreviewObject.$Properties instead.
+             */
+
+            /**
+             * Shape of a PreviewObject.
+             * @typedef {syncguard.v1.PreviewObject.$Properties} syncguard.v1.PreviewObject.$Shape
+             */
+
+            /**
+             * Constructs a new PreviewObject.
+             * @memberof syncguard.v1
+             * @classdesc Represents a PreviewObject.
+             * @constructor
+             * @param {syncguard.v1.PreviewObject.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PreviewObject = function (properties) {
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PreviewObject objectId.
+             * @member {string} objectId
+             * @memberof syncguard.v1.PreviewObject
+             * @instance
+             */
+            PreviewObject.prototype.objectId = "";
+
+            /**
+             * PreviewObject objectType.
+             * @member {syncguard.v1.ObjectType} objectType
+             * @memberof syncguard.v1.PreviewObject
+             * @instance
+             */
+            PreviewObject.prototype.objectType = 0;
+
+            /**
+             * PreviewObject dn.
+             * @member {string} dn
+             * @memberof syncguard.v1.PreviewObject
+             * @instance
+             */
+            PreviewObject.prototype.dn = "";
+
+            /**
+             * PreviewObject contentHash.
+             * @member {Uint8Array} contentHash
+             * @memberof syncguard.v1.PreviewObject
+             * @instance
+             */
+            PreviewObject.prototype.contentHash = $util.newBuffer([]);
+
+            /**
+             * PreviewObject disabled.
+             * @member {boolean} disabled
+             * @memberof syncguard.v1.PreviewObject
+             * @instance
+             */
+            PreviewObject.prototype.disabled = false;
+
+            /**
+             * Encodes the specified PreviewObject message. Does not implicitly {@link syncguard.v1.PreviewObject.verify|verify} messages.
+             * @function encode
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {syncguard.v1.PreviewObject.$Properties} message PreviewObject message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewObject.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.objectId != null && $Object.hasOwnProperty.call(message, "objectId") && message.objectId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.objectId);
+                if (message.objectType != null && $Object.hasOwnProperty.call(message, "objectType") && message.objectType !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).int32(message.objectType);
+                if (message.dn != null && $Object.hasOwnProperty.call(message, "dn") && message.dn !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.dn);
+                if (message.contentHash != null && $Object.hasOwnProperty.call(message, "contentHash") && message.contentHash.length)
+                    writer.uint32(/* id 4, wireType 2 =*/34).bytes(message.contentHash);
+                if (message.disabled != null && $Object.hasOwnProperty.call(message, "disabled") && message.disabled !== false)
+                    writer.uint32(/* id 5, wireType 0 =*/40).bool(message.disabled);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PreviewObject message, length delimited. Does not implicitly {@link syncguard.v1.PreviewObject.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {syncguard.v1.PreviewObject.$Properties} message PreviewObject message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewObject.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PreviewObject message from the specified reader or buffer.
+             * @function decode
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewObject & syncguard.v1.PreviewObject.$Shape} PreviewObject
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewObject.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.syncguard.v1.PreviewObject();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.objectId = value;
+                            else
+                                delete message.objectId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.objectType = value;
+                            else
+                                delete message.objectType;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.dn = value;
+                            else
+                                delete message.dn;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.contentHash = value;
+                            else
+                                delete message.contentHash;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.disabled = value;
+                            else
+                                delete message.disabled;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PreviewObject message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewObject & syncguard.v1.PreviewObject.$Shape} PreviewObject
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewObject.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PreviewObject message.
+             * @function verify
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PreviewObject.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.objectId != null && $Object.hasOwnProperty.call(message, "objectId"))
+                    if (!$util.isString(message.objectId))
+                        return "objectId: string expected";
+                if (message.objectType != null && $Object.hasOwnProperty.call(message, "objectType"))
+                    if (typeof message.objectType !== "number" || (message.objectType | 0) !== message.objectType)
+                        return "objectType: enum value expected";
+                if (message.dn != null && $Object.hasOwnProperty.call(message, "dn"))
+                    if (!$util.isString(message.dn))
+                        return "dn: string expected";
+                if (message.contentHash != null && $Object.hasOwnProperty.call(message, "contentHash"))
+                    if (!(message.contentHash && typeof message.contentHash.length === "number" || $util.isString(message.contentHash)))
+                        return "contentHash: buffer expected";
+                if (message.disabled != null && $Object.hasOwnProperty.call(message, "disabled"))
+                    if (typeof message.disabled !== "boolean")
+                        return "disabled: boolean expected";
+                return null;
+            };
+
+            /**
+             * Creates a PreviewObject message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {syncguard.v1.PreviewObject} PreviewObject
+             */
+            PreviewObject.fromObject = function (object, _depth) {
+                if (object instanceof $root.syncguard.v1.PreviewObject)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".syncguard.v1.PreviewObject: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.syncguard.v1.PreviewObject();
+                if (object.objectId != null)
+                    if (typeof object.objectId !== "string" || object.objectId.length)
+                        message.objectId = $String(object.objectId);
+                if (object.objectType !== 0 && (typeof object.objectType !== "string" || $root.syncguard.v1.ObjectType[object.objectType] !== 0))
+                    switch (object.objectType) {
+                    case "OBJECT_TYPE_UNSPECIFIED":
+                    case 0:
+                        message.objectType = 0;
+                        break;
+                    case "OBJECT_TYPE_USER":
+                    case 1:
+                        message.objectType = 1;
+                        break;
+                    case "OBJECT_TYPE_GROUP":
+                    case 2:
+                        message.objectType = 2;
+                        break;
+                    default:
+                        if (typeof object.objectType === "number" && (object.objectType | 0) === object.objectType)
+                            message.objectType = object.objectType;
+                    }
+                if (object.dn != null)
+                    if (typeof object.dn !== "string" || object.dn.length)
+                        message.dn = $String(object.dn);
+                if (object.contentHash != null)
+                    if (object.contentHash.length)
+                        if (typeof object.contentHash === "string")
+                            $util.base64.decode(object.contentHash, message.contentHash = $util.newBuffer($util.base64.length(object.contentHash)), 0);
+                        else if (object.contentHash.length >= 0)
+                            message.contentHash = object.contentHash;
+                if (object.disabled != null)
+                    if (object.disabled)
+                        message.disabled = $Boolean(object.disabled);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PreviewObject message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof syncguard.v1.PreviewObject
+             * @static
+             * @param {syncguard.v1.PreviewObject} message PreviewObject
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PreviewObject.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.defaults) {
+                    object.objectId = "";
+                    object.objectType = options.enums === $String ? "OBJECT_TYPE_UNSPECIFIED" : 0;
+                    object.dn = "";
+                    if (options.bytes === $String)
+                        object.contentHash = "";
+                    else {
+                        object.contentHash = [];
+                        if (options.bytes !== $Array)
+                            object.contentHash = $util.newBuffer(object.contentHash);
+                    }
+                    object.disabled = false;
+                }
+                if (message.objectId != null && $Object.hasOwnProperty.call(message, "objectId"))
+                    object.objectId = message.objectId;
+                if (message.objectType != null && $Object.hasOwnProperty.call(message, "objectType"))
+                    object.objectType = options.enums === $String ? $root.syncguard.v1.ObjectType[message.objectType] === $undefined ? message.objectType : $root.syncguard.v1.ObjectType[message.objectType] : message.objectType;
+                if (message.dn != null && $Object.hasOwnProperty.call(message, "dn"))
+                    object.dn = message.dn;
+                if (message.contentHash != null && $Object.hasOwnProperty.call(message, "contentHash"))
+                    object.contentHash = options.bytes === $String ? $util.base64.encode(message.contentHash, 0, message.contentHash.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.contentHash) : message.contentHash;
+                if (message.disabled != null && $Object.hasOwnProperty.call(message, "disabled"))
+                    object.disabled = message.disabled;
+                return object;
+            };
+
+            /**
+             * Converts this PreviewObject to JSON.
+             * @function toJSON
+             * @memberof syncguard.v1.PreviewObject
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PreviewObject.prototype.toJSON = function() {
+                return PreviewObject.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return PreviewObject;
+        })();
+
+        v1.PreviewBatch = (function() {
+
+            /**
+             * Properties of a PreviewBatch.
+             * @typedef {Object} syncguard.v1.PreviewBatch.$Properties
+             * @property {string|null} [configurationId] PreviewBatch configurationId
+             * @property {string|null} [previewId] PreviewBatch previewId
+             * @property {number|Long|null} [sequence] PreviewBatch sequence
+             * @property {Array.<syncguard.v1.PreviewObject.$Properties>|null} [objects] PreviewBatch objects
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PreviewBatch.
+             * @memberof syncguard.v1
+             * @interface IPreviewBatch
+             * @augments syncguard.v1.PreviewBatch.$Properties
+             * @deprecated Use syncguard.v1.PreviewBatch.$Properties instead.
+             */
+
+            /**
+             * Shape of a PreviewBatch.
+             * @typedef {syncguard.v1.PreviewBatch.$Properties} syncguard.v1.PreviewBatch.$Shape
+             */
+
+            /**
+             * Constructs a new PreviewBatch.
+             * @memberof syncguard.v1
+             * @classdesc Represents a PreviewBatch.
+             * @constructor
+             * @param {syncguard.v1.PreviewBatch.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PreviewBatch = function (properties) {
+                this.objects = [];
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PreviewBatch configurationId.
+             * @member {string} configurationId
+             * @memberof syncguard.v1.PreviewBatch
+             * @instance
+             */
+            PreviewBatch.prototype.configurationId = "";
+
+            /**
+             * PreviewBatch previewId.
+             * @member {string} previewId
+             * @memberof syncguard.v1.PreviewBatch
+             * @instance
+             */
+            PreviewBatch.prototype.previewId = "";
+
+            /**
+             * PreviewBatch sequence.
+             * @member {number|Long} sequence
+             * @memberof syncguard.v1.PreviewBatch
+             * @instance
+             */
+            PreviewBatch.prototype.sequence = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * PreviewBatch objects.
+             * @member {Array.<syncguard.v1.PreviewObject.$Properties>} objects
+             * @memberof syncguard.v1.PreviewBatch
+             * @instance
+             */
+            PreviewBatch.prototype.objects = $util.emptyArray;
+
+            /**
+             * Encodes the specified PreviewBatch message. Does not implicitly {@link syncguard.v1.PreviewBatch.verify|verify} messages.
+             * @function encode
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {syncguard.v1.PreviewBatch.$Properties} message PreviewBatch message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewBatch.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId") && message.configurationId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.configurationId);
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId") && message.previewId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.previewId);
+                if (message.sequence != null && $Object.hasOwnProperty.call(message, "sequence") && (typeof message.sequence === "object" ? message.sequence.low || message.sequence.high : message.sequence !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.sequence);
+                if (message.objects != null && message.objects.length)
+                    for (var i = 0; i < message.objects.length; ++i)
+                        $root.syncguard.v1.PreviewObject.encode(message.objects[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PreviewBatch message, length delimited. Does not implicitly {@link syncguard.v1.PreviewBatch.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {syncguard.v1.PreviewBatch.$Properties} message PreviewBatch message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewBatch.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PreviewBatch message from the specified reader or buffer.
+             * @function decode
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewBatch & syncguard.v1.PreviewBatch.$Shape} PreviewBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewBatch.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.syncguard.v1.PreviewBatch();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configurationId = value;
+                            else
+                                delete message.configurationId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.previewId = value;
+                            else
+                                delete message.previewId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.sequence = value;
+                            else
+                                delete message.sequence;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.objects && message.objects.length))
+                                message.objects = [];
+                            message.objects.push($root.syncguard.v1.PreviewObject.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PreviewBatch message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewBatch & syncguard.v1.PreviewBatch.$Shape} PreviewBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewBatch.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PreviewBatch message.
+             * @function verify
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PreviewBatch.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    if (!$util.isString(message.configurationId))
+                        return "configurationId: string expected";
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    if (!$util.isString(message.previewId))
+                        return "previewId: string expected";
+                if (message.sequence != null && $Object.hasOwnProperty.call(message, "sequence"))
+                    if (!$util.isInteger(message.sequence) && !(message.sequence && $util.isInteger(message.sequence.low) && $util.isInteger(message.sequence.high)))
+                        return "sequence: integer|Long expected";
+                if (message.objects != null && $Object.hasOwnProperty.call(message, "objects")) {
+                    if (!$Array.isArray(message.objects))
+                        return "objects: array expected";
+                    for (var i = 0; i < message.objects.length; ++i) {
+                        var error = $root.syncguard.v1.PreviewObject.verify(message.objects[i], _depth + 1);
+                        if (error)
+                            return "objects." + error;
+                    }
+                }
+                return null;
+            };
+
+            /**
+             * Creates a PreviewBatch message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {syncguard.v1.PreviewBatch} PreviewBatch
+             */
+            PreviewBatch.fromObject = function (object, _depth) {
+                if (object instanceof $root.syncguard.v1.PreviewBatch)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".syncguard.v1.PreviewBatch: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.syncguard.v1.PreviewBatch();
+                if (object.configurationId != null)
+                    if (typeof object.configurationId !== "string" || object.configurationId.length)
+                        message.configurationId = $String(object.configurationId);
+                if (object.previewId != null)
+                    if (typeof object.previewId !== "string" || object.previewId.length)
+                        message.previewId = $String(object.previewId);
+                if (object.sequence != null)
+                    if (typeof object.sequence === "object" ? object.sequence.low || object.sequence.high : $Number(object.sequence) !== 0)
+                        if ($util.Long)
+                            message.sequence = $util.Long.fromValue(object.sequence, true);
+                        else if (typeof object.sequence === "string")
+                            message.sequence = $parseInt(object.sequence, 10);
+                        else if (typeof object.sequence === "number")
+                            message.sequence = object.sequence;
+                        else if (typeof object.sequence === "object")
+                            message.sequence = new $util.LongBits(object.sequence.low >>> 0, object.sequence.high >>> 0).toNumber(true);
+                if (object.objects) {
+                    if (!$Array.isArray(object.objects))
+                        throw $TypeError(".syncguard.v1.PreviewBatch.objects: array expected");
+                    message.objects = $Array(object.objects.length);
+                    for (var i = 0; i < object.objects.length; ++i) {
+                        if (!$util.isObject(object.objects[i]))
+                            throw $TypeError(".syncguard.v1.PreviewBatch.objects: object expected");
+                        message.objects[i] = $root.syncguard.v1.PreviewObject.fromObject(object.objects[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PreviewBatch message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof syncguard.v1.PreviewBatch
+             * @static
+             * @param {syncguard.v1.PreviewBatch} message PreviewBatch
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PreviewBatch.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.arrays || options.defaults)
+                    object.objects = [];
+                if (options.defaults) {
+                    object.configurationId = "";
+                    object.previewId = "";
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.sequence = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.sequence = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    object.configurationId = message.configurationId;
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    object.previewId = message.previewId;
+                if (message.sequence != null && $Object.hasOwnProperty.call(message, "sequence"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.sequence = typeof message.sequence === "number" ? $BigInt(message.sequence) : $util.Long.fromBits(message.sequence.low >>> 0, message.sequence.high >>> 0, true).toBigInt();
+                    else if (typeof message.sequence === "number")
+                        object.sequence = options.longs === $String ? $String(message.sequence) : message.sequence;
+                    else
+                        object.sequence = options.longs === $String ? $util.Long.prototype.toString.call(message.sequence) : options.longs === $Number ? new $util.LongBits(message.sequence.low >>> 0, message.sequence.high >>> 0).toNumber(true) : message.sequence;
+                if (message.objects && message.objects.length) {
+                    object.objects = $Array(message.objects.length);
+                    for (var j = 0; j < message.objects.length; ++j)
+                        object.objects[j] = $root.syncguard.v1.PreviewObject.toObject(message.objects[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this PreviewBatch to JSON.
+             * @function toJSON
+             * @memberof syncguard.v1.PreviewBatch
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PreviewBatch.prototype.toJSON = function() {
+                return PreviewBatch.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return PreviewBatch;
+        })();
+
+        v1.PreviewAck = (function() {
+
+            /**
+             * Properties of a PreviewAck.
+             * @typedef {Object} syncguard.v1.PreviewAck.$Properties
+             * @property {string|null} [configurationId] PreviewAck configurationId
+             * @property {string|null} [previewId] PreviewAck previewId
+             * @property {number|Long|null} [ackedThroughSequence] PreviewAck ackedThroughSequence
+             * @property {boolean|null} [stop] PreviewAck stop
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PreviewAck.
+             * @memberof syncguard.v1
+             * @interface IPreviewAck
+             * @augments syncguard.v1.PreviewAck.$Properties
+             * @deprecated Use syncguard.v1.PreviewAck.$Properties instead.
+             */
+
+            /**
+             * Shape of a PreviewAck.
+             * @typedef {syncguard.v1.PreviewAck.$Properties} syncguard.v1.PreviewAck.$Shape
+             */
+
+            /**
+             * Constructs a new PreviewAck.
+             * @memberof syncguard.v1
+             * @classdesc Represents a PreviewAck.
+             * @constructor
+             * @param {syncguard.v1.PreviewAck.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PreviewAck = function (properties) {
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PreviewAck configurationId.
+             * @member {string} configurationId
+             * @memberof syncguard.v1.PreviewAck
+             * @instance
+             */
+            PreviewAck.prototype.configurationId = "";
+
+            /**
+             * PreviewAck previewId.
+             * @member {string} previewId
+             * @memberof syncguard.v1.PreviewAck
+             * @instance
+             */
+            PreviewAck.prototype.previewId = "";
+
+            /**
+             * PreviewAck ackedThroughSequence.
+             * @member {number|Long} ackedThroughSequence
+             * @memberof syncguard.v1.PreviewAck
+             * @instance
+             */
+            PreviewAck.prototype.ackedThroughSequence = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * PreviewAck stop.
+             * @member {boolean} stop
+             * @memberof syncguard.v1.PreviewAck
+             * @instance
+             */
+            PreviewAck.prototype.stop = false;
+
+            /**
+             * Encodes the specified PreviewAck message. Does not implicitly {@link syncguard.v1.PreviewAck.verify|verify} messages.
+             * @function encode
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {syncguard.v1.PreviewAck.$Properties} message PreviewAck message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewAck.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId") && message.configurationId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.configurationId);
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId") && message.previewId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.previewId);
+                if (message.ackedThroughSequence != null && $Object.hasOwnProperty.call(message, "ackedThroughSequence") && (typeof message.ackedThroughSequence === "object" ? message.ackedThroughSequence.low || message.ackedThroughSequence.high : message.ackedThroughSequence !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.ackedThroughSequence);
+                if (message.stop != null && $Object.hasOwnProperty.call(message, "stop") && message.stop !== false)
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.stop);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PreviewAck message, length delimited. Does not implicitly {@link syncguard.v1.PreviewAck.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {syncguard.v1.PreviewAck.$Properties} message PreviewAck message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewAck.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PreviewAck message from the specified reader or buffer.
+             * @function decode
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewAck & syncguard.v1.PreviewAck.$Shape} PreviewAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewAck.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.syncguard.v1.PreviewAck();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configurationId = value;
+                            else
+                                delete message.configurationId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.previewId = value;
+                            else
+                                delete message.previewId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ackedThroughSequence = value;
+                            else
+                                delete message.ackedThroughSequence;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.stop = value;
+                            else
+                                delete message.stop;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PreviewAck message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewAck & syncguard.v1.PreviewAck.$Shape} PreviewAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewAck.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PreviewAck message.
+             * @function verify
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PreviewAck.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    if (!$util.isString(message.configurationId))
+                        return "configurationId: string expected";
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    if (!$util.isString(message.previewId))
+                        return "previewId: string expected";
+                if (message.ackedThroughSequence != null && $Object.hasOwnProperty.call(message, "ackedThroughSequence"))
+                    if (!$util.isInteger(message.ackedThroughSequence) && !(message.ackedThroughSequence && $util.isInteger(message.ackedThroughSequence.low) && $util.isInteger(message.ackedThroughSequence.high)))
+                        return "ackedThroughSequence: integer|Long expected";
+                if (message.stop != null && $Object.hasOwnProperty.call(message, "stop"))
+                    if (typeof message.stop !== "boolean")
+                        return "stop: boolean expected";
+                return null;
+            };
+
+            /**
+             * Creates a PreviewAck message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {syncguard.v1.PreviewAck} PreviewAck
+             */
+            PreviewAck.fromObject = function (object, _depth) {
+                if (object instanceof $root.syncguard.v1.PreviewAck)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".syncguard.v1.PreviewAck: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.syncguard.v1.PreviewAck();
+                if (object.configurationId != null)
+                    if (typeof object.configurationId !== "string" || object.configurationId.length)
+                        message.configurationId = $String(object.configurationId);
+                if (object.previewId != null)
+                    if (typeof object.previewId !== "string" || object.previewId.length)
+                        message.previewId = $String(object.previewId);
+                if (object.ackedThroughSequence != null)
+                    if (typeof object.ackedThroughSequence === "object" ? object.ackedThroughSequence.low || object.ackedThroughSequence.high : $Number(object.ackedThroughSequence) !== 0)
+                        if ($util.Long)
+                            message.ackedThroughSequence = $util.Long.fromValue(object.ackedThroughSequence, true);
+                        else if (typeof object.ackedThroughSequence === "string")
+                            message.ackedThroughSequence = $parseInt(object.ackedThroughSequence, 10);
+                        else if (typeof object.ackedThroughSequence === "number")
+                            message.ackedThroughSequence = object.ackedThroughSequence;
+                        else if (typeof object.ackedThroughSequence === "object")
+                            message.ackedThroughSequence = new $util.LongBits(object.ackedThroughSequence.low >>> 0, object.ackedThroughSequence.high >>> 0).toNumber(true);
+                if (object.stop != null)
+                    if (object.stop)
+                        message.stop = $Boolean(object.stop);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PreviewAck message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof syncguard.v1.PreviewAck
+             * @static
+             * @param {syncguard.v1.PreviewAck} message PreviewAck
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PreviewAck.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.defaults) {
+                    object.configurationId = "";
+                    object.previewId = "";
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.ackedThroughSequence = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ackedThroughSequence = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.stop = false;
+                }
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    object.configurationId = message.configurationId;
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    object.previewId = message.previewId;
+                if (message.ackedThroughSequence != null && $Object.hasOwnProperty.call(message, "ackedThroughSequence"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ackedThroughSequence = typeof message.ackedThroughSequence === "number" ? $BigInt(message.ackedThroughSequence) : $util.Long.fromBits(message.ackedThroughSequence.low >>> 0, message.ackedThroughSequence.high >>> 0, true).toBigInt();
+                    else if (typeof message.ackedThroughSequence === "number")
+                        object.ackedThroughSequence = options.longs === $String ? $String(message.ackedThroughSequence) : message.ackedThroughSequence;
+                    else
+                        object.ackedThroughSequence = options.longs === $String ? $util.Long.prototype.toString.call(message.ackedThroughSequence) : options.longs === $Number ? new $util.LongBits(message.ackedThroughSequence.low >>> 0, message.ackedThroughSequence.high >>> 0).toNumber(true) : message.ackedThroughSequence;
+                if (message.stop != null && $Object.hasOwnProperty.call(message, "stop"))
+                    object.stop = message.stop;
+                return object;
+            };
+
+            /**
+             * Converts this PreviewAck to JSON.
+             * @function toJSON
+             * @memberof syncguard.v1.PreviewAck
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PreviewAck.prototype.toJSON = function() {
+                return PreviewAck.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return PreviewAck;
+        })();
+
+        v1.PreviewComplete = (function() {
+
+            /**
+             * Properties of a PreviewComplete.
+             * @typedef {Object} syncguard.v1.PreviewComplete.$Properties
+             * @property {string|null} [configurationId] PreviewComplete configurationId
+             * @property {string|null} [previewId] PreviewComplete previewId
+             * @property {number|Long|null} [lastSequence] PreviewComplete lastSequence
+             * @property {number|Long|null} [objects] PreviewComplete objects
+             * @property {syncguard.v1.SourceStats.$Properties|null} [source] PreviewComplete source
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PreviewComplete.
+             * @memberof syncguard.v1
+             * @interface IPreviewComplete
+             * @augments syncguard.v1.PreviewComplete.$Properties
+             * @deprecated Use syncguard.v1.PreviewComplete.$Properties instead.
+             */
+
+            /**
+             * Shape of a PreviewComplete.
+             * @typedef {syncguard.v1.PreviewComplete.$Properties} syncguard.v1.PreviewComplete.$Shape
+             */
+
+            /**
+             * Constructs a new PreviewComplete.
+             * @memberof syncguard.v1
+             * @classdesc Represents a PreviewComplete.
+             * @constructor
+             * @param {syncguard.v1.PreviewComplete.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PreviewComplete = function (properties) {
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PreviewComplete configurationId.
+             * @member {string} configurationId
+             * @memberof syncguard.v1.PreviewComplete
+             * @instance
+             */
+            PreviewComplete.prototype.configurationId = "";
+
+            /**
+             * PreviewComplete previewId.
+             * @member {string} previewId
+             * @memberof syncguard.v1.PreviewComplete
+             * @instance
+             */
+            PreviewComplete.prototype.previewId = "";
+
+            /**
+             * PreviewComplete lastSequence.
+             * @member {number|Long} lastSequence
+             * @memberof syncguard.v1.PreviewComplete
+             * @instance
+             */
+            PreviewComplete.prototype.lastSequence = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * PreviewComplete objects.
+             * @member {number|Long} objects
+             * @memberof syncguard.v1.PreviewComplete
+             * @instance
+             */
+            PreviewComplete.prototype.objects = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * PreviewComplete source.
+             * @member {syncguard.v1.SourceStats.$Properties|null|undefined} source
+             * @memberof syncguard.v1.PreviewComplete
+             * @instance
+             */
+            PreviewComplete.prototype.source = null;
+
+            /**
+             * Encodes the specified PreviewComplete message. Does not implicitly {@link syncguard.v1.PreviewComplete.verify|verify} messages.
+             * @function encode
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {syncguard.v1.PreviewComplete.$Properties} message PreviewComplete message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewComplete.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId") && message.configurationId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.configurationId);
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId") && message.previewId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.previewId);
+                if (message.lastSequence != null && $Object.hasOwnProperty.call(message, "lastSequence") && (typeof message.lastSequence === "object" ? message.lastSequence.low || message.lastSequence.high : message.lastSequence !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.lastSequence);
+                if (message.objects != null && $Object.hasOwnProperty.call(message, "objects") && (typeof message.objects === "object" ? message.objects.low || message.objects.high : message.objects !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.objects);
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source"))
+                    $root.syncguard.v1.SourceStats.encode(message.source, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PreviewComplete message, length delimited. Does not implicitly {@link syncguard.v1.PreviewComplete.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {syncguard.v1.PreviewComplete.$Properties} message PreviewComplete message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewComplete.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PreviewComplete message from the specified reader or buffer.
+             * @function decode
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewComplete & syncguard.v1.PreviewComplete.$Shape} PreviewComplete
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewComplete.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.syncguard.v1.PreviewComplete();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configurationId = value;
+                            else
+                                delete message.configurationId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.previewId = value;
+                            else
+                                delete message.previewId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.lastSequence = value;
+                            else
+                                delete message.lastSequence;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.objects = value;
+                            else
+                                delete message.objects;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            message.source = $root.syncguard.v1.SourceStats.decode(reader, reader.size(), $undefined, _depth + 1, message.source);
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PreviewComplete message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewComplete & syncguard.v1.PreviewComplete.$Shape} PreviewComplete
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewComplete.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PreviewComplete message.
+             * @function verify
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PreviewComplete.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    if (!$util.isString(message.configurationId))
+                        return "configurationId: string expected";
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    if (!$util.isString(message.previewId))
+                        return "previewId: string expected";
+                if (message.lastSequence != null && $Object.hasOwnProperty.call(message, "lastSequence"))
+                    if (!$util.isInteger(message.lastSequence) && !(message.lastSequence && $util.isInteger(message.lastSequence.low) && $util.isInteger(message.lastSequence.high)))
+                        return "lastSequence: integer|Long expected";
+                if (message.objects != null && $Object.hasOwnProperty.call(message, "objects"))
+                    if (!$util.isInteger(message.objects) && !(message.objects && $util.isInteger(message.objects.low) && $util.isInteger(message.objects.high)))
+                        return "objects: integer|Long expected";
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source")) {
+                    var error = $root.syncguard.v1.SourceStats.verify(message.source, _depth + 1);
+                    if (error)
+                        return "source." + error;
+                }
+                return null;
+            };
+
+            /**
+             * Creates a PreviewComplete message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {syncguard.v1.PreviewComplete} PreviewComplete
+             */
+            PreviewComplete.fromObject = function (object, _depth) {
+                if (object instanceof $root.syncguard.v1.PreviewComplete)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".syncguard.v1.PreviewComplete: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.syncguard.v1.PreviewComplete();
+                if (object.configurationId != null)
+                    if (typeof object.configurationId !== "string" || object.configurationId.length)
+                        message.configurationId = $String(object.configurationId);
+                if (object.previewId != null)
+                    if (typeof object.previewId !== "string" || object.previewId.length)
+                        message.previewId = $String(object.previewId);
+                if (object.lastSequence != null)
+                    if (typeof object.lastSequence === "object" ? object.lastSequence.low || object.lastSequence.high : $Number(object.lastSequence) !== 0)
+                        if ($util.Long)
+                            message.lastSequence = $util.Long.fromValue(object.lastSequence, true);
+                        else if (typeof object.lastSequence === "string")
+                            message.lastSequence = $parseInt(object.lastSequence, 10);
+                        else if (typeof object.lastSequence === "number")
+                            message.lastSequence = object.lastSequence;
+                        else if (typeof object.lastSequence === "object")
+                            message.lastSequence = new $util.LongBits(object.lastSequence.low >>> 0, object.lastSequence.high >>> 0).toNumber(true);
+                if (object.objects != null)
+                    if (typeof object.objects === "object" ? object.objects.low || object.objects.high : $Number(object.objects) !== 0)
+                        if ($util.Long)
+                            message.objects = $util.Long.fromValue(object.objects, true);
+                        else if (typeof object.objects === "string")
+                            message.objects = $parseInt(object.objects, 10);
+                        else if (typeof object.objects === "number")
+                            message.objects = object.objects;
+                        else if (typeof object.objects === "object")
+                            message.objects = new $util.LongBits(object.objects.low >>> 0, object.objects.high >>> 0).toNumber(true);
+                if (object.source != null) {
+                    if (!$util.isObject(object.source))
+                        throw $TypeError(".syncguard.v1.PreviewComplete.source: object expected");
+                    message.source = $root.syncguard.v1.SourceStats.fromObject(object.source, _depth + 1);
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PreviewComplete message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof syncguard.v1.PreviewComplete
+             * @static
+             * @param {syncguard.v1.PreviewComplete} message PreviewComplete
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PreviewComplete.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.defaults) {
+                    object.configurationId = "";
+                    object.previewId = "";
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.lastSequence = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.lastSequence = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        var long = new $util.Long(0, 0, true);
+                        object.objects = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.objects = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.source = null;
+                }
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    object.configurationId = message.configurationId;
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    object.previewId = message.previewId;
+                if (message.lastSequence != null && $Object.hasOwnProperty.call(message, "lastSequence"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.lastSequence = typeof message.lastSequence === "number" ? $BigInt(message.lastSequence) : $util.Long.fromBits(message.lastSequence.low >>> 0, message.lastSequence.high >>> 0, true).toBigInt();
+                    else if (typeof message.lastSequence === "number")
+                        object.lastSequence = options.longs === $String ? $String(message.lastSequence) : message.lastSequence;
+                    else
+                        object.lastSequence = options.longs === $String ? $util.Long.prototype.toString.call(message.lastSequence) : options.longs === $Number ? new $util.LongBits(message.lastSequence.low >>> 0, message.lastSequence.high >>> 0).toNumber(true) : message.lastSequence;
+                if (message.objects != null && $Object.hasOwnProperty.call(message, "objects"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.objects = typeof message.objects === "number" ? $BigInt(message.objects) : $util.Long.fromBits(message.objects.low >>> 0, message.objects.high >>> 0, true).toBigInt();
+                    else if (typeof message.objects === "number")
+                        object.objects = options.longs === $String ? $String(message.objects) : message.objects;
+                    else
+                        object.objects = options.longs === $String ? $util.Long.prototype.toString.call(message.objects) : options.longs === $Number ? new $util.LongBits(message.objects.low >>> 0, message.objects.high >>> 0).toNumber(true) : message.objects;
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source"))
+                    object.source = $root.syncguard.v1.SourceStats.toObject(message.source, options, _depth + 1);
+                return object;
+            };
+
+            /**
+             * Converts this PreviewComplete to JSON.
+             * @function toJSON
+             * @memberof syncguard.v1.PreviewComplete
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PreviewComplete.prototype.toJSON = function() {
+                return PreviewComplete.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return PreviewComplete;
+        })();
+
+        v1.PreviewFailed = (function() {
+
+            /**
+             * Properties of a PreviewFailed.
+             * @typedef {Object} syncguard.v1.PreviewFailed.$Properties
+             * @property {string|null} [configurationId] PreviewFailed configurationId
+             * @property {string|null} [previewId] PreviewFailed previewId
+             * @property {syncguard.v1.CycleErrorCode|null} [code] PreviewFailed code
+             * @property {string|null} [message] PreviewFailed message
+             * @property {number|null} [ldapResultCode] PreviewFailed ldapResultCode
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PreviewFailed.
+             * @memberof syncguard.v1
+             * @interface IPreviewFailed
+             * @augments syncguard.v1.PreviewFailed.$Properties
+             * @deprecated Use syncguard.v1.PreviewFailed.$Properties instead.
+             */
+
+            /**
+             * Shape of a PreviewFailed.
+             * @typedef {syncguard.v1.PreviewFailed.$Properties} syncguard.v1.PreviewFailed.$Shape
+             */
+
+            /**
+             * Constructs a new PreviewFailed.
+             * @memberof syncguard.v1
+             * @classdesc Represents a PreviewFailed.
+             * @constructor
+             * @param {syncguard.v1.PreviewFailed.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            var PreviewFailed = function (properties) {
+                if (properties)
+                    for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PreviewFailed configurationId.
+             * @member {string} configurationId
+             * @memberof syncguard.v1.PreviewFailed
+             * @instance
+             */
+            PreviewFailed.prototype.configurationId = "";
+
+            /**
+             * PreviewFailed previewId.
+             * @member {string} previewId
+             * @memberof syncguard.v1.PreviewFailed
+             * @instance
+             */
+            PreviewFailed.prototype.previewId = "";
+
+            /**
+             * PreviewFailed code.
+             * @member {syncguard.v1.CycleErrorCode} code
+             * @memberof syncguard.v1.PreviewFailed
+             * @instance
+             */
+            PreviewFailed.prototype.code = 0;
+
+            /**
+             * PreviewFailed message.
+             * @member {string} message
+             * @memberof syncguard.v1.PreviewFailed
+             * @instance
+             */
+            PreviewFailed.prototype.message = "";
+
+            /**
+             * PreviewFailed ldapResultCode.
+             * @member {number} ldapResultCode
+             * @memberof syncguard.v1.PreviewFailed
+             * @instance
+             */
+            PreviewFailed.prototype.ldapResultCode = 0;
+
+            /**
+             * Encodes the specified PreviewFailed message. Does not implicitly {@link syncguard.v1.PreviewFailed.verify|verify} messages.
+             * @function encode
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {syncguard.v1.PreviewFailed.$Properties} message PreviewFailed message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewFailed.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId") && message.configurationId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.configurationId);
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId") && message.previewId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.previewId);
+                if (message.code != null && $Object.hasOwnProperty.call(message, "code") && message.code !== 0)
+                    writer.uint32(/* id 3, wireType 0 =*/24).int32(message.code);
+                if (message.message != null && $Object.hasOwnProperty.call(message, "message") && message.message !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.message);
+                if (message.ldapResultCode != null && $Object.hasOwnProperty.call(message, "ldapResultCode") && message.ldapResultCode !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.ldapResultCode);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (var i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PreviewFailed message, length delimited. Does not implicitly {@link syncguard.v1.PreviewFailed.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {syncguard.v1.PreviewFailed.$Properties} message PreviewFailed message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PreviewFailed.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a PreviewFailed message from the specified reader or buffer.
+             * @function decode
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {syncguard.v1.PreviewFailed & syncguard.v1.PreviewFailed.$Shape} PreviewFailed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewFailed.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.syncguard.v1.PreviewFailed();
+                while (reader.pos < end) {
+                    var start = reader.pos;
+                    var tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    var wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configurationId = value;
+                            else
+                                delete message.configurationId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.previewId = value;
+                            else
+                                delete message.previewId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.code = value;
+                            else
+                                delete message.code;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.message = value;
+                            else
+                                delete message.message;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.ldapResultCode = value;
+                            else
+                                delete message.ldapResultCode;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a PreviewFailed message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {syncguard.v1.PreviewFailed & syncguard.v1.PreviewFailed.$Shape} PreviewFailed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PreviewFailed.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a PreviewFailed message.
+             * @function verify
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PreviewFailed.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    if (!$util.isString(message.configurationId))
+                        return "configurationId: string expected";
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    if (!$util.isString(message.previewId))
+                        return "previewId: string expected";
+                if (message.code != null && $Object.hasOwnProperty.call(message, "code"))
+                    if (typeof message.code !== "number" || (message.code | 0) !== message.code)
+                        return "code: enum value expected";
+                if (message.message != null && $Object.hasOwnProperty.call(message, "message"))
+                    if (!$util.isString(message.message))
+                        return "message: string expected";
+                if (message.ldapResultCode != null && $Object.hasOwnProperty.call(message, "ldapResultCode"))
+                    if (!$util.isInteger(message.ldapResultCode))
+                        return "ldapResultCode: integer expected";
+                return null;
+            };
+
+            /**
+             * Creates a PreviewFailed message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {syncguard.v1.PreviewFailed} PreviewFailed
+             */
+            PreviewFailed.fromObject = function (object, _depth) {
+                if (object instanceof $root.syncguard.v1.PreviewFailed)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".syncguard.v1.PreviewFailed: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var message = new $root.syncguard.v1.PreviewFailed();
+                if (object.configurationId != null)
+                    if (typeof object.configurationId !== "string" || object.configurationId.length)
+                        message.configurationId = $String(object.configurationId);
+                if (object.previewId != null)
+                    if (typeof object.previewId !== "string" || object.previewId.length)
+                        message.previewId = $String(object.previewId);
+                if (object.code !== 0 && (typeof object.code !== "string" || $root.syncguard.v1.CycleErrorCode[object.code] !== 0))
+                    switch (object.code) {
+                    case "CYCLE_ERROR_UNSPECIFIED":
+                    case 0:
+                        message.code = 0;
+                        break;
+                    case "CYCLE_ERROR_LDAP_UNAVAILABLE":
+                    case 1:
+                        message.code = 1;
+                        break;
+                    case "CYCLE_ERROR_LDAP_BIND_FAILED":
+                    case 2:
+                        message.code = 2;
+                        break;
+                    case "CYCLE_ERROR_LDAP_SIZE_LIMIT":
+                    case 3:
+                        message.code = 3;
+                        break;
+                    case "CYCLE_ERROR_LDAP_TIME_LIMIT":
+                    case 4:
+                        message.code = 4;
+                        break;
+                    case "CYCLE_ERROR_LDAP_PAGING":
+                    case 5:
+                        message.code = 5;
+                        break;
+                    case "CYCLE_ERROR_LDAP_NO_SUCH_OBJECT":
+                    case 6:
+                        message.code = 6;
+                        break;
+                    case "CYCLE_ERROR_LDAP_OTHER":
+                    case 7:
+                        message.code = 7;
+                        break;
+                    case "CYCLE_ERROR_INVALID_SCOPE":
+                    case 8:
+                        message.code = 8;
+                        break;
+                    case "CYCLE_ERROR_CACHE_MISMATCH":
+                    case 9:
+                        message.code = 9;
+                        break;
+                    case "CYCLE_ERROR_CACHE":
+                    case 10:
+                        message.code = 10;
+                        break;
+                    case "CYCLE_ERROR_SHUTDOWN":
+                    case 11:
+                        message.code = 11;
+                        break;
+                    case "CYCLE_ERROR_BUSY":
+                    case 12:
+                        message.code = 12;
+                        break;
+                    case "CYCLE_ERROR_INTERNAL":
+                    case 13:
+                        message.code = 13;
+                        break;
+                    default:
+                        if (typeof object.code === "number" && (object.code | 0) === object.code)
+                            message.code = object.code;
+                    }
+                if (object.message != null)
+                    if (typeof object.message !== "string" || object.message.length)
+                        message.message = $String(object.message);
+                if (object.ldapResultCode != null)
+                    if ($Number(object.ldapResultCode) !== 0)
+                        message.ldapResultCode = object.ldapResultCode >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PreviewFailed message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof syncguard.v1.PreviewFailed
+             * @static
+             * @param {syncguard.v1.PreviewFailed} message PreviewFailed
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PreviewFailed.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var object = {};
+                if (options.defaults) {
+                    object.configurationId = "";
+                    object.previewId = "";
+                    object.code = options.enums === $String ? "CYCLE_ERROR_UNSPECIFIED" : 0;
+                    object.message = "";
+                    object.ldapResultCode = 0;
+                }
+                if (message.configurationId != null && $Object.hasOwnProperty.call(message, "configurationId"))
+                    object.configurationId = message.configurationId;
+                if (message.previewId != null && $Object.hasOwnProperty.call(message, "previewId"))
+                    object.previewId = message.previewId;
+                if (message.code != null && $Object.hasOwnProperty.call(message, "code"))
+                    object.code = options.enums === $String ? $root.syncguard.v1.CycleErrorCode[message.code] === $undefined ? message.code : $root.syncguard.v1.CycleErrorCode[message.code] : message.code;
+                if (message.message != null && $Object.hasOwnProperty.call(message, "message"))
+                    object.message = message.message;
+                if (message.ldapResultCode != null && $Object.hasOwnProperty.call(message, "ldapResultCode"))
+                    object.ldapResultCode = message.ldapResultCode;
+                return object;
+            };
+
+            /**
+             * Converts this PreviewFailed to JSON.
+             * @function toJSON
+             * @memberof syncguard.v1.PreviewFailed
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PreviewFailed.prototype.toJSON = function() {
+                return PreviewFailed.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return PreviewFailed;
         })();
 
         return v1;
