@@ -163,6 +163,11 @@ async function untilExited<T>(proc: ManagedProcess, name: string, waiting: Promi
 export class TestSystem {
   /** Fresh for every run: the demo prints it, and nobody else can guess it. */
   readonly adminToken = `sg-${randomBytes(24).toString('base64url')}`;
+  /**
+   * SYNCGUARD_SECRET_KEY of every controller of the system (webhook and SCIM secrets are stored
+   * sealed with it, and refused without it); `controllerEnv` may set another.
+   */
+  readonly secretKey = randomBytes(32).toString('base64');
   readonly api: ApiClient;
   controller?: ManagedProcess;
   readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
@@ -317,6 +322,7 @@ export class TestSystem {
         SYNCGUARD_MAIL_FROM: 'syncguard@example.com',
         SYNCGUARD_PUBLIC_URL: this.url,
         SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
+        SYNCGUARD_SECRET_KEY: this.secretKey,
         ...this.options.controllerEnv,
         ...env,
       },

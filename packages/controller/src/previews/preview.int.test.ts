@@ -113,6 +113,23 @@ describe('previews', () => {
     await agent.close();
   });
 
+  it('counts no delete of a kept object (triage), as the real cycles do', async () => {
+    const { agent, cfg } = await synced();
+    await server.service.updateConfiguration(cfg, { source: { filter: '(departmentNumber=1)' } }, TEST_ADMIN);
+    await server.service.startCycle(cfg, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'quarantined', { message: 'quarantined' });
+    // The 15 out-of-scope users are rejected: kept in the target, tripping nothing.
+    expect(await server.service.rejectDeletes(cfg, {}, TEST_ADMIN)).toMatchObject({ kept: 15 });
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'healthy', { message: 'healthy' });
+    // A preview reads the whole scope, like a FULL cycle, and misses the kept users every time.
+    const p = await previewed(cfg, {});
+    expect(p).toMatchObject({ state: 'complete', counts: { create: 0, update: 0, delete: 0 }, wouldQuarantine: false });
+    // And a preview of a patch whose scope holds them again counts them as in the target.
+    const back = await previewed(cfg, { source: { filter: '' } });
+    expect(back).toMatchObject({ state: 'complete', counts: { create: 0, update: 0, delete: 0 }, wouldQuarantine: false });
+    await agent.close();
+  });
+
   it('previews a policy change alone ({} scope) and disabled accounts counted as deletes; a covering pre-approval is named, not taken', async () => {
     const { agent, cfg } = await synced();
     const prefix = `p${counter}x`;

@@ -39,6 +39,11 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as StoredConfiguration);
   }
 
+  /** The ids of every configuration, oldest first. */
+  async ids(): Promise<string[]> {
+    return this.redis.zrange(this.keys.configs, 0, -1);
+  }
+
   async load(id: string): Promise<StoredConfiguration | null> {
     const raw = await this.redis.get(this.keys.config(id));
     return raw ? (JSON.parse(raw) as StoredConfiguration) : null;
@@ -108,6 +113,7 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.plog(id),
       this.keys.deleteApprovals(id),
       this.keys.notificationEvents(id),
+      this.keys.outbox(id),
     );
   }
 }

@@ -15,7 +15,8 @@ import { summaryField } from '../pipeline/stored-batch';
 import type { Keys } from './keys';
 import type { ProvisioningLog } from './provisioning-log';
 import { NO_NOTIFICATION, encodeNotification, encodeQuarantine } from './quarantine-codec';
-import { ASSEMBLE_PLAN, Scripts } from './scripts';
+import { ASSEMBLE_PLAN, Scripts, type TransitionSpec } from './scripts';
+import type { OutboxEvent } from '../cycles/cycle-events';
 
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
 const PART_TTL_MS = 24 * 3600 * 1000;
@@ -103,7 +104,7 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'quarantined' },
-          quarantinedFields(cycleFields, quarantine),
+          { ...quarantinedFields(cycleFields, quarantine), outbox: this.outboxOf(cfgId, quarantine.event) },
         ),
       );
     } else {
@@ -112,13 +113,17 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'applying' },
-          lane ? laneFields(cycleFields, lane) : { cycle: cycleFields },
+          lane ? { ...laneFields(cycleFields, lane), outbox: this.outboxOf(cfgId, lane.event) } : { cycle: cycleFields },
         ),
       );
     }
     const results = await tx.exec();
     throwOnError(results);
     return results !== null && results[results.length - 1]?.[1] === 1;
+  }
+
+  private outboxOf(cfgId: string, event: OutboxEvent | undefined): TransitionSpec['outbox'] {
+    return event ? { key: this.keys.outbox(cfgId), id: event.id, entry: event.entry } : null;
   }
 
   close(): void {
