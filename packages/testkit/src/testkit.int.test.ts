@@ -14,6 +14,9 @@ import {
   type SmtpSink,
 } from './index';
 
+// slapadd, slapd starts and thousands of modifies: seconds each on a loaded machine (5 s is jest's default).
+jest.setTimeout(60_000);
+
 describe('slapd', () => {
   let slapd: SlapdServer;
   beforeAll(async () => {
