@@ -159,6 +159,34 @@ describe('previews', () => {
     await agent.close();
   });
 
+  it('kept objects (reject-deletes) trip nothing in a preview, as in the real cycle after it', async () => {
+    const { agent, cfg } = await synced();
+    const prefix = `p${counter}x`;
+    for (let n = 0; n < 12; n++) agent.directory.delete(`${prefix}-${n}`);
+    await server.service.startCycle(cfg, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'quarantined', { message: 'quarantined' });
+    await server.service.rejectDeletes(cfg, {}, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'healthy', { message: 'rejected and applied' });
+
+    // 12 kept; 15 of department 2 out by the filter: only those 15 are deletes.
+    const patch = { source: { filter: '(departmentNumber=1)' } };
+    const p = await previewed(cfg, patch);
+    expect(p).toMatchObject({ counts: { create: 0, update: 0, delete: 15 }, wouldQuarantine: true });
+    expect(p.deletes!.sample.every((d) => Number(/-(\d+)$/.exec(d.objectId)![1]) >= 15)).toBe(true);
+    await server.service.updateConfiguration(cfg, patch, TEST_ADMIN);
+    const { cycleId } = await server.service.startCycle(cfg, TEST_ADMIN);
+    const status = await waitFor(
+      async () => {
+        const s = await server.service.getStatus(cfg);
+        return s.lastCycle?.id === cycleId && s.state === 'quarantined' ? s : undefined;
+      },
+      { message: 'the real cycle' },
+    );
+    expect(status.lastCycle!.counts).toMatchObject(p.counts!);
+    expect(status.quarantine!.trippedBy).toEqual(p.trippedBy);
+    await agent.close();
+  });
+
   it('refuses a bad patch naming the field, an unknown configuration, and an agent too old to read previews', async () => {
     const { agent, cfg } = await synced();
     await expect(server.service.startPreview(cfg, { source: { baseDn: 'not a dn' } }, TEST_ADMIN)).rejects.toMatchObject({
