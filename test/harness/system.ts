@@ -448,7 +448,11 @@ export class TestSystem {
    * Starts a cycle now and waits for it to end in `state`. A cycle already running (the
    * scheduler's, or the first one the controller starts by itself) is waited for first.
    */
-  async syncNow(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
+  async syncNow(
+    configurationId: string,
+    state: 'applied' | 'quarantined' | 'failed' = 'applied',
+    options: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
     let cycleId: string | undefined;
     for (let attempt = 0; cycleId === undefined; attempt++) {
       try {
@@ -458,20 +462,24 @@ export class TestSystem {
         await this.waitForIdle(configurationId);
       }
     }
-    return this.waitForCycleId(configurationId, cycleId, state);
+    return this.waitForCycleId(configurationId, cycleId, state, options);
   }
 
   /**
    * The first cycle of a new configuration: the one the controller starts by itself when
    * it has an agent, or one started now if none appears within a few seconds.
    */
-  async firstCycle(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
+  async firstCycle(
+    configurationId: string,
+    state: 'applied' | 'quarantined' | 'failed' = 'applied',
+    options: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
     const started = await waitFor(async () => (await this.status(configurationId)).lastCycle, {
       timeoutMs: 5000,
       message: 'a first cycle',
     }).catch(() => null);
-    if (!started) return this.syncNow(configurationId, state);
-    return this.waitForCycleId(configurationId, started.id, state);
+    if (!started) return this.syncNow(configurationId, state, options);
+    return this.waitForCycleId(configurationId, started.id, state, options);
   }
 
   /** Waits until no cycle of the configuration is running. */
@@ -483,7 +491,13 @@ export class TestSystem {
     });
   }
 
-  waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
+  /** Waits for one cycle to end in `state` (within `timeoutMs`, default 90 s). */
+  waitForCycleId(
+    configurationId: string,
+    cycleId: string,
+    state: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
     return waitFor(
       async () => {
         const s = await this.status(configurationId);
@@ -500,7 +514,7 @@ export class TestSystem {
         }
         return undefined;
       },
-      { timeoutMs: 90_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
+      { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
     );
   }
 

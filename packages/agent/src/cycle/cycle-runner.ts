@@ -150,7 +150,7 @@ export class CycleRunner {
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
       this.handledRows = new Uint8Array(this.seen.length);
       // A first cycle: nothing to look up while no commit fills the cache.
-      if (this.deps.store.objectCount(this.configurationId) === 0) this.emptyCacheVersion = this.deps.store.cacheVersion;
+      if (!this.deps.store.hasObjects(this.configurationId)) this.emptyCacheVersion = this.deps.store.cacheVersion;
       if (this.plan.resume) {
         this.deps.store.prepareResume(this.cycleId);
         this.resuming = true;

@@ -247,7 +247,8 @@ export class CloudDirectoryTarget implements Target, ScimDirectoryIndex {
         if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
       } while (cursor !== '0');
     }
-    await this.redis.del(
+    // UNLINK: sets and hashes with an entry per object (see CycleStore.dropStaged).
+    await this.redis.unlink(
       this.keys.dirType(cfg, 'user'),
       this.keys.dirType(cfg, 'group'),
       this.keys.dirDn(cfg),

@@ -85,7 +85,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     // The settings and what a new target forgets share the configuration's slot: one transaction.
     const tx = this.redis.multi();
     tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-    tx.del(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
+    // UNLINK: the index holds an entry per object (see CycleStore.dropStaged).
+    tx.unlink(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
     tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
     const results = await tx.exec();
     for (const [error] of results ?? []) if (error) throw error;
@@ -96,7 +97,7 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     unlisted.zrem(this.keys.configs, id);
     await this.audit.record(entry, unlisted);
     throwOnError(await unlisted.exec());
-    await this.redis.del(
+    await this.redis.unlink(
       this.keys.config(id),
       this.keys.state(id),
       this.keys.active(id),

@@ -133,6 +133,21 @@ describe('CycleStore', () => {
     expect(await cycles.status('none')).toEqual({ state: 'pending', quarantine: null, lastCycleId: null });
   });
 
+  it('drops what a cycle staged with UNLINK (freed off the main thread), every staged key gone', async () => {
+    const [batches, seen, plan, approvals] = keys.staged('c-big');
+    const ids = Array.from({ length: 5000 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`);
+    await client.hset(seen!, Object.fromEntries(ids.map((id, i) => [id, `1:${i}`])));
+    await client.hset(batches!, '1', 'frame');
+    await client.rpush(plan!, ...ids.map((id) => `u:${id}`));
+    await client.sadd(approvals!, 'token-a');
+    await client.config('RESETSTAT');
+    await cycles.dropStaged('c-big');
+    expect(await client.exists(batches!, seen!, plan!, approvals!)).toBe(0);
+    const stats = await client.info('commandstats');
+    expect(stats).toMatch(/^cmdstat_unlink:calls=1,/m);
+    expect(stats).not.toMatch(/^cmdstat_del:/m);
+  });
+
   it('answers nulls for a cycle that has no record', async () => {
     expect(await cycles.read('missing')).toBeNull();
     expect(await cycles.run('missing')).toEqual({

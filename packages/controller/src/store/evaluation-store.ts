@@ -69,7 +69,7 @@ class RedisPlanParts implements PlanParts {
   }
 
   async drop(): Promise<void> {
-    await this.redis.del(this.u, this.g, this.d, this.ds, this.sd);
+    await this.redis.unlink(this.u, this.g, this.d, this.ds, this.sd);
   }
 }
 
@@ -198,7 +198,7 @@ export class EvaluationStore implements EvaluationRecords {
   }
 
   async resetSeen(cycleId: string): Promise<void> {
-    await this.redis.del(this.keys.seen(cycleId));
+    await this.redis.unlink(this.keys.seen(cycleId)); // UNLINK: see CycleStore.dropStaged
   }
 
   async addSeen(cycleId: string, pairs: readonly string[]): Promise<void> {
