@@ -6,8 +6,15 @@
  * holds every object (the cycle's completedAt: its last chunk committed), then two quiet cycles
  * (the first waits for the agent to write the initial sync into its cache; the second is
  * timed from its POST to its completedAt: quietCycleSeconds),
- * and in the same run a raw `ldapsearch` paged dump of the same entries. Prints one JSON line
- * last; `pollSeconds` is when the benchmark's status poll saw the cycle applied.
+ * and in the same run a raw `ldapsearch` paged dump of the same entries; then 1% of the users
+ * modified and a cycle of them (changeCycleSeconds, POST to completedAt), and last a FULL cycle
+ * of the synced directory (the agent started again without its state: fullCycleSeconds; what
+ * a full consistency read or a new agent costs), changeToFull being the ratio of the two.
+ * Prints one JSON line last, with the load average at the start and at the end;
+ * `pollSeconds` is when the benchmark's status poll saw the cycle applied.
+ * slapd is seeded with slapadd once; later runs of the same size (and `--accesslog` or not)
+ * copy the seeded database from the testkit's cache (SYNCGUARD_SLAPD_CACHE, default
+ * <tmp>/syncguard-slapd-cache, about 1 GB per million users: remove it when done).
  *
  * `--profile DIR` runs the controller and the agent with `--cpu-prof` and stops them with
  * SIGTERM at the end, so that each writes a `.cpuprofile` into DIR (open it in Chrome DevTools).
@@ -20,8 +27,9 @@
  * `--accesslog` gives slapd an accesslog that the agent reads (the quiet cycle reads the log only).
  */
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
-import { usersLdif, waitFor } from '@syncguard/testkit';
+import { usersSeed, waitFor } from '@syncguard/testkit';
 import { startSystem, type TestSystem } from '../harness';
 import { arg } from './args';
 
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
   // The timeline is made of the programs' info lines (the harness keeps them quiet otherwise).
   if (process.argv.includes('--timeline')) process.env.SYNCGUARD_LOG_LEVEL ??= 'info';
   const objects = arg('objects', 100_000);
+  const loadAtStart = loadAverage();
   const people = 'ou=people,dc=example,dc=com';
   console.error(`bench:sync: seeding slapd with ${objects} users`);
   const profileAt = process.argv.indexOf('--profile');
@@ -98,7 +107,9 @@ async function main(): Promise<void> {
   const accesslog = process.argv.includes('--accesslog');
   const system = await startSystem({
     controllerConfig,
-    slapd: { seedLdif: usersLdif(people, objects), accesslog },
+    // slapadd the first time; later runs (this session's, same size and accesslog) copy the cached
+    // database. noSync: the 1% modify is not made to wait on the shared disk (not what is measured).
+    slapd: { cachedSeed: usersSeed(people, objects), accesslog, noSync: true },
     agentEnv: { LDAP_CHANGE_TRACKING: accesslog ? 'accesslog' : 'scan' },
     nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...nodeArgs],
   });
@@ -128,7 +139,9 @@ async function main(): Promise<void> {
       syncIntervalSeconds: 86_400,
       accidentalDeletes: { enabled: true, threshold: objects + 1 },
     });
-    const status = await system.firstCycle(id);
+    // A million objects take minutes on a loaded machine; the sizes' linear share of 30 minutes, at least 90 s.
+    const cycleTimeoutMs = Math.max(90_000, Math.round((objects / 1_000_000) * 1_800_000));
+    const status = await system.firstCycle(id, 'applied', { timeoutMs: cycleTimeoutMs });
     // The sync ends when its last chunk commits: the cycle's completedAt, on the controller's
     // clock (this machine's). The harness notices it a poll later (up to about 0.1 s under
     // this load); that time is reported as well, as pollSeconds.
@@ -174,7 +187,7 @@ async function main(): Promise<void> {
     // applies CycleCommitted before it reads StartCycle): reported apart, as firstQuietCycleSeconds.
     console.error('bench:sync: first quiet cycle');
     const firstQuietStart = process.hrtime.bigint();
-    await system.syncNow(id);
+    await system.syncNow(id, 'applied', { timeoutMs: cycleTimeoutMs });
     const firstQuietSeconds = Number(process.hrtime.bigint() - firstQuietStart) / 1e9;
     const before = await redisInfo(system);
     console.error('bench:sync: quiet cycle');
@@ -205,6 +218,57 @@ async function main(): Promise<void> {
     if (!counts || counts.create + counts.update + counts.delete !== 0)
       throw new Error(`quiet cycle had changes: ${JSON.stringify(counts)}`);
 
+    // A 1% change cycle: 1% of the users modified (one attribute each), then a cycle from its
+    // POST to its completedAt, as the quiet cycle.
+    const changed = Math.max(1, Math.floor(objects / 100));
+    console.error(`bench:sync: modifying ${changed} users (1%)`);
+    const step = Math.floor(objects / changed);
+    const mods: string[] = [];
+    for (let i = 0; i < changed; i++)
+      mods.push(`dn: uid=user${i * step},${people}\nchangetype: modify\nreplace: title\ntitle: Bench ${i}\n`);
+    await system.slapd.modify(mods.join('\n'));
+    await new Promise((r) => setTimeout(r, 1100)); // a scan's modifyTimestamp has one-second resolution
+    console.error('bench:sync: 1% change cycle');
+    const changeStartMs = Date.now();
+    const change = await system.syncNow(id, 'applied', { timeoutMs: cycleTimeoutMs });
+    const changeSeconds = (Date.parse(change.lastCycle?.completedAt ?? '') - changeStartMs) / 1000;
+    if (change.lastCycle?.counts.update !== changed || change.lastCycle.counts.create + change.lastCycle.counts.delete !== 0)
+      throw new Error(`1% change cycle: expected ${changed} updates, got ${JSON.stringify(change.lastCycle?.counts)}`);
+    if (process.argv.includes('--timeline')) {
+      const endMs = Date.now();
+      const lines = [
+        ...timeline('controller', system.controller?.log ?? '', changeStartMs, endMs),
+        ...timeline('agent', system.agents.get(agentId)?.process?.log ?? '', changeStartMs, endMs),
+      ].sort((a, b) => a.at - b.at);
+      console.error(`bench:sync: timeline of the 1% change cycle (ms)\n${lines.map((l) => `  +${l.at} ${l.text}`).join('\n')}`);
+    }
+    const agentPeak = peakRssMb(system.agents.get(agentId)?.process?.child.pid);
+
+    // A FULL cycle of the synced directory (what a full consistency read, or a new agent, costs
+    // end to end): the agent started again without its state, so that the controller runs FULL.
+    console.error('bench:sync: FULL cycle of the synced directory (the agent without its state)');
+    await system.stopAgent(agentId);
+    await system.wipeAgentState(agentId);
+    await system.startAgent(agentId);
+    // The controller may start that cycle itself when the agent connects: then it is the one
+    // timed, from its startedAt (the controller's clock, as completedAt).
+    const fullStartMs = Date.now();
+    const started = await waitFor(
+      async () => {
+        const last = (await system.status(id)).lastCycle;
+        return last && last.id !== change.lastCycle?.id ? last : undefined;
+      },
+      { timeoutMs: 3000, intervalMs: 50, message: 'a cycle started on connect' },
+    ).catch(() => null);
+    const full = started
+      ? await system.waitForCycleId(id, started.id, 'applied', { timeoutMs: cycleTimeoutMs })
+      : await system.syncNow(id, 'applied', { timeoutMs: cycleTimeoutMs });
+    const fullSeconds =
+      (Date.parse(full.lastCycle?.completedAt ?? '') - (started ? Date.parse(started.startedAt) : fullStartMs)) / 1000;
+    const fullCounts = full.lastCycle?.counts;
+    if (!fullCounts || fullCounts.create + fullCounts.update + fullCounts.delete !== 0)
+      throw new Error(`the FULL cycle of the synced directory had changes: ${JSON.stringify(fullCounts)}`);
+
     const objectsPerSecond = objects / seconds;
     const summary = {
       objects,
@@ -214,13 +278,22 @@ async function main(): Promise<void> {
       ldapsearchSeconds: round(dump.seconds),
       ratioToLdapsearch: round(objectsPerSecond / (objects / dump.seconds)),
       controllerPeakRssMb: peakRssMb(system.controller?.child.pid),
-      agentPeakRssMb: peakRssMb(system.agents.get(agentId)?.process?.child.pid),
+      agentPeakRssMb: agentPeak,
       redisUsedMemoryMb: round(after.usedMemory / 1048576),
       quietCycleSeconds: round(quietSeconds),
       quietCyclePollSeconds: round(quietPollSeconds),
       firstQuietCycleSeconds: round(firstQuietSeconds),
       quietCycleChangeTracking: quiet.lastCycle?.changeTracking ?? null,
       quietCycleRedisKeysAdded: after.keys - before.keys,
+      changeCycleObjects: changed,
+      changeCycleSeconds: round(changeSeconds),
+      changeCycleChangeTracking: change.lastCycle?.changeTracking ?? null,
+      fullCycleSeconds: round(fullSeconds),
+      changeToFull: round(changeSeconds / fullSeconds),
+      changeToInitialSync: round(changeSeconds / seconds),
+      fullCycleAgentPeakRssMb: peakRssMb(system.agents.get(agentId)?.process?.child.pid),
+      loadAverageAtStart: loadAtStart,
+      loadAverage: loadAverage(),
       initialSyncCpuSeconds: cpu,
     };
     if (profileDir) {
@@ -239,15 +312,18 @@ async function main(): Promise<void> {
 function timeline(source: string, log: string, fromMs: number, toMs: number): { at: number; text: string }[] {
   const out: { at: number; text: string }[] = [];
   for (const line of log.split('\n')) {
-    let entry: { time?: number | string; msg?: string };
+    let entry: { time?: number | string; msg?: string; level?: number };
     try {
-      entry = JSON.parse(line) as { time?: number | string; msg?: string };
+      entry = JSON.parse(line) as { time?: number | string; msg?: string; level?: number };
     } catch {
       continue;
     }
     const time = typeof entry.time === 'string' ? Date.parse(entry.time) : entry.time;
     if (time === undefined || Number.isNaN(time) || time < fromMs || time > toMs) continue;
-    out.push({ at: time - fromMs, text: `${source}: ${entry.msg ?? ''}` });
+    // Warnings and errors with their fields (which error, which command), cut at 300 characters.
+    const { time: _t, msg: _m, level, ...rest } = entry;
+    const details = (level ?? 0) >= 40 ? ` ${JSON.stringify(rest).slice(0, 300)}` : '';
+    out.push({ at: time - fromMs, text: `${source}: ${entry.msg ?? ''}${details}` });
   }
   return out;
 }
@@ -257,6 +333,11 @@ async function redisInfo(system: TestSystem): Promise<{ usedMemory: number; keys
   const used = /used_memory:(\d+)/.exec(info);
   const dbsize = await system.redis.command('DBSIZE');
   return { usedMemory: used ? Number(used[1]) : 0, keys: Number(/:(\d+)/.exec(dbsize)?.[1] ?? 0) };
+}
+
+/** The machine's load average (1, 5 and 15 minutes): the figures depend on what else runs. */
+function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
 }
 
 function round(n: number): number {

@@ -17,7 +17,7 @@ const MOVED = `OU=moved,${SYNC}`;
 const GROUPS = `OU=groups,${SYNC}`;
 
 /** Scenario OUs, each with `count` users CN=<name><n>. */
-const SCENARIOS = { mass: 30, staff: 25, dis: 30, pw: 15 } as const;
+const SCENARIOS = { mass: 30, staff: 25, dis: 30, pw: 15, dsync: 30 } as const;
 
 function seed(): string {
   let ldif = adOusLdif(SYNC, PEOPLE, MOVED, GROUPS, `OU=scoped,${BASE}`, `OU=attic,${BASE}`);
@@ -259,5 +259,33 @@ describe('Active Directory (Samba AD DC) end to end', () => {
     expect(new Set(staged.map((l) => l.dn))).toEqual(new Set(dns.slice(0, T)));
     expect(new Set(staged.map((l) => l.cause))).toEqual(new Set(['deleted']));
     expect(await system.objects(id)).toHaveLength(SCENARIOS.dis);
+  });
+
+  it('with DirSync change tracking (the Administrator has the Replicating Directory Changes right) a DELTA reads what changed, and a mass delete quarantines with its cause', async () => {
+    await system.stopAgent(agentId);
+    await system.startAgent(agentId, {
+      LDAP_BIND_DN: system.samba.adminDn,
+      LDAP_BIND_PASSWORD: system.samba.adminPassword,
+      LDAP_CHANGE_TRACKING: 'dirsync',
+    });
+    const ou = `OU=dsync,${BASE}`;
+    const id = await configuration('dsync', ou, { countDisables: true });
+    expect((await system.firstCycle(id)).lastCycle).toMatchObject({ mode: 'full', changeTracking: 'scan' });
+    const dns = adUserDns(ou, SCENARIOS.dsync, { prefix: 'dsync' });
+    await system.samba.modify(`dn: ${dns[0]}\nchangetype: modify\nreplace: title\ntitle: Tracked\n`);
+    const delta = await system.syncNow(id);
+    expect(delta.lastCycle).toMatchObject({ mode: 'delta', changeTracking: 'dirsync' });
+    expect(delta.lastCycle?.counts).toEqual({ create: 0, update: 1, delete: 0, failed: 0 });
+    // With countDisables, disables count with the deletes: 5 disabled and 15 deleted reach 20.
+    await system.samba.setDisabled(dns.slice(0, 5), true);
+    await system.samba.delete(dns.slice(5, T));
+    const q = await system.syncNow(id, 'quarantined');
+    expect(q.lastCycle?.changeTracking).toBe('dirsync');
+    expect(q.quarantine?.deleteCount).toBe(T);
+    const staged = await system.logs(id, { action: 'StagedDelete' });
+    expect(new Map(staged.map((l) => [l.dn, l.cause]))).toEqual(
+      new Map(dns.slice(0, T).map((dn, i) => [dn, i < 5 ? 'disabled' : 'deleted'])),
+    );
+    expect(await system.objects(id)).toHaveLength(SCENARIOS.dsync);
   });
 });

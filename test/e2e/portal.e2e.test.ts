@@ -369,6 +369,69 @@ describe('web portal', () => {
       await hooks.stop();
     }
   });
+
+  it('lists, creates and revokes pre-approvals, and shows the cycle that used one', async () => {
+    const { page } = admin;
+    // 6 deletes trip a threshold of 5: only a pre-approval lets them through.
+    await system.api.patch(`/api/v1/configurations/${configId}`, { accidentalDeletes: { threshold: 5 } });
+    await page.getByTestId('nav-configurations').click();
+    await page.locator(`[data-config-id="${configId}"]`).getByTestId('configuration-link').click();
+    const card = page.getByTestId('delete-approvals');
+    await card.getByTestId('no-approvals').waitFor();
+
+    // The API's message shows next to the field.
+    await card.getByTestId('approval-maxDeletes-input').fill('0');
+    await card.getByTestId('approval-reason-input').fill('retire ou=portal leavers');
+    await card.getByTestId('approval-create').click();
+    await expectText(card.getByTestId('approval-error-maxDeletes'), /must be/);
+    expect(await card.getByTestId('approval-maxDeletes-input').getAttribute('aria-invalid')).toBe('true');
+
+    await card.getByTestId('approval-maxDeletes-input').fill('10');
+    await card.getByTestId('approval-expiresInHours-input').fill('48');
+    await card.getByTestId('approval-create').click();
+    await expectText(card.getByTestId('approval-created'), /at most 10 deletes/);
+    await card.getByTestId('approval-maxDeletes-input').fill('3');
+    await card.getByTestId('approval-reason-input').fill('a smaller change, approved by mistake');
+    await card.getByTestId('approval-create').click();
+    await waitFor(async () => (await card.getByTestId('approval-row').count()) === 2, { message: 'two approvals listed' });
+    const listed = await system.api.get<{ items: { id: string; maxDeletes: number; reason: string; expiresAt: string }[] }>(
+      `/api/v1/configurations/${configId}/delete-approvals`,
+    );
+    const big = listed.items.find((a) => a.maxDeletes === 10)!;
+    const small = listed.items.find((a) => a.maxDeletes === 3)!;
+    expect(big.reason).toBe('retire ou=portal leavers');
+    expect(Date.parse(big.expiresAt) - Date.now()).toBeGreaterThan(47 * 3600_000);
+    const row = (id: string) => card.locator(`[data-testid=approval-row][data-approval-id="${id}"]`);
+    await expectText(row(big.id).getByTestId('approval-max'), /^10 deletes$/);
+    await expectText(row(big.id).getByTestId('approval-reason'), /retire ou=portal leavers/);
+    await expectText(row(big.id).getByTestId('approval-state'), /waiting for its cycle/);
+
+    // Revoke the small one through its confirmation (No first: nothing changes).
+    await row(small.id).getByTestId('approval-revoke').click();
+    await page.getByTestId('revoke-dialog').getByTestId('confirm-no').click();
+    await page.getByTestId('revoke-dialog').waitFor({ state: 'detached' });
+    expect(await row(small.id).getAttribute('data-state')).toBe('active');
+    await row(small.id).getByTestId('approval-revoke').click();
+    await page.getByTestId('revoke-dialog').getByTestId('confirm-yes').click();
+    await expectText(row(small.id).getByTestId('approval-state'), /revoked/);
+    expect(await row(small.id).getByTestId('approval-revoke').count()).toBe(0);
+    await screenshot(page, '14-pre-approvals');
+
+    // The planned change: 6 deletes, applied without quarantine, once, by the big approval.
+    await system.slapd.delete(userDns(OU, USERS, { prefix: 'p-' }).slice(DELETED, DELETED + 6));
+    await expectText(row(big.id).getByTestId('approval-state'), /^used$/, 60_000);
+    await expectText(row(big.id).getByTestId('approval-used-by'), /cycle [0-9a-f]{8}, 6 deletes/);
+    const status = await system.status(configId);
+    expect(status.state).toBe('healthy');
+    const cycles = await system.api.get<{ items: { id: string; approvalId: string | null }[] }>(
+      `/api/v1/configurations/${configId}/cycles`,
+    );
+    const used = cycles.items.find((c) => c.approvalId === big.id)!;
+    expect(await row(big.id).getByTestId('approval-used-by').locator('a').getAttribute('title')).toBe(used.id);
+    expect(await system.objects(configId)).toHaveLength(USERS - DELETED - 6);
+    await screenshot(page, '15-pre-approval-used');
+    expect(admin.errors).toEqual([]);
+  });
 });
 
 /** Waits until the locator's text matches (the pages refresh themselves). */

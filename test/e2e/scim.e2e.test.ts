@@ -12,17 +12,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ScimPeer, groupLdif, userDns, usersLdif, type ScimResource } from '@syncguard/testkit';
 import { ApiError } from '../harness/api-client';
-import { startSystem, type TestSystem } from '../harness';
+import { startSystem, type CycleView, type TestSystem } from '../harness';
 
 const PEOPLE = 'ou=people,dc=example,dc=com';
 const GROUPS = 'ou=groups,dc=example,dc=com';
-const USERS = 1500;
-const GROUP_COUNT = 30;
+const USERS = 3000;
+const GROUP_COUNT = 100;
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 function seed(): string {
   let ldif = usersLdif(PEOPLE, USERS);
-  for (let g = 0; g < GROUP_COUNT; g++) ldif += groupLdif(GROUPS, `group${g}`, userDns(PEOPLE, 40, { start: g * 40 }));
+  // 40 members each; the groups past the users' count start again from user0.
+  for (let g = 0; g < GROUP_COUNT; g++) ldif += groupLdif(GROUPS, `group${g}`, userDns(PEOPLE, 40, { start: (g * 40) % USERS }));
   return ldif;
 }
 
@@ -63,7 +64,7 @@ describe('SCIM 2.0 target end to end', () => {
 
   it(`the first cycle creates ${USERS} users and ${GROUP_COUNT} groups in the peer, with members`, async () => {
     // The controller starts it itself; the peer (SCIMMY) takes about 100 requests a second here.
-    const status = await system.waitForCycle(configId, 'applied', { timeoutMs: 300_000 });
+    const status = await system.waitForCycle(configId, 'applied', { timeoutMs: 590_000 });
     expect(status.lastCycle?.counts).toEqual({ create: USERS + GROUP_COUNT, update: 0, delete: 0, failed: 0 });
     expect(peer.users()).toHaveLength(USERS);
     expect(peer.groups()).toHaveLength(GROUP_COUNT);
@@ -88,7 +89,8 @@ describe('SCIM 2.0 target end to end', () => {
     ).toBe(true);
     expect(peer.requests.filter((r) => r.method === 'POST')).toHaveLength(USERS + GROUP_COUNT);
     expect(peer.requests.filter((r) => r.method === 'PUT')).toHaveLength(0);
-  });
+    // The peer bounds this cycle: about 100 requests a second alone, a third of that on a loaded machine.
+  }, 600_000);
 
   it('a quiet cycle sends no request at all', async () => {
     peer.clearRequests();
@@ -145,6 +147,42 @@ describe('SCIM 2.0 target end to end', () => {
     expect(status.lastCycle?.counts).toEqual({ create: 0, update: 30, delete: 0, failed: 0 });
     expect(peer.requests.filter((r) => r.status === 429)).toHaveLength(25);
     for (const u of uids(100, 30)) expect(email(peer.user(u))).toBe(`${u}@storm.example.com`);
+  });
+
+  it("a 429 storm longer than the client's retries brings the next cycle forward, which converges without a manual cycle", async () => {
+    peer.clearRequests();
+    // Each request gives up after 6 attempts; 8 in flight take about 8 of these a second.
+    peer.throttle(150, 1);
+    await system.slapd.modify(mailChange(uids(400, 30), (u) => `${u}@long-storm.example.com`));
+    const first = await system.syncNow(configId);
+    const cycle = first.lastCycle as CycleView & {
+      trigger: string;
+      transient?: number;
+      retryAt?: string;
+      counts: { failed: number };
+    };
+    expect(first.state).toBe('healthy');
+    expect(cycle.counts.failed).toBeGreaterThan(0);
+    expect(cycle.transient).toBe(cycle.counts.failed);
+    // After the Retry-After (1 s), bounded below by 1 s: well before the hourly schedule.
+    expect(Date.parse(cycle.retryAt!) - Date.parse(cycle.completedAt!)).toBe(1000);
+    const logs = await system.logs(configId, { cycleId: cycle.id });
+    expect(logs.filter((l) => l.status === 'failure').every((l) => l.details?.includes('HTTP 429'))).toBe(true);
+
+    // No manual cycle: the retry cycles run by themselves until nothing is left transient.
+    let last = cycle.id;
+    for (;;) {
+      const next = await system.waitForCycle(configId, 'applied', { after: last, timeoutMs: 120_000 });
+      const c = next.lastCycle as typeof cycle;
+      expect(c.trigger).toBe('retry');
+      last = c.id;
+      if (c.counts.failed === 0) {
+        expect(c.retryAt).toBeUndefined();
+        break;
+      }
+    }
+    expect(peer.requests.filter((r) => r.status === 429)).toHaveLength(150);
+    for (const u of uids(400, 30)) expect(email(peer.user(u))).toBe(`${u}@long-storm.example.com`);
   });
 
   it('a mass delete is quarantined with no DELETE sent, and sent once the deletes are allowed', async () => {
@@ -229,6 +267,7 @@ describe('SCIM 2.0 target end to end', () => {
     expect(await bad({ baseUrl: 'ftp://x' })).toContain('target.baseUrl');
     expect(await bad({ failureQuarantinePercent: 0 })).toContain('target.failureQuarantinePercent');
     expect(await bad({ deleteMode: 'purge' })).toContain('target.deleteMode');
+    expect(await bad({ updateMethod: 'post' })).toContain('target.updateMethod');
   });
 
   it('OAuth 2.0 client credentials: the token is fetched once and reused', async () => {
@@ -267,6 +306,64 @@ describe('SCIM 2.0 target end to end', () => {
       expect(oauthPeer.users()).toHaveLength(30);
     } finally {
       await oauthPeer.close();
+    }
+  });
+
+  it('a member provisioned in a later cycle joins its group at the peer without the group changing', async () => {
+    const teamPeer = await ScimPeer.start();
+    try {
+      const team = 'ou=team,dc=example,dc=com';
+      await system.slapd.add(`dn: ${team}\nobjectClass: organizationalUnit\nou: team\n\n`);
+      await system.slapd.add(usersLdif(team, 3, { prefix: 'team' }));
+      await system.slapd.add(groupLdif(team, 'team', userDns(team, 3, { prefix: 'team' })));
+      const [agentId] = [...system.agents.keys()];
+      // team2 is outside the first filter: the group is created without it, waiting for it.
+      const { id } = await system.createConfiguration({
+        name: 'team',
+        agentIds: [agentId!],
+        source: { baseDn: team, filter: '(!(uid=team2))', objectTypes: ['user', 'group'] },
+        syncIntervalSeconds: 3600,
+        target: { type: 'scim', baseUrl: teamPeer.url, auth: { type: 'bearer', token: teamPeer.token } },
+      });
+      const first = await system.firstCycle(id);
+      expect(first.lastCycle?.counts).toEqual({ create: 3, update: 0, delete: 0, failed: 0 });
+      const names = () =>
+        ((teamPeer.group('team')!.members as Array<{ value: string }>) ?? [])
+          .map((m) => teamPeer.users().find((u) => u.id === m.value)?.userName)
+          .sort();
+      expect(names()).toEqual(['team0', 'team1']);
+      const logs = await system.logs(id, { cycleId: first.lastCycle!.id });
+      expect(logs.find((l) => l.objectType === 'group')!.details).toContain('1 member(s) not provisioned in the target yet');
+
+      // The filter lets team2 in: it is created, and the waiting group gets it in a PATCH add.
+      teamPeer.clearRequests();
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        source: { baseDn: team, filter: '', objectTypes: ['user', 'group'] },
+      });
+      const second = await system.syncNow(id);
+      expect(second.lastCycle?.counts).toEqual({ create: 1, update: 0, delete: 0, failed: 0 });
+      expect(names()).toEqual(['team0', 'team1', 'team2']);
+      const writes = teamPeer
+        .writes()
+        .map((r) => `${r.method} ${r.path.replace(/^(\/scim\/v2\/(?:Users|Groups))\/.+$/, '$1/{id}')}`);
+      expect(writes.sort()).toEqual(['PATCH /scim/v2/Groups/{id}', 'POST /scim/v2/Users']);
+
+      // team1 leaves the scope (deleted at the peer): the group's record lets it go, and it rejoins when it is back.
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        source: { baseDn: team, filter: '(!(uid=team1))', objectTypes: ['user', 'group'] },
+      });
+      const third = await system.syncNow(id);
+      expect(third.lastCycle?.counts).toMatchObject({ create: 0, update: 0, delete: 1, failed: 0 });
+      expect(names()).toEqual(['team0', 'team2']);
+      await system.api.patch(`/api/v1/configurations/${id}`, {
+        source: { baseDn: team, filter: '', objectTypes: ['user', 'group'] },
+      });
+      const fourth = await system.syncNow(id);
+      expect(fourth.lastCycle?.counts).toEqual({ create: 1, update: 0, delete: 0, failed: 0 });
+      expect(names()).toEqual(['team0', 'team1', 'team2']);
+      await system.api.delete(`/api/v1/configurations/${id}`);
+    } finally {
+      await teamPeer.close();
     }
   });
 

@@ -6,7 +6,7 @@
  * audited delete of a kept object; reject-deletes (some, then the rest) with its email.
  */
 import { ManagedProcess, userDns, usersLdif, waitFor } from '@syncguard/testkit';
-import { CTL_MAIN, startSystem, type TestSystem } from '../harness';
+import { addMixedTree, CTL_MAIN, startSystem, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
 
@@ -54,20 +54,7 @@ describe('triage: partial release, reject and kept objects', () => {
 
   it('released by OU, the moved objects kept across DELTA and FULL cycles, one back in scope, one deleted explicitly, then reject', async () => {
     const name = 'rel';
-    const corp = `ou=${name},${SUFFIX}`;
-    const archive = `ou=${name}-archive,${SUFFIX}`;
-    const eng = `ou=eng,${corp}`;
-    const sales = `ou=sales,${corp}`;
-    await system.slapd.add(
-      [
-        `dn: ${corp}\nobjectClass: organizationalUnit\nou: ${name}\n`,
-        `dn: ${archive}\nobjectClass: organizationalUnit\nou: ${name}-archive\n`,
-        `dn: ${eng}\nobjectClass: organizationalUnit\nou: eng\n`,
-        `dn: ${sales}\nobjectClass: organizationalUnit\nou: sales\n`,
-        usersLdif(eng, 15, { prefix: `${name}-e` }),
-        usersLdif(sales, 10, { prefix: `${name}-s` }),
-      ].join('\n'),
-    );
+    const { corp, archive, eng, sales, engDns, salesDns } = await addMixedTree(system, name, SUFFIX);
     const email = `${name}@example.com`;
     const { id } = await system.createConfiguration({
       name: `${name}.example.com`,
@@ -78,8 +65,6 @@ describe('triage: partial release, reject and kept objects', () => {
       notificationEmail: email,
     });
     await system.firstCycle(id);
-    const engDns = userDns(eng, 15, { prefix: `${name}-e` });
-    const salesDns = userDns(sales, 10, { prefix: `${name}-s` });
     const byDn = new Map((await system.objects(id)).map((o) => [o.dn.toLowerCase(), o.id]));
     const idOf = (dn: string) => byDn.get(dn.toLowerCase())!;
 

@@ -4,7 +4,7 @@
  * a page at a time and grouped, from the API, the CLI and the quarantine email.
  */
 import { ManagedProcess, userDns, usersLdif, waitFor } from '@syncguard/testkit';
-import { CTL_MAIN, startSystem, type TestSystem } from '../harness';
+import { addMixedTree, CTL_MAIN, startSystem, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
 const CAUSES = ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'];
@@ -43,20 +43,7 @@ describe('triage', () => {
 
   /** ou=<name> holding ou=eng (15 users) and ou=sales (10), ou=<name>-archive beside it; a configuration over ou=<name>. */
   async function mixed(name: string) {
-    const corp = `ou=${name},${SUFFIX}`;
-    const archive = `ou=${name}-archive,${SUFFIX}`;
-    const eng = `ou=eng,${corp}`;
-    const sales = `ou=sales,${corp}`;
-    await system.slapd.add(
-      [
-        `dn: ${corp}\nobjectClass: organizationalUnit\nou: ${name}\n`,
-        `dn: ${archive}\nobjectClass: organizationalUnit\nou: ${name}-archive\n`,
-        `dn: ${eng}\nobjectClass: organizationalUnit\nou: eng\n`,
-        `dn: ${sales}\nobjectClass: organizationalUnit\nou: sales\n`,
-        usersLdif(eng, 15, { prefix: `${name}-e` }),
-        usersLdif(sales, 10, { prefix: `${name}-s` }),
-      ].join('\n'),
-    );
+    const { corp, archive, eng, sales, engDns, salesDns } = await addMixedTree(system, name, SUFFIX);
     const email = `${name}@example.com`;
     const { id } = await system.createConfiguration({
       name: `${name}.example.com`,
@@ -67,8 +54,6 @@ describe('triage', () => {
       notificationEmail: email,
     });
     await system.firstCycle(id);
-    const engDns = userDns(eng, 15, { prefix: `${name}-e` });
-    const salesDns = userDns(sales, 10, { prefix: `${name}-s` });
     // 5 deleted in sales, 8 moved from eng to the archive (out of scope): 13 >= 10.
     await system.slapd.delete(salesDns.slice(0, 5));
     for (const dn of engDns.slice(0, 8)) {

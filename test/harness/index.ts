@@ -19,3 +19,4 @@ export {
   type LogEntryView,
   type NotificationEventView,
 } from './system';
+export { addMixedTree, type MixedTree } from './trees';

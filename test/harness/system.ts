@@ -163,6 +163,11 @@ async function untilExited<T>(proc: ManagedProcess, name: string, waiting: Promi
 export class TestSystem {
   /** Fresh for every run: the demo prints it, and nobody else can guess it. */
   readonly adminToken = `sg-${randomBytes(24).toString('base64url')}`;
+  /**
+   * SYNCGUARD_SECRET_KEY of every controller of the system (webhook and SCIM secrets are stored
+   * sealed with it, and refused without it); `controllerEnv` may set another.
+   */
+  readonly secretKey = randomBytes(32).toString('base64');
   readonly api: ApiClient;
   controller?: ManagedProcess;
   readonly agents = new Map<string, { process?: ManagedProcess; token: string; stateDir: string }>();
@@ -317,6 +322,7 @@ export class TestSystem {
         SYNCGUARD_MAIL_FROM: 'syncguard@example.com',
         SYNCGUARD_PUBLIC_URL: this.url,
         SYNCGUARD_LOG_LEVEL: process.env.SYNCGUARD_LOG_LEVEL ?? 'warn',
+        SYNCGUARD_SECRET_KEY: this.secretKey,
         ...this.options.controllerEnv,
         ...env,
       },
@@ -445,7 +451,11 @@ export class TestSystem {
    * Starts a cycle now and waits for it to end in `state`. A cycle already running (the
    * scheduler's, or the first one the controller starts by itself) is waited for first.
    */
-  async syncNow(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
+  async syncNow(
+    configurationId: string,
+    state: 'applied' | 'quarantined' | 'failed' = 'applied',
+    options: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
     let cycleId: string | undefined;
     for (let attempt = 0; cycleId === undefined; attempt++) {
       try {
@@ -455,20 +465,24 @@ export class TestSystem {
         await this.waitForIdle(configurationId);
       }
     }
-    return this.waitForCycleId(configurationId, cycleId, state);
+    return this.waitForCycleId(configurationId, cycleId, state, options);
   }
 
   /**
    * The first cycle of a new configuration: the one the controller starts by itself when
    * it has an agent, or one started now if none appears within a few seconds.
    */
-  async firstCycle(configurationId: string, state: 'applied' | 'quarantined' | 'failed' = 'applied'): Promise<StatusView> {
+  async firstCycle(
+    configurationId: string,
+    state: 'applied' | 'quarantined' | 'failed' = 'applied',
+    options: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
     const started = await waitFor(async () => (await this.status(configurationId)).lastCycle, {
       timeoutMs: 5000,
       message: 'a first cycle',
     }).catch(() => null);
-    if (!started) return this.syncNow(configurationId, state);
-    return this.waitForCycleId(configurationId, started.id, state);
+    if (!started) return this.syncNow(configurationId, state, options);
+    return this.waitForCycleId(configurationId, started.id, state, options);
   }
 
   /** Waits until no cycle of the configuration is running. */
@@ -480,7 +494,13 @@ export class TestSystem {
     });
   }
 
-  waitForCycleId(configurationId: string, cycleId: string, state: string): Promise<StatusView> {
+  /** Waits for one cycle to end in `state` (within `timeoutMs`, default 90 s). */
+  waitForCycleId(
+    configurationId: string,
+    cycleId: string,
+    state: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<StatusView> {
     return waitFor(
       async () => {
         const s = await this.status(configurationId);
@@ -497,7 +517,7 @@ export class TestSystem {
         }
         return undefined;
       },
-      { timeoutMs: 90_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
+      { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 100, message: `cycle ${cycleId} to be ${state}` },
     );
   }
 

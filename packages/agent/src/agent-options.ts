@@ -68,10 +68,10 @@ export interface AgentOptions {
     directory?: 'auto' | 'openldap' | 'ad';
     /**
      * How DELTA cycles find what changed (LDAP_CHANGE_TRACKING): `auto` (the default: the
-     * accesslog where the directory is OpenLDAP and `accesslogBase` can be read, Active
-     * Directory's USNs with tombstones where the bind DN can read `CN=Deleted Objects`, else
-     * a scan), `accesslog`, `usn`, or `scan` (changed entries plus an id scan of the whole
-     * scope). `dirsync` is a name reserved for Active Directory and not implemented yet.
+     * accesslog where the directory is OpenLDAP and `accesslogBase` can be read; on Active
+     * Directory DirSync where the bind DN may use it (the Replicating Directory Changes
+     * right), else USNs with tombstones where it can read `CN=Deleted Objects`; else a scan),
+     * `dirsync`, `usn`, `accesslog`, or `scan` (changed entries plus an id scan of the whole scope).
      */
     changeTracking?: ChangeTrackingSetting;
     /** Suffix of OpenLDAP's accesslog database (LDAP_ACCESSLOG_BASE). Default `cn=accesslog`. */
@@ -114,7 +114,7 @@ export interface CompiledAgentOptions {
     readonly deltaSkewMs: number;
     readonly attributeFilter: AttributeFilter;
     readonly directory: 'auto' | 'openldap' | 'ad';
-    readonly changeTracking: 'auto' | 'accesslog' | 'usn' | 'scan';
+    readonly changeTracking: ChangeTrackingSetting;
     readonly accesslogBase: string;
     readonly fullScanIntervalMs: number;
   };
@@ -265,16 +265,13 @@ export function compileAgentOptions(options: AgentOptions): CompiledAgentOptions
   return Object.freeze(compiled);
 }
 
-/** The values of LDAP_CHANGE_TRACKING (contract names; `dirsync` is refused as not implemented). */
+/** The values of LDAP_CHANGE_TRACKING (contract names). */
 export type ChangeTrackingSetting = 'auto' | 'dirsync' | 'usn' | 'accesslog' | 'scan';
 
-function changeTracking(value: unknown): 'auto' | 'accesslog' | 'usn' | 'scan' {
+function changeTracking(value: unknown): ChangeTrackingSetting {
   const v = value ?? 'auto';
-  if (v === 'auto' || v === 'accesslog' || v === 'usn' || v === 'scan') return v;
-  if (v === 'dirsync') {
-    throw new SettingError('ldap.changeTracking', `${v} is not implemented yet: use auto, usn, accesslog or scan`);
-  }
-  throw new SettingError('ldap.changeTracking', `must be auto, usn, accesslog or scan, got ${String(v)}`);
+  if (v === 'auto' || v === 'dirsync' || v === 'accesslog' || v === 'usn' || v === 'scan') return v;
+  throw new SettingError('ldap.changeTracking', `must be auto, dirsync, usn, accesslog or scan, got ${String(v)}`);
 }
 
 function directory(value: unknown): 'auto' | 'openldap' | 'ad' {

@@ -50,6 +50,13 @@ describe('settings', () => {
     expect(Object.isFrozen(options.ldap)).toBe(true);
   });
 
+  it('takes every LDAP_CHANGE_TRACKING value the contract names, dirsync included', () => {
+    for (const value of ['auto', 'dirsync', 'usn', 'accesslog', 'scan']) {
+      const options = compileAgentOptions(resolveSettings([], { ...ENV, LDAP_CHANGE_TRACKING: value }));
+      expect(options.ldap.changeTracking).toBe(value);
+    }
+  });
+
   it('lets flags override the environment, which overrides the config file', () => {
     const yamlFile = path.join(dir, 'agent.yaml');
     fs.writeFileSync(
@@ -97,13 +104,7 @@ describe('settings', () => {
       'an unknown change tracking',
       { LDAP_CHANGE_TRACKING: 'journal' },
       [],
-      /^LDAP_CHANGE_TRACKING.*auto, usn, accesslog or scan/,
-    ],
-    [
-      'change tracking not implemented yet',
-      { LDAP_CHANGE_TRACKING: 'dirsync' },
-      [],
-      /^LDAP_CHANGE_TRACKING.*dirsync is not implemented/,
+      /^LDAP_CHANGE_TRACKING.*auto, dirsync, usn, accesslog or scan/,
     ],
     ['an accesslog base that is no DN', { LDAP_ACCESSLOG_BASE: 'accesslog' }, [], /^LDAP_ACCESSLOG_BASE.*must be a DN/],
     [

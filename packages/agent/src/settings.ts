@@ -105,7 +105,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'LDAP_CHANGE_TRACKING',
     flag: 'ldap-change-tracking',
     option: 'ldap.changeTracking',
-    description: 'auto|usn|accesslog|scan: how DELTA cycles find changes (default auto)',
+    description: 'auto|dirsync|usn|accesslog|scan: how DELTA cycles find changes (default auto)',
   },
   {
     env: 'LDAP_ACCESSLOG_BASE',

@@ -32,7 +32,7 @@ import type {
 import { limitOf } from './page-limit';
 import type { ConfigurationStore } from './store/configuration-store';
 import type { Target } from './targets/target';
-import { matchesFilter, scimResourceOf, type ScimEqFilter } from './targets/scim/scim-view';
+import { matchesFilter, scimResourceOf, type ScimDirectoryIndex, type ScimEqFilter } from './targets/scim/scim-view';
 
 export interface ControllerFacadeDeps {
   agents: AgentRegistry;
@@ -46,6 +46,8 @@ export interface ControllerFacadeDeps {
   previews: PreviewService;
   configs: ConfigurationStore;
   target: Target;
+  /** The cloud directory's index for the SCIM view; without it the view reads the directory from its start. */
+  scimIndex?: ScimDirectoryIndex;
   audit: AuditLog;
   /** True while Redis answers. */
   ping(): Promise<boolean>;
@@ -199,8 +201,10 @@ export class ControllerFacade implements ControllerService {
 
   /**
    * The cloud directory's users or groups as SCIM resources, from `startIndex` (1-based),
-   * at most `count`, optionally filtered by one `eq`. Read by walking the directory in
-   * pages (a filter or a far startIndex reads every object before it).
+   * at most `count`, optionally filtered by one `eq`. With the directory's index: a page is
+   * read by position (ZRANGE by rank, whatever the startIndex), `id` and `externalId` (the
+   * source id) by key, `userName` / a group's `displayName` from the name index; anything
+   * else (a user's displayName, a directory applied before the index) by walking the directory.
    */
   async listScimResources(
     id: string,
@@ -208,6 +212,36 @@ export class ControllerFacade implements ControllerService {
     query: { filter: ScimEqFilter | null; startIndex: number; count: number; baseUrl: string },
   ): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
     await this.deps.configs.get(id);
+    const index = this.deps.scimIndex;
+    if (index) {
+      const f = query.filter;
+      if (!f) {
+        const page = await index.page(id, type, query.startIndex - 1, query.count);
+        const objects = await index.objects(id, page.ids);
+        return { totalResults: page.total, resources: objects.map((o) => scimResourceOf(o, query.baseUrl)) };
+      }
+      const named = f.attribute === 'userName' || (f.attribute === 'displayName' && type === 'group');
+      const ids =
+        f.attribute === 'id' || f.attribute === 'externalId' ? [f.value] : named ? await index.byName(id, type, f.value) : null;
+      if (ids) {
+        const matched = (await index.objects(id, ids))
+          .filter((o) => o.type === type)
+          .map((o) => scimResourceOf(o, query.baseUrl))
+          .filter((r) => matchesFilter(r, f))
+          .sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1));
+        const from = query.startIndex - 1;
+        return { totalResults: matched.length, resources: matched.slice(from, from + query.count) };
+      }
+    }
+    return this.scanScimResources(id, type, query);
+  }
+
+  /** The SCIM view by walking the directory in pages (a filter or a far startIndex reads every object before it). */
+  private async scanScimResources(
+    id: string,
+    type: ObjectTypeName,
+    query: { filter: ScimEqFilter | null; startIndex: number; count: number; baseUrl: string },
+  ): Promise<{ totalResults: number; resources: Record<string, unknown>[] }> {
     const resources: Record<string, unknown>[] = [];
     let matched = 0;
     let cursor: string | undefined;

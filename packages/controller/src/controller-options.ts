@@ -137,6 +137,14 @@ export interface ControllerOptions {
   webhookBackoffMs?: number;
   /** How long one webhook POST may take before it counts as failed. Default 10000. */
   webhookTimeoutMs?: number;
+  /**
+   * How often a controller with workers sweeps every configuration's notification outbox for
+   * events not yet queued (one whose controller died between the transition and the enqueue);
+   * the first sweep runs at start. 0: only at start. Default 10000.
+   */
+  notifyOutboxSweepMs?: number;
+  /** Pause before queueing an event written with its transition, for crash tests that kill a controller in between. Default 0. */
+  notifyDispatchDelayMs?: number;
   /** A running cycle with no frame from its agent for this long is failed. Default 600000. */
   cycleTimeoutMs?: number;
   /**
@@ -206,6 +214,8 @@ export interface CompiledControllerOptions {
   readonly webhookAttempts: number;
   readonly webhookBackoffMs: number;
   readonly webhookTimeoutMs: number;
+  readonly notifyOutboxSweepMs: number;
+  readonly notifyDispatchDelayMs: number;
   readonly cycleTimeoutMs: number;
   readonly releaseWaitMs: number;
   readonly cycleConcurrency: number;
@@ -431,6 +441,8 @@ export function compileControllerOptions(options: ControllerOptions): CompiledCo
     webhookAttempts: i('webhookAttempts', 10, 1, 1000),
     webhookBackoffMs: i('webhookBackoffMs', 5000, 1),
     webhookTimeoutMs: i('webhookTimeoutMs', 10_000, 100, 300_000),
+    notifyOutboxSweepMs: i('notifyOutboxSweepMs', 10_000, 0, 3_600_000),
+    notifyDispatchDelayMs: i('notifyDispatchDelayMs', 0, 0, 3_600_000),
     cycleTimeoutMs: i('cycleTimeoutMs', 600_000, 1000),
     releaseWaitMs: i('releaseWaitMs', 30_000, 0, 600_000),
     cycleConcurrency: i('cycleConcurrency', 4, 1, 256),

@@ -79,7 +79,7 @@ describe('docs/errors.md, section Preview errors', () => {
       .sort();
     const raised = new Set<string>(['CYCLE_ERROR_*']);
     for (const file of sources('previews')) {
-      for (const m of fs.readFileSync(file, 'utf8').matchAll(/(?:code: |this\.fail\(previewId, )'([A-Z][A-Z_]+)'/g)) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/(?:code: |this\.fail\(\s*previewId,\s*)'([A-Z][A-Z_]+)'/g)) {
         if (!m[1]!.startsWith('SG_ERR_')) raised.add(m[1]!);
       }
     }

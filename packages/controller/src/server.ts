@@ -32,6 +32,7 @@ import { createLogger } from './logger';
 import { AgentGateway } from './gateway/agent-gateway';
 import { Mailer } from './mail/mailer';
 import { QuarantineNotifier } from './mail/notifier';
+import { OutboxDispatcher } from './notifications/outbox-dispatcher';
 import { NotificationService } from './notifications/notification-service';
 import { NotificationQueue } from './pipeline/notification-queue';
 import { NotificationStore } from './store/notification-store';
@@ -161,8 +162,17 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     logger: logger.child({ component: 'notify' }),
     publicUrl,
     webhookTimeoutMs: opts.webhookTimeoutMs,
+    secrets,
     describeHeld: async (cfgId, cycleId) => (await stagedDeletes.causesOf(cfgId, cycleId)).map(describeCauseGroup),
     userAgent: `syncguard-controller/${(require('../package.json') as { version: string }).version}`,
+  });
+  const outbox = new OutboxDispatcher({
+    outbox: cycleRecords,
+    configurationIds: () => configs.ids(),
+    queueEvent: (entry) => notifications.queueEvent(entry),
+    logger: logger.child({ component: 'notify' }),
+    sweepIntervalMs: opts.notifyOutboxSweepMs,
+    dispatchDelayMs: opts.notifyDispatchDelayMs,
   });
   const cycles = new CycleService({
     records: cycleRecords,
@@ -176,7 +186,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     agents,
     queues,
     link,
-    events: notifications,
+    events: outbox,
   });
   const configurations = new ConfigurationService({
     cycleRecords,
@@ -200,7 +210,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     cycles,
     queues,
     link,
-    events: notifications,
+    events: outbox,
   });
   const triage = new TriageService({
     records: new TriageStore(redis, keys),
@@ -213,7 +223,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     logger,
     decodeKept: decodeKeptRecord,
     newCycleId,
-    events: notifications,
+    events: outbox,
   });
   // Evaluation's and apply's WATCH connections, reused from cycle to cycle.
   const watches = new WatchConnections(redis);
@@ -261,6 +271,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     previews,
     configs,
     target,
+    scimIndex: cloudDirectory,
     audit,
     ping: () => connections.ping(),
   });
@@ -281,11 +292,12 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     opts.applyChunkSize,
     {
       committed: (agentId, cfgId, cycleId) => cycles.sendCommitted(agentId, cfgId, cycleId),
-      quarantined: (cfgId, cycleId) => notifications.publish({ event: 'quarantine.started', configurationId: cfgId, cycleId }),
+      quarantined: (cfgId) => outbox.dispatch(cfgId),
       released: async (cfgId) => {
         await cycles.startCycleFor(cfgId, 'schedule');
       },
       loadConfiguration: (id) => configs.load(id),
+      retrySoon: (cfgId, cycleId, delayMs) => queues.scheduleRetry(cfgId, cycleId, delayMs),
       preApproval: (cfgId, cycleId, deletes, trippedBy) => deleteApprovals.forCycle(cfgId, cycleId, deletes, trippedBy),
     },
     opts.applyStepDelayMs,
@@ -358,11 +370,13 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
-          tick: (cfgId) => cycles.tick(cfgId),
+          tick: (cfgId, trigger) => cycles.tick(cfgId, trigger),
           mail: (cfgId, cycleId, attempt, max) => notifier.process(cfgId, cycleId, attempt, max),
           cycleGaveUp: (cycleId, error) => cycles.giveUpCycle(cycleId, error),
         });
         notifyQueue.startWorker((job, attempt, max) => notifications.deliver(job, attempt, max));
+        // Events a controller wrote with their transitions but did not queue before it died.
+        outbox.start();
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
         if (opts.schedule) for (const cfg of all) await queues.schedule(cfg);
@@ -397,6 +411,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
           setTimeout(() => httpServer.closeAllConnections(), 2000).unref();
           await done;
         });
+        await step('outbox', () => outbox.close());
         await step('queues', () => queues.close());
         await step('notify', () => notifyQueue.close());
         await step('liveness', () => agents.stopLiveness());

@@ -113,6 +113,18 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = Object.freeze([
   s('SYNCGUARD_WEBHOOK_ATTEMPTS', 'webhookAttempts', 'integer', 'webhook POST attempts (default 10)'),
   s('SYNCGUARD_WEBHOOK_BACKOFF_MS', 'webhookBackoffMs', 'integer', 'first webhook retry delay, exponential (default 5000)'),
   s('SYNCGUARD_WEBHOOK_TIMEOUT_MS', 'webhookTimeoutMs', 'integer', 'longest wait for one webhook POST (default 10000)'),
+  s(
+    'SYNCGUARD_NOTIFY_OUTBOX_SWEEP_MS',
+    'notifyOutboxSweepMs',
+    'integer',
+    'how often the notification outboxes are swept for events not yet queued (default 10000; 0: at start only)',
+  ),
+  s(
+    'SYNCGUARD_NOTIFY_DISPATCH_DELAY_MS',
+    'notifyDispatchDelayMs',
+    'integer',
+    'pause before queueing a notification written with its transition, for crash tests (default 0)',
+  ),
   s('SYNCGUARD_CYCLE_TIMEOUT_MS', 'cycleTimeoutMs', 'integer', 'a cycle silent this long is failed (default 600000)'),
   s('SYNCGUARD_RELEASE_WAIT_MS', 'releaseWaitMs', 'integer', 'allow-deletes waits this long for the apply (default 30000)'),
   s('SYNCGUARD_CYCLE_CONCURRENCY', 'cycleConcurrency', 'integer', 'parallel cycle jobs per process (default 4)'),

@@ -183,3 +183,19 @@ export function subtreeCount(groups: readonly { key: string; count: number }[], 
     return k === p || k.endsWith(`,${p}`) ? n + g.count : n;
   }, 0);
 }
+
+/** A pre-approval's state in words. */
+export function approvalStateLabel(state: string): string {
+  switch (state) {
+    case 'active':
+      return 'waiting for its cycle';
+    case 'used':
+      return 'used';
+    case 'expired':
+      return 'expired unused';
+    case 'revoked':
+      return 'revoked';
+    default:
+      return state;
+  }
+}

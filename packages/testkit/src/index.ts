@@ -5,6 +5,7 @@
 export { freePort, waitForPort, waitFor, sleep } from './ports';
 export { ManagedProcess } from './process';
 export { SlapdServer, startSlapd, type SlapdOptions } from './slapd';
+export { seedCacheDir, usersSeed, type SlapdCachedSeed } from './slapd-seed-cache';
 export { SambaDc, startSambaDc, adUsersLdif, adUserDns, adGroupLdif, adOusLdif, type SambaDcOptions } from './samba';
 export { LdapTools, type LdapToolsTarget } from './ldap-tools';
 export { RedisServer, startRedis, redisCli, type RedisOptions } from './redis';

@@ -65,6 +65,18 @@ export class RedisCluster {
   }
 
   static async start(options: RedisClusterOptions = {}): Promise<RedisCluster> {
+    // The ports are picked free, then bound: another process may take one (or its bus port)
+    // in between. Such a start is tried again with new ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RedisCluster.startOnce(options);
+      } catch (error) {
+        if (attempt >= 3 || !/address already in use|EADDRINUSE/i.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: RedisClusterOptions): Promise<RedisCluster> {
     const masters = options.masters ?? 3;
     const replicas = options.replicasPerMaster ?? 1;
     const nodeTimeoutMs = options.nodeTimeoutMs ?? 2000;

@@ -125,3 +125,35 @@ describe('Samba AD DC', () => {
     }
   });
 });
+
+describe('Samba AD DC seeded in bulk', () => {
+  const BULK = 'OU=bulk,DC=corp,DC=example';
+  const COUNT = 2100;
+  let dc: SambaDc;
+
+  // The first run loads 2,100 users (cached after: later runs restore the seeded domain).
+  beforeAll(async () => {
+    dc = await startSambaDc({ seedLdif: adOusLdif(BULK) + adUsersLdif(BULK, COUNT, { prefix: 'bulk' }) });
+  }, 600_000);
+  afterAll(() => dc?.dispose());
+
+  it('finds every user by the values the load left unindexed and by one-level search, and keeps the index list', async () => {
+    const count = async (filter: string, ...rest: string[]) =>
+      (await ldapsearch(dc, dc.url, dc.adminDn, dc.adminPassword, BULK, ...rest, '-E', 'pr=1000/noprompt', filter, 'cn')).match(
+        /^cn: /gm,
+      )?.length ?? 0;
+    expect(await count('(&(objectCategory=person)(objectClass=user))')).toBe(COUNT);
+    expect(await count('(&(userAccountControl=544)(primaryGroupID=513)(sAMAccountType=805306368))')).toBe(COUNT);
+    expect(await count('(objectClass=user)', '-s', 'one')).toBe(COUNT);
+    const { stdout } = await run('ldbsearch', [
+      '-H',
+      path.join(dc.dir, 'private', 'sam.ldb.d', 'DC=CORP,DC=EXAMPLE.ldb'),
+      '-b',
+      '@INDEXLIST',
+      '-s',
+      'base',
+    ]);
+    for (const line of ['@IDXONE: 1', '@IDXATTR: objectClass', '@IDXATTR: objectCategory', '@IDXATTR: userAccountControl'])
+      expect(stdout.split('\n')).toContain(line);
+  });
+});

@@ -39,6 +39,8 @@ interface Switches {
   failures: { count: number; status: number };
   latencyMs: number;
   rejected: Map<string, string>;
+  /** Every PATCH answers this status (a provider without PATCH: 501 or 405); null: PATCH works. */
+  patchStatus: number | null;
 }
 
 /** One store per peer: SCIMMY's resources are global, so handlers find theirs in the context. */
@@ -232,6 +234,7 @@ export class ScimPeer {
     failures: { count: 0, status: 500 },
     latencyMs: 0,
     rejected: new Map(),
+    patchStatus: null,
   };
   private readonly store = new PeerStore(this.switches);
   private readonly issued = new Map<string, number>();
@@ -310,6 +313,13 @@ export class ScimPeer {
             .send(JSON.stringify(errorBody(sw.throttle.status, null, 'Too many requests')));
           return;
         }
+        if (sw.patchStatus !== null && req.method === 'PATCH') {
+          res
+            .status(sw.patchStatus)
+            .type('application/scim+json')
+            .send(JSON.stringify(errorBody(sw.patchStatus, null, 'PATCH is not supported by this provider')));
+          return;
+        }
         if (sw.failures.count > 0) {
           sw.failures.count -= 1;
           res
@@ -378,6 +388,14 @@ export class ScimPeer {
   /** Every SCIM request waits this long before it is answered. */
   latency(ms: number): void {
     this.switches.latencyMs = ms;
+  }
+
+  /**
+   * Every PATCH answers `status` (501 or 405: a provider that supports only PUT; a 5xx: a
+   * PATCH that keeps failing); null makes PATCH work again.
+   */
+  refusePatch(status: number | null = 501): void {
+    this.switches.patchStatus = status;
   }
 
   /** Creating or changing this user answers a permanent 400 (`invalidValue`, with `detail`); null detail lifts it. */

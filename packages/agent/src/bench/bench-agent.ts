@@ -1,7 +1,8 @@
 /*
- * npm run bench:agent [-- --objects N] [--accesslog | --samba]
+ * npm run bench:agent [-- --objects N] [--accesslog | --samba [--tracking usn|dirsync]]
  *
- * Seeds a private slapd with N inetOrgPerson users (slapadd), runs one FULL cycle of the
+ * Seeds a private slapd with N inetOrgPerson users (slapadd once; later runs copy the seeded
+ * database from the testkit's cache, SYNCGUARD_SLAPD_CACHE or <tmp>/syncguard-slapd-cache), runs one FULL cycle of the
  * agent (in a child process, so that its peak RSS is its own) into an in-process sink (a
  * MiniController that decodes every frame and acknowledges it), times a raw paged
  * `ldapsearch` dump of the same entries, then modifies 1% of the users and runs a DELTA
@@ -9,7 +10,7 @@
  * DELTAs read it; otherwise they scan. `--samba` runs it all against a Samba AD DC instead
  * (default 20,000 users, seeded offline with ldbadd and cached as a provisioned domain, so that
  * later runs start in seconds), bound as the Administrator, the DELTAs reading USNs
- * (LDAP_CHANGE_TRACKING=usn). Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
+ * (LDAP_CHANGE_TRACKING=usn) or, with `--tracking dirsync`, DirSync. Prints one JSON line last. `--profile DIR` writes a V8 CPU profile of the agent
  * (`--cpu-prof`) into DIR when it exits.
  */
 import { execFile, fork } from 'node:child_process';
@@ -18,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ChangeTracking, CycleMode, ObjectType } from '@syncguard/protocol';
-import { adOusLdif, adUsersLdif, startSambaDc, startSlapd, usersLdif, waitFor } from '@syncguard/testkit';
+import { adOusLdif, adUsersLdif, usersSeed, startSambaDc, startSlapd, waitFor } from '@syncguard/testkit';
 import { MiniController } from '../testing/mini-controller';
 
 const run = promisify(execFile);
@@ -61,11 +62,10 @@ interface Directory {
 
 async function openldap(objects: number, accesslog: boolean, log: (m: string) => void): Promise<Directory> {
   const people = 'ou=people,dc=example,dc=com';
-  log(`seeding slapd with ${objects} users`);
-  const chunks: string[] = [];
-  for (let start = 0; start < objects; start += 10_000)
-    chunks.push(usersLdif(people, Math.min(10_000, objects - start), { start }));
-  const slapd = await startSlapd({ seedLdif: chunks.join(''), accesslog });
+  log(`seeding slapd with ${objects} users (slapadd the first time, then a copy of the cached database)`);
+  const started = Date.now();
+  const slapd = await startSlapd({ cachedSeed: usersSeed(people, objects), accesslog, noSync: true });
+  log(`slapd ready in ${((Date.now() - started) / 1000).toFixed(1)} s${slapd.seededFromCache ? ' (from the cache)' : ''}`);
   // slapadd writes no log: one write before the FULL, for its scan to anchor the log on.
   if (accesslog) await slapd.modify(`dn: ${people}\nchangetype: modify\nreplace: description\ndescription: bench\n`);
   return {
@@ -83,7 +83,8 @@ async function openldap(objects: number, accesslog: boolean, log: (m: string) =>
   };
 }
 
-async function samba(objects: number, log: (m: string) => void): Promise<Directory> {
+async function samba(objects: number, tracking: string, log: (m: string) => void): Promise<Directory> {
+  if (tracking !== 'usn' && tracking !== 'dirsync') throw new Error('--tracking must be usn or dirsync');
   const people = 'OU=bench,DC=corp,DC=example';
   log(`starting a Samba AD DC with ${objects} users (seeded offline the first time, then from its cache)`);
   const started = Date.now();
@@ -97,7 +98,7 @@ async function samba(objects: number, log: (m: string) => void): Promise<Directo
       LDAP_CA_FILE: dc.caFile,
       LDAP_BIND_DN: dc.adminDn,
       LDAP_BIND_PASSWORD: dc.adminPassword,
-      LDAP_CHANGE_TRACKING: 'usn',
+      LDAP_CHANGE_TRACKING: tracking,
     },
     dump: `LDAPTLS_CACERT='${dc.caFile}' ldapsearch -x -LLL -H ${dc.url} -D '${dc.adminDn}' -w '${dc.adminPassword}' -E pr=1000/noprompt -b '${people}' '(&(objectCategory=person)(objectClass=user))' '*' objectGUID`,
     modify: (ldif) => dc.modify(ldif),
@@ -109,9 +110,12 @@ async function main(): Promise<void> {
   const onSamba = process.argv.includes('--samba');
   const objects = arg('objects', onSamba ? 20_000 : 100_000);
   const profileDir = stringArg('profile');
+  const loadAtStart = loadAverage();
   const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
   // --accesslog: slapd keeps an accesslog and the agent reads it (LDAP_CHANGE_TRACKING=accesslog).
-  const directory = onSamba ? await samba(objects, log) : await openldap(objects, process.argv.includes('--accesslog'), log);
+  const directory = onSamba
+    ? await samba(objects, stringArg('tracking') ?? 'usn', log)
+    : await openldap(objects, process.argv.includes('--accesslog'), log);
   const people = directory.people;
   const controller = await MiniController.start({ keepChanges: false });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncguard-bench-'));
@@ -137,6 +141,9 @@ async function main(): Promise<void> {
   try {
     await waitFor(() => controller.connected, { timeoutMs: 30_000, message: 'agent connected' });
     const scope = { baseDn: people, objectTypes: [ObjectType.OBJECT_TYPE_USER] };
+    // 10 minutes, or 30 per million objects: a million took over 10 minutes with two other
+    // million-object benchmarks running at a load average of 25.
+    const cycleTimeoutMs = Math.max(600_000, Math.round((objects / 1_000_000) * 1_800_000));
 
     // The seed's modifyTimestamps must be older than the FULL's DELTA watermark (one-second
     // resolution), as in any directory not written to in the second before a cycle.
@@ -146,7 +153,7 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const full = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_FULL);
     const complete = await waitFor(() => controller.complete(full) ?? controller.failed(full), {
-      timeoutMs: 600_000,
+      timeoutMs: cycleTimeoutMs,
       intervalMs: 5,
     });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -178,7 +185,7 @@ async function main(): Promise<void> {
     const c2 = cpuMs(child.pid);
     const t2 = process.hrtime.bigint();
     const delta = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, full);
-    await waitFor(() => controller.complete(delta) ?? controller.failed(delta), { timeoutMs: 600_000, intervalMs: 5 });
+    await waitFor(() => controller.complete(delta) ?? controller.failed(delta), { timeoutMs: cycleTimeoutMs, intervalMs: 5 });
     const deltaSeconds = Number(process.hrtime.bigint() - t2) / 1e9;
     const deltaCpuMs = cpuMs(child.pid) - c2;
     const deltaComplete = controller.complete(delta);
@@ -191,7 +198,7 @@ async function main(): Promise<void> {
     log('quiet DELTA cycle');
     const t3 = process.hrtime.bigint();
     const quiet = controller.startCycle('bench', scope, CycleMode.CYCLE_MODE_DELTA, delta);
-    await waitFor(() => controller.complete(quiet) ?? controller.failed(quiet), { timeoutMs: 600_000, intervalMs: 5 });
+    await waitFor(() => controller.complete(quiet) ?? controller.failed(quiet), { timeoutMs: cycleTimeoutMs, intervalMs: 5 });
     const quietSeconds = Number(process.hrtime.bigint() - t3) / 1e9;
     const quietComplete = controller.complete(quiet);
     if (!quietComplete || quietComplete.totals.modifies + quietComplete.totals.adds + quietComplete.totals.deletes !== 0) {
@@ -215,9 +222,12 @@ async function main(): Promise<void> {
       deltaToFull: round(deltaSeconds / seconds),
       quietSeconds: round(quietSeconds),
       changeTracking: ChangeTracking[deltaComplete.changeTracking],
+      quietChangeTracking: ChangeTracking[quietComplete.changeTracking],
       fullCpuSeconds: round(fullCpuMs / 1000, 2),
       commitCpuSeconds: round(commitCpuMs / 1000, 2),
       deltaCpuSeconds: round(deltaCpuMs / 1000, 2),
+      loadAverageAtStart: loadAtStart,
+      loadAverage: loadAverage(),
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
@@ -227,6 +237,11 @@ async function main(): Promise<void> {
     await directory.dispose();
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** The machine's load average (1, 5 and 15 minutes): the figures depend on what else runs. */
+function loadAverage(): number[] {
+  return os.loadavg().map((l) => round(l, 2));
 }
 
 function round(n: number, digits = 3): number {

@@ -145,6 +145,7 @@ export class StateStore {
          WHERE configuration_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
       ),
       countObjects: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM objects WHERE configuration_id = ?'),
+      hasObjects: db.prepare<[string], number>('SELECT EXISTS (SELECT 1 FROM objects WHERE configuration_id = ?)').pluck(),
       insertCycle: db.prepare(
         `INSERT INTO cycles(cycle_id, configuration_id, state, mode, rebase, scope_json, scope_key, base_cycle_id, watermark)
          VALUES (@cycleId, @configurationId, @state, @mode, @rebase, @scopeJson, @scopeKey, @baseCycleId, @watermark)`,
@@ -283,6 +284,14 @@ export class StateStore {
    */
   get cacheVersion(): number {
     return this.cacheChanges;
+  }
+
+  /**
+   * Whether the committed cache holds any object of the configuration: what every cycle
+   * asks, without counting them (a count walks the index: 0.3 s at 1,000,000 objects).
+   */
+  hasObjects(configurationId: string): boolean {
+    return this.guard('read', () => this.stmts.hasObjects.get(configurationId) === 1);
   }
 
   objectCount(configurationId: string): number {

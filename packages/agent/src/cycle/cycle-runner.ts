@@ -1,6 +1,6 @@
 import { completeRanges, hasRanges } from '../ldap/ranged';
 import type { Logger } from 'pino';
-import type { Entry } from 'ldapts';
+import { AndFilter, FilterParser, OrFilter, type Entry, type Filter } from 'ldapts';
 import {
   ChangeKind,
   ChangeTracking,
@@ -21,8 +21,9 @@ import { LdapSource, validateFilter, type LdapSourceOptions } from '../ldap/ldap
 import type { Outbox } from '../transport/outbox';
 import { scopeFilter, validateScope } from './scope';
 import { Accesslog, isUnder, type LogRecord } from '../ldap/accesslog';
-import { DELETED, FILTERED_OUT, UNKNOWN, locateByIds, reasonAt, type DeleteReason } from '../ldap/locate';
+import { DELETED, FILTERED_OUT, UNKNOWN, idAssertion, locateByIds, reasonAt, type DeleteReason } from '../ldap/locate';
 import { UsnLog, type UsnRecord } from '../ldap/usn';
+import { DirSyncLog, decodeCookie, encodeCookie, type DirSyncRecord } from '../ldap/dirsync';
 import { formatWatermark, parseWatermark, type Watermark } from './watermark';
 
 export interface CyclePlan {
@@ -45,7 +46,7 @@ export interface CycleDeps {
   ldap: LdapSourceOptions & { attributeFilter?: AttributeFilter };
   deltaSkewMs: number;
   /** How DELTA cycles find what changed (LDAP_CHANGE_TRACKING, LDAP_ACCESSLOG_BASE, LDAP_FULL_SCAN_INTERVAL). */
-  tracking: { setting: 'auto' | 'accesslog' | 'usn' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
+  tracking: { setting: 'auto' | 'dirsync' | 'accesslog' | 'usn' | 'scan'; accesslogBase: string; fullScanIntervalMs: number };
   /** Current limits (from the latest ControllerWelcome). */
   limits: () => { maxFrameBytes: number; maxBatchChanges: number };
   log: Logger;
@@ -111,6 +112,8 @@ export class CycleRunner {
   /** A scan's deletes looked up by id so far, and whether a lookup failed (then no more are tried). */
   private located = 0;
   private locateFailed = false;
+  /** DirSync: a cookie taken before this cycle's read, for a scan to leave to the next DELTA. */
+  private dirsyncStart?: Buffer;
   private source?: LdapSource;
   private readonly configurationId: string;
   private readonly cycleId: string;
@@ -138,19 +141,20 @@ export class CycleRunner {
       this.checkAborted();
       const source = this.source;
       const flavor = source.flavor;
+      const prev = parseWatermark(this.plan.sinceWatermark);
       const log = await this.usableLog(source, flavor);
-      const usn = log ? undefined : await this.usableUsn(source, flavor);
+      const dirsync = log ? undefined : await this.usableDirSync(source, flavor, prev);
+      const usn = log || dirsync ? undefined : await this.usableUsn(source, flavor);
       const filter = scopeFilter(start.scope, flavor);
       const attributes = readAttributes(start.scope.attributes, start.scope.disabledAttribute, flavor);
       this.seen = new Uint8Array((this.deps.store.maxRowid() >> 3) + 1);
       this.handledRows = new Uint8Array(this.seen.length);
       // A first cycle: nothing to look up while no commit fills the cache.
-      if (this.deps.store.objectCount(this.configurationId) === 0) this.emptyCacheVersion = this.deps.store.cacheVersion;
+      if (!this.deps.store.hasObjects(this.configurationId)) this.emptyCacheVersion = this.deps.store.cacheVersion;
       if (this.plan.resume) {
         this.deps.store.prepareResume(this.cycleId);
         this.resuming = true;
       }
-      const prev = parseWatermark(this.plan.sinceWatermark);
       const full = this.plan.mode === CycleMode.CYCLE_MODE_FULL;
       let tracking = ChangeTracking.CHANGE_TRACKING_SCAN;
       // A full consistency read is due: the log first, then a scan; what the scan adds is drift.
@@ -160,9 +164,15 @@ export class CycleRunner {
         !full &&
         (log !== undefined
           ? await this.readLog(log, prev, filter, attributes, flavor, scannedAt)
-          : usn !== undefined && (await this.readUsn(usn, prev, filter, attributes, flavor, scannedAt, startedAt)));
+          : dirsync !== undefined
+            ? await this.readDirSync(dirsync, prev, filter, attributes, flavor, scannedAt, startedAt)
+            : usn !== undefined && (await this.readUsn(usn, prev, filter, attributes, flavor, scannedAt, startedAt)));
       if (logged && !due) {
-        tracking = log ? ChangeTracking.CHANGE_TRACKING_ACCESSLOG : ChangeTracking.CHANGE_TRACKING_USN;
+        tracking = log
+          ? ChangeTracking.CHANGE_TRACKING_ACCESSLOG
+          : dirsync
+            ? ChangeTracking.CHANGE_TRACKING_DIRSYNC
+            : ChangeTracking.CHANGE_TRACKING_USN;
       } else if (logged) {
         await this.flush();
         const fromLog = this.changesSent;
@@ -173,10 +183,15 @@ export class CycleRunner {
         if (!this.plan.resume) {
           // Taken before the read: whatever changes from here on is read by the next DELTA.
           const since = await watermark(flavor, source, this.deps.deltaSkewMs);
-          const wm: Watermark = { since, logAnchor: '', scannedAt: startedAt, dc: '', takenAt: 0 };
+          const wm: Watermark = { since, logAnchor: '', scannedAt: startedAt, dc: '', takenAt: 0, cookie: '' };
           if (log) wm.logAnchor = await this.scanAnchor(log, prev);
           if (usn) Object.assign(wm, { dc: usn.dc, takenAt: startedAt });
-          this.deps.store.setWatermark(this.cycleId, log || usn ? formatWatermark(wm) : since);
+          if (dirsync) {
+            // A new cookie, as of before the read: what changes during it is read again by the next DELTA.
+            const cookie = this.dirsyncStart ?? (await this.newCookie(dirsync));
+            if (cookie) Object.assign(wm, { dc: dirsync.dc, takenAt: startedAt, cookie: encodeCookie(cookie) });
+          }
+          this.deps.store.setWatermark(this.cycleId, log || usn || dirsync ? formatWatermark(wm) : since);
         }
         if (full) await this.readFull(source, filter, attributes, flavor);
         else await this.readDelta(source, filter, attributes, flavor, prev.since);
@@ -185,7 +200,7 @@ export class CycleRunner {
       if (!this.plan.rebase && tracking === ChangeTracking.CHANGE_TRACKING_SCAN) await this.emitDeletes();
       const drift = this.driftFrom >= 0 ? this.changesSent - this.driftFrom : 0;
       if (this.driftFrom >= 0) {
-        const message = `full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the ${log ? 'accesslog' : 'USN log'} did not show (drift)`;
+        const message = `full consistency read (LDAP_FULL_SCAN_INTERVAL): changes the ${log ? 'accesslog' : dirsync ? 'DirSync read' : 'USN log'} did not show (drift)`;
         if (drift > 0) this.deps.log.warn({ drift }, message);
         else this.deps.log.info({ drift }, message);
       }
@@ -308,6 +323,213 @@ export class CycleRunner {
   }
 
   /**
+   * Active Directory's DirSync this cycle may use, or undefined: AD only, with
+   * LDAP_CHANGE_TRACKING `auto` or `dirsync`. With a committed cookie of this DC the DELTA's
+   * read itself says whether the server still takes it; without one a DirSync search that
+   * matches nothing checks that the bind DN may use DirSync (the "Replicating Directory
+   * Changes" right) and gives the cookie a scan leaves to the next DELTA. A refusal means USN
+   * (`auto`) or a scan (`dirsync`, said at warn); a connection that fails fails the cycle.
+   */
+  private async usableDirSync(source: LdapSource, flavor: DirectoryFlavor, prev: Watermark): Promise<DirSyncLog | undefined> {
+    const { setting } = this.deps.tracking;
+    if (setting !== 'auto' && setting !== 'dirsync') return undefined;
+    if (flavor !== 'ad') {
+      if (setting === 'dirsync')
+        this.deps.log.warn('LDAP_CHANGE_TRACKING=dirsync: the directory is not Active Directory; scanning');
+      return undefined;
+    }
+    const fallback = setting === 'auto' ? 'trying USN change tracking' : 'scanning';
+    const opened = await DirSyncLog.open(source, this.plan.start.scope.baseDn).catch(
+      (error: unknown) => `the root DSE could not be read (${(error as Error).message})`,
+    );
+    if (typeof opened === 'string') {
+      const message = `DirSync cannot serve: ${opened}; ${fallback}`;
+      if (setting === 'dirsync') this.deps.log.warn(message);
+      else this.deps.log.debug(message);
+      return undefined;
+    }
+    if (this.plan.mode !== CycleMode.CYCLE_MODE_FULL && prev.cookie !== '' && prev.dc === opened.dc) return opened;
+    try {
+      this.dirsyncStart = await opened.freshCookie();
+      return opened;
+    } catch (error) {
+      this.checkAborted();
+      if (!(error instanceof AgentError) || error.ldapResultCode === 0) throw error;
+      const message = `DirSync cannot serve: the directory refused it (result ${error.ldapResultCode}; without the OBJECT_SECURITY flag the bind DN needs the Replicating Directory Changes right on ${opened.namingContext}); ${fallback}`;
+      if (setting === 'dirsync') this.deps.log.warn({ err: error.message }, message);
+      else this.deps.log.debug({ err: error.message }, message);
+      return undefined;
+    }
+  }
+
+  /** A cookie as of now for a scan to leave to the next DELTA, or undefined (said at warn) when the server refuses one. */
+  private async newCookie(dirsync: DirSyncLog): Promise<Buffer | undefined> {
+    try {
+      return await dirsync.freshCookie();
+    } catch (error) {
+      this.checkAborted();
+      if (!(error instanceof AgentError) || error.ldapResultCode === 0) throw error;
+      this.deps.log.warn(
+        { err: error.message },
+        `DirSync: the directory refused a new cookie (result ${error.ldapResultCode}); the next cycle scans too`,
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * DirSync DELTA (Active Directory): reads what changed in the naming context since the
+   * committed cookie (ids, DNs, tombstones; DirSync gives only the changed attributes, so the
+   * changed objects under the base are then read whole by objectGUID with the scope's filter).
+   * A renamed or moved OU or container also names every object below its new DN (their DNs
+   * changed without a change of their own). A cached object named that is not read in scope
+   * left it: a tombstone is deleted, a DN outside the base moved out of scope (with that DN),
+   * one under it filtered out. Deletes are sent only after every read succeeded. Returns false,
+   * before sending anything, when DirSync cannot serve this cycle (no cookie of this DC, or
+   * a cookie the server refuses: expired, of another server or domain; said at warn): the
+   * caller scans, and the scan leaves a new cookie.
+   */
+  private async readDirSync(
+    dirsync: DirSyncLog,
+    prev: Watermark,
+    filter: string,
+    attributes: string[],
+    flavor: DirectoryFlavor,
+    scannedAt: number,
+    startedAt: number,
+  ): Promise<boolean> {
+    const why =
+      prev.cookie === ''
+        ? 'no DirSync cookie yet'
+        : prev.dc !== dirsync.dc
+          ? `the cookie is of another domain controller (${prev.dc || 'unknown'})`
+          : '';
+    if (why) {
+      this.deps.log.info({ reason: why }, 'DirSync: scanning instead');
+      return false;
+    }
+    const source = this.source!;
+    // For a consistency read after this one (uSNChanged), taken before the reads like the cookie.
+    const next = await source.highestCommittedUsn();
+    let read: { records: DirSyncRecord[]; cookie: Buffer };
+    try {
+      read = await dirsync.changesSince(decodeCookie(prev.cookie));
+    } catch (error) {
+      this.checkAborted();
+      if (!(error instanceof AgentError) || error.ldapResultCode === 0) throw error;
+      this.deps.log.warn(
+        { resultCode: error.ldapResultCode, err: error.message },
+        'DirSync: the directory refused the committed cookie (expired, or of another server or domain); scanning, and the scan starts a new cookie',
+      );
+      return false;
+    }
+    this.deps.log.debug({ records: read.records.length }, 'DirSync: read');
+    this.deps.store.setWatermark(
+      this.cycleId,
+      formatWatermark({
+        since: next,
+        logAnchor: '',
+        scannedAt,
+        dc: dirsync.dc,
+        takenAt: startedAt,
+        cookie: encodeCookie(read.cookie),
+      }),
+    );
+    const scope = this.plan.start.scope;
+    const base = scope.baseDn;
+    // Where each named object is now (the last record of an object wins).
+    const named = new Map<string, DirSyncRecord>();
+    for (const r of read.records) named.set(r.id, r);
+    const moved = read.records.filter((r) => r.movedOrRenamed);
+    if (moved.length > 0) {
+      const containers = await dirsync.containersAmong(
+        moved.map((r) => r.id),
+        (id) => idAssertion(flavor, id),
+      );
+      const types = scopeFilter({ ...scope, filter: '' }, flavor);
+      for (const dn of containers.values()) {
+        this.deps.log.debug({ container: dn }, 'DirSync: an OU or container was moved or renamed; naming the objects below it');
+        try {
+          for await (const page of source.pagesOf({
+            base: dn,
+            filter: types,
+            attributes: [idAttribute(flavor)],
+            pageSize: 1000,
+          })) {
+            this.checkAborted();
+            for (const entry of page) {
+              const id = entryId(entry, flavor);
+              if (id && !named.has(id)) named.set(id, { id, dn: entry.dn, deleted: false, movedOrRenamed: true });
+            }
+          }
+        } catch (error) {
+          // Moved again or deleted since: the objects below it are reported where they are now.
+          if (!(error instanceof AgentError && error.code === 'AGENT_ERR_LDAP_NO_SUCH_OBJECT')) throw error;
+        }
+      }
+    }
+    const store = this.deps.store;
+    const mapOptions = this.mapOptions(flavor);
+    const scopeTree = FilterParser.parseString(filter);
+    const records = [...named.values()];
+    /** Cached objects named that left the scope, with why; sent after every read. */
+    const gone: { id: string; reason: DeleteReason }[] = [];
+    for (let i = 0; i < records.length; i += DELETE_CHUNK) {
+      this.checkAborted();
+      const chunk = records.slice(i, i + DELETE_CHUNK);
+      const cached = store.lookupDns(
+        this.configurationId,
+        chunk.map((r) => r.id),
+      );
+      const toRead: string[] = [];
+      for (const r of chunk) {
+        if (r.deleted) {
+          if (cached.has(r.id)) gone.push({ id: r.id, reason: DELETED });
+        } else if (isUnder(r.dn, base)) toRead.push(r.id);
+        else if (cached.has(r.id)) gone.push({ id: r.id, reason: reasonAt(r.dn, base) });
+      }
+      // The objects under the base, whole, by objectGUID and the scope's filter.
+      for (let j = 0; j < toRead.length; j += LOG_CHUNK) {
+        const ids = toRead.slice(j, j + LOG_CHUNK).filter((id) => !this.handled(id));
+        const assertions = ids.map((id) => idAssertion(flavor, id)).filter((a): a is Filter => a !== undefined);
+        if (assertions.length === 0) continue;
+        const byId = assertions.length === 1 ? assertions[0]! : new OrFilter({ filters: assertions });
+        for await (const page of source.pagesOf({ base, filter: new AndFilter({ filters: [scopeTree, byId] }), attributes })) {
+          this.checkAborted();
+          await this.considerPage(this.unhandled(page, flavor), mapOptions, false);
+        }
+        for (const id of ids) if (!this.handled(id) && cached.has(id)) gone.push({ id, reason: FILTERED_OUT });
+      }
+    }
+    // Only after every read succeeded: the named objects that left the scope.
+    for (let i = 0; i < gone.length; i += DELETE_CHUNK) {
+      this.checkAborted();
+      const chunk = gone.slice(i, i + DELETE_CHUNK);
+      const cached = store.lookup(
+        this.configurationId,
+        chunk.map((g) => g.id),
+      );
+      const sent = this.resuming ? store.resumeLookup(this.cycleId, [...cached.keys()]) : undefined;
+      for (const g of chunk) {
+        const m = cached.get(g.id);
+        if (!m || bitSet(this.handledRows, m.rowid)) continue;
+        this.markSeen(m.rowid);
+        this.handledRows = withBit(this.handledRows, m.rowid);
+        if (sent?.get(g.id)?.kind === ChangeKind.CHANGE_KIND_DELETE) continue;
+        await this.add(deleteChange(g.id, m.type, m.dn, g.reason), {
+          id: g.id,
+          kind: ChangeKind.CHANGE_KIND_DELETE,
+          type: m.type,
+          dn: m.dn,
+          hash: null,
+        });
+        this.deletesSent += 1;
+      }
+    }
+    return true;
+  }
+
+  /**
    * Active Directory's USN log this cycle may read, or undefined: AD only, with
    * LDAP_CHANGE_TRACKING `auto` or `usn`; a bind DN that cannot read tombstones means a scan
    * (said at warn when `usn` was asked).
@@ -377,7 +599,7 @@ export class CycleRunner {
     this.deps.log.debug({ records: records.length, since: prev.since, next }, 'USN change tracking: read');
     this.deps.store.setWatermark(
       this.cycleId,
-      formatWatermark({ since: next, logAnchor: '', scannedAt, dc: usn.dc, takenAt: startedAt }),
+      formatWatermark({ since: next, logAnchor: '', scannedAt, dc: usn.dc, takenAt: startedAt, cookie: '' }),
     );
     const mapOptions = this.mapOptions(flavor);
     const since = `(uSNChanged>=${after})`;
@@ -472,7 +694,10 @@ export class CycleRunner {
       return false;
     }
     this.deps.log.debug({ records: records.length, after: prev.logAnchor, newest }, 'accesslog: read');
-    this.deps.store.setWatermark(this.cycleId, formatWatermark({ since, logAnchor: newest, scannedAt, dc: '', takenAt: 0 }));
+    this.deps.store.setWatermark(
+      this.cycleId,
+      formatWatermark({ since, logAnchor: newest, scannedAt, dc: '', takenAt: 0, cookie: '' }),
+    );
     const store = this.deps.store;
     const source = this.source!;
     const mapOptions = this.mapOptions(flavor);

@@ -14,6 +14,8 @@ export interface Watermark {
   dc: string;
   /** AD: Unix ms at which `since` was taken (tombstones older than the DC's lifetime are gone); 0 when unknown. */
   takenAt: number;
+  /** AD DirSync: the cookie (base64) the next DELTA reads from, of the DC `dc`; '' when none. */
+  cookie: string;
 }
 
 export function parseWatermark(raw: string): Watermark {
@@ -25,13 +27,15 @@ export function parseWatermark(raw: string): Watermark {
       scannedAt: Number(w.scannedAt ?? 0),
       dc: String(w.dc ?? ''),
       takenAt: Number(w.takenAt ?? 0),
+      cookie: String(w.cookie ?? ''),
     };
   }
-  return { since: raw, logAnchor: '', scannedAt: 0, dc: '', takenAt: 0 };
+  return { since: raw, logAnchor: '', scannedAt: 0, dc: '', takenAt: 0, cookie: '' };
 }
 
 export function formatWatermark(w: Watermark): string {
   const out: Record<string, string | number> = { since: w.since, logAnchor: w.logAnchor, scannedAt: w.scannedAt };
   if (w.dc) Object.assign(out, { dc: w.dc, takenAt: w.takenAt });
+  if (w.cookie) out['cookie'] = w.cookie;
   return JSON.stringify(out);
 }

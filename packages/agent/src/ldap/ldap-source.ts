@@ -158,6 +158,33 @@ export class LdapSource {
     }
   }
 
+  /**
+   * One subtree search, not paged (DirSync pages by its own cookie and cannot be combined
+   * with the paged results control), with a request control whose response control ldapts
+   * parses into that same instance. The whole answer is in memory at once; `onEntry` sees
+   * each entry. Throws AgentError (with the server's result code when it answered one).
+   */
+  async searchWithControl(
+    base: string,
+    filter: string | Filter,
+    attributes: string[],
+    control: Control,
+    onEntry: (entry: Entry) => void,
+  ): Promise<void> {
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await this.client.search(
+        base,
+        { scope: 'sub', filter, attributes, explicitBufferAttributes: BINARY_ATTRIBUTES },
+        [control],
+      ));
+    } catch (error) {
+      throw fromLdapError(error, 'search', base);
+    }
+    this.pages += 1;
+    for (const entry of entries) onEntry(entry);
+  }
+
   /** The object id of an entry read with the id attribute (entryUUID, objectGUID as a string). */
   idOf(entry: Entry): string | undefined {
     return entryId(entry, this.flavor);

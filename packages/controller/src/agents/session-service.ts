@@ -397,5 +397,6 @@ function changeTrackingName(value: ChangeTracking): ChangeTrackingName | null {
   if (value === ChangeTracking.CHANGE_TRACKING_SCAN) return 'scan';
   if (value === ChangeTracking.CHANGE_TRACKING_ACCESSLOG) return 'accesslog';
   if (value === ChangeTracking.CHANGE_TRACKING_USN) return 'usn';
+  if (value === ChangeTracking.CHANGE_TRACKING_DIRSYNC) return 'dirsync';
   return null;
 }

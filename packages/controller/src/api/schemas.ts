@@ -128,13 +128,19 @@ const accidentalDeleteProperties = {
 const targetInput = {
   type: 'object',
   description:
-    'Where cycles are applied: {"type": "cloudDirectory"} (default) or a SCIM 2.0 service provider {"type": "scim", baseUrl, auth, deleteMode, concurrency, maxRequestsPerSecond, failureQuarantinePercent, requestTimeoutSeconds, mapping}. auth: {"type": "bearer", token} or {"type": "oauth2", tokenUrl, clientId, clientSecret, scope}; secrets are write-only and stored encrypted (needs SYNCGUARD_SECRET_KEY).',
+    'Where cycles are applied: {"type": "cloudDirectory"} (default) or a SCIM 2.0 service provider {"type": "scim", baseUrl, auth, deleteMode, updateMethod, concurrency, maxRequestsPerSecond, failureQuarantinePercent, requestTimeoutSeconds, mapping}. auth: {"type": "bearer", token} or {"type": "oauth2", tokenUrl, clientId, clientSecret, scope}; secrets are write-only and stored encrypted (needs SYNCGUARD_SECRET_KEY).',
   required: [],
   properties: {
     type: { type: 'string', enum: ['cloudDirectory', 'scim'] },
     baseUrl: { type: 'string' },
     auth: { type: 'object' },
     deleteMode: { type: 'string', enum: ['delete', 'deactivate'] },
+    updateMethod: {
+      type: 'string',
+      enum: ['patch', 'put'],
+      description:
+        'patch (default): PATCH with only what changed. put: for providers without PATCH, a PUT of the whole resource (RFC 7644 3.5.1), group members replaced whole; deactivate mode PUTs the user with active false.',
+    },
     concurrency: { type: 'integer', minimum: 1, maximum: 64 },
     maxRequestsPerSecond: { type: ['number', 'null'] },
     failureQuarantinePercent: { type: 'number' },
@@ -164,6 +170,7 @@ const targetOutput = {
       },
     },
     deleteMode: { type: 'string' },
+    updateMethod: { type: 'string', enum: ['patch', 'put'] },
     concurrency: { type: 'integer' },
     maxRequestsPerSecond: { type: ['number', 'null'] },
     failureQuarantinePercent: { type: 'number' },
@@ -193,7 +200,7 @@ const notificationInputProperties = {
             minLength: 16,
             maxLength: 256,
             description:
-              'Signs every body (X-Syncguard-Signature: sha256=<hex HMAC-SHA256>). Write-only; left out or null keeps the secret stored for the same URL (a new URL needs one).',
+              'Signs every body (X-Syncguard-Signature: sha256=<hex HMAC-SHA256>). Write-only, stored encrypted (needs SYNCGUARD_SECRET_KEY: without it a new secret is a 400); left out or null keeps the secret stored for the same URL (a new URL needs one).',
           },
           secretSet: { type: 'boolean', description: 'Ignored (as read back).' },
         },
@@ -287,9 +294,9 @@ export const CycleSchema = {
     mode: { type: 'string', enum: ['delta', 'full'] },
     changeTracking: {
       type: ['string', 'null'],
-      enum: ['scan', 'accesslog', 'usn', null],
+      enum: ['scan', 'accesslog', 'usn', 'dirsync', null],
       description:
-        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) or usn (Active Directory's update sequence numbers with tombstones); null until the agent completed its read, or from agents that do not say.",
+        "How the agent found what changed: scan (a read of the whole scope), accesslog (OpenLDAP's change log) usn (Active Directory's update sequence numbers with tombstones) or dirsync (Active Directory's DirSync control); null until the agent completed its read, or from agents that do not say.",
     },
     drift: {
       type: ['integer', 'null'],
@@ -299,8 +306,19 @@ export const CycleSchema = {
     },
     trigger: {
       type: 'string',
-      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release'],
-      description: 'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes").',
+      enum: ['schedule', 'manual', 'restart', 'agent-connected', 'release', 'retry'],
+      description:
+        'release: the cycle (without an agent) that applies the held set of a delete lane (hold "deletes"). retry: a cycle brought forward because operations of the cycle before were still transient after the target client\'s own retries (see retryAt).',
+    },
+    transient: {
+      ...count,
+      description:
+        'Of counts.failed, the operations whose last error was transient (429, 503, 5xx, timeouts) after every attempt of the target client; present only when some were.',
+    },
+    retryAt: {
+      ...time,
+      description:
+        'Present when the cycle ended with transient failures: when the next cycle (trigger retry) was brought forward to, after the longest Retry-After the target sent (or 10 s without one), at least 1 s and at most 5 minutes; not set when the schedule comes sooner.',
     },
     heldDeletes: {
       ...count,

@@ -281,7 +281,8 @@ const TOP_LEVEL = [
 
 /**
  * Checks a POST body and fills defaults. Throws ValidationError naming the field. `secrets`
- * seals a SCIM target's secrets (null when SYNCGUARD_SECRET_KEY is not set: a SCIM target is refused).
+ * seals a SCIM target's secrets and webhook secrets (null when SYNCGUARD_SECRET_KEY is not
+ * set: a SCIM target and a new webhook secret are refused).
  */
 export function validateConfigurationInput(
   input: unknown,
@@ -308,7 +309,10 @@ export function validateConfigurationInput(
         ? { ...DEFAULT_ACCIDENTAL_DELETES }
         : accidentalDeletes(body.accidentalDeletes, DEFAULT_ACCIDENTAL_DELETES),
     notificationEmail,
-    notifications: validateNotifications(body.notifications, { emails: [], webhooks: [] }, notificationEmail),
+    notifications: validateNotifications(body.notifications, { emails: [], webhooks: [] }, notificationEmail, {
+      box: secrets,
+      configurationId: id,
+    }),
     target:
       body.target === undefined ? DEFAULT_TARGET : validateTarget(body.target, undefined, { box: secrets, configurationId: id }),
     createdAt: now,
@@ -342,7 +346,10 @@ export function applyConfigurationPatch(
         ? current.accidentalDeletes
         : accidentalDeletes(p.accidentalDeletes, current.accidentalDeletes),
     notificationEmail,
-    notifications: validateNotifications(p.notifications, notificationsOf(current), notificationEmail),
+    notifications: validateNotifications(p.notifications, notificationsOf(current), notificationEmail, {
+      box: secrets,
+      configurationId: current.id,
+    }),
     target:
       p.target === undefined
         ? (current.target ?? DEFAULT_TARGET)

@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors';
+import { SecretError, type SecretBox } from '../secrets/secret-box';
 import type { Configuration, NotificationSettings, StoredConfiguration, WebhookSettings, WebhookView } from '../model';
 
 /** At most this many email recipients, `notificationEmail` counted with them. */
@@ -13,16 +14,31 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Where a webhook's sealed secret belongs: bound into its seal, so that it opens for that configuration and URL only. */
+export function webhookSecretContext(configurationId: string, url: string): string {
+  return `configuration:${configurationId}:notifications.webhooks[${url}].secret`;
+}
+
+/** What validation needs to seal webhook secrets; `box` is null when SYNCGUARD_SECRET_KEY is not set. */
+export interface WebhookSealing {
+  box: SecretBox | null;
+  configurationId: string;
+}
+
 /**
  * Checks `notifications` of a POST or PATCH body against the stored settings (`current`):
  * each list given replaces the stored one; a webhook given without a secret (left out or
  * null) keeps the secret stored for its URL, and a new URL needs one. `notificationEmail`
- * (already checked) counts as one recipient. Throws ValidationError naming the field.
+ * (already checked) counts as one recipient. Secrets are sealed with `sealing.box`; a new
+ * secret without one is refused (400 naming SYNCGUARD_SECRET_KEY), and the kept ones are
+ * sealed again with the current key (key rotation: any change of the configuration re-seals).
+ * Throws ValidationError naming the field.
  */
 export function validateNotifications(
   v: unknown,
   current: NotificationSettings,
   notificationEmail: string | null,
+  sealing: WebhookSealing = { box: null, configurationId: '' },
 ): NotificationSettings {
   const out: NotificationSettings = { emails: [...current.emails], webhooks: current.webhooks.map((w) => ({ ...w })) };
   if (v !== undefined) {
@@ -30,8 +46,9 @@ export function validateNotifications(
     for (const k of Object.keys(v))
       if (k !== 'emails' && k !== 'webhooks') throw new ValidationError(`notifications.${k}`, 'is not a known setting');
     if (v.emails !== undefined) out.emails = emails(v.emails);
-    if (v.webhooks !== undefined) out.webhooks = webhooks(v.webhooks, current.webhooks);
+    if (v.webhooks !== undefined) out.webhooks = webhooks(v.webhooks, current.webhooks, sealing);
   }
+  if (sealing.box) out.webhooks = out.webhooks.map((w) => resealed(w, sealing.box!, sealing.configurationId));
   const recipients = new Set(out.emails.map((e) => e.toLowerCase()));
   if (notificationEmail) recipients.add(notificationEmail.toLowerCase());
   if (recipients.size > MAX_NOTIFICATION_EMAILS)
@@ -58,7 +75,15 @@ function emails(v: unknown): string[] {
   return [...seen.values()];
 }
 
-function webhooks(v: unknown, stored: readonly WebhookSettings[]): WebhookSettings[] {
+/** A stored webhook with its secret sealed with the current key (one stored in clear by an earlier build: sealed now). */
+function resealed(w: WebhookSettings, box: SecretBox, configurationId: string): WebhookSettings {
+  const context = webhookSecretContext(configurationId, w.url);
+  if (w.secretSealed) return { url: w.url, secretSealed: box.reseal(w.secretSealed, context) };
+  if (w.secret) return { url: w.url, secretSealed: box.seal(w.secret, context) };
+  return { ...w };
+}
+
+function webhooks(v: unknown, stored: readonly WebhookSettings[], sealing: WebhookSealing): WebhookSettings[] {
   const field = 'notifications.webhooks';
   if (!Array.isArray(v)) throw new ValidationError(field, 'must be a list of {url, secret}');
   if (v.length > MAX_WEBHOOKS) throw new ValidationError(field, `must hold at most ${MAX_WEBHOOKS} webhooks`);
@@ -74,12 +99,17 @@ function webhooks(v: unknown, stored: readonly WebhookSettings[]): WebhookSettin
     if (w.secret === undefined || w.secret === null) {
       const kept = stored.find((s) => s.url === url);
       if (!kept) throw new ValidationError(`${at}.secret`, 'is required for a new webhook');
-      return { url, secret: kept.secret };
+      return { ...kept };
     }
     if (typeof w.secret !== 'string') throw new ValidationError(`${at}.secret`, 'must be a string or null');
     if (w.secret.length < MIN_WEBHOOK_SECRET || w.secret.length > MAX_WEBHOOK_SECRET)
       throw new ValidationError(`${at}.secret`, `must be ${MIN_WEBHOOK_SECRET} to ${MAX_WEBHOOK_SECRET} characters`);
-    return { url, secret: w.secret };
+    if (!sealing.box)
+      throw new ValidationError(
+        `${at}.secret`,
+        'needs SYNCGUARD_SECRET_KEY set on the controller, to store webhook secrets encrypted',
+      );
+    return { url, secretSealed: sealing.box.seal(w.secret, webhookSecretContext(sealing.configurationId, url)) };
   });
 }
 
@@ -116,6 +146,22 @@ export function publicNotifications(cfg: Pick<StoredConfiguration, 'notification
   const n = notificationsOf(cfg);
   return {
     emails: [...n.emails],
-    webhooks: n.webhooks.map((w): WebhookView => ({ url: w.url, secret: null, secretSet: w.secret.length > 0 })),
+    webhooks: n.webhooks.map((w): WebhookView => ({ url: w.url, secret: null, secretSet: Boolean(w.secretSealed || w.secret) })),
   };
+}
+
+/**
+ * The secret that signs a webhook's bodies: opened with `box` (SecretError when it does not
+ * open), or as an earlier build stored it in clear. Throws a SecretError naming
+ * SYNCGUARD_SECRET_KEY when the secret is sealed and the controller has no key.
+ */
+export function openWebhookSecret(box: SecretBox | null, configurationId: string, w: WebhookSettings): string {
+  if (w.secretSealed) {
+    if (!box)
+      throw new SecretError(
+        `configuration ${configurationId}: the secret of webhook ${w.url} cannot be opened: SYNCGUARD_SECRET_KEY is not set on this controller`,
+      );
+    return box.open(w.secretSealed, webhookSecretContext(configurationId, w.url));
+  }
+  return w.secret ?? '';
 }

@@ -6,7 +6,8 @@ import { decide, describeVerdict, type AppliedDeletes, type PerType, type Trippe
 import { ProtectedMatcher } from '../guard/protected-objects';
 import { mergeTrippedBy, type LaneState } from './delete-lane';
 import { MemberRemovalCounter, type MemberRemovalReads, type PlannedMembership } from './member-removal-counter';
-import type { CycleCounts, DeleteCauseName, ObjectTypeName, ProvisioningAction } from '../model';
+import type { CycleCounts, DeleteCauseName, ObjectTypeName, ProvisioningAction, Quarantine } from '../model';
+import { outboxEvent } from './cycle-events';
 import type { CycleRecord } from './cycle-record';
 import type {
   ApplyRecords,
@@ -31,10 +32,18 @@ import { type ChangeSummary, StoredBatch, type StoredChange, decodeSummaries } f
 export interface CycleProcessorHooks {
   /** Tells an agent the cycle's verdict (CycleCommitted). */
   committed(agentId: string, configurationId: string, cycleId: string): Promise<void>;
-  /** The cycle was quarantined (or found quarantined): make sure its email is on its way. */
+  /**
+   * The cycle was quarantined (or found quarantined): its `quarantine.started` was written to
+   * the outbox with the move; move the configuration's outbox into the `notify` queue now.
+   */
   quarantined(configurationId: string, cycleId: string): Promise<void>;
   /** A cycle released by allow-deletes was applied: resume the schedule. */
   released(configurationId: string): Promise<void>;
+  /**
+   * A cycle was applied with transient failures: start the next cycle (trigger `retry`) in
+   * `delayMs`, once per cycle however often this is called.
+   */
+  retrySoon?(configurationId: string, cycleId: string, delayMs: number): Promise<void>;
   loadConfiguration(configurationId: string): Promise<StoredConfiguration | null>;
   /**
    * The guard would quarantine the cycle: answers the id of the pre-approval that lets its
@@ -60,6 +69,21 @@ interface ChangeRef {
   seq: number;
   idx: number;
   summary: ChangeSummary;
+}
+
+/**
+ * When a cycle ends with operations still transient after the target client's own retries,
+ * the next cycle is brought forward: after the longest Retry-After the target sent (or
+ * `defaultMs` when none did), at least `minMs`, at most `maxMs`; not when the schedule
+ * (`syncIntervalSeconds`) comes as soon.
+ */
+export const TRANSIENT_RETRY = Object.freeze({ defaultMs: 10_000, minMs: 1_000, maxMs: 300_000 });
+
+/** The delay before the cycle that retries transient failures, or null when the schedule comes as soon. */
+export function transientRetryDelay(retryAfterMs: number, syncIntervalSeconds: number): number | null {
+  const wanted = retryAfterMs > 0 ? retryAfterMs : TRANSIENT_RETRY.defaultMs;
+  const delay = Math.min(TRANSIENT_RETRY.maxMs, Math.max(TRANSIENT_RETRY.minMs, wanted));
+  return delay >= syncIntervalSeconds * 1000 ? null : delay;
 }
 
 /** Moot retry records dropped by one FULL cycle at most (the rest by the cycles after it). */
@@ -276,6 +300,12 @@ export class CycleProcessor {
           break;
         case 'applied':
           await this.cleanup(cycleId);
+          if (c.retryAt && this.hooks.retrySoon) {
+            const delayMs = Math.max(0, Date.parse(c.retryAt) - Date.now());
+            await this.hooks.retrySoon(c.configurationId ?? '', cycleId, delayMs).catch((error: unknown) => {
+              this.logger.warn({ err: error, configurationId: c.configurationId, cycleId }, 'the retry cycle was not scheduled');
+            });
+          }
           // A delete lane's release cycle had no agent (and commits nothing an agent reads).
           if (c.trigger !== 'release') await this.hooks.committed(c.agentId ?? '', c.configurationId ?? '', cycleId);
           if (releasedNow) {
@@ -578,6 +608,11 @@ export class CycleProcessor {
             logStaged,
           }
         : null;
+      if (laneDecision && !lane.open && laneDecision.quarantine)
+        laneDecision.event = outboxEvent(
+          { event: 'quarantine.started', configurationId: cfgId, cycleId, quarantine: laneDecision.quarantine },
+          now,
+        );
       let decision: QuarantineDecision | null = null;
       if (quarantine) {
         const q: QuarantineDecision['quarantine'] = {
@@ -593,7 +628,9 @@ export class CycleProcessor {
         const stagedPreview = preview.map(previewOf);
         // The quarantine emails' progress starts pending when anyone is to be emailed (notifications/notification-service.ts).
         const notify = Boolean(cfg.notificationEmail) || (cfg.notifications?.emails.length ?? 0) > 0;
-        decision = { quarantine: q, notify, stagedPreview, completedAt: now };
+        // Its event is written with the quarantine, in the commit's MULTI (cycles/cycle-events.ts).
+        const event = outboxEvent({ event: 'quarantine.started', configurationId: cfgId, cycleId, quarantine: q }, now);
+        decision = { quarantine: q, notify, stagedPreview, completedAt: now, event };
       }
       // One MULTI under the WATCH: the counts, the staged deletes' log, the plan, the move.
       const moved = await watch.commit({
@@ -914,6 +951,15 @@ export class CycleProcessor {
     });
     writes.log(cfgId, logEntries, now);
     const owed: string[] = [];
+    const transient = { count: 0, retryAfterMs: Number(c.retryAfterMs ?? 0) };
+    for (const i of failed) {
+      const o = outcomes[i]!;
+      if (o.status !== 'retry') continue;
+      transient.count += 1;
+      if (o.retryAfterMs !== undefined) transient.retryAfterMs = Math.max(transient.retryAfterMs, o.retryAfterMs);
+    }
+    // Kept on the record read at the start of the apply: the longest Retry-After of the whole cycle.
+    if (transient.count > 0) c.retryAfterMs = String(transient.retryAfterMs);
     if (failed.length > 0) {
       const ids = failed.map((i) => ops[i]!.objectId);
       const earlier = Number(c.retryRecords ?? 0) > 0 ? await this.stores.apply.retryRecords(cfgId, ids) : [];
@@ -932,7 +978,7 @@ export class CycleProcessor {
     if (indexDel.length > 0) writes.countDeletesApplied(cycleId, indexDel.length);
     // Records exist only where an earlier cycle failed (this cycle's own are for other objects).
     if (settled.length > 0 && Number(c.retryRecords ?? 0) > 0) writes.settleRetries(cfgId, settled);
-    if (owed.length > 0) writes.owe(cfgId, cycleId, owed, failed.length);
+    if (owed.length > 0) writes.owe(cfgId, cycleId, owed, failed.length, transient);
   }
 
   /**
@@ -943,21 +989,23 @@ export class CycleProcessor {
   private async quarantineForFailures(cycleId: string, cfgId: string, failed: number, limit: number): Promise<void> {
     const cfg = await this.hooks.loadConfiguration(cfgId);
     const now = new Date().toISOString();
+    const quarantine: Omit<Quarantine, 'notification'> = {
+      reason: 'TargetFailures',
+      deleteCount: failed,
+      threshold: limit,
+      trippedBy: [],
+      seriesCount: 1,
+      hold: 'cycle',
+      cycleId,
+      since: now,
+    };
     const moved = await this.stores.apply.quarantineApplying({
       configurationId: cfgId,
       cycleId,
-      quarantine: {
-        reason: 'TargetFailures',
-        deleteCount: failed,
-        threshold: limit,
-        trippedBy: [],
-        seriesCount: 1,
-        hold: 'cycle',
-        cycleId,
-        since: now,
-      },
+      quarantine,
       notify: Boolean(cfg?.notificationEmail),
       completedAt: now,
+      event: outboxEvent({ event: 'quarantine.started', configurationId: cfgId, cycleId, quarantine }, now),
     });
     if (!moved) return;
     this.metrics.cycles.inc({ outcome: 'quarantined' });
@@ -1018,7 +1066,16 @@ export class CycleProcessor {
     const cfgId = c.configurationId ?? '';
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
-    const deletesApplied = await this.stores.apply.deletesApplied(cycleId);
+    const [deletesApplied, transient] = await Promise.all([
+      this.stores.apply.deletesApplied(cycleId),
+      this.stores.apply.transientFailures(cycleId),
+    ]);
+    let retryAt: string | null = null;
+    if (transient.count > 0) {
+      const cfg = await this.hooks.loadConfiguration(cfgId);
+      const delay = cfg ? transientRetryDelay(transient.retryAfterMs, cfg.syncIntervalSeconds) : null;
+      if (delay !== null) retryAt = new Date(nowMs + delay).toISOString();
+    }
     // What a FULL cycle found moot goes with it (harmless should another run have finalized it first).
     const moot = c.mootRetries ? (JSON.parse(c.mootRetries) as string[]) : [];
     const moved = await this.stores.apply.finalize({
@@ -1034,6 +1091,7 @@ export class CycleProcessor {
       // agent) ends it without moving the committed cycle, which the agent's cursor names.
       laneOpen: c.lane === '1',
       release: c.trigger === 'release',
+      retryAt,
     });
     if (!moved) return false;
     this.metrics.cycles.inc({ outcome: 'applied' });

@@ -55,6 +55,11 @@ export interface CycleRecord {
   /** Apply's progress, and the operations the target did not apply. */
   applied?: string;
   failed?: string;
+  /** Of `failed`, the operations still transient after the client's retries; the longest Retry-After among them (ms). */
+  transient?: string;
+  retryAfterMs?: string;
+  /** When the next cycle was brought forward to (ISO), set when the cycle is applied with transient failures. */
+  retryAt?: string;
   /** allow-deletes: `1`, by whom, when. */
   released?: string;
   releasedBy?: string;

@@ -1,5 +1,6 @@
 import type { StartCycleResult } from '../store/scripts';
 import type { AuditEntry, ConfigurationState, Cycle, Quarantine, StoredConfiguration } from '../model';
+import type { OutboxEvent } from './cycle-events';
 import type { CyclePhase } from './cycle-phase';
 
 /** The fields of a configuration's state hash that starting, settling and restarting cycles read. */
@@ -69,9 +70,11 @@ export interface CycleRecords {
     from: readonly CyclePhase[],
     error: { code: string; message: string },
     completedAt: string,
+    /** The event the move reports (`cycle.failed`), written to the outbox with it. */
+    event?: OutboxEvent,
   ): Promise<boolean>;
-  /** quarantined -> applying (allow-deletes), while the cycle is current. */
-  release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean>;
+  /** quarantined -> applying (allow-deletes), while the cycle is current; `event` written to the outbox with the move. */
+  release(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<boolean>;
   /** Records an admin token's approval of a quarantined cycle; answers how many different tokens approved. */
   approve(cycleId: string, tokenId: string): Promise<number>;
   /** quarantined -> discarded (restart): the configuration back to `nextState`, its quarantine gone. */
@@ -83,14 +86,16 @@ export interface CycleRecords {
     nextState: ConfigurationState,
     /** The discarded quarantine's seriesCount, which the next quarantine continues. */
     seriesCount?: number,
+    /** The event the move reports (`quarantine.restarted`), written to the outbox with it. */
+    event?: OutboxEvent,
   ): Promise<boolean>;
   /**
    * Releases the open delete lane into a new `release` cycle `cycleId` (phase applying, its
    * plan the held set): the deletes released, 0 when no lane is open, -1 while a cycle is current.
    */
-  releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number>;
-  /** Discards the open delete lane (restart): 1, 0 when no lane is open, -1 while a cycle is current. */
-  discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number>;
+  releaseLane(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<number>;
+  /** Discards the open delete lane (restart): 1, 0 when no lane is open, -1 while a cycle is current; `event` written with it. */
+  discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number, event?: OutboxEvent): Promise<number>;
   /** Removes what was staged for the cycle (batches, seen, plan). */
   dropStaged(cycleId: string): Promise<void>;
 

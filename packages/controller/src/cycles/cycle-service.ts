@@ -13,7 +13,7 @@ import { StartCycleResult } from '../store/scripts';
 import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AgentCursors, AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
-import { NO_EVENTS, type CycleEvents } from './cycle-events';
+import { NO_EVENTS, outboxEvent, type CycleEvents } from './cycle-events';
 
 /** A configuration's source as the agent reads it (StartCycle's and StartPreview's scope). */
 export function wireScope(source: SourceSettings): Scope {
@@ -192,11 +192,13 @@ export class CycleService {
     error: { code: string; message: string },
     from: readonly CyclePhase[] = ['streaming', 'complete'],
   ): Promise<boolean> {
-    const moved = await this.deps.records.markFailed(configurationId, cycleId, from, error, new Date().toISOString());
+    const now = new Date().toISOString();
+    const event = outboxEvent({ event: 'cycle.failed', configurationId, cycleId }, now);
+    const moved = await this.deps.records.markFailed(configurationId, cycleId, from, error, now, event);
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
-      await (this.deps.events ?? NO_EVENTS).publish({ event: 'cycle.failed', configurationId, cycleId });
+      await (this.deps.events ?? NO_EVENTS).dispatch(configurationId);
     }
     await this.deps.records.dropStaged(cycleId);
     return moved;
@@ -261,10 +263,13 @@ export class CycleService {
     }
   }
 
-  /** A scheduler tick: start a cycle unless one runs or the configuration is quarantined. */
-  async tick(configurationId: string): Promise<void> {
+  /**
+   * A scheduler tick, or the cycle brought forward after transient failures (`retry`): start a
+   * cycle unless one runs or the configuration is quarantined.
+   */
+  async tick(configurationId: string, trigger: 'schedule' | 'retry' = 'schedule'): Promise<void> {
     try {
-      await this.startCycleFor(configurationId, 'schedule');
+      await this.startCycleFor(configurationId, trigger);
     } catch (error) {
       if (error instanceof NotFoundError) {
         await this.deps.queues.unschedule(configurationId);

@@ -2,6 +2,7 @@ import type { AppliedDeletes, PerType } from '../guard/decide';
 import type { ObjectTypeName, Quarantine } from '../model';
 import type { NewLogEntry } from '../store/provisioning-log';
 import type { UnitOfWork } from '../targets/target';
+import type { OutboxEvent } from './cycle-events';
 import type { CycleRecord } from './cycle-record';
 import type { LaneState } from './delete-lane';
 import type { PlannedMembership } from './member-removal-counter';
@@ -47,6 +48,8 @@ export interface QuarantineDecision {
   /** The first staged deletes, for the status and the email. */
   stagedPreview: { dn: string; objectType: ObjectTypeName }[];
   completedAt: string;
+  /** `quarantine.started`, written to the outbox in the commit's MULTI. */
+  event?: OutboxEvent;
 }
 
 /**
@@ -64,6 +67,8 @@ export interface LaneDecision {
   stagedPreview: { dn: string; objectType: ObjectTypeName }[];
   /** Whether the StagedDelete bundles rendered into the parts are to be logged. */
   logStaged: boolean;
+  /** `quarantine.started` when the lane opens, written to the outbox in the commit's MULTI. */
+  event?: OutboxEvent;
 }
 
 /**
@@ -166,8 +171,17 @@ export interface ChunkWrites {
   setMembers(configurationId: string, groups: readonly PlannedMembership[]): void;
   /** Drops the retry records of objects now applied. */
   settleRetries(configurationId: string, objectIds: readonly string[]): void;
-  /** Writes `objectId, retry record` pairs and counts `failed` operations on the cycle. */
-  owe(configurationId: string, cycleId: string, pairs: readonly string[], failed: number): void;
+  /**
+   * Writes `objectId, retry record` pairs and counts `failed` operations on the cycle; of them
+   * `transient.count` were still transient, the longest Retry-After of the cycle so far `transient.retryAfterMs`.
+   */
+  owe(
+    configurationId: string,
+    cycleId: string,
+    pairs: readonly string[],
+    failed: number,
+    transient?: { count: number; retryAfterMs: number },
+  ): void;
 }
 
 /** An apply holding a watch on the cycle's record, chunk after chunk (on a connection of its own). */
@@ -199,6 +213,8 @@ export interface ApplyRecords {
 
   /** The deletes the cycle's chunks applied. */
   deletesApplied(cycleId: string): Promise<number>;
+  /** The cycle's operations still transient after the client's retries, and the longest Retry-After among them (ms, 0: none said). */
+  transientFailures(cycleId: string): Promise<{ count: number; retryAfterMs: number }>;
   /**
    * `applying` -> `quarantined` with the configuration's quarantine (TargetFailures: the
    * target refused too many operations). False when the cycle was not `applying`.
@@ -209,6 +225,8 @@ export interface ApplyRecords {
     quarantine: Omit<Quarantine, 'notification'>;
     notify: boolean;
     completedAt: string;
+    /** `quarantine.started`, written to the outbox with the move. */
+    event?: OutboxEvent;
   }): Promise<boolean>;
   /**
    * One transaction: `applying` -> `applied` (the configuration healthy, the cycle its
@@ -229,5 +247,7 @@ export interface ApplyRecords {
     laneOpen: boolean;
     /** A lane's release cycle: the configuration's committed cycle (the agent's cursor) does not move. */
     release: boolean;
+    /** When the next cycle is brought forward to (transient failures), recorded on the cycle; null: not. */
+    retryAt?: string | null;
   }): Promise<boolean>;
 }

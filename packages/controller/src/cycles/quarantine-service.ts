@@ -10,7 +10,7 @@ import { newCycleId } from './cycle-id';
 import { ENDED_PHASES, isCyclePhase, type CyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import type { CycleService } from './cycle-service';
-import { NO_EVENTS, type CycleEvents } from './cycle-events';
+import { NO_EVENTS, outboxEvent, type CycleEvents } from './cycle-events';
 
 export interface QuarantineServiceDeps {
   records: CycleRecords;
@@ -22,7 +22,10 @@ export interface QuarantineServiceDeps {
   cycles: CycleService;
   queues: PipelineQueues;
   link: AgentChannel;
-  /** Where quarantine.released and quarantine.restarted are reported. */
+  /**
+   * Where quarantine.released and quarantine.restarted are reported: each is written to the
+   * outbox by its transition (cycles/cycle-events.ts `outboxEvent`), then `dispatch`ed.
+   */
   events?: CycleEvents;
 }
 
@@ -71,8 +74,12 @@ export class QuarantineService {
       }
     }
     if (q.hold === 'deletes') return this.releaseLane(id, q, actor, now, reason);
-    // The one atomic step that decides which call releases the cycle.
-    const won = await this.deps.records.release(id, q.cycleId, actor.name, now);
+    // The one atomic step that decides which call releases the cycle; its event is written with it.
+    const event = outboxEvent(
+      { event: 'quarantine.released', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+      now,
+    );
+    const won = await this.deps.records.release(id, q.cycleId, actor.name, now, event);
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -85,13 +92,7 @@ export class QuarantineService {
       { configurationId: id, cycleId: q.cycleId, deleteCount: q.deleteCount, by: actor.name },
       'deletes allowed',
     );
-    await this.events.publish({
-      event: 'quarantine.released',
-      configurationId: id,
-      cycleId: q.cycleId,
-      quarantine: q,
-      actor: actor.name,
-    });
+    await this.events.dispatch(id);
     await this.deps.queues.enqueueCycle(q.cycleId, 'release');
     const phase = await this.waitForPhase(q.cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
     switch (phase) {
@@ -124,8 +125,14 @@ export class QuarantineService {
     now: string,
     reason: string | null,
   ): Promise<AllowDeletesResult> {
+    // In the configuration's slot, as every cycle id (store/keys.ts, "Hash tags"): RELEASE_LANE
+    // writes the new cycle with the configuration's state in one script.
     const cycleId = newCycleId(id);
-    const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now));
+    const event = outboxEvent(
+      { event: 'quarantine.released', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+      now,
+    );
+    const released = await this.whileNoCycle(id, () => this.deps.records.releaseLane(id, cycleId, actor.name, now, event));
     if (released === 0)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -146,6 +153,7 @@ export class QuarantineService {
       { configurationId: id, cycleId, laneCycleId: q.cycleId, deleteCount: released, by: actor.name },
       'held deletes allowed',
     );
+    await this.events.dispatch(id);
     await this.deps.queues.enqueueCycle(cycleId, 'release');
     const phase = await this.waitForPhase(cycleId, ENDED_PHASES, this.deps.options.releaseWaitMs);
     if (phase === 'applied') return { state: 'applied', cycleId, deleted: released };
@@ -191,13 +199,18 @@ export class QuarantineService {
     const q = await this.quarantineOf(id);
     const st = await this.deps.records.stateFields(id);
     if (q.hold === 'deletes') return this.restartLane(id, q, actor, st.committedCycleId ? 'healthy' : 'pending');
+    const now = new Date().toISOString();
     const won = await this.deps.records.discard(
       id,
       q.cycleId,
       { code: 'DISCARDED', message: `discarded by ${actor.name} (restart)` },
-      new Date().toISOString(),
+      now,
       st.committedCycleId ? 'healthy' : 'pending',
       q.seriesCount,
+      outboxEvent(
+        { event: 'quarantine.restarted', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+        now,
+      ),
     );
     if (!won)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
@@ -209,13 +222,7 @@ export class QuarantineService {
       target: { type: 'configuration', id },
       details: { discardedCycleId: q.cycleId, deleteCount: q.deleteCount },
     });
-    await this.events.publish({
-      event: 'quarantine.restarted',
-      configurationId: id,
-      cycleId: q.cycleId,
-      quarantine: q,
-      actor: actor.name,
-    });
+    await this.events.dispatch(id);
     const { agentId } = await this.deps.records.owner(q.cycleId);
     if (agentId) {
       await this.deps.link.send(agentId, {
@@ -238,7 +245,14 @@ export class QuarantineService {
     actor: Actor,
     nextState: 'healthy' | 'pending',
   ): Promise<{ discardedCycleId: string; cycleId: string | null }> {
-    const done = await this.whileNoCycle(id, () => this.deps.records.discardLane(id, nextState, q.seriesCount));
+    const event = outboxEvent({
+      event: 'quarantine.restarted',
+      configurationId: id,
+      cycleId: q.cycleId,
+      quarantine: q,
+      actor: actor.name,
+    });
+    const done = await this.whileNoCycle(id, () => this.deps.records.discardLane(id, nextState, q.seriesCount, event));
     if (done === 0)
       throw new ConflictError('SG_ERR_NOT_QUARANTINED', `configuration ${id} is not quarantined (already released or restarted)`);
     await this.deps.audit.record({
@@ -247,6 +261,7 @@ export class QuarantineService {
       target: { type: 'configuration', id },
       details: { laneCycleId: q.cycleId, hold: 'deletes', discardedDeletes: q.deleteCount },
     });
+    await this.events.dispatch(id);
     return { discardedCycleId: q.cycleId, cycleId: await this.startAfterRestart(id) };
   }
 

@@ -26,7 +26,7 @@ import { ConflictError, ControllerError, ValidationError } from '../errors';
 import type { Actor, DeleteCauseName, Page, Quarantine, StagedDelete } from '../model';
 import { limitOf } from '../page-limit';
 import type { PipelineQueues } from '../pipeline/queues';
-import { NO_EVENTS, type CycleEvents } from './cycle-events';
+import { NO_EVENTS, outboxEvent, type CycleEvents, type OutboxEvent } from './cycle-events';
 import { ENDED_PHASES, isCyclePhase } from './cycle-phase';
 import type { AuditTrail, ConfigurationReader, CycleRecords } from './cycle-records';
 import { parentDnOf, stagedDeleteOf, type StagedDeleteRecords } from './staged-deletes';
@@ -181,6 +181,8 @@ export interface TriageRecords {
     keptAt: string;
     quarantineAfter: string;
     by: string;
+    /** Written to the outbox in the same step when the cycle is released (quarantine.released or .rejected). */
+    event: OutboxEvent;
   }): Promise<TriageCycleResult>;
   /** TRIAGE_LANE: as triageCycle for the delete lane; `apply` makes release cycle `releaseCycleId`. */
   triageLane(input: {
@@ -194,6 +196,8 @@ export interface TriageRecords {
     nextState: 'healthy' | 'pending';
     releaseCycleId: string;
     by: string;
+    /** Written to the outbox in the same step when the lane closes (quarantine.released or .rejected). */
+    event: OutboxEvent;
   }): Promise<TriageLaneResult>;
   /** DELETE_KEPT: a `release` cycle `cycleId` deleting the listed kept objects. */
   deleteKept(input: {
@@ -332,6 +336,11 @@ export class TriageService {
     const waiting = await this.approvalsNeeded(id, { cycleId: q.cycleId }, 'allow', chosen, actor, base, 'allow-deletes.approve');
     if (waiting > 0) return { state: 'awaitingApproval', cycleId: q.cycleId, approvalsNeeded: waiting };
     const now = new Date().toISOString();
+    // Written to the outbox by the same script that releases (crash-safe), dispatched after it.
+    const event = outboxEvent(
+      { event: 'quarantine.released', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+      now,
+    );
     let cycleId = q.cycleId;
     let kept: number;
     let deleteCount: number;
@@ -349,6 +358,7 @@ export class TriageService {
           nextState: 'healthy',
           releaseCycleId: cycleId,
           by: actor.name,
+          event,
         }),
       );
       kept = r.kept;
@@ -363,6 +373,7 @@ export class TriageService {
         keptAt: now,
         quarantineAfter: stored,
         by: actor.name,
+        event,
       });
       if (r.outcome === 'unknown')
         throw new ValidationError('objectIds', unknownMessage('not staged deletes of this quarantine', [r.objectId]));
@@ -380,13 +391,7 @@ export class TriageService {
       { configurationId: id, cycleId, deleteCount, kept, by: actor.name },
       'chosen deletes allowed, the others kept',
     );
-    await this.events.publish({
-      event: 'quarantine.released',
-      configurationId: id,
-      cycleId: q.cycleId,
-      quarantine: q,
-      actor: actor.name,
-    });
+    await this.events.dispatch(id);
     await this.deps.queues.enqueueCycle(cycleId, 'release');
     const phase = await this.waitForEnd(cycleId);
     if (phase === 'applied') {
@@ -406,6 +411,11 @@ export class TriageService {
     const left = q.deleteCount - count;
     const quarantineAfter = JSON.stringify({ ...JSON.parse(stored), deleteCount: Math.max(left, 0) });
     const now = new Date().toISOString();
+    // Written by the script only when no delete is left staged (the quarantine ends), dispatched after it.
+    const event = outboxEvent(
+      { event: 'quarantine.rejected', configurationId: id, cycleId: q.cycleId, quarantine: q, actor: actor.name },
+      now,
+    );
     let result: RejectResult;
     if (q.hold === 'deletes') {
       const st = await this.deps.cycles.stateFields(id);
@@ -421,6 +431,7 @@ export class TriageService {
           nextState: st.committedCycleId ? 'healthy' : 'pending',
           releaseCycleId: '',
           by: actor.name,
+          event,
         }),
       );
       result = { cycleId: q.cycleId, kept: r.kept, left: r.left, state: r.left > 0 ? 'quarantined' : 'healthy' };
@@ -434,6 +445,7 @@ export class TriageService {
         keptAt: now,
         quarantineAfter,
         by: actor.name,
+        event,
       });
       if (r.outcome === 'unknown')
         throw new ValidationError('objectIds', unknownMessage('not staged deletes of this quarantine', [r.objectId]));
@@ -457,14 +469,7 @@ export class TriageService {
       { configurationId: id, cycleId: q.cycleId, kept: result.kept, left: result.left, by: actor.name },
       'deletes rejected: kept',
     );
-    if (result.state !== 'quarantined')
-      await this.events.publish({
-        event: 'quarantine.rejected',
-        configurationId: id,
-        cycleId: q.cycleId,
-        quarantine: q,
-        actor: actor.name,
-      });
+    if (result.state !== 'quarantined') await this.events.dispatch(id);
     if (result.state === 'applying') {
       await this.deps.queues.enqueueCycle(q.cycleId, 'release');
       const phase = await this.waitForEnd(q.cycleId);

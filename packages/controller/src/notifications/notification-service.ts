@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { emailRecipients, notificationsOf } from '../configurations/notification-settings';
+import { emailRecipients, notificationsOf, openWebhookSecret } from '../configurations/notification-settings';
+import type { SecretBox } from '../secrets/secret-box';
 import { ConflictError } from '../errors';
-import type { CycleEvent, CycleEvents } from '../cycles/cycle-events';
+import { cycleEventId, type OutboxEntry } from '../cycles/cycle-events';
 import { newCycleId } from '../cycles/cycle-id';
 import type { ConfigurationReader, CycleRecords, AuditTrail } from '../cycles/cycle-records';
 import type { Mailer } from '../mail/mailer';
@@ -34,6 +35,8 @@ export interface NotificationServiceDeps {
   publicUrl: () => string;
   webhookTimeoutMs: number;
   userAgent: string;
+  /** Opens webhook secrets (null without SYNCGUARD_SECRET_KEY: a sealed secret's delivery then fails, naming the setting). */
+  secrets: SecretBox | null;
   /** The quarantined cycle's deletes as the email names them (`412 moved out of scope from ou=eng`), largest first. */
   describeHeld?: (configurationId: string, cycleId: string) => Promise<string[]>;
 }
@@ -50,13 +53,8 @@ export interface WebhookBody {
   actor: string | null;
 }
 
-/** The event id of a cycle's event: the same event of the same cycle is one event, however often it is reported. */
-export function cycleEventId(event: string, configurationId: string, cycleId: string): string {
-  const h = createHash('sha256').update(`${event}\0${configurationId}\0${cycleId}`).digest('hex');
-  // It begins with the configuration id's first 8 hex digits, as a cycle id does: the event's
-  // key lives in its configuration's Redis Cluster slot (store/keys.ts, "Hash tags").
-  return `${configurationId.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
+/** The event id of a cycle's event (it lives with the outbox entries, cycles/cycle-events.ts). */
+export { cycleEventId };
 
 /** The key of an endpoint within an event: stable for the same address or URL. */
 export function endpointKey(channel: 'email' | 'webhook', to: string): string {
@@ -66,32 +64,33 @@ export function endpointKey(channel: 'email' | 'webhook', to: string): string {
 
 /**
  * Notifications: every event of a configuration goes, once, to each of its email
- * recipients and webhooks. An event is recorded (its body fixed) and one `notify` job per
- * endpoint queued; each job sends, retries with backoff and records its delivery's state,
- * which the status and GET .../notifications show.
+ * recipients and webhooks. An event arrives from the outbox (notifications/outbox-dispatcher.ts),
+ * is recorded (its body fixed) and one `notify` job per endpoint queued; each job sends,
+ * retries with backoff and records its delivery's state, which the status and
+ * GET .../notifications show.
  */
-export class NotificationService implements CycleEvents {
+export class NotificationService {
   constructor(private readonly deps: NotificationServiceDeps) {}
 
-  async publish(e: CycleEvent): Promise<void> {
-    try {
-      const quarantine =
-        e.quarantine !== undefined
-          ? e.quarantine
-          : e.event === 'quarantine.started'
-            ? await this.deps.cycles.quarantine(e.configurationId)
-            : null;
-      await this.emit({
-        id: cycleEventId(e.event, e.configurationId, e.cycleId),
-        event: e.event,
-        configurationId: e.configurationId,
-        cycleId: e.cycleId,
-        quarantine: quarantine ?? null,
-        actor: e.actor ?? null,
-      });
-    } catch (error) {
-      this.deps.logger.error({ err: error, ...e, quarantine: undefined }, 'notification not queued');
-    }
+  /**
+   * Records an outbox entry's event and queues its delivery jobs. Idempotent: an event
+   * recorded before keeps its body, and its jobs (ids `<event id>.<endpoint key>`) are queued
+   * again, which BullMQ ignores for a job id it holds: one delivery per event and endpoint.
+   * Throws when Redis fails (the entry stays in the outbox for the next dispatch).
+   */
+  async queueEvent(entry: OutboxEntry): Promise<void> {
+    const quarantine =
+      entry.quarantine ??
+      (entry.event === 'quarantine.started' ? await this.deps.cycles.quarantine(entry.configurationId) : null);
+    await this.emit({
+      id: entry.id,
+      event: entry.event,
+      configurationId: entry.configurationId,
+      cycleId: entry.cycleId,
+      quarantine: quarantine ?? null,
+      actor: entry.actor,
+      at: entry.at,
+    });
   }
 
   /** POST .../notifications/test: a `notification.test` event to every endpoint. 409 when there is none. */
@@ -105,7 +104,15 @@ export class NotificationService implements CycleEvents {
       );
     // A random id in the configuration's slot, like a cycle id (store/keys.ts, "Hash tags").
     const id = newCycleId(configurationId);
-    await this.emit({ id, event: 'notification.test', configurationId, cycleId: null, quarantine: null, actor: actor.name });
+    await this.emit({
+      id,
+      event: 'notification.test',
+      configurationId,
+      cycleId: null,
+      quarantine: null,
+      actor: actor.name,
+      at: new Date().toISOString(),
+    });
     await this.deps.audit.record({
       actor: { tokenId: actor.tokenId, name: actor.name },
       action: 'notifications.test',
@@ -128,10 +135,11 @@ export class NotificationService implements CycleEvents {
     cycleId: string | null;
     quarantine: Omit<Quarantine, 'notification'> | null;
     actor: string | null;
+    at: string;
   }): Promise<void> {
     const cfg = await this.deps.configs.load(e.configurationId);
     if (!cfg) return;
-    const at = new Date().toISOString();
+    const at = e.at;
     const cycle = e.cycleId ? await this.deps.cycles.read(e.cycleId) : null;
     const body: WebhookBody = {
       id: e.id,
@@ -215,9 +223,19 @@ export class NotificationService implements CycleEvents {
       await set({ status: 'delivered', attempts: attempt, lastError: null, deliveredAt: new Date().toISOString() });
       return;
     }
+    let secret: string;
+    try {
+      secret = openWebhookSecret(this.deps.secrets, cfg.id, webhook!);
+    } catch (error) {
+      // Trying again opens nothing more: failed for good, with the reason (the key setting) shown.
+      this.deps.metrics.webhooks.inc({ result: 'failed' });
+      this.deps.logger.error({ err: error, configurationId: cfg.id, eventId: job.eventId, url: job.to }, 'webhook not signed');
+      await set({ status: 'failed', attempts: attempt, lastError: (error as Error).message });
+      return;
+    }
     const outcome = await postWebhook({
       url: job.to,
-      secret: webhook!.secret,
+      secret,
       body: stored.body,
       event: stored.header.event,
       deliveryId: job.eventId,

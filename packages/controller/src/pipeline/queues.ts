@@ -8,7 +8,8 @@ import type { Keys } from '../store/keys';
 
 export interface PipelineProcessors {
   cycle(cycleId: string): Promise<void>;
-  tick(configurationId: string): Promise<void>;
+  /** A scheduler tick (`schedule`), or the cycle brought forward after transient failures (`retry`). */
+  tick(configurationId: string, trigger: 'schedule' | 'retry'): Promise<void>;
   mail(configurationId: string, cycleId: string, attempt: number, maxAttempts: number): Promise<void>;
   /** A cycle job failed for good (all attempts used). */
   cycleGaveUp(cycleId: string, error: Error): Promise<void>;
@@ -122,7 +123,8 @@ export class PipelineQueues {
     });
     const schedule = new Worker(
       'schedule',
-      async (job: Job<{ configurationId: string }>) => processors.tick(job.data.configurationId),
+      async (job: Job<{ configurationId: string; trigger?: 'retry' }>) =>
+        processors.tick(job.data.configurationId, job.data.trigger ?? 'schedule'),
       { ...common('schedule'), concurrency: 4 },
     );
     const mail = new Worker(
@@ -183,6 +185,21 @@ export class PipelineQueues {
         // An offset of 0 is BullMQ's "none": the phase of now, as before.
         { every: cfg.syncIntervalSeconds * 1000, offset: scheduleOffsetMs(cfg.id, cfg.syncIntervalSeconds * 1000) },
         { name: 'tick', data: { configurationId: cfg.id }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      ),
+    );
+  }
+
+  /**
+   * Starts a cycle of the configuration (trigger `retry`) in `delayMs`: one job per cycle that
+   * asked (`retry-<cycleId>`), so asking again adds nothing. Off with the schedule.
+   */
+  async scheduleRetry(configurationId: string, cycleId: string, delayMs: number): Promise<void> {
+    if (!this.options.schedule) return;
+    await this.bounded(
+      this.scheduleQueue.add(
+        'tick',
+        { configurationId, trigger: 'retry' },
+        { jobId: `retry-${cycleId}`, delay: Math.max(0, Math.round(delayMs)), removeOnComplete: 100, removeOnFail: 100 },
       ),
     );
   }

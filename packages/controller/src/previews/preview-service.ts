@@ -21,7 +21,15 @@ export const PREVIEW_SAMPLE_SIZE = 20;
 /** What previews read of the pipeline's own records (the EvaluationStore answers it). */
 export type PreviewReads = Pick<
   EvaluationRecords,
-  'indexed' | 'scanIndex' | 'indexSize' | 'committedScope' | 'appliedDeletesSince' | 'lane' | 'heldByLane'
+  | 'indexed'
+  | 'scanIndex'
+  | 'indexSize'
+  | 'committedScope'
+  | 'appliedDeletesSince'
+  | 'lane'
+  | 'heldByLane'
+  | 'keptCount'
+  | 'keptHolds'
 >;
 
 export interface PreviewServiceDeps {
@@ -90,7 +98,11 @@ export class PreviewService {
         'SG_ERR_AGENT_UNSUPPORTED',
         `agent ${agentId} does not read previews (an older version): upgrade it to preview changes`,
       );
-    const [session, lane] = await Promise.all([this.deps.agents.session(agentId), this.deps.reads.lane(configurationId)]);
+    const [session, lane, kept] = await Promise.all([
+      this.deps.agents.session(agentId),
+      this.deps.reads.lane(configurationId),
+      this.deps.reads.keptCount(configurationId),
+    ]);
     const previewId = newCycleId(configurationId);
     const now = Date.now();
     await this.deps.records.create(previewId, {
@@ -105,6 +117,7 @@ export class PreviewService {
       scope: JSON.stringify(next.source),
       policy: JSON.stringify(next.accidentalDeletes),
       laneHeld: String(lane.held),
+      kept: String(kept),
     });
     await this.deps.link.send(agentId, {
       type: 'startPreview',
@@ -199,10 +212,11 @@ export class PreviewService {
     const first = new Map<string, PreviewBatch['objects'][number]>();
     for (const o of batch.objects) if (!first.has(o.objectId)) first.set(o.objectId, o);
     const ids = [...first.keys()];
-    const [known, seen, laneHolds] = await Promise.all([
+    const [known, seen, laneHolds, keptHolds] = await Promise.all([
       this.deps.reads.indexed(cfgId, ids),
       this.deps.records.seen(previewId, ids),
       Number(rec.laneHeld ?? 0) > 0 ? this.deps.reads.heldByLane(cfgId, ids) : null,
+      Number(rec.kept ?? 0) > 0 ? this.deps.reads.keptHolds(cfgId, ids) : null,
     ]);
     const counter = new DeleteCounter(policy);
     const inc = counter.increments;
@@ -213,6 +227,8 @@ export class PreviewService {
       const inScope = !(policy.countDisables && o.disabled);
       // Held by the delete lane already: out of scope it stays held (not counted again).
       if (laneHolds?.[i] && !inScope) return;
+      // A kept object (triage) out of scope trips nothing, as in a real cycle.
+      if (keptHolds?.[i] && !inScope) return;
       if (!inScope) {
         if (was !== null) counter.add(id, was, 'disabled');
         return;
@@ -272,10 +288,11 @@ export class PreviewService {
     const cfgId = rec.configurationId ?? '';
     const reads = this.deps.reads;
     const policy = JSON.parse(rec.policy ?? '{}') as AccidentalDeleteSettings;
-    const [indexed, lane, scopeChanged] = await Promise.all([
+    const [indexed, lane, scopeChanged, kept] = await Promise.all([
       reads.indexSize(cfgId),
       reads.lane(cfgId),
       this.scopeChanged(cfgId, rec.scope ?? ''),
+      reads.keptCount(cfgId),
     ]);
     const counter = new DeleteCounter(policy);
     const scanned = { user: 0, group: 0 };
@@ -295,6 +312,11 @@ export class PreviewService {
         if (lane.held > 0 && missing.length > 0) {
           const holds = await reads.heldByLane(cfgId, missing);
           missing = missing.filter((_, i) => !holds[i]);
+        }
+        if (kept > 0 && missing.length > 0) {
+          // A kept object is missing from every full read while out of scope: never a delete.
+          const isKept = await reads.keptHolds(cfgId, missing);
+          missing = missing.filter((_, i) => !isKept[i]);
         }
         for (const id of missing) counter.add(id, held.get(id)!, scopeChanged ? 'scopeChanged' : 'unknown');
         await this.deps.records.markSeen(previewId, missing);

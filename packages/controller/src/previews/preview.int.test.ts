@@ -113,6 +113,23 @@ describe('previews', () => {
     await agent.close();
   });
 
+  it('counts no delete of a kept object (triage), as the real cycles do', async () => {
+    const { agent, cfg } = await synced();
+    await server.service.updateConfiguration(cfg, { source: { filter: '(departmentNumber=1)' } }, TEST_ADMIN);
+    await server.service.startCycle(cfg, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'quarantined', { message: 'quarantined' });
+    // The 15 out-of-scope users are rejected: kept in the target, tripping nothing.
+    expect(await server.service.rejectDeletes(cfg, {}, TEST_ADMIN)).toMatchObject({ kept: 15 });
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'healthy', { message: 'healthy' });
+    // A preview reads the whole scope, like a FULL cycle, and misses the kept users every time.
+    const p = await previewed(cfg, {});
+    expect(p).toMatchObject({ state: 'complete', counts: { create: 0, update: 0, delete: 0 }, wouldQuarantine: false });
+    // And a preview of a patch whose scope holds them again counts them as in the target.
+    const back = await previewed(cfg, { source: { filter: '' } });
+    expect(back).toMatchObject({ state: 'complete', counts: { create: 0, update: 0, delete: 0 }, wouldQuarantine: false });
+    await agent.close();
+  });
+
   it('previews a policy change alone ({} scope) and disabled accounts counted as deletes; a covering pre-approval is named, not taken', async () => {
     const { agent, cfg } = await synced();
     const prefix = `p${counter}x`;
@@ -139,6 +156,34 @@ describe('previews', () => {
 
     const members = await previewed(cfg, { accidentalDeletes: { memberRemovals: { threshold: 5 } } });
     expect(members.notPreviewed).toEqual(['memberRemovals']);
+    await agent.close();
+  });
+
+  it('kept objects (reject-deletes) trip nothing in a preview, as in the real cycle after it', async () => {
+    const { agent, cfg } = await synced();
+    const prefix = `p${counter}x`;
+    for (let n = 0; n < 12; n++) agent.directory.delete(`${prefix}-${n}`);
+    await server.service.startCycle(cfg, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'quarantined', { message: 'quarantined' });
+    await server.service.rejectDeletes(cfg, {}, TEST_ADMIN);
+    await waitFor(async () => (await server.service.getStatus(cfg)).state === 'healthy', { message: 'rejected and applied' });
+
+    // 12 kept; 15 of department 2 out by the filter: only those 15 are deletes.
+    const patch = { source: { filter: '(departmentNumber=1)' } };
+    const p = await previewed(cfg, patch);
+    expect(p).toMatchObject({ counts: { create: 0, update: 0, delete: 15 }, wouldQuarantine: true });
+    expect(p.deletes!.sample.every((d) => Number(/-(\d+)$/.exec(d.objectId)![1]) >= 15)).toBe(true);
+    await server.service.updateConfiguration(cfg, patch, TEST_ADMIN);
+    const { cycleId } = await server.service.startCycle(cfg, TEST_ADMIN);
+    const status = await waitFor(
+      async () => {
+        const s = await server.service.getStatus(cfg);
+        return s.lastCycle?.id === cycleId && s.state === 'quarantined' ? s : undefined;
+      },
+      { message: 'the real cycle' },
+    );
+    expect(status.lastCycle!.counts).toMatchObject(p.counts!);
+    expect(status.quarantine!.trippedBy).toEqual(p.trippedBy);
     await agent.close();
   });
 

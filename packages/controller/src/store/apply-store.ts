@@ -78,9 +78,19 @@ class RecordedChunk implements ChunkWrites {
     queueEncoded(this.tx, 'hdel', [this.keys.retry(configurationId), ...objectIds]);
   }
 
-  owe(configurationId: string, cycleId: string, pairs: readonly string[], failed: number): void {
+  owe(
+    configurationId: string,
+    cycleId: string,
+    pairs: readonly string[],
+    failed: number,
+    transient?: { count: number; retryAfterMs: number },
+  ): void {
     queueEncoded(this.tx, 'hset', [this.keys.retry(configurationId), ...pairs]);
     this.tx.hincrby(this.keys.cycle(cycleId), 'failed', failed);
+    if (transient && transient.count > 0) {
+      this.tx.hincrby(this.keys.cycle(cycleId), 'transient', transient.count);
+      this.tx.hset(this.keys.cycle(cycleId), 'retryAfterMs', transient.retryAfterMs);
+    }
   }
 }
 
@@ -147,9 +157,10 @@ function finalizeSpec(input: Parameters<ApplyRecords['finalize']>[0]) {
   const committed: Record<string, string> = input.release
     ? {}
     : { committedCycleId: input.cycleId, committedScope: input.committedScope };
-  if (input.laneOpen) return { cycle: { completedAt: input.completedAt }, state: committed, stateDel: ['currentCycleId'] };
+  const cycle: Record<string, string> = { completedAt: input.completedAt, ...(input.retryAt ? { retryAt: input.retryAt } : {}) };
+  if (input.laneOpen) return { cycle, state: committed, stateDel: ['currentCycleId'] };
   return {
-    cycle: { completedAt: input.completedAt },
+    cycle,
     state: { state: 'healthy', ...committed },
     stateDel: ['currentCycleId', 'quarantine', 'notification', 'lane', 'restartedSeries'],
   };
@@ -193,6 +204,11 @@ export class ApplyStore implements ApplyRecords {
     return Number((await this.redis.hget(this.keys.cycle(cycleId), 'deletesApplied')) ?? 0);
   }
 
+  async transientFailures(cycleId: string): Promise<{ count: number; retryAfterMs: number }> {
+    const [count, retryAfterMs] = await this.redis.hmget(this.keys.cycle(cycleId), 'transient', 'retryAfterMs');
+    return { count: Number(count ?? 0), retryAfterMs: Number(retryAfterMs ?? 0) };
+  }
+
   async quarantineApplying(input: Parameters<ApplyRecords['quarantineApplying']>[0]): Promise<boolean> {
     const notification = input.notify ? { ...NO_NOTIFICATION, status: 'pending' as const } : NO_NOTIFICATION;
     const moved = await this.redis.eval(
@@ -207,6 +223,9 @@ export class ApplyStore implements ApplyRecords {
             quarantine: encodeQuarantine(input.quarantine),
             notification: encodeNotification(notification),
           },
+          outbox: input.event
+            ? { key: this.keys.outbox(input.configurationId), id: input.event.id, entry: input.event.entry }
+            : null,
         },
       ),
     );

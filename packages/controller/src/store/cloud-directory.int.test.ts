@@ -226,3 +226,63 @@ describe('chunks of the largest size', () => {
     expect((await target.listObjects('c6', { limit: 10 })).items.map((o) => o.id)).toEqual(['kept']);
   });
 });
+
+describe("the cloud directory's index for the read-only SCIM view", () => {
+  const user = (id: string, uid: string, dn = `uid=${uid},dc=example`) =>
+    change(id, `${uid}@example.com`, { dn, attributes: [{ name: 'uid', values: [uid], binary: false }] });
+  const group = (id: string, cn: string) =>
+    change(id, '', {
+      objectType: ObjectType.OBJECT_TYPE_GROUP,
+      dn: `cn=${cn},dc=example`,
+      attributes: [{ name: 'cn', values: [cn], binary: false }],
+    });
+
+  it('finds objects by userName and displayName as apply chunks create, rename, retype and delete them', async () => {
+    await apply('ix1', [op('create', user('u1', 'Ann')), op('create', user('u2', 'bob')), op('create', group('g1', 'Staff'))]);
+    expect(await target.byName('ix1', 'user', 'ANN')).toEqual(['u1']);
+    expect(await target.byName('ix1', 'group', 'staff')).toEqual(['g1']);
+    expect(await target.byName('ix1', 'user', 'staff')).toEqual([]);
+    // A new uid moves the entry; the old name finds nothing.
+    await apply('ix1', [op('update', user('u1', 'anna'))]);
+    expect(await target.byName('ix1', 'user', 'ann')).toEqual([]);
+    expect(await target.byName('ix1', 'user', 'anna')).toEqual(['u1']);
+    // Two objects with one name are both found; a delete takes one entry away.
+    await apply('ix1', [op('create', user('u3', 'Bob', 'uid=bob,ou=other,dc=example'))]);
+    expect((await target.byName('ix1', 'user', 'bob'))!.sort()).toEqual(['u2', 'u3']);
+    await apply('ix1', [{ kind: 'delete', objectId: 'u2', objectType: 'user', dn: 'uid=bob,dc=example' }]);
+    expect(await target.byName('ix1', 'user', 'bob')).toEqual(['u3']);
+    // An object that changes type leaves the other type's index.
+    await apply('ix1', [op('update', group('u3', 'bob'))]);
+    expect(await target.byName('ix1', 'user', 'bob')).toEqual([]);
+    expect(await target.byName('ix1', 'group', 'bob')).toEqual(['u3']);
+    // An update without attributes (a FULL scan's PRESENT) keeps the name.
+    await apply('ix1', [
+      {
+        kind: 'update',
+        objectId: 'u1',
+        objectType: 'user',
+        dn: 'uid=anna,dc=example',
+        attributes: null,
+        disabled: false,
+        memberDns: [],
+      },
+    ]);
+    expect(await target.byName('ix1', 'user', 'anna')).toEqual(['u1']);
+    await target.removeAll('ix1');
+    expect(await redis.exists(keys.dirName('ix1', 'user'), keys.dirName('ix1', 'group'))).toBe(0);
+  });
+
+  it('pages by position, and says when objects applied before the index leave it unable to answer', async () => {
+    await apply(
+      'ix2',
+      Array.from({ length: 30 }, (_, i) => op('create', user(`u${String(i).padStart(2, '0')}`, `p${i}`))),
+    );
+    const page = await target.page('ix2', 'user', 25, 10);
+    expect(page).toEqual({ total: 30, ids: ['u25', 'u26', 'u27', 'u28', 'u29'] });
+    expect((await target.page('ix2', 'user', 40, 10)).ids).toEqual([]);
+    const listed = await target.listObjects('ix2', { type: 'user', limit: 100 });
+    expect((await target.page('ix2', 'user', 0, 100)).ids).toEqual(listed.items.map((o) => o.id));
+    await writeJsonObject('ix2', 'old1', 'old1@example.com');
+    expect(await target.byName('ix2', 'user', 'p3')).toBeNull();
+  });
+});

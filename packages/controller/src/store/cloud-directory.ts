@@ -6,6 +6,8 @@ import { queueEncoded } from './resp';
 import { RELEASE_DNS } from './scripts';
 import { readVarint, varintSize, writeVarint } from './varint';
 import { transactionOf } from './unit-of-work';
+import { nameAttributesOf, scimNameOf } from './scim-name';
+import type { ScimDirectoryIndex } from '../targets/scim/scim-view';
 import {
   STORED_CHANGE_VERSIONS,
   attributesObject,
@@ -60,7 +62,7 @@ export function decodeStoredObject(bytes: Buffer): StoredObject {
  * ids are resolved from member DNs when read, so a group stays right when its members
  * arrive after it or are renamed.
  */
-export class CloudDirectoryTarget implements Target {
+export class CloudDirectoryTarget implements Target, ScimDirectoryIndex {
   readonly kind = 'cloud-directory';
   readonly transactional = true;
 
@@ -94,6 +96,10 @@ export class CloudDirectoryTarget implements Target {
     const typeAdd: Record<ObjectTypeName, (string | number)[]> = { user: [], group: [] };
     const typeRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
     const dnSet = new Map<string, string>();
+    // The SCIM view's name index: entries left and taken, per type.
+    const nameRem: Record<ObjectTypeName, string[]> = { user: [], group: [] };
+    const nameAdd: Record<ObjectTypeName, string[]> = { user: [], group: [] };
+    const oldName = (o: StoredObject) => scimNameOf(o.type, o.id, o.dn, o.attributes);
     // DNs left by an object, with the object: [dn, id].
     const dnLeft: [string, string][] = [];
     operations.forEach((op, i) => {
@@ -103,9 +109,16 @@ export class CloudDirectoryTarget implements Target {
         dels.push(objKey);
         typeRem[old?.type ?? op.objectType].push(op.objectId);
         dnLeft.push([(old?.dn ?? op.dn).toLowerCase(), op.objectId]);
+        if (old) nameRem[old.type].push(`${oldName(old)}\u0000${op.objectId}`);
         results.push(old ? APPLIED : NOT_IN_DIRECTORY);
         return;
       }
+      const name = op.encoded
+        ? scimNameOf(op.objectType, op.objectId, op.dn, nameAttributesOf(op.encoded.change).attributes)
+        : scimNameOf(op.objectType, op.objectId, op.dn, op.attributes ?? old?.attributes ?? {});
+      const before = old ? oldName(old) : null;
+      if (old && (before !== name || old.type !== op.objectType)) nameRem[old.type].push(`${before}\u0000${op.objectId}`);
+      if (!old || before !== name || old.type !== op.objectType) nameAdd[op.objectType].push(`${name}\u0000${op.objectId}`);
       let text: string | Buffer;
       if (op.encoded) {
         const start = at;
@@ -141,6 +154,10 @@ export class CloudDirectoryTarget implements Target {
     // a call, 100,000 arguments overflow the stack (applyChunkSize goes up to 100,000).
     if (dels.length > 0) queueEncoded(tx, 'del', dels);
     for (const t of ['user', 'group'] as const)
+      if (nameRem[t].length > 0) queueEncoded(tx, 'zrem', [this.keys.dirName(cfg, t), ...nameRem[t]]);
+    for (const t of ['user', 'group'] as const)
+      if (nameAdd[t].length > 0) queueEncoded(tx, 'zadd', [this.keys.dirName(cfg, t), ...nameAdd[t].flatMap((m) => ['0', m])]);
+    for (const t of ['user', 'group'] as const)
       if (typeRem[t].length > 0) queueEncoded(tx, 'zrem', [this.keys.dirType(cfg, t), ...typeRem[t]]);
     // A DN left here and taken again in this chunk is simply set below.
     const released = dnLeft.filter(([d]) => !dnSet.has(d)).flat();
@@ -174,7 +191,36 @@ export class CloudDirectoryTarget implements Target {
     if (ids.length > query.limit + 1) ids.length = query.limit + 1;
     const more = ids.length > query.limit;
     const pageIds = ids.slice(0, query.limit);
-    const objects = (await this.read(cfg, pageIds)).filter((o): o is StoredObject => o !== null);
+    const items = await this.objects(cfg, pageIds);
+    return { total, items, nextCursor: more ? (pageIds[pageIds.length - 1] ?? null) : null };
+  }
+
+  async page(cfg: string, type: ObjectTypeName, offset: number, count: number): Promise<{ total: number; ids: string[] }> {
+    const key = this.keys.dirType(cfg, type);
+    // The set's scores are all 0: its ranks are the ids' (byte) order, the order of listObjects.
+    const [total, ids] = await Promise.all([
+      this.redis.zcard(key),
+      count > 0 ? this.redis.zrange(key, offset, offset + count - 1) : Promise.resolve([] as string[]),
+    ]);
+    return { total, ids };
+  }
+
+  async byName(cfg: string, type: ObjectTypeName, name: string): Promise<string[] | null> {
+    const names = this.keys.dirName(cfg, type);
+    const n = name.toLowerCase();
+    const [indexed, held, found] = await Promise.all([
+      this.redis.zcard(names),
+      this.redis.zcard(this.keys.dirType(cfg, type)),
+      this.redis.zrangebylex(names, `[${n}\u0000`, `(${n}\u0001`),
+    ]);
+    // Objects applied before the index existed are not in it: then it cannot answer.
+    if (indexed !== held) return null;
+    return found.map((m) => m.slice(n.length + 1));
+  }
+
+  /** The objects with these ids (those held), their member ids resolved. */
+  async objects(cfg: string, ids: readonly string[]): Promise<CloudObject[]> {
+    const objects = (await this.read(cfg, ids)).filter((o): o is StoredObject => o !== null);
     const dns = [...new Set(objects.flatMap((o) => o.memberDns.map((d) => d.toLowerCase())))];
     const resolved = new Map<string, string>();
     for (let i = 0; i < dns.length; i += 1000) {
@@ -185,11 +231,10 @@ export class CloudDirectoryTarget implements Target {
         if (v) resolved.set(dn, v);
       });
     }
-    const items: CloudObject[] = objects.map((o) => ({
+    return objects.map((o) => ({
       ...o,
       memberIds: o.memberDns.map((d) => resolved.get(d.toLowerCase())).filter((v): v is string => v !== undefined),
     }));
-    return { total, items, nextCursor: more ? (pageIds[pageIds.length - 1] ?? null) : null };
   }
 
   async removeAll(cfg: string): Promise<void> {
@@ -202,7 +247,14 @@ export class CloudDirectoryTarget implements Target {
         if (objectIds.length > 0) await this.redis.del(...objectIds.map((id) => this.keys.dirObject(cfg, id)));
       } while (cursor !== '0');
     }
-    await this.redis.del(this.keys.dirType(cfg, 'user'), this.keys.dirType(cfg, 'group'), this.keys.dirDn(cfg));
+    // UNLINK: sets and hashes with an entry per object (see CycleStore.dropStaged).
+    await this.redis.unlink(
+      this.keys.dirType(cfg, 'user'),
+      this.keys.dirType(cfg, 'group'),
+      this.keys.dirDn(cfg),
+      this.keys.dirName(cfg, 'user'),
+      this.keys.dirName(cfg, 'group'),
+    );
   }
 
   private async read(cfg: string, ids: readonly string[]): Promise<(StoredObject | null)[]> {

@@ -77,6 +77,11 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     for (const cfg of configs) await this.addToAgents(cfg.id, cfg.agentIds);
   }
 
+  /** The ids of every configuration, oldest first. */
+  async ids(): Promise<string[]> {
+    return this.redis.zrange(this.keys.configs, 0, -1);
+  }
+
   async load(id: string): Promise<StoredConfiguration | null> {
     const raw = await this.redis.get(this.keys.config(id));
     return raw ? (JSON.parse(raw) as StoredConfiguration) : null;
@@ -136,7 +141,8 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       // The settings and what a new target forgets share the configuration's slot: one transaction.
       const tx = this.redis.multi();
       tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-      tx.del(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
+      // UNLINK: the index holds an entry per object (see CycleStore.dropStaged).
+      tx.unlink(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
       tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
       const results = await tx.exec();
       for (const [error] of results ?? []) if (error) throw error;
@@ -149,7 +155,7 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     unlisted.zrem(this.keys.configs, id);
     await this.audit.record(entry, unlisted);
     throwOnError(await unlisted.exec());
-    await this.redis.del(
+    await this.redis.unlink(
       this.keys.config(id),
       this.keys.state(id),
       this.keys.active(id),
@@ -165,6 +171,7 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.plog(id),
       this.keys.deleteApprovals(id),
       this.keys.notificationEvents(id),
+      this.keys.outbox(id),
     );
     await this.removeFromAgents(id, agentIds);
   }

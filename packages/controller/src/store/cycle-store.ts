@@ -14,13 +14,16 @@ import type {
   ObjectTypeName,
   Quarantine,
 } from '../model';
+import type { OutboxEvent } from '../cycles/cycle-events';
 import {
+  DELETE_FIELD_IF_EQUAL,
   SET_NOTIFICATION,
   callScript,
   type CompleteCycleResult,
   type PersistBatchResult,
   type Scripts,
   type StartCycleResult,
+  type TransitionSpec,
 } from './scripts';
 import type { Keys } from './keys';
 import { DeleteLaneStore } from './delete-lane-store';
@@ -50,24 +53,35 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
 
   private readonly lanes: DeleteLaneStore;
 
-  async releaseLane(configurationId: string, cycleId: string, by: string, at: string): Promise<number> {
+  async releaseLane(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<number> {
     const now = Date.now();
-    return this.lanes.release(configurationId, cycleId, now, {
-      phase: 'applying',
+    return this.lanes.release(
       configurationId,
-      agentId: '',
-      mode: 'delta',
-      trigger: 'release',
-      startedAt: new Date(now).toISOString(),
-      evaluatedMode: 'delta',
-      released: '1',
-      releasedBy: by,
-      releasedAt: at,
-    });
+      cycleId,
+      now,
+      {
+        phase: 'applying',
+        configurationId,
+        agentId: '',
+        mode: 'delta',
+        trigger: 'release',
+        startedAt: new Date(now).toISOString(),
+        evaluatedMode: 'delta',
+        released: '1',
+        releasedBy: by,
+        releasedAt: at,
+      },
+      event,
+    );
   }
 
-  async discardLane(configurationId: string, nextState: ConfigurationState, seriesCount: number): Promise<number> {
-    return this.lanes.discard(configurationId, nextState, seriesCount);
+  async discardLane(
+    configurationId: string,
+    nextState: ConfigurationState,
+    seriesCount: number,
+    event?: OutboxEvent,
+  ): Promise<number> {
+    return this.lanes.discard(configurationId, nextState, seriesCount, event);
   }
 
   async record(cycleId: string): Promise<CycleRecord> {
@@ -212,6 +226,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     from: readonly CyclePhase[],
     error: { code: string; message: string },
     completedAt: string,
+    event?: OutboxEvent,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -223,8 +238,26 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
         stateDel: ['currentCycleId'],
         requireCurrent: true,
         cycleId,
+        outbox: this.outboxOf(configurationId, event),
       },
     );
+  }
+
+  /** The outbox write of a transition that reports `event` (none without one). */
+  private outboxOf(configurationId: string, event: OutboxEvent | undefined): TransitionSpec['outbox'] {
+    return event ? { key: this.keys.outbox(configurationId), id: event.id, entry: event.entry } : null;
+  }
+
+  async appendOutbox(configurationId: string, event: OutboxEvent): Promise<void> {
+    await this.redis.hset(this.keys.outbox(configurationId), event.id, event.entry);
+  }
+
+  async outboxEntries(configurationId: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.keys.outbox(configurationId))));
+  }
+
+  async removeOutboxEntry(configurationId: string, eventId: string, entry: string): Promise<void> {
+    await callScript(this.redis, DELETE_FIELD_IF_EQUAL, [this.keys.outbox(configurationId)], [eventId, entry]);
   }
 
   /** Records an admin token's approval of a quarantined cycle; answers how many different tokens approved. */
@@ -237,12 +270,17 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     return (results[1]![1] as string[]).filter((m) => !m.includes(':')).length;
   }
 
-  async release(configurationId: string, cycleId: string, by: string, at: string): Promise<boolean> {
+  async release(configurationId: string, cycleId: string, by: string, at: string, event?: OutboxEvent): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
       this.keys.state(configurationId),
       { from: ['quarantined'], to: 'applying' },
-      { cycle: { released: '1', releasedBy: by, releasedAt: at }, requireCurrent: true, cycleId },
+      {
+        cycle: { released: '1', releasedBy: by, releasedAt: at },
+        requireCurrent: true,
+        cycleId,
+        outbox: this.outboxOf(configurationId, event),
+      },
     );
   }
 
@@ -253,6 +291,7 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
     completedAt: string,
     nextState: ConfigurationState,
     seriesCount = 0,
+    event?: OutboxEvent,
   ): Promise<boolean> {
     return this.scripts.transition(
       this.keys.cycle(cycleId),
@@ -265,12 +304,19 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
         stateDel: ['currentCycleId', 'quarantine', 'notification'],
         requireCurrent: true,
         cycleId,
+        outbox: this.outboxOf(configurationId, event),
       },
     );
   }
 
+  /**
+   * UNLINK, not DEL: a million-object cycle's `seen` hash took Redis 4.9 s to free with DEL
+   * on the loaded 2-core machine, a stall every client waited for (the controller's 3 s
+   * command timeout failed the cycle's job after its apply); UNLINK frees it in Redis's
+   * background thread. The same for every key below that grows with the directory.
+   */
   async dropStaged(cycleId: string): Promise<void> {
-    await this.redis.del(...this.keys.staged(cycleId));
+    await this.redis.unlink(...this.keys.staged(cycleId));
   }
 
   async startedAt(configurationId: string, startedAtMs: string): Promise<string[]> {
@@ -304,13 +350,13 @@ export class CycleStore implements CycleRecords, SessionCycles, QuarantineNotifi
   async removeCycles(configurationId: string, cycleIds: readonly string[]): Promise<void> {
     const tx = this.redis.multi();
     tx.zrem(this.keys.cycles(configurationId), ...cycleIds);
-    tx.del(...this.cycleKeys(cycleIds));
+    tx.unlink(...this.cycleKeys(cycleIds));
     await tx.exec();
   }
 
   async removeAllCycles(configurationId: string): Promise<void> {
     const cycleIds = await this.redis.zrange(this.keys.cycles(configurationId), 0, -1);
-    for (let i = 0; i < cycleIds.length; i += CHUNK) await this.redis.del(...this.cycleKeys(cycleIds.slice(i, i + CHUNK)));
+    for (let i = 0; i < cycleIds.length; i += CHUNK) await this.redis.unlink(...this.cycleKeys(cycleIds.slice(i, i + CHUNK)));
   }
 
   /** Every key of the cycles' records: the hash and what was staged. */
@@ -372,6 +418,8 @@ function toCycle(cycleId: string, h: CycleRecord): Cycle | null {
     error: h.error ? (JSON.parse(h.error) as Cycle['error']) : null,
     approvalId: h.approvalId || null,
     ...(h.heldDeletes !== undefined ? { heldDeletes: Number(h.heldDeletes) } : {}),
+    ...(Number(h.transient ?? 0) > 0 ? { transient: Number(h.transient) } : {}),
+    ...(h.retryAt ? { retryAt: h.retryAt } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { OutboxEvent } from '../cycles/cycle-events';
 import type { LaneState } from '../cycles/delete-lane';
 import type { Keys } from './keys';
 import { decodeQuarantine } from './quarantine-codec';
@@ -45,7 +46,13 @@ export class DeleteLaneStore {
   }
 
   /** RELEASE_LANE: the deletes released into cycle `cycleId`, 0 without a lane, -1 while a cycle is current. */
-  async release(configurationId: string, cycleId: string, startedAtMs: number, fields: Record<string, string>): Promise<number> {
+  async release(
+    configurationId: string,
+    cycleId: string,
+    startedAtMs: number,
+    fields: Record<string, string>,
+    event?: OutboxEvent,
+  ): Promise<number> {
     const result = await callScript(
       this.redis,
       RELEASE_LANE,
@@ -55,19 +62,20 @@ export class DeleteLaneStore {
         this.keys.cycle(cycleId),
         this.keys.plan(cycleId),
         this.keys.cycles(configurationId),
+        this.keys.outbox(configurationId),
       ],
-      [cycleId, startedAtMs, ...Object.entries(fields).flat()],
+      [cycleId, startedAtMs, event?.id ?? '', event?.entry ?? '', ...Object.entries(fields).flat()],
     );
     return Number(result);
   }
 
-  /** DISCARD_LANE: 1 discarded, 0 without a lane, -1 while a cycle is current. */
-  async discard(configurationId: string, nextState: string, seriesCount: number): Promise<number> {
+  /** DISCARD_LANE: 1 discarded, 0 without a lane, -1 while a cycle is current; `event` written to the outbox with it. */
+  async discard(configurationId: string, nextState: string, seriesCount: number, event?: OutboxEvent): Promise<number> {
     const result = await callScript(
       this.redis,
       DISCARD_LANE,
-      [this.keys.state(configurationId), this.keys.lane(configurationId)],
-      [nextState, seriesCount],
+      [this.keys.state(configurationId), this.keys.lane(configurationId), this.keys.outbox(configurationId)],
+      [nextState, seriesCount, event?.id ?? '', event?.entry ?? ''],
     );
     return Number(result);
   }

@@ -15,7 +15,8 @@ import { summaryField } from '../pipeline/stored-batch';
 import type { Keys } from './keys';
 import type { ProvisioningLog } from './provisioning-log';
 import { NO_NOTIFICATION, encodeNotification, encodeQuarantine } from './quarantine-codec';
-import { ASSEMBLE_PLAN, Scripts } from './scripts';
+import { ASSEMBLE_PLAN, Scripts, type TransitionSpec } from './scripts';
+import type { OutboxEvent } from '../cycles/cycle-events';
 import type { WatchConnections } from './watch-connections';
 
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
@@ -69,7 +70,7 @@ class RedisPlanParts implements PlanParts {
   }
 
   async drop(): Promise<void> {
-    await this.redis.del(this.u, this.g, this.d, this.ds, this.sd);
+    await this.redis.unlink(this.u, this.g, this.d, this.ds, this.sd);
   }
 }
 
@@ -107,7 +108,7 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'quarantined' },
-          quarantinedFields(cycleFields, quarantine),
+          { ...quarantinedFields(cycleFields, quarantine), outbox: this.outboxOf(cfgId, quarantine.event) },
         ),
       );
     } else {
@@ -116,13 +117,17 @@ class RedisEvaluationWatch implements EvaluationWatch {
           this.keys.cycle(cycleId),
           this.keys.state(cfgId),
           { from: ['complete'], to: 'applying' },
-          lane ? laneFields(cycleFields, lane) : { cycle: cycleFields },
+          lane ? { ...laneFields(cycleFields, lane), outbox: this.outboxOf(cfgId, lane.event) } : { cycle: cycleFields },
         ),
       );
     }
     const results = await tx.exec();
     throwOnError(results);
     return results !== null && results[results.length - 1]?.[1] === 1;
+  }
+
+  private outboxOf(cfgId: string, event: OutboxEvent | undefined): TransitionSpec['outbox'] {
+    return event ? { key: this.keys.outbox(cfgId), id: event.id, entry: event.entry } : null;
   }
 
   close(): void {
@@ -201,7 +206,7 @@ export class EvaluationStore implements EvaluationRecords {
   }
 
   async resetSeen(cycleId: string): Promise<void> {
-    await this.redis.del(this.keys.seen(cycleId));
+    await this.redis.unlink(this.keys.seen(cycleId)); // UNLINK: see CycleStore.dropStaged
   }
 
   async addSeen(cycleId: string, pairs: readonly string[]): Promise<void> {

@@ -50,8 +50,10 @@
  * | `P:{C}:config:<id>:kept-approvals` | set | `<selection SHA-256>:<token id>` of admins who asked to delete kept objects, while `approvals: 2` waits for the second |
  * | `P:{C}:config:<id>:members` | hash | group id -> its member keys (JSON) as applied (store/member-record.ts), for the delete guard's `memberRemovals` |
  * | `P:{C}:config:<id>:retry` | hash | object id -> what the pipeline still owes the target for it, JSON (store/retry-record.ts): operations that failed, put into later cycles' plans |
- * | `P:{C}:config:<id>:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?}` (store/scim-record-store.ts) |
+ * | `P:{C}:config:<id>:scim` | hash | SCIM target: object id -> what it keeps of the resource, JSON `{id, type, dn, sent, members?, memberDns?}` (store/scim-record-store.ts) |
  * | `P:{C}:config:<id>:scim-dn` | hash | SCIM target: lower-cased DN -> the service provider's id (members and managers resolve through it) |
+ * | `P:{C}:config:<id>:scim-listed` | zset (lex) | SCIM target: `<member DN, lower-cased>\0<group object id>` for every member DN a provisioned group lists, resolved or not (a member provisioned later, deleted or renamed finds its groups here) |
+ * | `P:{C}:config:<id>:scim-unsettled` | set | SCIM target: group object ids whose members a failed request left unlike their record (reconciled by the next apply chunk) |
  * | `P:{C}:config:<id>:plog` | stream | provisioning log: an entry (field `d`, JSON) or a bundle of entries (field `b`, JSON `{cycleId, at, e: [[action, status, type, id, dn, details]...]}`) |
  * | `P:{C}:cycle:<id>` | hash | the cycle's record: phase, configurationId, agentId, mode, trigger, baseCycleId, scope, startedAt, lastFrameAt, acked, seenThrough, duplicates, bytes, lastSequence, totals, agentMode, changeTracking, drift, evaluatedMode, planSize, deleteCount, counts, stagedPreview, retries, retryRecords, mootRetries, applied, failed, released, releasedBy, releasedAt, completedAt, error, approvalId (cycles/cycle-record.ts) |
  * | `P:{C}:cycle:<id>:batches` | hash | `<seq>` -> the batch's changes as the agent encoded them (binary), `s<seq>` -> their summaries (JSON); see pipeline/stored-batch.ts |
@@ -62,8 +64,10 @@
  * | `P:{C}:dir:<cfg>:o:<oid>` | string | a cloud directory object: binary (0x00, protocol version, updated-at ms varint, the encoded `Change`) or, as earlier versions wrote it, JSON; see targets/cloud-directory.ts |
  * | `P:{C}:dir:<cfg>:t:<type>` | zset (lex) | object ids of the type (each object in one) |
  * | `P:{C}:dir:<cfg>:dn` | hash | lower-cased DN -> object id |
+ * | `P:{C}:dir:<cfg>:n:<type>` | zset (lex) | `<SCIM name, lower-cased>\0<object id>` per object of the type (a user's userName, a group's displayName, as the read-only SCIM view renders them; store/scim-name.ts), kept by the apply chunks: the view's `eq` filters |
  * | `P:{C}:config:<id>:delete-approvals` | hash | approval id -> a pre-approval, JSON (store/delete-approval-store.ts) |
  * | `P:{C}:config:<id>:notifications` | zset | event ids by time (ms), the newest 100 kept (store/notification-store.ts) |
+ * | `P:{C}:config:<id>:outbox` | hash | event id -> outbox entry JSON `{id, event, configurationId, cycleId, at, quarantine, actor}` (cycles/cycle-events.ts): written in the script or MULTI of the transition the event reports, removed once the event's delivery jobs are in the `notify` queue (notifications/outbox-dispatcher.ts) |
  * | `P:{C}:notification:<eventId>` | hash (TTL 30 days) | `event` (JSON header: id, event, at, configurationId, cycleId), `body` (the webhook body exactly as sent), `d:<endpoint key>` (JSON: one delivery's state); an event id begins with its configuration id's 8 hex digits, as a cycle id does |
  * | `P:{C}:preview:<id>` | hash (TTL 1 hour) | a preview (previews/preview-records.ts): configurationId, agentId, session (the agent's session key value at the start), state, startedAt, lastFrameAt, acked, objects, the counts so far, scope, policy, laneHeld, readComplete, result, completedAt, error; a preview id begins with its configuration id's 8 hex digits, as a cycle id does |
  * | `P:{C}:preview:<id>:seen` | set (TTL 1 hour) | object ids the preview's agent reported (and, while evaluating, the index ids counted as deletes); removed when it ends |
@@ -172,6 +176,14 @@ export class Keys {
   scimDns(id: string): string {
     return `${this.c(id)}:config:${id}:scim-dn`;
   }
+  /** The SCIM target's member listing: `<member DN>\0<group id>` (lex). */
+  scimListed(id: string): string {
+    return `${this.c(id)}:config:${id}:scim-listed`;
+  }
+  /** The SCIM target's groups whose members are to be reconciled. */
+  scimUnsettled(id: string): string {
+    return `${this.c(id)}:config:${id}:scim-unsettled`;
+  }
   plog(id: string): string {
     return `${this.c(id)}:config:${id}:plog`;
   }
@@ -211,6 +223,10 @@ export class Keys {
   dirDn(cfg: string): string {
     return `${this.c(cfg)}:dir:${cfg}:dn`;
   }
+  /** The cloud directory's SCIM name index of one type: `<name>\0<id>` (lex). */
+  dirName(cfg: string, type: string): string {
+    return `${this.c(cfg)}:dir:${cfg}:n:${type}`;
+  }
   /** The configuration's pre-approvals of deletes. */
   deleteApprovals(cfgId: string): string {
     return `${this.c(cfgId)}:config:${cfgId}:delete-approvals`;
@@ -218,6 +234,10 @@ export class Keys {
   /** The configuration's notification events, by time. */
   notificationEvents(cfgId: string): string {
     return `${this.c(cfgId)}:config:${cfgId}:notifications`;
+  }
+  /** The configuration's notification outbox: events written with their transitions, not yet in the `notify` queue. */
+  outbox(cfgId: string): string {
+    return `${this.c(cfgId)}:config:${cfgId}:outbox`;
   }
   /** One notification event: its header, body and deliveries (in its configuration's slot: the id begins with its 8 hex digits). */
   notificationEvent(eventId: string): string {

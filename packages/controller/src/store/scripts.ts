@@ -176,10 +176,12 @@ return 0
 );
 
 /**
- * Generic guarded transition. KEYS: cycle hash, state hash. ARGV[1]: allowed current
- * phases (comma-separated); ARGV[2]: JSON {cycle:{f:v}, state:{f:v}, stateDel:[f],
- * requireCurrent:bool, cycleId}. Writes only when the cycle's phase is allowed (and,
- * with requireCurrent, the configuration's currentCycleId is this cycle). Returns 1 or 0.
+ * Generic guarded transition. KEYS: cycle hash, state hash, and optionally the
+ * configuration's outbox hash. ARGV[1]: allowed current phases (comma-separated); ARGV[2]:
+ * JSON {cycle:{f:v}, state:{f:v}, stateDel:[f], requireCurrent:bool, cycleId}; with the
+ * outbox, ARGV[3]: the event id, ARGV[4]: the outbox entry (JSON). Writes only when the
+ * cycle's phase is allowed (and, with requireCurrent, the configuration's currentCycleId is
+ * this cycle); the event is written with the move, never without it. Returns 1 or 0.
  */
 const TRANSITION = new LuaScript(
   'transition',
@@ -195,6 +197,7 @@ if spec.requireCurrent and redis.call('HGET', KEYS[2], 'currentCycleId') ~= spec
 for k, v in pairs(spec.cycle) do redis.call('HSET', KEYS[1], k, v) end
 for k, v in pairs(spec.state) do redis.call('HSET', KEYS[2], k, v) end
 for _, k in ipairs(spec.stateDel) do redis.call('HDEL', KEYS[2], k) end
+if KEYS[3] then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
 return 1
 `,
 );
@@ -215,6 +218,15 @@ redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
+`,
+);
+
+/** Deletes field ARGV[1] of hash KEYS[1] when its value is ARGV[2] (an outbox entry written again meanwhile stays). Returns 1 or 0. */
+export const DELETE_FIELD_IF_EQUAL = new LuaScript(
+  'delete-field-if-equal',
+  `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
 `,
 );
 
@@ -443,9 +455,10 @@ return redis.call('HLEN', KEYS[1])
  * Releases a delete lane (allow-deletes): makes a `release` cycle whose plan is exactly the
  * held set, in phase `applying`, current, and empties the set; the lane closes (field
  * `lane` goes) so that no other cycle starts before the release is applied. KEYS: state
- * hash, held set, the new cycle's hash, its plan, the cycles zset. ARGV: cycle id,
- * startedAt (ms), then field/value pairs of the cycle hash. Returns the deletes released,
- * 0 when no lane is open (nothing written), -1 when a cycle is current.
+ * hash, held set, the new cycle's hash, its plan, the cycles zset, the configuration's
+ * outbox. ARGV: cycle id, startedAt (ms), the event id and outbox entry of its
+ * `quarantine.released` (empty: none), then field/value pairs of the cycle hash. Returns the
+ * deletes released, 0 when no lane is open (nothing written), -1 when a cycle is current.
  */
 export const RELEASE_LANE = new LuaScript(
   'release-lane',
@@ -457,7 +470,8 @@ local entries = redis.call('HVALS', KEYS[2])
 for i = 1, #entries, 1000 do
   redis.call('RPUSH', KEYS[4], unpack(entries, i, math.min(i + 999, #entries)))
 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[6], ARGV[3], ARGV[4]) end
 redis.call('HSET', KEYS[3], 'planSize', #entries, 'deleteCount', #entries, 'applied', 0,
   'counts', '{"create":0,"update":0,"delete":' .. #entries .. '}')
 redis.call('HSET', KEYS[1], 'currentCycleId', ARGV[1], 'lastCycleId', ARGV[1])
@@ -472,8 +486,9 @@ return #entries
  * Discards a delete lane (restart): the held set goes, nothing of it is applied, the
  * configuration is `ARGV[1]` again, and its committed scope is forgotten so that the next
  * cycle is FULL (the agent has let the held objects go; only a full read finds them again).
- * KEYS: state hash, held set. ARGV: next state, the quarantine's seriesCount. Returns 1, 0
- * when no lane is open, -1 when a cycle is current.
+ * KEYS: state hash, held set, the configuration's outbox. ARGV: next state, the quarantine's
+ * seriesCount, the event id and outbox entry of its `quarantine.restarted` (empty: none).
+ * Returns 1, 0 when no lane is open, -1 when a cycle is current.
  */
 export const DISCARD_LANE = new LuaScript(
   'discard-lane',
@@ -484,6 +499,7 @@ if current and current ~= '' then return -1 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'committedScope', '', 'restartedSeries', ARGV[2])
 redis.call('HDEL', KEYS[1], 'lane', 'quarantine', 'notification')
+if ARGV[3] and ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
 return 1
 `,
 );
@@ -493,11 +509,12 @@ return 1
  * (the plan's last `deleteCount` entries) into those that stay in the plan and those that
  * become kept objects, in the one step that also releases the cycle, so that a crash leaves
  * either the quarantine as it was or the cycle released with exactly the chosen deletes.
- * KEYS: cycle hash, state hash, plan, kept hash. ARGV: cycle id, the stored quarantine the
- * choice was made on (else nothing is written), mode (`apply`: the listed deletes stay and
- * the others are kept; `keep`: the listed ones are kept), keptAt, the quarantine to store
- * when deletes stay staged (mode keep), releasedBy, releasedAt, then the listed object ids
- * (none in mode keep: every staged delete).
+ * KEYS: cycle hash, state hash, plan, kept hash, the configuration's outbox. ARGV: cycle id,
+ * the stored quarantine the choice was made on (else nothing is written), mode (`apply`: the
+ * listed deletes stay and the others are kept; `keep`: the listed ones are kept), keptAt, the
+ * quarantine to store when deletes stay staged (mode keep), releasedBy, releasedAt, the event
+ * id and outbox entry written when the cycle is released, then the listed object ids (none in
+ * mode keep: every staged delete).
  * Releases (`quarantined` -> `applying`, `released` = 1, deleteCount and planSize of the
  * new plan, `kept`) unless mode keep leaves deletes staged (the quarantine then holds them).
  * Returns {1, released (1|0), kept, deletes left in the plan}; {0} when the cycle is not
@@ -510,8 +527,8 @@ if redis.call('HGET', KEYS[1], 'phase') ~= 'quarantined' then return {0} end
 local st = redis.call('HMGET', KEYS[2], 'currentCycleId', 'quarantine')
 if st[1] ~= ARGV[1] or st[2] ~= ARGV[2] then return {0} end
 local listed = {}
-for i = 8, #ARGV do listed[ARGV[i]] = true end
-local everything = #ARGV < 8
+for i = 10, #ARGV do listed[ARGV[i]] = true end
+local everything = #ARGV < 10
 local c = redis.call('HMGET', KEYS[1], 'planSize', 'deleteCount', 'counts')
 local size = tonumber(c[1] or '0')
 local deletes = tonumber(c[2] or '0')
@@ -542,6 +559,7 @@ if ARGV[3] == 'keep' and #stay > 0 then
   return {1, 0, #keep / 2, #stay}
 end
 redis.call('HSET', KEYS[1], 'phase', 'applying', 'released', '1', 'releasedBy', ARGV[6], 'releasedAt', ARGV[7])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], ARGV[8], ARGV[9]) end
 return {1, 1, #keep / 2, #stay}
 `,
 );
@@ -552,11 +570,12 @@ return {1, 1, #keep / 2, #stay}
  * RELEASE_LANE), the others become kept objects, and the lane closes. Mode `keep`: the
  * listed ones become kept objects; when none is left held the lane closes (the configuration
  * `nextState`, its quarantine gone), else the lane's quarantine becomes the one given.
- * KEYS: state hash, held set, kept hash, the new cycle's hash, its plan, the cycles zset.
- * ARGV: the stored quarantine the choice was made on, mode, keptAt, new cycle id, startedAt
- * (ms), the quarantine to store (keep, some left), nextState, the lane's cycle id (kept
- * records name it), the number N of cycle field/value pairs, the N pairs, then the listed
- * object ids (none in mode keep: every held object).
+ * KEYS: state hash, held set, kept hash, the new cycle's hash, its plan, the cycles zset, the
+ * configuration's outbox. ARGV: the stored quarantine the choice was made on, mode, keptAt,
+ * new cycle id, startedAt (ms), the quarantine to store (keep, some left), nextState, the
+ * lane's cycle id (kept records name it), the number N of cycle field/value pairs, the event
+ * id and outbox entry written when the lane closes, the N pairs, then the listed object ids
+ * (none in mode keep: every held object).
  * Returns {released, kept, left held}; {0} without a lane or when its quarantine changed,
  * {-1} while a cycle is current, {-3, id} when a listed id is not held.
  */
@@ -567,7 +586,7 @@ local st = redis.call('HMGET', KEYS[1], 'state', 'lane', 'currentCycleId', 'quar
 if st[1] ~= 'quarantined' or st[2] ~= '1' then return {0} end
 if st[3] and st[3] ~= '' then return {-1} end
 if st[4] ~= ARGV[1] then return {0} end
-local pairsAt = 10
+local pairsAt = 12
 local idsAt = pairsAt + 2 * tonumber(ARGV[9])
 local listed = {}
 for i = idsAt, #ARGV do
@@ -597,6 +616,7 @@ if ARGV[2] == 'apply' then
   redis.call('HDEL', KEYS[1], 'lane')
   redis.call('ZADD', KEYS[6], ARGV[5], cycleId)
   redis.call('DEL', KEYS[2])
+  if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[11]) end
   return {#release, #keep / 2, 0}
 end
 for i = 1, #keep, 2 do redis.call('HDEL', KEYS[2], keep[i]) end
@@ -604,6 +624,7 @@ local left = redis.call('HLEN', KEYS[2])
 if left == 0 then
   redis.call('HSET', KEYS[1], 'state', ARGV[7])
   redis.call('HDEL', KEYS[1], 'lane', 'quarantine', 'notification', 'restartedSeries')
+  if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[11]) end
 else
   redis.call('HSET', KEYS[1], 'quarantine', ARGV[6])
 end
@@ -663,6 +684,8 @@ export interface TransitionSpec {
   stateDel?: string[];
   requireCurrent?: boolean;
   cycleId?: string;
+  /** The event the move reports, written to this outbox hash in the same script (cycles/cycle-events.ts). */
+  outbox?: { key: string; id: string; entry: string } | null;
 }
 
 export class Scripts {
@@ -728,8 +751,8 @@ export class Scripts {
   }
 
   async transition(cycleKey: string, stateKey: string, move: PhaseMove, spec: TransitionSpec): Promise<boolean> {
-    const [, , ...keysAndArgs] = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
-    return ((await this.call(TRANSITION, keysAndArgs.slice(0, 2), keysAndArgs.slice(2))) as number) === 1;
+    const [, numKeys, ...keysAndArgs] = Scripts.transitionArgs(cycleKey, stateKey, move, spec);
+    return ((await this.call(TRANSITION, keysAndArgs.slice(0, numKeys), keysAndArgs.slice(numKeys))) as number) === 1;
   }
 
   /** Arguments of EVAL for {@link transition}, to queue it inside a MULTI. */
@@ -738,7 +761,7 @@ export class Scripts {
     stateKey: string,
     move: PhaseMove,
     spec: TransitionSpec,
-  ): [string, number, string, string, string, string] {
+  ): [string, number, ...string[]] {
     assertTransition(move.from, move.to);
     const payload = JSON.stringify({
       cycle: { ...spec.cycle, phase: move.to },
@@ -748,6 +771,8 @@ export class Scripts {
       cycleId: spec.cycleId ?? '',
     });
     // cjson decodes an empty JSON array or object as an empty table, which pairs/ipairs accept.
+    const o = spec.outbox;
+    if (o) return [TRANSITION.source, 3, cycleKey, stateKey, o.key, move.from.join(','), payload, o.id, o.entry];
     return [TRANSITION.source, 2, cycleKey, stateKey, move.from.join(','), payload];
   }
 

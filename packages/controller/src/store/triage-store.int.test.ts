@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { ControllerServer } from '../server';
 import { fakeUsers } from '../testing/fake-agent';
 import { setupConfiguration, startTestController, TEST_ADMIN } from '../testing/harness';
+import { outboxEvent } from '../cycles/cycle-events';
 import { Keys } from './keys';
 import { TriageStore } from './triage-store';
 
@@ -56,6 +57,7 @@ test('a partial release survives the controller dying before the apply: the next
     keptAt: new Date().toISOString(),
     quarantineAfter: stored,
     by: 'test-admin',
+    event: outboxEvent({ event: 'quarantine.released', configurationId: cfg, cycleId, actor: 'test-admin' }),
   };
   // A choice made on another version of the quarantine, or naming an id not staged: nothing is written.
   expect(await store.triageCycle({ ...base, storedQuarantine: `${stored} `, objectIds: ['c-0'] })).toEqual({
@@ -68,6 +70,7 @@ test('a partial release survives the controller dying before the apply: the next
   expect(await client.lrange(keys.plan(cycleId), 0, -1)).toEqual(planBefore);
   expect(await client.hlen(keys.kept(cfg))).toBe(0);
   expect(await client.hget(keys.cycle(cycleId), 'phase')).toBe('quarantined');
+  expect(await client.hget(keys.outbox(cfg), base.event.id)).toBeNull();
 
   // The choice, as the dying controller made it (its job never queued).
   expect(await store.triageCycle({ ...base, storedQuarantine: stored, objectIds: ['c-0', 'c-1'] })).toEqual({
@@ -76,6 +79,8 @@ test('a partial release survives the controller dying before the apply: the next
     kept: 4,
     left: 2,
   });
+  // Its quarantine.released event was written in the same step, for any controller to queue.
+  expect(await client.hget(keys.outbox(cfg), base.event.id)).toBe(base.event.entry);
   // Made again (a retried request): the quarantine is gone, nothing changes.
   expect(await store.triageCycle({ ...base, storedQuarantine: stored, objectIds: ['c-0', 'c-1'] })).toEqual({
     outcome: 'changed',
@@ -84,6 +89,8 @@ test('a partial release survives the controller dying before the apply: the next
   const second = await startTestController(redis.url, { redisKeyPrefix: prefix });
   try {
     await waitFor(async () => (await second.service.getStatus(cfg)).state === 'healthy', { timeoutMs: 30_000 });
+    // The next controller's outbox sweep queued the event the dying one never dispatched.
+    await waitFor(async () => (await client.hlen(keys.outbox(cfg))) === 0, { message: 'the outbox swept' });
     const ids = new Set((await second.service.listObjects(cfg, { limit: 100 })).items.map((o) => o.id));
     expect(ids.has('c-0') || ids.has('c-1')).toBe(false);
     for (const u of users.slice(2)) expect(ids.has(u.id)).toBe(true);

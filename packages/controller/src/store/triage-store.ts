@@ -46,6 +46,7 @@ export class TriageStore implements TriageRecords {
         this.keys.state(input.configurationId),
         this.keys.plan(input.cycleId),
         this.keys.kept(input.configurationId),
+        this.keys.outbox(input.configurationId),
       ],
       [
         input.cycleId,
@@ -55,6 +56,8 @@ export class TriageStore implements TriageRecords {
         input.quarantineAfter,
         input.by,
         input.keptAt,
+        input.event.id,
+        input.event.entry,
         ...input.objectIds,
       ],
     )) as unknown[];
@@ -78,6 +81,7 @@ export class TriageStore implements TriageRecords {
         cycleKey,
         cycleId ? this.keys.plan(cycleId) : this.keys.plan(input.laneCycleId),
         this.keys.cycles(input.configurationId),
+        this.keys.outbox(input.configurationId),
       ],
       [
         input.storedQuarantine,
@@ -89,6 +93,8 @@ export class TriageStore implements TriageRecords {
         input.nextState,
         input.laneCycleId,
         fields.length,
+        input.event.id,
+        input.event.entry,
         ...fields.flat(),
         ...input.objectIds,
       ],

@@ -49,7 +49,13 @@ export class Targets implements TargetResolver {
         ...this.tuning,
       }),
       this.records,
-      { deleteMode: settings.deleteMode, mapping: settings.mapping, failureQuarantinePercent: settings.failureQuarantinePercent },
+      {
+        deleteMode: settings.deleteMode,
+        // Settings stored before updateMethod existed mean PATCH.
+        updateMethod: settings.updateMethod ?? 'patch',
+        mapping: settings.mapping,
+        failureQuarantinePercent: settings.failureQuarantinePercent,
+      },
     );
     this.scim.set(cfg.id, { settings: text, target });
     return target;

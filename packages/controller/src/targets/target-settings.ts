@@ -13,6 +13,7 @@ export const DEFAULT_TARGET: StoredTargetSettings = Object.freeze({ type: 'cloud
 /** The defaults of a SCIM target (contract: "Targets"). */
 export const SCIM_DEFAULTS = Object.freeze({
   deleteMode: 'delete' as const,
+  updateMethod: 'patch' as const,
   concurrency: 4,
   maxRequestsPerSecond: null,
   failureQuarantinePercent: 40,
@@ -167,6 +168,7 @@ function scim(
     'baseUrl',
     'auth',
     'deleteMode',
+    'updateMethod',
     'concurrency',
     'maxRequestsPerSecond',
     'failureQuarantinePercent',
@@ -179,6 +181,9 @@ function scim(
   const deleteMode = v.deleteMode === undefined ? (current?.deleteMode ?? SCIM_DEFAULTS.deleteMode) : v.deleteMode;
   if (deleteMode !== 'delete' && deleteMode !== 'deactivate')
     throw new ValidationError('target.deleteMode', 'must be delete or deactivate');
+  const updateMethod = v.updateMethod === undefined ? (current?.updateMethod ?? SCIM_DEFAULTS.updateMethod) : v.updateMethod;
+  if (updateMethod !== 'patch' && updateMethod !== 'put')
+    throw new ValidationError('target.updateMethod', 'must be patch or put');
   let maxRequestsPerSecond = current?.maxRequestsPerSecond ?? SCIM_DEFAULTS.maxRequestsPerSecond;
   if (v.maxRequestsPerSecond !== undefined) {
     if (v.maxRequestsPerSecond === null) maxRequestsPerSecond = null;
@@ -203,6 +208,7 @@ function scim(
     baseUrl: v.baseUrl === undefined ? current!.baseUrl : httpUrl('target.baseUrl', v.baseUrl),
     auth: v.auth === undefined ? reseal(current!.auth, sealing) : auth(v.auth, current?.auth, sealing),
     deleteMode,
+    updateMethod,
     concurrency:
       v.concurrency === undefined
         ? (current?.concurrency ?? SCIM_DEFAULTS.concurrency)

@@ -199,4 +199,29 @@ describe('ApiClient', () => {
     });
     expect(page).toEqual({ items: [{ id: 'l1' }], nextCursor: 'def' });
   });
+
+  it('lists, creates and revokes pre-approvals, and names the field of a refused one', async () => {
+    const f = fakeFetch({
+      'GET /api/v1/configurations/c1/delete-approvals': { status: 200, body: { items: [{ id: 'a1', state: 'active' }] } },
+      'POST /api/v1/configurations/c1/delete-approvals': { status: 201, body: { id: 'a2', maxDeletes: 10 } },
+      'DELETE /api/v1/configurations/c1/delete-approvals/a1': { status: 204 },
+      'POST /api/v1/configurations/c2/delete-approvals': {
+        status: 400,
+        body: { error: { code: 'SG_ERR_INVALID_INPUT', message: 'body/maxDeletes must be >= 1' } },
+      },
+    });
+    const client = new ApiClient({ token: 't', fetch: f.fetch });
+    expect(await client.listDeleteApprovals('c1')).toEqual([{ id: 'a1', state: 'active' }]);
+    expect(await client.createDeleteApproval('c1', { maxDeletes: 10, expiresInHours: 24, reason: 'r' })).toEqual({
+      id: 'a2',
+      maxDeletes: 10,
+    });
+    expect(JSON.parse(String(f.calls[1]!.init?.body))).toEqual({ maxDeletes: 10, expiresInHours: 24, reason: 'r' });
+    expect(await client.revokeDeleteApproval('c1', 'a1')).toBeNull();
+    const e = (await client
+      .createDeleteApproval('c2', { maxDeletes: 0, expiresInHours: 24, reason: 'r' })
+      .catch((x) => x)) as ApiError;
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.field).toBe('maxDeletes');
+  });
 });

@@ -5,6 +5,7 @@ import type {
   ConfigurationPatch,
   ConfigurationStatus,
   Cycle,
+  DeleteApproval,
   KeptDeleteResult,
   KeptObject,
   Page,
@@ -233,6 +234,23 @@ export class ApiClient {
       'GET',
       withQuery(`/configurations/${encodeURIComponent(id)}/staged-deletes`, { groupBy }),
     ).then((r) => r?.groups ?? []);
+  }
+  /** The configuration's pre-approvals of deletes (active, used, expired and revoked), newest first. */
+  listDeleteApprovals(id: string): Promise<DeleteApproval[]> {
+    return this.request<DeleteApproval[] | { items?: DeleteApproval[] }>(
+      'GET',
+      `/configurations/${encodeURIComponent(id)}/delete-approvals`,
+    ).then(listOf);
+  }
+  /** Approves a planned change ahead: the next cycle with at most `maxDeletes` deletes before it expires is applied, once. */
+  createDeleteApproval(
+    id: string,
+    body: { maxDeletes: number; expiresInHours: number; reason: string },
+  ): Promise<DeleteApproval> {
+    return this.request('POST', `/configurations/${encodeURIComponent(id)}/delete-approvals`, body);
+  }
+  revokeDeleteApproval(id: string, approvalId: string): Promise<unknown> {
+    return this.request('DELETE', `/configurations/${encodeURIComponent(id)}/delete-approvals/${encodeURIComponent(approvalId)}`);
   }
   /** Sends a test event to every recipient and webhook of the configuration. */
   testNotifications(id: string): Promise<{ eventId: string; deliveries: number }> {

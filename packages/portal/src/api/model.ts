@@ -12,6 +12,7 @@ export type {
   ConfigurationStatus,
   Cycle,
   CycleCounts,
+  DeleteApproval,
   CycleState,
   NotificationDelivery,
   NotificationEventView,

@@ -13,6 +13,7 @@ import type {
 } from '../api/model';
 import { useSession } from '../app-context';
 import { ConfigHeader } from '../components/config-header';
+import { DeleteApprovalsCard } from '../components/delete-approvals-card';
 import { HeldDeletes } from '../components/held-deletes';
 import { KeptObjects } from '../components/kept-objects';
 import { NotificationsCard } from '../components/notifications-card';
@@ -430,6 +431,7 @@ export function ConfigurationPage({ id }: { id: string }) {
           ) : null}
           <KeptObjects items={data.kept} onDelete={canWrite ? (kept) => openDialog({ kind: 'deleteKept', kept }) : undefined} />
           <NotificationsCard id={id} events={status.notifications ?? []} canWrite={canWrite} />
+          <DeleteApprovalsCard id={id} canWrite={canWrite} />
           <CyclesTable id={id} cycles={data.cycles} />
         </>
       ) : null}

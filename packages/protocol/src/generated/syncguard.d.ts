@@ -2068,7 +2068,10 @@ export namespace syncguard {
             CHANGE_TRACKING_ACCESSLOG = 2,
 
             /** CHANGE_TRACKING_USN value */
-            CHANGE_TRACKING_USN = 3
+            CHANGE_TRACKING_USN = 3,
+
+            /** CHANGE_TRACKING_DIRSYNC value */
+            CHANGE_TRACKING_DIRSYNC = 4
         }
 
         /** CycleErrorCode enum. */

@@ -6428,6 +6428,10 @@ $root.syncguard = (function() {
                     case 3:
                         message.changeTracking = 3;
                         break;
+                    case "CHANGE_TRACKING_DIRSYNC":
+                    case 4:
+                        message.changeTracking = 4;
+                        break;
                     default:
                         if (typeof object.changeTracking === "number" && (object.changeTracking | 0) === object.changeTracking)
                             message.changeTracking = object.changeTracking;
@@ -6537,6 +6541,7 @@ $root.syncguard = (function() {
          * @property {number} CHANGE_TRACKING_SCAN=1 CHANGE_TRACKING_SCAN value
          * @property {number} CHANGE_TRACKING_ACCESSLOG=2 CHANGE_TRACKING_ACCESSLOG value
          * @property {number} CHANGE_TRACKING_USN=3 CHANGE_TRACKING_USN value
+         * @property {number} CHANGE_TRACKING_DIRSYNC=4 CHANGE_TRACKING_DIRSYNC value
          */
         v1.ChangeTracking = (function() {
             var valuesById = $Object.create(null), values = $Object.create(valuesById);
@@ -6544,6 +6549,7 @@ $root.syncguard = (function() {
             values[valuesById[1] = "CHANGE_TRACKING_SCAN"] = 1;
             values[valuesById[2] = "CHANGE_TRACKING_ACCESSLOG"] = 2;
             values[valuesById[3] = "CHANGE_TRACKING_USN"] = 3;
+            values[valuesById[4] = "CHANGE_TRACKING_DIRSYNC"] = 4;
             return values;
         })();
 

@@ -27,7 +27,7 @@ export interface ScimResponse {
   body: Record<string, unknown> | null;
 }
 
-/** The service provider could not be reached or kept answering 429, 503, 5xx or timing out, through every attempt. */
+/** The service provider could not be reached or kept answering 429, 503, 5xx (but 501) or timing out, through every attempt. */
 export class ScimTransientError extends Error {
   override name = 'ScimTransientError';
   constructor(
@@ -170,7 +170,8 @@ export class ScimClient {
       const wait = retryAfterMs(res.headers.get('retry-after')) ?? this.backoffMs * 4;
       return { transient: `${method} ${path}: ${describeScimError(response)}`, retryAfter: wait };
     }
-    if (res.status >= 500) return { transient: `${method} ${path}: ${describeScimError(response)}` };
+    // 501 Not Implemented is the provider's lasting answer (a method it lacks, PATCH say), not a passing failure.
+    if (res.status >= 500 && res.status !== 501) return { transient: `${method} ${path}: ${describeScimError(response)}` };
     return { response };
   }
 

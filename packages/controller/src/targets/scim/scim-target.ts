@@ -2,6 +2,7 @@ import type { CloudObject, ObjectTypeName, Page, ScimMappingSettings } from '../
 import type { Target, TargetOperation, TargetOutcome, UnitOfWork } from '../target';
 import { ScimTransientError, describeScimError, type ScimClient, type ScimResponse } from './scim-client';
 import {
+  ENTERPRISE_SCHEMA,
   GROUP_SCHEMA,
   PATCH_SCHEMA,
   USER_SCHEMA,
@@ -21,6 +22,8 @@ import type { ScimRecord, ScimRecords } from './scim-records';
 /** Settings of one SCIM target that the target itself reads. */
 export interface ScimTargetOptions {
   deleteMode: 'delete' | 'deactivate';
+  /** `patch` (the default): PatchOp with only what changed; `put`: the whole resource (providers without PATCH). */
+  updateMethod?: 'patch' | 'put';
   mapping: ScimMappingSettings | null;
   failureQuarantinePercent: number;
   /** Most member values in one PATCH (or in a POST of a group). Default 500. */
@@ -49,18 +52,77 @@ class ChunkWrites {
   readonly staleDns: string[] = [];
   /** DNs of provisioned objects -> ids (this chunk's, and those looked up for members and managers). */
   readonly dns = new Map<string, string>();
+  /** Objects that took a DN in this chunk (created, matched, renamed): groups listing it may be waiting for them. */
+  readonly arrived: Array<{ op: number; id: string; dn: string }> = [];
+  /** Objects that left a DN: renamed away (`newDn`), or gone from the provider (`newDn` null). */
+  readonly departed: Array<{ op: number; id: string; dn: string; newDn: string | null; gone: boolean }> = [];
+  readonly listedAdd: Array<[string, string]> = [];
+  readonly listedRemove: Array<[string, string]> = [];
+  readonly unsettledAdd = new Set<string>();
+  readonly unsettledRemove = new Set<string>();
+
+  constructor(private readonly opIndex: ReadonlyMap<string, number>) {}
 
   keep(op: TargetOperation, record: ScimRecord, before: ScimRecord | null): void {
     this.put.set(op.objectId, record);
-    this.dns.set(record.dn.toLowerCase(), record.id);
-    if (before && before.dn.toLowerCase() !== record.dn.toLowerCase()) this.staleDns.push(before.dn);
+    const dn = record.dn.toLowerCase();
+    this.dns.set(dn, record.id);
+    const i = this.opIndex.get(op.objectId) ?? -1;
+    const renamed = before !== null && before.dn.toLowerCase() !== dn;
+    if (renamed) {
+      this.staleDns.push(before.dn);
+      this.departed.push({ op: i, id: before.id, dn: before.dn.toLowerCase(), newDn: dn, gone: false });
+    }
+    if (!before || renamed || before.id !== record.id) this.arrived.push({ op: i, id: record.id, dn });
   }
 
-  forget(op: TargetOperation, before: ScimRecord | null): void {
+  /** `gone`: the provider no longer holds the resource (deleted, or answered 404); false for a deactivated user. */
+  forget(op: TargetOperation, before: ScimRecord | null, gone: boolean): void {
     this.put.delete(op.objectId);
     this.removed.push(op.objectId);
-    if (before) this.staleDns.push(before.dn);
+    if (!before) return;
+    this.staleDns.push(before.dn);
+    const i = this.opIndex.get(op.objectId) ?? -1;
+    this.departed.push({ op: i, id: before.id, dn: before.dn.toLowerCase(), newDn: null, gone });
+    if (before.type === 'group') {
+      for (const d of before.memberDns ?? []) this.listedRemove.push([d, op.objectId]);
+      this.unsettledRemove.add(op.objectId);
+    }
   }
+}
+
+/** The outcome of an operation whose work threw. */
+function outcomeOf(error: unknown, prefix = ''): TargetOutcome {
+  if (error instanceof ScimTransientError)
+    return {
+      status: 'retry',
+      reason: `${prefix}${error.message}`,
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
+  if (error instanceof Refused) return { status: 'failed', reason: `${prefix}${error.message}` };
+  return { status: 'failed', reason: `${prefix}unexpected: ${(error as Error).message}` };
+}
+
+/** What the members of one group waiting for this chunk's moves need. */
+interface MemberFollowUp {
+  /** Ids that took a DN the group lists. */
+  add: Set<string>;
+  /** Ids that left a DN the group lists: `gone` ones are dropped without a request (the provider dropped them). */
+  leave: Map<string, { gone: boolean; newDn: string | null }>;
+  /** Resolve every listed DN again (an unsettled group). */
+  full: boolean;
+  /** The operations whose moves these are (they answer for a failed request). */
+  ops: Set<number>;
+}
+
+/** Members added plus members removed from `had` to `wanted`. */
+function countChanges(had: readonly string[], wanted: readonly string[]): number {
+  const before = new Set(had);
+  const after = new Set(wanted);
+  let n = 0;
+  for (const id of after) if (!before.has(id)) n += 1;
+  for (const id of before) if (!after.has(id)) n += 1;
+  return n;
 }
 
 /** The minimum number of failed operations for `TargetFailures`, whatever the percentage. */
@@ -82,6 +144,8 @@ export class ScimTarget implements Target {
   private orFilters = true;
   private readonly memberBatch: number;
   private readonly matchBatch: number;
+  /** True for a provider without PATCH: every change is a PUT of the whole resource. */
+  private readonly putOnly: boolean;
 
   constructor(
     readonly client: ScimClient,
@@ -91,6 +155,7 @@ export class ScimTarget implements Target {
     this.failureQuarantine = { percent: options.failureQuarantinePercent, minimum: TARGET_FAILURES_MINIMUM };
     this.memberBatch = options.memberBatchSize ?? 500;
     this.matchBatch = options.matchBatchSize ?? 20;
+    this.putOnly = options.updateMethod === 'put';
   }
 
   async apply(cfg: string, operations: readonly TargetOperation[], unit: UnitOfWork): Promise<TargetOutcome[]> {
@@ -99,7 +164,7 @@ export class ScimTarget implements Target {
       cfg,
       operations.map((op) => op.objectId),
     );
-    const w = new ChunkWrites();
+    const w = new ChunkWrites(new Map(operations.map((op, i) => [op.objectId, i])));
     const put = w.put;
     const chunkDns = w.dns;
 
@@ -107,14 +172,7 @@ export class ScimTarget implements Target {
       try {
         outcomes[i] = await work();
       } catch (error) {
-        if (error instanceof ScimTransientError)
-          outcomes[i] = {
-            status: 'retry',
-            reason: error.message,
-            ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-          };
-        else if (error instanceof Refused) outcomes[i] = { status: 'failed', reason: error.message };
-        else outcomes[i] = { status: 'failed', reason: `unexpected: ${(error as Error).message}` };
+        outcomes[i] = outcomeOf(error);
       }
     };
 
@@ -180,9 +238,12 @@ export class ScimTarget implements Target {
           const managerId = chunkDns.get(dn);
           if (!record || !managerId || outcomes[i]?.status !== 'applied') return outcomes[i]!;
           const path = scimPath('manager');
-          const res = await this.patch('user', record.id, [{ op: 'replace', path, value: { value: managerId } }]);
+          const sent = { ...record.sent, [path]: { value: managerId } };
+          const res = this.putOnly
+            ? await this.replace('user', record.id, sent)
+            : await this.patch('user', record.id, [{ op: 'replace', path, value: { value: managerId } }]);
           if (res.status >= 300) throw new Refused(`manager: ${describeScimError(res)}`);
-          record.sent = { ...record.sent, [path]: { value: managerId } };
+          record.sent = sent;
           return outcomes[i]!;
         }),
       ),
@@ -205,21 +266,129 @@ export class ScimTarget implements Target {
         run(i, async () => {
           const op = operations[i] as Delete;
           const outcome = await this.remove(op, recs[i] ?? null, () => matchedOrThrow(i));
-          w.forget(op, recs[i] ?? null);
+          w.forget(op, recs[i] ?? null, this.options.deleteMode === 'delete' || op.objectType === 'group');
           return outcome;
         }),
       ),
     );
+    // Groups listing the DNs this chunk's objects took or left follow them.
+    await this.followMembers(cfg, outcomes, w);
     // Records of objects whose last call failed for good are kept as they were (a 404 drops them: see upsert).
     const kept = new Set([...put.values()].map((r) => r.dn.toLowerCase()));
-    this.records.write(
-      unit,
-      cfg,
-      [...put.entries()],
-      w.removed.filter((id) => !put.has(id)),
-      w.staleDns.filter((dn) => !kept.has(dn.toLowerCase())),
-    );
+    this.records.write(unit, cfg, {
+      put: [...put.entries()],
+      remove: w.removed.filter((id) => !put.has(id)),
+      staleDns: w.staleDns.filter((dn) => !kept.has(dn.toLowerCase())),
+      listed: { add: w.listedAdd, remove: w.listedRemove },
+      unsettled: {
+        add: [...w.unsettledAdd],
+        remove: [...w.unsettledRemove].filter((g) => !w.unsettledAdd.has(g)),
+      },
+    });
     return outcomes;
+  }
+
+  /**
+   * Brings the groups that list a DN this chunk's objects took or left in line, after the
+   * chunk's own groups and deletes: an object that took a DN (created, matched, renamed to
+   * it) joins the groups waiting for it; one that left a DN leaves the groups listing that DN
+   * (a rename: a member PATCH; gone from the provider: dropped from the record, which is what
+   * the provider did itself). Groups a failed request left unsettled before are resolved
+   * whole again. A failed request leaves the group unsettled and fails the operations whose
+   * moves it carried, so that a later cycle runs them (and this) again.
+   */
+  private async followMembers(cfg: string, outcomes: TargetOutcome[], w: ChunkWrites): Promise<void> {
+    const unsettled = await this.records.unsettledGroups(cfg);
+    if (w.arrived.length === 0 && w.departed.length === 0 && unsettled.length === 0) return;
+    const removed = new Set(w.removed);
+    const dns = [...new Set([...w.arrived.map((a) => a.dn), ...w.departed.map((d) => d.dn)])];
+    const listing = dns.length > 0 ? await this.records.groupsListing(cfg, dns) : null;
+    // Who lists each DN once this chunk is applied: the store's listing, but this chunk's groups as they are now.
+    const listers = new Map<string, Set<string>>();
+    dns.forEach((dn, i) => listers.set(dn, new Set((listing?.[i] ?? []).filter((g) => !w.put.has(g) && !removed.has(g)))));
+    for (const [g, r] of w.put) if (r.type === 'group') for (const dn of r.memberDns ?? []) listers.get(dn)?.add(g);
+
+    const follow = new Map<string, MemberFollowUp>();
+    const of = (g: string) => {
+      let f = follow.get(g);
+      if (!f) follow.set(g, (f = { add: new Set(), leave: new Map(), full: false, ops: new Set() }));
+      return f;
+    };
+    for (const a of w.arrived)
+      for (const g of listers.get(a.dn) ?? []) {
+        of(g).add.add(a.id);
+        of(g).ops.add(a.op);
+      }
+    for (const d of w.departed)
+      for (const g of listers.get(d.dn) ?? []) {
+        of(g).leave.set(d.id, { gone: d.gone, newDn: d.newDn });
+        of(g).ops.add(d.op);
+      }
+    for (const g of unsettled) if (!removed.has(g)) of(g).full = true;
+    for (const g of unsettled) if (removed.has(g)) w.unsettledRemove.add(g);
+    if (follow.size === 0) return;
+
+    const ids = [...follow.keys()];
+    const toRead = ids.filter((g) => !w.put.has(g));
+    const read = await this.records.get(cfg, toRead);
+    const stored = new Map(toRead.map((g, i) => [g, read[i] ?? null]));
+    // DNs this chunk vacated resolve to nothing (the store still names their old owner until the commit).
+    const vacated = new Set(w.departed.map((d) => d.dn).filter((dn) => !w.arrived.some((a) => a.dn === dn)));
+    const resolve = async (memberDns: readonly string[]): Promise<string[]> => {
+      const unknown = memberDns.filter((dn) => !w.dns.has(dn) && !vacated.has(dn));
+      const found = await this.records.idsByDn(cfg, unknown);
+      const byDn = new Map(unknown.map((dn, i) => [dn, found[i] ?? null]));
+      return [
+        ...new Set(
+          memberDns.flatMap((dn) => {
+            if (vacated.has(dn)) return [];
+            const id = w.dns.get(dn) ?? byDn.get(dn);
+            return id ? [id] : [];
+          }),
+        ),
+      ];
+    };
+
+    await Promise.all(
+      ids.map(async (g) => {
+        const f = follow.get(g)!;
+        const rec = w.put.get(g) ?? stored.get(g) ?? null;
+        if (!rec || rec.type !== 'group' || !rec.memberDns) {
+          if (f.full) w.unsettledRemove.add(g);
+          return;
+        }
+        const listed = new Set(rec.memberDns);
+        const had = rec.members ?? [];
+        const members = new Set(had);
+        // Gone from the provider: it dropped them itself; only the record follows.
+        for (const [id, l] of f.leave) if (l.gone) members.delete(id);
+        const dropped = had.length - members.size;
+        let wanted: string[];
+        if (f.full) wanted = await resolve(rec.memberDns);
+        else {
+          wanted = [...members];
+          for (const id of f.add) if (!members.has(id)) wanted.push(id);
+          const leaving = new Set(
+            [...f.leave].filter(([id, l]) => !l.gone && !(l.newDn && listed.has(l.newDn)) && !f.add.has(id)).map(([id]) => id),
+          );
+          wanted = wanted.filter((id) => !leaving.has(id));
+        }
+        const record: ScimRecord = { ...rec, members: [...members] };
+        try {
+          const changes = await this.sendMembers(record, wanted);
+          if (changes > 0 || dropped > 0 || f.full) w.put.set(g, record);
+          w.unsettledRemove.add(g);
+        } catch (error) {
+          // What the provider did itself is kept; the rest is tried again.
+          if (dropped > 0) w.put.set(g, { ...rec, members: [...members] });
+          w.unsettledAdd.add(g);
+          for (const i of f.ops) {
+            if (i < 0 || outcomes[i]?.status !== 'applied') continue;
+            outcomes[i] = outcomeOf(error, `member of group ${rec.dn}: `);
+          }
+        }
+      }),
+    );
   }
 
   /**
@@ -291,8 +460,21 @@ export class ScimTarget implements Target {
       else unknown += 1;
     }
     const outcome = await this.upsert(op, 'group', mapped.flat, rec, matchedResource, w, [...new Set(members)]);
+    const kept = w.put.get(op.objectId);
+    if (outcome.status === 'applied' && kept) {
+      // The listing follows the source's member DNs; members now match them (nothing left unsettled).
+      const dns = [...new Set(op.memberDns.map((d) => d.toLowerCase()))];
+      const before = new Set(rec?.memberDns ?? []);
+      const now = new Set(dns);
+      for (const d of dns) if (!before.has(d)) w.listedAdd.push([d, op.objectId]);
+      for (const d of before) if (!now.has(d)) w.listedRemove.push([d, op.objectId]);
+      kept.memberDns = dns;
+      w.unsettledRemove.add(op.objectId);
+    }
     if (unknown === 0 || outcome.status !== 'applied') return outcome;
-    return applied(`${outcome.details ?? 'applied'}; ${unknown} member(s) not provisioned in the target, left out`);
+    return applied(
+      `${outcome.details ?? 'applied'}; ${unknown} member(s) not provisioned in the target yet (they join when provisioned)`,
+    );
   }
 
   /**
@@ -311,7 +493,8 @@ export class ScimTarget implements Target {
     let existing: Resource | null = null;
     if (!rec) existing = matchedResource();
     if (!rec && !existing) {
-      const firstMembers = members?.slice(0, this.memberBatch);
+      // Without PATCH, nothing can be added later: a new group is POSTed with all its members.
+      const firstMembers = this.putOnly ? members : members?.slice(0, this.memberBatch);
       const body = resourceOf(flat, type === 'group' ? GROUP_SCHEMA : USER_SCHEMA);
       if (firstMembers) body.members = firstMembers.map((value) => ({ value }));
       const res = await this.client.request('POST', endpoint(type), body);
@@ -334,18 +517,39 @@ export class ScimTarget implements Target {
     const before: Flat = rec ? rec.sent : flatOf(existing!, flat);
     const ops = diff(before, flat);
     const record: ScimRecord = { id, type, dn: op.dn, sent: flat };
+    const had = members
+      ? (rec?.members ?? ((existing?.members as Array<{ value: string }> | undefined) ?? []).map((m) => m.value))
+      : [];
+    if (this.putOnly) {
+      // One PUT of the whole resource (its members whole) when anything differs.
+      const memberChanges = members ? countChanges(had, members) : 0;
+      if (ops.length > 0 || memberChanges > 0) {
+        const res = await this.replace(type, id, flat, members);
+        if (res.status === 404) {
+          if (rec) w.forget(op, rec, true);
+          throw new Refused(`${describeScimError(res)} (the resource is gone; matched again by the next cycle)`);
+        }
+        if (res.status >= 300) throw new Refused(describeScimError(res));
+      }
+      if (members) record.members = members;
+      w.keep(op, record, rec);
+      const what =
+        ops.length === 0 && memberChanges === 0
+          ? 'no change'
+          : `replaced (PUT): ${ops.length} attribute(s) changed${members ? `, ${memberChanges} member change(s)` : ''}`;
+      return applied(rec ? what : `matched ${id}; ${what}`);
+    }
     if (ops.length > 0) {
       const res = await this.patch(type, id, ops);
       if (res.status === 404) {
         // Our record names a resource the provider no longer has: drop it, so that the retry matches afresh (and creates).
-        if (rec) w.forget(op, rec);
+        if (rec) w.forget(op, rec, true);
         throw new Refused(`${describeScimError(res)} (the resource is gone; matched again by the next cycle)`);
       }
       if (res.status >= 300) throw new Refused(describeScimError(res));
     }
     let memberChanges = 0;
     if (members) {
-      const had = rec?.members ?? ((existing?.members as Array<{ value: string }> | undefined) ?? []).map((m) => m.value);
       record.members = had;
       memberChanges = await this.sendMembers(record, members);
     }
@@ -359,6 +563,15 @@ export class ScimTarget implements Target {
 
   /** Sends the member changes from `record.members` to `wanted` in bounded PATCHes; updates the record. */
   private async sendMembers(record: ScimRecord, wanted: string[]): Promise<number> {
+    if (this.putOnly) {
+      const changes = countChanges(record.members ?? [], wanted);
+      if (changes > 0) {
+        const res = await this.replace('group', record.id, record.sent, wanted);
+        if (res.status >= 300) throw new Refused(`members: ${describeScimError(res)}`);
+      }
+      record.members = wanted;
+      return changes;
+    }
     const had = new Set(record.members ?? []);
     const want = new Set(wanted);
     const add = wanted.filter((id) => !had.has(id));
@@ -371,18 +584,37 @@ export class ScimTarget implements Target {
     return add.length + remove.length;
   }
 
-  private patch(type: ObjectTypeName, id: string, ops: PatchOperation[]): Promise<ScimResponse> {
-    return this.client.request('PATCH', `${endpoint(type)}/${encodeURIComponent(id)}`, {
+  /** PUT of the whole resource (RFC 7644 3.5.1): what `flat` says, a group's members whole. */
+  private replace(type: ObjectTypeName, id: string, flat: Flat, members?: readonly string[]): Promise<ScimResponse> {
+    const body = resourceOf(flat, type === 'group' ? GROUP_SCHEMA : USER_SCHEMA);
+    if (type === 'group') body.members = (members ?? []).map((value) => ({ value }));
+    return this.client.request('PUT', `${endpoint(type)}/${encodeURIComponent(id)}`, body);
+  }
+
+  private async patch(type: ObjectTypeName, id: string, ops: PatchOperation[]): Promise<ScimResponse> {
+    const res = await this.client.request('PATCH', `${endpoint(type)}/${encodeURIComponent(id)}`, {
       schemas: [PATCH_SCHEMA],
       Operations: ops,
     });
+    if (res.status !== 405 && res.status !== 501) return res;
+    // A provider without PATCH: say what to do about it in the log.
+    const detail = typeof res.body?.detail === 'string' ? `${res.body.detail}; ` : '';
+    return {
+      ...res,
+      body: { ...res.body, detail: `${detail}the provider does not take PATCH: set target.updateMethod to "put"` },
+    };
   }
 
   private async remove(op: Delete, rec: ScimRecord | null, matchedResource: () => Resource | null): Promise<TargetOutcome> {
     const id = rec?.id ?? matchedResource()?.id;
     if (!id) return applied('not in the target');
     if (this.options.deleteMode === 'deactivate' && op.objectType === 'user') {
-      const res = await this.patch('user', id, [{ op: 'replace', path: 'active', value: false }]);
+      let res: ScimResponse;
+      if (this.putOnly) {
+        const whole = rec?.sent ?? (await this.current('user', id));
+        if (!whole) return applied('not in the target');
+        res = await this.replace('user', id, { ...whole, active: false });
+      } else res = await this.patch('user', id, [{ op: 'replace', path: 'active', value: false }]);
       if (res.status === 404) return applied('not in the target');
       if (res.status >= 300) throw new Refused(describeScimError(res));
       return applied(`deactivated ${id}`);
@@ -391,6 +623,26 @@ export class ScimTarget implements Target {
     if (res.status === 404) return applied('not in the target');
     if (res.status >= 300) throw new Refused(describeScimError(res));
     return applied(`deleted ${id}`);
+  }
+
+  /**
+   * A resource as the provider holds it, flat (what a PUT must carry again to change one
+   * attribute of a resource we have no record of); null when it is not there.
+   */
+  private async current(type: ObjectTypeName, id: string): Promise<Flat | null> {
+    const res = await this.client.request('GET', `${endpoint(type)}/${encodeURIComponent(id)}`);
+    if (res.status === 404) return null;
+    if (res.status !== 200 || !res.body) throw new Refused(`reading ${id}: ${describeScimError(res)}`);
+    const { id: _id, meta: _meta, schemas: _schemas, ...rest } = res.body;
+    const flat: Flat = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if (k === ENTERPRISE_SCHEMA && v && typeof v === 'object')
+        for (const [e, ev] of Object.entries(v as Record<string, unknown>)) flat[`${ENTERPRISE_SCHEMA}:${e}`] = ev;
+      else if (k === 'name' && v && typeof v === 'object')
+        for (const [e, ev] of Object.entries(v as Record<string, unknown>)) flat[`name.${e}`] = ev;
+      else flat[k] = v;
+    }
+    return flat;
   }
 
   /** The name a resource of the operation is matched by, besides its externalId. */

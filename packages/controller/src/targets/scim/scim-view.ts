@@ -1,6 +1,22 @@
 import type { CloudObject, ObjectTypeName } from '../../model';
 import { GROUP_SCHEMA, USER_SCHEMA, mapGroup, mapUser, resourceOf } from './scim-mapping';
 
+/**
+ * What the read-only SCIM view reads of the cloud directory besides its listing
+ * (store/cloud-directory.ts): pages by position, and the name index kept by the apply chunks.
+ */
+export interface ScimDirectoryIndex {
+  /** The ids of the type at positions `offset` to `offset + count - 1` (in id order), and how many the type has. */
+  page(configurationId: string, type: ObjectTypeName, offset: number, count: number): Promise<{ total: number; ids: string[] }>;
+  /**
+   * The ids of the type whose SCIM name (a user's userName, a group's displayName) is `name`,
+   * regardless of case; null when the index cannot answer (objects applied before it existed).
+   */
+  byName(configurationId: string, type: ObjectTypeName, name: string): Promise<string[] | null>;
+  /** The objects with these ids (those held), member ids resolved. */
+  objects(configurationId: string, ids: readonly string[]): Promise<CloudObject[]>;
+}
+
 /** A SCIM filter this view answers: one `eq` on a known attribute. */
 export interface ScimEqFilter {
   attribute: 'userName' | 'displayName' | 'externalId' | 'id';
