@@ -353,13 +353,16 @@ export class TestSystem {
     await this.controller?.stop('SIGTERM', 15_000);
   }
 
-  /** Registers an agent through the API and starts the agent program for it. */
-  async addAgent(name = 'agent-1'): Promise<string> {
+  /**
+   * Registers an agent through the API and starts the agent program for it; `env` adds to its
+   * environment (e.g. `SYNCGUARD_CONTROLLER_URL` of a replica, to connect there).
+   */
+  async addAgent(name = 'agent-1', env: Record<string, string> = {}): Promise<string> {
     const { id, token } = await this.api.post<{ id: string; token: string }>('/api/v1/agents', { name });
     const stateDir = path.join(this.dir, `agent-${id}`);
     await fs.mkdir(stateDir, { recursive: true });
     this.agents.set(id, { token, stateDir });
-    await this.startAgent(id);
+    await this.startAgent(id, env);
     return id;
   }
 

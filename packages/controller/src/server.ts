@@ -45,6 +45,7 @@ import { PreviewStore } from './store/preview-store';
 import { ControllerMetrics } from './metrics';
 import { CycleProcessor } from './cycles/cycle-processor';
 import { ApplyStore } from './store/apply-store';
+import { WatchConnections } from './store/watch-connections';
 import { EvaluationStore } from './store/evaluation-store';
 import { ProvisioningLog } from './store/provisioning-log';
 import { PipelineQueues } from './pipeline/queues';
@@ -224,7 +225,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
     newCycleId,
     events: outbox,
   });
-  const evaluation = new EvaluationStore(redis, keys, plog);
+  // Evaluation's and apply's WATCH connections, reused from cycle to cycle.
+  const watches = new WatchConnections(redis);
+  const evaluation = new EvaluationStore(redis, keys, plog, watches);
   const previews = new PreviewService({
     records: new PreviewStore(redis, keys),
     reads: evaluation,
@@ -282,7 +285,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
   let state: State = 'created';
 
   const processor = new CycleProcessor(
-    { cycles: cycleRecords, evaluation, apply: new ApplyStore(redis, keys, plog) },
+    { cycles: cycleRecords, evaluation, apply: new ApplyStore(redis, keys, plog, watches) },
     targets,
     metrics,
     logger.child({ component: 'pipeline' }),
@@ -361,6 +364,9 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
       await link.start();
       await agents.startLiveness();
       await agents.claimAgentNames();
+      const all = await configs.list();
+      // Configurations stored before the agents' indexes of them (store/configuration-store.ts).
+      await configs.indexAgents(all);
       if (opts.workers) {
         queues.startWorkers({
           cycle: (cycleId) => processor.process(cycleId),
@@ -373,7 +379,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         outbox.start();
         await cycles.recover();
         // Re-register the schedulers (a new Redis, or configurations made while no controller ran).
-        if (opts.schedule) for (const cfg of await configs.list()) await queues.schedule(cfg);
+        if (opts.schedule) for (const cfg of all) await queues.schedule(cfg);
       }
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
@@ -411,6 +417,7 @@ export async function createServer(options: ControllerOptions, extras: CreateSer
         await step('liveness', () => agents.stopLiveness());
         await step('app', () => app.close());
         mailer.close();
+        watches.close();
         await connections.close(step);
         state = 'stopped';
         logger.info('controller stopped');

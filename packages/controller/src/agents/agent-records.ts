@@ -91,6 +91,8 @@ export interface SessionCycles {
 /** The configurations as agents read and change them (store/configuration-store.ts implements it). */
 export interface AgentConfigurations {
   list(): Promise<StoredConfiguration[]>;
+  /** The configurations whose `agentIds` name the agent, oldest first (read through the agent's index, not the whole list). */
+  forAgent(agentId: string): Promise<StoredConfiguration[]>;
   /** Overwrites the settings of an existing configuration. */
   save(cfg: StoredConfiguration): Promise<void>;
 }

@@ -93,7 +93,7 @@ export class AgentRegistry {
     while (!(await this.deps.records.remove({ id, tokenHash: agent.tokenHash, name: agent.name }))) {
       agent = await this.storedAgent(id);
     }
-    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(id));
+    const configs = await this.deps.configs.forAgent(id);
     const now = new Date().toISOString();
     for (const cfg of configs) {
       const next: StoredConfiguration = { ...cfg, agentIds: cfg.agentIds.filter((a) => a !== id), updatedAt: now };
@@ -132,17 +132,25 @@ export class AgentRegistry {
 
   async listAgents(): Promise<Agent[]> {
     const ids = await this.deps.records.ids();
-    const configs = await this.deps.configs.list();
-    return Promise.all(ids.map((id) => this.agentView(id, configs))).then((a) => a.filter((x): x is Agent => x !== null));
+    // One pass over the configurations for every agent (not one per agent).
+    const served = new Map<string, string[]>();
+    for (const cfg of await this.deps.configs.list())
+      for (const agentId of cfg.agentIds) served.set(agentId, [...(served.get(agentId) ?? []), cfg.id]);
+    return Promise.all(ids.map((id) => this.agentView(id, served.get(id) ?? []))).then((a) =>
+      a.filter((x): x is Agent => x !== null),
+    );
   }
 
   async getAgent(id: string): Promise<Agent> {
-    const agent = await this.agentView(id, await this.deps.configs.list());
+    const agent = await this.agentView(
+      id,
+      (await this.deps.configs.forAgent(id)).map((c) => c.id),
+    );
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
   }
 
-  private async agentView(id: string, configs: StoredConfiguration[]): Promise<Agent | null> {
+  private async agentView(id: string, configurationIds: string[]): Promise<Agent | null> {
     const [record, connected] = await Promise.all([this.deps.records.read(id), this.isConnected(id)]);
     if (!record) return null;
     return {
@@ -152,7 +160,7 @@ export class AgentRegistry {
       lastSeenAt: record.lastSeenAt,
       version: record.version,
       hostname: record.hostname,
-      configurationIds: configs.filter((c) => c.agentIds.includes(id)).map((c) => c.id),
+      configurationIds,
       createdAt: record.createdAt,
     };
   }

@@ -135,20 +135,23 @@ export class SessionService implements SessionHandler {
     }
     this.deps.link.register(session);
     await this.claimSession(session);
-    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
+    const configs = await this.deps.configs.forAgent(session.agentId);
     const cursors = servedCursors(hello, configs).filter((c) => c.committedCycleId !== '');
     await this.deps.records.replaceCursors(
       session.agentId,
       Object.fromEntries(cursors.map((c) => [c.configurationId, c.committedCycleId])),
     );
-    const out: Assignment[] = [];
-    for (const cfg of configs)
-      out.push({ configurationId: cfg.id, active: (await this.deps.agents.activeAgent(cfg)) === session.agentId });
-    return out;
+    // Each configuration's active agent, asked for all of them at once (an agent may serve hundreds).
+    return Promise.all(
+      configs.map(async (cfg): Promise<Assignment> => ({
+        configurationId: cfg.id,
+        active: (await this.deps.agents.activeAgent(cfg)) === session.agentId,
+      })),
+    );
   }
 
   async afterWelcome(session: AgentSession, hello: AgentHello): Promise<void> {
-    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
+    const configs = await this.deps.configs.forAgent(session.agentId);
     const cursors = servedCursors(hello, configs);
     for (const cursor of cursors) {
       if (cursor.pendingCycleId) await this.sendVerdict(session.agentId, cursor.configurationId, cursor.pendingCycleId, true);
@@ -376,7 +379,7 @@ export class SessionService implements SessionHandler {
     });
     this.deps.logger.info({ agentId: session.agentId }, 'agent disconnected');
     // Fail over: configurations this agent was active for get another connected agent.
-    const configs = (await this.deps.configs.list()).filter((c) => c.agentIds.includes(session.agentId));
+    const configs = await this.deps.configs.forAgent(session.agentId);
     for (const cfg of configs) {
       if (!(await this.deps.records.releaseActive(cfg.id, session.agentId))) continue;
       const next = await this.deps.agents.activeAgent(cfg);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CompiledControllerOptions } from '../controller-options';
@@ -46,13 +47,25 @@ export function cycleQueueShard(id: string): number {
 }
 
 /**
+ * Where in each interval a configuration's scheduled cycles start: a fixed offset in
+ * [0, everyMs) from a hash of its id. BullMQ otherwise keeps the phase of the moment a
+ * scheduler was made, so configurations created together (a bulk import, a benchmark's setup)
+ * would start their cycles together every interval; spread by id, 1,000 configurations on a
+ * 2-minute schedule start about 8 a second instead of in bursts.
+ */
+export function scheduleOffsetMs(configurationId: string, everyMs: number): number {
+  return createHash('sha256').update(configurationId).digest().readUInt32BE(0) % everyMs;
+}
+
+/**
  * The BullMQ queues of the controller, each under its own hash-tagged prefix `P:bull:{<name>}`
  * (a Redis Cluster needs every key of a queue in one slot):
  * - `cycles-0` to `cycles-3` (CYCLE_QUEUE_SHARDS): one job per cycle event (`complete-<cycleId>` after CycleComplete,
  *   `release-<cycleId>` after allow-deletes). Job ids make enqueueing idempotent; a job
  *   whose worker died is taken over by stalled-job recovery and continues from the
  *   cycle's phase in Redis.
- * - `schedule`: a job scheduler per configuration (`cfg-<id>`, every syncIntervalSeconds).
+ * - `schedule`: a job scheduler per configuration (`cfg-<id>`, every syncIntervalSeconds, at
+ *   the configuration's own offset in the interval: scheduleOffsetMs).
  * - `mail`: one job per quarantine (`mail-<cycleId>`), retried with exponential backoff.
  */
 export class PipelineQueues {
@@ -169,7 +182,8 @@ export class PipelineQueues {
     await this.bounded(
       this.scheduleQueue.upsertJobScheduler(
         `cfg-${cfg.id}`,
-        { every: cfg.syncIntervalSeconds * 1000 },
+        // An offset of 0 is BullMQ's "none": the phase of now, as before.
+        { every: cfg.syncIntervalSeconds * 1000, offset: scheduleOffsetMs(cfg.id, cfg.syncIntervalSeconds * 1000) },
         { name: 'tick', data: { configurationId: cfg.id }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
       ),
     );

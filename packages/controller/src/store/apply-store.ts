@@ -12,6 +12,7 @@ import { queueEncoded } from './resp';
 import { Scripts } from './scripts';
 import { NO_NOTIFICATION, encodeNotification, encodeQuarantine } from './quarantine-codec';
 import { unitOfWork } from './unit-of-work';
+import type { WatchConnections } from './watch-connections';
 
 type RecordedCall = [name: string, args: unknown[]];
 
@@ -95,8 +96,10 @@ class RecordedChunk implements ChunkWrites {
 
 class RedisApplySession implements ApplySession {
   private readonly cycleKey: string;
+  private released = false;
 
   constructor(
+    private readonly pool: WatchConnections,
     private readonly conn: Redis,
     keys: Keys,
     cycleId: string,
@@ -133,7 +136,9 @@ class RedisApplySession implements ApplySession {
   }
 
   close(): void {
-    this.conn.disconnect();
+    if (this.released) return;
+    this.released = true;
+    this.pool.release(this.conn);
   }
 }
 
@@ -166,6 +171,8 @@ export class ApplyStore implements ApplyRecords {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly plog: ProvisioningLog,
+    /** Where WATCH connections come from (shared with evaluation; its owner closes it). */
+    private readonly watches: WatchConnections,
   ) {}
 
   planEntries(cycleId: string, offset: number, count: number): Promise<string[]> {
@@ -188,9 +195,9 @@ export class ApplyStore implements ApplyRecords {
     return new RecordedChunk(this.keys, this.plog);
   }
 
-  /** WATCH needs a connection of its own: other jobs share the main one. */
+  /** WATCH needs a connection of its own (other jobs share the main one): one of the pool's. */
   session(cycleId: string): ApplySession {
-    return new RedisApplySession(this.redis.duplicate(), this.keys, cycleId);
+    return new RedisApplySession(this.watches, this.watches.acquire(), this.keys, cycleId);
   }
 
   async deletesApplied(cycleId: string): Promise<number> {

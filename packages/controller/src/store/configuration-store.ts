@@ -20,6 +20,12 @@ import type { Keys } from './keys';
  * a change and a removal are audited first and then made (a crash leaves an audit entry of a
  * change that did not happen, never a change that no entry records); a removed configuration
  * leaves the list before its keys go.
+ *
+ * Each agent's index of the configurations that name it (`P:{agents}:agent:<id>:configs`, a
+ * third slot) is a superset of the truth, which is the configuration's `agentIds`: an agent is
+ * added to it before a configuration names the agent and removed after the configuration no
+ * longer does (or is gone), so a crash between the steps leaves an extra id, which readers
+ * skip, never a missing one. `indexAgents` writes it for configurations stored before it existed.
  */
 export class ConfigurationStore implements ConfigurationRecords, ConfigurationReader, AgentConfigurations {
   constructor(
@@ -37,6 +43,38 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
     for (let i = 0; i < ids.length; i += 1000)
       values.push(...(await Promise.all(ids.slice(i, i + 1000).map((id) => this.redis.get(this.keys.config(id))))));
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as StoredConfiguration);
+  }
+
+  async forAgent(agentId: string): Promise<StoredConfiguration[]> {
+    const ids = await this.redis.smembers(this.keys.agentConfigs(agentId));
+    const configs = (await Promise.all(ids.map((id) => this.load(id)))).filter(
+      (c): c is StoredConfiguration => c !== null && c.agentIds.includes(agentId),
+    );
+    // Oldest first, as list() answers.
+    return configs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Adds the configuration to the indexes of `agentIds` (all in the `{agents}` slot: one pipeline). */
+  private async addToAgents(configurationId: string, agentIds: readonly string[]): Promise<void> {
+    if (agentIds.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const agentId of agentIds) pipe.sadd(this.keys.agentConfigs(agentId), configurationId);
+    throwOnError(await pipe.exec());
+  }
+
+  private async removeFromAgents(configurationId: string, agentIds: readonly string[]): Promise<void> {
+    if (agentIds.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const agentId of agentIds) pipe.srem(this.keys.agentConfigs(agentId), configurationId);
+    throwOnError(await pipe.exec());
+  }
+
+  /**
+   * Writes every listed configuration into its agents' indexes (idempotent; run at start, for
+   * configurations stored by a version without the indexes).
+   */
+  async indexAgents(configs: readonly StoredConfiguration[]): Promise<void> {
+    for (const cfg of configs) await this.addToAgents(cfg.id, cfg.agentIds);
   }
 
   /** The ids of every configuration, oldest first. */
@@ -58,7 +96,23 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
 
   /** Overwrites the settings of an existing configuration. */
   async save(cfg: StoredConfiguration): Promise<void> {
-    await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    await this.replace(cfg, async () => {
+      await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+    });
+  }
+
+  /** Runs `write` (which stores `cfg`) between adding its new agents to their indexes and removing the agents it dropped. */
+  private async replace(cfg: StoredConfiguration, write: () => Promise<void>): Promise<void> {
+    const before = (await this.load(cfg.id))?.agentIds ?? [];
+    await this.addToAgents(
+      cfg.id,
+      cfg.agentIds.filter((a) => !before.includes(a)),
+    );
+    await write();
+    await this.removeFromAgents(
+      cfg.id,
+      before.filter((a) => !cfg.agentIds.includes(a)),
+    );
   }
 
   async state(id: string): Promise<ConfigurationState> {
@@ -66,6 +120,7 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
   }
 
   async create(cfg: StoredConfiguration, entry: AuditRecord): Promise<void> {
+    await this.addToAgents(cfg.id, cfg.agentIds);
     const own = this.redis.multi();
     own.set(this.keys.config(cfg.id), JSON.stringify(cfg));
     own.hset(this.keys.state(cfg.id), 'state', 'pending');
@@ -78,21 +133,24 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
 
   async update(cfg: StoredConfiguration, entry: AuditRecord, options: { resetSynced?: boolean } = {}): Promise<void> {
     await this.audit.record(entry);
-    if (!options.resetSynced) {
-      await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-      return;
-    }
-    // The settings and what a new target forgets share the configuration's slot: one transaction.
-    const tx = this.redis.multi();
-    tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
-    // UNLINK: the index holds an entry per object (see CycleStore.dropStaged).
-    tx.unlink(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
-    tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
-    const results = await tx.exec();
-    for (const [error] of results ?? []) if (error) throw error;
+    await this.replace(cfg, async () => {
+      if (!options.resetSynced) {
+        await this.redis.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+        return;
+      }
+      // The settings and what a new target forgets share the configuration's slot: one transaction.
+      const tx = this.redis.multi();
+      tx.set(this.keys.config(cfg.id), JSON.stringify(cfg));
+      // UNLINK: the index holds an entry per object (see CycleStore.dropStaged).
+      tx.unlink(this.keys.index(cfg.id), this.keys.heldCounts(cfg.id), this.keys.retry(cfg.id));
+      tx.hdel(this.keys.state(cfg.id), 'committedCycleId', 'committedScope');
+      const results = await tx.exec();
+      for (const [error] of results ?? []) if (error) throw error;
+    });
   }
 
   async remove(id: string, entry: AuditRecord): Promise<void> {
+    const agentIds = (await this.load(id))?.agentIds ?? [];
     const unlisted = this.redis.multi();
     unlisted.zrem(this.keys.configs, id);
     await this.audit.record(entry, unlisted);
@@ -115,6 +173,7 @@ export class ConfigurationStore implements ConfigurationRecords, ConfigurationRe
       this.keys.notificationEvents(id),
       this.keys.outbox(id),
     );
+    await this.removeFromAgents(id, agentIds);
   }
 }
 

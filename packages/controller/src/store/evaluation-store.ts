@@ -17,6 +17,7 @@ import type { ProvisioningLog } from './provisioning-log';
 import { NO_NOTIFICATION, encodeNotification, encodeQuarantine } from './quarantine-codec';
 import { ASSEMBLE_PLAN, Scripts, type TransitionSpec } from './scripts';
 import type { OutboxEvent } from '../cycles/cycle-events';
+import type { WatchConnections } from './watch-connections';
 
 /** How long the parts of a plan outlive an evaluation that died while writing them. */
 const PART_TTL_MS = 24 * 3600 * 1000;
@@ -74,7 +75,10 @@ class RedisPlanParts implements PlanParts {
 }
 
 class RedisEvaluationWatch implements EvaluationWatch {
+  private released = false;
+
   constructor(
+    private readonly pool: WatchConnections,
     private readonly conn: Redis,
     private readonly keys: Keys,
     private readonly plog: ProvisioningLog,
@@ -127,7 +131,9 @@ class RedisEvaluationWatch implements EvaluationWatch {
   }
 
   close(): void {
-    this.conn.disconnect();
+    if (this.released) return;
+    this.released = true;
+    this.pool.release(this.conn);
   }
 }
 
@@ -163,6 +169,8 @@ export class EvaluationStore implements EvaluationRecords {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly plog: ProvisioningLog,
+    /** Where WATCH connections come from (shared with apply; its owner closes it). */
+    private readonly watches: WatchConnections,
   ) {}
 
   summaries(cycleId: string, seqs: readonly number[]): Promise<(string | null)[]> {
@@ -257,15 +265,15 @@ export class EvaluationStore implements EvaluationRecords {
     return new RedisPlanParts(this.redis, this.keys, cycleId, run);
   }
 
-  /** WATCH needs a connection of its own: other jobs share the main one. */
+  /** WATCH needs a connection of its own (other jobs share the main one): one of the pool's. */
   async watch(cycleId: string): Promise<EvaluationWatch> {
-    const conn = this.redis.duplicate();
+    const conn = this.watches.acquire();
     try {
       await conn.watch(this.keys.cycle(cycleId));
     } catch (error) {
-      conn.disconnect();
+      this.watches.release(conn);
       throw error;
     }
-    return new RedisEvaluationWatch(conn, this.keys, this.plog, cycleId);
+    return new RedisEvaluationWatch(this.watches, conn, this.keys, this.plog, cycleId);
   }
 }

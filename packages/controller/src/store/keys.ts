@@ -36,6 +36,7 @@
  * | `P:agent:<id>:session` | string (TTL) | `{controllerId}/{sessionId}/2` while connected (`/2`: its controller keeps a liveness key) |
  * | `P:controller:<id>` | string (TTL) | present while that controller process runs (refreshed every few seconds) |
  * | `P:{agents}:agent:<id>:cursors` | hash | configuration id -> the agent's committed cycle id |
+ * | `P:{agents}:agent:<id>:configs` | set | ids of the configurations that name the agent in `agentIds` (a superset: added before a configuration names the agent, removed after it no longer does; readers check `agentIds`), so that a session's hello and a failover read the agent's configurations, not all of them |
  * | `P:{g}:configs` | zset | configuration ids by creation time |
  * | `P:{C}:config:<id>` | string | the configuration's settings (JSON) |
  * | `P:{C}:config:<id>:state` | hash | state, currentCycleId, lastCycleId, committedCycleId, committedScope, quarantine, notification, lane (`1` while a delete lane is open), restartedSeries (the seriesCount of a quarantine restart discarded, until a cycle is applied) |
@@ -117,6 +118,10 @@ export class Keys {
   }
   agentCursors(id: string): string {
     return `${this.a}:agent:${id}:cursors`;
+  }
+  /** The configurations that name the agent (a superset; see the key map). */
+  agentConfigs(id: string): string {
+    return `${this.a}:agent:${id}:configs`;
   }
   get configs(): string {
     return `${this.prefix}:{g}:configs`;

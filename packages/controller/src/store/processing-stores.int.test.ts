@@ -3,25 +3,28 @@
  * on them for, the unhappy paths first (a record changed under the watch writes nothing; a
  * failed write of a chunk is reported, not swallowed; plan parts expire and are dropped).
  */
-import { startRedis, type RedisServer } from '@syncguard/testkit';
-import { Redis } from 'ioredis';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '@syncguard/testkit';
+import { Cluster, Redis } from 'ioredis';
 import { ApplyStore } from './apply-store';
 import { EvaluationStore } from './evaluation-store';
 import { Keys } from './keys';
 import { ProvisioningLog } from './provisioning-log';
+import { WatchConnections } from './watch-connections';
 
 let server: RedisServer;
 let redis: Redis;
 const keys = new Keys('sgps');
 let evaluation: EvaluationStore;
 let apply: ApplyStore;
+let watches: WatchConnections;
 
 beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
   const plog = new ProvisioningLog(redis, keys);
-  evaluation = new EvaluationStore(redis, keys, plog);
-  apply = new ApplyStore(redis, keys, plog);
+  watches = new WatchConnections(redis);
+  evaluation = new EvaluationStore(redis, keys, plog, watches);
+  apply = new ApplyStore(redis, keys, plog, watches);
 });
 
 beforeEach(async () => {
@@ -29,6 +32,7 @@ beforeEach(async () => {
 });
 
 afterAll(async () => {
+  watches?.close();
   redis?.disconnect();
   await server?.dispose();
 });
@@ -184,5 +188,119 @@ describe('ApplyStore', () => {
     expect(await redis.zrange(keys.appliedDeletes('cfg-1'), 0, -1)).toEqual(['c-1:3']);
     // Once applied, it is not finalized again.
     expect(await apply.finalize(input)).toBe(false);
+  });
+});
+
+describe('WatchConnections (shared by evaluation and apply)', () => {
+  let pool: WatchConnections;
+  let pooledEvaluation: EvaluationStore;
+  let pooledApply: ApplyStore;
+
+  beforeEach(() => {
+    const plog = new ProvisioningLog(redis, keys);
+    pool = new WatchConnections(redis);
+    pooledEvaluation = new EvaluationStore(redis, keys, plog, pool);
+    pooledApply = new ApplyStore(redis, keys, plog, pool);
+  });
+
+  afterEach(() => pool.close());
+
+  it("reuses one connection from cycle to cycle, without the previous holder's WATCH", async () => {
+    await redis.hset(keys.cycle('c-1'), 'phase', 'complete', 'configurationId', 'cfg-1');
+    await redis.hset(keys.cycle('c-2'), 'phase', 'applying', 'applied', '0', 'planSize', '1');
+    // An evaluation that returns without committing leaves its WATCH of c-1 behind...
+    const watch = await pooledEvaluation.watch('c-1');
+    expect(await watch.phase()).toBe('complete');
+    watch.close();
+    watch.close(); // idempotent: released once
+    expect(pool.idleCount).toBe(1);
+    // ...and c-1 changes: a WATCH still held would make the next transaction on the connection fail.
+    await redis.hset(keys.cycle('c-1'), 'phase', 'failed');
+    const session = pooledApply.session('c-2');
+    try {
+      await session.progress();
+      const writes = pooledApply.chunkWrites();
+      writes.setInIndex('cfg-2', ['o1', 'h1\tu\tcn=o1']);
+      expect(await session.commitChunk(writes, 1)).toEqual([]);
+    } finally {
+      session.close();
+    }
+    expect(await redis.hget(keys.cycle('c-2'), 'applied')).toBe('1');
+    expect(pool.opened).toBe(1);
+  });
+
+  it('still sees a change under its own WATCH on a reused connection', async () => {
+    await redis.hset(keys.cycle('c-1'), 'phase', 'applying', 'applied', '0', 'planSize', '1');
+    const first = pooledApply.session('c-0');
+    await first.progress();
+    first.close(); // the connection goes idle once
+    const session = pooledApply.session('c-1');
+    try {
+      await session.progress();
+      await redis.hset(keys.cycle('c-1'), 'phase', 'discarded');
+      const writes = pooledApply.chunkWrites();
+      writes.setInIndex('cfg-1', ['o1', 'h1\tu\tcn=o1']);
+      expect(await session.commitChunk(writes, 1)).toBeNull();
+    } finally {
+      session.close();
+    }
+    expect(await redis.exists(keys.index('cfg-1'))).toBe(0);
+    expect(pool.opened).toBe(1);
+  });
+
+  it('does not hand out a connection that was closed, and closes its idle ones', async () => {
+    const conn = pool.acquire();
+    await conn.ping();
+    const ended = new Promise((resolve) => conn.once('end', resolve));
+    conn.disconnect();
+    await ended;
+    pool.release(conn);
+    expect(pool.idleCount).toBe(0);
+    const watch = await pooledEvaluation.watch('c-1');
+    expect(await watch.phase()).toBeNull();
+    watch.close();
+    expect(pool.opened).toBe(2);
+    const idle = pool.acquire();
+    pool.release(idle);
+    pool.close();
+    expect(pool.idleCount).toBe(0);
+    await expect(idle.ping()).rejects.toThrow();
+    expect(() => pool.acquire()).toThrow('closed');
+  });
+});
+
+describe('WatchConnections on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let main: Cluster;
+  let pool: WatchConnections;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ replicasPerMaster: 0 });
+    main = new Cluster(
+      cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+      {
+        redisOptions: { maxRetriesPerRequest: 1 },
+      },
+    );
+    pool = new WatchConnections(main as unknown as Redis);
+  }, 60_000);
+
+  afterAll(async () => {
+    pool?.close();
+    await main?.quit();
+    await cluster?.dispose();
+  });
+
+  it('does not keep a Cluster client (its UNWATCH would go to any one node)', async () => {
+    const first = pool.acquire();
+    await first.watch('{a}watched');
+    pool.release(first);
+    expect(pool.idleCount).toBe(0);
+    await main.set('{a}watched', 'changed');
+    const second = pool.acquire();
+    expect(second).not.toBe(first);
+    expect(await second.multi().set('{a}watched', 'mine').exec()).not.toBeNull();
+    pool.release(second);
+    expect(pool.opened).toBe(2);
   });
 });
