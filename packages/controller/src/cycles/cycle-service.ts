@@ -195,12 +195,13 @@ export class CycleService {
     const now = new Date().toISOString();
     const event = outboxEvent({ event: 'cycle.failed', configurationId, cycleId }, now);
     const moved = await this.deps.records.markFailed(configurationId, cycleId, from, error, now, event);
+    // The staged batches go first: the event is in the outbox already (any controller queues it).
+    await this.deps.records.dropStaged(cycleId);
     if (moved) {
       this.deps.metrics.cycles.inc({ outcome: 'failed' });
       this.deps.logger.warn({ configurationId, cycleId, error }, 'cycle failed');
       await (this.deps.events ?? NO_EVENTS).dispatch(configurationId);
     }
-    await this.deps.records.dropStaged(cycleId);
     return moved;
   }
 

@@ -260,7 +260,9 @@ describe('sync pipeline', () => {
     expect(status.state).toBe('error');
     expect(status.lastCycle?.error).toEqual({ code: 'CYCLE_ERROR_LDAP_SIZE_LIMIT', message: 'size limit' });
     expect(await objectIds(cfg)).toEqual([]);
-    expect(await server.redis.exists(`${new Keys(server.options.redisKeyPrefix).cycle(start.cycleId)}:batches`)).toBe(0);
+    // Removed right after the cycle's move to failed (a separate step): wait for it.
+    const batches = `${new Keys(server.options.redisKeyPrefix).cycle(start.cycleId)}:batches`;
+    await waitFor(async () => (await server.redis.exists(batches)) === 0, { message: 'staged batches removed' });
     await agent.close();
   });
 
