@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { ManagedProcess, usersLdif } from '@syncguard/testkit';
-import { CTL_MAIN, startSystem, type TestSystem } from '../harness';
+import { usersLdif } from '@syncguard/testkit';
+import { startSystem, type TestSystem } from '../harness';
 
 const PEOPLE = 'ou=people,dc=example,dc=com';
 
@@ -16,14 +16,6 @@ describe('agents: identity by token, rotate-token, delete', () => {
   let system: TestSystem;
   let agentId: string;
   let configId: string;
-
-  async function ctl(...args: string[]): Promise<{ code: number | null; log: string }> {
-    const run = new ManagedProcess(process.execPath, [CTL_MAIN, ...args], {
-      env: { ...process.env, SYNCGUARD_URL: system.url, SYNCGUARD_TOKEN: system.adminToken },
-    });
-    const code = await run.wait();
-    return { code, log: run.log };
-  }
 
   /** Waits for the agent program to exit by itself; its exit code and log. */
   async function agentExit(id: string): Promise<{ code: number | null; log: string }> {
@@ -82,7 +74,7 @@ describe('agents: identity by token, rotate-token, delete', () => {
   it('rotate-token: the running agent exits 2 (AGENT_REVOKED); the old token is refused; the new one syncs', async () => {
     const oldToken = system.agents.get(agentId)!.token;
     expect(await upgradeStatus(oldToken)).toBe(101);
-    const rotated = await ctl('--json', 'agents', 'rotate-token', 'dc1');
+    const rotated = await system.ctl('--json', 'agents', 'rotate-token', 'dc1');
     expect(rotated.code).toBe(0);
     const { token } = JSON.parse(rotated.log) as { token: string };
     const exit = await agentExit(agentId);
@@ -97,14 +89,14 @@ describe('agents: identity by token, rotate-token, delete', () => {
   });
 
   it('delete: the running agent exits 2 (AGENT_REVOKED) and the configuration no longer names it', async () => {
-    const deleted = await ctl('agents', 'delete', 'dc1', '--yes');
+    const deleted = await system.ctl('agents', 'delete', 'dc1', '--yes');
     expect(deleted).toMatchObject({ code: 0, log: expect.stringContaining(`removed from configuration(s) ${configId}`) });
     const exit = await agentExit(agentId);
     expect(exit.code).toBe(2);
     expect(exit.log).toContain('the agent was deleted');
     const config = await system.api.get<{ agentIds: string[] }>(`/api/v1/configurations/${configId}`);
     expect(config.agentIds).toEqual([]);
-    const audit = await ctl('audit');
+    const audit = await system.ctl('audit');
     expect(audit.log).toMatch(/agent\.delete/);
     expect(audit.log).toMatch(/agent\.rotate-token/);
   });

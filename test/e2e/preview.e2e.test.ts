@@ -3,9 +3,9 @@
  * Redis: a preview of a filter change whose counts, verdict and rules are those of the real
  * cycle after the PATCH; the CLI's exit status 3; the agent offline; a read that fails.
  */
-import { ManagedProcess, userLdif, usersLdif, waitFor } from '@syncguard/testkit';
+import { userLdif, usersLdif, waitFor } from '@syncguard/testkit';
 import { ApiError } from '../harness/api-client';
-import { CTL_MAIN, startSystem, type TestSystem, type TrippedRuleView } from '../harness';
+import { startSystem, type TestSystem, type TrippedRuleView } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
 
@@ -30,14 +30,6 @@ describe('preview', () => {
     agentId = await system.addAgent('dc1');
   });
   afterAll(() => system?.dispose());
-
-  async function ctl(...args: string[]): Promise<{ code: number | null; log: string }> {
-    const run = new ManagedProcess(process.execPath, [CTL_MAIN, ...args], {
-      env: { ...process.env, SYNCGUARD_URL: system.url, SYNCGUARD_TOKEN: system.adminToken },
-    });
-    const code = await run.wait();
-    return { code, log: run.log };
-  }
 
   /** ou=<name> with 30 users <name>0..<name>29, synced once by a configuration with threshold 10. */
   async function synced(name: string): Promise<{ id: string; ou: string }> {
@@ -104,25 +96,25 @@ describe('preview', () => {
   it('syncguardctl preview exits 3 when the change would quarantine, 0 when not, 1 when the read fails', async () => {
     await synced('cli');
     const name = 'cli.example.com';
-    const many = await ctl('preview', name, '--filter', '(mail=cli1*)');
+    const many = await system.ctl('preview', name, '--filter', '(mail=cli1*)');
     expect(many.code).toBe(3);
     expect(many.log).toContain('create 0, update 0, delete 19');
     expect(many.log).toContain('would quarantine: 19 deletes >= threshold 10');
 
-    const few = await ctl('preview', name, '--filter', '(!(uid=cli7))');
+    const few = await system.ctl('preview', name, '--filter', '(!(uid=cli7))');
     expect(few.log).toContain('create 0, update 0, delete 1');
     expect(few.log).toContain('would not quarantine');
     expect(few.code).toBe(0);
 
-    const json = await ctl('--json', 'preview', name, '--filter', '(mail=cli1*)', '--threshold', '20');
+    const json = await system.ctl('--json', 'preview', name, '--filter', '(mail=cli1*)', '--threshold', '20');
     expect(json.code).toBe(0);
     expect(JSON.parse(json.log)).toMatchObject({ state: 'complete', wouldQuarantine: false, counts: { delete: 19 } });
 
-    const missing = await ctl('preview', name, '--base-dn', `ou=nowhere,${SUFFIX}`);
+    const missing = await system.ctl('preview', name, '--base-dn', `ou=nowhere,${SUFFIX}`);
     expect(missing.code).toBe(1);
     expect(missing.log).toContain('CYCLE_ERROR_LDAP_NO_SUCH_OBJECT');
 
-    const bad = await ctl('preview', name, '--threshold', '0');
+    const bad = await system.ctl('preview', name, '--threshold', '0');
     expect(bad.code).toBe(1);
     expect(bad.log).toContain('accidentalDeletes.threshold');
   });
@@ -136,7 +128,7 @@ describe('preview', () => {
     const refused = await system.api.post(`/api/v1/configurations/${id}/preview`, {}).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ApiError);
     expect(refused).toMatchObject({ status: 409, code: 'SG_ERR_NO_AGENT' });
-    const cli = await ctl('preview', 'off.example.com');
+    const cli = await system.ctl('preview', 'off.example.com');
     expect(cli.code).toBe(1);
     expect(cli.log).toContain('SG_ERR_NO_AGENT');
 

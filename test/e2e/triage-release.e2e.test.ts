@@ -5,8 +5,8 @@
  * across a DELTA and a FULL cycle; one coming back in scope and leaving the list; an explicit,
  * audited delete of a kept object; reject-deletes (some, then the rest) with its email.
  */
-import { ManagedProcess, userDns, usersLdif, waitFor } from '@syncguard/testkit';
-import { addMixedTree, CTL_MAIN, startSystem, type TestSystem } from '../harness';
+import { userDns, usersLdif, waitFor } from '@syncguard/testkit';
+import { addMixedTree, startSystem, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
 
@@ -34,14 +34,6 @@ describe('triage: partial release, reject and kept objects', () => {
     agentId = await system.addAgent('dc1');
   });
   afterAll(() => system?.dispose());
-
-  async function ctl(...args: string[]): Promise<{ code: number | null; log: string }> {
-    const run = new ManagedProcess(process.execPath, [CTL_MAIN, ...args], {
-      env: { ...process.env, SYNCGUARD_URL: system.url, SYNCGUARD_TOKEN: system.adminToken },
-    });
-    const code = await run.wait();
-    return { code, log: run.log };
-  }
 
   async function kept(id: string): Promise<KeptView[]> {
     return (await system.api.get<{ items: KeptView[] }>(`/api/v1/configurations/${id}/kept-objects?limit=500`)).items;
@@ -87,7 +79,7 @@ describe('triage: partial release, reject and kept objects', () => {
     });
 
     // Released by OU from the CLI: the 5 sales deletes applied, the 8 moves kept.
-    const released = await ctl(
+    const released = await system.ctl(
       '--json',
       'allow-deletes',
       `${name}.example.com`,
@@ -145,11 +137,11 @@ describe('triage: partial release, reject and kept objects', () => {
     expect(after.map((k) => k.objectId)).not.toContain(idOf(back));
 
     // The CLI lists them; an explicit delete of one is applied and audited.
-    const list = await ctl('kept', `${name}.example.com`);
+    const list = await system.ctl('kept', `${name}.example.com`);
     expect(list.code).toBe(0);
     expect(list.log).toContain(moved[1]!);
     const victim = idOf(moved[1]!);
-    const del = await ctl('kept', `${name}.example.com`, '--delete', victim, '--reason', 'left the company', '--yes');
+    const del = await system.ctl('kept', `${name}.example.com`, '--delete', victim, '--reason', 'left the company', '--yes');
     expect(del.code).toBe(0);
     expect(del.log).toContain('deleted: 1 kept objects');
     await system.waitForIdle(id);
@@ -157,7 +149,7 @@ describe('triage: partial release, reject and kept objects', () => {
     expect(await kept(id)).toHaveLength(6);
     const [deletedAudit] = await audit(id, 'kept-objects.delete');
     expect(deletedAudit!.details).toMatchObject({ objectIds: [victim], reason: 'left the company', deleteCount: 1 });
-    const bad = await ctl('kept', `${name}.example.com`, '--delete', 'no-such-id', '--yes');
+    const bad = await system.ctl('kept', `${name}.example.com`, '--delete', 'no-such-id', '--yes');
     expect(bad.code).toBe(1);
     expect(bad.log).toContain('no-such-id');
 
@@ -167,7 +159,7 @@ describe('triage: partial release, reject and kept objects', () => {
     await system.slapd.add(usersLdif(eng, 1, { prefix: `${name}-new` }));
     const q2 = await system.syncNow(id, 'quarantined');
     expect(q2.quarantine?.deleteCount).toBe(7);
-    const one = await ctl(
+    const one = await system.ctl(
       '--json',
       'reject-deletes',
       `${name}.example.com`,

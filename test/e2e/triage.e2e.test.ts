@@ -3,8 +3,8 @@
  * and SMTP: a mixed quarantine (deletes in one OU, moves out of scope from another) read
  * a page at a time and grouped, from the API, the CLI and the quarantine email.
  */
-import { ManagedProcess, userDns, usersLdif, waitFor } from '@syncguard/testkit';
-import { addMixedTree, CTL_MAIN, startSystem, type TestSystem } from '../harness';
+import { userDns, usersLdif, waitFor } from '@syncguard/testkit';
+import { addMixedTree, startSystem, type TestSystem } from '../harness';
 
 const SUFFIX = 'dc=example,dc=com';
 const CAUSES = ['deleted', 'movedOutOfScope', 'filteredOut', 'disabled', 'scopeChanged', 'unknown'];
@@ -32,14 +32,6 @@ describe('triage', () => {
     agentId = await system.addAgent('dc1');
   });
   afterAll(() => system?.dispose());
-
-  async function ctl(...args: string[]): Promise<{ code: number | null; log: string }> {
-    const run = new ManagedProcess(process.execPath, [CTL_MAIN, ...args], {
-      env: { ...process.env, SYNCGUARD_URL: system.url, SYNCGUARD_TOKEN: system.adminToken },
-    });
-    const code = await run.wait();
-    return { code, log: run.log };
-  }
 
   /** ou=<name> holding ou=eng (15 users) and ou=sales (10), ou=<name>-archive beside it; a configuration over ou=<name>. */
   async function mixed(name: string) {
@@ -99,12 +91,12 @@ describe('triage', () => {
     const byCause = await system.api.get<GroupsView>(`${base}?groupBy=cause`);
     expect(byCause.groups.reduce((n, g) => n + g.count, 0)).toBe(13);
 
-    const cli = await ctl('staged', 'mixq.example.com', '--group-by', 'parent');
+    const cli = await system.ctl('staged', 'mixq.example.com', '--group-by', 'parent');
     expect(cli.code).toBe(0);
     expect(cli.log).toContain('13 deletes held');
     expect(cli.log).toMatch(new RegExp(`8\\s+${m.eng.replace(/[=,]/g, '.')}`));
     expect(cli.log).toMatch(new RegExp(`5\\s+${m.sales.replace(/[=,]/g, '.')}`));
-    const status = await ctl('status', 'mixq.example.com');
+    const status = await system.ctl('status', 'mixq.example.com');
     expect(status.log).toMatch(/held:\s+\d+ \w+ \(e\.g\. uid=/);
 
     // The quarantine email names the groups, largest first.
@@ -139,7 +131,17 @@ describe('triage', () => {
     await expect(system.api.post(base, { maxDeletes: 5, expiresInHours: 1 })).rejects.toMatchObject({ status: 400 });
 
     // Too small: 12 deletes against a ceiling of 11 quarantine as ever, and the approval stays unused.
-    const small = await ctl('--json', 'approve', `${name}.example.com`, '--max', '11', '--hours', '2', '--reason', 'too small');
+    const small = await system.ctl(
+      '--json',
+      'approve',
+      `${name}.example.com`,
+      '--max',
+      '11',
+      '--hours',
+      '2',
+      '--reason',
+      'too small',
+    );
     expect(small.code).toBe(0);
     const smallId = (JSON.parse(small.log) as { id: string }).id;
     await system.slapd.delete(dns.slice(0, 12));
@@ -195,12 +197,12 @@ describe('triage', () => {
     expect(audit.items.some((e) => e.action === 'delete-approval.create' && e.details.approvalId === approvalId)).toBe(true);
 
     // Revoke the unused one; a used one cannot be.
-    expect((await ctl('approvals', 'revoke', `${name}.example.com`, smallId)).code).toBe(0);
+    expect((await system.ctl('approvals', 'revoke', `${name}.example.com`, smallId)).code).toBe(0);
     await expect(system.api.delete(`${base}/${approvalId}`)).rejects.toMatchObject({
       status: 409,
       code: 'SG_ERR_APPROVAL_SPENT',
     });
-    const listed = await ctl('approvals', 'list', `${name}.example.com`);
+    const listed = await system.ctl('approvals', 'list', `${name}.example.com`);
     expect(listed.log).toMatch(new RegExp(`${smallId}\\s+revoked`));
     expect(listed.log).toMatch(new RegExp(`${approvalId}\\s+used\\s+25`));
   });

@@ -344,6 +344,15 @@ export class TestSystem {
     return controller;
   }
 
+  /** Runs `syncguardctl ARGS` against this system as the admin; its exit code and output. */
+  async ctl(...args: string[]): Promise<{ code: number | null; log: string }> {
+    const run = new ManagedProcess(process.execPath, [CTL_MAIN, ...args], {
+      env: { ...process.env, SYNCGUARD_URL: this.url, SYNCGUARD_TOKEN: this.adminToken },
+    });
+    const code = await run.wait();
+    return { code, log: run.log };
+  }
+
   /** SIGKILL the controller, as a crash would. */
   async killController(): Promise<void> {
     await this.controller?.stop('SIGKILL');
